@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: venv test lint typecheck contracts pytest spec-coverage demo bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,sql,cli]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: venv lint typecheck contracts pytest spec-coverage
+
+lint: venv
+	$(BIN)/ruff check src tests tools benchmarks
+	$(BIN)/ruff format --check src tests tools benchmarks
+
+typecheck: venv
+	$(BIN)/mypy
+
+contracts: venv
+	$(BIN)/lint-imports
+
+pytest: venv
+	$(BIN)/python -m pytest -q
+
+spec-coverage: venv
+	$(BIN)/python tools/spec_coverage.py
+
+demo: venv
+	$(BIN)/cabinet-billing demo
+
+bench: venv
+	$(BIN)/python -m pytest benchmarks -q -p no:doctest --benchmark-only --benchmark-columns=min,median,mean,rounds
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

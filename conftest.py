@@ -1,0 +1,1 @@
+"""Root pytest configuration: doctests of docs and docstrings see a clean namespace."""

@@ -1,0 +1,211 @@
+"""Every error the library raises, rooted at :class:`BillingError`.
+
+Each error names the offending value and what would have been allowed, and carries
+both as attributes so that a host can render its own message. Where a built-in
+exception fits, an error subclasses it too, so ``except ValueError`` in host code
+keeps working.
+
+>>> from cabinet_billing.errors import BillingError, CurrencyMismatchError
+>>> issubclass(CurrencyMismatchError, TypeError), issubclass(CurrencyMismatchError, BillingError)
+(True, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def _listing(values: Iterable[object]) -> str:
+    return ", ".join(str(v) for v in values) or "none"
+
+
+class BillingError(Exception):
+    """Root of every error raised by cabinet_billing."""
+
+
+# ----------------------------------------------------------------------------- money
+
+
+class InvalidAmountError(BillingError, ValueError):
+    """An amount is not a finite decimal number, or has the wrong sign.
+
+    Attributes:
+        value: the refused input.
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, value: object, reason: str) -> None:
+        self.value = value
+        self.reason = reason
+        super().__init__(f"invalid amount {value!r}: {reason}")
+
+
+class PrecisionError(InvalidAmountError):
+    """An amount has more decimal places than allowed (e.g. ``10.005 EUR`` for a payment).
+
+    Attributes:
+        places: the number of decimal places allowed.
+    """
+
+    def __init__(self, value: object, places: int) -> None:
+        self.places = places
+        super().__init__(value, f"at most {places} decimal place(s) allowed")
+
+
+class UnknownCurrencyError(BillingError, LookupError):
+    """A currency code that is not an ISO 4217 code known to the library."""
+
+    def __init__(self, code: object) -> None:
+        self.code = code
+        super().__init__(f"unknown currency {code!r}: expected an ISO 4217 code such as 'EUR'")
+
+
+class CurrencyMismatchError(BillingError, TypeError):
+    """Two amounts in different currencies were combined, or an amount has the wrong currency.
+
+    Attributes:
+        got: the currency code that was given.
+        expected: the currency code(s) that would have been accepted.
+    """
+
+    def __init__(self, got: str, expected: str | Iterable[str], what: str = "amount") -> None:
+        self.got = got
+        self.expected = (expected,) if isinstance(expected, str) else tuple(expected)
+        super().__init__(
+            f"{what} is in {got}, expected {' or '.join(self.expected) or 'no currency'}",
+        )
+
+
+class AmountOutOfRangeError(BillingError, ValueError):
+    """An amount lies outside the range a payment method or rule accepts.
+
+    Attributes:
+        amount: the refused amount.
+        minimum: the smallest accepted amount, or ``None``.
+        maximum: the largest accepted amount, or ``None``.
+    """
+
+    def __init__(self, amount: object, minimum: object | None, maximum: object | None) -> None:
+        self.amount = amount
+        self.minimum = minimum
+        self.maximum = maximum
+        if minimum is not None and maximum is not None:
+            allowed = f"from {minimum} to {maximum}"
+        elif minimum is not None:
+            allowed = f"at least {minimum}"
+        else:
+            allowed = f"at most {maximum}"
+        super().__init__(f"amount {amount} is out of range: allowed {allowed}")
+
+
+class ExchangeRateNotFoundError(BillingError, LookupError):
+    """No exchange rate is known for a currency pair."""
+
+    def __init__(self, base: str, quote: str, available: Iterable[str] = ()) -> None:
+        self.base = base
+        self.quote = quote
+        self.available = tuple(available)
+        super().__init__(
+            f"no exchange rate from {base} to {quote}; known pairs: {_listing(self.available)}",
+        )
+
+
+# ----------------------------------------------------------------------------- general
+
+
+class ValidationError(BillingError, ValueError):
+    """A value does not satisfy a domain rule (a malformed tax id, an empty name ...).
+
+    Attributes:
+        field: the name of the offending field.
+        value: the refused value.
+    """
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{field}={value!r} is invalid: {reason}")
+
+
+class NotFoundError(BillingError, LookupError):
+    """An id that names nothing known.
+
+    Attributes:
+        kind: what was looked for ("invoice", "service" ...).
+        key: the id that was not found.
+    """
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"no {kind} with id {key!r}")
+
+
+class InvalidTransitionError(BillingError):
+    """A state change that the state machine does not allow.
+
+    Attributes:
+        current: the current state.
+        attempted: the state (or action) that was refused.
+        allowed: what would have been allowed from the current state.
+    """
+
+    def __init__(self, current: object, attempted: object, allowed: Iterable[object]) -> None:
+        self.current = current
+        self.attempted = attempted
+        self.allowed = tuple(allowed)
+        super().__init__(
+            f"cannot go from {current} to {attempted}; allowed from {current}: "
+            f"{_listing(self.allowed)}",
+        )
+
+
+class AccessDeniedError(BillingError, PermissionError):
+    """A user tried an action that their rights, or the account's settings, do not allow."""
+
+    def __init__(self, who: object, action: str, reason: str = "no right to do this") -> None:
+        self.who = who
+        self.action = action
+        self.reason = reason
+        super().__init__(f"{who} may not {action}: {reason}")
+
+
+class ProfileIncompleteError(BillingError):
+    """Paying is refused until the profile is complete or the company is verified.
+
+    Attributes:
+        missing: the names of the required fields that are empty.
+        pending_verification: whether a company profile awaits verification.
+    """
+
+    def __init__(self, missing: Iterable[str], pending_verification: bool = False) -> None:
+        self.missing = tuple(missing)
+        self.pending_verification = pending_verification
+        parts = []
+        if self.missing:
+            parts.append(f"fill in {', '.join(self.missing)}")
+        if pending_verification:
+            parts.append("wait until the company profile is verified")
+        super().__init__(f"paying is not possible yet: {'; '.join(parts) or 'profile incomplete'}")
+
+
+class LimitExceededError(BillingError):
+    """An action would take a capped metric past its plan limit.
+
+    Attributes:
+        metric: the capped metric.
+        current: its current count.
+        requested: how much the action adds.
+        maximum: the cap.
+    """
+
+    def __init__(self, metric: str, current: int, requested: int, maximum: int) -> None:
+        self.metric = metric
+        self.current = current
+        self.requested = requested
+        self.maximum = maximum
+        super().__init__(
+            f"{metric}: {current} + {requested} would exceed the plan limit of {maximum} "
+            f"(at most {max(maximum - current, 0)} more allowed)",
+        )

@@ -209,3 +209,62 @@ class LimitExceededError(BillingError):
             f"{metric}: {current} + {requested} would exceed the plan limit of {maximum} "
             f"(at most {max(maximum - current, 0)} more allowed)",
         )
+
+
+class ConflictError(BillingError):
+    """An action conflicts with the current state.
+
+    For example a code word that is already set, the first user of an account deleted,
+    or an id that already exists.
+
+    Attributes:
+        subject: what the action was about.
+        reason: why it conflicts.
+    """
+
+    def __init__(self, subject: object, reason: str) -> None:
+        self.subject = subject
+        self.reason = reason
+        super().__init__(f"{subject}: {reason}")
+
+
+class PromoCodeError(BillingError, ValueError):
+    """A promo code that does not exist, has expired, was used up or does not apply.
+
+    Attributes:
+        code: the promo code.
+        reason: why it cannot be applied.
+    """
+
+    def __init__(self, code: str, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(f"promo code {code!r} cannot be applied: {reason}")
+
+
+class PriceNotFoundError(NotFoundError):
+    """A plan or add-on has no price for the asked period and currency.
+
+    Attributes:
+        item: the plan or add-on.
+        period: the asked billing period.
+        currency: the asked currency code.
+        available: the period and currency pairs that do have a price.
+    """
+
+    def __init__(
+        self,
+        item: str,
+        period: object,
+        currency: str,
+        available: Iterable[object],
+    ) -> None:
+        super().__init__("price", f"{item} for {period} in {currency}")
+        self.item = item
+        self.period = period
+        self.currency = currency
+        self.available = tuple(available)
+        self.args = (
+            f"no price for {item} for {period} in {currency}; "
+            f"available: {_listing(self.available)}",
+        )

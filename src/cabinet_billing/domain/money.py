@@ -29,7 +29,7 @@ import decimal
 from collections.abc import Iterable
 from decimal import Decimal
 from functools import cache
-from typing import Final, NoReturn, TypeAlias
+from typing import Final, NoReturn, TypeAlias, overload
 
 import attrs
 import moneyed
@@ -74,10 +74,13 @@ ROUNDING_MODES: Final = frozenset(
 Amount: TypeAlias = Decimal | int | str
 
 # Quantization exponents are built once: Decimal("1e-4") and friends.
-_EXPONENTS: Final = {places: Decimal(1).scaleb(-places) for places in range(0, 19)}
+_EXPONENTS: Final = {places: Decimal(1).scaleb(-places) for places in range(19)}
 
 # Quantizing needs enough digits for very large amounts; 38 is what SQL NUMERIC allows.
-_CONTEXT: Final = decimal.Context(prec=38, traps=[decimal.InvalidOperation])
+_CONTEXT: Final = decimal.Context(
+    prec=38,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+)
 
 
 def to_decimal(value: object) -> Decimal:
@@ -251,18 +254,25 @@ class Money(moneyed.Money):
     def __mul__(self, other: object) -> Money:
         if isinstance(other, moneyed.Money):
             raise TypeError("cannot multiply two Money amounts")
-        return Money._make(self.amount * to_decimal(other), self.currency)
+        return Money._make(_CONTEXT.multiply(self.amount, to_decimal(other)), self.currency)
 
     __rmul__ = __mul__
 
-    def __truediv__(self, other: object) -> Money | Decimal:  # type: ignore[override]
+    # Narrower than py-moneyed's signature on purpose: floats are refused.
+    @overload  # type: ignore[override]
+    def __truediv__(self, other: moneyed.Money) -> Decimal: ...
+    @overload
+    def __truediv__(self, other: Decimal | int | str) -> Money: ...
+    def __truediv__(self, other: object) -> Money | Decimal:
         if isinstance(other, moneyed.Money):
             self._check(other)
-            return self.amount / other.amount
+            if not other.amount:
+                raise InvalidAmountError(str(other), "cannot divide by a zero amount")
+            return _CONTEXT.divide(self.amount, other.amount)
         divisor = to_decimal(other)
         if not divisor:
             raise InvalidAmountError(other, "cannot divide an amount by zero")
-        return Money._make(self.amount / divisor, self.currency)
+        return Money._make(_CONTEXT.divide(self.amount, divisor), self.currency)
 
     def __lt__(self, other: object) -> bool:
         if isinstance(other, moneyed.Money):
@@ -302,7 +312,11 @@ class Money(moneyed.Money):
         """Refused: py-moneyed's ``round()`` uses the ambient decimal context.
 
         Use :class:`Rounding` instead, which names its mode.
+
+        Raises:
+            TypeError: always, naming the replacement.
         """
+        del ndigits
         msg = "Money.round() is ambiguous; use Rounding().minor(m) or Rounding().quantize(m, n)"
         raise TypeError(msg)
 

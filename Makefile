@@ -36,7 +36,7 @@ demo: venv
 	$(BIN)/cabinet-billing demo
 
 bench: venv
-	$(BIN)/python -m pytest benchmarks -q -p no:doctest --benchmark-only --benchmark-columns=min,median,mean,rounds
+	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,median,mean,rounds
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

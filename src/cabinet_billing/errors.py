@@ -268,3 +268,57 @@ class PriceNotFoundError(NotFoundError):
             f"no price for {item} for {period} in {currency}; "
             f"available: {_listing(self.available)}",
         )
+
+
+# ----------------------------------------------------------------------------- pay links
+
+
+def _token_hint(token: object) -> str:
+    # Whoever holds a pay link can pay the invoice: messages (and so logs) show its start only.
+    text = str(token)
+    return repr(text if len(text) <= 12 else f"{text[:12]}...")  # noqa: PLR2004 - a display length
+
+
+class InvalidPayLinkError(BillingError, ValueError):
+    """A pay link token that is malformed, was altered, or is signed with an unknown key.
+
+    The message shows only the first characters of the token.
+
+    Attributes:
+        token: the refused token.
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, token: str, reason: str) -> None:
+        self.token = token
+        self.reason = reason
+        super().__init__(f"pay link {_token_hint(token)} is not valid: {reason}")
+
+
+class ExpiredPayLinkError(InvalidPayLinkError):
+    """An authentic pay link whose expiry instant has passed: issue a new one.
+
+    Attributes:
+        invoice_id: the invoice the link pays.
+        account_id: the account the invoice belongs to.
+        expires_at: the instant the link stopped being valid.
+        now: the instant it was presented.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        invoice_id: str,
+        account_id: str,
+        expires_at: object,
+        now: object,
+    ) -> None:
+        self.invoice_id = invoice_id
+        self.account_id = account_id
+        self.expires_at = expires_at
+        self.now = now
+        super().__init__(
+            token,
+            f"the link to pay invoice {invoice_id!r} expired at {expires_at} and is valid "
+            f"only until then (now {now}); issue a new link",
+        )

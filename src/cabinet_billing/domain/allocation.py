@@ -17,7 +17,7 @@ The Astra Cloud example: four expenses with 20% VAT included. Their exact taxes 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 
 import moneyed
@@ -38,11 +38,18 @@ def _to_money(units: int, places: int, currency: moneyed.Currency) -> Money:
 
 def _largest_remainder(exact: Sequence[Fraction], target: int) -> list[int]:
     floors = [e.numerator // e.denominator for e in exact]
+    return _distribute(floors, [e - f for e, f in zip(exact, floors, strict=True)], target)
+
+
+def _distribute(
+    floors: list[int], remainders: Sequence[Fraction | Decimal], target: int
+) -> list[int]:
     missing = target - sum(floors)
-    # Sort by remainder, largest first; ties go to the earlier part.
-    order = sorted(range(len(exact)), key=lambda i: (floors[i] - exact[i], i))
-    for i in order[:missing]:
-        floors[i] += 1
+    if missing:
+        # The largest remainders get a unit each; ties go to the earlier part.
+        order = sorted(range(len(floors)), key=lambda i: (-remainders[i], i))
+        for i in order[:missing]:
+            floors[i] += 1
     return floors
 
 
@@ -118,7 +125,10 @@ def round_lines(
         if m.currency != currency:
             raise CurrencyMismatchError(m.currency.code, currency.code)
     digits = currency_places(currency) if places is None else places
-    exact = [_units(m.amount, digits) for m in amounts]
+    # Scaling by a power of ten and flooring are exact in Decimal: no Fraction needed.
+    units = [m.amount.scaleb(digits) for m in amounts]
+    floors = [int(u.to_integral_value(rounding=ROUND_FLOOR)) for u in units]
+    remainders = [u - f for u, f in zip(units, floors, strict=True)]
     total = sum((m.amount for m in amounts), Decimal(0))
-    target = int(_units(rounding.decimal(total, digits), digits))
-    return [_to_money(p, digits, currency) for p in _largest_remainder(exact, target)]
+    target = int(rounding.decimal(total, digits).scaleb(digits))
+    return [_to_money(p, digits, currency) for p in _distribute(floors, remainders, target)]

@@ -1,0 +1,305 @@
+"""Expenses and the payments that paid them (SPEC L3).
+
+Each charge of a service is an :class:`Expense`: its id, the service's name, the charge
+date, the amount at accrual precision (4 places), its tax, the part still unpaid, and the
+payment(s) that paid it. An :class:`ExpenseBook` follows the money of one account the way
+a billing panel does: payments arrive as *funds*, expenses consume funds oldest first, and
+a payment that arrives while expenses are unpaid (bought on credit, or charged when the
+balance was short) pays them off oldest first. Partial payments are normal.
+
+>>> from datetime import date
+>>> from cabinet_billing import Expense, ExpenseBook, Money
+>>> book = ExpenseBook("acc-1")
+>>> _ = book.add(Expense("e1", "acc-1", "VPS-1", date(2024, 1, 5), Money("22.4137", "RUB")))
+>>> _ = book.add(Expense("e2", "acc-1", "VPS-1", date(2024, 1, 6), Money("34.4827", "RUB")))
+>>> [(p.expense_id, str(p.amount)) for p in book.fund("pay-1", Money("30.00", "RUB"))]
+[('e1', '22.4137 RUB'), ('e2', '7.5863 RUB')]
+>>> str(book.totals("RUB").unpaid)
+'26.8964 RUB'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import attrs
+import moneyed
+
+from cabinet_billing.domain.money import ACCRUAL_PLACES, Money, sum_money
+from cabinet_billing.errors import (
+    ConflictError,
+    CurrencyMismatchError,
+    InvalidAmountError,
+    NotFoundError,
+    ValidationError,
+)
+
+__all__ = ["Allocation", "Expense", "ExpenseBook", "ExpenseTotals"]
+
+
+def _accrual_positive(_instance: object, attribute: attrs.Attribute[Money], value: Money) -> None:
+    if not isinstance(value, moneyed.Money):
+        raise ValidationError(attribute.name, value, "must be Money")
+    Money(value.amount, value.currency).require_places(ACCRUAL_PLACES).require_positive()
+
+
+def _to_money(value: moneyed.Money) -> Money:
+    return value if isinstance(value, Money) else Money(value.amount, value.currency)
+
+
+@attrs.frozen
+class Allocation:
+    """Part of a payment applied to an expense."""
+
+    payment_id: str
+    expense_id: str
+    amount: Money
+
+
+@attrs.define
+class Expense:
+    """One charge of a service, and what has paid it so far.
+
+    Args:
+        id: the expense id.
+        account_id: the account charged.
+        service_name: the name shown in the expense history.
+        charged_on: the charge date.
+        amount: the amount, positive, at most 4 decimal places.
+        tax: the tax contained in the amount (at most 4 places, from 0 to the amount).
+        service_id: the service charged, if any.
+        payer_id: the payer the expense is billed to, if any.
+    """
+
+    id: str
+    account_id: str
+    service_name: str
+    charged_on: date
+    amount: Money = attrs.field(converter=_to_money, validator=_accrual_positive)
+    tax: Money = attrs.field(
+        default=attrs.Factory(lambda self: Money.zero(self.amount.code), takes_self=True),
+        converter=_to_money,
+    )
+    service_id: str | None = None
+    payer_id: str | None = None
+    act_id: str | None = None
+    _allocations: list[Allocation] = attrs.field(factory=list, alias="_allocations")
+
+    def __attrs_post_init__(self) -> None:
+        tax = self.tax
+        if tax.code != self.amount.code:
+            raise CurrencyMismatchError(tax.code, self.amount.code, "tax")
+        tax.require_places(ACCRUAL_PLACES).require_non_negative()
+        if tax > self.amount:
+            raise ValidationError("tax", str(tax), f"cannot exceed the amount {self.amount}")
+
+    @property
+    def currency(self) -> str:
+        """The expense's currency code."""
+        return self.amount.code
+
+    @property
+    def allocations(self) -> tuple[Allocation, ...]:
+        """The payments applied to this expense, in the order they were applied."""
+        return tuple(self._allocations)
+
+    @property
+    def payment_ids(self) -> tuple[str, ...]:
+        """The ids of the payments that paid (part of) this expense."""
+        return tuple(dict.fromkeys(a.payment_id for a in self._allocations))
+
+    @property
+    def paid(self) -> Money:
+        """How much of the expense has been paid."""
+        return sum_money((a.amount for a in self._allocations), self.amount.code)
+
+    @property
+    def unpaid(self) -> Money:
+        """How much of the expense is still unpaid."""
+        return self.amount - self.paid
+
+    @property
+    def is_paid(self) -> bool:
+        """Whether nothing is left to pay."""
+        return self.unpaid.amount == 0
+
+    def _apply(self, payment_id: str, available: Money) -> Allocation | None:
+        take = min(self.unpaid, available)
+        if take.amount <= 0:
+            return None
+        allocation = Allocation(payment_id, self.id, take)
+        self._allocations.append(allocation)
+        return allocation
+
+
+@attrs.frozen
+class ExpenseTotals:
+    """Totals of a set of expenses in one currency."""
+
+    total: Money
+    unpaid: Money
+    tax: Money
+    count: int
+
+
+@attrs.frozen
+class _Fund:
+    payment_id: str
+    remaining: Money
+
+
+@attrs.define
+class ExpenseBook:
+    """The expenses of one account and the payments that fund them, oldest first.
+
+    Args:
+        account_id: the account.
+    """
+
+    account_id: str
+    _expenses: dict[str, Expense] = attrs.field(factory=dict, alias="_expenses")
+    _funds: list[_Fund] = attrs.field(factory=list, alias="_funds")
+    _payments: set[str] = attrs.field(factory=set, alias="_payments")
+
+    def add(self, expense: Expense) -> tuple[Allocation, ...]:
+        """Record an expense and pay what the available funds can, oldest fund first.
+
+        Raises:
+            ValidationError: when the expense belongs to another account.
+            ConflictError: when an expense with this id exists.
+        """
+        if expense.account_id != self.account_id:
+            raise ValidationError(
+                "account_id",
+                expense.account_id,
+                f"this book is for account {self.account_id!r}",
+            )
+        if expense.id in self._expenses:
+            raise ConflictError(f"expense {expense.id!r}", "already recorded")
+        self._expenses[expense.id] = expense
+        applied: list[Allocation] = []
+        for i, fund in enumerate(self._funds):
+            if expense.is_paid:
+                break
+            if fund.remaining.code != expense.currency or fund.remaining.amount == 0:
+                continue
+            allocation = expense._apply(fund.payment_id, fund.remaining)  # noqa: SLF001
+            if allocation is not None:
+                self._funds[i] = _Fund(fund.payment_id, fund.remaining - allocation.amount)
+                applied.append(allocation)
+        self._funds = [f for f in self._funds if f.remaining.amount]
+        return tuple(applied)
+
+    def fund(self, payment_id: str, amount: moneyed.Money) -> tuple[Allocation, ...]:
+        """Apply a payment to the unpaid expenses, oldest first; keep the rest as funds.
+
+        Raises:
+            ConflictError: when this payment was already applied.
+            InvalidAmountError: when the amount is not positive or too precise.
+        """
+        money = _to_money(amount).require_places(ACCRUAL_PLACES).require_positive()
+        if payment_id in self._payments:
+            raise ConflictError(f"payment {payment_id!r}", "already applied to the expenses")
+        self._payments.add(payment_id)
+        left = money
+        applied: list[Allocation] = []
+        for expense in self.unpaid(money.code):
+            allocation = expense._apply(payment_id, left)  # noqa: SLF001
+            if allocation is not None:
+                applied.append(allocation)
+                left -= allocation.amount
+            if left.amount == 0:
+                break
+        if left.amount:
+            self._funds.append(_Fund(payment_id, left))
+        return tuple(applied)
+
+    def withdraw(self, amount: moneyed.Money) -> None:
+        """Take unallocated funds out (a refund), newest fund first.
+
+        Raises:
+            InvalidAmountError: when more is asked than is available.
+        """
+        money = _to_money(amount).require_positive()
+        if money > self.available(money.code):
+            raise InvalidAmountError(
+                str(money),
+                f"only {self.available(money.code)} is not yet spent",
+            )
+        left = money
+        for i in range(len(self._funds) - 1, -1, -1):
+            fund = self._funds[i]
+            if fund.remaining.code != money.code or left.amount == 0:
+                continue
+            take = min(fund.remaining, left)
+            self._funds[i] = _Fund(fund.payment_id, fund.remaining - take)
+            left -= take
+        self._funds = [f for f in self._funds if f.remaining.amount]
+
+    # ------------------------------------------------------------------ queries
+
+    def get(self, expense_id: str) -> Expense:
+        """The expense with an id.
+
+        Raises:
+            NotFoundError: when there is none.
+        """
+        try:
+            return self._expenses[expense_id]
+        except KeyError:
+            raise NotFoundError("expense", expense_id) from None
+
+    def expenses(
+        self,
+        currency: str | None = None,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> list[Expense]:
+        """Expenses oldest first (by charge date, then by the order they were added).
+
+        Args:
+            currency: only this currency.
+            since: only expenses charged on or after this date.
+            until: only expenses charged before this date.
+        """
+        code = currency.upper() if currency else None
+        found = [
+            e
+            for e in self._expenses.values()
+            if (code is None or e.currency == code)
+            and (since is None or e.charged_on >= since)
+            and (until is None or e.charged_on < until)
+        ]
+        return sorted(found, key=lambda e: e.charged_on)
+
+    def unpaid(self, currency: str | None = None) -> list[Expense]:
+        """The expenses with something left to pay, oldest first."""
+        return [e for e in self.expenses(currency) if not e.is_paid]
+
+    def available(self, currency: str) -> Money:
+        """Funds received and not yet spent on expenses."""
+        code = currency.upper()
+        return sum_money((f.remaining for f in self._funds if f.remaining.code == code), code)
+
+    def totals(
+        self,
+        currency: str,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> ExpenseTotals:
+        """Total, unpaid and tax of the expenses in a currency, optionally in a date range."""
+        chosen = self.expenses(currency, since=since, until=until)
+        return _totals(chosen, currency.upper())
+
+
+def _totals(expenses: Iterable[Expense], code: str) -> ExpenseTotals:
+    chosen = list(expenses)
+    return ExpenseTotals(
+        total=sum_money((e.amount for e in chosen), code),
+        unpaid=sum_money((e.unpaid for e in chosen), code),
+        tax=sum_money((e.tax for e in chosen), code),
+        count=len(chosen),
+    )

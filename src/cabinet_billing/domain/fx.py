@@ -1,0 +1,455 @@
+"""Exchange rates, exact conversions and multi-currency amounts (SPEC M4).
+
+An :class:`ExchangeRate` says how many units of the *quote* currency one unit of the
+*base* currency buys. A :class:`RateTable` answers for the pairs it holds and for their
+inverses. :func:`convert` turns an amount into another currency and returns a
+:class:`Conversion` that records everything a ledger needs to book it without creating
+or destroying value: the source amount, the target rounded to the target currency's minor
+unit, the exact (unrounded) target, the rate used and the rounding difference.
+
+A :class:`MoneyBag` holds one amount per currency (an account's multi-currency balance),
+and :func:`equivalents` shows what a top-up in one currency is worth in the others at the
+current rate, as the Introserv cabinet does.
+
+>>> from datetime import date
+>>> from decimal import Decimal
+>>> from cabinet_billing import Money
+>>> eur_rub = ExchangeRate("EUR", "RUB", Decimal("98.50"), date(2024, 3, 1))
+>>> c = convert(Money("10.00", "EUR"), "RUB", eur_rub)
+>>> c.target
+Money('985.00', 'RUB')
+>>> back = convert(Money("100.00", "RUB"), "EUR", eur_rub.inverse())
+>>> back.target, back.exact.amount.quantize(Decimal("1e-6")), back.difference.amount < 0
+(Money('1.02', 'EUR'), Decimal('1.015228'), True)
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Final
+
+import attrs
+import moneyed
+
+from cabinet_billing.domain.money import Money, Rounding, to_decimal
+from cabinet_billing.errors import (
+    CurrencyMismatchError,
+    ExchangeRateNotFoundError,
+    ValidationError,
+)
+
+__all__ = [
+    "RATE_PRECISION",
+    "Conversion",
+    "ExchangeRate",
+    "MoneyBag",
+    "RateTable",
+    "convert",
+    "equivalents",
+]
+
+#: Significant digits kept when a rate must be divided (an inverse rate, or a conversion
+#: through an inverse). Products of amounts and direct rates are always exact.
+RATE_PRECISION: Final = 50
+
+_DIVISION: Final = decimal.Context(
+    prec=RATE_PRECISION,
+    rounding=decimal.ROUND_HALF_EVEN,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+)
+
+
+_HALF_UP: Final = Rounding()
+
+
+def _exact_product(a: Decimal, b: Decimal) -> Decimal:
+    # A context as wide as both operands together makes the product exact.
+    digits = len(a.as_tuple().digits) + len(b.as_tuple().digits)
+    ctx = decimal.Context(prec=max(digits, 1), traps=[decimal.Inexact, decimal.Overflow])
+    return ctx.multiply(a, b)
+
+
+def _code(value: object) -> str:
+    # Validates the code against ISO 4217 (UnknownCurrencyError) and normalises its case.
+    if isinstance(value, moneyed.Currency):
+        return str(value.code)
+    if not isinstance(value, str):
+        raise ValidationError("currency", value, "expected an ISO 4217 code such as 'EUR'")
+    return Money.zero(value).code
+
+
+def _positive_rate(value: object) -> Decimal:
+    rate = to_decimal(value)
+    if rate <= 0:
+        raise ValidationError("rate", value, "an exchange rate must be greater than zero")
+    return rate
+
+
+def _inverse_of(value: object) -> Decimal | None:
+    return None if value is None else _positive_rate(value)
+
+
+def _check_as_of(_instance: object, _attribute: object, value: date) -> None:
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise ValidationError(
+                "as_of",
+                value,
+                "a datetime must be timezone-aware; pass a date or an aware datetime",
+            )
+    elif not isinstance(value, date):
+        raise ValidationError("as_of", value, "expected a date or an aware datetime")
+
+
+def _as_of_date(as_of: date) -> date:
+    return as_of.date() if isinstance(as_of, datetime) else as_of
+
+
+@attrs.frozen
+class ExchangeRate:
+    """One unit of ``base`` buys ``rate`` units of ``quote``, as of a date or instant.
+
+    Args:
+        base: the currency converted from (ISO 4217 code).
+        quote: the currency converted to.
+        rate: units of ``quote`` per unit of ``base``; a Decimal, int or str greater than 0.
+        as_of: when the rate was published: a ``date`` or a timezone-aware ``datetime``.
+        inverse_of: set by :meth:`inverse` only: the direct rate this one inverts.
+            Conversions then divide by it, so their exact result is as exact as the direct
+            conversion's.
+
+    Raises:
+        ValidationError: for a rate that is not greater than zero, a naive datetime, or
+            the same currency on both sides.
+        UnknownCurrencyError: for a code that is not ISO 4217.
+
+    >>> from datetime import date
+    >>> r = ExchangeRate("eur", "RUB", "98.50", date(2024, 3, 1))
+    >>> r.base, r.quote, r.rate, r.pair
+    ('EUR', 'RUB', Decimal('98.50'), 'EUR/RUB')
+    >>> ExchangeRate("EUR", "RUB", "0", date(2024, 3, 1))
+    Traceback (most recent call last):
+    ...
+    cabinet_billing.errors.ValidationError: rate='0' is invalid: an exchange rate must be greater than zero
+    """
+
+    base: str = attrs.field(converter=_code)
+    quote: str = attrs.field(converter=_code)
+    rate: Decimal = attrs.field(converter=_positive_rate)
+    as_of: date = attrs.field(validator=_check_as_of)
+    inverse_of: Decimal | None = attrs.field(default=None, kw_only=True, converter=_inverse_of)
+
+    def __attrs_post_init__(self) -> None:
+        if self.base == self.quote:
+            raise ValidationError(
+                "quote",
+                self.quote,
+                f"must differ from the base {self.base}: nothing to convert",
+            )
+        if self.inverse_of is not None and self.rate != _DIVISION.divide(1, self.inverse_of):
+            raise ValidationError(
+                "rate",
+                self.rate,
+                f"must be 1 / {self.inverse_of} (to {RATE_PRECISION} digits) for an inverse rate",
+            )
+
+    @property
+    def pair(self) -> str:
+        """The pair as ``'BASE/QUOTE'``."""
+        return f"{self.base}/{self.quote}"
+
+    @property
+    def on(self) -> date:
+        """The calendar date of :attr:`as_of` (the date itself, or the datetime's date)."""
+        return _as_of_date(self.as_of)
+
+    def inverse(self) -> ExchangeRate:
+        """The rate of the opposite direction, ``1 / rate``.
+
+        The inverse of an inverse is the original rate again, exactly.
+
+        >>> from datetime import date
+        >>> r = ExchangeRate("EUR", "USD", "1.25", date(2024, 3, 1))
+        >>> r.inverse().pair, r.inverse().rate
+        ('USD/EUR', Decimal('0.8'))
+        >>> r.inverse().inverse() == r
+        True
+        """
+        if self.inverse_of is not None:
+            return ExchangeRate(self.quote, self.base, self.inverse_of, self.as_of)
+        return ExchangeRate(
+            self.quote,
+            self.base,
+            _DIVISION.divide(Decimal(1), self.rate),
+            self.as_of,
+            inverse_of=self.rate,
+        )
+
+    def apply(self, amount: Decimal) -> Decimal:
+        """The exact value of ``amount`` units of base in the quote currency.
+
+        A product with a direct rate is exact; a conversion through an inverse divides by
+        the direct rate with :data:`RATE_PRECISION` significant digits, so a quotient that
+        terminates (``0.015 / 3 = 0.005``) is exact and rounds correctly.
+        """
+        if self.inverse_of is not None:
+            return _DIVISION.divide(amount, self.inverse_of)
+        return _exact_product(amount, self.rate)
+
+
+def _rates_tuple(rates: Iterable[ExchangeRate]) -> tuple[ExchangeRate, ...]:
+    result = tuple(rates)
+    seen: set[str] = set()
+    for r in result:
+        if not isinstance(r, ExchangeRate):
+            raise ValidationError("rates", r, "expected ExchangeRate values")
+        if r.pair in seen:
+            raise ValidationError(
+                "rates",
+                r.pair,
+                "each pair may appear once in a rate table; keep dated rates in a provider",
+            )
+        seen.add(r.pair)
+    return result
+
+
+@attrs.frozen
+class RateTable:
+    """The rates in force at one moment: direct pairs, and their inverses on demand.
+
+    Args:
+        rates: at most one :class:`ExchangeRate` per ordered pair. When both ``A/B`` and
+            ``B/A`` are given, each direction uses its own rate (a buy and a sell rate).
+
+    Raises:
+        ValidationError: when a pair appears twice.
+
+    >>> from datetime import date
+    >>> table = RateTable.from_mapping({("EUR", "RUB"): "100", ("USD", "RUB"): "90"}, date(2024, 3, 1))
+    >>> table.get("RUB", "EUR").rate
+    Decimal('0.01')
+    >>> table.get("EUR", "USD")
+    Traceback (most recent call last):
+    ...
+    cabinet_billing.errors.ExchangeRateNotFoundError: no exchange rate from EUR to USD; known pairs: EUR/RUB, USD/RUB
+    """
+
+    rates: tuple[ExchangeRate, ...] = attrs.field(converter=_rates_tuple, default=())
+
+    @classmethod
+    def from_mapping(
+        cls,
+        rates: Mapping[tuple[str, str], Decimal | int | str],
+        as_of: date,
+    ) -> RateTable:
+        """Build a table from ``{(base, quote): rate}``, all published ``as_of``."""
+        return cls(ExchangeRate(b, q, r, as_of) for (b, q), r in rates.items())
+
+    @property
+    def pairs(self) -> tuple[str, ...]:
+        """The direct pairs held, as ``'BASE/QUOTE'``, sorted."""
+        return tuple(sorted(r.pair for r in self.rates))
+
+    def get(self, base: str, quote: str) -> ExchangeRate:
+        """The rate from ``base`` to ``quote``: a direct pair, else the inverse of ``quote/base``.
+
+        Raises:
+            ExchangeRateNotFoundError: naming the pair and the pairs the table knows.
+            ValidationError: when ``base`` and ``quote`` are the same currency.
+        """
+        b, q = _code(base), _code(quote)
+        if b == q:
+            raise ValidationError("quote", q, f"must differ from the base {b}: nothing to convert")
+        inverse: ExchangeRate | None = None
+        for r in self.rates:
+            if r.base == b and r.quote == q:
+                return r
+            if r.base == q and r.quote == b:
+                inverse = r
+        if inverse is not None:
+            return inverse.inverse()
+        raise ExchangeRateNotFoundError(b, q, self.pairs)
+
+    def __contains__(self, pair: object) -> bool:
+        if not isinstance(pair, tuple) or len(pair) != 2:  # noqa: PLR2004 - a pair has two sides
+            return False
+        return any({r.base, r.quote} == set(pair) for r in self.rates)
+
+
+@attrs.frozen
+class Conversion:
+    """The record of one conversion: what a ledger books as a pair of entries.
+
+    The source amount leaves the source currency, :attr:`target` (rounded to the target's
+    minor unit) arrives in the target currency, and :attr:`difference` (exact - rounded,
+    in the target currency) is booked explicitly, so value is neither created nor lost.
+
+    Attributes:
+        source: the amount converted.
+        target: the converted amount, rounded to the target currency's minor unit.
+        exact: the converted amount before rounding.
+        rate: the rate used.
+    """
+
+    source: Money
+    target: Money
+    exact: Money
+    rate: ExchangeRate
+
+    @property
+    def difference(self) -> Money:
+        """Exact minus rounded, in the target currency: what rounding kept or gave away.
+
+        >>> from datetime import date
+        >>> rate = ExchangeRate("EUR", "RUB", "98.555", date(2024, 3, 1))
+        >>> convert(Money("1.00", "EUR"), "RUB", rate).difference
+        Money('-0.00500', 'RUB')
+        """
+        return self.exact - self.target
+
+
+def convert(
+    amount: moneyed.Money,
+    to: str,
+    rate: ExchangeRate,
+    rounding: Rounding = _HALF_UP,
+) -> Conversion:
+    """Convert an amount at a rate, rounding only the final money.
+
+    Args:
+        amount: the amount to convert, in ``rate.base``.
+        to: the target currency, which must be ``rate.quote``.
+        rate: the rate to use.
+        rounding: how the target is rounded to its minor unit.
+
+    Returns:
+        The :class:`Conversion`, with the exact value and the rounding difference.
+
+    Raises:
+        CurrencyMismatchError: when ``amount`` is not in the rate's base currency or
+            ``to`` is not its quote currency.
+
+    >>> from datetime import date
+    >>> rate = ExchangeRate("EUR", "JPY", "161.237", date(2024, 3, 1))
+    >>> c = convert(Money("10.00", "EUR"), "JPY", rate)
+    >>> c.target, c.exact, c.difference
+    (Money('1612', 'JPY'), Money('1612.37000', 'JPY'), Money('0.37000', 'JPY'))
+    >>> convert(Money("10.00", "USD"), "JPY", rate)
+    Traceback (most recent call last):
+    ...
+    cabinet_billing.errors.CurrencyMismatchError: amount to convert at EUR/JPY is in USD, expected EUR
+    """
+    source = Money(amount.amount, amount.currency)
+    if source.code != rate.base:
+        raise CurrencyMismatchError(source.code, rate.base, f"amount to convert at {rate.pair}")
+    target_code = _code(to)
+    if target_code != rate.quote:
+        raise CurrencyMismatchError(target_code, rate.quote, f"target of a rate {rate.pair}")
+    exact = Money(rate.apply(source.amount), target_code)
+    return Conversion(source=source, target=rounding.minor(exact), exact=exact, rate=rate)
+
+
+def equivalents(
+    amount: moneyed.Money,
+    currencies: Iterable[str],
+    rates: RateTable,
+    rounding: Rounding = _HALF_UP,
+) -> dict[str, Conversion]:
+    """What an amount is worth in each other currency at the current rates.
+
+    The amount's own currency is skipped; the result is keyed by currency code in the
+    order given.
+
+    Raises:
+        ExchangeRateNotFoundError: when a currency has no rate from the amount's currency.
+
+    >>> from datetime import date
+    >>> table = RateTable.from_mapping({("EUR", "RUB"): "98.50", ("EUR", "USD"): "1.08"}, date(2024, 3, 1))
+    >>> top_up = Money("50.00", "EUR")
+    >>> {code: str(c.target) for code, c in equivalents(top_up, ["EUR", "USD", "RUB"], table).items()}
+    {'USD': '54.00 USD', 'RUB': '4925.00 RUB'}
+    """
+    source = Money(amount.amount, amount.currency)
+    result: dict[str, Conversion] = {}
+    for currency in currencies:
+        code = _code(currency)
+        if code != source.code and code not in result:
+            result[code] = convert(source, code, rates.get(source.code, code), rounding)
+    return result
+
+
+def _bag_items(items: Iterable[Money]) -> tuple[Money, ...]:
+    totals: dict[str, Money] = {}
+    for m in items:
+        money = Money(m.amount, m.currency)
+        totals[money.code] = totals[money.code] + money if money.code in totals else money
+    return tuple(totals[code] for code in sorted(totals))
+
+
+@attrs.frozen
+class MoneyBag:
+    """An immutable amount in several currencies: one :class:`Money` per currency.
+
+    A currency, once used, keeps its entry even when it returns to zero (an account keeps
+    one balance per currency it uses). Iteration is in currency-code order.
+
+    >>> bag = MoneyBag.of(Money("10.00", "EUR"), Money("500.00", "RUB"))
+    >>> bag = bag + Money("5.50", "EUR") - Money("100.00", "RUB")
+    >>> [str(m) for m in bag]
+    ['15.50 EUR', '400.00 RUB']
+    >>> bag.get("USD")
+    Money('0', 'USD')
+    """
+
+    items: tuple[Money, ...] = attrs.field(default=(), converter=_bag_items)
+
+    @classmethod
+    def of(cls, *amounts: moneyed.Money) -> MoneyBag:
+        """A bag of the given amounts; amounts of one currency are added together."""
+        return cls(Money(m.amount, m.currency) for m in amounts)
+
+    @property
+    def currencies(self) -> tuple[str, ...]:
+        """The currency codes held, sorted."""
+        return tuple(m.code for m in self.items)
+
+    def get(self, currency: str) -> Money:
+        """The amount in a currency, or zero in it when the bag holds none."""
+        code = _code(currency)
+        for m in self.items:
+            if m.code == code:
+                return m
+        return Money.zero(code)
+
+    def __iter__(self) -> Iterator[Money]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __contains__(self, currency: object) -> bool:
+        return isinstance(currency, str) and currency.upper() in self.currencies
+
+    def __add__(self, other: object) -> MoneyBag:
+        if isinstance(other, moneyed.Money):
+            return MoneyBag((*self.items, Money(other.amount, other.currency)))
+        if isinstance(other, MoneyBag):
+            return MoneyBag((*self.items, *other.items))
+        return NotImplemented
+
+    def __sub__(self, other: object) -> MoneyBag:
+        if isinstance(other, moneyed.Money):
+            return MoneyBag((*self.items, -Money(other.amount, other.currency)))
+        if isinstance(other, MoneyBag):
+            return MoneyBag((*self.items, *(-m for m in other.items)))
+        return NotImplemented
+
+    def __neg__(self) -> MoneyBag:
+        return MoneyBag(-m for m in self.items)
+
+    def is_zero(self) -> bool:
+        """Whether every amount in the bag is zero (an empty bag is zero)."""
+        return all(m.amount == 0 for m in self.items)

@@ -1,0 +1,376 @@
+"""The ledger: every movement of an account's money as an immutable entry (SPEC L1, M4).
+
+A :class:`Ledger` belongs to one account and keeps one balance per currency. Entries are
+appended, never edited or deleted: a mistake is undone by a *reversal*, a new entry of the
+opposite amount. The balance always equals the sum of the entries; the ledger keeps a
+running balance per currency so that reading it costs the same after a million entries
+as after one.
+
+Amounts are kept at accrual precision (4 places): a cloud expense of ``22.4137 RUB``
+moves the balance by exactly that much. Whatever is shown or paid is rounded to the
+currency's minor unit at that point, with :class:`~cabinet_billing.Rounding`.
+
+>>> from datetime import datetime, timezone
+>>> from cabinet_billing import Ledger, Money
+>>> at = datetime(2024, 3, 1, 12, tzinfo=timezone.utc)
+>>> ledger = Ledger("acc-1")
+>>> _ = ledger.top_up(Money("100.00", "RUB"), at, ref="pay-1")
+>>> _ = ledger.charge(Money("22.4137", "RUB"), at, ref="exp-1")
+>>> ledger.balance("RUB")
+Money('77.5863', 'RUB')
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+
+import attrs
+import moneyed
+
+from cabinet_billing.domain.fx import Conversion, MoneyBag
+from cabinet_billing.domain.money import ACCRUAL_PLACES, Money
+from cabinet_billing.errors import (
+    ConflictError,
+    InvalidAmountError,
+    NotFoundError,
+    ValidationError,
+)
+
+__all__ = ["EntryKind", "Ledger", "LedgerEntry"]
+
+
+class EntryKind(enum.Enum):
+    """What an entry records. The sign of its amount follows from the kind."""
+
+    TOP_UP = "top_up"
+    """Money received from a payment (positive)."""
+    CASHBACK = "cashback"
+    """A payment method's cashback, credited separately (positive)."""
+    CHARGE = "charge"
+    """An expense: a service's price taken from the balance (negative)."""
+    REFUND = "refund"
+    """Money returned to the customer (negative)."""
+    ADJUSTMENT = "adjustment"
+    """A correction by the provider (either sign)."""
+    CONVERSION = "conversion"
+    """One leg of a currency conversion (negative in the source, positive in the target)."""
+    REVERSAL = "reversal"
+    """Undoes an earlier entry with the opposite amount."""
+
+
+_CREDITS = frozenset({EntryKind.TOP_UP, EntryKind.CASHBACK})
+_DEBITS = frozenset({EntryKind.CHARGE, EntryKind.REFUND})
+
+
+def _aware(_instance: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(attribute.name, value, "give an aware datetime (with a time zone)")
+
+
+@attrs.frozen
+class LedgerEntry:
+    """One immutable movement of money.
+
+    Attributes:
+        seq: the entry's position in its ledger, from 1.
+        account_id: the account whose balance moved.
+        kind: what the entry records.
+        amount: the signed amount: positive adds to the balance, negative takes from it.
+        at: when it was booked.
+        balance_after: the balance of this currency after the entry.
+        memo: a human note.
+        ref: the id of what caused it (payment, expense, invoice ...).
+        key: the idempotency key it was booked under, if any.
+        reverses: the ``seq`` of the entry this one reverses, for reversals.
+        conversion: for conversion legs, the conversion with its rate and rounding.
+    """
+
+    seq: int
+    account_id: str
+    kind: EntryKind
+    amount: Money
+    at: datetime = attrs.field(validator=_aware)
+    balance_after: Money
+    memo: str = ""
+    ref: str | None = None
+    key: str | None = None
+    reverses: int | None = None
+    conversion: Conversion | None = None
+
+
+@attrs.define
+class Ledger:
+    """The append-only ledger of one account, with a running balance per currency.
+
+    Args:
+        account_id: the account it belongs to.
+
+    Every method that books takes an optional idempotency ``key``. Booking again under a
+    key already used returns the entry booked the first time and changes nothing; using
+    it for a different movement raises :class:`~cabinet_billing.errors.ConflictError`.
+    """
+
+    account_id: str
+    _entries: list[LedgerEntry] = attrs.field(factory=list, alias="_entries")
+    _balances: dict[str, Money] = attrs.field(factory=dict, alias="_balances")
+    _keys: dict[str, tuple[LedgerEntry, ...]] = attrs.field(factory=dict, alias="_keys")
+    _reversed: dict[int, int] = attrs.field(factory=dict, alias="_reversed")
+
+    # ------------------------------------------------------------------ reading
+
+    def balance(self, currency: str) -> Money:
+        """The exact balance in a currency (zero if the account never used it)."""
+        code = currency.upper()
+        found = self._balances.get(code)
+        return found if found is not None else Money.zero(code)
+
+    def balances(self) -> MoneyBag:
+        """The balance in every currency the account has used."""
+        return MoneyBag(self._balances.values())
+
+    @property
+    def currencies(self) -> tuple[str, ...]:
+        """The currencies the account has used, sorted."""
+        return tuple(sorted(self._balances))
+
+    def entries(self, currency: str | None = None) -> tuple[LedgerEntry, ...]:
+        """All entries in booking order, optionally of one currency."""
+        if currency is None:
+            return tuple(self._entries)
+        code = currency.upper()
+        return tuple(e for e in self._entries if e.amount.code == code)
+
+    def entry(self, seq: int) -> LedgerEntry:
+        """The entry with a sequence number.
+
+        Raises:
+            NotFoundError: when there is no such entry.
+        """
+        if not 1 <= seq <= len(self._entries):
+            raise NotFoundError("ledger entry", seq)
+        return self._entries[seq - 1]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[LedgerEntry]:
+        return iter(self._entries)
+
+    def by_key(self, key: str) -> tuple[LedgerEntry, ...]:
+        """The entries booked under an idempotency key (empty when unused)."""
+        return self._keys.get(key, ())
+
+    def is_reversed(self, seq: int) -> bool:
+        """Whether an entry has been reversed."""
+        return seq in self._reversed
+
+    def verify(self) -> bool:
+        """Whether every running balance equals the sum of its entries.
+
+        It always does; this recomputes from scratch, for audits and tests.
+        """
+        sums: dict[str, Decimal] = {}
+        for e in self._entries:
+            sums[e.amount.code] = sums.get(e.amount.code, Decimal(0)) + e.amount.amount
+            if e.balance_after.amount != sums[e.amount.code]:
+                return False
+        return sums == {code: m.amount for code, m in self._balances.items()}
+
+    # ------------------------------------------------------------------ booking
+
+    def top_up(
+        self,
+        amount: moneyed.Money,
+        at: datetime,
+        *,
+        ref: str | None = None,
+        key: str | None = None,
+        memo: str = "",
+    ) -> LedgerEntry:
+        """Credit money received from a payment."""
+        return self._book_one(EntryKind.TOP_UP, amount, at, ref=ref, key=key, memo=memo)
+
+    def cashback(
+        self,
+        amount: moneyed.Money,
+        at: datetime,
+        *,
+        ref: str | None = None,
+        key: str | None = None,
+        memo: str = "",
+    ) -> LedgerEntry:
+        """Credit a payment method's cashback as its own entry (SPEC M6)."""
+        return self._book_one(EntryKind.CASHBACK, amount, at, ref=ref, key=key, memo=memo)
+
+    def charge(
+        self,
+        amount: moneyed.Money,
+        at: datetime,
+        *,
+        ref: str | None = None,
+        key: str | None = None,
+        memo: str = "",
+    ) -> LedgerEntry:
+        """Take an expense from the balance; ``amount`` is given as a positive value.
+
+        The ledger records; it does not decide. Whether the balance may go below zero
+        (credit, postpaid usage) is the rules' decision, made before charging.
+        """
+        return self._book_one(EntryKind.CHARGE, amount, at, ref=ref, key=key, memo=memo)
+
+    def refund(
+        self,
+        amount: moneyed.Money,
+        at: datetime,
+        *,
+        ref: str | None = None,
+        key: str | None = None,
+        memo: str = "",
+    ) -> LedgerEntry:
+        """Record money returned to the customer; ``amount`` is given as a positive value."""
+        return self._book_one(EntryKind.REFUND, amount, at, ref=ref, key=key, memo=memo)
+
+    def adjust(
+        self,
+        amount: moneyed.Money,
+        at: datetime,
+        *,
+        memo: str,
+        ref: str | None = None,
+        key: str | None = None,
+    ) -> LedgerEntry:
+        """Book a signed correction; a memo saying why is required."""
+        if not memo.strip():
+            raise ValidationError("memo", memo, "an adjustment needs a reason")
+        return self._book_one(EntryKind.ADJUSTMENT, amount, at, ref=ref, key=key, memo=memo)
+
+    def convert(
+        self,
+        conversion: Conversion,
+        at: datetime,
+        *,
+        key: str | None = None,
+        memo: str = "",
+    ) -> tuple[LedgerEntry, LedgerEntry]:
+        """Book a conversion as a pair of entries: source out, target in.
+
+        Both legs carry the conversion, so its rate and its rounding difference
+        (exact - rounded target) stay on record next to the money that moved.
+        """
+        pair = [
+            (EntryKind.CONVERSION, -conversion.source, None),
+            (EntryKind.CONVERSION, conversion.target, None),
+        ]
+        first, second = self._book(pair, at, ref=None, key=key, memo=memo, conversion=conversion)
+        return first, second
+
+    def reverse(
+        self,
+        seq: int,
+        at: datetime,
+        *,
+        memo: str = "",
+        key: str | None = None,
+    ) -> LedgerEntry:
+        """Undo an entry with a new entry of the opposite amount.
+
+        Raises:
+            NotFoundError: when there is no such entry.
+            ConflictError: when it was already reversed, or is itself a reversal.
+        """
+        original = self.entry(seq)
+        if key is not None and key in self._keys:
+            return self._replay(key, [(EntryKind.REVERSAL, -original.amount, seq)])[0]
+        if original.kind is EntryKind.REVERSAL:
+            raise ConflictError(f"ledger entry {seq}", "a reversal cannot be reversed")
+        if seq in self._reversed:
+            raise ConflictError(
+                f"ledger entry {seq}",
+                f"already reversed by entry {self._reversed[seq]}",
+            )
+        (entry,) = self._book(
+            [(EntryKind.REVERSAL, -original.amount, seq)],
+            at,
+            ref=original.ref,
+            key=key,
+            memo=memo or f"reversal of entry {seq}",
+        )
+        self._reversed[seq] = entry.seq
+        return entry
+
+    # ------------------------------------------------------------------ internals
+
+    def _book_one(
+        self,
+        kind: EntryKind,
+        amount: moneyed.Money,
+        at: datetime,
+        *,
+        ref: str | None,
+        key: str | None,
+        memo: str,
+    ) -> LedgerEntry:
+        value = Money(amount.amount, amount.currency).require_places(ACCRUAL_PLACES)
+        if kind in _CREDITS or kind in _DEBITS:
+            value.require_positive()
+        if kind is EntryKind.ADJUSTMENT and not value.amount:
+            raise InvalidAmountError(str(value), "an adjustment of zero changes nothing")
+        signed = -value if kind in _DEBITS else value
+        (entry,) = self._book([(kind, signed, None)], at, ref=ref, key=key, memo=memo)
+        return entry
+
+    def _replay(
+        self,
+        key: str,
+        legs: Sequence[tuple[EntryKind, Money, int | None]],
+    ) -> tuple[LedgerEntry, ...]:
+        booked = self._keys[key]
+        if [(e.kind, e.amount, e.reverses) for e in booked] != list(legs):
+            raise ConflictError(
+                f"idempotency key {key!r}",
+                f"already used for {', '.join(f'{e.kind.value} {e.amount}' for e in booked)}",
+            )
+        return booked
+
+    def _book(
+        self,
+        legs: Sequence[tuple[EntryKind, Money, int | None]],
+        at: datetime,
+        *,
+        ref: str | None,
+        key: str | None,
+        memo: str,
+        conversion: Conversion | None = None,
+    ) -> tuple[LedgerEntry, ...]:
+        if key is not None and key in self._keys:
+            return self._replay(key, legs)
+        # Validate every leg before touching state, so a bad leg books nothing.
+        _aware(None, attrs.fields(LedgerEntry).at, at)
+        for _kind, amount, _rev in legs:
+            amount.require_places(ACCRUAL_PLACES)
+        booked = []
+        for kind, amount, reverses in legs:
+            after = self.balance(amount.code) + amount
+            entry = LedgerEntry(
+                seq=len(self._entries) + 1,
+                account_id=self.account_id,
+                kind=kind,
+                amount=amount,
+                at=at,
+                balance_after=after,
+                memo=memo,
+                ref=ref,
+                key=key,
+                reverses=reverses,
+                conversion=conversion,
+            )
+            self._entries.append(entry)
+            self._balances[amount.code] = after
+            booked.append(entry)
+        result = tuple(booked)
+        if key is not None:
+            self._keys[key] = result
+        return result

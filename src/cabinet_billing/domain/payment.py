@@ -1,0 +1,322 @@
+"""Payments and the gateway events that move them (SPEC L6).
+
+A payment goes *new → paying → credited*, or ends *failed* or *cancelled*; a credited
+payment may later be *refunded*. The payment provider reports progress with events, and
+every event carries an idempotency key: an event seen before changes nothing and says so,
+and so does an event that arrives after the payment has moved past it (a late "paying"
+after "credited").
+
+>>> from datetime import datetime, timezone
+>>> from cabinet_billing import GatewayEvent, Money, Payment, PaymentEventKind
+>>> at = datetime(2024, 3, 21, 9, tzinfo=timezone.utc)
+>>> payment = Payment.top_up("pay-1", "acc-1", Money("100.00", "RUB"), at, method_id="card")
+>>> payment.apply(GatewayEvent("evt-1", PaymentEventKind.CREDITED, at)).outcome.value
+'applied'
+>>> payment.apply(GatewayEvent("evt-1", PaymentEventKind.CREDITED, at)).outcome.value
+'duplicate'
+>>> payment.status.value
+'credited'
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+import moneyed
+
+from cabinet_billing.domain.money import Money
+from cabinet_billing.domain.payment_method import PaymentQuote
+from cabinet_billing.errors import InvalidTransitionError, ValidationError
+
+__all__ = [
+    "EventOutcome",
+    "GatewayEvent",
+    "Payment",
+    "PaymentEventKind",
+    "PaymentPurpose",
+    "PaymentStatus",
+    "PaymentTransition",
+    "ProcessedEvent",
+]
+
+
+class PaymentStatus(enum.Enum):
+    """Where a payment stands."""
+
+    NEW = "new"
+    PAYING = "paying"
+    CREDITED = "credited"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+class PaymentPurpose(enum.Enum):
+    """What a payment is for: the balance (advance payment) or one invoice directly."""
+
+    TOP_UP = "top_up"
+    INVOICE = "invoice"
+    CASHBACK = "cashback"
+
+
+class PaymentEventKind(enum.Enum):
+    """What a gateway reports about a payment."""
+
+    PAYING = "paying"
+    CREDITED = "credited"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+class EventOutcome(enum.Enum):
+    """What a gateway event did."""
+
+    APPLIED = "applied"
+    """The payment moved to a new status."""
+    DUPLICATE = "duplicate"
+    """The event's key was seen before: nothing changed."""
+    STALE = "stale"
+    """The payment is already past this event (out of order): nothing changed."""
+
+
+_TARGET: dict[PaymentEventKind, PaymentStatus] = {
+    PaymentEventKind.PAYING: PaymentStatus.PAYING,
+    PaymentEventKind.CREDITED: PaymentStatus.CREDITED,
+    PaymentEventKind.FAILED: PaymentStatus.FAILED,
+    PaymentEventKind.CANCELLED: PaymentStatus.CANCELLED,
+    PaymentEventKind.REFUNDED: PaymentStatus.REFUNDED,
+}
+
+#: The allowed transitions of a payment.
+TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    PaymentStatus.NEW: frozenset(
+        {
+            PaymentStatus.PAYING,
+            PaymentStatus.CREDITED,
+            PaymentStatus.FAILED,
+            PaymentStatus.CANCELLED,
+        },
+    ),
+    PaymentStatus.PAYING: frozenset(
+        {PaymentStatus.CREDITED, PaymentStatus.FAILED, PaymentStatus.CANCELLED},
+    ),
+    PaymentStatus.CREDITED: frozenset({PaymentStatus.REFUNDED}),
+    PaymentStatus.FAILED: frozenset(),
+    PaymentStatus.CANCELLED: frozenset(),
+    PaymentStatus.REFUNDED: frozenset(),
+}
+
+# How far along each status is; an event for a status not beyond the current one is
+# stale rather than illegal (the gateway is late, not wrong).
+_RANK = {
+    PaymentStatus.NEW: 0,
+    PaymentStatus.PAYING: 1,
+    PaymentStatus.CREDITED: 2,
+    PaymentStatus.FAILED: 2,
+    PaymentStatus.CANCELLED: 2,
+    PaymentStatus.REFUNDED: 3,
+}
+
+
+def _aware(_instance: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(attribute.name, value, "give an aware datetime (with a time zone)")
+
+
+@attrs.frozen
+class GatewayEvent:
+    """One callback of the payment provider, already parsed and verified.
+
+    Args:
+        key: the provider's idempotency key of the event.
+        kind: what it reports.
+        at: when it happened.
+        reason: the provider's message (a decline reason, ...).
+    """
+
+    key: str = attrs.field(validator=attrs.validators.min_len(1))
+    kind: PaymentEventKind
+    at: datetime = attrs.field(validator=_aware)
+    reason: str = ""
+
+
+@attrs.frozen
+class PaymentTransition:
+    """One recorded change of a payment's status."""
+
+    before: PaymentStatus
+    after: PaymentStatus
+    at: datetime
+    event_key: str | None
+    reason: str = ""
+
+
+@attrs.frozen
+class ProcessedEvent:
+    """The result of applying a gateway event."""
+
+    outcome: EventOutcome
+    status: PaymentStatus
+    event: GatewayEvent
+
+    @property
+    def changed(self) -> bool:
+        """Whether the payment moved."""
+        return self.outcome is EventOutcome.APPLIED
+
+
+@attrs.define
+class Payment:
+    """A payment through a method: its amounts, status and history.
+
+    Build one with :meth:`top_up` (advance payment to the balance) or :meth:`for_invoice`
+    (direct payment of one invoice, not touching the balance).
+    """
+
+    id: str
+    account_id: str
+    purpose: PaymentPurpose
+    quote: PaymentQuote
+    created_at: datetime = attrs.field(validator=_aware)
+    method_id: str | None = None
+    invoice_id: str | None = None
+    _status: PaymentStatus = attrs.field(default=PaymentStatus.NEW, alias="_status")
+    _history: list[PaymentTransition] = attrs.field(factory=list, alias="_history")
+    _events: dict[str, ProcessedEvent] = attrs.field(factory=dict, alias="_events")
+
+    @classmethod
+    def top_up(
+        cls,
+        payment_id: str,
+        account_id: str,
+        amount: moneyed.Money | PaymentQuote,
+        created_at: datetime,
+        *,
+        method_id: str | None = None,
+    ) -> Payment:
+        """An advance payment: the amount is credited to the balance.
+
+        Args:
+            payment_id: the payment's id.
+            account_id: the account paying.
+            amount: the amount to credit, or a method's quote with its fee and cashback.
+            created_at: when it was created.
+            method_id: the payment method used.
+        """
+        return cls(
+            id=payment_id,
+            account_id=account_id,
+            purpose=PaymentPurpose.TOP_UP,
+            quote=_as_quote(amount),
+            created_at=created_at,
+            method_id=method_id,
+        )
+
+    @classmethod
+    def for_invoice(
+        cls,
+        payment_id: str,
+        account_id: str,
+        invoice_id: str,
+        amount: moneyed.Money | PaymentQuote,
+        created_at: datetime,
+        *,
+        method_id: str | None = None,
+    ) -> Payment:
+        """A direct payment of one invoice by a method, not touching the balance."""
+        return cls(
+            id=payment_id,
+            account_id=account_id,
+            purpose=PaymentPurpose.INVOICE,
+            quote=_as_quote(amount),
+            created_at=created_at,
+            method_id=method_id,
+            invoice_id=invoice_id,
+        )
+
+    @property
+    def status(self) -> PaymentStatus:
+        """The current status."""
+        return self._status
+
+    @property
+    def amount(self) -> Money:
+        """The amount credited (to the balance or the invoice), fee excluded."""
+        return self.quote.base
+
+    @property
+    def history(self) -> tuple[PaymentTransition, ...]:
+        """Every status change, oldest first."""
+        return tuple(self._history)
+
+    def has_seen(self, key: str) -> bool:
+        """Whether an event with this key was processed."""
+        return key in self._events
+
+    def apply(self, event: GatewayEvent) -> ProcessedEvent:
+        """Apply a gateway event.
+
+        Returns:
+            What happened: applied, duplicate (key seen before) or stale (the payment is
+            already past the reported status). Only "applied" changes the payment.
+
+        Raises:
+            InvalidTransitionError: when the event contradicts the payment, e.g. a refund
+                of a payment that was never credited, or "credited" after "failed".
+        """
+        seen = self._events.get(event.key)
+        if seen is not None:
+            return ProcessedEvent(EventOutcome.DUPLICATE, self._status, event)
+        target = _TARGET[event.kind]
+        if target in TRANSITIONS[self._status]:
+            self._move(target, event.at, event.key, event.reason)
+            result = ProcessedEvent(EventOutcome.APPLIED, self._status, event)
+        elif target is self._status or (
+            _RANK[target] < _RANK[self._status] and self._went_through(target)
+        ):
+            result = ProcessedEvent(EventOutcome.STALE, self._status, event)
+        else:
+            raise InvalidTransitionError(
+                self._status.value,
+                target.value,
+                sorted(s.value for s in TRANSITIONS[self._status]),
+            )
+        self._events[event.key] = result
+        return result
+
+    def cancel(self, at: datetime, reason: str = "") -> None:
+        """Cancel a payment that has not been credited.
+
+        Raises:
+            InvalidTransitionError: when the payment is credited, failed or refunded.
+        """
+        self._transition(PaymentStatus.CANCELLED, at, reason)
+
+    def _went_through(self, status: PaymentStatus) -> bool:
+        # A late event is stale only if the payment could have passed that status.
+        return status is PaymentStatus.PAYING or any(t.after is status for t in self._history)
+
+    def _transition(self, target: PaymentStatus, at: datetime, reason: str) -> None:
+        if target not in TRANSITIONS[self._status]:
+            raise InvalidTransitionError(
+                self._status.value,
+                target.value,
+                sorted(s.value for s in TRANSITIONS[self._status]),
+            )
+        self._move(target, at, None, reason)
+
+    def _move(self, target: PaymentStatus, at: datetime, key: str | None, reason: str) -> None:
+        _aware(None, attrs.fields(PaymentTransition).at, at)
+        self._history.append(PaymentTransition(self._status, target, at, key, reason))
+        self._status = target
+
+
+def _as_quote(amount: moneyed.Money | PaymentQuote) -> PaymentQuote:
+    if isinstance(amount, PaymentQuote):
+        return amount
+    base = Money(amount.amount, amount.currency).require_places().require_positive()
+    zero = Money.zero(base.code)
+    return PaymentQuote(base=base, fee=zero, total=base, cashback=zero)

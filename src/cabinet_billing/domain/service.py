@@ -1,0 +1,1144 @@
+"""The service lifecycle (SPEC C5): states, a transition table as data, and the history.
+
+A :class:`Service` is one thing a customer bought: a server, a VPS, a hosting account, a
+domain. Its :class:`ServiceStatus` follows the states of the seed cabinets (Astra Cloud's
+"Заказан", "Активен", "Временно остановлен", "Остановлен", "Остановлен администратором",
+"Остановлен за нарушение", "Обрабатывается", "Требуется настройка", "Нет в наличии"),
+plus *expired* and *deleted*.
+
+Every change goes through a named action (``activate``, ``suspend``, ``renew``,
+``begin_processing`` ...). The only source of truth for what is allowed is the table of
+:class:`ServiceTransition` rows in :data:`SERVICE_LIFECYCLE`: a row names the state it leaves, the
+action, the state it reaches, the roles that may take it and the guards it needs (the
+billing mode, whether the order is paid, the operation in progress). Anything that is
+not a row is refused with :class:`~cabinet_billing.errors.InvalidTransitionError`; a row
+taken by a role it does not list is refused with
+:class:`~cabinet_billing.errors.AccessDeniedError`. A refused action changes nothing.
+Every accepted one appends an immutable :class:`ServiceChange`.
+
+>>> from datetime import datetime, timezone
+>>> from cabinet_billing import Money, Period
+>>> at = datetime(2023, 4, 27, 12, 0, tzinfo=timezone.utc)
+>>> vps = Service.order(
+...     id="3925", account_id="acc-1", plan_id="vps-s", plan_name="VPS S", kind="vps",
+...     price=Money("100.00", "RUB"), period=Period.months(), created_at=at,
+...     actor=Actor.client("alice"),
+... )
+>>> vps.status
+<ServiceStatus.ORDERED: 'ordered'>
+>>> _ = vps.mark_paid(date(2023, 5, 27), Actor.system(), at)
+>>> _ = vps.begin_processing(ServiceOperation.OPENING, Actor.system(), at)
+>>> _ = vps.finish_processing(Actor.system(), at)
+>>> vps.status, vps.days_left(date(2023, 5, 20))
+(<ServiceStatus.ACTIVE: 'active'>, 7)
+>>> vps.suspend(Actor.client("alice"), at)
+Traceback (most recent call last):
+...
+cabinet_billing.errors.InvalidTransitionError: cannot go from active to suspend; allowed from active: stop, begin_processing(turning_off), begin_processing(rebooting), begin_processing(renewing), begin_processing(transferring), begin_processing(deleting), block_by_admin, block_for_abuse, expire, renew, change_plan, delete
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
+from types import MappingProxyType
+from typing import Final
+
+import attrs
+import moneyed
+
+from cabinet_billing.domain.catalog import ProductKind
+from cabinet_billing.domain.money import Money
+from cabinet_billing.domain.periods import Period
+from cabinet_billing.domain.periods import days_left as _days_left
+from cabinet_billing.errors import (
+    AccessDeniedError,
+    ConflictError,
+    InvalidTransitionError,
+    ValidationError,
+)
+
+__all__ = [
+    "SERVICE_LIFECYCLE",
+    "Actor",
+    "ActorRole",
+    "BillingMode",
+    "Service",
+    "ServiceAction",
+    "ServiceChange",
+    "ServiceLifecycle",
+    "ServiceOperation",
+    "ServiceStatus",
+    "ServiceStep",
+    "ServiceTransition",
+    "replay_history",
+]
+
+
+# ----------------------------------------------------------------------------- vocabulary
+
+
+class ServiceStatus(enum.StrEnum):
+    """The state of a service. The declaration order is the order of the lifecycle.
+
+    Attributes:
+        ORDERED: in the cart awaiting payment, or paid and waiting to be opened ("Заказан").
+        SETUP_REQUIRED: ordered through a quick order; parameters must be filled in
+            ("Требуется настройка").
+        OUT_OF_STOCK: the control panel lacks resources to open it ("Нет в наличии").
+        PROCESSING: an :class:`ServiceOperation` is under way ("Обрабатывается").
+        ACTIVE: running ("Активен").
+        SUSPENDED_BY_CLIENT: a daily-billed service paused by the client
+            ("Временно остановлен").
+        STOPPED_BY_CLIENT: a periodically billed service stopped by the client ("Остановлен").
+        STOPPED_BY_ADMIN: stopped by the provider's administrator.
+        STOPPED_FOR_ABUSE: stopped for exceeding the abuse limit ("Остановлен за нарушение").
+        EXPIRED: the paid period ended without renewal.
+        DELETED: removed; nothing leaves this state.
+    """
+
+    ORDERED = "ordered"
+    SETUP_REQUIRED = "setup_required"
+    OUT_OF_STOCK = "out_of_stock"
+    PROCESSING = "processing"
+    ACTIVE = "active"
+    SUSPENDED_BY_CLIENT = "suspended_by_client"
+    STOPPED_BY_CLIENT = "stopped_by_client"
+    STOPPED_BY_ADMIN = "stopped_by_admin"
+    STOPPED_FOR_ABUSE = "stopped_for_abuse"
+    EXPIRED = "expired"
+    DELETED = "deleted"
+
+
+class ServiceOperation(enum.StrEnum):
+    """What a service in :attr:`ServiceStatus.PROCESSING` is doing (AC's sub-states)."""
+
+    OPENING = "opening"
+    TURNING_OFF = "turning_off"
+    TURNING_ON = "turning_on"
+    REBOOTING = "rebooting"
+    RENEWING = "renewing"
+    TRANSFERRING = "transferring"
+    DELETING = "deleting"
+
+
+class BillingMode(enum.StrEnum):
+    """How a service is charged; it decides whether the client suspends or stops it.
+
+    Attributes:
+        DAILY: charged every day; the client *suspends* it ("Временно остановлен").
+        PERIODIC: paid for a period ahead; the client *stops* it ("Остановлен").
+    """
+
+    DAILY = "daily"
+    PERIODIC = "periodic"
+
+
+class ActorRole(enum.StrEnum):
+    """Who takes an action: the customer, the provider's staff or the billing itself."""
+
+    CLIENT = "client"
+    ADMIN = "administrator"
+    SYSTEM = "system"
+
+
+class ServiceAction(enum.StrEnum):
+    """The named actions of the lifecycle; :data:`SERVICE_LIFECYCLE` says where each is allowed."""
+
+    ORDER = "order"
+    PAY = "pay"
+    ACTIVATE = "activate"
+    CONFIGURE = "configure"
+    REQUIRE_SETUP = "require_setup"
+    MARK_OUT_OF_STOCK = "mark_out_of_stock"
+    RESTOCK = "restock"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    STOP = "stop"
+    START = "start"
+    BEGIN_PROCESSING = "begin_processing"
+    FINISH_PROCESSING = "finish_processing"
+    FAIL_PROCESSING = "fail_processing"
+    BLOCK_BY_ADMIN = "block_by_admin"
+    BLOCK_FOR_ABUSE = "block_for_abuse"
+    UNBLOCK = "unblock"
+    EXPIRE = "expire"
+    RENEW = "renew"
+    CHANGE_PLAN = "change_plan"
+    CANCEL = "cancel"
+    DELETE = "delete"
+
+
+def _check_name(_instance: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(attribute.name, value, "must be a non-empty string")
+
+
+def _check_aware(_instance: object, attribute: attrs.Attribute[datetime], value: object) -> None:
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValidationError(attribute.name, value, "must be a datetime with a time zone")
+
+
+@attrs.frozen
+class Actor:
+    """Who took an action: a role and a name (a login, a staff member, a job).
+
+    Args:
+        role: the :class:`ActorRole`.
+        name: a non-empty name.
+
+    >>> str(Actor.client("alice")), str(Actor.admin("bob")), str(Actor.system())
+    ('client alice', 'administrator bob', 'system billing')
+    """
+
+    role: ActorRole = attrs.field(validator=attrs.validators.instance_of(ActorRole))
+    name: str = attrs.field(validator=_check_name)
+
+    @classmethod
+    def client(cls, name: str) -> Actor:
+        """The customer (or one of the account's users)."""
+        return cls(ActorRole.CLIENT, name)
+
+    @classmethod
+    def admin(cls, name: str) -> Actor:
+        """A member of the provider's staff."""
+        return cls(ActorRole.ADMIN, name)
+
+    @classmethod
+    def system(cls, name: str = "billing") -> Actor:
+        """The billing itself: payment callbacks, billing runs, the control panel."""
+        return cls(ActorRole.SYSTEM, name)
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.name}"
+
+
+@attrs.frozen
+class ServiceStep:
+    """An action as asked for, with its operation when it begins processing.
+
+    >>> str(ServiceStep(ServiceAction.SUSPEND)), str(ServiceStep(ServiceAction.BEGIN_PROCESSING, ServiceOperation.REBOOTING))
+    ('suspend', 'begin_processing(rebooting)')
+    """
+
+    action: ServiceAction = attrs.field(validator=attrs.validators.instance_of(ServiceAction))
+    operation: ServiceOperation | None = attrs.field(default=None)
+
+    @operation.validator
+    def _check_operation(self, _attribute: object, value: ServiceOperation | None) -> None:
+        needs = self.action is ServiceAction.BEGIN_PROCESSING
+        if needs and not isinstance(value, ServiceOperation):
+            raise ValidationError(
+                "operation",
+                value,
+                f"begin_processing needs one of {', '.join(ServiceOperation)}",
+            )
+        if not needs and value is not None:
+            raise ValidationError("operation", value, f"{self.action} takes no operation")
+
+    def __str__(self) -> str:
+        return f"{self.action}({self.operation})" if self.operation else str(self.action)
+
+
+# ----------------------------------------------------------------------------- the table
+
+
+def _roles(value: Iterable[ActorRole]) -> frozenset[ActorRole]:
+    roles = frozenset(value)
+    for role in roles:
+        if not isinstance(role, ActorRole):
+            raise ValidationError("roles", role, f"allowed: {', '.join(ActorRole)}")
+    return roles
+
+
+_is = attrs.validators.instance_of
+_maybe = attrs.validators.optional
+
+
+@attrs.frozen
+class ServiceTransition:
+    """One row of the lifecycle table.
+
+    A row applies to a service when the service is in ``source`` and every guard that is
+    set matches. Rows leaving :attr:`ServiceStatus.PROCESSING` are told apart by the
+    operation under way and, for failures that go back where they came from, by
+    ``origin``, the state processing began in.
+
+    Args:
+        source: the state the row leaves.
+        action: the action that takes it.
+        target: the state it reaches (equal to ``source`` for renewals and plan changes).
+        roles: who may take it.
+        operation: for ``begin_processing`` the operation it starts; for
+            ``finish_processing``/``fail_processing`` the operation it ends.
+        origin: for rows leaving processing, the state processing began in (``None``: any).
+        billing_mode: only for services with this billing mode (``None``: any).
+        paid: only for paid (``True``) or unpaid (``False``) services (``None``: either).
+    """
+
+    source: ServiceStatus = attrs.field(validator=_is(ServiceStatus))
+    action: ServiceAction = attrs.field(validator=_is(ServiceAction))
+    target: ServiceStatus = attrs.field(validator=_is(ServiceStatus))
+    roles: frozenset[ActorRole] = attrs.field(converter=_roles)
+    operation: ServiceOperation | None = attrs.field(
+        default=None, validator=_maybe(_is(ServiceOperation))
+    )
+    origin: ServiceStatus | None = attrs.field(default=None, validator=_maybe(_is(ServiceStatus)))
+    billing_mode: BillingMode | None = attrs.field(default=None, validator=_maybe(_is(BillingMode)))
+    paid: bool | None = attrs.field(default=None, validator=_maybe(_is(bool)))
+
+    @roles.validator
+    def _check_roles(self, _attribute: object, value: frozenset[ActorRole]) -> None:
+        if not value:
+            raise ValidationError("roles", value, "at least one role must be allowed")
+
+    @property
+    def step(self) -> ServiceStep:
+        """The step a caller asks for to take this row."""
+        begin = self.action is ServiceAction.BEGIN_PROCESSING
+        return ServiceStep(self.action, self.operation if begin else None)
+
+    def overlaps(self, other: ServiceTransition) -> bool:
+        """Whether one service could match both rows for the same request."""
+        return (
+            (self.source, self.action, self.operation)
+            == (other.source, other.action, other.operation)
+            and _meets(self.origin, other.origin)
+            and _meets(self.billing_mode, other.billing_mode)
+            and _meets(self.paid, other.paid)
+        )
+
+
+def _meets(a: object, b: object) -> bool:
+    return a is None or b is None or a == b
+
+
+@attrs.frozen
+class _Context:
+    """What the guards of a row look at."""
+
+    status: ServiceStatus
+    billing_mode: BillingMode
+    paid: bool
+    operation: ServiceOperation | None = None
+    origin: ServiceStatus | None = None
+
+    def admits(self, row: ServiceTransition) -> bool:
+        running = self.operation if row.source is ServiceStatus.PROCESSING else None
+        return (
+            row.source is self.status
+            and (row.action is ServiceAction.BEGIN_PROCESSING or _meets(row.operation, running))
+            and _meets(row.origin, self.origin)
+            and _meets(row.billing_mode, self.billing_mode)
+            and _meets(row.paid, self.paid)
+        )
+
+
+def _rows_to_tuple(rows: Iterable[ServiceTransition]) -> tuple[ServiceTransition, ...]:
+    return tuple(rows)
+
+
+@attrs.frozen
+class ServiceLifecycle:
+    """A validated table of :class:`ServiceTransition` rows and the questions asked of it.
+
+    Args:
+        transitions: the rows.
+
+    Raises:
+        ValidationError: when a row leaves :attr:`ServiceStatus.DELETED`, enters or
+            leaves processing the wrong way, or two rows could match the same request.
+
+    >>> sorted(map(str, SERVICE_LIFECYCLE.targets(ServiceStatus.STOPPED_FOR_ABUSE)))
+    ['active', 'deleted', 'processing', 'stopped_for_abuse']
+    >>> SERVICE_LIFECYCLE.targets(ServiceStatus.DELETED)
+    frozenset()
+    """
+
+    transitions: tuple[ServiceTransition, ...] = attrs.field(converter=_rows_to_tuple)
+    _index: Mapping[tuple[ServiceStatus, ServiceAction], tuple[ServiceTransition, ...]] = (
+        attrs.field(
+            init=False,
+            repr=False,
+            eq=False,
+        )
+    )
+
+    @transitions.validator
+    def _check_rows(self, _attribute: object, rows: tuple[ServiceTransition, ...]) -> None:
+        processing = ServiceStatus.PROCESSING
+        leaving = {ServiceAction.FINISH_PROCESSING, ServiceAction.FAIL_PROCESSING}
+        for i, row in enumerate(rows):
+            if row.source is ServiceStatus.DELETED:
+                raise ValidationError("transitions", row, "deleted is final: no row may leave it")
+            begins = row.action is ServiceAction.BEGIN_PROCESSING
+            ends = row.action in leaving
+            if begins != (row.target is processing) or ends != (row.source is processing):
+                raise ValidationError(
+                    "transitions",
+                    row,
+                    "only begin_processing enters processing and only "
+                    "finish_processing/fail_processing leave it",
+                )
+            if (begins or ends) == (row.operation is None):
+                raise ValidationError(
+                    "transitions",
+                    row,
+                    "processing rows need an operation and no other row may have one",
+                )
+            for other in rows[:i]:
+                if row.overlaps(other):
+                    raise ValidationError("transitions", row, f"ambiguous with {other}")
+
+    def __attrs_post_init__(self) -> None:
+        index: dict[tuple[ServiceStatus, ServiceAction], list[ServiceTransition]] = {}
+        for row in self.transitions:
+            index.setdefault((row.source, row.action), []).append(row)
+        frozen = {key: tuple(rows) for key, rows in index.items()}
+        object.__setattr__(self, "_index", MappingProxyType(frozen))
+
+    def _match(self, context: _Context, step: ServiceStep) -> ServiceTransition | None:
+        for row in self._index.get((context.status, step.action), ()):
+            if context.admits(row) and (
+                step.action is not ServiceAction.BEGIN_PROCESSING or row.operation is step.operation
+            ):
+                return row
+        return None
+
+    def _rows_from(self, context: _Context) -> Iterable[ServiceTransition]:
+        return (row for row in self.transitions if context.admits(row))
+
+    def _steps(self, context: _Context, role: ActorRole | None = None) -> tuple[ServiceStep, ...]:
+        steps = (row.step for row in self._rows_from(context) if role is None or role in row.roles)
+        return tuple(dict.fromkeys(steps))
+
+    def targets(self, status: ServiceStatus) -> frozenset[ServiceStatus]:
+        """Every state some row leads to from ``status``, whatever the guards."""
+        return frozenset(row.target for row in self.transitions if row.source is status)
+
+    def actions(self, status: ServiceStatus) -> tuple[ServiceAction, ...]:
+        """Every action some row allows from ``status``, whatever the guards, in table order.
+
+        >>> [str(a) for a in SERVICE_LIFECYCLE.actions(ServiceStatus.STOPPED_FOR_ABUSE)]
+        ['begin_processing', 'unblock', 'renew', 'delete']
+        """
+        return tuple(dict.fromkeys(r.action for r in self.transitions if r.source is status))
+
+    def graph(self) -> Mapping[ServiceStatus, frozenset[ServiceStatus]]:
+        """Each state with the states it may reach (terminal states map to nothing)."""
+        return MappingProxyType({status: self.targets(status) for status in ServiceStatus})
+
+
+def _build_default() -> ServiceLifecycle:
+    s = ServiceStatus
+    a = ServiceAction
+    op = ServiceOperation
+    anyone = frozenset(ActorRole)
+    client_side = frozenset({ActorRole.CLIENT, ActorRole.ADMIN})
+    staff = frozenset({ActorRole.ADMIN})
+    automatic = frozenset({ActorRole.SYSTEM, ActorRole.ADMIN})
+
+    pending = (s.ORDERED, s.SETUP_REQUIRED, s.OUT_OF_STOCK)
+    # Running, or switched off by the client: the states a client controls.
+    live = (s.ACTIVE, s.SUSPENDED_BY_CLIENT, s.STOPPED_BY_CLIENT)
+    blocked = (s.STOPPED_BY_ADMIN, s.STOPPED_FOR_ABUSE)
+
+    rows: list[ServiceTransition] = []
+
+    def add(
+        action: ServiceAction,
+        sources: Sequence[ServiceStatus],
+        target: ServiceStatus | None,
+        roles: frozenset[ActorRole],
+        *,
+        operation: ServiceOperation | None = None,
+        billing_mode: BillingMode | None = None,
+        paid: bool | None = None,
+    ) -> None:
+        # ``target=None`` keeps the state: renewals and plan changes record history only.
+        rows.extend(
+            ServiceTransition(
+                src,
+                action,
+                src if target is None else target,
+                roles,
+                operation=operation,
+                billing_mode=billing_mode,
+                paid=paid,
+            )
+            for src in sources
+        )
+
+    add(a.PAY, pending, None, anyone, paid=False)
+    add(a.ACTIVATE, (s.ORDERED,), s.ACTIVE, automatic, paid=True)
+    add(a.CONFIGURE, (s.SETUP_REQUIRED,), s.ORDERED, client_side)
+    add(a.REQUIRE_SETUP, (s.ORDERED,), s.SETUP_REQUIRED, automatic)
+    add(a.MARK_OUT_OF_STOCK, (s.ORDERED,), s.OUT_OF_STOCK, automatic)
+    add(a.RESTOCK, (s.OUT_OF_STOCK,), s.ORDERED, automatic)
+    add(a.CANCEL, pending, s.DELETED, client_side, paid=False)
+    add(a.SUSPEND, (s.ACTIVE,), s.SUSPENDED_BY_CLIENT, client_side, billing_mode=BillingMode.DAILY)
+    add(a.RESUME, (s.SUSPENDED_BY_CLIENT,), s.ACTIVE, client_side, billing_mode=BillingMode.DAILY)
+    add(a.STOP, (s.ACTIVE,), s.STOPPED_BY_CLIENT, client_side, billing_mode=BillingMode.PERIODIC)
+    add(a.START, (s.STOPPED_BY_CLIENT,), s.ACTIVE, client_side, billing_mode=BillingMode.PERIODIC)
+
+    # Processing: where each operation may begin, who may begin it, how it ends.
+    begins: list[
+        tuple[ServiceOperation, Sequence[ServiceStatus], frozenset[ActorRole], bool | None]
+    ] = [
+        (op.OPENING, (s.ORDERED, s.OUT_OF_STOCK), automatic, True),
+        (op.TURNING_OFF, (s.ACTIVE,), client_side, None),
+        (op.TURNING_ON, (s.SUSPENDED_BY_CLIENT, s.STOPPED_BY_CLIENT), client_side, None),
+        (op.REBOOTING, (s.ACTIVE,), client_side, None),
+        (op.RENEWING, (s.ACTIVE, s.EXPIRED), anyone, None),
+        (op.TRANSFERRING, (s.ACTIVE,), client_side, None),
+        (op.DELETING, (*pending, *live, s.EXPIRED), anyone, None),
+        (op.DELETING, blocked, automatic, None),
+    ]
+    for operation, sources, roles, paid in begins:
+        add(a.BEGIN_PROCESSING, sources, s.PROCESSING, roles, operation=operation, paid=paid)
+
+    add(a.BLOCK_BY_ADMIN, live, s.STOPPED_BY_ADMIN, staff)
+    add(a.BLOCK_FOR_ABUSE, (*live, s.STOPPED_BY_ADMIN), s.STOPPED_FOR_ABUSE, automatic)
+    add(a.UNBLOCK, blocked, s.ACTIVE, staff)
+    add(a.EXPIRE, live, s.EXPIRED, automatic)
+    add(a.RENEW, (*live, *blocked), None, anyone)
+    add(a.RENEW, (s.EXPIRED,), s.ACTIVE, anyone)
+    add(a.CHANGE_PLAN, (s.ACTIVE,), None, client_side)
+    add(a.DELETE, (*pending, *live, *blocked, s.EXPIRED), s.DELETED, automatic)
+
+    # Leaving processing: success reaches the state the operation implies; failure goes
+    # back where processing began, except that a failed opening means no resources.
+    finishes: list[tuple[ServiceOperation, ServiceStatus, BillingMode | None]] = [
+        (op.OPENING, s.ACTIVE, None),
+        (op.TURNING_OFF, s.SUSPENDED_BY_CLIENT, BillingMode.DAILY),
+        (op.TURNING_OFF, s.STOPPED_BY_CLIENT, BillingMode.PERIODIC),
+        (op.TURNING_ON, s.ACTIVE, None),
+        (op.REBOOTING, s.ACTIVE, None),
+        (op.RENEWING, s.ACTIVE, None),
+        (op.TRANSFERRING, s.ACTIVE, None),
+        (op.DELETING, s.DELETED, None),
+    ]
+    for operation, target, mode in finishes:
+        add(
+            a.FINISH_PROCESSING,
+            (s.PROCESSING,),
+            target,
+            automatic,
+            operation=operation,
+            billing_mode=mode,
+        )
+    add(a.FAIL_PROCESSING, (s.PROCESSING,), s.OUT_OF_STOCK, automatic, operation=op.OPENING)
+    origins: dict[ServiceOperation, list[ServiceStatus]] = {}
+    for operation, sources, *_ in begins:
+        origins.setdefault(operation, []).extend(sources)
+    for operation, sources in origins.items():
+        if operation is not op.OPENING:
+            rows.extend(
+                ServiceTransition(
+                    s.PROCESSING, a.FAIL_PROCESSING, origin, automatic, operation, origin
+                )
+                for origin in sources
+            )
+    return ServiceLifecycle(rows)
+
+
+#: The default lifecycle of a hosting service. Read it with :meth:`ServiceLifecycle.targets`,
+#: :meth:`ServiceLifecycle.actions` and :meth:`ServiceLifecycle.graph`; docs/services.md prints it.
+SERVICE_LIFECYCLE: Final[ServiceLifecycle] = _build_default()
+
+
+# ----------------------------------------------------------------------------- history
+
+
+@attrs.frozen
+class ServiceChange:
+    """One change of a service, as kept in its history. Never edited.
+
+    Args:
+        from_status: the state before (``None`` for the order that created the service).
+        to_status: the state after (equal to ``from_status`` for a renewal or payment).
+        action: what was done.
+        actor: who did it.
+        at: when, as an aware datetime.
+        reason: why, in words, if given.
+        operation: the processing operation the action began or ended, if any.
+    """
+
+    from_status: ServiceStatus | None
+    to_status: ServiceStatus
+    action: ServiceAction
+    actor: Actor
+    at: datetime = attrs.field(validator=_check_aware)
+    reason: str | None = None
+    operation: ServiceOperation | None = None
+
+    def __str__(self) -> str:
+        what = f"{self.action}({self.operation})" if self.operation else str(self.action)
+        text = f"{self.at.isoformat()} {self.actor}: {what} {self.from_status} -> {self.to_status}"
+        return f"{text} ({self.reason})" if self.reason else text
+
+
+def _initial_context(billing_mode: BillingMode) -> _Context:
+    return _Context(ServiceStatus.ORDERED, billing_mode, paid=False)
+
+
+def _after(context: _Context, row: ServiceTransition) -> _Context:
+    processing = row.target is ServiceStatus.PROCESSING
+    return attrs.evolve(
+        context,
+        status=row.target,
+        paid=context.paid or row.action is ServiceAction.PAY,
+        operation=row.operation if processing else None,
+        origin=row.source if processing else None,
+    )
+
+
+def replay_history(
+    history: Sequence[ServiceChange],
+    billing_mode: BillingMode,
+    lifecycle: ServiceLifecycle | None = None,
+) -> ServiceStatus:
+    """Re-run a history through the lifecycle table and return the state it ends in.
+
+    Each record must start where the previous one ended, be a row of the table that its
+    actor's role may take, and reach that row's target. A history that does not replay
+    was not produced by :class:`Service` (or was tampered with).
+
+    Args:
+        history: the records, oldest first; the first one is the order.
+        billing_mode: the service's billing mode (the guards depend on it).
+        lifecycle: the table (default :data:`SERVICE_LIFECYCLE`).
+
+    Raises:
+        InvalidTransitionError: at the first record that the table does not allow.
+        ValidationError: for an empty history.
+    """
+    table = SERVICE_LIFECYCLE if lifecycle is None else lifecycle
+    if not history or history[0].action is not ServiceAction.ORDER:
+        raise ValidationError("history", history, "must begin with the order record")
+    first = history[0]
+    if first.from_status is not None or first.to_status is not ServiceStatus.ORDERED:
+        raise InvalidTransitionError(first.from_status, first.to_status, [ServiceStatus.ORDERED])
+    context = _initial_context(billing_mode)
+    for record in history[1:]:
+        step = ServiceStep(
+            record.action,
+            record.operation if record.action is ServiceAction.BEGIN_PROCESSING else None,
+        )
+        row = table._match(context, step)  # noqa: SLF001 - replay is the table's own reader
+        if (
+            record.from_status is not context.status
+            or row is None
+            or row.target is not record.to_status
+            or record.actor.role not in row.roles
+        ):
+            raise InvalidTransitionError(context.status, step, table._steps(context))  # noqa: SLF001
+        context = _after(context, row)
+    return context.status
+
+
+# ----------------------------------------------------------------------------- the aggregate
+
+
+def _check_ip(_instance: object, _attribute: attrs.Attribute[str | None], value: object) -> None:
+    if value is None:
+        return
+    try:
+        ipaddress.ip_address(str(value))
+    except ValueError:
+        raise ValidationError("ip", value, "must be an IPv4 or IPv6 address") from None
+
+
+def _check_price(_instance: object, _attribute: attrs.Attribute[Money], value: object) -> None:
+    if not isinstance(value, moneyed.Money):
+        raise ValidationError("price", value, "must be a Money amount")
+    Money(value.amount, value.currency).require_non_negative()
+
+
+def _to_kind(value: ProductKind | str) -> ProductKind:
+    if isinstance(value, ProductKind):
+        return value
+    try:
+        return ProductKind(value)
+    except ValueError:
+        allowed = ", ".join(k.value for k in ProductKind)
+        raise ValidationError("kind", value, f"allowed: {allowed}") from None
+
+
+def _to_mode(value: BillingMode | str) -> BillingMode:
+    try:
+        return BillingMode(value)
+    except ValueError:
+        allowed = ", ".join(BillingMode)
+        raise ValidationError("billing_mode", value, f"allowed: {allowed}") from None
+
+
+def _check_period(_instance: object, _attribute: attrs.Attribute[Period], value: object) -> None:
+    if not isinstance(value, Period):
+        raise ValidationError("period", value, "must be a Period such as Period.months(1)")
+
+
+def _frozen_history(records: Iterable[ServiceChange]) -> tuple[ServiceChange, ...]:
+    return tuple(records)
+
+
+@attrs.define(on_setattr=attrs.setters.frozen)
+class Service:
+    """A service a customer ordered, with its state, paid period and history.
+
+    Fields cannot be assigned: every change goes through a method that checks the
+    lifecycle table and appends a :class:`ServiceChange` (:meth:`set_auto_renew` and
+    :meth:`extend_paid_until`, which do not change the state, are the exceptions).
+    Create new services with :meth:`order`; the constructor is for loading stored ones.
+
+    Args:
+        id: the order number shown to the customer.
+        account_id: the owning account.
+        plan_id: the tariff plan's id.
+        plan_name: the tariff plan's name as shown.
+        kind: what is sold (:class:`~cabinet_billing.domain.catalog.ProductKind` or its value).
+        price: the price per billing period.
+        period: the billing period.
+        created_at: when it was ordered (aware).
+        billing_mode: daily or periodic billing.
+        ip: the main IP address, if any.
+        paid_until: the end of the paid period, or ``None`` before the first payment.
+        auto_renew: whether it renews automatically.
+        paid: ``False`` while the order awaits payment.
+        status: the current state.
+        operation: the operation under way while processing.
+        processing_origin: the state processing began in.
+        history: every change, oldest first.
+        lifecycle: the transition table (default :data:`SERVICE_LIFECYCLE`).
+
+    Raises:
+        ValidationError: for empty ids, a naive ``created_at``, a bad IP, or a processing
+            state without an operation (or an operation outside processing).
+    """
+
+    id: str = attrs.field(validator=_check_name)
+    account_id: str = attrs.field(validator=_check_name)
+    plan_id: str = attrs.field(validator=_check_name)
+    plan_name: str = attrs.field(validator=_check_name)
+    kind: ProductKind = attrs.field(converter=_to_kind)
+    price: Money = attrs.field(validator=_check_price)
+    period: Period = attrs.field(validator=_check_period)
+    created_at: datetime = attrs.field(validator=_check_aware)
+    billing_mode: BillingMode = attrs.field(default=BillingMode.PERIODIC, converter=_to_mode)
+    ip: str | None = attrs.field(default=None, validator=_check_ip)
+    paid_until: date | None = attrs.field(default=None, validator=_maybe(_is(date)))
+    auto_renew: bool = attrs.field(default=False, validator=_is(bool))
+    paid: bool = attrs.field(default=False, validator=_is(bool))
+    status: ServiceStatus = attrs.field(
+        default=ServiceStatus.ORDERED,
+        validator=attrs.validators.instance_of(ServiceStatus),
+    )
+    operation: ServiceOperation | None = attrs.field(
+        default=None, validator=_maybe(_is(ServiceOperation))
+    )
+    processing_origin: ServiceStatus | None = attrs.field(
+        default=None,
+        validator=_maybe(_is(ServiceStatus)),
+    )
+    history: tuple[ServiceChange, ...] = attrs.field(
+        default=(),
+        converter=_frozen_history,
+        validator=attrs.validators.deep_iterable(_is(ServiceChange)),
+    )
+    lifecycle: ServiceLifecycle = attrs.field(default=SERVICE_LIFECYCLE, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        processing = self.status is ServiceStatus.PROCESSING
+        if processing != (self.operation is not None) or processing != (
+            self.processing_origin is not None
+        ):
+            raise ValidationError(
+                "operation",
+                self.operation,
+                "a processing service needs an operation and an origin; others have neither",
+            )
+        if self.history and self.history[-1].to_status is not self.status:
+            raise ValidationError(
+                "status",
+                self.status,
+                f"the history ends in {self.history[-1].to_status}",
+            )
+
+    # ------------------------------------------------------------------ creation
+
+    @classmethod
+    def order(
+        cls,
+        *,
+        id: str,  # noqa: A002 - the order number is called id everywhere in the cabinets
+        account_id: str,
+        plan_id: str,
+        plan_name: str,
+        kind: ProductKind | str,
+        price: Money,
+        period: Period,
+        created_at: datetime,
+        actor: Actor,
+        billing_mode: BillingMode | str = BillingMode.PERIODIC,
+        ip: str | None = None,
+        auto_renew: bool = False,
+        reason: str | None = None,
+        lifecycle: ServiceLifecycle = SERVICE_LIFECYCLE,
+    ) -> Service:
+        """Create a service in :attr:`ServiceStatus.ORDERED`, awaiting payment.
+
+        The first history record is the order itself, at ``created_at``.
+        """
+        _check_aware(None, attrs.fields(cls).created_at, created_at)
+        record = ServiceChange(
+            None, ServiceStatus.ORDERED, ServiceAction.ORDER, actor, created_at, reason
+        )
+        return cls(
+            id=id,
+            account_id=account_id,
+            plan_id=plan_id,
+            plan_name=plan_name,
+            kind=_to_kind(kind),
+            price=price,
+            period=period,
+            created_at=created_at,
+            billing_mode=_to_mode(billing_mode),
+            ip=ip,
+            auto_renew=auto_renew,
+            history=(record,),
+            lifecycle=lifecycle,
+        )
+
+    # ------------------------------------------------------------------ queries
+
+    def _context(self) -> _Context:
+        return _Context(
+            self.status,
+            self.billing_mode,
+            self.paid,
+            self.operation,
+            self.processing_origin,
+        )
+
+    @property
+    def awaiting_payment(self) -> bool:
+        """Whether the order still waits for its first payment (AC "ждут оплаты")."""
+        return not self.paid
+
+    def available_steps(self, role: ActorRole | None = None) -> tuple[ServiceStep, ...]:
+        """The steps the table allows now, for ``role`` (or for anyone), in table order."""
+        return self.lifecycle._steps(self._context(), role)  # noqa: SLF001 - own table
+
+    def can(self, step: ServiceStep | ServiceAction, role: ActorRole) -> bool:
+        """Whether ``role`` may take ``step`` now."""
+        wanted = step if isinstance(step, ServiceStep) else ServiceStep(step)
+        row = self.lifecycle._match(self._context(), wanted)  # noqa: SLF001 - own table
+        return row is not None and role in row.roles
+
+    def days_left(self, today: date) -> int | None:
+        """Whole days until ``paid_until`` (0 once passed; ``None`` before any payment).
+
+        Args:
+            today: the current billing day, in the provider's time zone.
+        """
+        return None if self.paid_until is None else _days_left(self.paid_until, today)
+
+    # ------------------------------------------------------------------ plain settings
+
+    def _set(self, **changes: object) -> None:
+        for name, value in changes.items():
+            object.__setattr__(self, name, value)
+
+    def _require_not_deleted(self, what: str) -> None:
+        if self.status is ServiceStatus.DELETED:
+            raise ConflictError(f"service {self.id}", f"is deleted; cannot {what}")
+
+    def _checked_paid_until(self, new_date: object) -> date:
+        if not isinstance(new_date, date) or isinstance(new_date, datetime):
+            raise ValidationError("paid_until", new_date, "must be a date")
+        if self.paid_until is not None and new_date < self.paid_until:
+            raise ValidationError(
+                "paid_until",
+                new_date,
+                f"must not go back before the current {self.paid_until.isoformat()}",
+            )
+        return new_date
+
+    def extend_paid_until(self, new_date: date) -> None:
+        """Move the end of the paid period to ``new_date``; it never goes backwards.
+
+        This changes no state and records no history; to renew, use :meth:`renew`.
+
+        Raises:
+            ValidationError: when ``new_date`` is before the current ``paid_until``.
+            ConflictError: when the service is deleted.
+        """
+        self._require_not_deleted("extend the paid period")
+        self._set(paid_until=self._checked_paid_until(new_date))
+
+    def set_auto_renew(self, enabled: bool) -> None:
+        """Switch automatic renewal on or off.
+
+        Raises:
+            ConflictError: when the service is deleted.
+        """
+        self._require_not_deleted("change auto-renewal")
+        self._set(auto_renew=bool(enabled))
+
+    # ------------------------------------------------------------------ transitions
+
+    def _apply(
+        self,
+        step: ServiceStep,
+        actor: Actor,
+        at: datetime,
+        reason: str | None,
+        prepare: Callable[[], Mapping[str, object]] | None = None,
+    ) -> ServiceChange:
+        """Check ``step`` against the table, then change the state and record it.
+
+        ``prepare`` validates the action's own arguments and returns the fields they
+        change; it runs once the step is known to be allowed, so that a refused step is
+        reported as such before any complaint about its arguments. Everything is checked
+        before anything changes: a refusal leaves the service exactly as it was.
+        """
+        if not isinstance(actor, Actor):
+            raise ValidationError("actor", actor, "must be an Actor")
+        _check_aware(None, attrs.fields(ServiceChange).at, at)
+        last = self.history[-1].at if self.history else self.created_at
+        if at < last:
+            raise ValidationError("at", at, f"must not be before the last change at {last}")
+        context = self._context()
+        row = self.lifecycle._match(context, step)  # noqa: SLF001 - own table
+        if row is None:
+            raise InvalidTransitionError(
+                self.status,
+                step,
+                self.lifecycle._steps(context),  # noqa: SLF001 - own table
+            )
+        if actor.role not in row.roles:
+            may = " or ".join(sorted(row.roles))
+            raise AccessDeniedError(
+                actor,
+                str(step),
+                f"only {may} may do this while the service is {self.status}",
+            )
+        changes = {} if prepare is None else prepare()
+        record = ServiceChange(
+            self.status,
+            row.target,
+            step.action,
+            actor,
+            at,
+            reason,
+            row.operation,
+        )
+        after = _after(context, row)
+        self._set(
+            **changes,
+            status=after.status,
+            paid=after.paid,
+            operation=after.operation,
+            processing_origin=after.origin,
+            history=(*self.history, record),
+        )
+        return record
+
+    def mark_paid(
+        self,
+        until: date,
+        actor: Actor,
+        at: datetime,
+        reason: str | None = None,
+    ) -> ServiceChange:
+        """Record the first payment of an order; it is paid until ``until``.
+
+        Raises:
+            InvalidTransitionError: when the order is already paid or not pending.
+            ValidationError: when ``until`` goes backwards.
+        """
+        return self._apply(
+            ServiceStep(ServiceAction.PAY),
+            actor,
+            at,
+            reason,
+            lambda: {"paid_until": self._checked_paid_until(until)},
+        )
+
+    def activate(self, actor: Actor, at: datetime, reason: str | None = None) -> ServiceChange:
+        """Open a paid order at once (without a processing phase)."""
+        return self._apply(ServiceStep(ServiceAction.ACTIVATE), actor, at, reason)
+
+    def configure(self, actor: Actor, at: datetime, reason: str | None = None) -> ServiceChange:
+        """The missing parameters of a quick order were filled in: back to ordered."""
+        return self._apply(ServiceStep(ServiceAction.CONFIGURE), actor, at, reason)
+
+    def require_setup(self, actor: Actor, at: datetime, reason: str | None = None) -> ServiceChange:
+        """The order needs parameters before it can be opened."""
+        return self._apply(ServiceStep(ServiceAction.REQUIRE_SETUP), actor, at, reason)
+
+    def mark_out_of_stock(
+        self,
+        actor: Actor,
+        at: datetime,
+        reason: str | None = None,
+    ) -> ServiceChange:
+        """The control panel has no resources to open the order."""
+        return self._apply(ServiceStep(ServiceAction.MARK_OUT_OF_STOCK), actor, at, reason)
+
+    def restock(self, actor: Actor, at: datetime, reason: str | None = None) -> ServiceChange:
+        """Resources are available again: back to ordered."""
+        return self._apply(ServiceStep(ServiceAction.RESTOCK), actor, at, reason)
+
+    def suspend(self, actor: Actor, at: datetime, reason: str | None = None) -> ServiceChange:
+        """Pause a daily-billed service (the client's "temporarily stopped")."""
+        return self._apply(ServiceStep(ServiceAction.SUSPEND), actor, at, reason)
+
+    def resume(self, actor: Actor, at: datetime, reason: str | None = None) -> ServiceChange:
+        """Resume a suspended daily-billed service."""
+        return self._apply(ServiceStep(ServiceAction.RESUME), actor, at, reason)
+
+    def stop(self, actor: Actor, at: datetime, reason: str | None = None) -> ServiceChange:
+        """Stop a periodically billed service at the client's request."""
+        return self._apply(ServiceStep(ServiceAction.STOP), actor, at, reason)
+
+    def start(self, actor: Actor, at: datetime, reason: str | None = None) -> ServiceChange:
+        """Start a service the client had stopped."""
+        return self._apply(ServiceStep(ServiceAction.START), actor, at, reason)
+
+    def block_by_admin(
+        self, actor: Actor, at: datetime, reason: str | None = None
+    ) -> ServiceChange:
+        """Stop the service by the provider's decision."""
+        return self._apply(ServiceStep(ServiceAction.BLOCK_BY_ADMIN), actor, at, reason)
+
+    def block_for_abuse(
+        self,
+        actor: Actor,
+        at: datetime,
+        reason: str | None = None,
+    ) -> ServiceChange:
+        """Stop the service for exceeding the abuse limit (automatically or by staff)."""
+        return self._apply(ServiceStep(ServiceAction.BLOCK_FOR_ABUSE), actor, at, reason)
+
+    def unblock(self, actor: Actor, at: datetime, reason: str | None = None) -> ServiceChange:
+        """Lift an administrator's or an abuse stop; only staff may."""
+        return self._apply(ServiceStep(ServiceAction.UNBLOCK), actor, at, reason)
+
+    def expire(self, actor: Actor, at: datetime, reason: str | None = None) -> ServiceChange:
+        """The paid period ended without renewal."""
+        return self._apply(ServiceStep(ServiceAction.EXPIRE), actor, at, reason)
+
+    def renew(
+        self,
+        until: date,
+        actor: Actor,
+        at: datetime,
+        reason: str | None = None,
+    ) -> ServiceChange:
+        """Extend the paid period to ``until``; an expired service becomes active again.
+
+        Raises:
+            ValidationError: unless ``until`` is after the current ``paid_until``.
+            InvalidTransitionError: when the state allows no renewal.
+        """
+
+        def prepare() -> Mapping[str, object]:
+            new_date = self._checked_paid_until(until)
+            if new_date == self.paid_until:
+                raise ValidationError(
+                    "until",
+                    until,
+                    f"a renewal must end after the current {new_date.isoformat()}",
+                )
+            return {"paid_until": new_date}
+
+        return self._apply(ServiceStep(ServiceAction.RENEW), actor, at, reason, prepare)
+
+    def change_plan(
+        self,
+        plan_id: str,
+        plan_name: str,
+        price: Money,
+        *,
+        actor: Actor,
+        at: datetime,
+        reason: str | None = None,
+        period: Period | None = None,
+    ) -> ServiceChange:
+        """Move an active service to another plan (and optionally another period).
+
+        The price difference is the business of the proration rules; this records the
+        change. Without a ``reason`` the record says which plan it left and joined.
+        """
+
+        def prepare() -> Mapping[str, object]:
+            fields = attrs.fields(Service)
+            _check_name(None, fields.plan_id, plan_id)
+            _check_name(None, fields.plan_name, plan_name)
+            _check_price(None, fields.price, price)
+            new_period = self.period if period is None else period
+            _check_period(None, fields.period, new_period)
+            return {
+                "plan_id": plan_id,
+                "plan_name": plan_name,
+                "price": price,
+                "period": new_period,
+            }
+
+        why = f"plan {self.plan_id} -> {plan_id}" if reason is None else reason
+        return self._apply(ServiceStep(ServiceAction.CHANGE_PLAN), actor, at, why, prepare)
+
+    def begin_processing(
+        self,
+        operation: ServiceOperation,
+        actor: Actor,
+        at: datetime,
+        reason: str | None = None,
+    ) -> ServiceChange:
+        """Start an operation in the control panel; the service is processing until it ends."""
+        return self._apply(
+            ServiceStep(ServiceAction.BEGIN_PROCESSING, operation), actor, at, reason
+        )
+
+    def finish_processing(
+        self,
+        actor: Actor,
+        at: datetime,
+        reason: str | None = None,
+        paid_until: date | None = None,
+    ) -> ServiceChange:
+        """The operation succeeded: go to the state it implies.
+
+        Opening, turning on, rebooting, renewing and transferring end active; turning
+        off ends suspended (daily billing) or stopped (periodic); deleting ends deleted.
+
+        Args:
+            actor: who reports it (the system or staff).
+            at: when.
+            reason: why, in words.
+            paid_until: the new end of the paid period, for a renewal that set one.
+        """
+
+        def prepare() -> Mapping[str, object]:
+            if paid_until is None:
+                return {}
+            return {"paid_until": self._checked_paid_until(paid_until)}
+
+        return self._apply(ServiceStep(ServiceAction.FINISH_PROCESSING), actor, at, reason, prepare)
+
+    def fail_processing(
+        self, actor: Actor, at: datetime, reason: str | None = None
+    ) -> ServiceChange:
+        """The operation failed: back to where it began (a failed opening: out of stock)."""
+        return self._apply(ServiceStep(ServiceAction.FAIL_PROCESSING), actor, at, reason)
+
+    def cancel(self, actor: Actor, at: datetime, reason: str | None = None) -> ServiceChange:
+        """Cancel an order that has not been paid."""
+        return self._apply(ServiceStep(ServiceAction.CANCEL), actor, at, reason)
+
+    def delete(self, actor: Actor, at: datetime, reason: str | None = None) -> ServiceChange:
+        """Delete the service at once (staff or the billing; clients begin ``deleting``)."""
+        return self._apply(ServiceStep(ServiceAction.DELETE), actor, at, reason)

@@ -1,0 +1,150 @@
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cabinet_billing import (
+    ExchangeRate,
+    Money,
+    MoneyBag,
+    Rounding,
+    convert,
+    currency_places,
+)
+from cabinet_billing.adapters.fx import FixedRates
+
+pytestmark = pytest.mark.spec("M4")
+
+CURRENCIES = ["EUR", "RUB", "UAH", "USD", "JPY", "KWD"]
+MODES = st.sampled_from(["ROUND_HALF_UP", "ROUND_HALF_EVEN", "ROUND_DOWN", "ROUND_CEILING"])
+DAY = date(2024, 3, 1)
+
+
+def unit(code: str) -> Fraction:
+    return Fraction(1, 10 ** currency_places(code))
+
+
+@st.composite
+def pairs(draw: st.DrawFn) -> tuple[str, str]:
+    base = draw(st.sampled_from(CURRENCIES))
+    quote = draw(st.sampled_from([c for c in CURRENCIES if c != base]))
+    return base, quote
+
+
+def rates(min_value: Decimal = Decimal("0.000001")) -> st.SearchStrategy[Decimal]:
+    return st.decimals(min_value=min_value, max_value=Decimal(100000), places=6)
+
+
+@st.composite
+def minor_amounts(draw: st.DrawFn, code: str) -> Money:
+    places = currency_places(code)
+    value = draw(st.decimals(min_value=0, max_value=10**9, places=places))
+    return Money(value, code)
+
+
+@given(st.data(), pairs(), rates(), MODES)
+def test_the_difference_is_exact_minus_rounded_and_value_is_kept(
+    data: st.DataObject,
+    pair: tuple[str, str],
+    rate_value: Decimal,
+    mode: str,
+) -> None:
+    base, quote = pair
+    rate = ExchangeRate(base, quote, rate_value, DAY)
+    amount = data.draw(minor_amounts(base))
+    c = convert(amount, quote, rate, Rounding(mode))
+    assert c.source == amount
+    assert c.rate is rate
+    assert c.difference == c.exact - c.target
+    assert c.target + c.difference == c.exact
+    assert c.target.places() <= currency_places(quote)
+    assert Fraction(c.exact.amount) == Fraction(amount.amount) * Fraction(rate_value)
+    assert abs(Fraction(c.difference.amount)) < unit(quote)
+
+
+@given(st.data(), pairs(), rates())
+def test_a_round_trip_loses_at_most_half_a_unit_on_each_side(
+    data: st.DataObject,
+    pair: tuple[str, str],
+    rate_value: Decimal,
+) -> None:
+    base, quote = pair
+    rate = ExchangeRate(base, quote, rate_value, DAY)
+    amount = data.draw(minor_amounts(base))
+    there = convert(amount, quote, rate)
+    back = convert(there.target, base, rate.inverse())
+    assert back.difference == back.exact - back.target
+    bound = unit(base) / 2 + unit(quote) / (2 * Fraction(rate_value))
+    assert abs(Fraction(back.target.amount) - Fraction(amount.amount)) <= bound
+
+
+@given(st.data(), pairs())
+def test_a_round_trip_through_a_finer_currency_stays_within_one_minor_unit(
+    data: st.DataObject,
+    pair: tuple[str, str],
+) -> None:
+    base, quote = pair
+    # The quote's minor unit is worth at most the base's: no precision is lost on the way.
+    smallest = Decimal(10) ** (currency_places(base) - currency_places(quote))
+    rate_value = data.draw(rates(min_value=max(smallest, Decimal("0.000001"))))
+    rate = ExchangeRate(base, quote, rate_value, DAY)
+    amount = data.draw(minor_amounts(base))
+    back = convert(convert(amount, quote, rate).target, base, rate.inverse())
+    assert abs(Fraction(back.target.amount) - Fraction(amount.amount)) <= unit(base)
+    assert back.difference == back.exact - back.target
+
+
+@given(st.data(), pairs(), rates())
+def test_a_conversion_through_an_inverse_divides_by_the_direct_rate(
+    data: st.DataObject,
+    pair: tuple[str, str],
+    rate_value: Decimal,
+) -> None:
+    base, quote = pair
+    amount = data.draw(minor_amounts(quote))
+    inverse = FixedRates({(base, quote): rate_value}).rate(quote, base, DAY)
+    c = convert(amount, base, inverse)
+    expected = Fraction(amount.amount) / Fraction(rate_value)
+    assert abs(Fraction(c.exact.amount) - expected) <= expected * Fraction(1, 10**48)
+    assert c.target == Rounding().minor(Money(c.exact.amount, base))
+
+
+operations = st.lists(
+    st.tuples(
+        st.sampled_from(CURRENCIES),
+        st.decimals(min_value=-(10**9), max_value=10**9, places=4),
+        st.booleans(),
+    ),
+    max_size=30,
+)
+
+
+@given(operations)
+def test_a_bags_totals_are_the_sums_of_what_was_added(ops: list[tuple[str, Decimal, bool]]) -> None:
+    bag = MoneyBag()
+    expected: defaultdict[str, Decimal] = defaultdict(Decimal)
+    for code, value, subtract in ops:
+        money = Money(value, code)
+        bag = bag - money if subtract else bag + money
+        expected[code] += -value if subtract else value
+    assert bag.currencies == tuple(sorted(expected))
+    for code in CURRENCIES:
+        assert bag.get(code) == Money(expected.get(code, Decimal(0)), code)
+    assert [m.code for m in bag] == sorted(expected)
+
+
+@given(operations, operations)
+def test_adding_bags_is_order_independent(
+    left: list[tuple[str, Decimal, bool]],
+    right: list[tuple[str, Decimal, bool]],
+) -> None:
+    a = MoneyBag.of(*(Money(v, c) for c, v, _ in left))
+    b = MoneyBag.of(*(Money(v, c) for c, v, _ in right))
+    assert list(a + b) == list(b + a)
+    assert (a + b - b).currencies == (a + b).currencies
+    for m in a + b - b:
+        assert m == a.get(m.code)

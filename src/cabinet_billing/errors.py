@@ -264,10 +264,10 @@ class PriceNotFoundError(NotFoundError):
         self.period = period
         self.currency = currency
         self.available = tuple(available)
-        self.args = (
-            f"no price for {item} for {period} in {currency}; "
-            f"available: {_listing(self.available)}",
+        message = (
+            f"no price for {item} for {period} in {currency}; available: {_listing(self.available)}"
         )
+        self.args = (message,)
 
 
 # ----------------------------------------------------------------------------- pay links
@@ -321,4 +321,89 @@ class ExpiredPayLinkError(InvalidPayLinkError):
             token,
             f"the link to pay invoice {invoice_id!r} expired at {expires_at} and is valid "
             f"only until then (now {now}); issue a new link",
+        )
+
+
+class InsufficientFundsError(BillingError):
+    """The balance does not cover an amount that must be paid from it.
+
+    Attributes:
+        needed: the amount to pay.
+        available: what the balance holds.
+        missing: ``needed - available``.
+    """
+
+    def __init__(self, needed: object, available: object, missing: object) -> None:
+        self.needed = needed
+        self.available = available
+        self.missing = missing
+        super().__init__(
+            f"the balance of {available} does not cover {needed}: top up at least {missing}",
+        )
+
+
+class GatewayError(BillingError):
+    """The payment provider refused a request or could not be reached."""
+
+
+class GatewayTimeoutError(GatewayError, TimeoutError):
+    """The payment provider did not answer in time; the outcome is unknown."""
+
+    def __init__(self, operation: str, key: str) -> None:
+        self.operation = operation
+        self.key = key
+        super().__init__(
+            f"the payment provider did not answer {operation} (idempotency key {key!r}); "
+            "retry with the same key",
+        )
+
+
+class InvalidWebhookError(GatewayError, ValueError):
+    """A gateway callback that is malformed, unsigned or signed with the wrong key."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"gateway callback refused: {reason}")
+
+
+# ----------------------------------------------------------------------------- documents
+
+
+class PayerNotReplaceableError(ConflictError):
+    """A payer cannot be replaced on a payment: its unpaid expenses are already in an act.
+
+    Attributes:
+        payer_id: the payer that would be replaced.
+        act_ids: the acts that contain its unpaid expenses.
+        expense_ids: those unpaid expenses.
+    """
+
+    def __init__(self, payer_id: str, act_ids: Iterable[str], expense_ids: Iterable[str]) -> None:
+        self.payer_id = payer_id
+        self.act_ids = tuple(act_ids)
+        self.expense_ids = tuple(expense_ids)
+        super().__init__(
+            f"payer {payer_id!r}",
+            f"has unpaid expenses {_listing(self.expense_ids)} in act(s) "
+            f"{_listing(self.act_ids)}; pay the expenses, or delete the act(s) and make "
+            "them out to the new payer",
+        )
+
+
+class DocumentExchangeError(BillingError):
+    """An e-document exchange refused or failed to take a document.
+
+    Attributes:
+        provider: the exchange's name.
+        document: the document's number.
+        reason: what the exchange answered.
+    """
+
+    def __init__(self, provider: str, document: str, reason: str) -> None:
+        self.provider = provider
+        self.document = document
+        self.reason = reason
+        super().__init__(
+            f"{provider} did not take document {document!r}: {reason}; "
+            "check the connection and send it again",
         )

@@ -54,7 +54,10 @@ def test_new_expenses_consume_available_funds_oldest_first() -> None:
     book.fund("pay-1", rub("10"))
     book.fund("pay-2", rub("10"))
     applied = book.add(expense("e1", 1, "15"))
-    assert [(a.payment_id, a.amount) for a in applied] == [("pay-1", rub("10")), ("pay-2", rub("5"))]
+    assert [(a.payment_id, a.amount) for a in applied] == [
+        ("pay-1", rub("10")),
+        ("pay-2", rub("5")),
+    ]
     assert book.available("RUB") == rub("5")
     book.add(expense("e2", 2, "8"))
     assert book.get("e2").unpaid == rub("3")

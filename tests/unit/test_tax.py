@@ -91,7 +91,7 @@ def test_rates_are_validated_percentages() -> None:
     with pytest.raises(ValidationError, match="percentage"):
         TaxRate("-1")
     with pytest.raises(InvalidAmountError):
-        TaxRate(0.2)  # type: ignore[arg-type]
+        TaxRate(0.2)
 
 
 def test_policy_has_a_rate_per_country_and_an_optional_default() -> None:

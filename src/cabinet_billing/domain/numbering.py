@@ -59,8 +59,8 @@ NUMBER_FIELDS: Final = tuple(_KINDS)
 _ALLOWED: Final = ", ".join("{" + name + "}" for name in NUMBER_FIELDS)
 
 # Smallest and largest value of each integer field.
-_RANGES: Final[Mapping[str, tuple[int, int]]] = {
-    "seq": (1, 10**18),
+_RANGES: Final[Mapping[str, tuple[int, int | None]]] = {
+    "seq": (1, None),
     "year": (1, 9999),
     "month": (1, 12),
 }
@@ -304,10 +304,9 @@ class NumberFormat:
             if _KINDS[name] is not _Kind.INTEGER:
                 texts[name] = text
                 continue
-            low, high = _RANGES[name]
-            if not low <= int(text) <= high:
+            if not _in_range(name, int(text)):
                 raise ValidationError(
-                    "number", number, f"{name} {int(text)} is outside {low} to {high}"
+                    "number", number, f"{name} {int(text)} is not {_range_text(name)}"
                 )
             ints[name] = int(text)
         return ParsedNumber(
@@ -358,11 +357,20 @@ def _compiled(regex: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
+def _in_range(name: str, value: int) -> bool:
+    low, high = _RANGES[name]
+    return low <= value and (high is None or value <= high)
+
+
+def _range_text(name: str) -> str:
+    low, high = _RANGES[name]
+    return f"from {low}" if high is None else f"from {low} to {high}"
+
+
 def _render(item: _Field, value: object) -> str:
     if item.kind is _Kind.INTEGER:
-        low, high = _RANGES[item.name]
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValidationError(item.name, value, f"must be an integer from {low} to {high}")
+        if isinstance(value, bool) or not isinstance(value, int) or not _in_range(item.name, value):
+            raise ValidationError(item.name, value, f"must be an integer {_range_text(item.name)}")
         return f"{value:0{item.width}d}" if item.width else str(value)
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     if not isinstance(text, str) or re.fullmatch(item.kind.value, text) is None:

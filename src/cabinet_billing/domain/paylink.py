@@ -283,7 +283,7 @@ class PayLinkSigner:
         body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
         signed = f"{self.keys.current}.{body}"
         return PayLink(
-            f"{signed}.{self._signature(self.keys.current, signed)}",
+            f"{signed}.{self._signature(self.keys.current, signed, signed)}",
             _EPOCH + micros * _MICROSECOND,
         )
 
@@ -323,11 +323,11 @@ class PayLinkSigner:
             return self.issue(expired.invoice_id, expired.account_id, now)
         return PayLink(token, claims.expires_at)
 
-    def _signature(self, key_id: str, signed: str) -> str:
+    def _signature(self, key_id: str, signed: str, token: str) -> str:
         secret = self.keys.secret(key_id)
         if secret is None:
             raise InvalidPayLinkError(
-                signed,
+                token,
                 f"signed with key id {key_id!r}, which is not held; held key ids: "
                 f"{', '.join(self.keys.key_ids)}",
             )
@@ -342,7 +342,7 @@ class PayLinkSigner:
         if len(parts) != _PARTS or not all(parts):
             raise InvalidPayLinkError(token, "expected <key id>.<payload>.<signature>")
         key_id, body, signature = parts
-        expected = self._signature(key_id, f"{key_id}.{body}")
+        expected = self._signature(key_id, f"{key_id}.{body}", token)
         # The signature is compared as text: every character counts, even the unused
         # low bits of the last base64 character.
         if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii")):

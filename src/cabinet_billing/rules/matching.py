@@ -117,7 +117,7 @@ def _money(_instance: object, attribute: attrs.Attribute[Money], value: object) 
         raise ValidationError(attribute.name, value, "must be a Money amount")
 
 
-def _check_purpose(_instance: object, attribute: attrs.Attribute[str], value: object) -> None:
+def _check_text(_instance: object, attribute: attrs.Attribute[str], value: object) -> None:
     if not isinstance(value, str):
         raise ValidationError(attribute.name, value, "must be a string (it may be empty)")
 
@@ -184,8 +184,8 @@ class StatementLine:
     line_id: str = attrs.field(validator=_non_empty)
     value_date: date = attrs.field(validator=_check_date)
     amount: Money = attrs.field(validator=_money)
-    payer_name: str = attrs.field(validator=_check_purpose)
-    purpose: str = attrs.field(validator=_check_purpose)
+    payer_name: str = attrs.field(validator=_check_text)
+    purpose: str = attrs.field(validator=_check_text)
     payer_account: str | None = attrs.field(default=None, validator=_check_payer_account)
 
     def __attrs_post_init__(self) -> None:

@@ -1,0 +1,257 @@
+"""The in-memory store and unit of work: the embedded default.
+
+:class:`MemoryStore` holds committed state. A :class:`MemoryUnitOfWork` works on private
+copies of the aggregates it loads (an identity map, like a database transaction) and
+writes them back only on :meth:`~MemoryUnitOfWork.commit`; an exception or a missing
+commit leaves the store exactly as it was. One store serves one process; it is not
+shared between threads.
+
+>>> from cabinet_billing import Account
+>>> store = MemoryStore()
+>>> with MemoryUnitOfWork(store) as uow:
+...     uow.accounts.add(Account.open("acc-1", "alice"))
+...     uow.commit()
+>>> with MemoryUnitOfWork(store) as uow:
+...     uow.accounts.add(Account.open("acc-2", "bob"))   # not committed
+>>> store.accounts.ids()
+['acc-1']
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Generic, Self, TypeVar
+
+import attrs
+
+from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.customer import Account
+from cabinet_billing.domain.expense import ExpenseBook
+from cabinet_billing.domain.invoice import Invoice
+from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.payment import Payment
+from cabinet_billing.domain.service import Service
+from cabinet_billing.errors import ConflictError, NotFoundError
+
+__all__ = ["MemoryStore", "MemoryUnitOfWork"]
+
+T = TypeVar("T")
+
+
+class _Table(Generic[T]):
+    """Committed rows of one aggregate, by id, with a secondary index by account."""
+
+    def __init__(self, kind: str, account_of: Callable[[T], str]) -> None:
+        self.kind = kind
+        self.rows: dict[str, T] = {}
+        self.by_account: dict[str, list[str]] = {}
+        self._account_of = account_of
+
+    def ids(self) -> list[str]:
+        return sorted(self.rows)
+
+    def put(self, key: str, row: T) -> None:
+        if key not in self.rows:
+            self.by_account.setdefault(self._account_of(row), []).append(key)
+        self.rows[key] = row
+
+
+@attrs.define
+class MemoryStore:
+    """Committed state of every aggregate, kept in dictionaries."""
+
+    accounts: _Table[Account] = attrs.field(factory=lambda: _Table("account", lambda a: a.id))
+    users: _Table[AccountUsers] = attrs.field(
+        factory=lambda: _Table("users of account", lambda u: u.account_id),
+    )
+    services: _Table[Service] = attrs.field(
+        factory=lambda: _Table("service", lambda s: s.account_id),
+    )
+    invoices: _Table[Invoice] = attrs.field(
+        factory=lambda: _Table("invoice", lambda i: i.account_id),
+    )
+    payments: _Table[Payment] = attrs.field(
+        factory=lambda: _Table("payment", lambda p: p.account_id),
+    )
+    ledgers: _Table[Ledger] = attrs.field(factory=lambda: _Table("ledger", lambda x: x.account_id))
+    expenses: _Table[ExpenseBook] = attrs.field(
+        factory=lambda: _Table("expense book", lambda x: x.account_id),
+    )
+    invoice_numbers: dict[str, str] = attrs.field(factory=dict)
+    sequences: dict[str, int] = attrs.field(factory=dict)
+    keys: set[str] = attrs.field(factory=set)
+
+
+class _Repository(Generic[T]):
+    def __init__(self, table: _Table[T], key_of: Callable[[T], str]) -> None:
+        self._table = table
+        self._key_of = key_of
+        self.loaded: dict[str, T] = {}
+
+    def add(self, row: T) -> None:
+        key = self._key_of(row)
+        if key in self.loaded or key in self._table.rows:
+            raise ConflictError(f"{self._table.kind} {key!r}", "already exists")
+        self.loaded[key] = row
+
+    def get(self, key: str) -> T:
+        found = self.loaded.get(key)
+        if found is not None:
+            return found
+        committed = self._table.rows.get(key)
+        if committed is None:
+            raise NotFoundError(self._table.kind, key)
+        # A private copy: changes reach the store only on commit.
+        mine = copy.deepcopy(committed)
+        self.loaded[key] = mine
+        return mine
+
+    def ids(self) -> list[str]:
+        return sorted(set(self._table.rows) | set(self.loaded))
+
+    def for_account(self, account_id: str) -> list[T]:
+        keys = list(self._table.by_account.get(account_id, ()))
+        keys += [
+            k
+            for k, row in self.loaded.items()
+            if k not in self._table.rows and self._table._account_of(row) == account_id  # noqa: SLF001
+        ]
+        return [self.get(k) for k in keys]
+
+    def flush(self) -> None:
+        for key, row in self.loaded.items():
+            self._table.put(key, row)
+        self.loaded = {}
+
+
+class _PerAccount(_Repository[T]):
+    """A repository of one aggregate per account, created empty on first use."""
+
+    def __init__(self, table: _Table[T], factory: Callable[[str], T]) -> None:
+        super().__init__(table, table._account_of)  # noqa: SLF001
+        self._factory = factory
+
+    def get(self, key: str) -> T:
+        if key not in self.loaded and key not in self._table.rows:
+            self.loaded[key] = self._factory(key)
+        return super().get(key)
+
+
+class _Invoices(_Repository[Invoice]):
+    def __init__(self, store: MemoryStore) -> None:
+        super().__init__(store.invoices, lambda i: i.id)
+        self._numbers = store.invoice_numbers
+
+    def add(self, row: Invoice) -> None:
+        if row.number in self._numbers or any(i.number == row.number for i in self.loaded.values()):
+            raise ConflictError(f"invoice number {row.number!r}", "already used")
+        super().add(row)
+
+    def by_number(self, number: str) -> Invoice:
+        for invoice in self.loaded.values():
+            if invoice.number == number:
+                return invoice
+        key = self._numbers.get(number)
+        if key is None:
+            raise NotFoundError("invoice with number", number)
+        return self.get(key)
+
+    def open(self) -> list[Invoice]:
+        keys = [k for k, row in self._table.rows.items() if row.is_open()]
+        keys += [k for k, row in self.loaded.items() if k not in self._table.rows]
+        found = [self.get(k) for k in dict.fromkeys(keys)]
+        return sorted((i for i in found if i.is_open()), key=lambda i: (i.issued_on, i.number))
+
+    def flush(self) -> None:
+        for invoice in self.loaded.values():
+            self._numbers[invoice.number] = invoice.id
+        super().flush()
+
+
+class _Sequences:
+    def __init__(self, committed: dict[str, int]) -> None:
+        self._committed = committed
+        self.staged: dict[str, int] = {}
+
+    def next(self, name: str) -> int:
+        value = self.staged.get(name, self._committed.get(name, 0)) + 1
+        self.staged[name] = value
+        return value
+
+
+class _Keys:
+    def __init__(self, committed: set[str]) -> None:
+        self._committed = committed
+        self.staged: set[str] = set()
+
+    def seen(self, key: str) -> bool:
+        return key in self._committed or key in self.staged
+
+    def record(self, key: str) -> None:
+        if self.seen(key):
+            raise ConflictError(f"key {key!r}", "already recorded")
+        self.staged.add(key)
+
+    def all(self, prefix: str = "") -> Iterable[str]:
+        return sorted(k for k in self._committed | self.staged if k.startswith(prefix))
+
+
+class MemoryUnitOfWork:
+    """A unit of work over a :class:`MemoryStore`, with real rollback.
+
+    Args:
+        store: the committed state to work on.
+    """
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.committed = False
+        self._begin()
+
+    def _begin(self) -> None:
+        store = self.store
+        self.accounts = _Repository(store.accounts, lambda a: a.id)
+        self.users = _Repository(store.users, lambda u: u.account_id)
+        self.services = _Repository(store.services, lambda s: s.id)
+        self.invoices = _Invoices(store)
+        self.payments = _Repository(store.payments, lambda p: p.id)
+        self.ledgers = _PerAccount(store.ledgers, Ledger)
+        self.expenses = _PerAccount(store.expenses, ExpenseBook)
+        self.sequences = _Sequences(store.sequences)
+        self.keys = _Keys(store.keys)
+
+    def __enter__(self) -> Self:
+        self.committed = False
+        self._begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        """Write every loaded and added aggregate back to the store."""
+        for repo in (
+            self.accounts,
+            self.users,
+            self.services,
+            self.invoices,
+            self.payments,
+            self.ledgers,
+            self.expenses,
+        ):
+            repo.flush()
+        self.store.sequences.update(self.sequences.staged)
+        self.store.keys |= self.keys.staged
+        self.committed = True
+        self._begin()
+
+    def rollback(self) -> None:
+        """Forget every change since the last commit."""
+        self._begin()

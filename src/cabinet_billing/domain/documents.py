@@ -1,0 +1,854 @@
+"""Accounting documents: acts, reconciliation statements, contracts, e-document exchange (SPEC L8, A4).
+
+Astra Cloud prints three kinds of document for a payer: an *act of completed work* for
+each billing month, a *reconciliation statement* for any period, and a *contract*, which
+exists only once the payer has paid. Horoshop sends its acts through an e-document
+exchange (Vchasno, M.E.Doc ...) and produces them only while that exchange is switched
+on; its requisites cannot be edited while it is on.
+
+Everything here is a value or a pure function over values: time is an argument, and
+nothing is sent or stored. Sending goes through the
+:class:`~cabinet_billing.ports.documents.DocumentExchange` port.
+
+An act for a month's expenses, with 20% VAT included (Astra Cloud's example):
+
+>>> from datetime import date
+>>> from cabinet_billing import Expense, Money, TaxRate
+>>> from cabinet_billing.domain.documents import build_act
+>>> expenses = [
+...     Expense(f"e{i}", "acc-1", "VPS", date(2024, 3, i), Money(a, "RUB"), payer_id="p-1")
+...     for i, a in enumerate(("22.4137", "34.4827", "22.4137", "21.3464"), start=1)
+... ]
+>>> act = build_act("act-1", "A-1", account_id="acc-1", payer_id="p-1",
+...                 month=date(2024, 3, 1), expenses=expenses, rate=TaxRate("20"))
+>>> [str(line.amounts.tax) for line in act.lines], str(act.total.tax), str(act.total.gross)
+(['3.74 RUB', '5.75 RUB', '3.73 RUB', '3.56 RUB'], '16.78 RUB', '100.66 RUB')
+>>> act.expense_ids
+('e1', 'e2', 'e3', 'e4')
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal
+
+import attrs
+from dateutil.relativedelta import relativedelta
+
+from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.ledger import EntryKind, LedgerEntry
+from cabinet_billing.domain.money import HALF_UP, Money, Rounding, sum_money
+from cabinet_billing.domain.numbering import NumberFormat
+from cabinet_billing.domain.payer import Payer
+from cabinet_billing.domain.tax import TaxAmounts, TaxMode, TaxRate, tax_breakdown
+from cabinet_billing.errors import (
+    ConflictError,
+    CurrencyMismatchError,
+    InvalidTransitionError,
+    PayerNotReplaceableError,
+    ValidationError,
+)
+
+__all__ = [
+    "Act",
+    "ActLine",
+    "Contract",
+    "ContractStatus",
+    "DocumentPolicy",
+    "EDocumentExchange",
+    "ExchangeRequisites",
+    "ExchangeStatus",
+    "NumberCheck",
+    "ReconciliationStatement",
+    "ReconciliationLine",
+    "ReconciliationSide",
+    "assign_expenses_to_act",
+    "billing_month",
+    "build_act",
+    "build_reconciliation",
+    "contract_for_first_payment",
+    "ensure_can_issue_acts",
+    "ensure_payer_replaceable",
+    "release_act",
+]
+
+
+def _text(_instance: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(attribute.name, value, "must be a non-empty text")
+
+
+def billing_month(day: date) -> date:
+    """The first day of the billing month that contains ``day``.
+
+    >>> billing_month(date(2024, 2, 29))
+    datetime.date(2024, 2, 1)
+    """
+    if not isinstance(day, date):
+        raise ValidationError("month", day, "expected a date in the billing month")
+    return date(day.year, day.month, 1)
+
+
+# ----------------------------------------------------------------------------- acts
+
+
+@attrs.frozen
+class ActLine:
+    """One expense on an act: what was done, when, and its net, tax and gross.
+
+    Attributes:
+        expense_id: the expense the line bills.
+        description: the service's name.
+        charged_on: the charge date.
+        amount: the exact expense amount (accrual precision).
+        amounts: net, tax and gross rounded to the currency's minor unit.
+    """
+
+    expense_id: str
+    description: str
+    charged_on: date
+    amount: Money
+    amounts: TaxAmounts
+
+
+@attrs.frozen
+class Act:
+    """An act of completed work: the expenses of one account (or payer) in one billing month.
+
+    Build it with :func:`build_act`. Its lines agree with its total to the cent.
+
+    Attributes:
+        id: the act's id.
+        number: its number as printed.
+        account_id: the account whose services were rendered.
+        payer_id: the payer the act is made out to, or ``None`` for the account.
+        month: the first day of the billing month.
+        rate: the tax rate applied.
+        mode: whether the expense amounts include the tax.
+        lines: one line per expense, in charge order.
+        total: the act's net, tax and gross.
+    """
+
+    id: str = attrs.field(validator=_text)
+    number: str = attrs.field(validator=_text)
+    account_id: str
+    payer_id: str | None
+    month: date
+    rate: TaxRate
+    mode: TaxMode
+    lines: tuple[ActLine, ...]
+    total: TaxAmounts
+
+    @property
+    def currency(self) -> str:
+        """The act's currency code."""
+        return self.total.gross.code
+
+    @property
+    def period_end(self) -> date:
+        """The first day after the billing month."""
+        return self.month + relativedelta(months=1)
+
+    @property
+    def expense_ids(self) -> tuple[str, ...]:
+        """The ids of the expenses the act contains."""
+        return tuple(line.expense_id for line in self.lines)
+
+
+def _already_in_acts(expenses: Iterable[Expense], act_id: str) -> list[Expense]:
+    return [e for e in expenses if e.act_id is not None and e.act_id != act_id]
+
+
+def _in_other_acts_error(taken: Sequence[Expense]) -> ConflictError:
+    listing = ", ".join(f"{e.id} (act {e.act_id})" for e in taken)
+    return ConflictError(
+        f"expense(s) {listing}",
+        "already in another act; an expense can be in one act only "
+        "(release that act first to make it out again)",
+    )
+
+
+def build_act(
+    act_id: str,
+    number: str,
+    *,
+    account_id: str,
+    month: date,
+    expenses: Iterable[Expense],
+    rate: TaxRate,
+    mode: TaxMode = TaxMode.INCLUSIVE,
+    payer_id: str | None = None,
+    currency: str | None = None,
+    rounding: Rounding = HALF_UP,
+) -> Act | None:
+    """Build the act of one billing month from the expenses charged in it.
+
+    Only the expenses of ``account_id`` charged in the month of ``month`` (and billed to
+    ``payer_id`` when given, and in ``currency`` when given) are taken; the others are
+    ignored, so a whole expense history may be passed. Nothing is changed: mark the
+    expenses with :func:`assign_expenses_to_act` once the act is stored.
+
+    Args:
+        act_id: the new act's id.
+        number: its number as printed.
+        account_id: the account.
+        month: any day of the billing month.
+        expenses: candidate expenses.
+        rate: the tax rate.
+        mode: whether the expense amounts include the tax (Astra Cloud: inclusive).
+        payer_id: make the act out to this payer, with only its expenses.
+        currency: only expenses in this currency.
+        rounding: the rounding mode for the lines.
+
+    Returns:
+        The act, or ``None`` when no expense was charged in the month.
+
+    Raises:
+        ConflictError: when a chosen expense is already in another act.
+        CurrencyMismatchError: when the month's expenses are in several currencies and no
+            ``currency`` was given.
+        ValidationError: for an empty id or number.
+
+    >>> build_act("act-2", "A-2", account_id="acc-1", month=date(2024, 4, 1),
+    ...           expenses=[], rate=TaxRate("20")) is None
+    True
+    """
+    start = billing_month(month)
+    end = start + relativedelta(months=1)
+    code = currency.upper() if currency else None
+    chosen = [
+        e
+        for e in expenses
+        if e.account_id == account_id
+        and start <= e.charged_on < end
+        and (payer_id is None or e.payer_id == payer_id)
+        and (code is None or e.currency == code)
+    ]
+    if not chosen:
+        return None
+    codes = sorted({e.currency for e in chosen})
+    if len(codes) > 1:
+        raise CurrencyMismatchError(
+            codes[1], codes[0], f"expenses of {start:%Y-%m} (pass a currency; found {codes})"
+        )
+    taken = _already_in_acts(chosen, act_id)
+    if taken:
+        raise _in_other_acts_error(taken)
+    ordered = sorted(chosen, key=lambda e: e.charged_on)
+    breakdown = tax_breakdown([e.amount for e in ordered], rate, mode, rounding)
+    lines = tuple(
+        ActLine(e.id, e.service_name, e.charged_on, e.amount, amounts)
+        for e, amounts in zip(ordered, breakdown.lines, strict=True)
+    )
+    return Act(
+        id=act_id,
+        number=number,
+        account_id=account_id,
+        payer_id=payer_id,
+        month=start,
+        rate=rate,
+        mode=mode,
+        lines=lines,
+        total=breakdown.total,
+    )
+
+
+def _act_expenses(act: Act, expenses: Iterable[Expense]) -> list[Expense]:
+    by_id = {e.id: e for e in expenses}
+    missing = [i for i in act.expense_ids if i not in by_id]
+    if missing:
+        raise ValidationError(
+            "expenses", missing, f"act {act.number} lists expenses that were not given"
+        )
+    return [by_id[i] for i in act.expense_ids]
+
+
+def assign_expenses_to_act(act: Act, expenses: Iterable[Expense]) -> tuple[str, ...]:
+    """Mark the act's expenses as contained in it: sets ``Expense.act_id`` to ``act.id``.
+
+    This is the only place the documents module changes an expense. Either every
+    expense of the act is marked, or (on an error) none is.
+
+    Args:
+        act: the stored act.
+        expenses: the expenses (at least those of the act; others are left alone).
+
+    Returns:
+        The ids of the expenses marked.
+
+    Raises:
+        ValidationError: when an expense of the act is not among ``expenses``.
+        ConflictError: when one of them is already in another act.
+    """
+    chosen = _act_expenses(act, expenses)
+    taken = _already_in_acts(chosen, act.id)
+    if taken:
+        raise _in_other_acts_error(taken)
+    for expense in chosen:
+        expense.act_id = act.id
+    return act.expense_ids
+
+
+def release_act(act: Act, expenses: Iterable[Expense]) -> tuple[str, ...]:
+    """Take the act's expenses out of it (when the act is deleted): clears ``Expense.act_id``.
+
+    Astra Cloud's way to move unpaid expenses to another payer: delete the act, then make
+    it out again to the right payer. Expenses that are not in this act are left alone.
+
+    Returns:
+        The ids of the expenses released.
+    """
+    released = []
+    for expense in expenses:
+        if expense.act_id == act.id:
+            expense.act_id = None
+            released.append(expense.id)
+    return tuple(released)
+
+
+def ensure_payer_replaceable(expenses: Iterable[Expense], payer_id: str) -> None:
+    """Refuse to replace a payer on a payment while its unpaid expenses are in an act (SPEC A4).
+
+    Astra Cloud: if a payer has unpaid expenses that are already in an act of completed
+    work, another payer cannot be chosen when creating a payment. Pay those expenses,
+    or delete the act and make it out to the right payer.
+
+    Args:
+        expenses: the account's expenses.
+        payer_id: the payer that would be replaced.
+
+    Raises:
+        PayerNotReplaceableError: naming the payer, the acts and the expenses.
+
+    >>> from cabinet_billing import Money
+    >>> e = Expense("e1", "acc-1", "VPS", date(2024, 3, 1), Money("10", "RUB"), payer_id="p-1")
+    >>> ensure_payer_replaceable([e], "p-1")
+    >>> e.act_id = "act-1"
+    >>> ensure_payer_replaceable([e], "p-1")
+    Traceback (most recent call last):
+    ...
+    cabinet_billing.errors.PayerNotReplaceableError: payer 'p-1': has unpaid expenses e1 in act(s) act-1; pay the expenses, or delete the act(s) and make them out to the new payer
+    """
+    locked = [
+        e for e in expenses if e.payer_id == payer_id and e.act_id is not None and not e.is_paid
+    ]
+    if locked:
+        acts = tuple(dict.fromkeys(e.act_id for e in locked if e.act_id is not None))
+        raise PayerNotReplaceableError(payer_id, acts, tuple(e.id for e in locked))
+
+
+# ----------------------------------------------------------------------------- statements
+
+
+class ReconciliationSide(enum.Enum):
+    """Which column of a reconciliation statement a movement goes to."""
+
+    DEBIT = "debit"
+    """Takes from the customer's balance: charges, refunds paid out, negative corrections."""
+    CREDIT = "credit"
+    """Adds to the customer's balance: payments, cashback, positive corrections."""
+
+
+@attrs.frozen
+class ReconciliationLine:
+    """One movement of a reconciliation statement.
+
+    Attributes:
+        at: when it was booked.
+        on: its date in the statement's time zone.
+        side: debit or credit.
+        amount: the amount, positive.
+        description: the entry's memo, or its kind and reference.
+        memo: the entry's memo (empty when it has none).
+        kind: the ledger entry's kind.
+        ref: what caused it (payment, expense ...).
+        seq: the ledger entry's sequence number.
+    """
+
+    at: datetime
+    on: date
+    side: ReconciliationSide
+    amount: Money
+    description: str
+    memo: str
+    kind: EntryKind
+    ref: str | None
+    seq: int
+
+    @property
+    def debit(self) -> Money:
+        """The amount if a debit, else zero."""
+        return (
+            self.amount if self.side is ReconciliationSide.DEBIT else Money.zero(self.amount.code)
+        )
+
+    @property
+    def credit(self) -> Money:
+        """The amount if a credit, else zero."""
+        return (
+            self.amount if self.side is ReconciliationSide.CREDIT else Money.zero(self.amount.code)
+        )
+
+
+@attrs.frozen
+class ReconciliationStatement:
+    """A reconciliation statement of one account (or payer) in one currency for [start, end).
+
+    Build it with :func:`build_reconciliation`. ``closing == opening + credits - debits``
+    always; construction refuses anything else.
+
+    Attributes:
+        account_id: the account.
+        payer_id: the payer it is made out to, or ``None``.
+        currency: the currency code.
+        start: the first day of the period.
+        end: the first day after the period.
+        opening: the balance before ``start``.
+        lines: the movements in the period, in booking order.
+        debits: the total of the debit column.
+        credits: the total of the credit column.
+        closing: the balance at ``end``.
+    """
+
+    account_id: str
+    payer_id: str | None
+    currency: str
+    start: date
+    end: date
+    opening: Money
+    lines: tuple[ReconciliationLine, ...]
+    debits: Money
+    credits: Money
+    closing: Money
+
+    def __attrs_post_init__(self) -> None:
+        if self.closing != self.opening + self.credits - self.debits:
+            raise ValidationError(
+                "closing",
+                str(self.closing),
+                f"must equal opening {self.opening} + credits {self.credits} "
+                f"- debits {self.debits}",
+            )
+
+    @property
+    def last_day(self) -> date:
+        """The last day the statement covers."""
+        return self.end - relativedelta(days=1)
+
+
+def _description(entry: LedgerEntry) -> str:
+    if entry.memo:
+        return entry.memo
+    return f"{entry.kind.value} {entry.ref}" if entry.ref else entry.kind.value
+
+
+def build_reconciliation(
+    entries: Iterable[LedgerEntry],
+    *,
+    account_id: str,
+    currency: str,
+    start: date,
+    end: date,
+    payer_id: str | None = None,
+    tz: tzinfo = UTC,
+) -> ReconciliationStatement:
+    """Build a reconciliation statement from ledger entries for the days [start, end).
+
+    Pass the account's entries (for a payer's statement, the entries of that payer's
+    payments and expenses). Entries in other currencies are left out; an entry counts on
+    its date in ``tz`` (the provider's time zone). Positive entries are credits, negative
+    ones debits; a reversal lands in the column opposite to the entry it undoes.
+
+    Args:
+        entries: ledger entries of the account, in any order.
+        account_id: the account.
+        currency: the statement's currency.
+        start: the first day of the period.
+        end: the first day after the period.
+        payer_id: the payer the statement is made out to, if any.
+        tz: the time zone whose dates the period is in.
+
+    Raises:
+        ValidationError: when ``end`` is not after ``start``, or an entry belongs to
+            another account.
+
+    >>> from datetime import datetime, timezone
+    >>> from cabinet_billing import Ledger, Money
+    >>> ledger = Ledger("acc-1")
+    >>> _ = ledger.top_up(Money("100", "RUB"), datetime(2024, 2, 20, tzinfo=timezone.utc))
+    >>> _ = ledger.charge(Money("22.4137", "RUB"), datetime(2024, 3, 5, tzinfo=timezone.utc), ref="e1")
+    >>> s = build_reconciliation(ledger.entries(), account_id="acc-1", currency="RUB",
+    ...                          start=date(2024, 3, 1), end=date(2024, 4, 1))
+    >>> str(s.opening), str(s.debits), str(s.credits), str(s.closing)
+    ('100 RUB', '22.4137 RUB', '0 RUB', '77.5863 RUB')
+    """
+    if not end > start:
+        raise ValidationError("end", end, f"must be after the start {start}")
+    code = currency.upper()
+    opening = Decimal(0)
+    chosen: list[tuple[date, LedgerEntry]] = []
+    for entry in entries:
+        if entry.account_id != account_id:
+            raise ValidationError(
+                "entries",
+                f"entry {entry.seq} of account {entry.account_id!r}",
+                f"only entries of account {account_id!r} belong on this statement",
+            )
+        if entry.amount.code != code:
+            continue
+        day = entry.at.astimezone(tz).date()
+        if day < start:
+            opening += entry.amount.amount
+        elif day < end:
+            chosen.append((day, entry))
+    chosen.sort(key=lambda pair: (pair[1].at, pair[1].seq))
+    lines = tuple(
+        ReconciliationLine(
+            at=entry.at,
+            on=day,
+            side=ReconciliationSide.CREDIT if entry.amount.amount > 0 else ReconciliationSide.DEBIT,
+            amount=abs(entry.amount),
+            description=_description(entry),
+            memo=entry.memo,
+            kind=entry.kind,
+            ref=entry.ref,
+            seq=entry.seq,
+        )
+        for day, entry in chosen
+        if entry.amount.amount
+    )
+    debits = sum_money((ln.debit for ln in lines), code)
+    credit_total = sum_money((ln.credit for ln in lines), code)
+    opening_money = Money(opening, code)
+    return ReconciliationStatement(
+        account_id=account_id,
+        payer_id=payer_id,
+        currency=code,
+        start=start,
+        end=end,
+        opening=opening_money,
+        lines=lines,
+        debits=debits,
+        credits=credit_total,
+        closing=opening_money + credit_total - debits,
+    )
+
+
+# ----------------------------------------------------------------------------- contracts
+
+
+class ContractStatus(enum.Enum):
+    """Whether a contract is in force."""
+
+    ACTIVE = "active"
+    TERMINATED = "terminated"
+
+
+@attrs.frozen
+class Contract:
+    """A contract with a payer, concluded by its first payment (Astra Cloud "Договор").
+
+    The number identifies the contract; :attr:`Payer.contracts` lists contract numbers.
+
+    Attributes:
+        number: the contract's number, unique among the provider's contracts.
+        payer_id: the payer.
+        started_on: the date of the first payment.
+        payment_id: the payment that concluded it.
+        status: active or terminated.
+        terminated_on: when it was terminated.
+    """
+
+    number: str = attrs.field(validator=_text)
+    payer_id: str = attrs.field(validator=_text)
+    started_on: date
+    payment_id: str | None = None
+    status: ContractStatus = ContractStatus.ACTIVE
+    terminated_on: date | None = None
+
+    def terminate(self, on: date) -> Contract:
+        """The contract, terminated on ``on``.
+
+        Raises:
+            InvalidTransitionError: when it is already terminated.
+            ValidationError: when ``on`` is before the start date.
+        """
+        if self.status is ContractStatus.TERMINATED:
+            raise InvalidTransitionError(
+                ContractStatus.TERMINATED.value, ContractStatus.TERMINATED.value, ()
+            )
+        if on < self.started_on:
+            raise ValidationError("on", on, f"must not be before the start {self.started_on}")
+        return attrs.evolve(self, status=ContractStatus.TERMINATED, terminated_on=on)
+
+
+def contract_for_first_payment(
+    existing_contracts: Iterable[Contract],
+    payer_id: str,
+    payment_id: str,
+    on: date,
+    *,
+    number_format: NumberFormat | None = None,
+    number: str | None = None,
+) -> Contract | None:
+    """The contract a payment concludes, or ``None`` when the payer already has one.
+
+    A payer's contract appears only after its first payment. A payer whose contracts are
+    all terminated gets a new one with its next payment.
+
+    Args:
+        existing_contracts: every contract numbered in the same sequence (the provider's
+            contracts), so that the next number is free.
+        payer_id: the payer who paid.
+        payment_id: the payment.
+        on: the payment date, the contract's start.
+        number_format: how to number it; the sequence is the count of existing
+            contracts plus one (default: the bare sequence).
+        number: a number chosen by the host instead.
+
+    Raises:
+        ConflictError: when the number is already used.
+
+    >>> first = contract_for_first_payment([], "p-1", "pay-1", date(2024, 3, 5))
+    >>> first.number, first.status.value
+    ('1', 'active')
+    >>> contract_for_first_payment([first], "p-1", "pay-2", date(2024, 4, 5)) is None
+    True
+    """
+    known = list(existing_contracts)
+    if any(c.payer_id == payer_id and c.status is ContractStatus.ACTIVE for c in known):
+        return None
+    fmt = number_format if number_format is not None else NumberFormat("{seq}")
+    chosen = number if number is not None else fmt.format(len(known) + 1)
+    if any(c.number == chosen for c in known):
+        raise ConflictError(
+            f"contract number {chosen!r}", "already used; contract numbers are unique"
+        )
+    return Contract(number=chosen, payer_id=payer_id, started_on=on, payment_id=payment_id)
+
+
+# ----------------------------------------------------------------------------- e-document exchange
+
+#: A number check: takes the text and the field name, returns the normalized number or
+#: raises ValidationError (the shape of the checks in ``cabinet_billing.rules.requisites``).
+NumberCheck = Callable[[str, str], str]
+
+
+def _digits_text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValidationError("requisites", value, "expected text")
+    return "".join(value.split()).upper()
+
+
+@attrs.frozen
+class ExchangeRequisites:
+    """What an e-document exchange needs to connect: EDRPOU or RNOKPP, and an IBAN.
+
+    Blanks are dropped. Empty means not given.
+
+    >>> ExchangeRequisites(edrpou="3285 5961", iban="ua21 3223 1300 0002 6007 2335 6600 1")
+    ExchangeRequisites(edrpou='32855961', rnokpp='', iban='UA213223130000026007233566001')
+    """
+
+    edrpou: str = attrs.field(default="", converter=_digits_text)
+    rnokpp: str = attrs.field(default="", converter=_digits_text)
+    iban: str = attrs.field(default="", converter=_digits_text)
+
+    @classmethod
+    def from_payer(cls, payer: Payer) -> ExchangeRequisites:
+        """The requisites a payer holds (tax ids ``edrpou``/``rnokpp``, bank IBAN)."""
+        return cls(
+            edrpou=payer.tax_id("edrpou") or "",
+            rnokpp=payer.tax_id("rnokpp") or "",
+            iban=payer.bank.iban if payer.bank is not None else "",
+        )
+
+    def missing(self) -> tuple[str, ...]:
+        """What is missing to switch an exchange on (empty when nothing is).
+
+        >>> ExchangeRequisites().missing()
+        ('edrpou or rnokpp', 'iban')
+        """
+        missing = []
+        if not (self.edrpou or self.rnokpp):
+            missing.append("edrpou or rnokpp")
+        if not self.iban:
+            missing.append("iban")
+        return tuple(missing)
+
+    def checked(self, checks: Mapping[str, NumberCheck]) -> ExchangeRequisites:
+        """The requisites after running each given field through its check.
+
+        Args:
+            checks: a check per field name (``edrpou``, ``rnokpp``, ``iban``); fields
+                without a check, or empty, are kept as they are.
+
+        Raises:
+            ValidationError: from a check, naming the field and value.
+        """
+        values = {}
+        for field in ("edrpou", "rnokpp", "iban"):
+            value: str = getattr(self, field)
+            check = checks.get(field)
+            values[field] = check(value, field) if value and check is not None else value
+        return ExchangeRequisites(**values)
+
+
+class ExchangeStatus(enum.Enum):
+    """Whether documents are exchanged electronically (Horoshop "Активировано")."""
+
+    OFF = "off"
+    ON = "on"
+
+
+@attrs.define
+class EDocumentExchange:
+    """The e-document exchange setting of one account (Horoshop's Vchasno integration).
+
+    While it is on, acts go to the exchange and the requisites are locked: switch it off,
+    edit them, switch it on again.
+
+    Args:
+        account_id: the account.
+        provider: the exchange's name, e.g. ``"Vchasno"`` or ``"M.E.Doc"``.
+
+    >>> exchange = EDocumentExchange("acc-1", "Vchasno")
+    >>> exchange.switch_on(ExchangeRequisites(rnokpp="1759013776"), on=date(2024, 3, 1))
+    Traceback (most recent call last):
+    ...
+    cabinet_billing.errors.ValidationError: requisites=('iban',) is invalid: switching on the Vchasno exchange needs EDRPOU (companies) or RNOKPP (sole proprietors) plus IBAN; missing: iban
+    >>> exchange.is_on
+    False
+    """
+
+    account_id: str = attrs.field(validator=_text)
+    provider: str = attrs.field(validator=_text)
+    _status: ExchangeStatus = attrs.field(default=ExchangeStatus.OFF, alias="_status")
+    _requisites: ExchangeRequisites | None = attrs.field(default=None, alias="_requisites")
+    _since: date | None = attrs.field(default=None, alias="_since")
+
+    @property
+    def status(self) -> ExchangeStatus:
+        """On or off."""
+        return self._status
+
+    @property
+    def is_on(self) -> bool:
+        """Whether documents are exchanged now."""
+        return self._status is ExchangeStatus.ON
+
+    @property
+    def requisites(self) -> ExchangeRequisites | None:
+        """The requisites it was last switched on with, if ever."""
+        return self._requisites
+
+    @property
+    def since(self) -> date | None:
+        """When it was last switched on or off."""
+        return self._since
+
+    def switch_on(
+        self,
+        requisites: ExchangeRequisites,
+        *,
+        on: date,
+        checks: Mapping[str, NumberCheck] | None = None,
+    ) -> None:
+        """Switch the exchange on with the account's requisites.
+
+        Args:
+            requisites: EDRPOU (companies) or RNOKPP (sole proprietors), plus IBAN.
+            on: the date.
+            checks: number checks per field, e.g. ``check_edrpou``, ``check_rnokpp`` and
+                ``check_iban`` from :mod:`cabinet_billing.rules.requisites`.
+
+        Raises:
+            ValidationError: naming what is missing, or from a check; nothing changes.
+            InvalidTransitionError: when it is already on.
+        """
+        if self.is_on:
+            raise InvalidTransitionError(
+                ExchangeStatus.ON.value, ExchangeStatus.ON.value, (ExchangeStatus.OFF.value,)
+            )
+        missing = requisites.missing()
+        if missing:
+            raise ValidationError(
+                "requisites",
+                missing,
+                f"switching on the {self.provider} exchange needs EDRPOU (companies) or "
+                f"RNOKPP (sole proprietors) plus IBAN; missing: {', '.join(missing)}",
+            )
+        checked = requisites.checked(checks or {})
+        self._requisites = checked
+        self._status = ExchangeStatus.ON
+        self._since = on
+
+    def switch_off(self, *, on: date) -> None:
+        """Switch the exchange off; the requisites are kept for switching on again.
+
+        Raises:
+            InvalidTransitionError: when it is already off.
+        """
+        if not self.is_on:
+            raise InvalidTransitionError(
+                ExchangeStatus.OFF.value, ExchangeStatus.OFF.value, (ExchangeStatus.ON.value,)
+            )
+        self._status = ExchangeStatus.OFF
+        self._since = on
+
+    def ensure_requisites_editable(self) -> None:
+        """Refuse editing the requisites while the exchange is on.
+
+        The refusal is a state conflict, not a missing right: the account owner is
+        refused too, and switching the exchange off resolves it.
+
+        Raises:
+            ConflictError: while the exchange is on.
+        """
+        if self.is_on:
+            raise ConflictError(
+                f"requisites of account {self.account_id!r}",
+                f"cannot be changed while the {self.provider} e-document exchange is on; "
+                "switch it off first, edit them, then switch it on again",
+            )
+
+
+@attrs.frozen
+class DocumentPolicy:
+    """How a provider issues documents.
+
+    Args:
+        acts_require_exchange: acts are produced only while the account's e-document
+            exchange is on (Horoshop).
+    """
+
+    acts_require_exchange: bool = False
+
+
+def ensure_can_issue_acts(policy: DocumentPolicy, exchange: EDocumentExchange | None) -> None:
+    """Refuse to produce acts when the policy needs an exchange that is not on.
+
+    Args:
+        policy: the provider's document policy.
+        exchange: the account's exchange setting, or ``None`` if it never had one.
+
+    Raises:
+        ConflictError: when acts require the exchange and it is off or missing.
+
+    >>> ensure_can_issue_acts(DocumentPolicy(), None)
+    >>> ensure_can_issue_acts(DocumentPolicy(acts_require_exchange=True), None)
+    Traceback (most recent call last):
+    ...
+    cabinet_billing.errors.ConflictError: acts: are produced only while the e-document exchange is on; it is not set up; switch it on with EDRPOU or RNOKPP plus IBAN
+    """
+    if not policy.acts_require_exchange or (exchange is not None and exchange.is_on):
+        return
+    subject = "acts" if exchange is None else f"acts of account {exchange.account_id!r}"
+    state = "it is not set up" if exchange is None else f"{exchange.provider} is off"
+    raise ConflictError(
+        subject,
+        f"are produced only while the e-document exchange is on; {state}; "
+        "switch it on with EDRPOU or RNOKPP plus IBAN",
+    )

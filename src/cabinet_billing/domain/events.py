@@ -1,0 +1,158 @@
+"""Domain events: what happened, as returned by the use cases.
+
+Each event is a frozen value naming the account, the instant and the ids involved. A
+host can log them, publish them, or turn them into notifications; the use cases already
+turn the ones a customer cares about into :class:`~cabinet_billing.Notification` values.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import attrs
+
+from cabinet_billing.domain.money import Money
+
+__all__ = [
+    "AccountOpened",
+    "BankTransferForReview",
+    "BankTransferMatched",
+    "BillingEvent",
+    "DeletionRequested",
+    "InvoiceDeleted",
+    "InvoiceIssued",
+    "InvoicePaid",
+    "OrderPlaced",
+    "PaymentCredited",
+    "PaymentFailed",
+    "PaymentRefunded",
+    "PaymentStarted",
+    "ServicePaid",
+    "ServiceStopped",
+]
+
+
+@attrs.frozen(kw_only=True)
+class BillingEvent:
+    """Base of every event: the account and the instant."""
+
+    account_id: str
+    at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class AccountOpened(BillingEvent):
+    """A new account with its owner."""
+
+    owner_id: str
+
+
+@attrs.frozen(kw_only=True)
+class OrderPlaced(BillingEvent):
+    """An order became services awaiting payment and an invoice."""
+
+    order_id: str
+    invoice_id: str
+    service_ids: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceIssued(BillingEvent):
+    """An invoice was issued."""
+
+    invoice_id: str
+    number: str
+    amount: Money
+
+
+@attrs.frozen(kw_only=True)
+class InvoicePaid(BillingEvent):
+    """An invoice was paid in full."""
+
+    invoice_id: str
+    number: str
+    amount: Money
+    from_balance: bool
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceDeleted(BillingEvent):
+    """An unpaid invoice was deleted."""
+
+    invoice_id: str
+    number: str
+
+
+@attrs.frozen(kw_only=True)
+class PaymentStarted(BillingEvent):
+    """A payment was created and sent to the provider's checkout."""
+
+    payment_id: str
+    amount: Money
+    total: Money
+    url: str
+
+
+@attrs.frozen(kw_only=True)
+class PaymentCredited(BillingEvent):
+    """The provider confirmed a payment; the money was booked."""
+
+    payment_id: str
+    amount: Money
+    cashback: Money
+
+
+@attrs.frozen(kw_only=True)
+class PaymentFailed(BillingEvent):
+    """The provider reported a payment as failed or cancelled."""
+
+    payment_id: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class PaymentRefunded(BillingEvent):
+    """A credited payment was refunded."""
+
+    payment_id: str
+    amount: Money
+
+
+@attrs.frozen(kw_only=True)
+class ServicePaid(BillingEvent):
+    """A service was paid until a date."""
+
+    service_id: str
+    paid_until: date
+
+
+@attrs.frozen(kw_only=True)
+class ServiceStopped(BillingEvent):
+    """A service was stopped (for example by a deletion request)."""
+
+    service_id: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class DeletionRequested(BillingEvent):
+    """The customer asked to delete the account: services and automatic charges stop."""
+
+    service_ids: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class BankTransferMatched(BillingEvent):
+    """A bank statement line paid an invoice."""
+
+    line_id: str
+    invoice_id: str
+    amount: Money
+
+
+@attrs.frozen(kw_only=True)
+class BankTransferForReview(BillingEvent):
+    """A bank statement line needs a person to look at it."""
+
+    line_id: str
+    reason: str

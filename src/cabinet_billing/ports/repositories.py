@@ -1,0 +1,238 @@
+"""Storage ports: a repository per aggregate and the unit of work that commits them.
+
+A use case opens one unit of work, loads aggregates through its repositories, changes
+them through their methods, and commits. Nothing is stored unless :meth:`commit` is
+called: leaving the ``with`` block without committing (or with an exception) rolls
+everything back. Repositories return the same object for the same id within one unit of
+work, so two changes to one aggregate in one use case never overwrite each other.
+
+The in-memory adapter (:mod:`cabinet_billing.adapters.memory`) implements all of this
+and is what simulations and tests use; a host may implement it over its own database and
+check its implementation with the contract tests shipped in :mod:`cabinet_billing.testing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Protocol, Self
+
+from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.customer import Account
+from cabinet_billing.domain.expense import ExpenseBook
+from cabinet_billing.domain.invoice import Invoice
+from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.payment import Payment
+from cabinet_billing.domain.service import Service
+
+__all__ = [
+    "AccountRepository",
+    "ExpenseRepository",
+    "InvoiceRepository",
+    "KeyRepository",
+    "LedgerRepository",
+    "PaymentRepository",
+    "SequenceRepository",
+    "ServiceRepository",
+    "UnitOfWork",
+    "UserRepository",
+]
+
+
+class AccountRepository(Protocol):
+    """Customer accounts."""
+
+    def add(self, account: Account) -> None:
+        """Store a new account. Raises ConflictError when the id exists."""
+        ...
+
+    def get(self, account_id: str) -> Account:
+        """The account with an id. Raises NotFoundError when there is none."""
+        ...
+
+    def ids(self) -> list[str]:
+        """Every account id, sorted."""
+        ...
+
+
+class UserRepository(Protocol):
+    """The users of each account."""
+
+    def add(self, users: AccountUsers) -> None:
+        """Store the users of a new account. Raises ConflictError when they exist."""
+        ...
+
+    def get(self, account_id: str) -> AccountUsers:
+        """The users of an account. Raises NotFoundError when the account has none."""
+        ...
+
+
+class ServiceRepository(Protocol):
+    """Services (orders) of all accounts."""
+
+    def add(self, service: Service) -> None:
+        """Store a new service. Raises ConflictError when the id exists."""
+        ...
+
+    def get(self, service_id: str) -> Service:
+        """The service with an id. Raises NotFoundError when there is none."""
+        ...
+
+    def for_account(self, account_id: str) -> list[Service]:
+        """The services of an account, oldest first."""
+        ...
+
+
+class InvoiceRepository(Protocol):
+    """Invoices of all accounts."""
+
+    def add(self, invoice: Invoice) -> None:
+        """Store a new invoice. Raises ConflictError when the id or number exists."""
+        ...
+
+    def get(self, invoice_id: str) -> Invoice:
+        """The invoice with an id. Raises NotFoundError when there is none."""
+        ...
+
+    def by_number(self, number: str) -> Invoice:
+        """The invoice with a number. Raises NotFoundError when there is none."""
+        ...
+
+    def for_account(self, account_id: str) -> list[Invoice]:
+        """The invoices of an account, oldest first."""
+        ...
+
+    def open(self) -> list[Invoice]:
+        """Every invoice with something left to pay, oldest first."""
+        ...
+
+
+class PaymentRepository(Protocol):
+    """Payments of all accounts."""
+
+    def add(self, payment: Payment) -> None:
+        """Store a new payment. Raises ConflictError when the id exists."""
+        ...
+
+    def get(self, payment_id: str) -> Payment:
+        """The payment with an id. Raises NotFoundError when there is none."""
+        ...
+
+    def for_account(self, account_id: str) -> list[Payment]:
+        """The payments of an account, oldest first."""
+        ...
+
+
+class LedgerRepository(Protocol):
+    """The ledger of each account."""
+
+    def get(self, account_id: str) -> Ledger:
+        """The account's ledger; an empty one when it has none yet."""
+        ...
+
+
+class ExpenseRepository(Protocol):
+    """The expense book of each account."""
+
+    def get(self, account_id: str) -> ExpenseBook:
+        """The account's expense book; an empty one when it has none yet."""
+        ...
+
+
+class SequenceRepository(Protocol):
+    """Named counters for document numbers.
+
+    A number is taken inside the unit of work that stores the document, so it is kept
+    only if the document is: numbers never repeat and, with a transactional store, never
+    skip.
+    """
+
+    def next(self, name: str) -> int:
+        """The next value of a counter, starting at 1."""
+        ...
+
+
+class KeyRepository(Protocol):
+    """Idempotency keys of work already done (bank statement lines, billing runs ...)."""
+
+    def seen(self, key: str) -> bool:
+        """Whether the key was recorded."""
+        ...
+
+    def record(self, key: str) -> None:
+        """Record a key. Raises ConflictError when it was already recorded."""
+        ...
+
+    def all(self, prefix: str = "") -> Iterable[str]:
+        """The recorded keys that start with ``prefix``."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One atomic change: everything done through it is committed together or not at all."""
+
+    @property
+    def accounts(self) -> AccountRepository:
+        """Customer accounts."""
+        ...
+
+    @property
+    def users(self) -> UserRepository:
+        """Users of accounts."""
+        ...
+
+    @property
+    def services(self) -> ServiceRepository:
+        """Services."""
+        ...
+
+    @property
+    def invoices(self) -> InvoiceRepository:
+        """Invoices."""
+        ...
+
+    @property
+    def payments(self) -> PaymentRepository:
+        """Payments."""
+        ...
+
+    @property
+    def ledgers(self) -> LedgerRepository:
+        """Ledgers."""
+        ...
+
+    @property
+    def expenses(self) -> ExpenseRepository:
+        """Expense books."""
+        ...
+
+    @property
+    def sequences(self) -> SequenceRepository:
+        """Document number counters."""
+        ...
+
+    @property
+    def keys(self) -> KeyRepository:
+        """Idempotency keys."""
+        ...
+
+    def __enter__(self) -> Self:
+        """Begin."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """End: roll back whatever was not committed."""
+        ...
+
+    def commit(self) -> None:
+        """Make every change of this unit of work durable."""
+        ...
+
+    def rollback(self) -> None:
+        """Discard every change not yet committed."""
+        ...

@@ -61,9 +61,9 @@ __all__ = [
     "ExchangeRequisites",
     "ExchangeStatus",
     "NumberCheck",
-    "ReconciliationStatement",
     "ReconciliationLine",
     "ReconciliationSide",
+    "ReconciliationStatement",
     "assign_expenses_to_act",
     "billing_month",
     "build_act",
@@ -231,7 +231,9 @@ def build_act(
     codes = sorted({e.currency for e in chosen})
     if len(codes) > 1:
         raise CurrencyMismatchError(
-            codes[1], codes[0], f"expenses of {start:%Y-%m} (pass a currency; found {codes})"
+            codes[1],
+            codes[0],
+            f"an expense of {start:%Y-%m} (an act has one currency: pass currency=)",
         )
     taken = _already_in_acts(chosen, act_id)
     if taken:
@@ -636,10 +638,22 @@ def contract_for_first_payment(
 NumberCheck = Callable[[str, str], str]
 
 
-def _digits_text(value: object) -> str:
+def _compact_number(value: object, field: str) -> str:
     if not isinstance(value, str):
-        raise ValidationError("requisites", value, "expected text")
+        raise ValidationError(field, value, "expected text, or '' when not given")
     return "".join(value.split()).upper()
+
+
+def _edrpou(value: object) -> str:
+    return _compact_number(value, "edrpou")
+
+
+def _rnokpp(value: object) -> str:
+    return _compact_number(value, "rnokpp")
+
+
+def _iban(value: object) -> str:
+    return _compact_number(value, "iban")
 
 
 @attrs.frozen
@@ -652,9 +666,9 @@ class ExchangeRequisites:
     ExchangeRequisites(edrpou='32855961', rnokpp='', iban='UA213223130000026007233566001')
     """
 
-    edrpou: str = attrs.field(default="", converter=_digits_text)
-    rnokpp: str = attrs.field(default="", converter=_digits_text)
-    iban: str = attrs.field(default="", converter=_digits_text)
+    edrpou: str = attrs.field(default="", converter=_edrpou)
+    rnokpp: str = attrs.field(default="", converter=_rnokpp)
+    iban: str = attrs.field(default="", converter=_iban)
 
     @classmethod
     def from_payer(cls, payer: Payer) -> ExchangeRequisites:

@@ -127,12 +127,15 @@ class InvoiceLine:
         amount: the exact amount, up to accrual precision; negative for a discount.
         service_id: the service billed, if any.
         expense_id: the expense billed, if any.
+        paid_until: for a service line, the date the service is paid until once the
+            invoice is paid.
     """
 
     description: str = attrs.field(validator=_text)
     amount: Money
     service_id: str | None = None
     expense_id: str | None = None
+    paid_until: date | None = None
 
 
 @attrs.frozen
@@ -144,6 +147,7 @@ class IssuedLine:
     rate: TaxRate | None
     service_id: str | None = None
     expense_id: str | None = None
+    paid_until: date | None = None
 
 
 @attrs.frozen
@@ -232,7 +236,14 @@ class Invoice:
                 "an invoice total must be greater than zero",
             )
         issued = tuple(
-            IssuedLine(ln.description, amounts, tax_rate, ln.service_id, ln.expense_id)
+            IssuedLine(
+                ln.description,
+                amounts,
+                tax_rate,
+                ln.service_id,
+                ln.expense_id,
+                ln.paid_until,
+            )
             for ln, amounts in zip(lines, breakdown.lines, strict=True)
         )
         return cls(
@@ -241,6 +252,62 @@ class Invoice:
             account_id=account_id,
             lines=issued,
             total=breakdown.total,
+            issued_on=issued_on,
+            due_on=due_on,
+            kind=kind,
+            payment_method_id=payment_method_id,
+            payer_id=payer_id,
+        )
+
+    @classmethod
+    def from_lines(
+        cls,
+        invoice_id: str,
+        number: str,
+        account_id: str,
+        lines: Sequence[IssuedLine],
+        *,
+        issued_on: date,
+        due_on: date | None = None,
+        kind: InvoiceKind = InvoiceKind.ORDER,
+        payment_method_id: str | None = None,
+        payer_id: str | None = None,
+    ) -> Invoice:
+        """Issue an invoice from lines already priced (e.g. a checked-out cart's lines).
+
+        The total is the sum of the lines, so the invoice shows exactly what the cart
+        showed.
+
+        Raises:
+            ValidationError: as :meth:`issue`.
+            CurrencyMismatchError: when lines are in different currencies.
+        """
+        if not lines:
+            raise ValidationError("lines", [], "an invoice needs at least one line")
+        if not number.strip():
+            raise ValidationError("number", number, "an invoice needs a number")
+        if due_on is not None and due_on < issued_on:
+            raise ValidationError(
+                "due_on", due_on, f"must not be before the issue date {issued_on}"
+            )
+        code = lines[0].amounts.gross.code
+        total = TaxAmounts(
+            net=sum_money((ln.amounts.net for ln in lines), code),
+            tax=sum_money((ln.amounts.tax for ln in lines), code),
+            gross=sum_money((ln.amounts.gross for ln in lines), code),
+        )
+        if total.gross.amount <= 0:
+            raise ValidationError(
+                "lines", str(total.gross), "an invoice total must be greater than zero"
+            )
+        for ln in lines:
+            ln.amounts.gross.require_places()
+        return cls(
+            id=invoice_id,
+            number=number,
+            account_id=account_id,
+            lines=tuple(lines),
+            total=total,
             issued_on=issued_on,
             due_on=due_on,
             kind=kind,

@@ -202,6 +202,13 @@ class Money(moneyed.Money):
     def __delattr__(self, name: str) -> NoReturn:
         raise AttributeError(f"Money is immutable; cannot delete {name!r}")
 
+    # Immutable: copies are the value itself.
+    def __copy__(self) -> Money:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Money:
+        return self
+
     def __reduce__(self) -> tuple[type[Money], tuple[str, str]]:
         return (type(self), (str(self.amount), self.currency.code))
 

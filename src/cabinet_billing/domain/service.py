@@ -51,7 +51,7 @@ import moneyed
 
 from cabinet_billing.domain.catalog import ProductKind
 from cabinet_billing.domain.money import Money
-from cabinet_billing.domain.periods import Period
+from cabinet_billing.domain.periods import BillingCycle, Period
 from cabinet_billing.domain.periods import days_left as _days_left
 from cabinet_billing.errors import (
     AccessDeniedError,
@@ -358,6 +358,14 @@ class ServiceLifecycle:
     """
 
     transitions: tuple[ServiceTransition, ...] = attrs.field(converter=_rows_to_tuple)
+
+    # A table never changes once built: copies share it.
+    def __copy__(self) -> ServiceLifecycle:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> ServiceLifecycle:
+        return self
+
     _index: Mapping[tuple[ServiceStatus, ServiceAction], tuple[ServiceTransition, ...]] = (
         attrs.field(
             init=False,
@@ -705,6 +713,8 @@ class Service:
         billing_mode: daily or periodic billing.
         ip: the main IP address, if any.
         paid_until: the end of the paid period, or ``None`` before the first payment.
+        anchor: the end of the first paid period: renewals count whole periods from it,
+            so a service paid until the 31st comes back to the 31st after short months.
         auto_renew: whether it renews automatically.
         paid: ``False`` while the order awaits payment.
         status: the current state.
@@ -729,6 +739,7 @@ class Service:
     billing_mode: BillingMode = attrs.field(default=BillingMode.PERIODIC, converter=_to_mode)
     ip: str | None = attrs.field(default=None, validator=_check_ip)
     paid_until: date | None = attrs.field(default=None, validator=_maybe(_is(date)))
+    anchor: date | None = attrs.field(default=None, validator=_maybe(_is(date)))
     auto_renew: bool = attrs.field(default=False, validator=_is(bool))
     paid: bool = attrs.field(default=False, validator=_is(bool))
     status: ServiceStatus = attrs.field(
@@ -878,6 +889,32 @@ class Service:
         self._require_not_deleted("extend the paid period")
         self._set(paid_until=self._checked_paid_until(new_date))
 
+    def next_paid_until(self, periods: int = 1) -> date:
+        """The paid-until date after renewing ``periods`` billing periods.
+
+        Periods are counted from :attr:`anchor` (see :class:`BillingCycle`), never by
+        chaining period ends.
+
+        Raises:
+            ConflictError: when the service has never been paid.
+
+        >>> from datetime import datetime, timezone
+        >>> from cabinet_billing import Money, Period
+        >>> at = datetime(2023, 4, 27, tzinfo=timezone.utc)
+        >>> s = Service.order(id="1", account_id="a", plan_id="p", plan_name="P", kind="vps",
+        ...     price=Money("100.00", "RUB"), period=Period.months(), created_at=at,
+        ...     actor=Actor.system())
+        >>> _ = s.mark_paid(date(2023, 5, 27), Actor.system(), at)
+        >>> s.next_paid_until().isoformat()
+        '2023-06-27'
+        """
+        if self.paid_until is None:
+            raise ConflictError(f"service {self.id}", "has never been paid; nothing to renew")
+        return BillingCycle(self.anchor or self.paid_until, self.period).extend(
+            self.paid_until,
+            periods,
+        )
+
     def set_auto_renew(self, enabled: bool) -> None:
         """Switch automatic renewal on or off.
 
@@ -964,7 +1001,7 @@ class Service:
             actor,
             at,
             reason,
-            lambda: {"paid_until": self._checked_paid_until(until)},
+            lambda: {"paid_until": self._checked_paid_until(until), "anchor": self.anchor or until},
         )
 
     def activate(self, actor: Actor, at: datetime, reason: str | None = None) -> ServiceChange:

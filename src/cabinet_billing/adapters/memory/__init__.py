@@ -1,1 +1,67 @@
-"""adapters/memory."""
+"""The in-memory adapters: the embedded default for simulations, tests and small hosts.
+
+:func:`in_memory_billing` wires a complete :class:`~cabinet_billing.app.billing.Billing`
+over an in-memory store, a fixed clock and the sandbox gateway:
+
+>>> from datetime import datetime, timezone
+>>> from cabinet_billing import Account
+>>> setup = in_memory_billing(now=datetime(2024, 3, 1, 9, tzinfo=timezone.utc))
+>>> _ = setup.billing.open_account(Account.open("acc-1", "alice"), owner_id="u1", owner_name="Alice")
+>>> setup.store.accounts.ids()
+['acc-1']
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import attrs
+
+from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.memory.notifier import InMemoryNotifier
+from cabinet_billing.adapters.memory.store import MemoryStore, MemoryUnitOfWork
+from cabinet_billing.adapters.sandbox import SandboxGateway
+from cabinet_billing.app.billing import Billing
+from cabinet_billing.app.settings import BillingSettings
+
+__all__ = [
+    "InMemoryBilling",
+    "InMemoryNotifier",
+    "MemoryStore",
+    "MemoryUnitOfWork",
+    "in_memory_billing",
+]
+
+_SANDBOX_SECRET = b"cabinet-billing sandbox signing key"
+
+
+@attrs.frozen
+class InMemoryBilling:
+    """A wired billing and the parts a test drives: store, clock, gateway, notifier."""
+
+    billing: Billing
+    store: MemoryStore
+    clock: FixedClock
+    gateway: SandboxGateway
+    notifier: InMemoryNotifier
+
+
+def in_memory_billing(
+    settings: BillingSettings | None = None,
+    *,
+    now: datetime | None = None,
+    tz: str = "UTC",
+) -> InMemoryBilling:
+    """A complete billing over in-memory adapters.
+
+    Args:
+        settings: the provider's settings (default: :class:`BillingSettings`).
+        now: the clock's starting instant (default 2024-01-01 00:00 UTC).
+        tz: the provider's time zone.
+    """
+    store = MemoryStore()
+    clock = FixedClock(now or datetime(2024, 1, 1, tzinfo=UTC), tz=tz)
+    gateway = SandboxGateway(_SANDBOX_SECRET)
+    notifier = InMemoryNotifier()
+    billing = Billing(lambda: MemoryUnitOfWork(store), clock, gateway, notifier, settings)
+    return InMemoryBilling(billing, store, clock, gateway, notifier)

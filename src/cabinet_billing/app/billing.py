@@ -1,0 +1,1041 @@
+"""The use cases: what a customer cabinet does with money, each in one unit of work.
+
+A host builds one :class:`Billing` from its ports (storage, clock, payment gateway,
+notifier) and its :class:`~cabinet_billing.app.settings.BillingSettings`, and calls its
+methods. Every method reads the clock once, checks the user's rights (SPEC A3) and, for
+anything that pays, the profile (SPEC A2); does its work through the domain objects in
+one unit of work; commits; sends the notifications; and returns what happened.
+
+How money flows: every payment is credited to the account's balance (a ledger entry)
+and every invoice is paid by a charge from the balance (another entry, plus expenses for
+its lines). A payment made directly for one invoice is credited and charged at once, so
+the balance is left as it was, yet the ledger, the expenses and the invoice agree to the
+cent at every moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+import attrs
+import moneyed
+
+from cabinet_billing.app.settings import BillingSettings, PaymentMethod
+from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.allocation import allocate
+from cabinet_billing.domain.cart import Order, OrderLine
+from cabinet_billing.domain.catalog import ProductKind
+from cabinet_billing.domain.customer import Account, ensure_can_pay, payment_readiness
+from cabinet_billing.domain.events import (
+    AccountOpened,
+    BankTransferForReview,
+    BankTransferMatched,
+    BillingEvent,
+    DeletionRequested,
+    InvoiceDeleted,
+    InvoiceIssued,
+    InvoicePaid,
+    OrderPlaced,
+    PaymentCredited,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentStarted,
+    ServicePaid,
+    ServiceStopped,
+)
+from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.invoice import (
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
+    IssuedLine,
+)
+from cabinet_billing.domain.money import Money, Rounding
+from cabinet_billing.domain.notifications import Notification, NotificationCategory
+from cabinet_billing.domain.paylink import PayLink, PayLinkSigner
+from cabinet_billing.domain.payment import (
+    EventOutcome,
+    GatewayEvent,
+    Payment,
+    PaymentEventKind,
+    PaymentPurpose,
+    PaymentStatus,
+)
+from cabinet_billing.domain.payment_method import PaymentQuote
+from cabinet_billing.domain.service import (
+    Actor,
+    ActorRole,
+    Service,
+    ServiceAction,
+    ServiceOperation,
+    ServiceStatus,
+)
+from cabinet_billing.domain.tax import TaxRate
+from cabinet_billing.errors import (
+    AccessDeniedError,
+    ConflictError,
+    InsufficientFundsError,
+    InvalidTransitionError,
+    NotFoundError,
+)
+from cabinet_billing.ports.clock import Clock
+from cabinet_billing.ports.gateway import PaymentGateway
+from cabinet_billing.ports.notifier import Notifier
+from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.rules.matching import (
+    CandidateStatus,
+    InvoiceCandidate,
+    StatementLine,
+    StatementMatch,
+    match_statement,
+)
+
+__all__ = [
+    "Billing",
+    "CallbackHandled",
+    "CheckoutStarted",
+    "InvoiceSettled",
+    "OrderResult",
+    "PayResult",
+    "StatementResult",
+    "TopUpNeeded",
+]
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@attrs.frozen(kw_only=True)
+class OrderResult:
+    """An order placed: its services, its invoice, and whether the balance paid it."""
+
+    invoice: Invoice
+    service_ids: tuple[str, ...]
+    paid_from_balance: bool
+    events: tuple[BillingEvent, ...]
+
+
+@attrs.frozen(kw_only=True)
+class CheckoutStarted:
+    """A payment created and waiting for the customer on the provider's page."""
+
+    payment: Payment
+    url: str
+    events: tuple[BillingEvent, ...]
+
+    @property
+    def quote(self) -> PaymentQuote:
+        """What is credited, the fee, the total to pay and the cashback."""
+        return self.payment.quote
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceSettled:
+    """An invoice paid from the balance."""
+
+    invoice: Invoice
+    events: tuple[BillingEvent, ...]
+
+
+@attrs.frozen(kw_only=True)
+class TopUpNeeded:
+    """The balance does not cover the invoice: how much is missing and how to pay it."""
+
+    invoice: Invoice
+    balance: Money
+    missing: Money
+    methods: tuple[PaymentMethod, ...]
+    events: tuple[BillingEvent, ...] = ()
+
+
+#: What :meth:`Billing.pay_invoice` returns.
+PayResult = InvoiceSettled | CheckoutStarted | TopUpNeeded
+
+
+@attrs.frozen(kw_only=True)
+class CallbackHandled:
+    """What a gateway callback did: applied, a duplicate, or stale (out of order)."""
+
+    payment_id: str
+    outcome: EventOutcome
+    status: PaymentStatus
+    events: tuple[BillingEvent, ...]
+
+
+@attrs.frozen(kw_only=True)
+class StatementResult:
+    """A bank statement matched: the lines that paid invoices and those left for review."""
+
+    match: StatementMatch
+    events: tuple[BillingEvent, ...]
+
+
+# ----------------------------------------------------------------------------- use cases
+
+
+class Billing:
+    """The billing of one provider, over the ports a host plugs in.
+
+    Args:
+        uow: makes a fresh unit of work (one per use case).
+        clock: the clock.
+        gateway: the payment provider.
+        notifier: where notifications go (none are sent without one).
+        settings: the provider's settings.
+    """
+
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        gateway: PaymentGateway,
+        notifier: Notifier | None = None,
+        settings: BillingSettings | None = None,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._gateway = gateway
+        self._notifier = notifier
+        self.settings = settings if settings is not None else BillingSettings()
+
+    # ------------------------------------------------------------------ accounts
+
+    def open_account(
+        self,
+        account: Account,
+        *,
+        owner_id: str,
+        owner_name: str,
+    ) -> AccountOpened:
+        """Store a new account with its first user, who has every right.
+
+        Raises:
+            ConflictError: when the account exists.
+        """
+        now = self._clock.now()
+        with self._uow() as uow:
+            uow.accounts.add(account)
+            uow.users.add(
+                AccountUsers.create(account.id, owner_id, owner_name, account.profile.email),
+            )
+            uow.ledgers.get(account.id)
+            uow.expenses.get(account.id)
+            uow.commit()
+        return AccountOpened(account_id=account.id, at=now, owner_id=owner_id)
+
+    def balance(self, account_id: str, currency: str) -> Money:
+        """The account's balance in a currency, at accrual precision."""
+        with self._uow() as uow:
+            uow.accounts.get(account_id)
+            return uow.ledgers.get(account_id).balance(currency)
+
+    # ------------------------------------------------------------------ orders
+
+    def place_order(self, account_id: str, user_id: str, order: Order) -> OrderResult:
+        """Turn a checked-out cart into services awaiting payment and an invoice.
+
+        When the balance covers the invoice (and the profile allows paying), it is paid
+        from the balance at once (SPEC L2); otherwise it waits for a payment.
+
+        Raises:
+            AccessDeniedError: without the right ``services.order``.
+            ConflictError: when the order was placed already.
+        """
+        now, today = self._clock.now(), self._clock.today()
+        with self._uow() as uow:
+            account = uow.accounts.get(account_id)
+            uow.users.get(account_id).ensure_can(user_id, "services.order")
+            key = f"order:{order.id}"
+            if uow.keys.seen(key):
+                raise ConflictError(f"order {order.id!r}", "was placed already")
+            uow.keys.record(key)
+            kinds = {item.id: item.plan.kind for item in order.items}
+            lines: list[IssuedLine] = []
+            service_ids: list[str] = []
+            for line in order.lines:
+                service = _new_service(
+                    service_id=self._next_id(uow, "service"),
+                    account=account,
+                    user_id=user_id,
+                    line=line,
+                    kind=kinds[line.item_id],
+                    now=now,
+                )
+                uow.services.add(service)
+                service_ids.append(service.id)
+                lines.append(
+                    IssuedLine(
+                        f"{line.plan_name}, {line.covered.start} to {line.covered.end}",
+                        line.tax,
+                        None,
+                        service.id,
+                        None,
+                        line.covered.end,
+                    ),
+                )
+            invoice = Invoice.from_lines(
+                self._next_id(uow, "invoice"),
+                self._number(uow, today, account_id),
+                account_id,
+                lines,
+                issued_on=today,
+                due_on=today + timedelta(days=self.settings.invoice_due_days),
+                kind=InvoiceKind.ORDER,
+                payment_method_id=order.payment_method_id,
+            )
+            uow.invoices.add(invoice)
+            events: list[BillingEvent] = [
+                OrderPlaced(
+                    account_id=account_id,
+                    at=now,
+                    order_id=order.id,
+                    invoice_id=invoice.id,
+                    service_ids=tuple(service_ids),
+                ),
+                self._issued(invoice, now),
+            ]
+            paid = False
+            if payment_readiness(account, self.settings.payment_requirements).ready:
+                balance = uow.ledgers.get(account_id).balance(invoice.currency)
+                if balance >= invoice.amount_due:
+                    events += self._settle(uow, invoice, invoice.amount_due, now, from_balance=True)
+                    paid = True
+            uow.commit()
+        self._notify(events)
+        return OrderResult(
+            invoice=invoice,
+            service_ids=tuple(service_ids),
+            paid_from_balance=paid,
+            events=tuple(events),
+        )
+
+    def issue_renewal_invoice(
+        self,
+        account_id: str,
+        user_id: str,
+        service_id: str,
+        *,
+        periods: int = 1,
+        payment_method_id: str | None = None,
+    ) -> Invoice:
+        """Issue an invoice for the next billing period(s) of a service (SPEC L4).
+
+        Raises:
+            AccessDeniedError: without the right ``services.renew``.
+            NotFoundError: for a service of another account.
+            ConflictError: when an unpaid renewal invoice for it exists (delete it first
+                to pay another way) or the service was never paid.
+        """
+        now, today = self._clock.now(), self._clock.today()
+        with self._uow() as uow:
+            uow.users.get(account_id).ensure_can(user_id, "services.renew")
+            service = uow.services.get(service_id)
+            if service.account_id != account_id:
+                raise NotFoundError("service", service_id)
+            for other in uow.invoices.for_account(account_id):
+                if (
+                    other.is_open()
+                    and other.kind is InvoiceKind.RENEWAL
+                    and any(ln.service_id == service_id for ln in other.lines)
+                ):
+                    raise ConflictError(
+                        f"service {service_id}",
+                        f"invoice {other.number} for its renewal is unpaid; pay or delete it",
+                    )
+            until = service.next_paid_until(periods)
+            invoice = Invoice.issue(
+                self._next_id(uow, "invoice"),
+                self._number(uow, today, account_id),
+                account_id,
+                [
+                    InvoiceLine(
+                        f"{service.plan_name}: renewal until {until.isoformat()}",
+                        service.price * periods,
+                        service_id=service_id,
+                        paid_until=until,
+                    ),
+                ],
+                issued_on=today,
+                due_on=min(
+                    today + timedelta(days=self.settings.invoice_due_days),
+                    max(service.paid_until or today, today),
+                ),
+                tax_rate=self._tax_rate(uow.accounts.get(account_id)),
+                tax_mode=self.settings.tax.mode,
+                kind=InvoiceKind.RENEWAL,
+                payment_method_id=payment_method_id,
+                rounding=self.settings.rounding,
+            )
+            uow.invoices.add(invoice)
+            uow.commit()
+        self._notify([self._issued(invoice, now)])
+        return invoice
+
+    # ------------------------------------------------------------------ paying
+
+    def top_up(
+        self,
+        account_id: str,
+        user_id: str,
+        amount: moneyed.Money,
+        method_id: str,
+        *,
+        return_url: str | None = None,
+    ) -> CheckoutStarted:
+        """Start an advance payment to the balance by a method (SPEC L2, M5).
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.pay``.
+            ProfileIncompleteError: while required profile fields are missing.
+            NotFoundError: for a method not offered in the amount's currency.
+            AmountOutOfRangeError: for an amount outside the method's range.
+        """
+        now = self._clock.now()
+        money = Money(amount.amount, amount.currency)
+        with self._uow() as uow:
+            self._may_pay(uow, account_id, user_id)
+            method = self.settings.method(method_id, money.code)
+            payment = Payment.top_up(
+                self._next_id(uow, "payment"),
+                account_id,
+                method.pricing.quote(money),
+                now,
+                method_id=method.id,
+            )
+            return self._checkout(uow, payment, now, return_url)
+
+    def pay_invoice(
+        self,
+        account_id: str,
+        user_id: str,
+        invoice_id: str,
+        *,
+        method_id: str | None = None,
+        return_url: str | None = None,
+    ) -> PayResult:
+        """Pay an invoice from the balance, or directly by a method (SPEC L2).
+
+        Without a method, the balance pays when it covers the amount due; otherwise the
+        result says how much is missing and which methods can take that amount. With a
+        method, a payment for exactly this invoice is started; when the provider confirms
+        it, the invoice is paid and the balance is left as it was.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.pay``.
+            ProfileIncompleteError: while required profile fields are missing.
+            NotFoundError: for an invoice of another account or an unknown method.
+            InvalidTransitionError: when the invoice is paid, cancelled or deleted.
+        """
+        now = self._clock.now()
+        with self._uow() as uow:
+            self._may_pay(uow, account_id, user_id)
+            invoice = self._invoice(uow, account_id, invoice_id)
+            _require_open(invoice)
+            due = invoice.amount_due
+            if method_id is not None:
+                method = self.settings.method(method_id, due.code)
+                payment = Payment.for_invoice(
+                    self._next_id(uow, "payment"),
+                    account_id,
+                    invoice.id,
+                    method.pricing.quote(due),
+                    now,
+                    method_id=method.id,
+                )
+                return self._checkout(uow, payment, now, return_url)
+            balance = uow.ledgers.get(account_id).balance(due.code)
+            if balance < due:
+                # Round up: a top-up of the rounded-down amount would still fall short.
+                missing = _CEILING.minor(due - balance)
+                return TopUpNeeded(
+                    invoice=invoice,
+                    balance=balance,
+                    missing=missing,
+                    methods=self.settings.methods_for(missing),
+                )
+            events = self._settle(uow, invoice, due, now, from_balance=True)
+            uow.commit()
+        self._notify(events)
+        return InvoiceSettled(invoice=invoice, events=tuple(events))
+
+    def handle_gateway_callback(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> CallbackHandled:
+        """Apply a payment provider's callback (SPEC L6).
+
+        A callback seen before, or one the payment has already moved past, changes
+        nothing and says so. A credited payment is booked to the balance (with its
+        cashback as a separate payment, SPEC M6); a direct invoice payment then pays its
+        invoice; and, when the settings say so, the balance pays other open invoices.
+
+        Raises:
+            InvalidWebhookError: for a callback that fails verification.
+            NotFoundError: for an unknown payment.
+            InvalidTransitionError: for an event that contradicts the payment.
+        """
+        parsed = self._gateway.parse_webhook(headers, body)
+        now = self._clock.now()
+        with self._uow() as uow:
+            payment = uow.payments.get(parsed.payment_id)
+            result = payment.apply(parsed.event)
+            events: list[BillingEvent] = []
+            if result.changed:
+                events = self._after_event(uow, payment, parsed.event, now)
+            uow.commit()
+        self._notify(events)
+        return CallbackHandled(
+            payment_id=payment.id,
+            outcome=result.outcome,
+            status=payment.status,
+            events=tuple(events),
+        )
+
+    def delete_invoice(self, account_id: str, user_id: str, invoice_id: str) -> InvoiceDeleted:
+        """Delete an unpaid invoice, e.g. to renew and pay by another method (SPEC L4).
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.pay``.
+            InvalidTransitionError: unless the invoice is unpaid.
+        """
+        now = self._clock.now()
+        with self._uow() as uow:
+            uow.users.get(account_id).ensure_can(user_id, "invoices.pay")
+            invoice = self._invoice(uow, account_id, invoice_id)
+            invoice.delete(now.date(), reason=f"deleted by {user_id}")
+            uow.commit()
+        return InvoiceDeleted(
+            account_id=account_id,
+            at=now,
+            invoice_id=invoice.id,
+            number=invoice.number,
+        )
+
+    def pay_link(self, account_id: str, invoice_id: str) -> PayLink:
+        """A signed link to pay an open invoice without logging in (SPEC L5).
+
+        Raises:
+            ConflictError: when the settings offer no pay links.
+            InvalidTransitionError: when the invoice has nothing left to pay.
+        """
+        signer = self._signer()
+        now = self._clock.now()
+        with self._uow() as uow:
+            invoice = self._invoice(uow, account_id, invoice_id)
+            _require_open(invoice)
+            return signer.issue(invoice.id, account_id, now)
+
+    def open_pay_link(self, token: str) -> tuple[Invoice, PayLink]:
+        """The invoice a pay link pays, and the link to use from now on.
+
+        The link is the same while it is valid and a new one once it expired (Horoshop
+        re-issues expired links).
+
+        Raises:
+            InvalidPayLinkError: for an altered or malformed link.
+            InvalidTransitionError: when the invoice was paid, cancelled or deleted.
+        """
+        signer = self._signer()
+        now = self._clock.now()
+        link = signer.reissue_if_expired(token, now)
+        claims = signer.verify(link.token, now)
+        with self._uow() as uow:
+            invoice = self._invoice(uow, claims.account_id, claims.invoice_id)
+            _require_open(invoice)
+            return invoice, link
+
+    def pay_by_link(
+        self,
+        token: str,
+        method_id: str,
+        *,
+        return_url: str | None = None,
+    ) -> CheckoutStarted:
+        """Start paying the invoice of a pay link by a method, without a login.
+
+        Raises:
+            InvalidPayLinkError: for an altered, malformed or expired link.
+            InvalidTransitionError: when the invoice has nothing left to pay.
+        """
+        now = self._clock.now()
+        claims = self._signer().verify(token, now)
+        with self._uow() as uow:
+            invoice = self._invoice(uow, claims.account_id, claims.invoice_id)
+            _require_open(invoice)
+            method = self.settings.method(method_id, invoice.currency)
+            payment = Payment.for_invoice(
+                self._next_id(uow, "payment"),
+                invoice.account_id,
+                invoice.id,
+                method.pricing.quote(invoice.amount_due),
+                now,
+                method_id=method.id,
+            )
+            return self._checkout(uow, payment, now, return_url)
+
+    def match_bank_statement(self, lines: Sequence[StatementLine]) -> StatementResult:
+        """Credit bank transfers that name exactly one invoice and pay exactly its amount.
+
+        Everything else is left for review with its reason (SPEC L7). Each line is
+        processed once: a statement imported twice changes nothing the second time.
+        """
+        now = self._clock.now()
+        with self._uow() as uow:
+            candidates = [
+                InvoiceCandidate(
+                    invoice_id=i.id,
+                    number=i.number,
+                    amount_due=i.amount_due if i.is_open() else i.total.gross,
+                    status=_candidate_status(i),
+                )
+                for i in _all_invoices(uow)
+            ]
+            processed = {k.removeprefix("bank:") for k in uow.keys.all("bank:")}
+            match = match_statement(
+                lines,
+                candidates,
+                self.settings.invoice_numbers,
+                processed=processed,
+            )
+            events: list[BillingEvent] = []
+            by_id = {line.line_id: line for line in lines}
+            for result in match.matched:
+                line = by_id[result.line_id]
+                assert result.invoice_id is not None  # noqa: S101 - matched results name one
+                invoice = uow.invoices.get(result.invoice_id)
+                events += self._bank_transfer(uow, invoice, line, now)
+            for result in match.review:
+                uow.keys.record(f"bank:{result.line_id}")
+                events.append(
+                    BankTransferForReview(
+                        account_id="",
+                        at=now,
+                        line_id=result.line_id,
+                        reason=result.message,
+                    ),
+                )
+            uow.commit()
+        self._notify(events)
+        return StatementResult(match=match, events=tuple(events))
+
+    def request_deletion(self, account_id: str, user_id: str) -> DeletionRequested:
+        """Stop every service of the account and every automatic charge (SPEC L9).
+
+        Auto-renewal is switched off for every service; running services are stopped by
+        the administrator role with the reason "deletion requested"; open invoices stay
+        for the record, so nothing owed is forgotten.
+
+        Raises:
+            AccessDeniedError: unless the user is the account's owner.
+        """
+        now = self._clock.now()
+        with self._uow() as uow:
+            users = uow.users.get(account_id)
+            if users.owner_id != user_id:
+                raise AccessDeniedError(user_id, "request deletion", "only the owner may")
+            account = uow.accounts.get(account_id)
+            account.settings = attrs.evolve(account.settings, auto_renew_default=False)
+            stopped: list[str] = []
+            events: list[BillingEvent] = []
+            for service in uow.services.for_account(account_id):
+                if service.status is ServiceStatus.DELETED:
+                    continue
+                service.set_auto_renew(False)
+                if service.status is ServiceStatus.ACTIVE:
+                    service.block_by_admin(Actor.admin("billing"), now, "deletion requested")
+                    stopped.append(service.id)
+                    events.append(
+                        ServiceStopped(
+                            account_id=account_id,
+                            at=now,
+                            service_id=service.id,
+                            reason="deletion requested",
+                        ),
+                    )
+            uow.keys.record(f"deletion:{account_id}:{now.isoformat()}")
+            uow.commit()
+        event = DeletionRequested(account_id=account_id, at=now, service_ids=tuple(stopped))
+        self._notify([*events, event])
+        return event
+
+    # ------------------------------------------------------------------ internals
+
+    def _may_pay(self, uow: UnitOfWork, account_id: str, user_id: str) -> Account:
+        account = uow.accounts.get(account_id)
+        uow.users.get(account_id).ensure_can(user_id, "invoices.pay")
+        ensure_can_pay(account, self.settings.payment_requirements)
+        return account
+
+    def _invoice(self, uow: UnitOfWork, account_id: str, invoice_id: str) -> Invoice:
+        invoice = uow.invoices.get(invoice_id)
+        if invoice.account_id != account_id:
+            # Never confirm that another account's invoice exists.
+            raise NotFoundError("invoice", invoice_id)
+        return invoice
+
+    def _tax_rate(self, account: Account) -> TaxRate | None:
+        country = account.profile.country
+        return self.settings.tax.rate_for(country) if country else self.settings.tax.default
+
+    def _signer(self) -> PayLinkSigner:
+        if self.settings.pay_links is None:
+            raise ConflictError("pay links", "are not offered: set BillingSettings.pay_links")
+        return self.settings.pay_links
+
+    @staticmethod
+    def _next_id(uow: UnitOfWork, kind: str) -> str:
+        return f"{kind[:3]}-{uow.sequences.next(kind)}"
+
+    def _number(self, uow: UnitOfWork, today: date, account_id: str) -> str:
+        return self.settings.invoice_numbers.format(
+            uow.sequences.next("invoice-number"),
+            prefix=self.settings.invoice_prefix,
+            year=today.year,
+            month=today.month,
+            account=account_id,
+        )
+
+    @staticmethod
+    def _issued(invoice: Invoice, now: datetime) -> InvoiceIssued:
+        return InvoiceIssued(
+            account_id=invoice.account_id,
+            at=now,
+            invoice_id=invoice.id,
+            number=invoice.number,
+            amount=invoice.total.gross,
+        )
+
+    def _checkout(
+        self,
+        uow: UnitOfWork,
+        payment: Payment,
+        now: datetime,
+        return_url: str | None,
+    ) -> CheckoutStarted:
+        uow.payments.add(payment)
+        session = self._gateway.checkout(payment, return_url=return_url)
+        uow.commit()
+        event = PaymentStarted(
+            account_id=payment.account_id,
+            at=now,
+            payment_id=payment.id,
+            amount=payment.amount,
+            total=payment.quote.total,
+            url=session.url,
+        )
+        return CheckoutStarted(payment=payment, url=session.url, events=(event,))
+
+    def _after_event(
+        self,
+        uow: UnitOfWork,
+        payment: Payment,
+        event: GatewayEvent,
+        now: datetime,
+    ) -> list[BillingEvent]:
+        if payment.status is PaymentStatus.CREDITED:
+            return self._credit(uow, payment, now)
+        if payment.status in {PaymentStatus.FAILED, PaymentStatus.CANCELLED}:
+            return [
+                PaymentFailed(
+                    account_id=payment.account_id,
+                    at=now,
+                    payment_id=payment.id,
+                    reason=event.reason or payment.status.value,
+                ),
+            ]
+        if payment.status is PaymentStatus.REFUNDED:
+            ledger = uow.ledgers.get(payment.account_id)
+            ledger.refund(payment.amount, now, ref=payment.id, key=f"refund:{payment.id}")
+            book = uow.expenses.get(payment.account_id)
+            book.withdraw(min(payment.amount, book.available(payment.amount.code)))
+            return [
+                PaymentRefunded(
+                    account_id=payment.account_id,
+                    at=now,
+                    payment_id=payment.id,
+                    amount=payment.amount,
+                ),
+            ]
+        return []
+
+    def _credit(self, uow: UnitOfWork, payment: Payment, now: datetime) -> list[BillingEvent]:
+        account_id = payment.account_id
+        ledger = uow.ledgers.get(account_id)
+        book = uow.expenses.get(account_id)
+        ledger.top_up(payment.amount, now, ref=payment.id, key=f"payment:{payment.id}")
+        book.fund(payment.id, payment.amount)
+        cashback = payment.quote.cashback
+        if cashback.amount > 0:
+            back = Payment(
+                id=f"{payment.id}-cashback",
+                account_id=account_id,
+                purpose=PaymentPurpose.CASHBACK,
+                quote=PaymentQuote(
+                    base=cashback,
+                    fee=Money.zero(cashback.code),
+                    total=cashback,
+                    cashback=Money.zero(cashback.code),
+                ),
+                created_at=now,
+                method_id=payment.method_id,
+            )
+            back.apply(GatewayEvent(f"{payment.id}:cashback", PaymentEventKind.CREDITED, now))
+            uow.payments.add(back)
+            ledger.cashback(cashback, now, ref=back.id, key=f"payment:{back.id}")
+            book.fund(back.id, cashback)
+        events: list[BillingEvent] = [
+            PaymentCredited(
+                account_id=account_id,
+                at=now,
+                payment_id=payment.id,
+                amount=payment.amount,
+                cashback=cashback,
+            ),
+        ]
+        if payment.purpose is PaymentPurpose.INVOICE and payment.invoice_id is not None:
+            invoice = uow.invoices.get(payment.invoice_id)
+            if invoice.is_open():
+                amount = min(payment.amount, invoice.amount_due)
+                events += self._settle(uow, invoice, amount, now, from_balance=False)
+        if self.settings.apply_balance_to_open_invoices:
+            events += self._apply_balance(uow, account_id, now)
+        return events
+
+    def _apply_balance(self, uow: UnitOfWork, account_id: str, now: datetime) -> list[BillingEvent]:
+        """Pay open invoices from the balance, oldest first (never a top-up invoice)."""
+        ledger = uow.ledgers.get(account_id)
+        events: list[BillingEvent] = []
+        for invoice in uow.invoices.for_account(account_id):
+            if not invoice.is_open() or invoice.kind is InvoiceKind.TOP_UP:
+                continue
+            spendable = _floor_minor(ledger.balance(invoice.currency))
+            due = invoice.amount_due
+            if spendable >= due:
+                events += self._settle(uow, invoice, due, now, from_balance=True)
+            elif self.settings.partial_from_balance and spendable.amount > 0:
+                events += self._settle(uow, invoice, spendable, now, from_balance=True)
+        return events
+
+    def _bank_transfer(
+        self,
+        uow: UnitOfWork,
+        invoice: Invoice,
+        line: StatementLine,
+        now: datetime,
+    ) -> list[BillingEvent]:
+        payment = Payment.for_invoice(
+            f"bank-{line.line_id}",
+            invoice.account_id,
+            invoice.id,
+            line.amount,
+            now,
+            method_id="bank_transfer",
+        )
+        uow.payments.add(payment)
+        uow.keys.record(f"bank:{line.line_id}")
+        payment.apply(GatewayEvent(f"bank:{line.line_id}", PaymentEventKind.CREDITED, now))
+        events: list[BillingEvent] = [
+            BankTransferMatched(
+                account_id=invoice.account_id,
+                at=now,
+                line_id=line.line_id,
+                invoice_id=invoice.id,
+                amount=line.amount,
+            ),
+        ]
+        return events + self._credit(uow, payment, now)
+
+    def _settle(
+        self,
+        uow: UnitOfWork,
+        invoice: Invoice,
+        amount: Money,
+        now: datetime,
+        *,
+        from_balance: bool,
+    ) -> list[BillingEvent]:
+        """Charge ``amount`` from the balance to the invoice, with expenses for its lines."""
+        account_id = invoice.account_id
+        ledger = uow.ledgers.get(account_id)
+        balance = ledger.balance(amount.code)
+        if from_balance and balance < amount:
+            raise InsufficientFundsError(amount, balance, amount - balance)
+        applied = f"balance-{uow.sequences.next('balance-payment')}"
+        ledger.charge(
+            amount,
+            now,
+            ref=invoice.id,
+            key=f"invoice:{invoice.id}:{applied}",
+            memo=f"invoice {invoice.number}",
+        )
+        book = uow.expenses.get(account_id)
+        for i, (line, part) in enumerate(_line_parts(invoice, amount)):
+            if part.amount <= 0:
+                continue
+            tax = self.settings.rounding.accrual(_share(line.amounts.tax, part, line.amounts.gross))
+            book.add(
+                Expense(
+                    f"{invoice.id}:{applied}:{i + 1}",
+                    account_id,
+                    line.description,
+                    now.date(),
+                    part,
+                    min(tax, part),
+                    service_id=line.service_id,
+                    payer_id=invoice.payer_id,
+                ),
+            )
+        invoice.pay(applied, amount, now.date())
+        if invoice.status is not InvoiceStatus.PAID:
+            return []
+        events: list[BillingEvent] = [
+            InvoicePaid(
+                account_id=account_id,
+                at=now,
+                invoice_id=invoice.id,
+                number=invoice.number,
+                amount=invoice.total.gross,
+                from_balance=from_balance,
+            ),
+        ]
+        return events + self._services_paid(uow, invoice, now)
+
+    def _services_paid(
+        self, uow: UnitOfWork, invoice: Invoice, now: datetime
+    ) -> list[BillingEvent]:
+        events: list[BillingEvent] = []
+        for line in invoice.lines:
+            if line.service_id is None or line.paid_until is None:
+                continue
+            service = uow.services.get(line.service_id)
+            if service.status is ServiceStatus.DELETED:
+                continue
+            if service.awaiting_payment:
+                service.mark_paid(line.paid_until, Actor.system(), now, f"invoice {invoice.number}")
+                if self.settings.open_on_payment:
+                    service.begin_processing(ServiceOperation.OPENING, Actor.system(), now)
+            elif line.paid_until > (service.paid_until or line.paid_until):
+                if service.can(ServiceAction.RENEW, ActorRole.SYSTEM):
+                    service.renew(line.paid_until, Actor.system(), now, f"invoice {invoice.number}")
+                else:
+                    # Busy (e.g. still opening): the period is paid all the same.
+                    service.extend_paid_until(line.paid_until)
+            events.append(
+                ServicePaid(
+                    account_id=invoice.account_id,
+                    at=now,
+                    service_id=service.id,
+                    paid_until=line.paid_until,
+                ),
+            )
+        return events
+
+    def _notify(self, events: Sequence[BillingEvent]) -> None:
+        if self._notifier is None:
+            return
+        for event in events:
+            notification = _notification(event)
+            if notification is not None:
+                self._notifier.send(notification)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+_FLOOR = Rounding(ROUND_FLOOR)
+_CEILING = Rounding(ROUND_CEILING)
+
+
+def _floor_minor(money: Money) -> Money:
+    """What can be spent of a balance kept at accrual precision: whole minor units."""
+    return _FLOOR.minor(money)
+
+
+def _share(tax: Money, part: Money, gross: Money) -> Money:
+    """The tax contained in ``part`` of a line whose gross contains ``tax``."""
+    if gross.amount <= 0:
+        return Money.zero(part.code)
+    return tax * (part / gross)
+
+
+def _line_parts(invoice: Invoice, amount: Money) -> list[tuple[IssuedLine, Money]]:
+    lines = list(invoice.lines)
+    if amount == invoice.total.gross and not invoice.payments:
+        return [(ln, ln.amounts.gross) for ln in lines]
+    weights = [ln.amounts.gross.amount.max(Decimal(0)) for ln in lines]
+    if not any(weights):
+        return [(lines[0], amount)]
+    return list(zip(lines, allocate(amount, weights), strict=True))
+
+
+def _require_open(invoice: Invoice) -> None:
+    if not invoice.is_open():
+        raise InvalidTransitionError(
+            f"invoice {invoice.number} ({invoice.status.value})",
+            "pay",
+            [a.value for a in invoice.actions()],
+        )
+
+
+def _candidate_status(invoice: Invoice) -> CandidateStatus:
+    if invoice.is_open():
+        return CandidateStatus.OPEN
+    if invoice.status is InvoiceStatus.PAID:
+        return CandidateStatus.PAID
+    return CandidateStatus.CANCELLED
+
+
+def _all_invoices(uow: UnitOfWork) -> list[Invoice]:
+    return [i for account_id in uow.accounts.ids() for i in uow.invoices.for_account(account_id)]
+
+
+def _new_service(
+    *,
+    service_id: str,
+    account: Account,
+    user_id: str,
+    line: OrderLine,
+    kind: ProductKind,
+    now: datetime,
+) -> Service:
+    return Service.order(
+        id=service_id,
+        account_id=account.id,
+        plan_id=line.plan_id,
+        plan_name=line.plan_name,
+        kind=kind,
+        price=line.then,
+        period=line.period,
+        created_at=now,
+        actor=Actor.client(user_id),
+        auto_renew=account.settings.auto_renew_default,
+    )
+
+
+_NOTIFY: dict[type[BillingEvent], tuple[NotificationCategory, str]] = {
+    InvoiceIssued: (NotificationCategory.FINANCE, "invoice.issued"),
+    InvoicePaid: (NotificationCategory.FINANCE, "invoice.paid"),
+    PaymentCredited: (NotificationCategory.FINANCE, "payment.credited"),
+    PaymentFailed: (NotificationCategory.FINANCE, "payment.failed"),
+    PaymentRefunded: (NotificationCategory.FINANCE, "payment.refunded"),
+    ServicePaid: (NotificationCategory.SERVICES, "service.paid"),
+    ServiceStopped: (NotificationCategory.SERVICES, "service.stopped"),
+    DeletionRequested: (NotificationCategory.SERVICES, "account.deletion_requested"),
+}
+
+
+def _notification(event: BillingEvent) -> Notification | None:
+    found = _NOTIFY.get(type(event))
+    if found is None or not event.account_id:
+        return None
+    category, kind = found
+    params = {
+        f.name: str(getattr(event, f.name))
+        for f in attrs.fields(type(event))
+        if f.name not in {"account_id", "at"}
+    }
+    return Notification(event.account_id, category, kind, event.at, params)

@@ -1,0 +1,122 @@
+"""The settings of a billing installation: taxes, numbering, payment methods, policies.
+
+Every number of the seed cabinets is a default here or a preset elsewhere, never a
+constant in the use cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from cabinet_billing.domain.customer import PaymentRequirements
+from cabinet_billing.domain.money import HALF_UP, Money, Rounding
+from cabinet_billing.domain.numbering import NumberFormat
+from cabinet_billing.domain.paylink import PayLinkSigner
+from cabinet_billing.domain.payment_method import PaymentMethodPricing
+from cabinet_billing.domain.tax import TaxMode, TaxPolicy, TaxRate
+from cabinet_billing.errors import NotFoundError, ValidationError
+
+__all__ = ["BillingSettings", "PaymentMethod"]
+
+
+def _check_id(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not value.strip():
+        raise ValidationError(attribute.name, value, "must not be empty")
+
+
+@attrs.frozen
+class PaymentMethod:
+    """A way to pay that the provider offers: an id, a name and its pricing.
+
+    Args:
+        id: the method's id (``"card"``, ``"bank_transfer"`` ...).
+        name: what the customer sees.
+        pricing: fee, accepted range and cashback, in one currency.
+    """
+
+    id: str = attrs.field(validator=_check_id)
+    name: str
+    pricing: PaymentMethodPricing
+
+    @property
+    def currency(self) -> str:
+        """The currency the method takes."""
+        return self.pricing.currency
+
+    def accepts(self, amount: Money) -> bool:
+        """Whether the method can take this amount (currency and range)."""
+        if amount.code != self.currency:
+            return False
+        low, high = self.pricing.minimum, self.pricing.maximum
+        return (low is None or amount >= low) and (high is None or amount <= high)
+
+
+def _methods(value: Iterable[PaymentMethod]) -> tuple[PaymentMethod, ...]:
+    methods = tuple(value)
+    seen: set[tuple[str, str]] = set()
+    for m in methods:
+        if (m.id, m.currency) in seen:
+            raise ValidationError("payment_methods", m.id, f"listed twice for {m.currency}")
+        seen.add((m.id, m.currency))
+    return methods
+
+
+def _non_negative(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 0:
+        raise ValidationError(attribute.name, value, "must be 0 or more")
+
+
+@attrs.frozen
+class BillingSettings:
+    """How one provider bills.
+
+    Args:
+        tax: whether prices include tax, and the rate per country.
+        rounding: the rounding mode for amounts in the minor unit.
+        invoice_numbers: the invoice number template.
+        invoice_prefix: the ``{prefix}`` of invoice numbers.
+        invoice_due_days: days from issue to the due date of order and renewal invoices.
+        payment_methods: the methods offered, each in one currency.
+        payment_requirements: the profile fields needed before paying (SPEC A2).
+        apply_balance_to_open_invoices: pay open invoices from the balance, oldest first,
+            as soon as money arrives.
+        partial_from_balance: let the balance pay part of an invoice it cannot cover
+            fully (otherwise it pays only invoices it covers in full).
+        open_on_payment: start opening a service as soon as its order is paid.
+        pay_links: the signer of pay links, or ``None`` to offer none.
+    """
+
+    tax: TaxPolicy = attrs.field(
+        factory=lambda: TaxPolicy(TaxMode.INCLUSIVE, default=TaxRate("0", "no tax")),
+    )
+    rounding: Rounding = HALF_UP
+    invoice_numbers: NumberFormat = attrs.field(factory=lambda: NumberFormat("{prefix}-{seq:06}"))
+    invoice_prefix: str = "INV"
+    invoice_due_days: int = attrs.field(default=14, validator=_non_negative)
+    payment_methods: tuple[PaymentMethod, ...] = attrs.field(default=(), converter=_methods)
+    payment_requirements: PaymentRequirements = attrs.field(factory=PaymentRequirements)
+    apply_balance_to_open_invoices: bool = True
+    partial_from_balance: bool = False
+    open_on_payment: bool = True
+    pay_links: PayLinkSigner | None = None
+
+    def method(self, method_id: str, currency: str) -> PaymentMethod:
+        """The method with an id in a currency.
+
+        Raises:
+            NotFoundError: naming the methods offered in that currency.
+        """
+        for m in self.payment_methods:
+            if m.id == method_id and m.currency == currency.upper():
+                return m
+        offered = [m.id for m in self.payment_methods if m.currency == currency.upper()]
+        raise NotFoundError(
+            f"payment method in {currency.upper()} (offered: {', '.join(offered) or 'none'})",
+            method_id,
+        )
+
+    def methods_for(self, amount: Money) -> tuple[PaymentMethod, ...]:
+        """The methods that can take an amount."""
+        return tuple(m for m in self.payment_methods if m.accepts(amount))

@@ -22,6 +22,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 import attrs
 import moneyed
 
+from cabinet_billing.app.documents import DocumentUseCases
 from cabinet_billing.app.settings import BillingSettings, PaymentMethod
 from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.allocation import allocate
@@ -82,6 +83,7 @@ from cabinet_billing.errors import (
     NotFoundError,
 )
 from cabinet_billing.ports.clock import Clock
+from cabinet_billing.ports.documents import DocumentExchange
 from cabinet_billing.ports.gateway import PaymentGateway
 from cabinet_billing.ports.notifier import Notifier
 from cabinet_billing.ports.repositories import UnitOfWork
@@ -176,7 +178,7 @@ class StatementResult:
 # ----------------------------------------------------------------------------- use cases
 
 
-class Billing:
+class Billing(DocumentUseCases):
     """The billing of one provider, over the ports a host plugs in.
 
     Args:
@@ -185,6 +187,7 @@ class Billing:
         gateway: the payment provider.
         notifier: where notifications go (none are sent without one).
         settings: the provider's settings.
+        documents: the e-document exchange acts are sent to, if any.
     """
 
     def __init__(
@@ -192,13 +195,16 @@ class Billing:
         uow: Callable[[], UnitOfWork],
         clock: Clock,
         gateway: PaymentGateway,
+        *,
         notifier: Notifier | None = None,
         settings: BillingSettings | None = None,
+        documents: DocumentExchange | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._gateway = gateway
         self._notifier = notifier
+        self._exchange = documents
         self.settings = settings if settings is not None else BillingSettings()
 
     # ------------------------------------------------------------------ accounts
@@ -383,20 +389,26 @@ class Billing:
         amount: moneyed.Money,
         method_id: str,
         *,
+        payer_id: str | None = None,
         return_url: str | None = None,
     ) -> CheckoutStarted:
         """Start an advance payment to the balance by a method (SPEC L2, M5).
+
+        With a ``payer_id``, the payment is made by that payer of the account; its first
+        payment concludes its contract (SPEC L8).
 
         Raises:
             AccessDeniedError: without the right ``invoices.pay``.
             ProfileIncompleteError: while required profile fields are missing.
             NotFoundError: for a method not offered in the amount's currency.
             AmountOutOfRangeError: for an amount outside the method's range.
+            PayerNotReplaceableError: while another payer has unpaid expenses in an act.
         """
         now = self._clock.now()
         money = Money(amount.amount, amount.currency)
         with self._uow() as uow:
             self._may_pay(uow, account_id, user_id)
+            self.ensure_payer_may_pay(uow, account_id, payer_id)
             method = self.settings.method(method_id, money.code)
             payment = Payment.top_up(
                 self._next_id(uow, "payment"),
@@ -404,6 +416,7 @@ class Billing:
                 method.pricing.quote(money),
                 now,
                 method_id=method.id,
+                payer_id=payer_id,
             )
             return self._checkout(uow, payment, now, return_url)
 
@@ -414,6 +427,7 @@ class Billing:
         invoice_id: str,
         *,
         method_id: str | None = None,
+        payer_id: str | None = None,
         return_url: str | None = None,
     ) -> PayResult:
         """Pay an invoice from the balance, or directly by a method (SPEC L2).
@@ -432,6 +446,7 @@ class Billing:
         now = self._clock.now()
         with self._uow() as uow:
             self._may_pay(uow, account_id, user_id)
+            self.ensure_payer_may_pay(uow, account_id, payer_id)
             invoice = self._invoice(uow, account_id, invoice_id)
             _require_open(invoice)
             due = invoice.amount_due
@@ -444,6 +459,7 @@ class Billing:
                     method.pricing.quote(due),
                     now,
                     method_id=method.id,
+                    payer_id=payer_id or invoice.payer_id,
                 )
                 return self._checkout(uow, payment, now, return_url)
             balance = uow.ledgers.get(account_id).balance(due.code)
@@ -768,6 +784,7 @@ class Billing:
         book = uow.expenses.get(account_id)
         ledger.top_up(payment.amount, now, ref=payment.id, key=f"payment:{payment.id}")
         book.fund(payment.id, payment.amount)
+        self.conclude_contract(uow, payment, now.date())
         cashback = payment.quote.cashback
         if cashback.amount > 0:
             back = Payment(

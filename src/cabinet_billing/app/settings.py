@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import attrs
 
 from cabinet_billing.domain.customer import PaymentRequirements
+from cabinet_billing.domain.documents import DocumentPolicy
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding
 from cabinet_billing.domain.numbering import NumberFormat
 from cabinet_billing.domain.paylink import PayLinkSigner
@@ -86,6 +87,9 @@ class BillingSettings:
             fully (otherwise it pays only invoices it covers in full).
         open_on_payment: start opening a service as soon as its order is paid.
         pay_links: the signer of pay links, or ``None`` to offer none.
+        documents: how acts are produced (e.g. only while the e-document exchange is on).
+        act_numbers: the template of act numbers.
+        contract_numbers: the template of contract numbers.
     """
 
     tax: TaxPolicy = attrs.field(
@@ -101,6 +105,11 @@ class BillingSettings:
     partial_from_balance: bool = False
     open_on_payment: bool = True
     pay_links: PayLinkSigner | None = None
+    documents: DocumentPolicy = attrs.field(factory=DocumentPolicy)
+    act_numbers: NumberFormat = attrs.field(
+        factory=lambda: NumberFormat("A-{year}{month:02}-{seq:05}")
+    )
+    contract_numbers: NumberFormat = attrs.field(factory=lambda: NumberFormat("C-{year}-{seq:05}"))
 
     def method(self, method_id: str, currency: str) -> PaymentMethod:
         """The method with an id in a currency.

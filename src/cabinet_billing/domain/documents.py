@@ -866,3 +866,73 @@ def ensure_can_issue_acts(policy: DocumentPolicy, exchange: EDocumentExchange | 
         f"are produced only while the e-document exchange is on; {state}; "
         "switch it on with EDRPOU or RNOKPP plus IBAN",
     )
+
+
+# ----------------------------------------------------------------------------- per account
+
+
+@attrs.define
+class AccountDocuments:
+    """The documents of one account: its acts, its payers' contracts, its exchange setting.
+
+    Args:
+        account_id: the account.
+
+    >>> docs = AccountDocuments("acc-1")
+    >>> docs.add_contract(Contract("C-1", "p-1", date(2024, 3, 5)))
+    >>> docs.active_contract("p-1").number, docs.active_contract("p-2")
+    ('C-1', None)
+    """
+
+    account_id: str
+    _acts: list[Act] = attrs.field(factory=list, alias="_acts")
+    _contracts: list[Contract] = attrs.field(factory=list, alias="_contracts")
+    exchange: EDocumentExchange | None = None
+
+    @property
+    def acts(self) -> tuple[Act, ...]:
+        """The acts, oldest first."""
+        return tuple(self._acts)
+
+    @property
+    def contracts(self) -> tuple[Contract, ...]:
+        """The contracts, oldest first."""
+        return tuple(self._contracts)
+
+    def add_act(self, act: Act) -> None:
+        """Keep an act.
+
+        Raises:
+            ConflictError: when an act with its id or number is kept already, or the
+                account already has an act for that month and payer.
+        """
+        for other in self._acts:
+            if other.id == act.id or other.number == act.number:
+                raise ConflictError(f"act {act.number!r}", "is kept already")
+            if (other.month, other.payer_id, other.currency) == (
+                act.month,
+                act.payer_id,
+                act.currency,
+            ):
+                raise ConflictError(
+                    f"act {act.number!r}",
+                    f"act {other.number} already covers {act.month:%Y-%m} for this payer",
+                )
+        self._acts.append(act)
+
+    def add_contract(self, contract: Contract) -> None:
+        """Keep a contract.
+
+        Raises:
+            ConflictError: when its number is kept already.
+        """
+        if any(c.number == contract.number for c in self._contracts):
+            raise ConflictError(f"contract {contract.number!r}", "is kept already")
+        self._contracts.append(contract)
+
+    def active_contract(self, payer_id: str) -> Contract | None:
+        """The payer's contract in force, if any."""
+        for c in self._contracts:
+            if c.payer_id == payer_id and c.status is ContractStatus.ACTIVE:
+                return c
+        return None

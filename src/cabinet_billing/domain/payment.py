@@ -183,6 +183,7 @@ class Payment:
     created_at: datetime = attrs.field(validator=_aware)
     method_id: str | None = None
     invoice_id: str | None = None
+    payer_id: str | None = None
     _status: PaymentStatus = attrs.field(default=PaymentStatus.NEW, alias="_status")
     _history: list[PaymentTransition] = attrs.field(factory=list, alias="_history")
     _events: dict[str, ProcessedEvent] = attrs.field(factory=dict, alias="_events")
@@ -196,6 +197,7 @@ class Payment:
         created_at: datetime,
         *,
         method_id: str | None = None,
+        payer_id: str | None = None,
     ) -> Payment:
         """An advance payment: the amount is credited to the balance.
 
@@ -205,6 +207,7 @@ class Payment:
             amount: the amount to credit, or a method's quote with its fee and cashback.
             created_at: when it was created.
             method_id: the payment method used.
+            payer_id: the payer who pays, if the account has payers.
         """
         return cls(
             id=payment_id,
@@ -213,6 +216,7 @@ class Payment:
             quote=_as_quote(amount),
             created_at=created_at,
             method_id=method_id,
+            payer_id=payer_id,
         )
 
     @classmethod
@@ -225,6 +229,7 @@ class Payment:
         created_at: datetime,
         *,
         method_id: str | None = None,
+        payer_id: str | None = None,
     ) -> Payment:
         """A direct payment of one invoice by a method, not touching the balance."""
         return cls(
@@ -235,6 +240,7 @@ class Payment:
             created_at=created_at,
             method_id=method_id,
             invoice_id=invoice_id,
+            payer_id=payer_id,
         )
 
     @property

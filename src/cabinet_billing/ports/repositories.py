@@ -19,18 +19,22 @@ from typing import Protocol, Self
 
 from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.customer import Account
+from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import ExpenseBook
 from cabinet_billing.domain.invoice import Invoice
 from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
 
 __all__ = [
     "AccountRepository",
+    "DocumentRepository",
     "ExpenseRepository",
     "InvoiceRepository",
     "KeyRepository",
     "LedgerRepository",
+    "PayerRepository",
     "PaymentRepository",
     "SequenceRepository",
     "ServiceRepository",
@@ -139,6 +143,22 @@ class ExpenseRepository(Protocol):
         ...
 
 
+class PayerRepository(Protocol):
+    """The payers of each account."""
+
+    def get(self, account_id: str) -> PayerBook:
+        """The account's payers; an empty book when it has none yet."""
+        ...
+
+
+class DocumentRepository(Protocol):
+    """Acts, contracts and the e-document exchange setting of each account."""
+
+    def get(self, account_id: str) -> AccountDocuments:
+        """The account's documents; an empty set when it has none yet."""
+        ...
+
+
 class SequenceRepository(Protocol):
     """Named counters for document numbers.
 
@@ -204,6 +224,16 @@ class UnitOfWork(Protocol):
     @property
     def expenses(self) -> ExpenseRepository:
         """Expense books."""
+        ...
+
+    @property
+    def payers(self) -> PayerRepository:
+        """Payers."""
+        ...
+
+    @property
+    def documents(self) -> DocumentRepository:
+        """Acts, contracts and exchange settings."""
         ...
 
     @property

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import attrs
 
 from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.memory.documents import InMemoryDocumentExchange
 from cabinet_billing.adapters.memory.notifier import InMemoryNotifier
 from cabinet_billing.adapters.memory.store import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
@@ -37,13 +38,14 @@ _SANDBOX_SECRET = b"cabinet-billing sandbox signing key"
 
 @attrs.frozen
 class InMemoryBilling:
-    """A wired billing and the parts a test drives: store, clock, gateway, notifier."""
+    """A wired billing and the parts a test drives: store, clock, gateway, notifier, exchange."""
 
     billing: Billing
     store: MemoryStore
     clock: FixedClock
     gateway: SandboxGateway
     notifier: InMemoryNotifier
+    exchange: InMemoryDocumentExchange
 
 
 def in_memory_billing(
@@ -63,5 +65,13 @@ def in_memory_billing(
     clock = FixedClock(now or datetime(2024, 1, 1, tzinfo=UTC), tz=tz)
     gateway = SandboxGateway(_SANDBOX_SECRET)
     notifier = InMemoryNotifier()
-    billing = Billing(lambda: MemoryUnitOfWork(store), clock, gateway, notifier, settings)
-    return InMemoryBilling(billing, store, clock, gateway, notifier)
+    exchange = InMemoryDocumentExchange()
+    billing = Billing(
+        lambda: MemoryUnitOfWork(store),
+        clock,
+        gateway,
+        notifier=notifier,
+        settings=settings,
+        documents=exchange,
+    )
+    return InMemoryBilling(billing, store, clock, gateway, notifier, exchange)

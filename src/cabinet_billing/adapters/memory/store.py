@@ -28,9 +28,11 @@ import attrs
 
 from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.customer import Account
+from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import ExpenseBook
 from cabinet_billing.domain.invoice import Invoice
 from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
 from cabinet_billing.errors import ConflictError, NotFoundError
@@ -78,6 +80,12 @@ class MemoryStore:
     ledgers: _Table[Ledger] = attrs.field(factory=lambda: _Table("ledger", lambda x: x.account_id))
     expenses: _Table[ExpenseBook] = attrs.field(
         factory=lambda: _Table("expense book", lambda x: x.account_id),
+    )
+    payers: _Table[PayerBook] = attrs.field(
+        factory=lambda: _Table("payers", lambda x: x.account_id)
+    )
+    documents: _Table[AccountDocuments] = attrs.field(
+        factory=lambda: _Table("documents", lambda x: x.account_id),
     )
     invoice_numbers: dict[str, str] = attrs.field(factory=dict)
     sequences: dict[str, int] = attrs.field(factory=dict)
@@ -219,6 +227,8 @@ class MemoryUnitOfWork:
         self.payments = _Repository(store.payments, lambda p: p.id)
         self.ledgers = _PerAccount(store.ledgers, Ledger)
         self.expenses = _PerAccount(store.expenses, ExpenseBook)
+        self.payers = _PerAccount(store.payers, PayerBook)
+        self.documents = _PerAccount(store.documents, AccountDocuments)
         self.sequences = _Sequences(store.sequences)
         self.keys = _Keys(store.keys)
 
@@ -245,6 +255,8 @@ class MemoryUnitOfWork:
             self.payments,
             self.ledgers,
             self.expenses,
+            self.payers,
+            self.documents,
         ):
             repo.flush()
         self.store.sequences.update(self.sequences.staged)

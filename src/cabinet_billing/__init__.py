@@ -230,7 +230,13 @@ from cabinet_billing.ports.documents import (
     ExchangeReceipt,
 )
 from cabinet_billing.ports.fx import ExchangeRateProvider
-from cabinet_billing.ports.gateway import PaymentGateway
+from cabinet_billing.ports.gateway import (
+    ChargeResult,
+    ChargeStatus,
+    CheckoutSession,
+    PaymentGateway,
+    WebhookEvent,
+)
 from cabinet_billing.ports.notifier import Notifier
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.matching import (
@@ -293,6 +299,9 @@ __all__ = [
     "CartLine",
     "CartSummary",
     "Catalog",
+    "ChargeResult",
+    "ChargeStatus",
+    "CheckoutSession",
     "CheckoutStarted",
     "Clock",
     "CodeWord",
@@ -458,6 +467,7 @@ __all__ = [
     "User",
     "ValidationError",
     "VerificationStatus",
+    "WebhookEvent",
     "allocate",
     "assign_expenses_to_act",
     "billing_month",

@@ -1,0 +1,152 @@
+"""The shipped adapters: sandbox gateway, clocks, in-memory store and notifier."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cabinet_billing import (
+    Account,
+    ChargeStatus,
+    ConflictError,
+    GatewayTimeoutError,
+    InvalidWebhookError,
+    Money,
+    NotFoundError,
+    Notification,
+    NotificationCategory,
+    Payment,
+    PaymentEventKind,
+    ValidationError,
+)
+from cabinet_billing.adapters.clock import FixedClock, SystemClock
+from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
+from cabinet_billing.adapters.sandbox import Outcome, SandboxGateway
+
+pytestmark = pytest.mark.spec("P")
+
+AT = datetime(2024, 3, 21, 9, tzinfo=UTC)
+SECRET = b"k" * 32
+
+
+def rub(amount: str) -> Money:
+    return Money(amount, "RUB")
+
+
+def test_sandbox_plays_scripted_outcomes_per_token() -> None:
+    gw = SandboxGateway(SECRET)
+    gw.script("tok", Outcome.DECLINE, Outcome.INSUFFICIENT_FUNDS, Outcome.TIMEOUT)
+    assert (
+        gw.charge_saved_method("tok", rub("250.00"), idempotency_key="a").status
+        is ChargeStatus.DECLINED
+    )
+    funds = gw.charge_saved_method("tok", rub("250.00"), idempotency_key="b")
+    assert (funds.status, funds.reason) == (ChargeStatus.INSUFFICIENT_FUNDS, "insufficient funds")
+    with pytest.raises(GatewayTimeoutError, match="retry with the same key"):
+        gw.charge_saved_method("tok", rub("250.00"), idempotency_key="c")
+    ok = gw.charge_saved_method("tok", rub("250.00"), idempotency_key="c")
+    assert ok.succeeded
+    # the same key never charges twice
+    assert gw.charge_saved_method("tok", rub("250.00"), idempotency_key="c") == ok
+    assert [c.key for c in gw.charges] == ["a", "b", "c"]
+
+
+def test_sandbox_refund_and_card_verification() -> None:
+    gw = SandboxGateway(SECRET)
+    verified = gw.verify_card("tok", Money("1.00", "UAH"), idempotency_key="v1")
+    refunded = gw.refund(verified.reference, Money("1.00", "UAH"), idempotency_key="r1")
+    assert verified.succeeded
+    assert refunded.succeeded
+    assert [c.operation for c in gw.charges] == ["verify", "refund"]
+    gw.default = Outcome.DECLINE
+    assert not gw.verify_card("tok2", Money("1.00", "UAH"), idempotency_key="v2").succeeded
+
+
+def test_sandbox_webhooks_are_signed_and_repeatable() -> None:
+    gw = SandboxGateway(SECRET)
+    payment = Payment.top_up("pay-1", "acc-1", rub("100.00"), AT)
+    session = gw.checkout(payment, return_url="https://cabinet.example/back")
+    assert session.url == "https://sandbox.invalid/pay/pay-1?return=https://cabinet.example/back"
+    headers, body = gw.webhook("pay-1", PaymentEventKind.CREDITED, AT)
+    first = gw.parse_webhook(headers, body)
+    again = gw.parse_webhook({k.lower(): v for k, v in headers.items()}, body)
+    assert first == again
+    assert (first.payment_id, first.event.kind, first.event.key) == (
+        "pay-1",
+        PaymentEventKind.CREDITED,
+        "evt-1",
+    )
+    other = SandboxGateway(b"x" * 32)
+    with pytest.raises(InvalidWebhookError, match="signature"):
+        other.parse_webhook(headers, body)
+    bad = b'{"id": "e"}'
+    with pytest.raises(InvalidWebhookError, match="malformed"):
+        gw.parse_webhook({"X-Sandbox-Signature": gw._sign(bad)}, bad)
+    with pytest.raises(ValidationError, match="32 bytes"):
+        SandboxGateway(b"short")
+
+
+def test_fixed_clock_moves_only_when_told_and_knows_the_billing_day() -> None:
+    clock = FixedClock(datetime(2024, 1, 31, 23, 30, tzinfo=UTC), tz="Europe/Kyiv")
+    assert clock.today().isoformat() == "2024-02-01"
+    assert clock.now() == clock.now()
+    clock.advance(timedelta(hours=1)).advance(days=1)
+    assert clock.now().astimezone(UTC) == datetime(2024, 2, 2, 0, 30, tzinfo=UTC)
+    with pytest.raises(ValidationError, match="forwards"):
+        clock.advance(days=-1)
+    with pytest.raises(ValidationError, match="aware"):
+        clock.set(datetime(2024, 1, 1))  # noqa: DTZ001 - the point of the test
+    with pytest.raises(ValidationError, match="IANA"):
+        FixedClock(AT, tz="Mars/Olympus")
+    system = SystemClock("Europe/Kyiv")
+    assert system.now().tzinfo is not None
+    assert system.today() == system.now().date()
+
+
+def test_memory_unit_of_work_isolates_and_rolls_back() -> None:
+    store = MemoryStore()
+    with MemoryUnitOfWork(store) as uow:
+        uow.accounts.add(Account.open("acc-1", "alice"))
+        assert uow.accounts.get("acc-1") is uow.accounts.get("acc-1")
+        uow.commit()
+    with MemoryUnitOfWork(store) as uow:
+        account = uow.accounts.get("acc-1")
+        account.change_email("a@example.com")
+        assert store.accounts.rows["acc-1"].profile.email == ""  # not yet committed
+    assert store.accounts.rows["acc-1"].profile.email == ""  # rolled back
+    def fail_midway() -> None:
+        with MemoryUnitOfWork(store) as uow:
+            uow.accounts.get("acc-1").change_email("b@example.com")
+            uow.sequences.next("invoice")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        fail_midway()
+    assert store.accounts.rows["acc-1"].profile.email == ""
+    assert store.sequences == {}
+    with MemoryUnitOfWork(store) as uow:
+        with pytest.raises(ConflictError, match="already exists"):
+            uow.accounts.add(Account.open("acc-1", "again"))
+        with pytest.raises(NotFoundError, match="'acc-9'"):
+            uow.accounts.get("acc-9")
+        assert [uow.sequences.next("x"), uow.sequences.next("x")] == [1, 2]
+        uow.keys.record("k")
+        with pytest.raises(ConflictError):
+            uow.keys.record("k")
+        uow.commit()
+    with MemoryUnitOfWork(store) as uow:
+        assert uow.sequences.next("x") == 3
+        assert uow.keys.seen("k")
+        assert list(uow.keys.all("k")) == ["k"]
+
+
+def test_in_memory_notifier_sends_each_notification_once() -> None:
+    notifier = InMemoryNotifier()
+    n = Notification(
+        "acc-1", NotificationCategory.FINANCE, "invoice.issued", AT, {"number": "INV-1"}
+    )
+    notifier.send(n)
+    notifier.send(n)
+    notifier.send(Notification("acc-2", NotificationCategory.FINANCE, "invoice.issued", AT))
+    assert notifier.kinds() == ["invoice.issued", "invoice.issued"]
+    assert notifier.kinds("acc-1") == ["invoice.issued"]
+    assert dict(notifier.sent[0].params) == {"number": "INV-1"}

@@ -4,49 +4,35 @@ A host builds one :class:`Billing` from its ports (storage, clock, payment gatew
 notifier) and its :class:`~cabinet_billing.app.settings.BillingSettings`, and calls its
 methods. Every method reads the clock once, checks the user's rights (SPEC A3) and, for
 anything that pays, the profile (SPEC A2); does its work through the domain objects in
-one unit of work; commits; sends the notifications; and returns what happened.
-
-How money flows: every payment is credited to the account's balance (a ledger entry)
-and every invoice is paid by a charge from the balance (another entry, plus expenses for
-its lines). A payment made directly for one invoice is credited and charged at once, so
-the balance is left as it was, yet the ledger, the expenses and the invoice agree to the
-cent at every moment.
+one unit of work; commits; sends the notifications; and returns what happened. How the
+money flows is described in :mod:`cabinet_billing.app.core`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING
 
 import attrs
 import moneyed
 
+from cabinet_billing.app.core import CheckoutStarted, require_open
 from cabinet_billing.app.documents import DocumentUseCases
-from cabinet_billing.app.settings import BillingSettings, PaymentMethod
+from cabinet_billing.app.settings import PaymentMethod
 from cabinet_billing.domain.access import AccountUsers
-from cabinet_billing.domain.allocation import allocate
 from cabinet_billing.domain.cart import Order, OrderLine
 from cabinet_billing.domain.catalog import ProductKind
-from cabinet_billing.domain.customer import Account, ensure_can_pay, payment_readiness
+from cabinet_billing.domain.customer import Account, payment_readiness
 from cabinet_billing.domain.events import (
     AccountOpened,
     BankTransferForReview,
-    BankTransferMatched,
     BillingEvent,
     DeletionRequested,
     InvoiceDeleted,
-    InvoiceIssued,
-    InvoicePaid,
     OrderPlaced,
-    PaymentCredited,
-    PaymentFailed,
-    PaymentRefunded,
-    PaymentStarted,
-    ServicePaid,
     ServiceStopped,
 )
-from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.invoice import (
     Invoice,
     InvoiceKind,
@@ -55,37 +41,22 @@ from cabinet_billing.domain.invoice import (
     IssuedLine,
 )
 from cabinet_billing.domain.money import Money, Rounding
-from cabinet_billing.domain.notifications import Notification, NotificationCategory
-from cabinet_billing.domain.paylink import PayLink, PayLinkSigner
+from cabinet_billing.domain.paylink import PayLink
 from cabinet_billing.domain.payment import (
     EventOutcome,
-    GatewayEvent,
     Payment,
-    PaymentEventKind,
-    PaymentPurpose,
     PaymentStatus,
 )
-from cabinet_billing.domain.payment_method import PaymentQuote
 from cabinet_billing.domain.service import (
     Actor,
-    ActorRole,
     Service,
-    ServiceAction,
-    ServiceOperation,
     ServiceStatus,
 )
-from cabinet_billing.domain.tax import TaxRate
 from cabinet_billing.errors import (
     AccessDeniedError,
     ConflictError,
-    InsufficientFundsError,
-    InvalidTransitionError,
     NotFoundError,
 )
-from cabinet_billing.ports.clock import Clock
-from cabinet_billing.ports.documents import DocumentExchange
-from cabinet_billing.ports.gateway import PaymentGateway
-from cabinet_billing.ports.notifier import Notifier
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.matching import (
     CandidateStatus,
@@ -118,20 +89,6 @@ class OrderResult:
     service_ids: tuple[str, ...]
     paid_from_balance: bool
     events: tuple[BillingEvent, ...]
-
-
-@attrs.frozen(kw_only=True)
-class CheckoutStarted:
-    """A payment created and waiting for the customer on the provider's page."""
-
-    payment: Payment
-    url: str
-    events: tuple[BillingEvent, ...]
-
-    @property
-    def quote(self) -> PaymentQuote:
-        """What is credited, the fee, the total to pay and the cashback."""
-        return self.payment.quote
 
 
 @attrs.frozen(kw_only=True)
@@ -189,23 +146,6 @@ class Billing(DocumentUseCases):
         settings: the provider's settings.
         documents: the e-document exchange acts are sent to, if any.
     """
-
-    def __init__(
-        self,
-        uow: Callable[[], UnitOfWork],
-        clock: Clock,
-        gateway: PaymentGateway,
-        *,
-        notifier: Notifier | None = None,
-        settings: BillingSettings | None = None,
-        documents: DocumentExchange | None = None,
-    ) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._gateway = gateway
-        self._notifier = notifier
-        self._exchange = documents
-        self.settings = settings if settings is not None else BillingSettings()
 
     # ------------------------------------------------------------------ accounts
 
@@ -448,7 +388,7 @@ class Billing(DocumentUseCases):
             self._may_pay(uow, account_id, user_id)
             self.ensure_payer_may_pay(uow, account_id, payer_id)
             invoice = self._invoice(uow, account_id, invoice_id)
-            _require_open(invoice)
+            require_open(invoice)
             due = invoice.amount_due
             if method_id is not None:
                 method = self.settings.method(method_id, due.code)
@@ -465,7 +405,7 @@ class Billing(DocumentUseCases):
             balance = uow.ledgers.get(account_id).balance(due.code)
             if balance < due:
                 # Round up: a top-up of the rounded-down amount would still fall short.
-                missing = _CEILING.minor(due - balance)
+                missing = Rounding(ROUND_CEILING).minor(due - balance)
                 return TopUpNeeded(
                     invoice=invoice,
                     balance=balance,
@@ -542,7 +482,7 @@ class Billing(DocumentUseCases):
         now = self._clock.now()
         with self._uow() as uow:
             invoice = self._invoice(uow, account_id, invoice_id)
-            _require_open(invoice)
+            require_open(invoice)
             return signer.issue(invoice.id, account_id, now)
 
     def open_pay_link(self, token: str) -> tuple[Invoice, PayLink]:
@@ -561,7 +501,7 @@ class Billing(DocumentUseCases):
         claims = signer.verify(link.token, now)
         with self._uow() as uow:
             invoice = self._invoice(uow, claims.account_id, claims.invoice_id)
-            _require_open(invoice)
+            require_open(invoice)
             return invoice, link
 
     def pay_by_link(
@@ -581,7 +521,7 @@ class Billing(DocumentUseCases):
         claims = self._signer().verify(token, now)
         with self._uow() as uow:
             invoice = self._invoice(uow, claims.account_id, claims.invoice_id)
-            _require_open(invoice)
+            require_open(invoice)
             method = self.settings.method(method_id, invoice.currency)
             payment = Payment.for_invoice(
                 self._next_id(uow, "payment"),
@@ -678,336 +618,8 @@ class Billing(DocumentUseCases):
         self._notify([*events, event])
         return event
 
-    # ------------------------------------------------------------------ internals
-
-    def _may_pay(self, uow: UnitOfWork, account_id: str, user_id: str) -> Account:
-        account = uow.accounts.get(account_id)
-        uow.users.get(account_id).ensure_can(user_id, "invoices.pay")
-        ensure_can_pay(account, self.settings.payment_requirements)
-        return account
-
-    def _invoice(self, uow: UnitOfWork, account_id: str, invoice_id: str) -> Invoice:
-        invoice = uow.invoices.get(invoice_id)
-        if invoice.account_id != account_id:
-            # Never confirm that another account's invoice exists.
-            raise NotFoundError("invoice", invoice_id)
-        return invoice
-
-    def _tax_rate(self, account: Account) -> TaxRate | None:
-        country = account.profile.country
-        return self.settings.tax.rate_for(country) if country else self.settings.tax.default
-
-    def _signer(self) -> PayLinkSigner:
-        if self.settings.pay_links is None:
-            raise ConflictError("pay links", "are not offered: set BillingSettings.pay_links")
-        return self.settings.pay_links
-
-    @staticmethod
-    def _next_id(uow: UnitOfWork, kind: str) -> str:
-        return f"{kind[:3]}-{uow.sequences.next(kind)}"
-
-    def _number(self, uow: UnitOfWork, today: date, account_id: str) -> str:
-        return self.settings.invoice_numbers.format(
-            uow.sequences.next("invoice-number"),
-            prefix=self.settings.invoice_prefix,
-            year=today.year,
-            month=today.month,
-            account=account_id,
-        )
-
-    @staticmethod
-    def _issued(invoice: Invoice, now: datetime) -> InvoiceIssued:
-        return InvoiceIssued(
-            account_id=invoice.account_id,
-            at=now,
-            invoice_id=invoice.id,
-            number=invoice.number,
-            amount=invoice.total.gross,
-        )
-
-    def _checkout(
-        self,
-        uow: UnitOfWork,
-        payment: Payment,
-        now: datetime,
-        return_url: str | None,
-    ) -> CheckoutStarted:
-        uow.payments.add(payment)
-        session = self._gateway.checkout(payment, return_url=return_url)
-        uow.commit()
-        event = PaymentStarted(
-            account_id=payment.account_id,
-            at=now,
-            payment_id=payment.id,
-            amount=payment.amount,
-            total=payment.quote.total,
-            url=session.url,
-        )
-        return CheckoutStarted(payment=payment, url=session.url, events=(event,))
-
-    def _after_event(
-        self,
-        uow: UnitOfWork,
-        payment: Payment,
-        event: GatewayEvent,
-        now: datetime,
-    ) -> list[BillingEvent]:
-        if payment.status is PaymentStatus.CREDITED:
-            return self._credit(uow, payment, now)
-        if payment.status in {PaymentStatus.FAILED, PaymentStatus.CANCELLED}:
-            return [
-                PaymentFailed(
-                    account_id=payment.account_id,
-                    at=now,
-                    payment_id=payment.id,
-                    reason=event.reason or payment.status.value,
-                ),
-            ]
-        if payment.status is PaymentStatus.REFUNDED:
-            ledger = uow.ledgers.get(payment.account_id)
-            ledger.refund(payment.amount, now, ref=payment.id, key=f"refund:{payment.id}")
-            book = uow.expenses.get(payment.account_id)
-            book.withdraw(min(payment.amount, book.available(payment.amount.code)))
-            return [
-                PaymentRefunded(
-                    account_id=payment.account_id,
-                    at=now,
-                    payment_id=payment.id,
-                    amount=payment.amount,
-                ),
-            ]
-        return []
-
-    def _credit(self, uow: UnitOfWork, payment: Payment, now: datetime) -> list[BillingEvent]:
-        account_id = payment.account_id
-        ledger = uow.ledgers.get(account_id)
-        book = uow.expenses.get(account_id)
-        ledger.top_up(payment.amount, now, ref=payment.id, key=f"payment:{payment.id}")
-        book.fund(payment.id, payment.amount)
-        self.conclude_contract(uow, payment, now.date())
-        cashback = payment.quote.cashback
-        if cashback.amount > 0:
-            back = Payment(
-                id=f"{payment.id}-cashback",
-                account_id=account_id,
-                purpose=PaymentPurpose.CASHBACK,
-                quote=PaymentQuote(
-                    base=cashback,
-                    fee=Money.zero(cashback.code),
-                    total=cashback,
-                    cashback=Money.zero(cashback.code),
-                ),
-                created_at=now,
-                method_id=payment.method_id,
-            )
-            back.apply(GatewayEvent(f"{payment.id}:cashback", PaymentEventKind.CREDITED, now))
-            uow.payments.add(back)
-            ledger.cashback(cashback, now, ref=back.id, key=f"payment:{back.id}")
-            book.fund(back.id, cashback)
-        events: list[BillingEvent] = [
-            PaymentCredited(
-                account_id=account_id,
-                at=now,
-                payment_id=payment.id,
-                amount=payment.amount,
-                cashback=cashback,
-            ),
-        ]
-        if payment.purpose is PaymentPurpose.INVOICE and payment.invoice_id is not None:
-            invoice = uow.invoices.get(payment.invoice_id)
-            if invoice.is_open():
-                amount = min(payment.amount, invoice.amount_due)
-                events += self._settle(uow, invoice, amount, now, from_balance=False)
-        if self.settings.apply_balance_to_open_invoices:
-            events += self._apply_balance(uow, account_id, now)
-        return events
-
-    def _apply_balance(self, uow: UnitOfWork, account_id: str, now: datetime) -> list[BillingEvent]:
-        """Pay open invoices from the balance, oldest first (never a top-up invoice)."""
-        ledger = uow.ledgers.get(account_id)
-        events: list[BillingEvent] = []
-        for invoice in uow.invoices.for_account(account_id):
-            if not invoice.is_open() or invoice.kind is InvoiceKind.TOP_UP:
-                continue
-            spendable = _floor_minor(ledger.balance(invoice.currency))
-            due = invoice.amount_due
-            if spendable >= due:
-                events += self._settle(uow, invoice, due, now, from_balance=True)
-            elif self.settings.partial_from_balance and spendable.amount > 0:
-                events += self._settle(uow, invoice, spendable, now, from_balance=True)
-        return events
-
-    def _bank_transfer(
-        self,
-        uow: UnitOfWork,
-        invoice: Invoice,
-        line: StatementLine,
-        now: datetime,
-    ) -> list[BillingEvent]:
-        payment = Payment.for_invoice(
-            f"bank-{line.line_id}",
-            invoice.account_id,
-            invoice.id,
-            line.amount,
-            now,
-            method_id="bank_transfer",
-        )
-        uow.payments.add(payment)
-        uow.keys.record(f"bank:{line.line_id}")
-        payment.apply(GatewayEvent(f"bank:{line.line_id}", PaymentEventKind.CREDITED, now))
-        events: list[BillingEvent] = [
-            BankTransferMatched(
-                account_id=invoice.account_id,
-                at=now,
-                line_id=line.line_id,
-                invoice_id=invoice.id,
-                amount=line.amount,
-            ),
-        ]
-        return events + self._credit(uow, payment, now)
-
-    def _settle(
-        self,
-        uow: UnitOfWork,
-        invoice: Invoice,
-        amount: Money,
-        now: datetime,
-        *,
-        from_balance: bool,
-    ) -> list[BillingEvent]:
-        """Charge ``amount`` from the balance to the invoice, with expenses for its lines."""
-        account_id = invoice.account_id
-        ledger = uow.ledgers.get(account_id)
-        balance = ledger.balance(amount.code)
-        if from_balance and balance < amount:
-            raise InsufficientFundsError(amount, balance, amount - balance)
-        applied = f"balance-{uow.sequences.next('balance-payment')}"
-        ledger.charge(
-            amount,
-            now,
-            ref=invoice.id,
-            key=f"invoice:{invoice.id}:{applied}",
-            memo=f"invoice {invoice.number}",
-        )
-        book = uow.expenses.get(account_id)
-        for i, (line, part) in enumerate(_line_parts(invoice, amount)):
-            if part.amount <= 0:
-                continue
-            tax = self.settings.rounding.accrual(_share(line.amounts.tax, part, line.amounts.gross))
-            book.add(
-                Expense(
-                    f"{invoice.id}:{applied}:{i + 1}",
-                    account_id,
-                    line.description,
-                    now.date(),
-                    part,
-                    min(tax, part),
-                    service_id=line.service_id,
-                    payer_id=invoice.payer_id,
-                ),
-            )
-        invoice.pay(applied, amount, now.date())
-        if invoice.status is not InvoiceStatus.PAID:
-            return []
-        events: list[BillingEvent] = [
-            InvoicePaid(
-                account_id=account_id,
-                at=now,
-                invoice_id=invoice.id,
-                number=invoice.number,
-                amount=invoice.total.gross,
-                from_balance=from_balance,
-            ),
-        ]
-        return events + self._services_paid(uow, invoice, now)
-
-    def _services_paid(
-        self, uow: UnitOfWork, invoice: Invoice, now: datetime
-    ) -> list[BillingEvent]:
-        events: list[BillingEvent] = []
-        for line in invoice.lines:
-            if line.service_id is None or line.paid_until is None:
-                continue
-            service = uow.services.get(line.service_id)
-            if service.status is ServiceStatus.DELETED:
-                continue
-            if service.awaiting_payment:
-                service.mark_paid(line.paid_until, Actor.system(), now, f"invoice {invoice.number}")
-                if self.settings.open_on_payment:
-                    service.begin_processing(ServiceOperation.OPENING, Actor.system(), now)
-            elif line.paid_until > (service.paid_until or line.paid_until):
-                if service.can(ServiceAction.RENEW, ActorRole.SYSTEM):
-                    service.renew(line.paid_until, Actor.system(), now, f"invoice {invoice.number}")
-                else:
-                    # Busy (e.g. still opening): the period is paid all the same.
-                    service.extend_paid_until(line.paid_until)
-            events.append(
-                ServicePaid(
-                    account_id=invoice.account_id,
-                    at=now,
-                    service_id=service.id,
-                    paid_until=line.paid_until,
-                ),
-            )
-        return events
-
-    def _notify(self, events: Sequence[BillingEvent]) -> None:
-        if self._notifier is None:
-            return
-        for event in events:
-            notification = _notification(event)
-            if notification is not None:
-                self._notifier.send(notification)
-
 
 # ----------------------------------------------------------------------------- helpers
-
-
-_FLOOR = Rounding(ROUND_FLOOR)
-_CEILING = Rounding(ROUND_CEILING)
-
-
-def _floor_minor(money: Money) -> Money:
-    """What can be spent of a balance kept at accrual precision: whole minor units."""
-    return _FLOOR.minor(money)
-
-
-def _share(tax: Money, part: Money, gross: Money) -> Money:
-    """The tax contained in ``part`` of a line whose gross contains ``tax``."""
-    if gross.amount <= 0:
-        return Money.zero(part.code)
-    return tax * (part / gross)
-
-
-def _line_parts(invoice: Invoice, amount: Money) -> list[tuple[IssuedLine, Money]]:
-    lines = list(invoice.lines)
-    if amount == invoice.total.gross and not invoice.payments:
-        return [(ln, ln.amounts.gross) for ln in lines]
-    weights = [ln.amounts.gross.amount.max(Decimal(0)) for ln in lines]
-    if not any(weights):
-        return [(lines[0], amount)]
-    return list(zip(lines, allocate(amount, weights), strict=True))
-
-
-def _require_open(invoice: Invoice) -> None:
-    if not invoice.is_open():
-        raise InvalidTransitionError(
-            f"invoice {invoice.number} ({invoice.status.value})",
-            "pay",
-            [a.value for a in invoice.actions()],
-        )
-
-
-def _candidate_status(invoice: Invoice) -> CandidateStatus:
-    if invoice.is_open():
-        return CandidateStatus.OPEN
-    if invoice.status is InvoiceStatus.PAID:
-        return CandidateStatus.PAID
-    return CandidateStatus.CANCELLED
-
-
-def _all_invoices(uow: UnitOfWork) -> list[Invoice]:
-    return [i for account_id in uow.accounts.ids() for i in uow.invoices.for_account(account_id)]
 
 
 def _new_service(
@@ -1033,26 +645,13 @@ def _new_service(
     )
 
 
-_NOTIFY: dict[type[BillingEvent], tuple[NotificationCategory, str]] = {
-    InvoiceIssued: (NotificationCategory.FINANCE, "invoice.issued"),
-    InvoicePaid: (NotificationCategory.FINANCE, "invoice.paid"),
-    PaymentCredited: (NotificationCategory.FINANCE, "payment.credited"),
-    PaymentFailed: (NotificationCategory.FINANCE, "payment.failed"),
-    PaymentRefunded: (NotificationCategory.FINANCE, "payment.refunded"),
-    ServicePaid: (NotificationCategory.SERVICES, "service.paid"),
-    ServiceStopped: (NotificationCategory.SERVICES, "service.stopped"),
-    DeletionRequested: (NotificationCategory.SERVICES, "account.deletion_requested"),
-}
+def _candidate_status(invoice: Invoice) -> CandidateStatus:
+    if invoice.is_open():
+        return CandidateStatus.OPEN
+    if invoice.status is InvoiceStatus.PAID:
+        return CandidateStatus.PAID
+    return CandidateStatus.CANCELLED
 
 
-def _notification(event: BillingEvent) -> Notification | None:
-    found = _NOTIFY.get(type(event))
-    if found is None or not event.account_id:
-        return None
-    category, kind = found
-    params = {
-        f.name: str(getattr(event, f.name))
-        for f in attrs.fields(type(event))
-        if f.name not in {"account_id", "at"}
-    }
-    return Notification(event.account_id, category, kind, event.at, params)
+def _all_invoices(uow: UnitOfWork) -> list[Invoice]:
+    return [i for account_id in uow.accounts.ids() for i in uow.invoices.for_account(account_id)]

@@ -9,16 +9,16 @@ statement is read from the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date
 from types import MappingProxyType
 
 import attrs
 
+from cabinet_billing.app.core import BillingCore
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.domain.documents import (
     Act,
-    Contract,
     EDocumentExchange,
     ExchangeRequisites,
     NumberCheck,
@@ -27,17 +27,11 @@ from cabinet_billing.domain.documents import (
     billing_month,
     build_act,
     build_reconciliation,
-    contract_for_first_payment,
     ensure_can_issue_acts,
-    ensure_payer_replaceable,
 )
 from cabinet_billing.domain.payer import Payer
-from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.tax import TaxRate
 from cabinet_billing.errors import ConflictError
-from cabinet_billing.ports.clock import Clock
-from cabinet_billing.ports.documents import DocumentExchange
-from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.requisites import (
     RequisitesRegistry,
     check_edrpou,
@@ -48,13 +42,8 @@ from cabinet_billing.rules.requisites import (
 __all__ = ["EXCHANGE_CHECKS", "DocumentUseCases"]
 
 
-class DocumentUseCases:
+class DocumentUseCases(BillingCore):
     """The payer and document use cases; :class:`~cabinet_billing.app.billing.Billing` has them."""
-
-    _uow: Callable[[], UnitOfWork]
-    _clock: Clock
-    _exchange: DocumentExchange | None
-    settings: BillingSettings
 
     # ------------------------------------------------------------------ payers
 
@@ -106,47 +95,6 @@ class DocumentUseCases:
             )
             uow.commit()
         return payer
-
-    def ensure_payer_may_pay(self, uow: UnitOfWork, account_id: str, payer_id: str | None) -> None:
-        """Refuse paying as ``payer_id`` while another payer has unpaid expenses in an act.
-
-        Raises:
-            PayerNotReplaceableError: naming the payer, its acts and its expenses.
-            NotFoundError: for a payer the account does not have.
-        """
-        if payer_id is None:
-            return
-        book = uow.payers.get(account_id)
-        book.get(payer_id)
-        expenses = uow.expenses.get(account_id).expenses()
-        for other in book:
-            if other.id != payer_id:
-                ensure_payer_replaceable(expenses, other.id)
-
-    def conclude_contract(self, uow: UnitOfWork, payment: Payment, on: date) -> Contract | None:
-        """The contract a payer's first payment concludes, kept with the account's documents."""
-        if payment.payer_id is None:
-            return None
-        documents = uow.documents.get(payment.account_id)
-        seq = (
-            None if documents.active_contract(payment.payer_id) else uow.sequences.next("contract")
-        )
-        if seq is None:
-            return None
-        contract = contract_for_first_payment(
-            documents.contracts,
-            payment.payer_id,
-            payment.id,
-            on,
-            number=self.settings.contract_numbers.format(seq, year=on.year, month=on.month),
-        )
-        if contract is None:
-            return None
-        documents.add_contract(contract)
-        payers = uow.payers.get(payment.account_id)
-        payer = payers.get(payment.payer_id)
-        payers.update(_with_contract(payer, contract.number))
-        return contract
 
     # ------------------------------------------------------------------ exchange
 

@@ -1,0 +1,507 @@
+"""The shared machinery of the use cases: ports, money flows, invoices and notifications.
+
+How money flows: every payment is credited to the account's balance (a ledger entry)
+and every invoice is paid by a charge from the balance (another entry, plus expenses for
+its lines). A payment made directly for one invoice is credited and charged at once, so
+the balance is left as it was, yet the ledger, the expenses and the invoice agree to the
+cent at every moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import ROUND_FLOOR, Decimal
+
+import attrs
+
+from cabinet_billing.app.settings import BillingSettings
+from cabinet_billing.domain.allocation import allocate
+from cabinet_billing.domain.customer import Account, ensure_can_pay
+from cabinet_billing.domain.documents import (
+    Contract,
+    contract_for_first_payment,
+    ensure_payer_replaceable,
+)
+from cabinet_billing.domain.events import (
+    BankTransferMatched,
+    BillingEvent,
+    DeletionRequested,
+    InvoiceIssued,
+    InvoicePaid,
+    PaymentCredited,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentStarted,
+    ServicePaid,
+    ServiceStopped,
+)
+from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.invoice import Invoice, InvoiceKind, InvoiceStatus, IssuedLine
+from cabinet_billing.domain.money import Money, Rounding
+from cabinet_billing.domain.notifications import Notification, NotificationCategory
+from cabinet_billing.domain.payer import Payer
+from cabinet_billing.domain.paylink import PayLinkSigner
+from cabinet_billing.domain.payment import (
+    GatewayEvent,
+    Payment,
+    PaymentEventKind,
+    PaymentPurpose,
+    PaymentStatus,
+)
+from cabinet_billing.domain.payment_method import PaymentQuote
+from cabinet_billing.domain.service import (
+    Actor,
+    ActorRole,
+    ServiceAction,
+    ServiceOperation,
+    ServiceStatus,
+)
+from cabinet_billing.domain.tax import TaxRate
+from cabinet_billing.errors import (
+    ConflictError,
+    InsufficientFundsError,
+    InvalidTransitionError,
+    NotFoundError,
+)
+from cabinet_billing.ports.clock import Clock
+from cabinet_billing.ports.documents import DocumentExchange
+from cabinet_billing.ports.gateway import PaymentGateway
+from cabinet_billing.ports.notifier import Notifier
+from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.rules.matching import StatementLine
+
+__all__ = ["BillingCore", "CheckoutStarted", "require_open"]
+
+
+@attrs.frozen(kw_only=True)
+class CheckoutStarted:
+    """A payment created and waiting for the customer on the provider's page."""
+
+    payment: Payment
+    url: str
+    events: tuple[BillingEvent, ...]
+
+    @property
+    def quote(self) -> PaymentQuote:
+        """What is credited, the fee, the total to pay and the cashback."""
+        return self.payment.quote
+
+
+class BillingCore:
+    """Ports, settings and the internals every group of use cases shares.
+
+    Args:
+        uow: makes a fresh unit of work (one per use case).
+        clock: the clock.
+        gateway: the payment provider.
+        notifier: where notifications go (none are sent without one).
+        settings: the provider's settings.
+        documents: the e-document exchange acts are sent to, if any.
+    """
+
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        gateway: PaymentGateway,
+        *,
+        notifier: Notifier | None = None,
+        settings: BillingSettings | None = None,
+        documents: DocumentExchange | None = None,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._gateway = gateway
+        self._notifier = notifier
+        self._exchange = documents
+        self.settings = settings if settings is not None else BillingSettings()
+
+    # ------------------------------------------------------------------ internals
+
+    def ensure_payer_may_pay(self, uow: UnitOfWork, account_id: str, payer_id: str | None) -> None:
+        """Refuse paying as ``payer_id`` while another payer has unpaid expenses in an act.
+
+        Raises:
+            PayerNotReplaceableError: naming the payer, its acts and its expenses.
+            NotFoundError: for a payer the account does not have.
+        """
+        if payer_id is None:
+            return
+        book = uow.payers.get(account_id)
+        book.get(payer_id)
+        expenses = uow.expenses.get(account_id).expenses()
+        for other in book:
+            if other.id != payer_id:
+                ensure_payer_replaceable(expenses, other.id)
+
+    def conclude_contract(self, uow: UnitOfWork, payment: Payment, on: date) -> Contract | None:
+        """The contract a payer's first payment concludes, kept with the account's documents."""
+        if payment.payer_id is None:
+            return None
+        documents = uow.documents.get(payment.account_id)
+        seq = (
+            None if documents.active_contract(payment.payer_id) else uow.sequences.next("contract")
+        )
+        if seq is None:
+            return None
+        contract = contract_for_first_payment(
+            documents.contracts,
+            payment.payer_id,
+            payment.id,
+            on,
+            number=self.settings.contract_numbers.format(seq, year=on.year, month=on.month),
+        )
+        if contract is None:
+            return None
+        documents.add_contract(contract)
+        payers = uow.payers.get(payment.account_id)
+        payer = payers.get(payment.payer_id)
+        payers.update(_with_contract(payer, contract.number))
+        return contract
+
+    def _may_pay(self, uow: UnitOfWork, account_id: str, user_id: str) -> Account:
+        account = uow.accounts.get(account_id)
+        uow.users.get(account_id).ensure_can(user_id, "invoices.pay")
+        ensure_can_pay(account, self.settings.payment_requirements)
+        return account
+
+    def _invoice(self, uow: UnitOfWork, account_id: str, invoice_id: str) -> Invoice:
+        invoice = uow.invoices.get(invoice_id)
+        if invoice.account_id != account_id:
+            # Never confirm that another account's invoice exists.
+            raise NotFoundError("invoice", invoice_id)
+        return invoice
+
+    def _tax_rate(self, account: Account) -> TaxRate | None:
+        country = account.profile.country
+        return self.settings.tax.rate_for(country) if country else self.settings.tax.default
+
+    def _signer(self) -> PayLinkSigner:
+        if self.settings.pay_links is None:
+            raise ConflictError("pay links", "are not offered: set BillingSettings.pay_links")
+        return self.settings.pay_links
+
+    @staticmethod
+    def _next_id(uow: UnitOfWork, kind: str) -> str:
+        return f"{kind[:3]}-{uow.sequences.next(kind)}"
+
+    def _number(self, uow: UnitOfWork, today: date, account_id: str) -> str:
+        return self.settings.invoice_numbers.format(
+            uow.sequences.next("invoice-number"),
+            prefix=self.settings.invoice_prefix,
+            year=today.year,
+            month=today.month,
+            account=account_id,
+        )
+
+    @staticmethod
+    def _issued(invoice: Invoice, now: datetime) -> InvoiceIssued:
+        return InvoiceIssued(
+            account_id=invoice.account_id,
+            at=now,
+            invoice_id=invoice.id,
+            number=invoice.number,
+            amount=invoice.total.gross,
+        )
+
+    def _checkout(
+        self,
+        uow: UnitOfWork,
+        payment: Payment,
+        now: datetime,
+        return_url: str | None,
+    ) -> CheckoutStarted:
+        uow.payments.add(payment)
+        session = self._gateway.checkout(payment, return_url=return_url)
+        uow.commit()
+        event = PaymentStarted(
+            account_id=payment.account_id,
+            at=now,
+            payment_id=payment.id,
+            amount=payment.amount,
+            total=payment.quote.total,
+            url=session.url,
+        )
+        return CheckoutStarted(payment=payment, url=session.url, events=(event,))
+
+    def _after_event(
+        self,
+        uow: UnitOfWork,
+        payment: Payment,
+        event: GatewayEvent,
+        now: datetime,
+    ) -> list[BillingEvent]:
+        if payment.status is PaymentStatus.CREDITED:
+            return self._credit(uow, payment, now)
+        if payment.status in {PaymentStatus.FAILED, PaymentStatus.CANCELLED}:
+            return [
+                PaymentFailed(
+                    account_id=payment.account_id,
+                    at=now,
+                    payment_id=payment.id,
+                    reason=event.reason or payment.status.value,
+                ),
+            ]
+        if payment.status is PaymentStatus.REFUNDED:
+            ledger = uow.ledgers.get(payment.account_id)
+            ledger.refund(payment.amount, now, ref=payment.id, key=f"refund:{payment.id}")
+            book = uow.expenses.get(payment.account_id)
+            book.withdraw(min(payment.amount, book.available(payment.amount.code)))
+            return [
+                PaymentRefunded(
+                    account_id=payment.account_id,
+                    at=now,
+                    payment_id=payment.id,
+                    amount=payment.amount,
+                ),
+            ]
+        return []
+
+    def _credit(self, uow: UnitOfWork, payment: Payment, now: datetime) -> list[BillingEvent]:
+        account_id = payment.account_id
+        ledger = uow.ledgers.get(account_id)
+        book = uow.expenses.get(account_id)
+        ledger.top_up(payment.amount, now, ref=payment.id, key=f"payment:{payment.id}")
+        book.fund(payment.id, payment.amount)
+        self.conclude_contract(uow, payment, now.date())
+        cashback = payment.quote.cashback
+        if cashback.amount > 0:
+            back = Payment(
+                id=f"{payment.id}-cashback",
+                account_id=account_id,
+                purpose=PaymentPurpose.CASHBACK,
+                quote=PaymentQuote(
+                    base=cashback,
+                    fee=Money.zero(cashback.code),
+                    total=cashback,
+                    cashback=Money.zero(cashback.code),
+                ),
+                created_at=now,
+                method_id=payment.method_id,
+            )
+            back.apply(GatewayEvent(f"{payment.id}:cashback", PaymentEventKind.CREDITED, now))
+            uow.payments.add(back)
+            ledger.cashback(cashback, now, ref=back.id, key=f"payment:{back.id}")
+            book.fund(back.id, cashback)
+        events: list[BillingEvent] = [
+            PaymentCredited(
+                account_id=account_id,
+                at=now,
+                payment_id=payment.id,
+                amount=payment.amount,
+                cashback=cashback,
+            ),
+        ]
+        if payment.purpose is PaymentPurpose.INVOICE and payment.invoice_id is not None:
+            invoice = uow.invoices.get(payment.invoice_id)
+            if invoice.is_open():
+                amount = min(payment.amount, invoice.amount_due)
+                events += self._settle(uow, invoice, amount, now, from_balance=False)
+        if self.settings.apply_balance_to_open_invoices:
+            events += self._apply_balance(uow, account_id, now)
+        return events
+
+    def _apply_balance(self, uow: UnitOfWork, account_id: str, now: datetime) -> list[BillingEvent]:
+        """Pay open invoices from the balance, oldest first (never a top-up invoice)."""
+        ledger = uow.ledgers.get(account_id)
+        events: list[BillingEvent] = []
+        for invoice in uow.invoices.for_account(account_id):
+            if not invoice.is_open() or invoice.kind is InvoiceKind.TOP_UP:
+                continue
+            spendable = _floor_minor(ledger.balance(invoice.currency))
+            due = invoice.amount_due
+            if spendable >= due:
+                events += self._settle(uow, invoice, due, now, from_balance=True)
+            elif self.settings.partial_from_balance and spendable.amount > 0:
+                events += self._settle(uow, invoice, spendable, now, from_balance=True)
+        return events
+
+    def _bank_transfer(
+        self,
+        uow: UnitOfWork,
+        invoice: Invoice,
+        line: StatementLine,
+        now: datetime,
+    ) -> list[BillingEvent]:
+        payment = Payment.for_invoice(
+            f"bank-{line.line_id}",
+            invoice.account_id,
+            invoice.id,
+            line.amount,
+            now,
+            method_id="bank_transfer",
+        )
+        uow.payments.add(payment)
+        uow.keys.record(f"bank:{line.line_id}")
+        payment.apply(GatewayEvent(f"bank:{line.line_id}", PaymentEventKind.CREDITED, now))
+        events: list[BillingEvent] = [
+            BankTransferMatched(
+                account_id=invoice.account_id,
+                at=now,
+                line_id=line.line_id,
+                invoice_id=invoice.id,
+                amount=line.amount,
+            ),
+        ]
+        return events + self._credit(uow, payment, now)
+
+    def _settle(
+        self,
+        uow: UnitOfWork,
+        invoice: Invoice,
+        amount: Money,
+        now: datetime,
+        *,
+        from_balance: bool,
+    ) -> list[BillingEvent]:
+        """Charge ``amount`` from the balance to the invoice, with expenses for its lines."""
+        account_id = invoice.account_id
+        ledger = uow.ledgers.get(account_id)
+        balance = ledger.balance(amount.code)
+        if from_balance and balance < amount:
+            raise InsufficientFundsError(amount, balance, amount - balance)
+        applied = f"balance-{uow.sequences.next('balance-payment')}"
+        ledger.charge(
+            amount,
+            now,
+            ref=invoice.id,
+            key=f"invoice:{invoice.id}:{applied}",
+            memo=f"invoice {invoice.number}",
+        )
+        book = uow.expenses.get(account_id)
+        for i, (line, part) in enumerate(_line_parts(invoice, amount)):
+            if part.amount <= 0:
+                continue
+            tax = self.settings.rounding.accrual(_share(line.amounts.tax, part, line.amounts.gross))
+            book.add(
+                Expense(
+                    f"{invoice.id}:{applied}:{i + 1}",
+                    account_id,
+                    line.description,
+                    now.date(),
+                    part,
+                    min(tax, part),
+                    service_id=line.service_id,
+                    payer_id=invoice.payer_id,
+                ),
+            )
+        invoice.pay(applied, amount, now.date())
+        if invoice.status is not InvoiceStatus.PAID:
+            return []
+        events: list[BillingEvent] = [
+            InvoicePaid(
+                account_id=account_id,
+                at=now,
+                invoice_id=invoice.id,
+                number=invoice.number,
+                amount=invoice.total.gross,
+                from_balance=from_balance,
+            ),
+        ]
+        return events + self._services_paid(uow, invoice, now)
+
+    def _services_paid(
+        self, uow: UnitOfWork, invoice: Invoice, now: datetime
+    ) -> list[BillingEvent]:
+        events: list[BillingEvent] = []
+        for line in invoice.lines:
+            if line.service_id is None or line.paid_until is None:
+                continue
+            service = uow.services.get(line.service_id)
+            if service.status is ServiceStatus.DELETED:
+                continue
+            if service.awaiting_payment:
+                service.mark_paid(line.paid_until, Actor.system(), now, f"invoice {invoice.number}")
+                if self.settings.open_on_payment:
+                    service.begin_processing(ServiceOperation.OPENING, Actor.system(), now)
+            elif line.paid_until > (service.paid_until or line.paid_until):
+                if service.can(ServiceAction.RENEW, ActorRole.SYSTEM):
+                    service.renew(line.paid_until, Actor.system(), now, f"invoice {invoice.number}")
+                else:
+                    # Busy (e.g. still opening): the period is paid all the same.
+                    service.extend_paid_until(line.paid_until)
+            events.append(
+                ServicePaid(
+                    account_id=invoice.account_id,
+                    at=now,
+                    service_id=service.id,
+                    paid_until=line.paid_until,
+                ),
+            )
+        return events
+
+    def _notify(self, events: Sequence[BillingEvent]) -> None:
+        if self._notifier is None:
+            return
+        for event in events:
+            notification = _notification(event)
+            if notification is not None:
+                self._notifier.send(notification)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+_FLOOR = Rounding(ROUND_FLOOR)
+
+
+def _floor_minor(money: Money) -> Money:
+    """What can be spent of a balance kept at accrual precision: whole minor units."""
+    return _FLOOR.minor(money)
+
+
+def _share(tax: Money, part: Money, gross: Money) -> Money:
+    """The tax contained in ``part`` of a line whose gross contains ``tax``."""
+    if gross.amount <= 0:
+        return Money.zero(part.code)
+    return tax * (part / gross)
+
+
+def _line_parts(invoice: Invoice, amount: Money) -> list[tuple[IssuedLine, Money]]:
+    lines = list(invoice.lines)
+    if amount == invoice.total.gross and not invoice.payments:
+        return [(ln, ln.amounts.gross) for ln in lines]
+    weights = [ln.amounts.gross.amount.max(Decimal(0)) for ln in lines]
+    if not any(weights):
+        return [(lines[0], amount)]
+    return list(zip(lines, allocate(amount, weights), strict=True))
+
+
+def require_open(invoice: Invoice) -> None:
+    """Refuse an invoice with nothing left to pay, naming its state."""
+    if not invoice.is_open():
+        raise InvalidTransitionError(
+            f"invoice {invoice.number} ({invoice.status.value})",
+            "pay",
+            [a.value for a in invoice.actions()],
+        )
+
+
+_NOTIFY: dict[type[BillingEvent], tuple[NotificationCategory, str]] = {
+    InvoiceIssued: (NotificationCategory.FINANCE, "invoice.issued"),
+    InvoicePaid: (NotificationCategory.FINANCE, "invoice.paid"),
+    PaymentCredited: (NotificationCategory.FINANCE, "payment.credited"),
+    PaymentFailed: (NotificationCategory.FINANCE, "payment.failed"),
+    PaymentRefunded: (NotificationCategory.FINANCE, "payment.refunded"),
+    ServicePaid: (NotificationCategory.SERVICES, "service.paid"),
+    ServiceStopped: (NotificationCategory.SERVICES, "service.stopped"),
+    DeletionRequested: (NotificationCategory.SERVICES, "account.deletion_requested"),
+}
+
+
+def _notification(event: BillingEvent) -> Notification | None:
+    found = _NOTIFY.get(type(event))
+    if found is None or not event.account_id:
+        return None
+    category, kind = found
+    params = {
+        f.name: str(getattr(event, f.name))
+        for f in attrs.fields(type(event))
+        if f.name not in {"account_id", "at"}
+    }
+    return Notification(event.account_id, category, kind, event.at, params)
+
+
+def _with_contract(payer: Payer, number: str) -> Payer:
+    return attrs.evolve(payer, contracts=(*payer.contracts, number))

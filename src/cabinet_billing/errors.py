@@ -407,3 +407,36 @@ class DocumentExchangeError(BillingError):
             f"{provider} did not take document {document!r}: {reason}; "
             "check the connection and send it again",
         )
+
+
+# ----------------------------------------------------------------------------- credit
+
+
+class CreditBlockedError(AccessDeniedError):
+    """An action the credit policy forbids while the account's credit line is blocked.
+
+    Attributes:
+        account_id: the account whose credit line is blocked.
+        blocked_on: the day the credit line was blocked.
+        overdue: the overdue amount whose payment unblocks it.
+        allowed: the actions that stay allowed while blocked.
+    """
+
+    def __init__(
+        self,
+        account_id: str,
+        action: str,
+        blocked_on: object,
+        overdue: object,
+        allowed: Iterable[object] = (),
+    ) -> None:
+        self.account_id = account_id
+        self.blocked_on = blocked_on
+        self.overdue = overdue
+        self.allowed = tuple(allowed)
+        super().__init__(
+            account_id,
+            action,
+            f"the credit line is blocked since {blocked_on}; pay the overdue {overdue} to "
+            f"unblock it (still allowed: {_listing(self.allowed)})",
+        )

@@ -113,6 +113,7 @@ def test_memory_unit_of_work_isolates_and_rolls_back() -> None:
         account.change_email("a@example.com")
         assert store.accounts.rows["acc-1"].profile.email == ""  # not yet committed
     assert store.accounts.rows["acc-1"].profile.email == ""  # rolled back
+
     def fail_midway() -> None:
         with MemoryUnitOfWork(store) as uow:
             uow.accounts.get("acc-1").change_email("b@example.com")

@@ -1,0 +1,494 @@
+"""Automatic payments: balance autopay with a monthly cap, card autopay, low-balance notice.
+
+Three rules live here:
+
+* **Autopayment** (SPEC R6, Astra Cloud): when the balance runs low, it is topped up
+  automatically, by a fixed amount or up to a target balance. The customer sets a monthly
+  maximum and no automatic payment may take the month past it. The recommended maximum
+  is next month's forecast plus 10%.
+* **Card autopay on invoice day** (SPEC R7, Horoshop): after the first card payment, later
+  invoices are charged to the card on the day they are issued; once stopped, invoices are
+  paid by bank transfer only.
+* **Low-balance notice** (SPEC R8, Introserv): the customer is told once each time the
+  balance falls below their threshold.
+
+>>> from cabinet_billing import Money
+>>> str(recommended_cap(Money("620.00", "RUB")))
+'682.00 RUB'
+>>> policy = AutopayPolicy(Money("100.00", "RUB"), AutopayMode.TOP_UP_TO, Money("700.00", "RUB"),
+...                        monthly_cap=Money("682.00", "RUB"))
+>>> str(autopay_amount(policy, Money("40.00", "RUB"), Money("0.00", "RUB")))
+'660.00 RUB'
+>>> str(autopay_amount(policy, Money("40.00", "RUB"), Money("600.00", "RUB")))
+'82.00 RUB'
+"""
+
+from __future__ import annotations
+
+import decimal
+import enum
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Final
+
+import attrs
+from dateutil.relativedelta import relativedelta
+
+from cabinet_billing.domain.money import Money, Rounding, sum_money
+from cabinet_billing.domain.notifications import Notification, NotificationCategory
+from cabinet_billing.domain.periods import BillingCycle, Period
+from cabinet_billing.domain.subscription import Subscription
+from cabinet_billing.errors import (
+    CurrencyMismatchError,
+    InvalidTransitionError,
+    ValidationError,
+)
+
+__all__ = [
+    "AutopayMode",
+    "AutopayPolicy",
+    "CardAutopay",
+    "CardAutopayStatus",
+    "PayWay",
+    "ScheduledCharge",
+    "autopay_amount",
+    "forecast",
+    "low_balance_crossed",
+    "low_balance_notice",
+    "recommended_cap",
+]
+
+#: Top-up amounts are rounded up to the minor unit, so that the target is reached.
+_UP: Final = Rounding(decimal.ROUND_CEILING)
+
+
+class AutopayMode(enum.StrEnum):
+    """How much an automatic payment tops up.
+
+    Attributes:
+        FIXED: always the policy's amount.
+        TOP_UP_TO: the difference between the policy's target and the balance.
+    """
+
+    FIXED = "fixed"
+    TOP_UP_TO = "top_up_to"
+
+
+def _check_money(_instance: object, attribute: attrs.Attribute[Money], value: Money) -> None:
+    if not isinstance(value, Money):
+        raise ValidationError(attribute.name, value, "must be a Money amount")
+    value.require_non_negative().require_places()
+
+
+def _check_optional_money(
+    instance: object,
+    attribute: attrs.Attribute[Money | None],
+    value: Money | None,
+) -> None:
+    if value is not None:
+        _check_money(instance, attribute, value)  # type: ignore[arg-type]  # same checks
+
+
+@attrs.frozen
+class AutopayPolicy:
+    """The customer's autopayment settings.
+
+    Args:
+        threshold: an automatic payment is made when the balance is below this.
+        mode: a fixed amount, or top up to a target balance.
+        amount: the fixed amount, or the target balance (above the threshold).
+        monthly_cap: the most all automatic payments of a calendar month may add up to;
+            ``None`` for no limit.
+        minimum: the smallest payment the payment method accepts, if any.
+        maximum: the largest payment the payment method accepts, if any.
+
+    Raises:
+        ValidationError: for negative amounts or more decimals than the minor unit, a
+            zero amount, a target not above the threshold, a minimum above the maximum,
+            or a method with limits while the cap is unlimited (Astra Cloud offers such
+            methods only with a cap).
+        CurrencyMismatchError: when the amounts are not all in one currency.
+
+    >>> AutopayPolicy(Money("100.00", "RUB"), AutopayMode.FIXED, Money("500.00", "RUB"),
+    ...               minimum=Money("10.00", "RUB"))
+    Traceback (most recent call last):
+    ...
+    cabinet_billing.errors.ValidationError: minimum=Money('10.00', 'RUB') is invalid: a payment method with limits needs a monthly cap; set monthly_cap
+    """
+
+    threshold: Money = attrs.field(validator=_check_money)
+    mode: AutopayMode = attrs.field(validator=attrs.validators.instance_of(AutopayMode))
+    amount: Money = attrs.field(validator=_check_money)
+    monthly_cap: Money | None = attrs.field(default=None, validator=_check_optional_money)
+    minimum: Money | None = attrs.field(default=None, validator=_check_optional_money)
+    maximum: Money | None = attrs.field(default=None, validator=_check_optional_money)
+
+    def __attrs_post_init__(self) -> None:
+        code = self.threshold.code
+        for name in ("amount", "monthly_cap", "minimum", "maximum"):
+            value = getattr(self, name)
+            if value is not None and value.code != code:
+                raise CurrencyMismatchError(value.code, code, name)
+        if self.amount.amount == 0:
+            raise ValidationError("amount", self.amount, "must be greater than zero")
+        if self.mode is AutopayMode.TOP_UP_TO and self.amount <= self.threshold:
+            raise ValidationError(
+                "amount",
+                self.amount,
+                f"the target balance must be above the threshold {self.threshold}",
+            )
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValidationError(
+                "minimum",
+                self.minimum,
+                f"must not be above the maximum {self.maximum}",
+            )
+        if self.monthly_cap is None:
+            for name in ("minimum", "maximum"):
+                if getattr(self, name) is not None:
+                    raise ValidationError(
+                        name,
+                        getattr(self, name),
+                        "a payment method with limits needs a monthly cap; set monthly_cap",
+                    )
+
+
+def autopay_amount(
+    policy: AutopayPolicy, balance: Money, charged_this_month: Money
+) -> Money | None:
+    """The automatic payment to make now, or ``None``.
+
+    Nothing is paid while the balance is at or above the threshold. Otherwise the wanted
+    amount (the fixed amount, or the target minus the balance rounded up to the minor
+    unit) is reduced to the method's maximum and to what is left of the monthly cap;
+    one below the method's minimum is raised to it if the cap leaves room, else nothing
+    is paid. So the automatic payments of a month never add up to more than the cap.
+
+    Args:
+        policy: the autopayment settings.
+        balance: the balance now.
+        charged_this_month: the automatic payments already made this calendar month.
+
+    Raises:
+        CurrencyMismatchError: when the amounts are not in the policy's currency.
+
+    >>> policy = AutopayPolicy(Money("100.00", "RUB"), AutopayMode.FIXED, Money("300.00", "RUB"),
+    ...                        monthly_cap=Money("682.00", "RUB"), minimum=Money("10.00", "RUB"))
+    >>> str(autopay_amount(policy, Money("99.99", "RUB"), Money("600.00", "RUB")))
+    '82.00 RUB'
+    >>> autopay_amount(policy, Money("99.99", "RUB"), Money("675.00", "RUB")) is None
+    True
+    >>> autopay_amount(policy, Money("100.00", "RUB"), Money("0", "RUB")) is None
+    True
+    """
+    code = policy.threshold.code
+    balance.require_currency(code)
+    charged_this_month.require_currency(code)
+    if balance >= policy.threshold:
+        return None
+    if policy.mode is AutopayMode.FIXED:
+        wanted = policy.amount
+    else:
+        wanted = _UP.minor(policy.amount - balance)
+    ceiling = policy.maximum
+    if policy.monthly_cap is not None:
+        left = policy.monthly_cap - charged_this_month
+        if left.amount <= 0:
+            return None
+        ceiling = left if ceiling is None else min(ceiling, left)
+    if ceiling is not None:
+        wanted = min(wanted, ceiling)
+    if policy.minimum is not None and wanted < policy.minimum:
+        if ceiling is not None and policy.minimum > ceiling:
+            return None
+        wanted = policy.minimum
+    return wanted if wanted.amount > 0 else None
+
+
+def recommended_cap(
+    forecast: Money,
+    markup_percent: Decimal | int | str = 10,
+    rounding: Rounding = Rounding(),  # noqa: B008 - an immutable value
+) -> Money:
+    """The recommended monthly cap: the forecast plus a margin, rounded to the minor unit.
+
+    Args:
+        forecast: next month's expected charges (see :func:`forecast`).
+        markup_percent: the margin in percent (default 10).
+        rounding: how the result is rounded to the minor unit.
+
+    Raises:
+        InvalidAmountError: for a negative forecast or margin, or a float margin.
+
+    >>> str(recommended_cap(Money("620.00", "RUB"))), str(recommended_cap(Money("0.05", "EUR")))
+    ('682.00 RUB', '0.06 EUR')
+    """
+    forecast.require_non_negative()
+    percent = Money(markup_percent, forecast.currency).require_non_negative().amount
+    return rounding.minor(forecast * (1 + percent / 100))
+
+
+def _check_period(_instance: object, _attribute: object, value: Period) -> None:
+    if not isinstance(value, Period):
+        raise ValidationError("period", value, "must be a Period")
+
+
+def _check_price(_instance: object, _attribute: object, value: Money) -> None:
+    if not isinstance(value, Money):
+        raise ValidationError("price", value, "must be a Money amount")
+    value.require_non_negative()
+
+
+@attrs.frozen
+class ScheduledCharge:
+    """A recurring charge for the forecast: a price per period from its next charge day.
+
+    Args:
+        price: the amount charged each period.
+        period: the period.
+        next_charge_on: the next day charged.
+        anchor: the first boundary of its cycle (default ``next_charge_on``), so that a
+            service anchored on the 31st is charged on the last day of short months.
+    """
+
+    price: Money = attrs.field(validator=_check_price)
+    period: Period = attrs.field(validator=_check_period)
+    next_charge_on: date
+    anchor: date | None = None
+
+    @classmethod
+    def from_subscription(cls, sub: Subscription) -> ScheduledCharge:
+        """The charges of a subscription: its price each period from its paid-until day."""
+        return cls(sub.price, sub.period, sub.paid_until, sub.cycle.anchor)
+
+    def dates_in(self, start: date, end: date) -> tuple[date, ...]:
+        """The charge days in ``[start, end)``.
+
+        >>> from datetime import date
+        >>> c = ScheduledCharge(Money("1.00", "EUR"), Period.days(7), date(2024, 3, 4))
+        >>> [d.day for d in c.dates_in(date(2024, 3, 1), date(2024, 4, 1))]
+        [4, 11, 18, 25]
+        """
+        cycle = BillingCycle(self.anchor or self.next_charge_on, self.period)
+        k = max(cycle.index_of(self.next_charge_on), 0)
+        while cycle.boundary(k) < self.next_charge_on:
+            k += 1
+        found: list[date] = []
+        while (day := cycle.boundary(k)) < end:
+            if day >= start:
+                found.append(day)
+            k += 1
+        return tuple(found)
+
+
+def forecast(charges: Iterable[ScheduledCharge], month: date, currency: str) -> Money:
+    """The sum of the charges that fall in the calendar month of ``month``.
+
+    Args:
+        charges: the recurring charges (e.g. services with auto-renewal).
+        month: any day of the month forecast (usually next month).
+        currency: the currency of the result (and of every charge).
+
+    Raises:
+        CurrencyMismatchError: when a charge is in another currency.
+
+    >>> from datetime import date
+    >>> charges = [
+    ...     ScheduledCharge(Money("250.00", "RUB"), Period.months(), date(2024, 3, 21)),
+    ...     ScheduledCharge(Money("20.00", "RUB"), Period.days(), date(2024, 4, 1)),
+    ...     ScheduledCharge(Money("1200.00", "RUB"), Period.year(), date(2024, 9, 1)),
+    ... ]
+    >>> str(forecast(charges, date(2024, 4, 1), "RUB"))
+    '850.00 RUB'
+    """
+    start = month.replace(day=1)
+    end = start + relativedelta(months=1)
+    amounts: list[Money] = []
+    for charge in charges:
+        amounts.extend(charge.price for _ in charge.dates_in(start, end))
+    return sum_money(amounts, currency)
+
+
+# ----------------------------------------------------------------------------- card autopay
+
+
+class CardAutopayStatus(enum.StrEnum):
+    """The card autopay of an account.
+
+    Attributes:
+        AWAITING_CARD: no card payment yet; invoices are paid by hand.
+        ACTIVE: invoices are charged to the card on the day they are issued.
+        STOPPED: stopped; invoices are paid by bank transfer only.
+    """
+
+    AWAITING_CARD = "awaiting_card"
+    ACTIVE = "active"
+    STOPPED = "stopped"
+
+
+class PayWay(enum.StrEnum):
+    """A way an invoice can be paid."""
+
+    CARD = "card"
+    CARD_AUTOPAY = "card_autopay"
+    BANK_TRANSFER = "bank_transfer"
+
+
+_WAYS: Final = {
+    CardAutopayStatus.AWAITING_CARD: (PayWay.CARD, PayWay.BANK_TRANSFER),
+    CardAutopayStatus.ACTIVE: (PayWay.CARD_AUTOPAY, PayWay.CARD, PayWay.BANK_TRANSFER),
+    CardAutopayStatus.STOPPED: (PayWay.BANK_TRANSFER,),
+}
+
+
+@attrs.define(on_setattr=attrs.setters.frozen)
+class CardAutopay:
+    """Card autopay on invoice day (Horoshop).
+
+    After the first successful card payment, the card is recorded and every later
+    invoice is charged to it on the day it is issued. Stopping it leaves bank transfer as
+    the only way to pay.
+
+    Args:
+        account_id: the account.
+        status: where it stands (default: awaiting the first card payment).
+        method_id: the saved card charged, once known.
+        since: the day of the first card payment.
+
+    >>> from datetime import date
+    >>> autopay = CardAutopay("acc-1")
+    >>> autopay.record_card_payment("card-1", date(2024, 3, 1))
+    >>> autopay.charge_on_issue(date(2024, 4, 1), date(2024, 4, 1))
+    True
+    >>> autopay.stop()
+    >>> autopay.charge_on_issue(date(2024, 5, 1), date(2024, 5, 1)), autopay.pay_ways
+    (False, (<PayWay.BANK_TRANSFER: 'bank_transfer'>,))
+    """
+
+    account_id: str
+    status: CardAutopayStatus = CardAutopayStatus.AWAITING_CARD
+    method_id: str | None = None
+    since: date | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.status is CardAutopayStatus.ACTIVE) != (self.method_id is not None) or (
+            self.status is CardAutopayStatus.ACTIVE
+        ) != (self.since is not None):
+            raise ValidationError(
+                "method_id",
+                self.method_id,
+                "an active card autopay has a card and a start day; others have neither",
+            )
+
+    def _set(self, **changes: object) -> None:
+        for name, value in changes.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def pay_ways(self) -> tuple[PayWay, ...]:
+        """The ways an invoice of the account can be paid now."""
+        return _WAYS[self.status]
+
+    @property
+    def bank_transfer_only(self) -> bool:
+        """Whether bank transfer is the only way to pay (after :meth:`stop`)."""
+        return self.pay_ways == (PayWay.BANK_TRANSFER,)
+
+    def record_card_payment(self, method_id: object, on: date) -> None:
+        """Record a successful card payment.
+
+        The first one starts autopay; a later one with another card (a card change)
+        switches the card charged.
+
+        Raises:
+            InvalidTransitionError: once stopped (card payments are no longer offered).
+            ValidationError: for an empty method id.
+        """
+        if self.status is CardAutopayStatus.STOPPED:
+            raise InvalidTransitionError(
+                self.status,
+                CardAutopayStatus.ACTIVE,
+                [PayWay.BANK_TRANSFER],
+            )
+        if not isinstance(method_id, str) or not method_id.strip():
+            raise ValidationError("method_id", method_id, "must be a non-empty string")
+        since = self.since if self.since is not None else on
+        self._set(status=CardAutopayStatus.ACTIVE, method_id=method_id, since=since)
+
+    def charge_on_issue(self, invoice_issued_on: date, today: date) -> bool:
+        """Whether an invoice issued on ``invoice_issued_on`` is charged to the card today.
+
+        True only while active, on the issue day itself, for invoices issued after the
+        first card payment.
+        """
+        return (
+            self.status is CardAutopayStatus.ACTIVE
+            and self.since is not None
+            and invoice_issued_on == today
+            and invoice_issued_on >= self.since
+        )
+
+    def stop(self) -> None:
+        """Stop card autopay: from now on invoices are paid by bank transfer only.
+
+        Raises:
+            InvalidTransitionError: when it is already stopped.
+        """
+        if self.status is CardAutopayStatus.STOPPED:
+            raise InvalidTransitionError(self.status, CardAutopayStatus.STOPPED, [])
+        self._set(status=CardAutopayStatus.STOPPED, method_id=None, since=None)
+
+
+# ----------------------------------------------------------------------------- low balance
+
+
+def low_balance_crossed(before: Money, after: Money, threshold: Money) -> bool:
+    """Whether the balance fell below the threshold with this change.
+
+    True only when ``before`` is at or above the threshold and ``after`` is below it,
+    so the notice is sent once per crossing and not again while the balance stays low.
+
+    Raises:
+        CurrencyMismatchError: when the amounts are in different currencies.
+
+    >>> t = Money("50.00", "EUR")
+    >>> low_balance_crossed(Money("60", "EUR"), Money("49.99", "EUR"), t)
+    True
+    >>> low_balance_crossed(Money("49.99", "EUR"), Money("10", "EUR"), t)
+    False
+    """
+    return before >= threshold > after
+
+
+def low_balance_notice(
+    account_id: str,
+    before: Money,
+    after: Money,
+    threshold: Money | None,
+    at: datetime,
+) -> Notification | None:
+    """The low-balance notice for a balance change, or ``None`` when none is due.
+
+    Args:
+        account_id: the account.
+        before: the balance before the change.
+        after: the balance after it.
+        threshold: the customer's threshold (``None``: the customer wants no notice).
+        at: when the balance changed (aware).
+
+    >>> from datetime import datetime, timezone
+    >>> n = low_balance_notice("acc-1", Money("60.00", "EUR"), Money("40.00", "EUR"),
+    ...                        Money("50.00", "EUR"), datetime(2024, 3, 21, tzinfo=timezone.utc))
+    >>> n.kind, n.params["balance"], n.params["threshold"]
+    ('balance.low', '40.00 EUR', '50.00 EUR')
+    """
+    if threshold is None or not low_balance_crossed(before, after, threshold):
+        return None
+    return Notification(
+        account_id,
+        NotificationCategory.FINANCE,
+        "balance.low",
+        at,
+        {"balance": str(after), "threshold": str(threshold)},
+    )

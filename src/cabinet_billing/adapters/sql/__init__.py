@@ -1,0 +1,19 @@
+"""The SQL adapters: the store over SQLite or PostgreSQL through SQLAlchemy Core.
+
+Install the ``sql`` extra (``pip install cabinet_billing[sql]``) and see
+``docs/storage.md`` for wiring a host.
+
+>>> from sqlalchemy import create_engine
+>>> store = SqlStore(create_engine("sqlite://"))
+>>> store.create_schema()
+>>> with store.unit_of_work() as uow:
+...     uow.sequences.next("invoice-number")
+1
+"""
+
+from __future__ import annotations
+
+from cabinet_billing.adapters.sql.schema import create_schema, drop_schema, metadata
+from cabinet_billing.adapters.sql.store import SqlStore, SqlUnitOfWork
+
+__all__ = ["SqlStore", "SqlUnitOfWork", "create_schema", "drop_schema", "metadata"]

@@ -1,0 +1,498 @@
+"""The SQL store and unit of work (SQLAlchemy Core): SQLite for one process, PostgreSQL for many.
+
+A :class:`SqlUnitOfWork` behaves like the in-memory one: repositories keep an identity
+map (one object per id within the unit of work), aggregates are loaded into private
+objects, and nothing reaches the database's committed state before
+:meth:`~SqlUnitOfWork.commit`. Leaving the ``with`` block without committing, or with an
+exception, rolls the database transaction back.
+
+On commit each new aggregate is inserted with version 1, and each changed one is written
+with ``UPDATE ... WHERE id = :id AND version = :read`` that also raises the version: when
+another unit of work changed the row since it was read, no row matches, the whole
+transaction is rolled back and :class:`~cabinet_billing.errors.ConflictError` names the
+aggregate. Aggregates that were only read are not written.
+
+Counters are taken with one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` inside the
+transaction: the row stays locked until the end, so two transactions never get the same
+number, and a number taken by a transaction that rolls back is handed out again.
+Idempotency keys are inserted at once with ``ON CONFLICT DO NOTHING``: a key recorded by
+another transaction raises :class:`~cabinet_billing.errors.ConflictError`.
+
+SQLite serves one writer at a time (the driver opens the transaction at the first
+write); PostgreSQL serves many, at READ COMMITTED, and billing workers share the accounts
+with :meth:`SqlUnitOfWork.claim_accounts` (``FOR UPDATE SKIP LOCKED``).
+
+>>> from sqlalchemy import create_engine
+>>> from cabinet_billing import Account
+>>> store = SqlStore(create_engine("sqlite://"))
+>>> store.create_schema()
+>>> with SqlUnitOfWork(store) as uow:
+...     uow.accounts.add(Account.open("acc-1", "alice"))
+...     uow.commit()
+>>> with SqlUnitOfWork(store) as uow:
+...     uow.accounts.add(Account.open("acc-2", "bob"))   # not committed
+>>> with SqlUnitOfWork(store) as uow:
+...     uow.accounts.ids()
+['acc-1']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from operator import attrgetter
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar, cast
+
+import attrs
+from sqlalchemy import Connection, Engine, Table, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from cabinet_billing.adapters.sql import schema
+from cabinet_billing.adapters.sql.codec import dumps, loads
+from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.customer import Account
+from cabinet_billing.domain.documents import AccountDocuments
+from cabinet_billing.domain.expense import ExpenseBook
+from cabinet_billing.domain.invoice import Invoice
+from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.payer import PayerBook
+from cabinet_billing.domain.payment import Payment
+from cabinet_billing.domain.service import Service
+from cabinet_billing.errors import ConflictError, NotFoundError
+
+__all__ = ["SqlStore", "SqlUnitOfWork"]
+
+T = TypeVar("T")
+
+
+class SqlStore:
+    """A database that keeps the aggregates: an engine plus the store's tables.
+
+    Args:
+        engine: a SQLAlchemy engine (``sqlite:///billing.db``, ``sqlite://``,
+            ``postgresql+psycopg://user@host/db`` ...).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create_schema(self) -> None:
+        """Create the store's tables that do not exist yet (see :mod:`.schema`)."""
+        schema.create_schema(self.engine)
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        """A new unit of work over this store."""
+        return SqlUnitOfWork(self)
+
+
+class _Session:
+    """The connection and transaction of one unit of work, opened at the first statement."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def connection(self) -> Connection:
+        if self._connection is None:
+            connection = self._engine.connect()
+            connection.begin()
+            self._connection = connection
+        return self._connection
+
+    def commit(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.commit()
+            finally:
+                self.close()
+
+    def rollback(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.rollback()
+            finally:
+                self.close()
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+@attrs.define
+class _Loaded(Generic[T]):
+    """An aggregate in the identity map: its object, the version and text that were read."""
+
+    aggregate: T
+    version: int | None = None
+    text: str | None = None
+
+
+class _Repository(Generic[T]):
+    def __init__(
+        self,
+        session: _Session,
+        table: Table,
+        *,
+        cls: type[T],
+        kind: str,
+        key_of: Callable[[T], str],
+        account_of: Callable[[T], str],
+    ) -> None:
+        self._session = session
+        self._table = table
+        self._cls = cls
+        self._kind = kind
+        self._key_of = key_of
+        self._account_of = account_of
+        self.loaded: dict[str, _Loaded[T]] = {}
+
+    def add(self, row: T) -> None:
+        key = self._key_of(row)
+        if key in self.loaded or self._stored(key) is not None:
+            raise ConflictError(f"{self._kind} {key!r}", "already exists")
+        self.loaded[key] = _Loaded(row)
+
+    def get(self, key: str) -> T:
+        found = self.loaded.get(key)
+        if found is not None:
+            return found.aggregate
+        stored = self._stored(key)
+        if stored is None:
+            raise NotFoundError(self._kind, key)
+        return self._adopt(key, *stored)
+
+    def ids(self) -> list[str]:
+        query = select(self._table.c.id)
+        stored = self._session.connection().execute(query).scalars()
+        return sorted(set(stored) | set(self.loaded))
+
+    def for_account(self, account_id: str) -> list[T]:
+        table = self._table
+        query = (
+            select(table.c.id, table.c.version, table.c.data)
+            .where(table.c.account_id == account_id)
+            .order_by(table.c.row_id)
+        )
+        rows = self._session.connection().execute(query).all()
+        found = [self._adopt(row.id, row.version, row.data) for row in rows]
+        found += [
+            loaded.aggregate
+            for loaded in self.loaded.values()
+            if loaded.version is None and self._account_of(loaded.aggregate) == account_id
+        ]
+        return found
+
+    def _stored(self, key: str) -> tuple[int, str] | None:
+        table = self._table
+        query = select(table.c.version, table.c.data).where(table.c.id == key)
+        row = self._session.connection().execute(query).first()
+        return None if row is None else (row.version, row.data)
+
+    def _adopt(self, key: str, version: int, text: str) -> T:
+        found = self.loaded.get(key)
+        if found is not None:
+            return found.aggregate
+        aggregate = loads(self._cls, text)
+        self.loaded[key] = _Loaded(aggregate, version, text)
+        return aggregate
+
+    def _columns(self, row: T) -> dict[str, object]:
+        """Query columns besides the JSON data."""
+        del row
+        return {}
+
+    def flush(self, connection: Connection) -> None:
+        table = self._table
+        for key, loaded in self.loaded.items():
+            text = dumps(loaded.aggregate, self._cls)
+            columns = self._columns(loaded.aggregate)
+            if loaded.version is None:
+                values = {"id": key, "account_id": self._account_of(loaded.aggregate)}
+                try:
+                    connection.execute(
+                        insert(table).values(version=1, data=text, **values, **columns),
+                    )
+                except IntegrityError as error:
+                    raise ConflictError(
+                        f"{self._kind} {key!r}",
+                        "was stored by another unit of work at the same time; nothing was stored",
+                    ) from error
+            elif text != loaded.text:
+                result = connection.execute(
+                    update(table)
+                    .where(table.c.id == key, table.c.version == loaded.version)
+                    .values(version=loaded.version + 1, data=text, **columns),
+                )
+                if result.rowcount != 1:
+                    raise ConflictError(
+                        f"{self._kind} {key!r}",
+                        f"was changed by another unit of work after version {loaded.version} "
+                        "was read; nothing was stored, load it again and retry",
+                    )
+
+
+class _PerAccount(_Repository[T]):
+    """One aggregate per account, created empty on first use."""
+
+    def __init__(
+        self,
+        session: _Session,
+        table: Table,
+        *,
+        cls: type[T],
+        kind: str,
+        account_of: Callable[[T], str],
+        factory: Callable[[str], T],
+    ) -> None:
+        super().__init__(
+            session, table, cls=cls, kind=kind, key_of=account_of, account_of=account_of
+        )
+        self._factory = factory
+
+    def get(self, key: str) -> T:
+        found = self.loaded.get(key)
+        if found is not None:
+            return found.aggregate
+        stored = self._stored(key)
+        if stored is None:
+            created = self._factory(key)
+            self.loaded[key] = _Loaded(created)
+            return created
+        return self._adopt(key, *stored)
+
+
+class _Invoices(_Repository[Invoice]):
+    def __init__(self, session: _Session) -> None:
+        super().__init__(
+            session,
+            schema.invoices,
+            cls=Invoice,
+            kind="invoice",
+            key_of=lambda i: i.id,
+            account_of=lambda i: i.account_id,
+        )
+
+    def add(self, row: Invoice) -> None:
+        if self._number_owner(row.number) is not None:
+            raise ConflictError(f"invoice number {row.number!r}", "already used")
+        super().add(row)
+
+    def _number_owner(self, number: str) -> str | None:
+        for key, loaded in self.loaded.items():
+            if loaded.aggregate.number == number:
+                return key
+        table = self._table
+        query = select(table.c.id).where(table.c.number == number)
+        found: str | None = self._session.connection().execute(query).scalar_one_or_none()
+        return found
+
+    def by_number(self, number: str) -> Invoice:
+        key = self._number_owner(number)
+        if key is None:
+            raise NotFoundError("invoice with number", number)
+        return self.get(key)
+
+    def open(self) -> list[Invoice]:
+        table = self._table
+        query = (
+            select(table.c.id, table.c.version, table.c.data)
+            .where(table.c.is_open.is_(True))
+            .order_by(table.c.row_id)
+        )
+        rows = self._session.connection().execute(query).all()
+        found = [self._adopt(row.id, row.version, row.data) for row in rows]
+        found += [loaded.aggregate for loaded in self.loaded.values() if loaded.version is None]
+        unique = {id(i): i for i in found}.values()
+        return sorted((i for i in unique if i.is_open()), key=lambda i: (i.issued_on, i.number))
+
+    def _columns(self, row: Invoice) -> dict[str, object]:
+        return {"number": row.number, "is_open": row.is_open(), "issued_on": row.issued_on}
+
+
+class _Sequences:
+    def __init__(self, session: _Session) -> None:
+        self._session = session
+
+    def next(self, name: str) -> int:
+        table = schema.sequences
+        connection = self._session.connection()
+        dialect = self._session.dialect
+        if dialect in {"postgresql", "sqlite"}:
+            module = postgresql if dialect == "postgresql" else sqlite
+            statement = (
+                module.insert(table)
+                .values(name=name, value=1)
+                .on_conflict_do_update(
+                    index_elements=[table.c.name],
+                    set_={"value": table.c.value + 1},
+                )
+                .returning(table.c.value)
+            )
+            value: int = connection.execute(statement).scalar_one()
+            return value
+        query = select(table.c.value).where(table.c.name == name).with_for_update()
+        current: int | None = connection.execute(query).scalar_one_or_none()
+        if current is None:
+            connection.execute(insert(table).values(name=name, value=1))
+            return 1
+        connection.execute(update(table).where(table.c.name == name).values(value=current + 1))
+        return current + 1
+
+
+class _Keys:
+    def __init__(self, session: _Session) -> None:
+        self._session = session
+
+    def seen(self, key: str) -> bool:
+        table = schema.keys
+        query = select(func.count()).select_from(table).where(table.c.key == key)
+        return bool(self._session.connection().execute(query).scalar_one())
+
+    def record(self, key: str) -> None:
+        table = schema.keys
+        connection = self._session.connection()
+        dialect = self._session.dialect
+        if dialect in {"postgresql", "sqlite"}:
+            module = postgresql if dialect == "postgresql" else sqlite
+            statement = (
+                module.insert(table).values(key=key).on_conflict_do_nothing().returning(table.c.key)
+            )
+            inserted = connection.execute(statement).first() is not None
+        else:
+            inserted = not self.seen(key)
+            if inserted:
+                connection.execute(insert(table).values(key=key))
+        if not inserted:
+            raise ConflictError(f"key {key!r}", "already recorded")
+
+    def all(self, prefix: str = "") -> Iterable[str]:
+        table = schema.keys
+        query = select(table.c.key).where(table.c.key.startswith(prefix, autoescape=True))
+        return sorted(self._session.connection().execute(query).scalars())
+
+
+class SqlUnitOfWork:
+    """A unit of work over a SQL database: one transaction, an identity map, optimistic locks.
+
+    Args:
+        store: the :class:`SqlStore` (or just its engine) to work on.
+    """
+
+    def __init__(self, store: SqlStore | Engine) -> None:
+        self.store = store if isinstance(store, SqlStore) else SqlStore(store)
+        self.committed = False
+        self._session = _Session(self.store.engine)
+        self._begin()
+
+    def _begin(self) -> None:
+        session = self._session
+
+        def table(
+            rows: Table, cls: type[T], kind: str, key_of: Callable[[T], str]
+        ) -> _Repository[T]:
+            account_of = cast("Callable[[T], str]", attrgetter("account_id"))
+            return _Repository(
+                session, rows, cls=cls, kind=kind, key_of=key_of, account_of=account_of
+            )
+
+        def per_account(rows: Table, cls: type[T], kind: str) -> _PerAccount[T]:
+            account_of = cast("Callable[[T], str]", attrgetter("account_id"))
+            return _PerAccount(
+                session, rows, cls=cls, kind=kind, account_of=account_of, factory=cls
+            )
+
+        self.accounts = _Repository(
+            session,
+            schema.accounts,
+            cls=Account,
+            kind="account",
+            key_of=lambda a: a.id,
+            account_of=lambda a: a.id,
+        )
+        self.users = table(schema.users, AccountUsers, "users of account", lambda u: u.account_id)
+        self.services = table(schema.services, Service, "service", lambda s: s.id)
+        self.invoices = _Invoices(session)
+        self.payments = table(schema.payments, Payment, "payment", lambda p: p.id)
+        self.ledgers = per_account(schema.ledgers, Ledger, "ledger")
+        self.expenses = per_account(schema.expenses, ExpenseBook, "expense book")
+        self.payers = per_account(schema.payers, PayerBook, "payers")
+        self.documents = per_account(schema.documents, AccountDocuments, "documents")
+        self.sequences = _Sequences(session)
+        self.keys = _Keys(session)
+
+    def _repositories(self) -> tuple[_Repository[Any], ...]:
+        return (
+            self.accounts,
+            self.users,
+            self.services,
+            self.invoices,
+            self.payments,
+            self.ledgers,
+            self.expenses,
+            self.payers,
+            self.documents,
+        )
+
+    def __enter__(self) -> Self:
+        self._session.rollback()
+        self.committed = False
+        self._begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def claim_accounts(self, limit: int) -> list[str]:
+        """Lock up to ``limit`` accounts for this unit of work, skipping those locked by others.
+
+        Billing workers on PostgreSQL call it to share the accounts: each gets ids that no
+        other open transaction holds, and keeps them until it commits or rolls back. On
+        SQLite, with one writer, it returns the first ids.
+
+        Args:
+            limit: how many accounts at most.
+
+        Returns:
+            The claimed account ids, sorted.
+        """
+        table = schema.accounts
+        query = select(table.c.id).order_by(table.c.id).limit(limit)
+        if self._session.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return list(self._session.connection().execute(query).scalars())
+
+    def commit(self) -> None:
+        """Write every new and changed aggregate in this transaction and commit it.
+
+        Raises:
+            ConflictError: when an aggregate was changed or created by another unit of
+                work meanwhile; the whole transaction is rolled back.
+        """
+        try:
+            connection = self._session.connection()
+            for repository in self._repositories():
+                repository.flush(connection)
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            self._session.commit()
+        finally:
+            self._begin()
+        self.committed = True
+
+    def rollback(self) -> None:
+        """Discard every change not yet committed."""
+        self._session.rollback()
+        self._begin()

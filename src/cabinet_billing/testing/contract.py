@@ -1,0 +1,529 @@
+"""The contract every :class:`~cabinet_billing.ports.repositories.UnitOfWork` keeps.
+
+A host that stores the aggregates in its own database proves its implementation with the
+same checks the shipped stores pass. With pytest, subclass :class:`UnitOfWorkContract`
+and say how to make a unit of work over a fresh store::
+
+    class TestMyStore(UnitOfWorkContract):
+        @pytest.fixture(autouse=True)
+        def _store(self, tmp_path):
+            self.store = MyStore(tmp_path / "billing.db")
+
+        def make_uow(self) -> UnitOfWork:
+            return MyUnitOfWork(self.store)
+
+Every ``test_*`` method of the class is one check. Without pytest's collection,
+:func:`check_unit_of_work` runs every check against a factory of units of work. The
+checks make their own ids, so they may share one store, even one that holds data:
+
+>>> from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
+>>> store = MemoryStore()
+>>> check_unit_of_work(lambda: MemoryUnitOfWork(store))
+>>> len(CHECKS)
+15
+
+What the checks hold a store to:
+
+* commit persists; leaving without commit, an exception and :meth:`rollback` keep the
+  committed state exactly as it was; a unit of work can go on after a commit;
+* the identity map: one object per id within a unit of work, whichever query found it;
+* adding an existing id raises :class:`~cabinet_billing.errors.ConflictError` naming the
+  id, getting an unknown one raises :class:`~cabinet_billing.errors.NotFoundError`;
+* per-account aggregates (ledger, expense book, payers, documents) start empty;
+* invoice numbers are unique; ``by_number``, ``for_account`` (oldest first, new ones
+  included) and ``open`` (oldest first, paid and deleted ones left out) answer from the
+  committed and the pending state alike;
+* counters start at 1 and grow by one; a value taken by a unit of work that rolls back
+  is handed out again, so numbers never skip;
+* idempotency keys are recorded once and listed by prefix, literally (``%`` and ``_``
+  are not wildcards).
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+import pytest
+
+from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.catalog import ProductKind
+from cabinet_billing.domain.customer import Account
+from cabinet_billing.domain.invoice import Invoice, InvoiceLine
+from cabinet_billing.domain.money import Money
+from cabinet_billing.domain.payer import Payer, PayerKind
+from cabinet_billing.domain.payment import Payment
+from cabinet_billing.domain.periods import Period, PeriodUnit
+from cabinet_billing.domain.service import Actor, Service
+from cabinet_billing.errors import ConflictError, NotFoundError
+from cabinet_billing.ports.repositories import UnitOfWork
+
+__all__ = ["CHECKS", "UnitOfWorkContract", "UowFactory", "check_unit_of_work"]
+
+UowFactory = Callable[[], UnitOfWork]
+"""Makes a new unit of work over the store under test."""
+
+_AT = datetime(2024, 3, 1, 9, tzinfo=UTC)
+_ON = date(2024, 3, 1)
+
+
+def _expect(condition: bool, what: str) -> None:
+    if not condition:
+        raise AssertionError(what)
+
+
+def _fresh(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def _rub(amount: str) -> Money:
+    return Money(amount, "RUB")
+
+
+def _service(service_id: str, account_id: str) -> Service:
+    return Service.order(
+        id=service_id,
+        account_id=account_id,
+        plan_id="vps",
+        plan_name="VPS",
+        kind=ProductKind.VPS,
+        price=_rub("100.00"),
+        period=Period(PeriodUnit.MONTH),
+        created_at=_AT,
+        actor=Actor.client("owner"),
+    )
+
+
+def _invoice(invoice_id: str, account_id: str, number: str, on: date = _ON) -> Invoice:
+    return Invoice.issue(
+        invoice_id,
+        number,
+        account_id,
+        [InvoiceLine("VPS, 1 month", _rub("100.00"))],
+        issued_on=on,
+    )
+
+
+def _payment(payment_id: str, account_id: str) -> Payment:
+    return Payment.top_up(payment_id, account_id, _rub("100.00"), _AT, method_id="card")
+
+
+def check_commit_persists(make_uow: UowFactory) -> None:
+    """What a committed unit of work stored is there, equal, for the next one."""
+    account = Account.open(_fresh("acc"), "alice", email="alice@example.com")
+    with make_uow() as uow:
+        uow.accounts.add(account)
+        uow.ledgers.get(account.id).top_up(_rub("10.00"), _AT, key="first")
+        uow.commit()
+    with make_uow() as uow:
+        _expect(uow.accounts.get(account.id) == account, "the committed account differs")
+        _expect(account.id in uow.accounts.ids(), "ids() misses the committed account")
+        ledger = uow.ledgers.get(account.id)
+        _expect(ledger.balance("RUB") == _rub("10.00"), "the committed ledger differs")
+        ledger.top_up(_rub("5.00"), _AT, key="second")
+        uow.commit()
+    with make_uow() as uow:
+        _expect(
+            uow.ledgers.get(account.id).balance("RUB") == _rub("15.00"),
+            "a change to a stored aggregate was not committed",
+        )
+
+
+def check_exit_without_commit_rolls_back(make_uow: UowFactory) -> None:
+    """Leaving the block without commit stores nothing, new or changed."""
+    kept = Account.open(_fresh("acc"), "kept")
+    with make_uow() as uow:
+        uow.accounts.add(kept)
+        uow.commit()
+    dropped = _fresh("acc")
+    with make_uow() as uow:
+        uow.accounts.add(Account.open(dropped, "dropped"))
+        uow.accounts.get(kept.id).change_name("Changed", "Name")
+        uow.ledgers.get(kept.id).top_up(_rub("10.00"), _AT)
+    with make_uow() as uow:
+        _expect(dropped not in uow.accounts.ids(), "an uncommitted account was stored")
+        _expect(uow.accounts.get(kept.id) == kept, "an uncommitted change was stored")
+        _expect(len(uow.ledgers.get(kept.id)) == 0, "an uncommitted ledger entry was stored")
+
+
+def check_exception_rolls_back(make_uow: UowFactory) -> None:
+    """An exception inside the block rolls everything back and propagates."""
+    kept = Account.open(_fresh("acc"), "kept")
+    with make_uow() as uow:
+        uow.accounts.add(kept)
+        uow.commit()
+    dropped = _fresh("acc")
+
+    def fail_midway() -> None:
+        with make_uow() as uow:
+            uow.accounts.add(Account.open(dropped, "dropped"))
+            uow.accounts.get(kept.id).change_name("Changed", "Name")
+            raise RuntimeError("provider down")
+
+    with pytest.raises(RuntimeError, match="provider down"):
+        fail_midway()
+    with make_uow() as uow:
+        _expect(dropped not in uow.accounts.ids(), "an account added before an error was stored")
+        _expect(uow.accounts.get(kept.id) == kept, "a change made before an error was stored")
+
+
+def check_rollback_and_work_after_commit(make_uow: UowFactory) -> None:
+    """``rollback`` discards pending work; after ``commit`` a unit of work goes on."""
+    first, second, third = _fresh("acc"), _fresh("acc"), _fresh("acc")
+    with make_uow() as uow:
+        uow.accounts.add(Account.open(first, "first"))
+        uow.rollback()
+        uow.accounts.add(Account.open(second, "second"))
+        uow.commit()
+        uow.accounts.add(Account.open(third, "third"))
+    with make_uow() as uow:
+        ids = uow.accounts.ids()
+        _expect(first not in ids, "a rolled back account was stored")
+        _expect(second in ids, "an account committed before more work was lost")
+        _expect(third not in ids, "work after a commit was stored without a second commit")
+
+
+def check_identity_map(make_uow: UowFactory) -> None:
+    """Within a unit of work one id is one object, whichever query found it."""
+    account_id = _fresh("acc")
+    service_id, invoice_id, number = _fresh("ser"), _fresh("inv"), _fresh("N")
+    with make_uow() as uow:
+        uow.accounts.add(Account.open(account_id, "alice"))
+        uow.services.add(_service(service_id, account_id))
+        uow.invoices.add(_invoice(invoice_id, account_id, number))
+        uow.commit()
+    with make_uow() as uow:
+        account = uow.accounts.get(account_id)
+        _expect(uow.accounts.get(account_id) is account, "get() returned a second object")
+        service = uow.services.get(service_id)
+        (listed,) = uow.services.for_account(account_id)
+        _expect(listed is service, "for_account() returned another object than get()")
+        invoice = uow.invoices.by_number(number)
+        _expect(uow.invoices.get(invoice_id) is invoice, "by_number() and get() differ")
+        _expect(any(i is invoice for i in uow.invoices.open()), "open() returned another object")
+        _expect(uow.ledgers.get(account_id) is uow.ledgers.get(account_id), "two ledgers")
+        invoice.pay("pay-1", _rub("100.00"), _ON)
+        _expect(
+            invoice_id not in {i.id for i in uow.invoices.open()},
+            "open() lists an invoice paid in this unit of work",
+        )
+        uow.commit()
+    with make_uow() as uow:
+        _expect(uow.invoices.get(invoice_id).paid == _rub("100.00"), "the payment was lost")
+
+
+def check_add_existing_raises_conflict(make_uow: UowFactory) -> None:
+    """Adding an id that exists, committed or pending, raises ConflictError naming it."""
+    account_id, service_id, payment_id = _fresh("acc"), _fresh("ser"), _fresh("pay")
+    with make_uow() as uow:
+        uow.accounts.add(Account.open(account_id, "alice"))
+        uow.users.add(AccountUsers.create(account_id, "u1", "Alice", "alice@example.com"))
+        uow.services.add(_service(service_id, account_id))
+        uow.payments.add(_payment(payment_id, account_id))
+        with pytest.raises(ConflictError, match=re.escape(f"{payment_id!r}: already exists")):
+            uow.payments.add(_payment(payment_id, account_id))
+        uow.commit()
+    with make_uow() as uow:
+        with pytest.raises(ConflictError, match=re.escape(f"{account_id!r}: already exists")):
+            uow.accounts.add(Account.open(account_id, "other"))
+        with pytest.raises(ConflictError, match=re.escape(f"{account_id!r}: already exists")):
+            uow.users.add(AccountUsers.create(account_id, "u2", "Bob", "bob@example.com"))
+        with pytest.raises(ConflictError, match=re.escape(f"{service_id!r}: already exists")):
+            uow.services.add(_service(service_id, account_id))
+        with pytest.raises(ConflictError, match=re.escape(f"{payment_id!r}: already exists")):
+            uow.payments.add(_payment(payment_id, account_id))
+        _expect(uow.accounts.get(account_id).login == "alice", "a refused add changed state")
+        _expect(uow.users.get(account_id).owner_id == "u1", "a refused add changed the users")
+        uow.commit()
+
+
+def check_get_unknown_raises_not_found(make_uow: UowFactory) -> None:
+    """Getting an id nobody stored raises NotFoundError naming it."""
+    unknown = _fresh("missing")
+    with make_uow() as uow:
+        for repository in (uow.accounts, uow.users, uow.services, uow.invoices, uow.payments):
+            with pytest.raises(NotFoundError, match=re.escape(unknown)):
+                repository.get(unknown)
+        with pytest.raises(NotFoundError, match=re.escape(unknown)):
+            uow.invoices.by_number(unknown)
+        _expect(uow.services.for_account(unknown) == [], "services of an unknown account")
+        _expect(uow.invoices.for_account(unknown) == [], "invoices of an unknown account")
+        _expect(uow.payments.for_account(unknown) == [], "payments of an unknown account")
+
+
+def check_per_account_start_empty(make_uow: UowFactory) -> None:
+    """The ledger, expense book, payers and documents of a new account are empty."""
+    account_id = _fresh("acc")
+    with make_uow() as uow:
+        ledger = uow.ledgers.get(account_id)
+        _expect(ledger.account_id == account_id and len(ledger) == 0, "a new ledger")
+        book = uow.expenses.get(account_id)
+        _expect(book.account_id == account_id and book.expenses() == [], "a new book")
+        payers = uow.payers.get(account_id)
+        _expect(payers.account_id == account_id and len(payers) == 0, "new payers")
+        documents = uow.documents.get(account_id)
+        _expect(
+            documents.account_id == account_id and documents.acts == () == documents.contracts,
+            "new documents are not empty",
+        )
+        payers.add(Payer(_fresh("payer"), PayerKind.PRIVATE_PERSON, "RU", "Jill Fairy"))
+        uow.commit()
+    with make_uow() as uow:
+        _expect(len(uow.payers.get(account_id)) == 1, "a payer added to a new book was lost")
+
+
+def check_invoice_numbers_unique(make_uow: UowFactory) -> None:
+    """An invoice number is used once, across ids and units of work."""
+    account_id, number = _fresh("acc"), _fresh("N")
+    first = _invoice(_fresh("inv"), account_id, number)
+    with make_uow() as uow:
+        uow.invoices.add(first)
+        with pytest.raises(ConflictError, match=re.escape(f"{number!r}: already used")):
+            uow.invoices.add(_invoice(_fresh("inv"), account_id, number))
+        uow.commit()
+    with make_uow() as uow:
+        with pytest.raises(ConflictError, match=re.escape(f"{number!r}: already used")):
+            uow.invoices.add(_invoice(_fresh("inv"), account_id, number))
+        _expect(uow.invoices.for_account(account_id) == [first], "a refused invoice was kept")
+        uow.commit()
+
+
+def check_queries(make_uow: UowFactory) -> None:
+    """``for_account`` and ``open`` list oldest first, committed and pending alike."""
+    account_id, other_id = _fresh("acc"), _fresh("acc")
+    old = _invoice(_fresh("inv"), account_id, _fresh("N"), date(2024, 1, 10))
+    paid = _invoice(_fresh("inv"), account_id, _fresh("N"), date(2024, 1, 5))
+    other = _invoice(_fresh("inv"), other_id, _fresh("N"), date(2024, 1, 1))
+    newer = _invoice(_fresh("inv"), account_id, _fresh("N"), date(2024, 2, 1))
+    services = [_service(_fresh("ser"), account_id) for _ in range(3)]
+    with make_uow() as uow:
+        for invoice in (old, paid, other):
+            uow.invoices.add(invoice)
+        uow.services.add(services[0])
+        uow.services.add(services[1])
+        uow.payments.add(_payment(_fresh("pay"), other_id))
+        uow.commit()
+    with make_uow() as uow:
+        uow.invoices.get(paid.id).pay("pay-1", _rub("100.00"), _ON)
+        uow.commit()
+    with make_uow() as uow:
+        uow.invoices.add(newer)
+        uow.services.add(services[2])
+        mine = {old.id, paid.id, newer.id}
+        listed = [i.id for i in uow.invoices.for_account(account_id)]
+        _expect(listed == [old.id, paid.id, newer.id], f"for_account() order: {listed}")
+        opened = [i.id for i in uow.invoices.open() if i.id in mine | {other.id}]
+        _expect(opened == [other.id, old.id, newer.id], f"open() order: {opened}")
+        ids = [s.id for s in uow.services.for_account(account_id)]
+        _expect(ids == [s.id for s in services], f"services order: {ids}")
+        _expect(uow.payments.for_account(account_id) == [], "another account's payment")
+        _expect(len(uow.payments.for_account(other_id)) == 1, "the account's payment")
+        _expect(uow.invoices.by_number(newer.number) is newer, "by_number() of a new invoice")
+
+
+def check_sequences(make_uow: UowFactory) -> None:
+    """Counters start at 1, grow by one, and a rolled back value is handed out again."""
+    name = _fresh("counter")
+    with make_uow() as uow:
+        taken = [uow.sequences.next(name), uow.sequences.next(name)]
+        _expect(taken == [1, 2], f"a new counter gave {taken}")
+        _expect(uow.sequences.next(_fresh("counter")) == 1, "counters are not independent")
+        uow.commit()
+    with make_uow() as uow:
+        third = uow.sequences.next(name)
+        _expect(third == taken[-1] + 1, "a counter did not go on after a commit")
+    with make_uow() as uow:
+        _expect(uow.sequences.next(name) == third, "a rolled back value was skipped")
+        uow.commit()
+    with make_uow() as uow:
+        _expect(uow.sequences.next(name) == third + 1, "a committed value was handed out again")
+        uow.commit()
+
+
+def check_keys(make_uow: UowFactory) -> None:
+    """A key is recorded once; an uncommitted one is forgotten; ``all`` filters by prefix."""
+    prefix = _fresh("bank") + ":"
+    with make_uow() as uow:
+        _expect(not uow.keys.seen(prefix + "1"), "a key nobody recorded is seen")
+        uow.keys.record(prefix + "1")
+        _expect(uow.keys.seen(prefix + "1"), "a key just recorded is not seen")
+        with pytest.raises(ConflictError, match=re.escape(f"{prefix + '1'!r}: already recorded")):
+            uow.keys.record(prefix + "1")
+        uow.keys.record(prefix + "2")
+        uow.keys.record(prefix + "a_%")
+        uow.commit()
+    with make_uow() as uow:
+        with pytest.raises(ConflictError, match="already recorded"):
+            uow.keys.record(prefix + "2")
+        uow.keys.record(prefix + "3")
+    with make_uow() as uow:
+        _expect(not uow.keys.seen(prefix + "3"), "an uncommitted key was recorded")
+        listed = list(uow.keys.all(prefix))
+        _expect(listed == [prefix + "1", prefix + "2", prefix + "a_%"], f"all(): {listed}")
+        _expect(list(uow.keys.all(prefix + "a_")) == [prefix + "a_%"], "a literal prefix")
+        _expect(list(uow.keys.all(prefix + "%")) == [], "'%' is not a wildcard")
+
+
+def check_users_and_payments_round_trip(make_uow: UowFactory) -> None:
+    """Users and payments come back equal, with their changes."""
+    account_id, payment_id = _fresh("acc"), _fresh("pay")
+    users = AccountUsers.create(account_id, "u1", "Alice", "alice@example.com")
+    payment = _payment(payment_id, account_id)
+    with make_uow() as uow:
+        uow.users.add(users)
+        uow.payments.add(payment)
+        uow.commit()
+    with make_uow() as uow:
+        _expect(uow.users.get(account_id) == users, "the users differ")
+        stored = uow.payments.get(payment_id)
+        _expect(stored == payment, "the payment differs")
+        stored.cancel(_AT, "changed my mind")
+        uow.users.get(account_id).add("u2", "Bob", "bob@example.com", ["invoices.view"])
+        uow.commit()
+    with make_uow() as uow:
+        _expect(uow.payments.get(payment_id).history != (), "the payment's change was lost")
+        user_ids = {user.id for user in uow.users.get(account_id)}
+        _expect(user_ids == {"u1", "u2"}, "the added user was lost")
+
+
+def check_per_account_conflict(make_uow: UowFactory) -> None:
+    """Users are added once per account: a second set for the account conflicts."""
+    account_id = _fresh("acc")
+    with make_uow() as uow:
+        uow.users.add(AccountUsers.create(account_id, "u1", "Alice", "alice@example.com"))
+        with pytest.raises(ConflictError, match=re.escape(f"{account_id!r}: already exists")):
+            uow.users.add(AccountUsers.create(account_id, "u2", "Bob", "bob@example.com"))
+        uow.commit()
+    with make_uow() as uow:
+        _expect(uow.users.get(account_id).owner_id == "u1", "a refused add replaced the users")
+
+
+def check_services_change(make_uow: UowFactory) -> None:
+    """A service's history survives the store, and a later change is committed."""
+    account_id, service_id = _fresh("acc"), _fresh("ser")
+    service = _service(service_id, account_id)
+    with make_uow() as uow:
+        uow.services.add(service)
+        uow.commit()
+    with make_uow() as uow:
+        stored = uow.services.get(service_id)
+        _expect(stored == service, "the service differs")
+        stored.set_auto_renew(enabled=True)
+        uow.commit()
+    with make_uow() as uow:
+        stored = uow.services.get(service_id)
+        _expect(stored.auto_renew and stored.history == service.history, "the change was lost")
+
+
+CHECKS: tuple[Callable[[UowFactory], None], ...] = (
+    check_commit_persists,
+    check_exit_without_commit_rolls_back,
+    check_exception_rolls_back,
+    check_rollback_and_work_after_commit,
+    check_identity_map,
+    check_add_existing_raises_conflict,
+    check_get_unknown_raises_not_found,
+    check_per_account_start_empty,
+    check_per_account_conflict,
+    check_invoice_numbers_unique,
+    check_queries,
+    check_sequences,
+    check_keys,
+    check_users_and_payments_round_trip,
+    check_services_change,
+)
+"""Every check, in the order :func:`check_unit_of_work` runs them."""
+
+
+def check_unit_of_work(make_uow: UowFactory) -> None:
+    """Run every check of the contract against units of work made by ``make_uow``.
+
+    Args:
+        make_uow: makes a new unit of work over the store under test; every call must
+            see what earlier units of work committed.
+
+    Raises:
+        AssertionError: naming the first broken promise.
+    """
+    for check in CHECKS:
+        check(make_uow)
+
+
+class UnitOfWorkContract(abc.ABC):
+    """The contract as a pytest test class: subclass it and define :meth:`make_uow`.
+
+    Each ``test_*`` method runs one check against the units of work that
+    :meth:`make_uow` makes (use a fixture or ``setup_method`` to give each test a fresh
+    store).
+    """
+
+    @abc.abstractmethod
+    def make_uow(self) -> UnitOfWork:
+        """A new unit of work over the store under test."""
+
+    def test_commit_persists(self) -> None:
+        """See :func:`check_commit_persists`."""
+        check_commit_persists(self.make_uow)
+
+    def test_exit_without_commit_rolls_back(self) -> None:
+        """See :func:`check_exit_without_commit_rolls_back`."""
+        check_exit_without_commit_rolls_back(self.make_uow)
+
+    def test_exception_rolls_back(self) -> None:
+        """See :func:`check_exception_rolls_back`."""
+        check_exception_rolls_back(self.make_uow)
+
+    def test_rollback_and_work_after_commit(self) -> None:
+        """See :func:`check_rollback_and_work_after_commit`."""
+        check_rollback_and_work_after_commit(self.make_uow)
+
+    def test_identity_map(self) -> None:
+        """See :func:`check_identity_map`."""
+        check_identity_map(self.make_uow)
+
+    def test_add_existing_raises_conflict(self) -> None:
+        """See :func:`check_add_existing_raises_conflict`."""
+        check_add_existing_raises_conflict(self.make_uow)
+
+    def test_get_unknown_raises_not_found(self) -> None:
+        """See :func:`check_get_unknown_raises_not_found`."""
+        check_get_unknown_raises_not_found(self.make_uow)
+
+    def test_per_account_start_empty(self) -> None:
+        """See :func:`check_per_account_start_empty`."""
+        check_per_account_start_empty(self.make_uow)
+
+    def test_per_account_conflict(self) -> None:
+        """See :func:`check_per_account_conflict`."""
+        check_per_account_conflict(self.make_uow)
+
+    def test_invoice_numbers_unique(self) -> None:
+        """See :func:`check_invoice_numbers_unique`."""
+        check_invoice_numbers_unique(self.make_uow)
+
+    def test_queries(self) -> None:
+        """See :func:`check_queries`."""
+        check_queries(self.make_uow)
+
+    def test_sequences(self) -> None:
+        """See :func:`check_sequences`."""
+        check_sequences(self.make_uow)
+
+    def test_keys(self) -> None:
+        """See :func:`check_keys`."""
+        check_keys(self.make_uow)
+
+    def test_users_and_payments_round_trip(self) -> None:
+        """See :func:`check_users_and_payments_round_trip`."""
+        check_users_and_payments_round_trip(self.make_uow)
+
+    def test_services_change(self) -> None:
+        """See :func:`check_services_change`."""
+        check_services_change(self.make_uow)
+
+    def test_every_check_runs_in_one_store(self) -> None:
+        """Every check again, one after the other, in the same store."""
+        check_unit_of_work(self.make_uow)

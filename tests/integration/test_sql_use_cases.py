@@ -1,0 +1,396 @@
+"""The use cases over the SQL store, with the same assertions as over memory."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import attrs
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from cabinet_billing import (
+    AccessDeniedError,
+    Account,
+    Actor,
+    BillingSettings,
+    Cart,
+    CheckoutStarted,
+    EntryKind,
+    EventOutcome,
+    InvalidTransitionError,
+    InvalidWebhookError,
+    InvoiceKind,
+    InvoiceSettled,
+    InvoiceStatus,
+    Money,
+    OrderResult,
+    PaymentEventKind,
+    PaymentMethod,
+    PaymentMethodPricing,
+    PaymentStatus,
+    Plan,
+    PostalAddress,
+    ProductKind,
+    ServiceStatus,
+    TaxMode,
+    TaxPolicy,
+    TaxRate,
+    TopUpNeeded,
+)
+from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.memory import InMemoryNotifier
+from cabinet_billing.adapters.sandbox import SandboxGateway
+from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
+from cabinet_billing.app.billing import Billing
+
+pytestmark = pytest.mark.spec("P")
+
+PG_DSN = "CABINET_BILLING_PG_DSN"
+START = datetime(2024, 3, 21, 9, tzinfo=UTC)
+
+
+def rub(amount: str) -> Money:
+    return Money(amount, "RUB")
+
+
+def settings(**kw: object) -> BillingSettings:
+    card = PaymentMethodPricing(
+        "RUB",
+        fee_percent="5",
+        fixed_fee=rub("10.00"),
+        minimum=rub("10.00"),
+        maximum=rub("3000.00"),
+        cashback_percent="10",
+    )
+    return BillingSettings(
+        tax=TaxPolicy(TaxMode.INCLUSIVE, {"RU": TaxRate("20")}),
+        payment_methods=(
+            PaymentMethod("card", "Bank card", card),
+            PaymentMethod("wallet", "Wallet", PaymentMethodPricing("RUB")),
+        ),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def complete_account(account_id: str = "acc-1") -> Account:
+    account = Account.open(account_id, f"login-{account_id}", email="j@example.com", country="RU")
+    account.change_name("Fairy", "Jill")
+    account.change_postal_address(PostalAddress("Moscow", "100000", "Lenina 1"))
+    return account
+
+
+@attrs.frozen
+class SqlBilling:
+    billing: Billing
+    store: SqlStore
+    clock: FixedClock
+    gateway: SandboxGateway
+    notifier: InMemoryNotifier
+
+    def uow(self) -> SqlUnitOfWork:
+        return self.store.unit_of_work()
+
+
+def wire(store: SqlStore, billing_settings: BillingSettings | None = None) -> SqlBilling:
+    clock = FixedClock(START)
+    gateway = SandboxGateway(b"sql use cases: a sandbox signing key of 40 bytes")
+    notifier = InMemoryNotifier()
+    billing = Billing(
+        lambda: SqlUnitOfWork(store),
+        clock,
+        gateway,
+        notifier=notifier,
+        settings=billing_settings or settings(),
+    )
+    return SqlBilling(billing, store, clock, gateway, notifier)
+
+
+@pytest.fixture(params=["sqlite-file", "sqlite-memory", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    if request.param == "postgresql":
+        yield from postgres_store()
+        return
+    url = f"sqlite:///{tmp_path / 'billing.db'}" if request.param == "sqlite-file" else "sqlite://"
+    engine = create_engine(url)
+    found = SqlStore(engine)
+    found.create_schema()
+    yield found
+    engine.dispose()
+
+
+def postgres_store() -> Iterator[SqlStore]:
+    dsn = os.environ.get(PG_DSN)
+    if not dsn:
+        pytest.skip(f"{PG_DSN} is not set: PostgreSQL tests need a server")
+    url = make_url(dsn).set(drivername="postgresql+psycopg")
+    name = f"cases_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{name}"'))
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={name}"})
+    found = SqlStore(engine)
+    found.create_schema()
+    try:
+        yield found
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def setup(store: SqlStore) -> SqlBilling:
+    s = wire(store)
+    s.billing.open_account(complete_account(), owner_id="u1", owner_name="Jill")
+    return s
+
+
+def credit(
+    s: SqlBilling, payment_id: str, kind: PaymentEventKind = PaymentEventKind.CREDITED
+) -> tuple[dict[str, str], bytes]:
+    return s.gateway.webhook(payment_id, kind, s.clock.now())
+
+
+def vps_order(s: SqlBilling, order_id: str = "o-1", price: str = "100.00") -> OrderResult:
+    plan = Plan("vps", "VPS", ProductKind.VPS, {"month": rub(price)})
+    cart = Cart("acc-1", "RUB")
+    cart.add(plan, "month")
+    order = cart.checkout(
+        "card",
+        s.clock.today(),
+        order_id=order_id,
+        tax=s.billing.settings.tax,
+        country="RU",
+    )
+    return s.billing.place_order("acc-1", "u1", order)
+
+
+def invoice_status(s: SqlBilling, invoice_id: str) -> InvoiceStatus:
+    with s.uow() as uow:
+        return uow.invoices.get(invoice_id).status
+
+
+def test_open_an_account_stores_it_with_its_owner_ledger_and_expenses(setup: SqlBilling) -> None:
+    with setup.uow() as uow:
+        assert uow.accounts.ids() == ["acc-1"]
+        assert uow.accounts.get("acc-1") == complete_account()
+        assert uow.users.get("acc-1").owner_id == "u1"
+        assert len(uow.ledgers.get("acc-1")) == 0
+    assert setup.billing.balance("acc-1", "RUB") == rub("0")
+
+
+def test_top_up_by_card_with_fee_and_cashback_and_idempotent_callbacks(setup: SqlBilling) -> None:
+    started = setup.billing.top_up("acc-1", "u1", rub("100.00"), "card")
+    assert (started.quote.base, started.quote.fee, started.quote.total) == (
+        rub("100.00"),
+        rub("15.00"),
+        rub("115.00"),
+    )
+    assert started.url.endswith(started.payment.id)
+    assert setup.billing.balance("acc-1", "RUB") == rub("0")
+
+    headers, body = credit(setup, started.payment.id)
+    handled = setup.billing.handle_gateway_callback(headers, body)
+    assert (handled.outcome, handled.status) == (EventOutcome.APPLIED, PaymentStatus.CREDITED)
+    assert setup.billing.balance("acc-1", "RUB") == rub("111.50")
+    with setup.uow() as uow:
+        ledger = uow.ledgers.get("acc-1")
+        assert [(e.kind, e.amount) for e in ledger] == [
+            (EntryKind.TOP_UP, rub("100.00")),
+            (EntryKind.CASHBACK, rub("11.50")),
+        ]
+        cashback = uow.payments.get(f"{started.payment.id}-cashback")
+        assert cashback.status is PaymentStatus.CREDITED
+
+    again = setup.billing.handle_gateway_callback(headers, body)
+    assert again.outcome is EventOutcome.DUPLICATE
+    late = setup.billing.handle_gateway_callback(
+        *credit(setup, started.payment.id, PaymentEventKind.PAYING)
+    )
+    assert late.outcome is EventOutcome.STALE
+    assert setup.billing.balance("acc-1", "RUB") == rub("111.50")
+    assert setup.notifier.kinds("acc-1") == ["payment.credited"]
+
+
+def test_forged_callback_is_refused_and_changes_nothing(setup: SqlBilling) -> None:
+    started = setup.billing.top_up("acc-1", "u1", rub("100.00"), "card")
+    headers, body = credit(setup, started.payment.id)
+    with pytest.raises(InvalidWebhookError, match="signature"):
+        setup.billing.handle_gateway_callback(headers, body.replace(b"credited", b"refunded"))
+    with pytest.raises(InvalidWebhookError, match="header"):
+        setup.billing.handle_gateway_callback({}, body)
+    with setup.uow() as uow:
+        assert uow.payments.get(started.payment.id).status is PaymentStatus.NEW
+
+
+def test_order_paid_from_the_balance_when_it_covers_the_price(setup: SqlBilling) -> None:
+    setup.billing.handle_gateway_callback(
+        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("200.00"), "wallet").payment.id),
+    )
+    result = vps_order(setup)
+    assert result.paid_from_balance
+    assert result.invoice.status is InvoiceStatus.PAID
+    assert setup.billing.balance("acc-1", "RUB") == rub("100.00")
+    with setup.uow() as uow:
+        service = uow.services.get(result.service_ids[0])
+        assert service.status is ServiceStatus.PROCESSING
+        assert service.paid_until == date(2024, 4, 21)
+        (expense,) = uow.expenses.get("acc-1").expenses()
+        (payment,) = uow.payments.for_account("acc-1")
+        assert (expense.amount, expense.tax, expense.payment_ids) == (
+            rub("100.00"),
+            rub("16.67"),
+            (payment.id,),
+        )
+        assert expense.is_paid
+        assert uow.invoices.get(result.invoice.id).status is InvoiceStatus.PAID
+        assert uow.invoices.open() == []
+
+
+def test_order_waits_then_top_up_pays_it_oldest_first(setup: SqlBilling) -> None:
+    first = vps_order(setup, "o-1", "100.00")
+    second = vps_order(setup, "o-2", "50.00")
+    assert not first.paid_from_balance
+    assert first.invoice.status is InvoiceStatus.UNPAID
+    with setup.uow() as uow:
+        assert [i.id for i in uow.invoices.open()] == [first.invoice.id, second.invoice.id]
+    setup.billing.handle_gateway_callback(
+        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("120.00"), "wallet").payment.id),
+    )
+    assert invoice_status(setup, first.invoice.id) is InvoiceStatus.PAID
+    assert invoice_status(setup, second.invoice.id) is InvoiceStatus.UNPAID
+    assert setup.billing.balance("acc-1", "RUB") == rub("20.00")
+    with setup.uow() as uow:
+        assert [i.id for i in uow.invoices.open()] == [second.invoice.id]
+        assert uow.invoices.by_number(first.invoice.number).id == first.invoice.id
+
+
+def test_pay_invoice_from_balance_or_learn_what_is_missing(setup: SqlBilling) -> None:
+    placed = vps_order(setup, "o-1", "100.00")
+    setup.billing.handle_gateway_callback(
+        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("30.00"), "wallet").payment.id),
+    )
+    needed = setup.billing.pay_invoice("acc-1", "u1", placed.invoice.id)
+    assert isinstance(needed, TopUpNeeded)
+    assert needed.missing == rub("70.00")
+    assert [m.id for m in needed.methods] == ["card", "wallet"]
+    setup.billing.handle_gateway_callback(
+        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("70.00"), "wallet").payment.id),
+    )
+    assert invoice_status(setup, placed.invoice.id) is InvoiceStatus.PAID
+    with pytest.raises(InvalidTransitionError, match="paid"):
+        setup.billing.pay_invoice("acc-1", "u1", placed.invoice.id)
+
+
+def test_pay_invoice_explicitly_from_balance_when_auto_apply_is_off(store: SqlStore) -> None:
+    s = wire(store, settings(apply_balance_to_open_invoices=False))
+    s.billing.open_account(complete_account(), owner_id="u1", owner_name="Jill")
+    placed = vps_order(s, "o-1", "100.00")
+    s.billing.handle_gateway_callback(
+        *credit(s, s.billing.top_up("acc-1", "u1", rub("150.00"), "wallet").payment.id),
+    )
+    assert invoice_status(s, placed.invoice.id) is InvoiceStatus.UNPAID
+    settled = s.billing.pay_invoice("acc-1", "u1", placed.invoice.id)
+    assert isinstance(settled, InvoiceSettled)
+    assert settled.invoice.status is InvoiceStatus.PAID
+    assert s.billing.balance("acc-1", "RUB") == rub("50.00")
+
+
+def test_direct_payment_pays_the_invoice_and_leaves_the_balance_as_it_was(
+    setup: SqlBilling,
+) -> None:
+    placed = vps_order(setup, "o-1", "100.00")
+    started = setup.billing.pay_invoice("acc-1", "u1", placed.invoice.id, method_id="card")
+    assert isinstance(started, CheckoutStarted)
+    assert started.quote.total == rub("115.00")
+    setup.billing.handle_gateway_callback(*credit(setup, started.payment.id))
+    assert invoice_status(setup, placed.invoice.id) is InvoiceStatus.PAID
+    assert setup.billing.balance("acc-1", "RUB") == rub("11.50")
+    with setup.uow() as uow:
+        ledger = uow.ledgers.get("acc-1")
+        assert [e.kind for e in ledger] == [EntryKind.TOP_UP, EntryKind.CASHBACK, EntryKind.CHARGE]
+        assert ledger.verify()
+
+
+def test_renewal_invoice_extends_the_anchored_period(setup: SqlBilling) -> None:
+    setup.clock.set(datetime(2023, 4, 27, 9, tzinfo=UTC))
+    placed = vps_order(setup, "o-1", "100.00")
+    setup.billing.handle_gateway_callback(
+        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("100.00"), "wallet").payment.id),
+    )
+    service_id = placed.service_ids[0]
+    with setup.uow() as uow:
+        assert uow.services.get(service_id).paid_until == date(2023, 5, 27)
+    renewal = setup.billing.issue_renewal_invoice("acc-1", "u1", service_id)
+    assert renewal.kind is InvoiceKind.RENEWAL
+    assert renewal.lines[0].paid_until == date(2023, 6, 27)
+    assert renewal.due_on == date(2023, 5, 11)
+    with pytest.raises(Exception, match="unpaid; pay or delete it"):
+        setup.billing.issue_renewal_invoice("acc-1", "u1", service_id)
+    setup.billing.handle_gateway_callback(
+        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("100.00"), "wallet").payment.id),
+    )
+    with setup.uow() as uow:
+        assert uow.services.get(service_id).paid_until == date(2023, 6, 27)
+
+
+def test_delete_an_unpaid_invoice_without_touching_the_balance(setup: SqlBilling) -> None:
+    placed = vps_order(setup, "o-1", "100.00")
+    deleted = setup.billing.delete_invoice("acc-1", "u1", placed.invoice.id)
+    assert deleted.number == placed.invoice.number
+    with pytest.raises(InvalidTransitionError, match="deleted"):
+        setup.billing.delete_invoice("acc-1", "u1", placed.invoice.id)
+    assert setup.billing.balance("acc-1", "RUB") == rub("0")
+    with setup.uow() as uow:
+        assert len(uow.ledgers.get("acc-1")) == 0
+        assert uow.invoices.open() == []
+
+
+def test_a_failing_gateway_rolls_the_whole_use_case_back(setup: SqlBilling) -> None:
+    def broken(*_args: object, **_kw: object) -> object:
+        raise ConnectionError("provider down")
+
+    setup.gateway.checkout = broken  # type: ignore[method-assign, assignment]
+    with pytest.raises(ConnectionError):
+        setup.billing.top_up("acc-1", "u1", rub("100.00"), "card")
+    with setup.uow() as uow:
+        assert uow.payments.for_account("acc-1") == []
+        # the payment number taken by the failed use case is handed out again
+        assert uow.sequences.next("payment") == 1
+
+
+def test_placing_the_same_order_twice_is_refused(setup: SqlBilling) -> None:
+    vps_order(setup, "o-1")
+    with pytest.raises(Exception, match="was placed already"):
+        vps_order(setup, "o-1")
+    with setup.uow() as uow:
+        assert len(uow.services.for_account("acc-1")) == 1
+        assert list(uow.keys.all("order:")) == ["order:o-1"]
+
+
+def test_deletion_request_stops_services_and_automatic_charges(setup: SqlBilling) -> None:
+    setup.billing.handle_gateway_callback(
+        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("200.00"), "wallet").payment.id),
+    )
+    placed = vps_order(setup)
+    service_id = placed.service_ids[0]
+    with setup.uow() as uow:
+        svc = uow.services.get(service_id)
+        assert svc.status is ServiceStatus.PROCESSING
+        svc.finish_processing(Actor.admin("ops"), setup.clock.now())
+        svc.set_auto_renew(True)
+        uow.commit()
+    with pytest.raises(AccessDeniedError, match="only the owner"):
+        setup.billing.request_deletion("acc-1", "u2")
+    event = setup.billing.request_deletion("acc-1", "u1")
+    assert event.service_ids == (service_id,)
+    with setup.uow() as uow:
+        service = uow.services.get(service_id)
+        assert service.status is ServiceStatus.STOPPED_BY_ADMIN
+        assert not service.auto_renew
+    assert "account.deletion_requested" in setup.notifier.kinds("acc-1")

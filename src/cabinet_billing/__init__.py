@@ -4,6 +4,7 @@ The names below are the stable public API. Everything else is importable from it
 but not promised.
 """
 
+from cabinet_billing.app.arrangements import BindingResult, CreditStatusView
 from cabinet_billing.app.billing import (
     Billing,
     CallbackHandled,
@@ -14,6 +15,7 @@ from cabinet_billing.app.billing import (
     StatementResult,
     TopUpNeeded,
 )
+from cabinet_billing.app.cycle import AccountFailure, CycleSummary, Preview
 from cabinet_billing.app.settings import BillingSettings, PaymentMethod
 from cabinet_billing.domain.access import (
     DEFAULT_CATALOGUE,
@@ -23,6 +25,7 @@ from cabinet_billing.domain.access import (
     User,
 )
 from cabinet_billing.domain.allocation import allocate, round_lines
+from cabinet_billing.domain.billing_profile import AutopaySettings, BillingProfile
 from cabinet_billing.domain.cart import (
     Cart,
     CartItem,
@@ -84,6 +87,7 @@ from cabinet_billing.domain.documents import (
 )
 from cabinet_billing.domain.events import (
     AccountOpened,
+    AutoTopUp,
     BankTransferForReview,
     BankTransferMatched,
     BillingEvent,
@@ -96,8 +100,12 @@ from cabinet_billing.domain.events import (
     PaymentFailed,
     PaymentRefunded,
     PaymentStarted,
+    RenewalFailed,
+    ServiceExpired,
     ServicePaid,
+    ServiceRenewed,
     ServiceStopped,
+    StatementIssued,
 )
 from cabinet_billing.domain.expense import Allocation, Expense, ExpenseBook, ExpenseTotals
 from cabinet_billing.domain.fx import (
@@ -336,6 +344,15 @@ from cabinet_billing.rules.matching import (
     match_statement,
 )
 from cabinet_billing.rules.notify import EmailRouting, deliveries
+from cabinet_billing.rules.presets import (
+    ASTRA_CLOUD,
+    HOROSHOP,
+    INTROSERV,
+    PRESETS,
+    CabinetPreset,
+    MethodPreset,
+    preset,
+)
 from cabinet_billing.rules.proration import (
     PlanChange,
     ProratedPrice,
@@ -363,12 +380,17 @@ from cabinet_billing.rules.requisites import (
 )
 
 __all__ = [
+    "ASTRA_CLOUD",
     "DEFAULT_CATALOGUE",
+    "HOROSHOP",
+    "INTROSERV",
     "ORDER_ACTIONS",
+    "PRESETS",
     "SERVICE_LIFECYCLE",
     "SUPPORTED_LOCALES",
     "AccessDeniedError",
     "Account",
+    "AccountFailure",
     "AccountOpened",
     "AccountSettings",
     "AccountUsers",
@@ -380,8 +402,10 @@ __all__ = [
     "Allocation",
     "AmountDirection",
     "AmountOutOfRangeError",
+    "AutoTopUp",
     "AutopayMode",
     "AutopayPolicy",
+    "AutopaySettings",
     "BankDetails",
     "BankTransferForReview",
     "BankTransferMatched",
@@ -390,9 +414,12 @@ __all__ = [
     "BillingError",
     "BillingEvent",
     "BillingMode",
+    "BillingProfile",
     "BillingSettings",
     "BindingAction",
     "BindingPlan",
+    "BindingResult",
+    "CabinetPreset",
     "CallbackHandled",
     "CandidateStatus",
     "CardAutopay",
@@ -423,8 +450,10 @@ __all__ = [
     "CreditState",
     "CreditStatement",
     "CreditStatus",
+    "CreditStatusView",
     "CreditUsage",
     "CurrencyMismatchError",
+    "CycleSummary",
     "DateRange",
     "DeletionRequested",
     "Delivery",
@@ -483,6 +512,7 @@ __all__ = [
     "MatchResult",
     "MergeResult",
     "MethodKind",
+    "MethodPreset",
     "MethodUse",
     "MetricCount",
     "Money",
@@ -541,6 +571,7 @@ __all__ = [
     "PlanLimits",
     "PostalAddress",
     "PrecisionError",
+    "Preview",
     "PriceLine",
     "PriceList",
     "PriceNotFoundError",
@@ -562,6 +593,7 @@ __all__ = [
     "ReconciliationStatement",
     "RenewalAction",
     "RenewalDecision",
+    "RenewalFailed",
     "RenewalPolicy",
     "RenewalSource",
     "RequisitesRegistry",
@@ -578,9 +610,11 @@ __all__ = [
     "Service",
     "ServiceAction",
     "ServiceChange",
+    "ServiceExpired",
     "ServiceLifecycle",
     "ServiceOperation",
     "ServicePaid",
+    "ServiceRenewed",
     "ServiceStatus",
     "ServiceStep",
     "ServiceStopped",
@@ -588,6 +622,7 @@ __all__ = [
     "Signatory",
     "SkipReason",
     "StageAnchor",
+    "StatementIssued",
     "StatementLine",
     "StatementMatch",
     "StatementResult",
@@ -658,6 +693,7 @@ __all__ = [
     "order_row",
     "payment_readiness",
     "period_end",
+    "preset",
     "prorate",
     "recommended_cap",
     "release_act",

@@ -17,7 +17,9 @@ from decimal import ROUND_CEILING
 import attrs
 import moneyed
 
+from cabinet_billing.app.arrangements import ArrangementUseCases
 from cabinet_billing.app.core import CheckoutStarted, require_open
+from cabinet_billing.app.cycle import CycleUseCases
 from cabinet_billing.app.documents import DocumentUseCases
 from cabinet_billing.app.settings import PaymentMethod
 from cabinet_billing.domain.access import AccountUsers
@@ -135,7 +137,7 @@ class StatementResult:
 # ----------------------------------------------------------------------------- use cases
 
 
-class Billing(DocumentUseCases):
+class Billing(DocumentUseCases, ArrangementUseCases, CycleUseCases):
     """The billing of one provider, over the ports a host plugs in.
 
     Args:

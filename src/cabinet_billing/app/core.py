@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import attrs
 
@@ -24,6 +24,7 @@ from cabinet_billing.domain.documents import (
     ensure_payer_replaceable,
 )
 from cabinet_billing.domain.events import (
+    AutoTopUp,
     BankTransferMatched,
     BillingEvent,
     DeletionRequested,
@@ -33,7 +34,9 @@ from cabinet_billing.domain.events import (
     PaymentFailed,
     PaymentRefunded,
     PaymentStarted,
+    ServiceExpired,
     ServicePaid,
+    ServiceRenewed,
     ServiceStopped,
 )
 from cabinet_billing.domain.expense import Expense
@@ -71,7 +74,7 @@ from cabinet_billing.ports.notifier import Notifier
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.matching import StatementLine
 
-__all__ = ["BillingCore", "CheckoutStarted", "require_open"]
+__all__ = ["BillingCore", "CheckoutStarted", "notification_of", "require_open"]
 
 
 @attrs.frozen(kw_only=True)
@@ -190,6 +193,7 @@ class BillingCore:
         return self.settings.invoice_numbers.format(
             uow.sequences.next("invoice-number"),
             prefix=self.settings.invoice_prefix,
+            service_code=self.settings.service_code or account_id,
             year=today.year,
             month=today.month,
             account=account_id,
@@ -265,6 +269,7 @@ class BillingCore:
         ledger.top_up(payment.amount, now, ref=payment.id, key=f"payment:{payment.id}")
         book.fund(payment.id, payment.amount)
         self.conclude_contract(uow, payment, now.date())
+        self._repay_credit(uow, payment, now)
         cashback = payment.quote.cashback
         if cashback.amount > 0:
             back = Payment(
@@ -295,19 +300,40 @@ class BillingCore:
         ]
         if payment.purpose is PaymentPurpose.INVOICE and payment.invoice_id is not None:
             invoice = uow.invoices.get(payment.invoice_id)
-            if invoice.is_open():
+            # A statement is paid by repaying the credit line (above), never charged again.
+            if invoice.is_open() and invoice.kind is not InvoiceKind.STATEMENT:
                 amount = min(payment.amount, invoice.amount_due)
                 events += self._settle(uow, invoice, amount, now, from_balance=False)
         if self.settings.apply_balance_to_open_invoices:
             events += self._apply_balance(uow, account_id, now)
         return events
 
+    def _repay_credit(self, uow: UnitOfWork, payment: Payment, now: datetime) -> None:
+        """Let a payment repay the credit line: statements oldest first, then unbilled usage.
+
+        The money is already on the balance (which was below zero by the debt); this only
+        tells the credit line and marks the statement invoices it paid.
+        """
+        profile = uow.profiles.get(payment.account_id)
+        line = profile.credit
+        if line is None or line.currency != payment.amount.code or line.debt.amount == 0:
+            return
+        result = line.apply_payment(payment.amount, now.date())
+        for statement_id, part in result.applied:
+            invoice_id = profile.statement_invoice(statement_id)
+            if invoice_id is not None:
+                invoice = uow.invoices.get(invoice_id)
+                if invoice.is_open():
+                    invoice.pay(payment.id, min(part, invoice.amount_due), now.date())
+        if result.remainder.amount > 0 and line.unbilled.amount > 0:
+            line.repay_unbilled(min(result.remainder, line.unbilled))
+
     def _apply_balance(self, uow: UnitOfWork, account_id: str, now: datetime) -> list[BillingEvent]:
         """Pay open invoices from the balance, oldest first (never a top-up invoice)."""
         ledger = uow.ledgers.get(account_id)
         events: list[BillingEvent] = []
         for invoice in uow.invoices.for_account(account_id):
-            if not invoice.is_open() or invoice.kind is InvoiceKind.TOP_UP:
+            if not invoice.is_open() or invoice.kind in _NOT_FROM_BALANCE:
                 continue
             spendable = _floor_minor(ledger.balance(invoice.currency))
             due = invoice.amount_due
@@ -354,13 +380,23 @@ class BillingCore:
         now: datetime,
         *,
         from_balance: bool,
+        on_credit: bool = False,
     ) -> list[BillingEvent]:
-        """Charge ``amount`` from the balance to the invoice, with expenses for its lines."""
+        """Charge ``amount`` from the balance to the invoice, with expenses for its lines.
+
+        With ``on_credit``, what the balance does not cover is taken from the account's
+        credit line (SPEC R1): the balance goes below zero by that much and the line
+        records it as usage, to be billed on the next statement.
+        """
         account_id = invoice.account_id
         ledger = uow.ledgers.get(account_id)
         balance = ledger.balance(amount.code)
         if from_balance and balance < amount:
-            raise InsufficientFundsError(amount, balance, amount - balance)
+            shortfall = _CEILING.minor(amount - max(balance, Money.zero(amount.code)))
+            credit = uow.profiles.get(account_id).credit if on_credit else None
+            if credit is None or credit.currency != amount.code or credit.available < shortfall:
+                raise InsufficientFundsError(amount, balance, amount - balance)
+            credit.record_usage(shortfall, now.date(), f"invoice {invoice.number}")
         applied = f"balance-{uow.sequences.next('balance-payment')}"
         ledger.charge(
             amount,
@@ -435,7 +471,7 @@ class BillingCore:
         if self._notifier is None:
             return
         for event in events:
-            notification = _notification(event)
+            notification = notification_of(event)
             if notification is not None:
                 self._notifier.send(notification)
 
@@ -444,6 +480,11 @@ class BillingCore:
 
 
 _FLOOR = Rounding(ROUND_FLOOR)
+_CEILING = Rounding(ROUND_CEILING)
+
+#: Invoices the balance never pays: a top-up invoice is paid by the top-up itself, and a
+#: credit statement by repaying the credit line.
+_NOT_FROM_BALANCE = frozenset({InvoiceKind.TOP_UP, InvoiceKind.STATEMENT})
 
 
 def _floor_minor(money: Money) -> Money:
@@ -487,10 +528,14 @@ _NOTIFY: dict[type[BillingEvent], tuple[NotificationCategory, str]] = {
     ServicePaid: (NotificationCategory.SERVICES, "service.paid"),
     ServiceStopped: (NotificationCategory.SERVICES, "service.stopped"),
     DeletionRequested: (NotificationCategory.SERVICES, "account.deletion_requested"),
+    ServiceExpired: (NotificationCategory.SERVICES, "service.expired"),
+    ServiceRenewed: (NotificationCategory.SERVICES, "service.renewed"),
+    AutoTopUp: (NotificationCategory.FINANCE, "autopay.charged"),
 }
 
 
-def _notification(event: BillingEvent) -> Notification | None:
+def notification_of(event: BillingEvent) -> Notification | None:
+    """The notification a customer gets for an event, if any."""
     found = _NOTIFY.get(type(event))
     if found is None or not event.account_id:
         return None

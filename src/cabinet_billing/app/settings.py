@@ -14,10 +14,14 @@ from cabinet_billing.domain.customer import PaymentRequirements
 from cabinet_billing.domain.documents import DocumentPolicy
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding
 from cabinet_billing.domain.numbering import NumberFormat
-from cabinet_billing.domain.paylink import PayLinkSigner
+from cabinet_billing.domain.paylink import PayLinkKeys, PayLinkPolicy, PayLinkSigner
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.tax import TaxMode, TaxPolicy, TaxRate
 from cabinet_billing.errors import NotFoundError, ValidationError
+from cabinet_billing.rules.credit_limit import CreditPolicy
+from cabinet_billing.rules.presets import CabinetPreset
+from cabinet_billing.rules.proration import ProrationPolicy
+from cabinet_billing.rules.renewal import RenewalPolicy
 
 __all__ = ["BillingSettings", "PaymentMethod"]
 
@@ -90,6 +94,12 @@ class BillingSettings:
         documents: how acts are produced (e.g. only while the e-document exchange is on).
         act_numbers: the template of act numbers.
         contract_numbers: the template of contract numbers.
+        service_code: the ``{service_code}`` of invoice numbers, when the template has one.
+        proration: how new orders are priced until the alignment day.
+        renewal: when automatic renewals are attempted and retried.
+        credit: the credit terms, or ``None`` when no credit is given.
+        card_autopay_on_invoice_day: charge a bound card on the day an invoice is issued.
+        bank_transfer_method: the method id bank transfers are recorded under.
     """
 
     tax: TaxPolicy = attrs.field(
@@ -110,6 +120,51 @@ class BillingSettings:
         factory=lambda: NumberFormat("A-{year}{month:02}-{seq:05}")
     )
     contract_numbers: NumberFormat = attrs.field(factory=lambda: NumberFormat("C-{year}-{seq:05}"))
+    service_code: str = ""
+    proration: ProrationPolicy = attrs.field(factory=ProrationPolicy)
+    renewal: RenewalPolicy = attrs.field(factory=RenewalPolicy)
+    credit: CreditPolicy | None = None
+    card_autopay_on_invoice_day: bool = False
+    bank_transfer_method: str = "bank_transfer"
+
+    @classmethod
+    def from_preset(
+        cls,
+        preset: CabinetPreset,
+        *,
+        pay_link_keys: PayLinkKeys | None = None,
+    ) -> BillingSettings:
+        """The settings of a preset (see :mod:`cabinet_billing.rules.presets`).
+
+        Args:
+            preset: the preset.
+            pay_link_keys: the keys pay links are signed with; without them the
+                installation offers no pay links even if the preset does.
+
+        >>> from cabinet_billing.rules.presets import HOROSHOP
+        >>> settings = BillingSettings.from_preset(HOROSHOP)
+        >>> settings.invoice_numbers.format(7, prefix=settings.invoice_prefix,
+        ...                                 service_code=settings.service_code)
+        'HOR-11111-007'
+        """
+        signer = None
+        if pay_link_keys is not None and preset.pay_link_lifetime is not None:
+            signer = PayLinkSigner(pay_link_keys, PayLinkPolicy(preset.pay_link_lifetime))
+        return cls(
+            tax=preset.tax,
+            invoice_numbers=preset.invoice_numbers,
+            invoice_prefix=preset.invoice_prefix,
+            service_code=preset.service_code,
+            invoice_due_days=preset.invoice_due_days,
+            payment_methods=tuple(PaymentMethod(m.id, m.name, m.pricing) for m in preset.methods),
+            apply_balance_to_open_invoices=preset.apply_balance_to_open_invoices,
+            pay_links=signer,
+            documents=preset.documents,
+            proration=preset.proration,
+            renewal=preset.renewal,
+            credit=preset.credit,
+            card_autopay_on_invoice_day=preset.card_autopay_on_invoice_day,
+        )
 
     def method(self, method_id: str, currency: str) -> PaymentMethod:
         """The method with an id in a currency.

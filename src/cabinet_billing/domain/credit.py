@@ -197,8 +197,8 @@ class CreditLine:
 
     account_id: str = attrs.field(validator=attrs.validators.min_len(1))
     limit: Money = attrs.field(converter=_limit_converter)
-    _usage: list[CreditUsage] = attrs.field(factory=list, init=False)
-    _statements: list[CreditStatement] = attrs.field(factory=list, init=False)
+    _usage: list[CreditUsage] = attrs.field(factory=list, alias="_usage")
+    _statements: list[CreditStatement] = attrs.field(factory=list, alias="_statements")
 
     # ------------------------------------------------------------------ reading
 
@@ -395,6 +395,36 @@ class CreditLine:
             applied.append((statement.id, part))
             left -= part
         return CreditPaymentResult(tuple(applied), left)
+
+    def repay_unbilled(self, amount: Money) -> Money:
+        """Repay usage not billed yet, oldest first; returns what is left of ``amount``.
+
+        A customer who pays before the statement day owes nothing on it: the statement
+        bills only the usage still unpaid.
+
+        Raises:
+            CurrencyMismatchError: for another currency.
+            PrecisionError: for more decimals than the currency's minor unit.
+            InvalidAmountError: for zero or a negative amount.
+
+        >>> line = CreditLine("acc-1", Money("1000.00", "EUR"))
+        >>> _ = line.record_usage(Money("40.00", "EUR"), date(2024, 7, 3))
+        >>> _ = line.record_usage(Money("2.99", "EUR"), date(2024, 7, 9))
+        >>> line.repay_unbilled(Money("41.00", "EUR")), line.unbilled
+        (Money('0.00', 'EUR'), Money('1.99', 'EUR'))
+        """
+        left = self._amount("amount", amount).require_positive()
+        kept: list[CreditUsage] = []
+        for usage in self._usage:
+            if left.amount <= 0:
+                kept.append(usage)
+                continue
+            part = min(usage.amount, left)
+            left -= part
+            if part < usage.amount:
+                kept.append(attrs.evolve(usage, amount=usage.amount - part))
+        self._usage = kept
+        return left
 
     def change_limit(self, limit: Money) -> Money:
         """Set a new limit; it may not be lower than the current debt.

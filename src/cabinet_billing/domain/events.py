@@ -15,6 +15,7 @@ from cabinet_billing.domain.money import Money
 
 __all__ = [
     "AccountOpened",
+    "AutoTopUp",
     "BankTransferForReview",
     "BankTransferMatched",
     "BillingEvent",
@@ -27,8 +28,12 @@ __all__ = [
     "PaymentFailed",
     "PaymentRefunded",
     "PaymentStarted",
+    "RenewalFailed",
+    "ServiceExpired",
     "ServicePaid",
+    "ServiceRenewed",
     "ServiceStopped",
+    "StatementIssued",
 ]
 
 
@@ -132,6 +137,51 @@ class ServiceStopped(BillingEvent):
 
     service_id: str
     reason: str
+
+
+@attrs.frozen(kw_only=True)
+class ServiceExpired(BillingEvent):
+    """A service's paid period ended without renewal."""
+
+    service_id: str
+    paid_until: date
+
+
+@attrs.frozen(kw_only=True)
+class ServiceRenewed(BillingEvent):
+    """A service was renewed automatically for another period."""
+
+    service_id: str
+    paid_until: date
+    amount: Money
+    source: str
+
+
+@attrs.frozen(kw_only=True)
+class RenewalFailed(BillingEvent):
+    """An automatic renewal charge failed; it is retried by the renewal policy."""
+
+    service_id: str
+    amount: Money
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class AutoTopUp(BillingEvent):
+    """An automatic top-up was charged to a saved method (autopayment)."""
+
+    payment_id: str
+    amount: Money
+
+
+@attrs.frozen(kw_only=True)
+class StatementIssued(BillingEvent):
+    """A credit statement turned a month's credit usage into an invoice."""
+
+    statement_id: str
+    invoice_id: str
+    amount: Money
+    due_on: date
 
 
 @attrs.frozen(kw_only=True)

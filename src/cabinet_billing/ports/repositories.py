@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import ExpenseBook
@@ -36,6 +37,7 @@ __all__ = [
     "LedgerRepository",
     "PayerRepository",
     "PaymentRepository",
+    "ProfileRepository",
     "SequenceRepository",
     "ServiceRepository",
     "UnitOfWork",
@@ -159,6 +161,14 @@ class DocumentRepository(Protocol):
         ...
 
 
+class ProfileRepository(Protocol):
+    """The billing profile of each account: saved methods, subscriptions, credit."""
+
+    def get(self, account_id: str) -> BillingProfile:
+        """The account's billing profile; an empty one when it has none yet."""
+        ...
+
+
 class SequenceRepository(Protocol):
     """Named counters for document numbers.
 
@@ -234,6 +244,11 @@ class UnitOfWork(Protocol):
     @property
     def documents(self) -> DocumentRepository:
         """Acts, contracts and exchange settings."""
+        ...
+
+    @property
+    def profiles(self) -> ProfileRepository:
+        """Billing profiles."""
         ...
 
     @property

@@ -27,6 +27,7 @@ from typing import Generic, Self, TypeVar
 import attrs
 
 from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import ExpenseBook
@@ -86,6 +87,9 @@ class MemoryStore:
     )
     documents: _Table[AccountDocuments] = attrs.field(
         factory=lambda: _Table("documents", lambda x: x.account_id),
+    )
+    profiles: _Table[BillingProfile] = attrs.field(
+        factory=lambda: _Table("billing profile", lambda x: x.account_id),
     )
     invoice_numbers: dict[str, str] = attrs.field(factory=dict)
     sequences: dict[str, int] = attrs.field(factory=dict)
@@ -229,6 +233,7 @@ class MemoryUnitOfWork:
         self.expenses = _PerAccount(store.expenses, ExpenseBook)
         self.payers = _PerAccount(store.payers, PayerBook)
         self.documents = _PerAccount(store.documents, AccountDocuments)
+        self.profiles = _PerAccount(store.profiles, BillingProfile)
         self.sequences = _Sequences(store.sequences)
         self.keys = _Keys(store.keys)
 
@@ -257,6 +262,7 @@ class MemoryUnitOfWork:
             self.expenses,
             self.payers,
             self.documents,
+            self.profiles,
         ):
             repo.flush()
         self.store.sequences.update(self.sequences.staged)

@@ -21,7 +21,7 @@ hosts. In production run your own migrations (Alembic or plain SQL) from :data:`
 >>> create_schema(engine)
 >>> sorted(inspect(engine).get_table_names())  # doctest: +NORMALIZE_WHITESPACE
 ['accounts', 'documents', 'expenses', 'invoices', 'keys', 'ledgers', 'payers',
- 'payments', 'sequences', 'services', 'users']
+ 'payments', 'profiles', 'sequences', 'services', 'users']
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ __all__ = [
     "metadata",
     "payers",
     "payments",
+    "profiles",
     "sequences",
     "services",
     "users",
@@ -87,6 +88,7 @@ ledgers = _aggregate("ledgers")
 expenses = _aggregate("expenses")
 payers = _aggregate("payers")
 documents = _aggregate("documents")
+profiles = _aggregate("profiles")
 sequences = Table(
     "sequences",
     metadata,
@@ -105,6 +107,7 @@ AGGREGATE_TABLES = (
     expenses,
     payers,
     documents,
+    profiles,
 )
 """The tables that keep aggregates, in the order a unit of work writes them."""
 

@@ -51,6 +51,7 @@ from sqlalchemy.exc import IntegrityError
 from cabinet_billing.adapters.sql import schema
 from cabinet_billing.adapters.sql.codec import dumps, loads
 from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import ExpenseBook
@@ -423,6 +424,7 @@ class SqlUnitOfWork:
         self.expenses = per_account(schema.expenses, ExpenseBook, "expense book")
         self.payers = per_account(schema.payers, PayerBook, "payers")
         self.documents = per_account(schema.documents, AccountDocuments, "documents")
+        self.profiles = per_account(schema.profiles, BillingProfile, "billing profile")
         self.sequences = _Sequences(session)
         self.keys = _Keys(session)
 
@@ -437,6 +439,7 @@ class SqlUnitOfWork:
             self.expenses,
             self.payers,
             self.documents,
+            self.profiles,
         )
 
     def __enter__(self) -> Self:

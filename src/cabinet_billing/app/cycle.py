@@ -1,0 +1,593 @@
+"""The billing run: what happens to every account each day (SPEC R1-R9 over time).
+
+:meth:`CycleUseCases.run_billing_cycle` walks the accounts in batches, each in its own
+unit of work, and for each account on the day:
+
+1. credit: issues the statement on the statement day and sends the dunning notices
+   (R1, R3);
+2. card autopay: charges the bound card for invoices issued today (R7);
+3. renewals: renews every service whose renewal day has come, from the balance (and the
+   credit line, unless it is blocked) or from its saved method; a failed charge marks the
+   method not working, notifies the customer and is retried by the renewal policy (R4);
+4. expiry: a service whose paid period ended without renewal expires;
+5. autopayment: tops the balance up from a saved method when it is below the threshold,
+   never past the monthly cap (R6);
+6. the low-balance notice when the balance fell below the customer's threshold (R8).
+
+An account done for the day is recorded under a key, so running the day again changes
+nothing, and a run that stopped half-way (a crash, a deploy) finishes where it stopped
+when started again. One account failing does not stop the others: its unit of work rolls
+back and the summary names it with the reason. A dry run does the same work in units of
+work it never commits and charges no saved method, and returns what would have happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime, time
+
+import attrs
+
+from cabinet_billing.app.core import BillingCore, notification_of
+from cabinet_billing.domain.billing_profile import BillingProfile
+from cabinet_billing.domain.events import (
+    AutoTopUp,
+    BillingEvent,
+    InvoiceIssued,
+    PaymentCredited,
+    RenewalFailed,
+    ServiceExpired,
+    ServiceRenewed,
+    StatementIssued,
+)
+from cabinet_billing.domain.invoice import Invoice, InvoiceKind, InvoiceLine
+from cabinet_billing.domain.money import Money
+from cabinet_billing.domain.notifications import Notification
+from cabinet_billing.domain.payment import GatewayEvent, Payment, PaymentEventKind
+from cabinet_billing.domain.saved_method import SavedPaymentMethod
+from cabinet_billing.domain.service import Actor, Service, ServiceStatus
+from cabinet_billing.domain.subscription import RenewalSource, Subscription
+from cabinet_billing.errors import BillingError, GatewayError
+from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.rules.autopay import autopay_amount, low_balance_notice
+from cabinet_billing.rules.credit_limit import CreditAction, evaluate_credit, issue_statement
+from cabinet_billing.rules.dunning import due_notifications
+from cabinet_billing.rules.renewal import (
+    RenewalAction,
+    RenewalDecision,
+    SkipReason,
+    decide_renewal,
+    renewal_failure_notice,
+)
+
+__all__ = ["AccountFailure", "CycleSummary", "CycleUseCases", "Preview"]
+
+#: Statuses in which a paid service expires when its period ends unrenewed.
+_LIVE = frozenset(
+    {ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED_BY_CLIENT, ServiceStatus.STOPPED_BY_CLIENT},
+)
+#: Statuses in which a paid service renews (an expired one comes back to life).
+_RENEWABLE = _LIVE | {ServiceStatus.PROCESSING, ServiceStatus.EXPIRED}
+
+
+@attrs.frozen
+class AccountFailure:
+    """An account the run could not finish, and why (its changes were rolled back)."""
+
+    account_id: str
+    reason: str
+
+
+@attrs.frozen
+class Preview:
+    """Something a dry run found would happen: an invoice, a charge, an expiry."""
+
+    account_id: str
+    what: str
+    amount: Money | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CycleSummary:
+    """What one billing run did.
+
+    Attributes:
+        day: the billing day.
+        dry_run: whether nothing was committed.
+        accounts: accounts processed by this run.
+        skipped: accounts already done for the day by an earlier run.
+        invoices: invoices issued (statements and renewals).
+        renewals: services renewed.
+        charges: saved-method charges that succeeded (renewals, autopay, card autopay).
+        failed_charges: saved-method charges that failed.
+        expired: services expired.
+        notifications: notifications sent.
+        revenue: payments credited, per currency.
+        failures: accounts that failed, with the reason.
+        previews: what a dry run would have done.
+        events: every event, in order.
+    """
+
+    day: date
+    dry_run: bool
+    accounts: int
+    skipped: int
+    invoices: int
+    renewals: int
+    charges: int
+    failed_charges: int
+    expired: int
+    notifications: int
+    revenue: dict[str, Money]
+    failures: tuple[AccountFailure, ...]
+    previews: tuple[Preview, ...]
+    events: tuple[BillingEvent, ...]
+
+
+@attrs.define
+class _Tally:
+    events: list[BillingEvent] = attrs.field(factory=list)
+    notices: list[Notification] = attrs.field(factory=list)
+    previews: list[Preview] = attrs.field(factory=list)
+    charges: int = 0
+    failed_charges: int = 0
+
+
+@attrs.define
+class _Run:
+    """One account's run on one day: what every step needs."""
+
+    uow: UnitOfWork
+    profile: BillingProfile
+    today: date
+    now: datetime
+    tally: _Tally
+    dry_run: bool
+
+
+class CycleUseCases(BillingCore):
+    """The daily billing run."""
+
+    def run_billing_cycle(
+        self,
+        day: date | None = None,
+        *,
+        dry_run: bool = False,
+        batch_size: int = 500,
+        accounts: Iterable[str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> CycleSummary:
+        """Run the billing of one day for every account (or the given ones).
+
+        Args:
+            day: the billing day (default: the clock's today).
+            dry_run: do the work without committing it or charging anything.
+            batch_size: how many account ids are read at a time.
+            accounts: only these accounts (default: all, in id order).
+            progress: called with (accounts done, accounts in total) after each account.
+        """
+        today = day if day is not None else self._clock.today()
+        now = _instant(self._clock.now(), today)
+        if accounts is None:
+            with self._uow() as uow:
+                ids: Sequence[str] = uow.accounts.ids()
+        else:
+            ids = list(accounts)
+        tally = _Tally()
+        processed = skipped = 0
+        failures: list[AccountFailure] = []
+        for start in range(0, len(ids), max(batch_size, 1)):
+            for account_id in ids[start : start + batch_size]:
+                try:
+                    done = self._run_account(account_id, today, now, tally, dry_run=dry_run)
+                except BillingError as exc:
+                    failures.append(AccountFailure(account_id, str(exc)))
+                    done = True
+                if done:
+                    processed += 1
+                else:
+                    skipped += 1
+                if progress is not None:
+                    progress(processed + skipped, len(ids))
+        if not dry_run:
+            self._notify(tally.events)
+            for notice in tally.notices:
+                if self._notifier is not None:
+                    self._notifier.send(notice)
+        return _summary(today, tally, processed, skipped, failures, dry_run=dry_run)
+
+    # ------------------------------------------------------------------ one account
+
+    def _run_account(
+        self,
+        account_id: str,
+        today: date,
+        now: datetime,
+        tally: _Tally,
+        *,
+        dry_run: bool,
+    ) -> bool:
+        with self._uow() as uow:
+            key = f"cycle:{account_id}:{today.isoformat()}"
+            if uow.keys.seen(key):
+                return False
+            mine = _Tally()
+            account = uow.accounts.get(account_id)
+            profile = uow.profiles.get(account_id)
+            run = _Run(uow, profile, today, now, mine, dry_run)
+            currency = account.profile.currency
+            ledger = uow.ledgers.get(account_id)
+            before = profile.last_balance or ledger.balance(currency)
+            balance_blocked = self._credit_step(run)
+            self._card_autopay_step(run)
+            for service in uow.services.for_account(account_id):
+                self._renewal_step(run, service, balance_blocked=balance_blocked)
+            self._autopay_step(run)
+            after = ledger.balance(currency)
+            notice = low_balance_notice(
+                account_id,
+                before,
+                after,
+                account.settings.low_balance_threshold,
+                now,
+            )
+            if notice is not None:
+                mine.notices.append(notice)
+            profile.last_balance = after
+            uow.keys.record(key)
+            if not dry_run:
+                uow.commit()
+        tally.events += mine.events
+        tally.notices += mine.notices
+        tally.previews += mine.previews
+        tally.charges += mine.charges
+        tally.failed_charges += mine.failed_charges
+        return True
+
+    def _credit_step(self, run: _Run) -> bool:
+        """Statement and dunning notices; returns whether renewals from balance are blocked."""
+        policy = self.settings.credit
+        profile, uow, today, now = run.profile, run.uow, run.today, run.now
+        line = profile.credit
+        if policy is None or line is None:
+            return False
+        statement = issue_statement(policy, line, today)
+        if statement is not None:
+            invoice = Invoice.issue(
+                self._next_id(uow, "invoice"),
+                self._number(uow, today, profile.account_id),
+                profile.account_id,
+                [InvoiceLine(f"Credit statement {statement.month:%Y-%m}", statement.amount)],
+                issued_on=today,
+                due_on=statement.due_on,
+                tax_rate=self._tax_rate(uow.accounts.get(profile.account_id)),
+                tax_mode=self.settings.tax.mode,
+                kind=InvoiceKind.STATEMENT,
+                rounding=self.settings.rounding,
+            )
+            uow.invoices.add(invoice)
+            profile.link_statement(statement.id, invoice.id)
+            run.tally.events.append(
+                StatementIssued(
+                    account_id=profile.account_id,
+                    at=now,
+                    statement_id=statement.id,
+                    invoice_id=invoice.id,
+                    amount=statement.amount,
+                    due_on=statement.due_on,
+                ),
+            )
+        for notice in due_notifications(policy, line, today, profile.keys):
+            profile.record(notice.key)
+            run.tally.notices.append(notice.to_notification(now.tzinfo or UTC))
+        state = evaluate_credit(policy, line, today)
+        return not state.allows(CreditAction.AUTO_RENEW_FROM_BALANCE)
+
+    def _card_autopay_step(self, run: _Run) -> None:
+        autopay = run.profile.card_autopay
+        if not self.settings.card_autopay_on_invoice_day or autopay is None:
+            return
+        method_id = autopay.method_id
+        if method_id is None:
+            return
+        for invoice in run.uow.invoices.for_account(run.profile.account_id):
+            if invoice.is_open() and autopay.charge_on_issue(invoice.issued_on, run.today):
+                self._charge_method(
+                    run,
+                    method_id,
+                    invoice.amount_due,
+                    f"card-autopay:{invoice.id}",
+                    invoice=invoice,
+                    what=f"charge the card for invoice {invoice.number}",
+                )
+
+    def _renewal_step(self, run: _Run, service: Service, *, balance_blocked: bool) -> None:
+        if service.status not in _RENEWABLE or service.paid_until is None:
+            return
+        sub = run.profile.subscription(service.id)
+        if sub is None and service.auto_renew:
+            sub = Subscription.for_service(service)
+            run.profile.subscribe(sub)
+        if sub is not None and sub.enabled != service.auto_renew:
+            if service.auto_renew:
+                sub.switch_on()
+            else:
+                sub.switch_off()
+        if sub is not None and sub.enabled:
+            self._renew(run, service, sub, balance_blocked=balance_blocked)
+        if service.status in _LIVE and service.paid_until <= run.today:
+            if run.dry_run:
+                run.tally.previews.append(
+                    Preview(service.account_id, f"expire service {service.id}"),
+                )
+            service.expire(Actor.system(), run.now, "the paid period ended")
+            run.tally.events.append(
+                ServiceExpired(
+                    account_id=service.account_id,
+                    at=run.now,
+                    service_id=service.id,
+                    paid_until=service.paid_until,
+                ),
+            )
+
+    def _renew(
+        self,
+        run: _Run,
+        service: Service,
+        sub: Subscription,
+        *,
+        balance_blocked: bool,
+    ) -> None:
+        profile, uow, today, now = run.profile, run.uow, run.today, run.now
+        method = None
+        if sub.source is RenewalSource.SAVED_METHOD and sub.method_id is not None:
+            method = next((m for m in profile.methods if m.id == sub.method_id), None)
+
+        def decide() -> RenewalDecision:
+            return decide_renewal(
+                sub,
+                today,
+                self.settings.renewal,
+                available=self._spendable(run, sub.price.code, blocked=balance_blocked),
+                method=method,
+                balance_renewal_blocked=balance_blocked,
+                done=profile.keys,
+            )
+
+        decision = decide()
+        if (
+            decision.reason is SkipReason.METHOD_NOT_WORKING
+            and method is not None
+            and (decision.retry_on is None or decision.retry_on <= today)
+            and self._probe(run, method)
+        ):
+            # The method works again: the retry goes ahead today (SPEC R4).
+            decision = decide()
+        if decision.action is RenewalAction.SKIP or decision.amount is None:
+            return
+        invoice = Invoice.issue(
+            self._next_id(uow, "invoice"),
+            self._number(uow, today, service.account_id),
+            service.account_id,
+            [
+                InvoiceLine(
+                    f"{service.plan_name}: renewal until {decision.period_end.isoformat()}",
+                    decision.amount,
+                    service_id=service.id,
+                    paid_until=decision.period_end,
+                ),
+            ],
+            issued_on=today,
+            due_on=max(decision.period_start, today),
+            tax_rate=self._tax_rate(uow.accounts.get(service.account_id)),
+            tax_mode=self.settings.tax.mode,
+            kind=InvoiceKind.RENEWAL,
+            rounding=self.settings.rounding,
+        )
+        uow.invoices.add(invoice)
+        run.tally.events.append(self._issued(invoice, now))
+        if decision.action is RenewalAction.CHARGE_BALANCE:
+            if run.dry_run:
+                run.tally.previews.append(
+                    Preview(
+                        service.account_id,
+                        f"renew {service.id} from the balance",
+                        decision.amount,
+                    ),
+                )
+            run.tally.events += self._settle(
+                uow,
+                invoice,
+                invoice.amount_due,
+                now,
+                from_balance=True,
+                on_credit=not balance_blocked,
+            )
+        elif not self._charge_method(
+            run,
+            decision.method_id or "",
+            invoice.amount_due,
+            decision.key,
+            invoice=invoice,
+            what=f"renew {service.id} from method {decision.method_id}",
+        ):
+            self._renewal_failed(run, service, sub, decision.amount)
+            return
+        profile.record(decision.key)
+        sub.renewed(today)
+        run.tally.events.append(
+            ServiceRenewed(
+                account_id=service.account_id,
+                at=now,
+                service_id=service.id,
+                paid_until=decision.period_end,
+                amount=decision.amount,
+                source=sub.source.value,
+            ),
+        )
+
+    def _renewal_failed(
+        self, run: _Run, service: Service, sub: Subscription, amount: Money
+    ) -> None:
+        sub.charge_failed(run.today)
+        method = next((m for m in run.profile.methods if m.id == sub.method_id), None)
+        reason = "the saved method is not working"
+        if method is not None and method.last_failure is not None:
+            reason = method.last_failure.reason
+        run.tally.events.append(
+            RenewalFailed(
+                account_id=service.account_id,
+                at=run.now,
+                service_id=service.id,
+                amount=amount,
+                reason=reason,
+            ),
+        )
+        run.tally.notices.append(
+            renewal_failure_notice(sub, run.now, reason, self.settings.renewal),
+        )
+
+    def _autopay_step(self, run: _Run) -> None:
+        settings = run.profile.autopay
+        if settings is None:
+            return
+        policy = settings.policy
+        code = policy.threshold.code
+        balance = run.uow.ledgers.get(run.profile.account_id).balance(code)
+        amount = autopay_amount(
+            policy,
+            self.settings.rounding.minor(balance),
+            run.profile.autopaid(run.today, code),
+        )
+        if amount is None:
+            return
+        if self._charge_method(
+            run,
+            settings.method_id,
+            amount,
+            f"autopay:{run.profile.account_id}:{run.today.isoformat()}",
+            invoice=None,
+            what="top the balance up automatically",
+        ):
+            run.profile.record_autopay(run.today, amount)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _probe(self, run: _Run, method: SavedPaymentMethod) -> bool:
+        """Check whether a not-working method works again: a small charge, refunded."""
+        if run.dry_run or method.working or not method.for_subscriptions:
+            return False
+        amount = Money(1, run.uow.accounts.get(run.profile.account_id).profile.currency)
+        key = f"probe:{method.id}:{run.today.isoformat()}"
+        try:
+            result = self._gateway.verify_card(method.token, amount, idempotency_key=key)
+        except GatewayError:
+            return False
+        if not result.succeeded:
+            return False
+        self._gateway.refund(result.reference, amount, idempotency_key=f"{key}:refund")
+        method.mark_working(run.now)
+        return True
+
+    def _spendable(self, run: _Run, code: str, *, blocked: bool) -> Money:
+        balance = run.uow.ledgers.get(run.profile.account_id).balance(code)
+        free = max(balance, Money.zero(code))
+        line = run.profile.credit
+        if blocked or line is None or line.currency != code or self.settings.credit is None:
+            return free
+        return free + line.available
+
+    def _charge_method(
+        self,
+        run: _Run,
+        method_id: str,
+        amount: Money,
+        key: str,
+        *,
+        invoice: Invoice | None,
+        what: str,
+    ) -> bool:
+        """Charge a saved method and book the payment; returns whether it succeeded."""
+        profile, now = run.profile, run.now
+        method = profile.method(method_id)
+        if run.dry_run:
+            run.tally.previews.append(Preview(profile.account_id, what, amount))
+            return True
+        if not method.working:
+            run.tally.failed_charges += 1
+            return False
+        try:
+            result = self._gateway.charge_saved_method(method.token, amount, idempotency_key=key)
+        except GatewayError as exc:
+            run.tally.failed_charges += 1
+            method.mark_failed(now, str(exc))
+            return False
+        if not result.succeeded:
+            method.mark_failed(now, result.reason or result.status.value)
+            run.tally.failed_charges += 1
+            return False
+        payment_id = f"charge-{self._next_id(run.uow, 'payment')}"
+        payment = (
+            Payment.for_invoice(
+                payment_id,
+                profile.account_id,
+                invoice.id,
+                amount,
+                now,
+                method_id=method_id,
+            )
+            if invoice is not None
+            else Payment.top_up(payment_id, profile.account_id, amount, now, method_id=method_id)
+        )
+        run.uow.payments.add(payment)
+        payment.apply(GatewayEvent(key, PaymentEventKind.CREDITED, now))
+        run.tally.events += self._credit(run.uow, payment, now)
+        if invoice is None:
+            run.tally.events.append(
+                AutoTopUp(
+                    account_id=profile.account_id, at=now, payment_id=payment.id, amount=amount
+                ),
+            )
+        run.tally.charges += 1
+        return True
+
+
+def _instant(now: datetime, today: date) -> datetime:
+    """The instant the run books at: now on the clock's day, else noon of the given day."""
+    if now.date() == today:
+        return now
+    return datetime.combine(today, time(12), tzinfo=now.tzinfo or UTC)
+
+
+def _summary(
+    day: date,
+    tally: _Tally,
+    processed: int,
+    skipped: int,
+    failures: list[AccountFailure],
+    *,
+    dry_run: bool,
+) -> CycleSummary:
+    revenue: dict[str, Money] = {}
+    for e in tally.events:
+        if isinstance(e, PaymentCredited):
+            revenue[e.amount.code] = (
+                revenue.get(e.amount.code, Money.zero(e.amount.code)) + e.amount
+            )
+    return CycleSummary(
+        day=day,
+        dry_run=dry_run,
+        accounts=processed,
+        skipped=skipped,
+        invoices=sum(isinstance(e, (InvoiceIssued, StatementIssued)) for e in tally.events),
+        renewals=sum(isinstance(e, ServiceRenewed) for e in tally.events),
+        charges=tally.charges,
+        failed_charges=tally.failed_charges,
+        expired=sum(isinstance(e, ServiceExpired) for e in tally.events),
+        notifications=len(tally.notices)
+        + sum(notification_of(e) is not None for e in tally.events),
+        revenue=revenue,
+        failures=tuple(failures),
+        previews=tuple(tally.previews),
+        events=tuple(tally.events),
+    )

@@ -1,0 +1,215 @@
+"""Saved methods, auto-renewal, autopayment, card autopay and credit lines, through the use cases."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from cabinet_billing import (
+    ASTRA_CLOUD,
+    HOROSHOP,
+    Account,
+    Actor,
+    AutopayMode,
+    AutopayPolicy,
+    BillingSettings,
+    BindingAction,
+    Cart,
+    ConflictError,
+    EntryKind,
+    InvalidTransitionError,
+    InvoiceStatus,
+    Money,
+    NotFoundError,
+    PaymentEventKind,
+    Plan,
+    PostalAddress,
+    ProductKind,
+    RenewalSource,
+    SavedMethodStatus,
+    SavedPaymentMethod,
+    ServiceStatus,
+)
+from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
+from cabinet_billing.adapters.sandbox import Outcome
+
+
+def money(text: str) -> Money:
+    amount, code = text.split()
+    return Money(amount, code)
+
+
+def cabinet(preset: object = HOROSHOP, *, now: datetime | None = None) -> InMemoryBilling:
+    settings = BillingSettings.from_preset(preset)  # type: ignore[arg-type]
+    currency = "UAH" if preset is HOROSHOP else "RUB"
+    s = in_memory_billing(settings, now=now or datetime(2024, 3, 1, 9, tzinfo=UTC))
+    account = Account.open(
+        "acc-1",
+        "shop",
+        email="o@shop.example",
+        currency=currency,
+        country="UA" if currency == "UAH" else "RU",
+    )
+    account.change_name("Shevchenko", "Taras")
+    account.change_postal_address(PostalAddress("Kyiv", "01001", "Khreshchatyk 1"))
+    s.billing.open_account(account, owner_id="u1", owner_name="Taras")
+    return s
+
+
+def card(method_id: str = "m1", token: str = "tok_1") -> SavedPaymentMethod:  # noqa: S107 - a sandbox token
+    return SavedPaymentMethod(method_id, "acc-1", "card", token, "Visa", "•••• 4242")
+
+
+def order(s: InMemoryBilling, price: str, *, activate: bool = True) -> str:
+    amount = money(price)
+    plan = Plan("plan", "Business", ProductKind.SAAS, {"month": amount})
+    cart = Cart("acc-1", amount.code)
+    cart.add(plan, "month")
+    placed = s.billing.place_order(
+        "acc-1",
+        "u1",
+        cart.checkout(
+            "card",
+            s.clock.today(),
+            order_id=f"o-{s.clock.now().isoformat()}",
+            tax=s.billing.settings.tax,
+            country="UA",
+        ),
+    )
+    service_id = placed.service_ids[0]
+    if activate and s.store.services.rows[service_id].paid:
+        with MemoryUnitOfWork(s.store) as uow:
+            uow.services.get(service_id).finish_processing(Actor.system(), s.clock.now())
+            uow.commit()
+    return service_id
+
+
+@pytest.mark.spec("R5")
+def test_binding_a_card_without_open_invoices_verifies_with_1_uah_and_refunds() -> None:
+    s = cabinet()
+    result = s.billing.bind_card("acc-1", "u1", card())
+    assert (result.action, result.amount, result.invoice_id) == (
+        BindingAction.VERIFY_AND_REFUND,
+        money("1.00 UAH"),
+        None,
+    )
+    assert [(c.operation, c.amount) for c in s.gateway.charges] == [
+        ("charge", money("1.00 UAH")),
+        ("refund", money("1.00 UAH")),
+    ]
+    assert s.store.profiles.rows["acc-1"].method("m1").status is SavedMethodStatus.ENABLED
+    assert s.billing.balance("acc-1", "UAH") == money("0 UAH")
+
+
+@pytest.mark.spec("R5", "R7")
+def test_binding_a_card_with_an_open_invoice_pays_it_and_starts_card_autopay() -> None:
+    s = cabinet()
+    service_id = order(s, "899.00 UAH")
+    result = s.billing.bind_card("acc-1", "u1", card())
+    assert (result.action, result.amount) == (BindingAction.PAY_INVOICE, money("899.00 UAH"))
+    invoice = s.store.invoices.rows[result.invoice_id or ""]
+    assert invoice.status is InvoiceStatus.PAID
+    assert s.store.services.rows[service_id].paid
+    autopay = s.store.profiles.rows["acc-1"].card_autopay
+    assert autopay is not None
+    assert autopay.method_id == "m1"
+    s.billing.stop_card_autopay("acc-1", "u1")
+    assert s.store.profiles.rows["acc-1"].card_autopay.bank_transfer_only  # type: ignore[union-attr]
+    with pytest.raises(InvalidTransitionError):
+        s.billing.stop_card_autopay("acc-1", "u1")
+
+
+@pytest.mark.spec("R5")
+def test_a_declined_binding_keeps_the_method_not_working() -> None:
+    s = cabinet()
+    s.gateway.script("tok_1", Outcome.DECLINE)
+    result = s.billing.bind_card("acc-1", "u1", card())
+    assert result.events == ()
+    assert s.store.profiles.rows["acc-1"].method("m1").status is SavedMethodStatus.NOT_WORKING
+
+
+@pytest.mark.spec("R4", "R5")
+def test_auto_renewal_from_a_saved_method_and_deleting_the_method_switches_it_off() -> None:
+    s = cabinet()
+    s.billing.bind_card("acc-1", "u1", card())
+    started = s.billing.top_up("acc-1", "u1", money("899.00 UAH"), "card")
+    s.billing.handle_gateway_callback(
+        *s.gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, s.clock.now())
+    )
+    service_id = order(s, "899.00 UAH")
+    sub = s.billing.set_auto_renewal("acc-1", "u1", service_id, method_id="m1")
+    assert (sub.source, sub.method_id, str(sub.period)) == (
+        RenewalSource.SAVED_METHOD,
+        "m1",
+        "1 month",
+    )
+    with pytest.raises(NotFoundError, match="'m9'"):
+        s.billing.set_auto_renewal("acc-1", "u1", service_id, method_id="m9")
+    assert s.billing.delete_method("acc-1", "u1", "m1") == (service_id,)
+    assert not s.store.services.rows[service_id].auto_renew
+    assert not s.store.profiles.rows["acc-1"].subscription(service_id).enabled  # type: ignore[union-attr]
+
+
+@pytest.mark.spec("R4")
+def test_the_renewal_period_changes_only_for_an_active_service() -> None:
+    s = cabinet()
+    started = s.billing.top_up("acc-1", "u1", money("900.00 UAH"), "card")
+    s.billing.handle_gateway_callback(
+        *s.gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, s.clock.now())
+    )
+    service_id = order(s, "100.00 UAH", activate=False)
+    assert s.store.services.rows[service_id].status is ServiceStatus.PROCESSING
+    with pytest.raises(InvalidTransitionError, match="active"):
+        s.billing.set_auto_renewal("acc-1", "u1", service_id, period="quarter")
+    with MemoryUnitOfWork(s.store) as uow:
+        uow.services.get(service_id).finish_processing(Actor.system(), s.clock.now())
+        uow.commit()
+    sub = s.billing.set_auto_renewal("acc-1", "u1", service_id, period="quarter")
+    assert str(sub.period) == "3 months"
+    s.billing.switch_auto_renewal_off("acc-1", "u1", service_id)
+    assert not s.store.services.rows[service_id].auto_renew
+
+
+@pytest.mark.spec("R6")
+def test_autopayment_tops_up_below_the_threshold_within_the_monthly_cap() -> None:
+    s = cabinet(ASTRA_CLOUD)
+    s.billing.bind_card("acc-1", "u1", card())
+    policy = AutopayPolicy(
+        money("100.00 RUB"),
+        AutopayMode.FIXED,
+        money("500.00 RUB"),
+        monthly_cap=money("682.00 RUB"),
+    )
+    s.billing.set_autopay("acc-1", "u1", "m1", policy)
+    first = s.billing.run_billing_cycle()
+    assert first.charges == 1
+    assert s.billing.balance("acc-1", "RUB") == money("500.00 RUB")
+    ledger = s.store.ledgers.rows["acc-1"]
+    assert [e.kind for e in ledger] == [EntryKind.TOP_UP]
+    # spend it, then the cap leaves only 182.00 for the rest of March
+    with MemoryUnitOfWork(s.store) as uow:
+        uow.ledgers.get("acc-1").charge(money("450.00 RUB"), s.clock.now())
+        uow.commit()
+    s.clock.advance(days=1)
+    s.billing.run_billing_cycle()
+    assert s.billing.balance("acc-1", "RUB") == money("232.00 RUB")
+    s.clock.advance(days=1)
+    assert s.billing.run_billing_cycle().charges == 0
+    s.billing.stop_autopay("acc-1", "u1")
+    assert s.store.profiles.rows["acc-1"].autopay is None
+
+
+@pytest.mark.spec("R1", "R2")
+def test_credit_lines_are_opened_by_the_provider_and_report_their_state() -> None:
+    s = cabinet(ASTRA_CLOUD)
+    with pytest.raises(NotFoundError, match="credit line"):
+        s.billing.credit_status("acc-1")
+    s.billing.open_credit_line("acc-1", money("400000.00 RUB"))
+    view = s.billing.credit_status("acc-1")
+    assert view.state.status.name == "OK"
+    assert view.dashboard.available == money("400000.00 RUB")
+    s.billing.open_credit_line("acc-1", money("150000.00 RUB"))
+    assert s.billing.credit_status("acc-1").dashboard.limit == money("150000.00 RUB")
+    introserv = in_memory_billing(BillingSettings(), now=datetime(2024, 3, 1, tzinfo=UTC))
+    with pytest.raises(ConflictError, match="no credit"):
+        introserv.billing.open_credit_line("acc-1", money("1.00 RUB"))
+    assert date(2024, 3, 1) == s.clock.today()

@@ -30,6 +30,7 @@ from decimal import Decimal
 import attrs
 import moneyed
 
+from cabinet_billing.domain.checks import aware
 from cabinet_billing.domain.fx import Conversion, MoneyBag
 from cabinet_billing.domain.money import ACCRUAL_PLACES, Money
 from cabinet_billing.errors import (
@@ -65,11 +66,6 @@ _CREDITS = frozenset({EntryKind.TOP_UP, EntryKind.CASHBACK})
 _DEBITS = frozenset({EntryKind.CHARGE, EntryKind.REFUND})
 
 
-def _aware(_instance: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError(attribute.name, value, "give an aware datetime (with a time zone)")
-
-
 @attrs.frozen
 class LedgerEntry:
     """One immutable movement of money.
@@ -92,7 +88,7 @@ class LedgerEntry:
     account_id: str
     kind: EntryKind
     amount: Money
-    at: datetime = attrs.field(validator=_aware)
+    at: datetime = attrs.field(validator=aware)
     balance_after: Money
     memo: str = ""
     ref: str | None = None
@@ -348,7 +344,7 @@ class Ledger:
         if key is not None and key in self._keys:
             return self._replay(key, legs)
         # Validate every leg before touching state, so a bad leg books nothing.
-        _aware(None, attrs.fields(LedgerEntry).at, at)
+        aware(None, attrs.fields(LedgerEntry).at, at)
         for _kind, amount, _rev in legs:
             amount.require_places(ACCRUAL_PLACES)
         booked = []

@@ -37,6 +37,7 @@ from typing import Final
 
 import attrs
 
+from cabinet_billing.domain.checks import aware
 from cabinet_billing.domain.customer import (
     Account,
     NotificationEmails,
@@ -73,11 +74,6 @@ def _params(value: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(value))
 
 
-def _aware(_instance: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError(attribute.name, value, "give an aware datetime (with a time zone)")
-
-
 @attrs.frozen
 class Notification:
     """One notification to deliver.
@@ -95,7 +91,7 @@ class Notification:
     account_id: str
     category: NotificationCategory
     kind: str = attrs.field(validator=attrs.validators.min_len(1))
-    at: datetime = attrs.field(validator=_aware)
+    at: datetime = attrs.field(validator=aware)
     params: Mapping[str, str] = attrs.field(factory=dict, converter=_params)
     dedup: str = ""
 

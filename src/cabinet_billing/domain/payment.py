@@ -26,9 +26,10 @@ from datetime import datetime
 import attrs
 import moneyed
 
+from cabinet_billing.domain.checks import aware
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payment_method import PaymentQuote
-from cabinet_billing.errors import InvalidTransitionError, ValidationError
+from cabinet_billing.errors import InvalidTransitionError
 
 __all__ = [
     "EventOutcome",
@@ -121,11 +122,6 @@ _RANK = {
 }
 
 
-def _aware(_instance: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError(attribute.name, value, "give an aware datetime (with a time zone)")
-
-
 @attrs.frozen
 class GatewayEvent:
     """One callback of the payment provider, already parsed and verified.
@@ -139,7 +135,7 @@ class GatewayEvent:
 
     key: str = attrs.field(validator=attrs.validators.min_len(1))
     kind: PaymentEventKind
-    at: datetime = attrs.field(validator=_aware)
+    at: datetime = attrs.field(validator=aware)
     reason: str = ""
 
 
@@ -180,7 +176,7 @@ class Payment:
     account_id: str
     purpose: PaymentPurpose
     quote: PaymentQuote
-    created_at: datetime = attrs.field(validator=_aware)
+    created_at: datetime = attrs.field(validator=aware)
     method_id: str | None = None
     invoice_id: str | None = None
     payer_id: str | None = None
@@ -315,7 +311,7 @@ class Payment:
         self._move(target, at, None, reason)
 
     def _move(self, target: PaymentStatus, at: datetime, key: str | None, reason: str) -> None:
-        _aware(None, attrs.fields(PaymentTransition).at, at)
+        aware(None, attrs.fields(PaymentTransition).at, at)
         self._history.append(PaymentTransition(self._status, target, at, key, reason))
         self._status = target
 

@@ -33,10 +33,11 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Final, TypeVar
+from typing import Final
 
 import attrs
 
+from cabinet_billing.domain.checks import aware, enum_member
 from cabinet_billing.domain.invoice import Invoice
 from cabinet_billing.domain.money import Money
 from cabinet_billing.errors import InvalidTransitionError, ValidationError
@@ -55,7 +56,6 @@ __all__ = [
     "mask_card",
 ]
 
-_E = TypeVar("_E", bound=enum.Enum)
 
 #: The longest display name a saved method may have.
 MAX_METHOD_NAME_LENGTH: Final = 100
@@ -110,20 +110,12 @@ SAVED_METHOD_TRANSITIONS: Final[Mapping[SavedMethodStatus, frozenset[SavedMethod
 )
 
 
-def _member(kind: type[_E], field: str, value: object) -> _E:
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(str(m.value) for m in kind)
-        raise ValidationError(field, value, f"expected one of {allowed}") from None
-
-
 def _to_kind(value: object) -> MethodKind:
-    return _member(MethodKind, "kind", value)
+    return enum_member(MethodKind, "kind", value)
 
 
 def _to_status(value: object) -> SavedMethodStatus:
-    return _member(SavedMethodStatus, "status", value)
+    return enum_member(SavedMethodStatus, "status", value)
 
 
 def mask_card(last_digits: object) -> str:
@@ -187,11 +179,6 @@ def _check_name(value: object) -> str:
     return name
 
 
-def _check_aware(_instance: object, attribute: attrs.Attribute[datetime], value: object) -> None:
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise ValidationError(attribute.name, value, "must be a datetime with a time zone")
-
-
 @attrs.frozen
 class MethodFailure:
     """The last failed charge of a saved method.
@@ -201,7 +188,7 @@ class MethodFailure:
         reason: what the provider said.
     """
 
-    at: datetime = attrs.field(validator=_check_aware)
+    at: datetime = attrs.field(validator=aware)
     reason: str = attrs.field(validator=_check_text)
 
 
@@ -255,7 +242,7 @@ class SavedPaymentMethod:
             object.__setattr__(self, field, value)
 
     def _move(self, target: SavedMethodStatus, at: datetime) -> None:
-        _check_aware(None, attrs.fields(MethodFailure).at, at)
+        aware(None, attrs.fields(MethodFailure).at, at)
         allowed = SAVED_METHOD_TRANSITIONS[self.status]
         if target not in allowed:
             raise InvalidTransitionError(self.status, target, sorted(allowed))

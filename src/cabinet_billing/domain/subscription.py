@@ -25,11 +25,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import date
-from typing import TypeVar
 
 import attrs
 
 from cabinet_billing.domain.catalog import ProductKind
+from cabinet_billing.domain.checks import enum_member
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.periods import BillingCycle, Period
 from cabinet_billing.domain.service import Service, ServiceStatus
@@ -40,9 +40,6 @@ __all__ = [
     "Subscription",
     "subscriptions_to_switch_off",
 ]
-
-
-_E = TypeVar("_E", bound=enum.Enum)
 
 
 class RenewalSource(enum.StrEnum):
@@ -57,20 +54,12 @@ class RenewalSource(enum.StrEnum):
     SAVED_METHOD = "saved_method"
 
 
-def _member(kind: type[_E], field: str, value: object) -> _E:
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(str(m.value) for m in kind)
-        raise ValidationError(field, value, f"expected one of {allowed}") from None
-
-
 def _to_kind(value: object) -> ProductKind:
-    return _member(ProductKind, "kind", value)
+    return enum_member(ProductKind, "kind", value)
 
 
 def _to_source(value: object) -> RenewalSource:
-    return _member(RenewalSource, "source", value)
+    return enum_member(RenewalSource, "source", value)
 
 
 def _to_period(value: Period | str) -> Period:

@@ -48,6 +48,7 @@ from typing import Final
 
 import attrs
 
+from cabinet_billing.domain.checks import aware
 from cabinet_billing.domain.notifications import Notification, NotificationCategory
 from cabinet_billing.errors import InvalidTransitionError, ValidationError
 
@@ -342,11 +343,6 @@ class TicketAttachment:
     content_type: str = attrs.field(validator=_check_content_type)
 
 
-def _check_aware(_instance: object, attribute: attrs.Attribute[datetime], value: object) -> None:
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise ValidationError(attribute.name, value, "give an aware datetime (with a time zone)")
-
-
 def _check_text(_instance: object, _attribute: attrs.Attribute[str], value: object) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError("text", value, "a message needs some text")
@@ -374,7 +370,7 @@ class TicketMessage:
 
     author: TicketSide = attrs.field(validator=attrs.validators.instance_of(TicketSide))
     text: str = attrs.field(validator=_check_text)
-    at: datetime = attrs.field(validator=_check_aware)
+    at: datetime = attrs.field(validator=aware)
     attachments: tuple[TicketAttachment, ...] = attrs.field(default=(), converter=_attachments)
     author_name: str = ""
 
@@ -730,7 +726,7 @@ class Ticket:
         return moves[action]
 
     def _check_time(self, at: datetime) -> None:
-        _check_aware(self, attrs.fields(TicketMessage).at, at)
+        aware(self, attrs.fields(TicketMessage).at, at)
         if at < self.last_activity:
             raise ValidationError(
                 "at",

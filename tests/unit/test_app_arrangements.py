@@ -213,3 +213,65 @@ def test_credit_lines_are_opened_by_the_provider_and_report_their_state() -> Non
     with pytest.raises(ConflictError, match="no credit"):
         introserv.billing.open_credit_line("acc-1", money("1.00 RUB"))
     assert date(2024, 3, 1) == s.clock.today()
+
+
+def introserv_customer() -> tuple[InMemoryBilling, str]:
+    from cabinet_billing import INTROSERV
+
+    s = in_memory_billing(
+        BillingSettings.from_preset(INTROSERV), now=datetime(2024, 1, 10, 9, tzinfo=UTC)
+    )
+    account = Account.open("acc-1", "alice", email="a@example.com", currency="EUR")
+    account.change_name("Doe", "Alice")
+    account.change_postal_address(PostalAddress("Kyiv", "01001", "Khreshchatyk 1"))
+    s.billing.open_account(account, owner_id="u1", owner_name="Alice")
+    started = s.billing.top_up("acc-1", "u1", money("100.00 EUR"), "card")
+    s.billing.handle_gateway_callback(
+        *s.gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, s.clock.now())
+    )
+    plan = Plan("vps", "VPS", ProductKind.VPS, {"month": money("30.00 EUR")})
+    cart = Cart("acc-1", "EUR")
+    cart.add(plan, "month")
+    placed = s.billing.place_order(
+        "acc-1",
+        "u1",
+        cart.checkout(
+            "card", s.clock.today(), order_id="o-1", tax=s.billing.settings.tax, country="UA"
+        ),
+    )
+    service_id = placed.service_ids[0]
+    with MemoryUnitOfWork(s.store) as uow:
+        service = uow.services.get(service_id)
+        service.finish_processing(Actor.system(), s.clock.now())
+        service.set_auto_renew(True)
+        uow.commit()
+    return s, service_id
+
+
+@pytest.mark.spec("R4")
+def test_a_period_paid_by_hand_is_never_charged_again_by_the_run() -> None:
+    s, service_id = introserv_customer()
+    s.billing.run_billing_cycle()  # the subscription starts following the service
+    invoice = s.billing.issue_renewal_invoice("acc-1", "u1", service_id)
+    s.billing.pay_invoice("acc-1", "u1", invoice.id)
+    assert s.store.services.rows[service_id].paid_until == date(2024, 3, 10)
+    balance = s.billing.balance("acc-1", "EUR")
+    s.clock.set(datetime(2024, 2, 10, 9, tzinfo=UTC))
+    assert s.billing.run_billing_cycle().renewals == 0
+    assert s.billing.balance("acc-1", "EUR") == balance
+    s.clock.set(datetime(2024, 3, 10, 9, tzinfo=UTC))
+    assert s.billing.run_billing_cycle().renewals == 1
+    assert s.store.services.rows[service_id].paid_until == date(2024, 4, 10)
+    assert s.billing.balance("acc-1", "EUR") == money("10.00 EUR")
+
+
+@pytest.mark.spec("R4", "L4")
+def test_the_run_pays_an_open_renewal_invoice_instead_of_issuing_another() -> None:
+    s, service_id = introserv_customer()
+    invoice = s.billing.issue_renewal_invoice("acc-1", "u1", service_id)
+    s.clock.set(datetime(2024, 2, 10, 9, tzinfo=UTC))
+    summary = s.billing.run_billing_cycle()
+    assert (summary.renewals, summary.invoices) == (1, 0)
+    assert s.store.invoices.rows[invoice.id].status is InvoiceStatus.PAID
+    assert s.store.services.rows[service_id].paid_until == date(2024, 3, 10)
+    assert len(s.store.invoices.rows) == 2  # the order and the one renewal

@@ -308,6 +308,9 @@ class CycleUseCases(BillingCore):
         if sub is None and service.auto_renew:
             sub = Subscription.for_service(service)
             run.profile.subscribe(sub)
+        if sub is not None:
+            # Paid further by hand or by a webhook: never charge that period again.
+            sub.follow(service.paid_until)
         if sub is not None and sub.enabled != service.auto_renew:
             if service.auto_renew:
                 sub.switch_on()
@@ -365,27 +368,14 @@ class CycleUseCases(BillingCore):
             decision = decide()
         if decision.action is RenewalAction.SKIP or decision.amount is None:
             return
-        invoice = Invoice.issue(
-            self._next_id(uow, "invoice"),
-            self._number(uow, today, service.account_id),
-            service.account_id,
-            [
-                InvoiceLine(
-                    f"{service.plan_name}: renewal until {decision.period_end.isoformat()}",
-                    decision.amount,
-                    service_id=service.id,
-                    paid_until=decision.period_end,
-                ),
-            ],
-            issued_on=today,
-            due_on=max(decision.period_start, today),
-            tax_rate=self._tax_rate(uow.accounts.get(service.account_id)),
-            tax_mode=self.settings.tax.mode,
-            kind=InvoiceKind.RENEWAL,
-            rounding=self.settings.rounding,
+        invoice = _open_renewal(
+            uow.invoices.for_account(service.account_id), service.id, decision.period_end
         )
-        uow.invoices.add(invoice)
-        run.tally.events.append(self._issued(invoice, now))
+        if invoice is None:
+            invoice = self._renewal_invoice(
+                run, service, decision.amount, decision.period_start, decision.period_end
+            )
+            run.tally.events.append(self._issued(invoice, now))
         if decision.action is RenewalAction.CHARGE_BALANCE:
             if run.dry_run:
                 run.tally.previews.append(
@@ -425,6 +415,36 @@ class CycleUseCases(BillingCore):
                 source=sub.source.value,
             ),
         )
+
+    def _renewal_invoice(
+        self,
+        run: _Run,
+        service: Service,
+        amount: Money,
+        period_start: date,
+        period_end: date,
+    ) -> Invoice:
+        invoice = Invoice.issue(
+            self._next_id(run.uow, "invoice"),
+            self._number(run.uow, run.today, service.account_id),
+            service.account_id,
+            [
+                InvoiceLine(
+                    f"{service.plan_name}: renewal until {period_end.isoformat()}",
+                    amount,
+                    service_id=service.id,
+                    paid_until=period_end,
+                ),
+            ],
+            issued_on=run.today,
+            due_on=max(period_start, run.today),
+            tax_rate=self._tax_rate(run.uow.accounts.get(service.account_id)),
+            tax_mode=self.settings.tax.mode,
+            kind=InvoiceKind.RENEWAL,
+            rounding=self.settings.rounding,
+        )
+        run.uow.invoices.add(invoice)
+        return invoice
 
     def _renewal_failed(
         self, run: _Run, service: Service, sub: Subscription, amount: Money
@@ -550,6 +570,16 @@ class CycleUseCases(BillingCore):
             )
         run.tally.charges += 1
         return True
+
+
+def _open_renewal(invoices: Iterable[Invoice], service_id: str, period_end: date) -> Invoice | None:
+    """An open renewal invoice of the service for the same period, issued by hand earlier."""
+    for invoice in invoices:
+        if invoice.is_open() and invoice.kind is InvoiceKind.RENEWAL:
+            for line in invoice.lines:
+                if line.service_id == service_id and line.paid_until == period_end:
+                    return invoice
+    return None
 
 
 def _instant(now: datetime, today: date) -> datetime:

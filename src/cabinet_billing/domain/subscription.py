@@ -232,6 +232,28 @@ class Subscription:
         _check_day(None, attrs.fields(Subscription).paid_until, on)
         self._set(paid_until=self.next_paid_until, failed_attempts=0, last_failure_on=None)
 
+    def follow(self, paid_until: date) -> bool:
+        """Catch up with a service paid further by other means.
+
+        A renewal invoice paid by hand or through a payment webhook moves the service's
+        paid-until date; the next automatic charge is then for the period after it.
+
+        Returns:
+            Whether the schedule moved.
+
+        >>> from cabinet_billing import Money
+        >>> sub = Subscription("3925", "acc-1", Money("100.00", "RUB"), "month", date(2023, 5, 27))
+        >>> sub.follow(date(2023, 6, 27)), sub.paid_until
+        (True, datetime.date(2023, 6, 27))
+        >>> sub.follow(date(2023, 6, 1))
+        False
+        """
+        _check_day(None, attrs.fields(Subscription).paid_until, paid_until)
+        if paid_until <= self.paid_until:
+            return False
+        self._set(paid_until=paid_until, failed_attempts=0, last_failure_on=None)
+        return True
+
     def charge_failed(self, on: date) -> None:
         """Record a failed charge ``on``; the renewal rule decides when to retry.
 

@@ -7,6 +7,7 @@ import pytest
 from cabinet_billing import (
     ASTRA_CLOUD,
     HOROSHOP,
+    INTROSERV,
     Account,
     Actor,
     AutopayMode,
@@ -216,8 +217,6 @@ def test_credit_lines_are_opened_by_the_provider_and_report_their_state() -> Non
 
 
 def introserv_customer() -> tuple[InMemoryBilling, str]:
-    from cabinet_billing import INTROSERV
-
     s = in_memory_billing(
         BillingSettings.from_preset(INTROSERV), now=datetime(2024, 1, 10, 9, tzinfo=UTC)
     )

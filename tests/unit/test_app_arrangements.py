@@ -274,3 +274,32 @@ def test_the_run_pays_an_open_renewal_invoice_instead_of_issuing_another() -> No
     assert s.store.invoices.rows[invoice.id].status is InvoiceStatus.PAID
     assert s.store.services.rows[service_id].paid_until == date(2024, 3, 10)
     assert len(s.store.invoices.rows) == 2  # the order and the one renewal
+
+
+@pytest.mark.spec("R5", "R7")
+def test_binding_another_card_after_stopping_card_autopay_keeps_the_payment() -> None:
+    s = cabinet()
+    s.billing.bind_card("acc-1", "u1", card())
+    s.billing.stop_card_autopay("acc-1", "u1")
+    order(s, "899.00 UAH")
+    result = s.billing.bind_card("acc-1", "u1", card("m2", "tok_2"))
+    assert result.action is BindingAction.PAY_INVOICE
+    assert s.store.invoices.rows[result.invoice_id or ""].status is InvoiceStatus.PAID
+    assert s.store.profiles.rows["acc-1"].card_autopay.bank_transfer_only  # type: ignore[union-attr]
+    assert s.store.profiles.rows["acc-1"].method("m2").status is SavedMethodStatus.ENABLED
+
+
+@pytest.mark.spec("R6")
+def test_recommended_autopay_cap_is_next_months_forecast_plus_ten_percent() -> None:
+    s, service_id = introserv_customer()
+    assert s.store.services.rows[service_id].paid_until == date(2024, 2, 10)
+    # one 30.00 EUR renewal falls in February
+    assert s.billing.recommended_autopay_cap("acc-1") == money("33.00 EUR")
+
+
+@pytest.mark.spec("R1", "R8")
+def test_preset_defaults_reach_new_accounts_and_credit_lines() -> None:
+    s = cabinet(ASTRA_CLOUD)
+    assert s.billing.open_credit_line("acc-1").limit == money("400000.00 RUB")
+    t, _ = introserv_customer()
+    assert t.store.accounts.rows["acc-1"].settings.low_balance_threshold == money("20.00 EUR")

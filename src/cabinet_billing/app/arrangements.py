@@ -7,12 +7,12 @@ card autopay on invoice day and the credit line. The billing run
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
 from cabinet_billing.app.core import BillingCore
-from cabinet_billing.domain.autopay import AutopayPolicy, CardAutopay
+from cabinet_billing.domain.autopay import AutopayPolicy, CardAutopay, CardAutopayStatus
 from cabinet_billing.domain.billing_profile import AutopaySettings
 from cabinet_billing.domain.credit import CreditLine
 from cabinet_billing.domain.events import BillingEvent, PaymentCredited
@@ -29,6 +29,7 @@ from cabinet_billing.domain.saved_method import (
 from cabinet_billing.domain.subscription import RenewalSource, Subscription
 from cabinet_billing.errors import ConflictError, NotFoundError
 from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.rules.autopay import ScheduledCharge, forecast, recommended_cap
 from cabinet_billing.rules.credit_limit import (
     CreditDashboard,
     CreditState,
@@ -123,8 +124,13 @@ class ArrangementUseCases(BillingCore):
                 events += self._credit_charge(uow, payment, key, now)
             elif plan.refund is not None:
                 self._gateway.refund(result.reference, plan.refund, idempotency_key=f"{key}:refund")
-            if self.settings.card_autopay_on_invoice_day and method.kind is MethodKind.CARD:
-                autopay = profile.card_autopay or CardAutopay(account_id)
+            autopay = profile.card_autopay or CardAutopay(account_id)
+            if (
+                self.settings.card_autopay_on_invoice_day
+                and method.kind is MethodKind.CARD
+                and autopay.status is not CardAutopayStatus.STOPPED
+            ):
+                # A stopped card autopay stays stopped: the customer chose bank transfer.
                 autopay.record_card_payment(method.id, now.date())
                 profile.card_autopay = autopay
             uow.commit()
@@ -259,17 +265,21 @@ class ArrangementUseCases(BillingCore):
 
     # ------------------------------------------------------------------ credit
 
-    def open_credit_line(self, account_id: str, limit: Money) -> CreditLine:
+    def open_credit_line(self, account_id: str, limit: Money | None = None) -> CreditLine:
         """Give an account credit up to a limit (a provider's decision, SPEC R1).
 
-        Changing the limit of an existing line keeps its statements; a limit below the
-        current debt is refused.
+        Without a limit, the settings' default limit is used. Changing the limit of an
+        existing line keeps its statements; a limit below the current debt is refused.
 
         Raises:
-            ConflictError: when the settings give no credit.
+            ConflictError: when the settings give no credit, or no limit is given and the
+                settings have no default.
         """
         if self.settings.credit is None:
             raise ConflictError("credit line", "the settings give no credit (credit is None)")
+        limit = limit if limit is not None else self.settings.credit_limit
+        if limit is None:
+            raise ConflictError("credit line", "give a limit: the settings have no default")
         with self._uow() as uow:
             uow.accounts.get(account_id)
             profile = uow.profiles.get(account_id)
@@ -296,6 +306,27 @@ class ArrangementUseCases(BillingCore):
                 state=evaluate_credit(policy, line, today),
                 dashboard=credit_dashboard(policy, line, today),
             )
+
+    def recommended_autopay_cap(self, account_id: str) -> Money:
+        """The recommended monthly autopayment cap: next month's forecast plus the margin.
+
+        The forecast adds up the charges of the account's auto-renewing services that
+        fall in the next calendar month (SPEC R6: forecast 620.00 gives 682.00).
+        """
+        today = self._clock.today()
+        next_month = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+        with self._uow() as uow:
+            currency = uow.accounts.get(account_id).profile.currency
+            charges = [
+                ScheduledCharge(s.price, s.period, s.paid_until, s.anchor)
+                for s in uow.services.for_account(account_id)
+                if s.auto_renew and s.paid_until is not None and s.price.code == currency
+            ]
+        return recommended_cap(
+            forecast(charges, next_month, currency),
+            self.settings.autopay_markup_percent,
+            self.settings.rounding,
+        )
 
     # ------------------------------------------------------------------ internals
 

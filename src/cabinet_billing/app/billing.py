@@ -164,6 +164,13 @@ class Billing(DocumentUseCases, ArrangementUseCases, CycleUseCases):
             ConflictError: when the account exists.
         """
         now = self._clock.now()
+        default = self.settings.low_balance_threshold
+        if (
+            account.settings.low_balance_threshold is None
+            and default is not None
+            and default.code == account.profile.currency
+        ):
+            account.set_low_balance_threshold(default)
         with self._uow() as uow:
             uow.accounts.add(account)
             uow.users.add(

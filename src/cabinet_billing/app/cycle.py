@@ -532,6 +532,7 @@ class CycleUseCases(BillingCore):
         method = profile.method(method_id)
         if run.dry_run:
             run.tally.previews.append(Preview(profile.account_id, what, amount))
+            run.tally.charges += 1
             return True
         if not method.working:
             run.tally.failed_charges += 1

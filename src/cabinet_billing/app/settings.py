@@ -7,6 +7,7 @@ constant in the use cases.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 import attrs
 
@@ -100,6 +101,9 @@ class BillingSettings:
         credit: the credit terms, or ``None`` when no credit is given.
         card_autopay_on_invoice_day: charge a bound card on the day an invoice is issued.
         bank_transfer_method: the method id bank transfers are recorded under.
+        credit_limit: the limit a credit line gets when opened without one.
+        low_balance_threshold: the low-balance threshold of new accounts that set none.
+        autopay_markup_percent: the recommended autopayment cap over the forecast.
     """
 
     tax: TaxPolicy = attrs.field(
@@ -126,6 +130,9 @@ class BillingSettings:
     credit: CreditPolicy | None = None
     card_autopay_on_invoice_day: bool = False
     bank_transfer_method: str = "bank_transfer"
+    credit_limit: Money | None = None
+    low_balance_threshold: Money | None = None
+    autopay_markup_percent: Decimal = Decimal(10)
 
     @classmethod
     def from_preset(
@@ -164,6 +171,9 @@ class BillingSettings:
             renewal=preset.renewal,
             credit=preset.credit,
             card_autopay_on_invoice_day=preset.card_autopay_on_invoice_day,
+            credit_limit=preset.credit_limit,
+            low_balance_threshold=preset.low_balance_threshold,
+            autopay_markup_percent=preset.autopay_markup_percent,
         )
 
     def method(self, method_id: str, currency: str) -> PaymentMethod:

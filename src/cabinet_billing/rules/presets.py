@@ -87,7 +87,6 @@ class CabinetPreset:
         documents: how acts are produced.
         low_balance_threshold: the default threshold of the low-balance notice.
         autopay_markup_percent: the recommended autopayment cap over the forecast.
-        bank_transfer: whether bank transfers are matched to invoices.
     """
 
     name: str
@@ -110,7 +109,6 @@ class CabinetPreset:
     documents: DocumentPolicy = attrs.field(factory=DocumentPolicy)
     low_balance_threshold: Money | None = None
     autopay_markup_percent: Decimal = Decimal(10)
-    bank_transfer: bool = False
 
 
 def _free(currency: str) -> PaymentMethodPricing:
@@ -191,7 +189,6 @@ HOROSHOP = CabinetPreset(
     pay_link_lifetime=timedelta(minutes=30),
     card_autopay_on_invoice_day=True,
     documents=DocumentPolicy(acts_require_exchange=True),
-    bank_transfer=True,
 )
 
 #: Every preset by name.

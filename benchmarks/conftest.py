@@ -14,21 +14,35 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 _MEDIANS: dict[str, float] = {}
 _FLOORS: dict[str, str] = {}
+_UNITS: dict[str, tuple[int, str]] = {}
 
 Measure = Callable[[str, Callable[[], object], str | None], None]
 
 
 @pytest.fixture
 def measure(benchmark: BenchmarkFixture) -> Measure:
-    """Benchmark ``fn`` under ``name``; ``floor`` names the benchmark it is compared to."""
+    """Benchmark ``fn`` under ``name``; ``floor`` names the benchmark it is compared to.
 
-    def run(name: str, fn: Callable[[], object], floor: str | None = None) -> None:
+    ``units`` (count, what) adds the cost of one unit to the summary, e.g. per service.
+    """
+
+    def run(
+        name: str,
+        fn: Callable[[], object],
+        floor: str | None = None,
+        *,
+        rounds: int = 15,
+        warmup: int = 2,
+        units: tuple[int, str] | None = None,
+    ) -> None:
         benchmark.name = name
-        benchmark.pedantic(fn, rounds=15, iterations=1, warmup_rounds=2)  # type: ignore[no-untyped-call]
+        benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=warmup)  # type: ignore[no-untyped-call]
         assert benchmark.stats is not None
         _MEDIANS[name] = float(benchmark.stats.stats.median)
         if floor is not None:
             _FLOORS[name] = floor
+        if units is not None:
+            _UNITS[name] = units
 
     return run
 
@@ -43,3 +57,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(
                 f"{name:<40} {_MEDIANS[name] * 1e3:9.3f} ms  = {ratio:6.2f} x {floor}",
             )
+            if name in _UNITS:
+                count, unit = _UNITS[name]
+                per = _MEDIANS[name] / count * 1e6
+                terminalreporter.write_line(f"{'':<40} {per:9.3f} us per {unit}")

@@ -1,24 +1,51 @@
 """The ``cabinet-billing`` command.
 
-``cabinet-billing demo`` prices a cloud order the way a customer cabinet shows it: the
-monthly configuration prorated to the first of next month, the tax added, the payment
-method's fee and cashback, rendered in the four bundled locales.
+``cabinet-billing simulate FILE.toml`` runs a scenario file (a customer's story, step by
+step) and prints what each month brought: revenue, invoices, renewals, expired services,
+overdue and blocked accounts, notifications; ``--timeline ACCOUNT`` adds what happened to
+one account, day by day. ``cabinet-billing simulate --preset NAME --accounts N --months M``
+bills a generated population of customers instead. ``--json`` prints the same as JSON,
+amounts as strings.
+
+``cabinet-billing demo`` runs a year of each bundled preset, then prices a cloud order
+the way a customer cabinet shows it: the monthly configuration prorated to the first of
+next month, the tax added, the payment method's fee and cashback, rendered in the four
+bundled locales.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+import attrs
 
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.tax import TaxAmounts, TaxMode, TaxRate, tax_amounts
+from cabinet_billing.errors import BillingError
 from cabinet_billing.l10n import SUPPORTED_LOCALES, format_date, format_money
+from cabinet_billing.rules.presets import PRESETS, preset
 from cabinet_billing.rules.proration import ProratedPrice, ProrationPolicy
+from cabinet_billing.testing.population import MonthSummary, Population
+from cabinet_billing.testing.scenario import MonthReport, Scenario
 
-__all__ = ["main", "render_demo"]
+__all__ = [
+    "MonthRow",
+    "SimulationReport",
+    "main",
+    "render_demo",
+    "render_presets_year",
+    "render_simulation",
+    "simulate_file",
+    "simulate_population",
+]
 
 _LABELS = {
     "en": ("Order on", "Monthly price", "Now (until {until})", "Tax", "Fee", "To pay", "Cashback"),
@@ -103,15 +130,356 @@ def render_demo(
     return "\n\n".join(blocks)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+# ----------------------------------------------------------------------------- simulate
+
+#: The columns of the month table after the month and the revenue.
+_COUNTS = ("invoices", "renewals", "expired", "overdue", "blocked", "notifications")
+
+
+@attrs.frozen(kw_only=True)
+class MonthRow:
+    """One month of a simulation, as the command prints it.
+
+    Attributes:
+        month: ``YYYY-MM`` (or ``total``).
+        revenue: payments credited, per currency.
+        invoices: invoices issued.
+        renewals: services renewed.
+        expired: services expired.
+        overdue: accounts overdue in the month (``None`` in a total).
+        blocked: accounts blocked in the month (``None`` in a total).
+        notifications: notifications sent.
+        failed_charges: saved-method charges that failed.
+    """
+
+    month: str
+    revenue: Mapping[str, Money]
+    invoices: int
+    renewals: int
+    expired: int
+    overdue: int | None
+    blocked: int | None
+    notifications: int
+    failed_charges: int
+
+    @classmethod
+    def of(cls, month: MonthReport | MonthSummary) -> MonthRow:
+        """The row of a scenario's or a population's month."""
+        if isinstance(month, MonthReport):
+            overdue, blocked = len(month.overdue_accounts), len(month.blocked_accounts)
+        else:
+            overdue, blocked = month.overdue, month.blocked
+        return cls(
+            month=month.month,
+            revenue=dict(sorted(month.revenue.items())),
+            invoices=month.invoices,
+            renewals=month.renewals,
+            expired=month.expired,
+            overdue=overdue,
+            blocked=blocked,
+            notifications=month.notifications,
+            failed_charges=month.failed_charges,
+        )
+
+    @classmethod
+    def total(cls, rows: Iterable[MonthRow]) -> MonthRow:
+        """The sum of the rows (accounts overdue or blocked do not add up: left out)."""
+        rows = list(rows)
+        revenue: dict[str, Money] = {}
+        for row in rows:
+            for code, amount in row.revenue.items():
+                revenue[code] = revenue.get(code, Money.zero(code)) + amount
+        return cls(
+            month="total",
+            revenue=dict(sorted(revenue.items())),
+            invoices=sum(r.invoices for r in rows),
+            renewals=sum(r.renewals for r in rows),
+            expired=sum(r.expired for r in rows),
+            overdue=None,
+            blocked=None,
+            notifications=sum(r.notifications for r in rows),
+            failed_charges=sum(r.failed_charges for r in rows),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        """The row as JSON-ready values, amounts as strings."""
+        data: dict[str, object] = {
+            "month": self.month,
+            "revenue": {code: str(amount.amount) for code, amount in self.revenue.items()},
+            "invoices": self.invoices,
+            "renewals": self.renewals,
+            "expired": self.expired,
+            "overdue": self.overdue,
+            "blocked": self.blocked,
+            "notifications": self.notifications,
+            "failed_charges": self.failed_charges,
+        }
+        if self.month == "total":
+            del data["overdue"], data["blocked"]
+        return data
+
+
+@attrs.frozen(kw_only=True)
+class SimulationReport:
+    """What a simulation printed: where it came from, its months and a timeline.
+
+    Attributes:
+        title: the preset's title (or the scenario's).
+        source: what was simulated (the file, or the preset, accounts, seed).
+        start: the first day.
+        end: the last day billed.
+        months: the months, oldest first.
+        timeline_of: the account whose timeline was asked for, if any.
+        timeline: that account's timeline, ``(day, text)`` in order.
+    """
+
+    title: str
+    source: Mapping[str, str | int]
+    start: date
+    end: date
+    months: tuple[MonthRow, ...]
+    timeline_of: str | None = None
+    timeline: tuple[tuple[date, str], ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        """The report as JSON-ready values, amounts as strings."""
+        data: dict[str, object] = {
+            "title": self.title,
+            "source": dict(self.source),
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "months": [row.to_json() for row in self.months],
+            "totals": MonthRow.total(self.months).to_json(),
+        }
+        if self.timeline_of is not None:
+            data["timeline"] = {
+                "account": self.timeline_of,
+                "events": [{"date": d.isoformat(), "text": t} for d, t in self.timeline],
+            }
+        return data
+
+
+def _revenue_text(revenue: Mapping[str, Money]) -> str:
+    return ", ".join(f"{amount.amount} {code}" for code, amount in revenue.items()) or "-"
+
+
+def render_simulation(report: SimulationReport) -> str:
+    """The report as a month-by-month table (and the timeline, when asked for).
+
+    >>> row = MonthRow(month="2024-01", revenue={"EUR": Money("100.00", "EUR")}, invoices=1,
+    ...                renewals=0, expired=0, overdue=0, blocked=0, notifications=2,
+    ...                failed_charges=0)
+    >>> report = SimulationReport(title="A studio's January", source={"file": "x.toml"},
+    ...                           start=date(2024, 1, 1), end=date(2024, 1, 31), months=(row,))
+    >>> print(render_simulation(report))
+    A studio's January
+    x.toml, 2024-01-01 to 2024-01-31
+    <BLANKLINE>
+    month    revenue     invoices  renewals  expired  overdue  blocked  notifications
+    2024-01  100.00 EUR         1         0        0        0        0              2
+    total    100.00 EUR         1         0        0                                2
+    """
+    rows = [*report.months, MonthRow.total(report.months)]
+    width = max(len("revenue"), *(len(_revenue_text(r.revenue)) for r in rows))
+    source = ", ".join(
+        f"{key} {value}" if key != "file" else str(value) for key, value in report.source.items()
+    )
+    header = f"{'month':<8} {'revenue':<{width}}  " + "  ".join(_COUNTS)
+    lines = [report.title, f"{source}, {report.start} to {report.end}", "", header]
+    for row in rows:
+        cells = []
+        for name in _COUNTS:
+            value = getattr(row, name)
+            cells.append(f"{'' if value is None else value:>{len(name)}}")
+        lines.append(f"{row.month:<8} {_revenue_text(row.revenue):<{width}}  " + "  ".join(cells))
+    if report.timeline_of is not None:
+        lines += ["", f"Timeline of {report.timeline_of}"]
+        lines += [f"  {day}  {text}" for day, text in report.timeline]
+        if not report.timeline:
+            lines.append("  (nothing happened)")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+class _ProgressBar:
+    """A plain-text progress bar, redrawn in place: ``[#####.....] 45%``."""
+
+    def __init__(self, stream: TextIO, width: int = 20) -> None:
+        self._stream = stream
+        self._width = width
+        self._shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = 100 if total <= 0 else min(100, done * 100 // total)
+        if percent == self._shown:
+            return
+        self._shown = percent
+        filled = self._width * percent // 100
+        bar = "#" * filled + "." * (self._width - filled)
+        self._stream.write(f"\r[{bar}] {percent}%")
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._shown >= 0:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+class _UsageError(Exception):
+    """A bad argument or input file: one line for stderr, exit code 2."""
+
+
+def simulate_population(
+    preset_name: str,
+    *,
+    accounts: int,
+    months: int,
+    seed: int = 0,
+    start: date = date(2024, 1, 1),
+    progress: Callable[[int, int], None] | None = None,
+) -> SimulationReport:
+    """Bill a generated population and report its months.
+
+    Raises:
+        NotFoundError: for an unknown preset, naming the known ones.
+        ValidationError: for fewer than one account or month.
+    """
+    population = Population(preset_name, accounts=accounts, start=start, seed=seed)
+    result = population.run(months=months, progress=progress)
+    return SimulationReport(
+        title=population.preset.title,
+        source={
+            "preset": population.preset.name,
+            "accounts": accounts,
+            "months": months,
+            "seed": seed,
+        },
+        start=start,
+        end=population.today,
+        months=tuple(MonthRow.of(m) for m in result),
+    )
+
+
+def simulate_file(path: Path, timeline_of: str | None = None) -> SimulationReport:
+    """Run a scenario file and report its months (and one account's timeline).
+
+    Raises:
+        OSError: when the file cannot be read.
+        tomllib.TOMLDecodeError: when it is not TOML.
+        BillingError: for a step the scenario refuses.
+        AssertionError: when an expectation of the file is not met.
+    """
+    text = path.read_text(encoding="utf-8")
+    scenario = Scenario.from_toml(text).run()
+    title = str(tomllib.loads(text).get("title", "")) or (
+        scenario.preset.title if scenario.preset is not None else path.stem
+    )
+    timeline: tuple[tuple[date, str], ...] = ()
+    if timeline_of is not None:
+        if timeline_of not in scenario.cabinet.store.accounts.rows:
+            known = ", ".join(scenario.cabinet.store.accounts.ids()) or "none"
+            msg = f"--timeline {timeline_of!r}: no such account in {path} (accounts: {known})"
+            raise _UsageError(msg)
+        timeline = tuple(scenario.timeline(timeline_of))
+    return SimulationReport(
+        title=title,
+        source={"file": str(path)},
+        start=scenario.start,
+        end=scenario.today,
+        months=tuple(MonthRow.of(m) for m in scenario.months()),
+        timeline_of=timeline_of,
+        timeline=timeline,
+    )
+
+
+def _simulate(args: argparse.Namespace) -> SimulationReport:
+    if (args.file is None) == (args.preset is None):
+        msg = "give a scenario FILE or --preset NAME (one of them, not both)"
+        raise _UsageError(msg)
+    if args.file is not None:
+        return _simulate_file(Path(args.file), args.timeline)
+    return _simulate_population(args)
+
+
+def _simulate_file(path: Path, timeline_of: str | None) -> SimulationReport:
+    try:
+        return simulate_file(path, timeline_of)
+    except OSError as exc:
+        msg = f"cannot read scenario file {str(path)!r}: {exc.strerror or exc}"
+        raise _UsageError(msg) from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"scenario file {str(path)!r} is not valid TOML: {exc}"
+        raise _UsageError(msg) from None
+    except BillingError as exc:
+        notes = "; ".join(getattr(exc, "__notes__", []))
+        msg = f"scenario file {str(path)!r}: {exc}" + (f" ({notes})" if notes else "")
+        raise _UsageError(msg) from None
+
+
+def _simulate_population(args: argparse.Namespace) -> SimulationReport:
+    if args.timeline is not None:
+        msg = "--timeline needs a scenario FILE (a generated population has no story)"
+        raise _UsageError(msg)
+    name = args.preset.lower().replace("-", "_")
+    if name not in PRESETS:
+        msg = f"unknown preset {args.preset!r} (allowed: {', '.join(sorted(PRESETS))})"
+        raise _UsageError(msg)
+    for option, value in (("--accounts", args.accounts), ("--months", args.months)):
+        if value < 1:
+            msg = f"{option} {value}: must be 1 or more"
+            raise _UsageError(msg)
+    show = args.progress or sys.stderr.isatty()
+    bar = _ProgressBar(sys.stderr) if show else None
+    try:
+        return simulate_population(
+            preset(name).name,
+            accounts=args.accounts,
+            months=args.months,
+            seed=args.seed,
+            start=args.start,
+            progress=bar,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+# ----------------------------------------------------------------------------- demo
+
+
+def render_presets_year(
+    *,
+    accounts: int = 5,
+    months: int = 12,
+    seed: int = 1,
+    start: date = date(2024, 1, 1),
+    progress: Callable[[int, int], None] | None = None,
+) -> str:
+    """A year (``months``) of a small generated population of every bundled preset."""
+    blocks = []
+    for name in PRESETS:
+        report = simulate_population(
+            name, accounts=accounts, months=months, seed=seed, start=start, progress=progress
+        )
+        blocks.append(render_simulation(report))
+    return "\n\n".join(blocks)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cabinet-billing", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="price a cloud order and show it in four locales")
+    demo = commands.add_parser(
+        "demo",
+        help="a year of each preset, then a cloud order priced in four locales",
+        description="A year of a small population of each preset, then a cloud order "
+        "priced in four locales. With --ordered-on or --locale, only the priced order.",
+    )
     demo.add_argument(
         "--ordered-on",
         type=date.fromisoformat,
-        default=date(2023, 5, 2),
+        default=None,
         help="the order date (YYYY-MM-DD); default 2023-05-02",
     )
     demo.add_argument(
@@ -120,9 +488,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=SUPPORTED_LOCALES,
         help="show only this locale (repeatable)",
     )
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        print(render_demo(args.ordered_on, args.locale or SUPPORTED_LOCALES))
+    sim = commands.add_parser(
+        "simulate",
+        help="run a scenario file or a generated population, month by month",
+        description="Run a scenario FILE (TOML) or, with --preset, a generated population, "
+        "and print revenue, invoices, renewals, expired services, overdue and blocked "
+        "accounts and notifications month by month.",
+    )
+    sim.add_argument("file", nargs="?", help="a scenario file (TOML)")
+    sim.add_argument("--timeline", metavar="ACCOUNT", help="also print this account's story")
+    sim.add_argument(
+        "--preset",
+        metavar="NAME",
+        help=f"simulate a generated population of this preset ({', '.join(sorted(PRESETS))})",
+    )
+    sim.add_argument("--accounts", type=int, default=100, help="accounts (default 100)")
+    sim.add_argument("--months", type=int, default=12, help="months (default 12)")
+    sim.add_argument("--seed", type=int, default=0, help="the random seed (default 0)")
+    sim.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=date(2024, 1, 1),
+        help="the first day, YYYY-MM-DD (default 2024-01-01)",
+    )
+    sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    sim.add_argument(
+        "--progress",
+        action="store_true",
+        help="show a progress bar on stderr even when it is not a terminal",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    if args.command == "simulate":
+        try:
+            report = _simulate(args)
+        except _UsageError as exc:
+            print(f"cabinet-billing simulate: error: {exc}", file=sys.stderr)
+            return 2
+        except AssertionError as exc:
+            print(f"cabinet-billing simulate: expectation not met: {exc}", file=sys.stderr)
+            return 1
+        if args.json:
+            print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        else:
+            print(render_simulation(report))
+        return 0
+    if args.ordered_on is None and args.locale is None:
+        print("A year of each preset, five generated customers each (seed 1)")
+        print("=" * 62)
+        print()
+        print(render_presets_year())
+        print()
+        print("A cloud order, priced in four locales")
+        print("=" * 36)
+        print()
+    ordered_on = args.ordered_on or date(2023, 5, 2)
+    print(render_demo(ordered_on, args.locale or SUPPORTED_LOCALES))
     return 0
 
 

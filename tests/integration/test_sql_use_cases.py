@@ -313,7 +313,7 @@ def test_direct_payment_pays_the_invoice_and_leaves_the_balance_as_it_was(
     assert setup.billing.balance("acc-1", "RUB") == rub("11.50")
     with setup.uow() as uow:
         ledger = uow.ledgers.get("acc-1")
-        assert [e.kind for e in ledger] == [EntryKind.TOP_UP, EntryKind.CASHBACK, EntryKind.CHARGE]
+        assert [e.kind for e in ledger] == [EntryKind.TOP_UP, EntryKind.CHARGE, EntryKind.CASHBACK]
         assert ledger.verify()
 
 

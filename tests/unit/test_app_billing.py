@@ -229,7 +229,7 @@ def test_direct_payment_pays_the_invoice_and_leaves_the_balance_as_it_was(
     # only the cashback is left as free money: the payment itself went to its invoice
     assert setup.billing.balance("acc-1", "RUB") == rub("11.50")
     ledger = setup.store.ledgers.rows["acc-1"]
-    assert [e.kind for e in ledger] == [EntryKind.TOP_UP, EntryKind.CASHBACK, EntryKind.CHARGE]
+    assert [e.kind for e in ledger] == [EntryKind.TOP_UP, EntryKind.CHARGE, EntryKind.CASHBACK]
     assert ledger.verify()
 
 

@@ -263,13 +263,36 @@ class BillingCore:
         return []
 
     def _credit(self, uow: UnitOfWork, payment: Payment, now: datetime) -> list[BillingEvent]:
+        """Book a credited payment: to the balance, to its own invoice, then to credit debt.
+
+        A payment made for one invoice pays that invoice first; only what is left of it
+        (and the cashback) repays the account's credit line and then other open invoices.
+        """
         account_id = payment.account_id
         ledger = uow.ledgers.get(account_id)
         book = uow.expenses.get(account_id)
         ledger.top_up(payment.amount, now, ref=payment.id, key=f"payment:{payment.id}")
         book.fund(payment.id, payment.amount)
         self.conclude_contract(uow, payment, now.date())
-        self._repay_credit(uow, payment, now)
+        events: list[BillingEvent] = [
+            PaymentCredited(
+                account_id=account_id,
+                at=now,
+                payment_id=payment.id,
+                amount=payment.amount,
+                cashback=payment.quote.cashback,
+            ),
+        ]
+        free = payment.amount
+        if payment.purpose is PaymentPurpose.INVOICE and payment.invoice_id is not None:
+            invoice = uow.invoices.get(payment.invoice_id)
+            # A statement is paid by repaying the credit line (below), never charged again.
+            if invoice.is_open() and invoice.kind is not InvoiceKind.STATEMENT:
+                amount = min(payment.amount, invoice.amount_due)
+                events += self._settle(uow, invoice, amount, now, from_balance=False)
+                free -= amount
+        if free.amount > 0:
+            self._repay_credit(uow, payment, free, now)
         cashback = payment.quote.cashback
         if cashback.amount > 0:
             back = Payment(
@@ -289,26 +312,14 @@ class BillingCore:
             uow.payments.add(back)
             ledger.cashback(cashback, now, ref=back.id, key=f"payment:{back.id}")
             book.fund(back.id, cashback)
-        events: list[BillingEvent] = [
-            PaymentCredited(
-                account_id=account_id,
-                at=now,
-                payment_id=payment.id,
-                amount=payment.amount,
-                cashback=cashback,
-            ),
-        ]
-        if payment.purpose is PaymentPurpose.INVOICE and payment.invoice_id is not None:
-            invoice = uow.invoices.get(payment.invoice_id)
-            # A statement is paid by repaying the credit line (above), never charged again.
-            if invoice.is_open() and invoice.kind is not InvoiceKind.STATEMENT:
-                amount = min(payment.amount, invoice.amount_due)
-                events += self._settle(uow, invoice, amount, now, from_balance=False)
+            self._repay_credit(uow, back, cashback, now)
         if self.settings.apply_balance_to_open_invoices:
             events += self._apply_balance(uow, account_id, now)
         return events
 
-    def _repay_credit(self, uow: UnitOfWork, payment: Payment, now: datetime) -> None:
+    def _repay_credit(
+        self, uow: UnitOfWork, payment: Payment, amount: Money, now: datetime
+    ) -> None:
         """Let a payment repay the credit line: statements oldest first, then unbilled usage.
 
         The money is already on the balance (which was below zero by the debt); this only
@@ -316,9 +327,9 @@ class BillingCore:
         """
         profile = uow.profiles.get(payment.account_id)
         line = profile.credit
-        if line is None or line.currency != payment.amount.code or line.debt.amount == 0:
+        if line is None or line.currency != amount.code or line.debt.amount == 0:
             return
-        result = line.apply_payment(payment.amount, now.date())
+        result = line.apply_payment(amount, now.date())
         for statement_id, part in result.applied:
             invoice_id = profile.statement_invoice(statement_id)
             if invoice_id is not None:
@@ -540,12 +551,21 @@ def notification_of(event: BillingEvent) -> Notification | None:
     if found is None or not event.account_id:
         return None
     category, kind = found
+    # One run books many events at one instant: the ids keep their notifications apart.
+    dedup = next(
+        (
+            str(getattr(event, name))
+            for name in ("invoice_id", "service_id", "payment_id", "statement_id")
+            if hasattr(event, name)
+        ),
+        "",
+    )
     params = {
         f.name: str(getattr(event, f.name))
         for f in attrs.fields(type(event))
         if f.name not in {"account_id", "at"}
     }
-    return Notification(event.account_id, category, kind, event.at, params)
+    return Notification(event.account_id, category, kind, event.at, params, dedup)
 
 
 def _with_contract(payer: Payer, number: str) -> Payer:

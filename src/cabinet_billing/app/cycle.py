@@ -189,11 +189,6 @@ class CycleUseCases(BillingCore):
                     skipped += 1
                 if progress is not None:
                     progress(processed + skipped, len(ids))
-        if not dry_run:
-            self._notify(tally.events)
-            for notice in tally.notices:
-                if self._notifier is not None:
-                    self._notifier.send(notice)
         return _summary(today, tally, processed, skipped, failures, dry_run=dry_run)
 
     # ------------------------------------------------------------------ one account
@@ -237,6 +232,12 @@ class CycleUseCases(BillingCore):
             uow.keys.record(key)
             if not dry_run:
                 uow.commit()
+        if not dry_run:
+            # Sent once the account's day is committed, so a restarted run loses none.
+            self._notify(mine.events)
+            if self._notifier is not None:
+                for notification in mine.notices:
+                    self._notifier.send(notification)
         tally.events += mine.events
         tally.notices += mine.notices
         tally.previews += mine.previews
@@ -397,7 +398,8 @@ class CycleUseCases(BillingCore):
             run,
             decision.method_id or "",
             invoice.amount_due,
-            decision.key,
+            # One key per attempt: a retry must reach the provider, not replay the decline.
+            f"{decision.key}:{today.isoformat()}",
             invoice=invoice,
             what=f"renew {service.id} from method {decision.method_id}",
         ):
@@ -530,23 +532,26 @@ class CycleUseCases(BillingCore):
         """Charge a saved method and book the payment; returns whether it succeeded."""
         profile, now = run.profile, run.now
         method = profile.method(method_id)
-        if run.dry_run:
-            run.tally.previews.append(Preview(profile.account_id, what, amount))
-            run.tally.charges += 1
-            return True
         if not method.working:
             run.tally.failed_charges += 1
             return False
-        try:
-            result = self._gateway.charge_saved_method(method.token, amount, idempotency_key=key)
-        except GatewayError as exc:
-            run.tally.failed_charges += 1
-            method.mark_failed(now, str(exc))
-            return False
-        if not result.succeeded:
-            method.mark_failed(now, result.reason or result.status.value)
-            run.tally.failed_charges += 1
-            return False
+        if run.dry_run:
+            # Nothing is charged; the payment is booked in a unit of work never committed,
+            # so the preview shows what a successful charge would lead to.
+            run.tally.previews.append(Preview(profile.account_id, what, amount))
+        else:
+            try:
+                result = self._gateway.charge_saved_method(
+                    method.token, amount, idempotency_key=key
+                )
+            except GatewayError as exc:
+                run.tally.failed_charges += 1
+                method.mark_failed(now, str(exc))
+                return False
+            if not result.succeeded:
+                method.mark_failed(now, result.reason or result.status.value)
+                run.tally.failed_charges += 1
+                return False
         payment_id = f"charge-{self._next_id(run.uow, 'payment')}"
         payment = (
             Payment.for_invoice(

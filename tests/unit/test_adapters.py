@@ -10,6 +10,7 @@ from cabinet_billing import (
     ConflictError,
     GatewayTimeoutError,
     InvalidWebhookError,
+    Ledger,
     Money,
     NotFoundError,
     Notification,
@@ -20,6 +21,7 @@ from cabinet_billing import (
 )
 from cabinet_billing.adapters.clock import FixedClock, SystemClock
 from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
+from cabinet_billing.adapters.memory.store import clone
 from cabinet_billing.adapters.sandbox import Outcome, SandboxGateway
 
 pytestmark = pytest.mark.spec("P")
@@ -151,3 +153,16 @@ def test_in_memory_notifier_sends_each_notification_once() -> None:
     assert notifier.kinds() == ["invoice.issued", "invoice.issued"]
     assert notifier.kinds("acc-1") == ["invoice.issued"]
     assert dict(notifier.sent[0].params) == {"number": "INV-1"}
+
+
+def test_clone_copies_what_can_change_and_shares_what_cannot() -> None:
+    ledger = Ledger("acc-1")
+    entry = ledger.top_up(rub("10"), AT)
+    copied = clone(ledger)
+    copied.charge(rub("4"), AT)
+    assert ledger.balance("RUB") == rub("10")
+    assert len(ledger) == 1
+    assert copied.balance("RUB") == rub("6")
+    assert copied.entry(1) is entry  # an immutable entry is shared, not copied
+    assert copied.verify()
+    assert ledger.verify()

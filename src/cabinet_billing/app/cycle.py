@@ -57,6 +57,7 @@ from cabinet_billing.rules.renewal import (
     RenewalDecision,
     SkipReason,
     decide_renewal,
+    renewal_date,
     renewal_failure_notice,
 )
 
@@ -343,6 +344,8 @@ class CycleUseCases(BillingCore):
         balance_blocked: bool,
     ) -> None:
         profile, uow, today, now = run.profile, run.uow, run.today, run.now
+        if renewal_date(sub.paid_until, sub.kind, self.settings.renewal) > today:
+            return  # not due: the common case, decided without period arithmetic
         method = None
         if sub.source is RenewalSource.SAVED_METHOD and sub.method_id is not None:
             method = next((m for m in profile.methods if m.id == sub.method_id), None)

@@ -17,7 +17,7 @@ import attrs
 
 from cabinet_billing.errors import ValidationError
 
-__all__ = ["aware", "check_aware", "enum_member"]
+__all__ = ["aware", "check_aware", "enum_member", "shared_copies"]
 
 _E = TypeVar("_E", bound=enum.Enum)
 
@@ -58,3 +58,26 @@ def enum_member(kind: type[_E], field: str, value: object) -> _E:
     except ValueError:
         allowed = ", ".join(str(m.value) for m in kind)
         raise ValidationError(field, value, f"expected one of {allowed}") from None
+
+
+_T = TypeVar("_T")
+
+
+def shared_copies(cls: type[_T]) -> type[_T]:
+    """Class decorator for immutable values: copies (and deep copies) are the value itself.
+
+    Aggregates are copied when a unit of work loads them; their immutable parts (history
+    records, ledger entries, amounts) need no copying, which keeps loading cheap as
+    histories grow.
+    """
+
+    def copy_self(self: _T) -> _T:
+        return self
+
+    def deepcopy_self(self: _T, memo: dict[int, object]) -> _T:
+        del memo
+        return self
+
+    cls.__copy__ = copy_self  # type: ignore[attr-defined]
+    cls.__deepcopy__ = deepcopy_self  # type: ignore[attr-defined]
+    return cls

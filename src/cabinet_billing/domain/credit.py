@@ -32,6 +32,7 @@ import attrs
 import moneyed
 from dateutil.relativedelta import relativedelta
 
+from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.domain.money import Money, sum_money
 from cabinet_billing.errors import (
     AmountOutOfRangeError,
@@ -86,6 +87,7 @@ class StatementStatus(enum.Enum):
     FULLY_REPAID = "fully_repaid"
 
 
+@shared_copies
 @attrs.frozen
 class CreditUsage:
     """One purchase or renewal paid from the credit line and not billed yet.
@@ -101,6 +103,7 @@ class CreditUsage:
     note: str = ""
 
 
+@shared_copies
 @attrs.frozen
 class CreditStatement:
     """The invoice for one month's credit usage.

@@ -37,6 +37,7 @@ from decimal import Decimal
 import attrs
 from dateutil.relativedelta import relativedelta
 
+from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.ledger import EntryKind, LedgerEntry
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding, sum_money
@@ -94,6 +95,7 @@ def billing_month(day: date) -> date:
 # ----------------------------------------------------------------------------- acts
 
 
+@shared_copies
 @attrs.frozen
 class ActLine:
     """One expense on an act: what was done, when, and its net, tax and gross.
@@ -113,6 +115,7 @@ class ActLine:
     amounts: TaxAmounts
 
 
+@shared_copies
 @attrs.frozen
 class Act:
     """An act of completed work: the expenses of one account (or payer) in one billing month.
@@ -548,6 +551,7 @@ class ContractStatus(enum.Enum):
     TERMINATED = "terminated"
 
 
+@shared_copies
 @attrs.frozen
 class Contract:
     """A contract with a payer, concluded by its first payment (Astra Cloud "Договор").

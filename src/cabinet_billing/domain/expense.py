@@ -26,6 +26,7 @@ from datetime import date
 import attrs
 import moneyed
 
+from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.domain.money import ACCRUAL_PLACES, Money, sum_money
 from cabinet_billing.errors import (
     ConflictError,
@@ -48,6 +49,7 @@ def _to_money(value: moneyed.Money) -> Money:
     return value if isinstance(value, Money) else Money(value.amount, value.currency)
 
 
+@shared_copies
 @attrs.frozen
 class Allocation:
     """Part of a payment applied to an expense."""

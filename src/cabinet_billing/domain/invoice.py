@@ -31,6 +31,7 @@ from datetime import date
 import attrs
 import moneyed
 
+from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding, sum_money
 from cabinet_billing.domain.tax import TaxAmounts, TaxMode, TaxRate, tax_breakdown
 from cabinet_billing.errors import (
@@ -118,6 +119,7 @@ def _text(_instance: object, attribute: attrs.Attribute[str], value: str) -> Non
         raise ValidationError(attribute.name, value, "must not be empty")
 
 
+@shared_copies
 @attrs.frozen
 class InvoiceLine:
     """A line to invoice: a description and an exact amount (gross or net per the tax mode).
@@ -138,6 +140,7 @@ class InvoiceLine:
     paid_until: date | None = None
 
 
+@shared_copies
 @attrs.frozen
 class IssuedLine:
     """An invoice line as issued: its description and its net, tax and gross."""
@@ -150,6 +153,7 @@ class IssuedLine:
     paid_until: date | None = None
 
 
+@shared_copies
 @attrs.frozen
 class InvoicePayment:
     """A payment applied to an invoice."""

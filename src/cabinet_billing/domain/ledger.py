@@ -30,7 +30,7 @@ from decimal import Decimal
 import attrs
 import moneyed
 
-from cabinet_billing.domain.checks import aware
+from cabinet_billing.domain.checks import aware, shared_copies
 from cabinet_billing.domain.fx import Conversion, MoneyBag
 from cabinet_billing.domain.money import ACCRUAL_PLACES, Money
 from cabinet_billing.errors import (
@@ -66,6 +66,7 @@ _CREDITS = frozenset({EntryKind.TOP_UP, EntryKind.CASHBACK})
 _DEBITS = frozenset({EntryKind.CHARGE, EntryKind.REFUND})
 
 
+@shared_copies
 @attrs.frozen
 class LedgerEntry:
     """One immutable movement of money.

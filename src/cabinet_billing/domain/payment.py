@@ -26,7 +26,7 @@ from datetime import datetime
 import attrs
 import moneyed
 
-from cabinet_billing.domain.checks import aware
+from cabinet_billing.domain.checks import aware, shared_copies
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payment_method import PaymentQuote
 from cabinet_billing.errors import InvalidTransitionError
@@ -122,6 +122,7 @@ _RANK = {
 }
 
 
+@shared_copies
 @attrs.frozen
 class GatewayEvent:
     """One callback of the payment provider, already parsed and verified.
@@ -139,6 +140,7 @@ class GatewayEvent:
     reason: str = ""
 
 
+@shared_copies
 @attrs.frozen
 class PaymentTransition:
     """One recorded change of a payment's status."""
@@ -150,6 +152,7 @@ class PaymentTransition:
     reason: str = ""
 
 
+@shared_copies
 @attrs.frozen
 class ProcessedEvent:
     """The result of applying a gateway event."""

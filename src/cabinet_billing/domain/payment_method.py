@@ -36,6 +36,7 @@ from typing import Final
 import attrs
 import moneyed
 
+from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.domain.money import Money, Rounding, currency_places, to_decimal
 from cabinet_billing.errors import (
     AmountOutOfRangeError,
@@ -58,6 +59,7 @@ class LimitBasis(enum.Enum):
     TOTAL = "total"
 
 
+@shared_copies
 @attrs.frozen
 class PaymentQuote:
     """The price of one payment by a method.

@@ -33,6 +33,7 @@ from typing import Final
 import attrs
 from dateutil.relativedelta import relativedelta
 
+from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.errors import ValidationError
 
 __all__ = [
@@ -102,6 +103,7 @@ def _check_count(_instance: object, _attribute: object, value: object) -> None:
         raise ValidationError("count", value, "a period is a whole number of units, at least 1")
 
 
+@shared_copies
 @attrs.frozen(order=False)
 class Period:
     """A billing period: ``count`` days or ``count`` calendar months.
@@ -316,6 +318,7 @@ def _to_period(value: str | Period) -> Period:
     return Period.parse(value)
 
 
+@shared_copies
 @attrs.frozen
 class DateRange:
     """A half-open range of billing days ``[start, end)``.

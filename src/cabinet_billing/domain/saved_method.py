@@ -37,7 +37,7 @@ from typing import Final
 
 import attrs
 
-from cabinet_billing.domain.checks import aware, enum_member
+from cabinet_billing.domain.checks import aware, enum_member, shared_copies
 from cabinet_billing.domain.invoice import Invoice
 from cabinet_billing.domain.money import Money
 from cabinet_billing.errors import InvalidTransitionError, ValidationError
@@ -179,6 +179,7 @@ def _check_name(value: object) -> str:
     return name
 
 
+@shared_copies
 @attrs.frozen
 class MethodFailure:
     """The last failed charge of a saved method.

@@ -50,6 +50,7 @@ import attrs
 import moneyed
 
 from cabinet_billing.domain.catalog import ProductKind
+from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.periods import BillingCycle, Period
 from cabinet_billing.domain.periods import days_left as _days_left
@@ -181,6 +182,7 @@ def _check_aware(_instance: object, attribute: attrs.Attribute[datetime], value:
         raise ValidationError(attribute.name, value, "must be a datetime with a time zone")
 
 
+@shared_copies
 @attrs.frozen
 class Actor:
     """Who took an action: a role and a name (a login, a staff member, a job).
@@ -215,6 +217,7 @@ class Actor:
         return f"{self.role} {self.name}"
 
 
+@shared_copies
 @attrs.frozen
 class ServiceStep:
     """An action as asked for, with its operation when it begins processing.
@@ -560,6 +563,7 @@ SERVICE_LIFECYCLE: Final[ServiceLifecycle] = _build_default()
 # ----------------------------------------------------------------------------- history
 
 
+@shared_copies
 @attrs.frozen
 class ServiceChange:
     """One change of a service, as kept in its history. Never edited.

@@ -25,6 +25,7 @@ import attrs
 import moneyed
 
 from cabinet_billing.domain.allocation import round_lines
+from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding, sum_money, to_decimal
 from cabinet_billing.errors import CurrencyMismatchError, NotFoundError, ValidationError
 
@@ -55,6 +56,7 @@ def _percent(value: object) -> Decimal:
     return percent
 
 
+@shared_copies
 @attrs.frozen
 class TaxRate:
     """A tax rate in percent, e.g. ``TaxRate("20", "VAT")`` for 20% VAT.
@@ -87,6 +89,7 @@ class TaxRate:
         return f"{self.name} {self.percent.normalize():f}%"
 
 
+@shared_copies
 @attrs.frozen
 class TaxAmounts:
     """Net, tax and gross of one line or of a total; ``net + tax == gross`` always.

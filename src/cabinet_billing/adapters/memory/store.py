@@ -20,9 +20,12 @@ shared between threads.
 from __future__ import annotations
 
 import copy
+import enum
 from collections.abc import Callable, Iterable
+from datetime import date, timedelta
+from decimal import Decimal
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Generic, Self, TypeVar, cast
 
 import attrs
 
@@ -38,7 +41,7 @@ from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
 from cabinet_billing.errors import ConflictError, NotFoundError
 
-__all__ = ["MemoryStore", "MemoryUnitOfWork"]
+__all__ = ["MemoryStore", "MemoryUnitOfWork", "clone"]
 
 T = TypeVar("T")
 
@@ -96,6 +99,46 @@ class MemoryStore:
     keys: set[str] = attrs.field(factory=set)
 
 
+@attrs.frozen
+class _Probe:
+    """A frozen attrs class: its ``__setattr__`` tells frozen classes apart."""
+
+
+_FROZEN_SETATTR = _Probe.__setattr__
+_ATOMIC = (str, int, float, bool, bytes, type(None), Decimal, date, timedelta, enum.Enum)
+
+
+def clone(value: T) -> T:  # noqa: PLR0911 - one return per kind of value
+    """A private copy of an aggregate that shares its immutable parts.
+
+    Frozen attrs values, amounts, dates and enums never change, so the copy shares
+    them; mutable attrs classes and containers are copied. Loading an aggregate with a
+    long history therefore costs little more than loading a new one.
+    """
+    if isinstance(value, _ATOMIC):
+        return value
+    cls = type(value)
+    shared = getattr(cls, "__deepcopy__", None)
+    if shared is not None:
+        return cast("T", shared(value, {}))
+    if attrs.has(cls):
+        if cls.__setattr__ is _FROZEN_SETATTR:
+            return value
+        new = object.__new__(cls)
+        for field in attrs.fields(cls):
+            object.__setattr__(new, field.name, clone(getattr(value, field.name)))
+        return cast("T", new)
+    if cls is list:
+        return cast("T", [clone(v) for v in cast("list[object]", value)])
+    if cls is dict:
+        return cast("T", {k: clone(v) for k, v in cast("dict[object, object]", value).items()})
+    if cls is set:
+        return cast("T", {clone(v) for v in cast("set[object]", value)})
+    if cls is tuple:
+        return cast("T", tuple(clone(v) for v in cast("tuple[object, ...]", value)))
+    return copy.deepcopy(value)
+
+
 class _Repository(Generic[T]):
     def __init__(self, table: _Table[T], key_of: Callable[[T], str]) -> None:
         self._table = table
@@ -116,7 +159,7 @@ class _Repository(Generic[T]):
         if committed is None:
             raise NotFoundError(self._table.kind, key)
         # A private copy: changes reach the store only on commit.
-        mine = copy.deepcopy(committed)
+        mine = clone(committed)
         self.loaded[key] = mine
         return mine
 

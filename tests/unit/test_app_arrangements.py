@@ -303,3 +303,36 @@ def test_preset_defaults_reach_new_accounts_and_credit_lines() -> None:
     assert s.billing.open_credit_line("acc-1").limit == money("400000.00 RUB")
     t, _ = introserv_customer()
     assert t.store.accounts.rows["acc-1"].settings.low_balance_threshold == money("20.00 EUR")
+
+
+@pytest.mark.spec("L9", "R4", "R6", "R7")
+def test_a_deletion_request_stops_every_automatic_charge() -> None:
+    s = cabinet(HOROSHOP)
+    s.billing.bind_card("acc-1", "u1", card())
+    started = s.billing.top_up("acc-1", "u1", money("1000.00 UAH"), "card")
+    s.billing.handle_gateway_callback(
+        *s.gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, s.clock.now())
+    )
+    service_id = order(s, "899.00 UAH")
+    s.billing.set_auto_renewal("acc-1", "u1", service_id, method_id="m1")
+    s.billing.set_autopay(
+        "acc-1",
+        "u1",
+        "m1",
+        AutopayPolicy(money("100.00 UAH"), AutopayMode.FIXED, money("500.00 UAH")),
+    )
+    charges_before = len(s.gateway.charges)
+    event = s.billing.request_deletion("acc-1", "u1")
+    assert event.service_ids == (service_id,)
+    profile = s.store.profiles.rows["acc-1"]
+    assert profile.autopay is None
+    assert profile.card_autopay.bank_transfer_only  # type: ignore[union-attr]
+    assert not profile.subscription(service_id).enabled  # type: ignore[union-attr]
+    assert not s.store.accounts.rows["acc-1"].settings.auto_renew_default
+    # a month of billing runs charges nothing and renews nothing
+    for _ in range(35):
+        s.clock.advance(days=1)
+        summary = s.billing.run_billing_cycle()
+        assert (summary.charges, summary.renewals, summary.failures) == (0, 0, ())
+    assert len(s.gateway.charges) == charges_before
+    assert s.store.services.rows[service_id].status is ServiceStatus.STOPPED_BY_ADMIN

@@ -23,6 +23,7 @@ from cabinet_billing.app.cycle import CycleUseCases
 from cabinet_billing.app.documents import DocumentUseCases
 from cabinet_billing.app.settings import PaymentMethod
 from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.autopay import CardAutopayStatus
 from cabinet_billing.domain.cart import Order, OrderLine
 from cabinet_billing.domain.catalog import ProductKind
 from cabinet_billing.domain.customer import Account, payment_readiness
@@ -590,9 +591,10 @@ class Billing(DocumentUseCases, ArrangementUseCases, CycleUseCases):
     def request_deletion(self, account_id: str, user_id: str) -> DeletionRequested:
         """Stop every service of the account and every automatic charge (SPEC L9).
 
-        Auto-renewal is switched off for every service; running services are stopped by
-        the administrator role with the reason "deletion requested"; open invoices stay
-        for the record, so nothing owed is forgotten.
+        Auto-renewal is switched off for every service, autopayment and card autopay are
+        stopped, and running services are stopped by the administrator role with the
+        reason "deletion requested"; open invoices stay for the record, so nothing owed
+        is forgotten.
 
         Raises:
             AccessDeniedError: unless the user is the account's owner.
@@ -602,8 +604,14 @@ class Billing(DocumentUseCases, ArrangementUseCases, CycleUseCases):
             users = uow.users.get(account_id)
             if users.owner_id != user_id:
                 raise AccessDeniedError(user_id, "request deletion", "only the owner may")
-            account = uow.accounts.get(account_id)
-            account.settings = attrs.evolve(account.settings, auto_renew_default=False)
+            uow.accounts.get(account_id).set_auto_renew_default(False)
+            profile = uow.profiles.get(account_id)
+            for sub in profile.subscriptions:
+                sub.switch_off()
+            profile.autopay = None
+            card = profile.card_autopay
+            if card is not None and card.status is not CardAutopayStatus.STOPPED:
+                card.stop()
             stopped: list[str] = []
             events: list[BillingEvent] = []
             for service in uow.services.for_account(account_id):

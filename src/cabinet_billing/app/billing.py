@@ -19,6 +19,7 @@ import moneyed
 
 from cabinet_billing.app.arrangements import ArrangementUseCases
 from cabinet_billing.app.core import CheckoutStarted, require_open
+from cabinet_billing.app.currencies import CurrencyUseCases
 from cabinet_billing.app.cycle import CycleUseCases
 from cabinet_billing.app.documents import DocumentUseCases
 from cabinet_billing.app.settings import PaymentMethod
@@ -138,7 +139,7 @@ class StatementResult:
 # ----------------------------------------------------------------------------- use cases
 
 
-class Billing(DocumentUseCases, ArrangementUseCases, CycleUseCases):
+class Billing(DocumentUseCases, ArrangementUseCases, CurrencyUseCases, CycleUseCases):
     """The billing of one provider, over the ports a host plugs in.
 
     Args:
@@ -148,6 +149,7 @@ class Billing(DocumentUseCases, ArrangementUseCases, CycleUseCases):
         notifier: where notifications go (none are sent without one).
         settings: the provider's settings.
         documents: the e-document exchange acts are sent to, if any.
+        rates: where exchange rates come from, for multi-currency balances.
     """
 
     # ------------------------------------------------------------------ accounts

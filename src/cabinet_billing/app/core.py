@@ -69,6 +69,7 @@ from cabinet_billing.errors import (
 )
 from cabinet_billing.ports.clock import Clock
 from cabinet_billing.ports.documents import DocumentExchange
+from cabinet_billing.ports.fx import ExchangeRateProvider
 from cabinet_billing.ports.gateway import PaymentGateway
 from cabinet_billing.ports.notifier import Notifier
 from cabinet_billing.ports.repositories import UnitOfWork
@@ -101,6 +102,7 @@ class BillingCore:
         notifier: where notifications go (none are sent without one).
         settings: the provider's settings.
         documents: the e-document exchange acts are sent to, if any.
+        rates: where exchange rates come from, for multi-currency balances.
     """
 
     def __init__(
@@ -112,12 +114,14 @@ class BillingCore:
         notifier: Notifier | None = None,
         settings: BillingSettings | None = None,
         documents: DocumentExchange | None = None,
+        rates: ExchangeRateProvider | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._gateway = gateway
         self._notifier = notifier
         self._exchange = documents
+        self._rates = rates
         self.settings = settings if settings is not None else BillingSettings()
 
     # ------------------------------------------------------------------ internals

@@ -104,6 +104,7 @@ class BillingSettings:
         credit_limit: the limit a credit line gets when opened without one.
         low_balance_threshold: the low-balance threshold of new accounts that set none.
         autopay_markup_percent: the recommended autopayment cap over the forecast.
+        currencies: the currencies an account may hold balances in (empty: any).
     """
 
     tax: TaxPolicy = attrs.field(
@@ -133,6 +134,7 @@ class BillingSettings:
     credit_limit: Money | None = None
     low_balance_threshold: Money | None = None
     autopay_markup_percent: Decimal = Decimal(10)
+    currencies: tuple[str, ...] = ()
 
     @classmethod
     def from_preset(
@@ -174,6 +176,7 @@ class BillingSettings:
             credit_limit=preset.credit_limit,
             low_balance_threshold=preset.low_balance_threshold,
             autopay_markup_percent=preset.autopay_markup_percent,
+            currencies=preset.currencies,
         )
 
     def method(self, method_id: str, currency: str) -> PaymentMethod:

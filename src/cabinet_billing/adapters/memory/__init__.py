@@ -24,6 +24,7 @@ from cabinet_billing.adapters.memory.store import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.settings import BillingSettings
+from cabinet_billing.ports.fx import ExchangeRateProvider
 
 __all__ = [
     "InMemoryBilling",
@@ -53,6 +54,7 @@ def in_memory_billing(
     *,
     now: datetime | None = None,
     tz: str = "UTC",
+    rates: ExchangeRateProvider | None = None,
 ) -> InMemoryBilling:
     """A complete billing over in-memory adapters.
 
@@ -60,6 +62,7 @@ def in_memory_billing(
         settings: the provider's settings (default: :class:`BillingSettings`).
         now: the clock's starting instant (default 2024-01-01 00:00 UTC).
         tz: the provider's time zone.
+        rates: where exchange rates come from (e.g. :class:`~cabinet_billing.adapters.fx.FixedRates`).
     """
     store = MemoryStore()
     clock = FixedClock(now or datetime(2024, 1, 1, tzinfo=UTC), tz=tz)
@@ -73,5 +76,6 @@ def in_memory_billing(
         notifier=notifier,
         settings=settings,
         documents=exchange,
+        rates=rates,
     )
     return InMemoryBilling(billing, store, clock, gateway, notifier, exchange)

@@ -23,6 +23,7 @@ from cabinet_billing.app.currencies import CurrencyUseCases
 from cabinet_billing.app.cycle import CycleUseCases
 from cabinet_billing.app.documents import DocumentUseCases
 from cabinet_billing.app.settings import PaymentMethod
+from cabinet_billing.app.support import SupportUseCases
 from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.autopay import CardAutopayStatus
 from cabinet_billing.domain.cart import Order, OrderLine
@@ -139,7 +140,13 @@ class StatementResult:
 # ----------------------------------------------------------------------------- use cases
 
 
-class Billing(DocumentUseCases, ArrangementUseCases, CurrencyUseCases, CycleUseCases):
+class Billing(
+    DocumentUseCases,
+    ArrangementUseCases,
+    CurrencyUseCases,
+    SupportUseCases,
+    CycleUseCases,
+):
     """The billing of one provider, over the ports a host plugs in.
 
     Args:

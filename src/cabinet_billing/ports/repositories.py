@@ -27,6 +27,7 @@ from cabinet_billing.domain.ledger import Ledger
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
+from cabinet_billing.domain.support import Ticket
 
 __all__ = [
     "AccountRepository",
@@ -40,6 +41,7 @@ __all__ = [
     "ProfileRepository",
     "SequenceRepository",
     "ServiceRepository",
+    "TicketRepository",
     "UnitOfWork",
     "UserRepository",
 ]
@@ -86,6 +88,22 @@ class ServiceRepository(Protocol):
 
     def for_account(self, account_id: str) -> list[Service]:
         """The services of an account, oldest first."""
+        ...
+
+
+class TicketRepository(Protocol):
+    """Support tickets of all accounts."""
+
+    def add(self, ticket: Ticket) -> None:
+        """Store a new ticket. Raises ConflictError when the id exists."""
+        ...
+
+    def get(self, ticket_id: str) -> Ticket:
+        """The ticket with an id. Raises NotFoundError when there is none."""
+        ...
+
+    def for_account(self, account_id: str) -> list[Ticket]:
+        """The tickets of an account, oldest first."""
         ...
 
 
@@ -214,6 +232,11 @@ class UnitOfWork(Protocol):
     @property
     def services(self) -> ServiceRepository:
         """Services."""
+        ...
+
+    @property
+    def tickets(self) -> TicketRepository:
+        """Support tickets."""
         ...
 
     @property

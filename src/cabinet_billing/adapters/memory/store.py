@@ -39,6 +39,7 @@ from cabinet_billing.domain.ledger import Ledger
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
+from cabinet_billing.domain.support import Ticket
 from cabinet_billing.errors import ConflictError, NotFoundError
 
 __all__ = ["MemoryStore", "MemoryUnitOfWork", "clone"]
@@ -74,6 +75,9 @@ class MemoryStore:
     )
     services: _Table[Service] = attrs.field(
         factory=lambda: _Table("service", lambda s: s.account_id),
+    )
+    tickets: _Table[Ticket] = attrs.field(
+        factory=lambda: _Table("ticket", lambda t: t.account_id),
     )
     invoices: _Table[Invoice] = attrs.field(
         factory=lambda: _Table("invoice", lambda i: i.account_id),
@@ -270,6 +274,7 @@ class MemoryUnitOfWork:
         self.accounts = _Repository(store.accounts, lambda a: a.id)
         self.users = _Repository(store.users, lambda u: u.account_id)
         self.services = _Repository(store.services, lambda s: s.id)
+        self.tickets = _Repository(store.tickets, lambda t: t.id)
         self.invoices = _Invoices(store)
         self.payments = _Repository(store.payments, lambda p: p.id)
         self.ledgers = _PerAccount(store.ledgers, Ledger)
@@ -299,6 +304,7 @@ class MemoryUnitOfWork:
             self.accounts,
             self.users,
             self.services,
+            self.tickets,
             self.invoices,
             self.payments,
             self.ledgers,

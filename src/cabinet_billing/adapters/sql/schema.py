@@ -21,7 +21,7 @@ hosts. In production run your own migrations (Alembic or plain SQL) from :data:`
 >>> create_schema(engine)
 >>> sorted(inspect(engine).get_table_names())  # doctest: +NORMALIZE_WHITESPACE
 ['accounts', 'documents', 'expenses', 'invoices', 'keys', 'ledgers', 'payers',
- 'payments', 'profiles', 'sequences', 'services', 'users']
+ 'payments', 'profiles', 'sequences', 'services', 'tickets', 'users']
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ __all__ = [
     "profiles",
     "sequences",
     "services",
+    "tickets",
     "users",
 ]
 
@@ -77,6 +78,7 @@ def _aggregate(name: str, *extra: Column[object]) -> Table:
 accounts = _aggregate("accounts")
 users = _aggregate("users")
 services = _aggregate("services")
+tickets = _aggregate("tickets")
 invoices = _aggregate(
     "invoices",
     Column("number", String(200), nullable=False, unique=True),
@@ -101,6 +103,7 @@ AGGREGATE_TABLES = (
     accounts,
     users,
     services,
+    tickets,
     invoices,
     payments,
     ledgers,

@@ -60,6 +60,7 @@ from cabinet_billing.domain.ledger import Ledger
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
+from cabinet_billing.domain.support import Ticket
 from cabinet_billing.errors import ConflictError, NotFoundError
 
 __all__ = ["SqlStore", "SqlUnitOfWork"]
@@ -418,6 +419,7 @@ class SqlUnitOfWork:
         )
         self.users = table(schema.users, AccountUsers, "users of account", lambda u: u.account_id)
         self.services = table(schema.services, Service, "service", lambda s: s.id)
+        self.tickets = table(schema.tickets, Ticket, "ticket", lambda t: t.id)
         self.invoices = _Invoices(session)
         self.payments = table(schema.payments, Payment, "payment", lambda p: p.id)
         self.ledgers = per_account(schema.ledgers, Ledger, "ledger")
@@ -433,6 +435,7 @@ class SqlUnitOfWork:
             self.accounts,
             self.users,
             self.services,
+            self.tickets,
             self.invoices,
             self.payments,
             self.ledgers,

@@ -20,7 +20,7 @@ checks make their own ids, so they may share one store, even one that holds data
 >>> store = MemoryStore()
 >>> check_unit_of_work(lambda: MemoryUnitOfWork(store))
 >>> len(CHECKS)
-15
+16
 
 What the checks hold a store to:
 
@@ -29,7 +29,8 @@ What the checks hold a store to:
 * the identity map: one object per id within a unit of work, whichever query found it;
 * adding an existing id raises :class:`~cabinet_billing.errors.ConflictError` naming the
   id, getting an unknown one raises :class:`~cabinet_billing.errors.NotFoundError`;
-* per-account aggregates (ledger, expense book, payers, documents) start empty;
+* per-account aggregates (ledger, expense book, payers, documents, billing profile)
+  start empty, and tickets round-trip;
 * invoice numbers are unique; ``by_number``, ``for_account`` (oldest first, new ones
   included) and ``open`` (oldest first, paid and deleted ones left out) answer from the
   committed and the pending state alike;
@@ -58,6 +59,7 @@ from cabinet_billing.domain.payer import Payer, PayerKind
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.periods import Period, PeriodUnit
 from cabinet_billing.domain.service import Actor, Service
+from cabinet_billing.domain.support import Ticket
 from cabinet_billing.errors import ConflictError, NotFoundError
 from cabinet_billing.ports.repositories import UnitOfWork
 
@@ -418,6 +420,32 @@ def check_services_change(make_uow: UowFactory) -> None:
         _expect(stored.auto_renew and stored.history == service.history, "the change was lost")
 
 
+def check_profiles_and_tickets(make_uow: UowFactory) -> None:
+    """Billing profiles start empty and keep what they are given; tickets round-trip."""
+    account_id = _fresh("acc")
+    with make_uow() as uow:
+        profile = uow.profiles.get(account_id)
+        _expect(profile.account_id == account_id and profile.methods == (), "a new profile")
+        profile.record("renewal:s-1:2024-01-01")
+        ticket, _ = Ticket.open(
+            _fresh("tic"),
+            account_id,
+            department="finance",
+            subject="Invoice",
+            text="Wrong VAT",
+            at=datetime(2024, 3, 1, tzinfo=UTC),
+        )
+        uow.tickets.add(ticket)
+        uow.commit()
+    with make_uow() as uow:
+        _expect(uow.profiles.get(account_id).done("renewal:s-1:2024-01-01"), "a profile key")
+        stored = uow.tickets.get(ticket.id)
+        _expect(stored == ticket, "a ticket changed on its way through the store")
+        _expect(uow.tickets.for_account(account_id) == [stored], "tickets of an account")
+        with pytest.raises(ConflictError):
+            uow.tickets.add(ticket)
+
+
 CHECKS: tuple[Callable[[UowFactory], None], ...] = (
     check_commit_persists,
     check_exit_without_commit_rolls_back,
@@ -434,6 +462,7 @@ CHECKS: tuple[Callable[[UowFactory], None], ...] = (
     check_keys,
     check_users_and_payments_round_trip,
     check_services_change,
+    check_profiles_and_tickets,
 )
 """Every check, in the order :func:`check_unit_of_work` runs them."""
 
@@ -523,6 +552,10 @@ class UnitOfWorkContract(abc.ABC):
     def test_services_change(self) -> None:
         """See :func:`check_services_change`."""
         check_services_change(self.make_uow)
+
+    def test_profiles_and_tickets(self) -> None:
+        """See :func:`check_profiles_and_tickets`."""
+        check_profiles_and_tickets(self.make_uow)
 
     def test_every_check_runs_in_one_store(self) -> None:
         """Every check again, one after the other, in the same store."""

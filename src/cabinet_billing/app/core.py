@@ -371,7 +371,7 @@ class BillingCore:
             invoice.id,
             line.amount,
             now,
-            method_id="bank_transfer",
+            method_id=self.settings.bank_transfer_method,
         )
         uow.payments.add(payment)
         uow.keys.record(f"bank:{line.line_id}")

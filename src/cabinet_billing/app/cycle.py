@@ -24,7 +24,7 @@ work it never commits and charges no saved method, and returns what would have h
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import attrs
 
@@ -40,17 +40,25 @@ from cabinet_billing.domain.events import (
     ServiceRenewed,
     StatementIssued,
 )
+from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, InvoiceLine
-from cabinet_billing.domain.money import Money
+from cabinet_billing.domain.money import Money, currency_places
 from cabinet_billing.domain.notifications import Notification
 from cabinet_billing.domain.payment import GatewayEvent, Payment, PaymentEventKind
+from cabinet_billing.domain.periods import PeriodUnit, period_end
 from cabinet_billing.domain.saved_method import SavedPaymentMethod
-from cabinet_billing.domain.service import Actor, Service, ServiceStatus
+from cabinet_billing.domain.service import Actor, BillingMode, Service, ServiceStatus
 from cabinet_billing.domain.subscription import RenewalSource, Subscription
+from cabinet_billing.domain.tax import TaxMode
 from cabinet_billing.errors import BillingError, GatewayError
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.autopay import autopay_amount, low_balance_notice
-from cabinet_billing.rules.credit_limit import CreditAction, evaluate_credit, issue_statement
+from cabinet_billing.rules.credit_limit import (
+    CreditAction,
+    evaluate_credit,
+    issue_statement,
+    statement_month,
+)
 from cabinet_billing.rules.dunning import due_notifications
 from cabinet_billing.rules.renewal import (
     RenewalAction,
@@ -101,6 +109,7 @@ class CycleSummary:
         renewals: services renewed.
         charges: saved-method charges that succeeded (renewals, autopay, card autopay).
         failed_charges: saved-method charges that failed.
+        accruals: daily charges of daily-billed services.
         expired: services expired.
         notifications: notifications sent.
         revenue: payments credited, per currency.
@@ -117,6 +126,7 @@ class CycleSummary:
     renewals: int
     charges: int
     failed_charges: int
+    accruals: int
     expired: int
     notifications: int
     revenue: dict[str, Money]
@@ -132,6 +142,7 @@ class _Tally:
     previews: list[Preview] = attrs.field(factory=list)
     charges: int = 0
     failed_charges: int = 0
+    accruals: int = 0
 
 
 @attrs.define
@@ -244,6 +255,7 @@ class CycleUseCases(BillingCore):
         tally.previews += mine.previews
         tally.charges += mine.charges
         tally.failed_charges += mine.failed_charges
+        tally.accruals += mine.accruals
         return True
 
     def _credit_step(self, run: _Run) -> bool:
@@ -253,6 +265,13 @@ class CycleUseCases(BillingCore):
         line = profile.credit
         if policy is None or line is None:
             return False
+        carry = profile.credit_carry
+        if carry is not None and carry.amount > 0 and statement_month(policy, today) is not None:
+            # The fractions of daily charges left over go on the statement, rounded.
+            rounded = self.settings.rounding.minor(carry)
+            profile.credit_carry = None
+            if rounded.amount > 0 and line.available >= rounded:
+                line.record_usage(rounded, today - timedelta(days=1), "daily charges")
         statement = issue_statement(policy, line, today)
         if statement is not None:
             invoice = Invoice.issue(
@@ -304,6 +323,9 @@ class CycleUseCases(BillingCore):
                 )
 
     def _renewal_step(self, run: _Run, service: Service, *, balance_blocked: bool) -> None:
+        if service.billing_mode is BillingMode.DAILY:
+            self._daily_step(run, service, balance_blocked=balance_blocked)
+            return
         if service.status not in _RENEWABLE or service.paid_until is None:
             return
         sub = run.profile.subscription(service.id)
@@ -334,6 +356,72 @@ class CycleUseCases(BillingCore):
                     paid_until=service.paid_until,
                 ),
             )
+
+    def _daily_step(self, run: _Run, service: Service, *, balance_blocked: bool) -> None:
+        """Charge a daily-billed service for today, or stop it when nothing can pay.
+
+        The day's charge is the period price spread over the days of the period (a
+        month's price over the days of the current month), kept to 4 decimal places
+        (SPEC M1, L3: Astra Cloud's 22.4137). It is an expense paid from the balance and,
+        beyond it, from the credit line unless the line is blocked.
+        """
+        if not service.paid or service.status not in {ServiceStatus.ACTIVE, ServiceStatus.EXPIRED}:
+            return
+        today = run.today
+        key = f"daily:{service.id}:{today.isoformat()}"
+        if run.profile.done(key) or (service.paid_until is not None and service.paid_until > today):
+            return
+        gross, tax = self._daily_charge(run, service)
+        if self._spendable(run, gross.code, blocked=balance_blocked) < gross:
+            if service.status is ServiceStatus.ACTIVE:
+                service.expire(Actor.system(), run.now, "the balance does not cover the day")
+                run.tally.events.append(
+                    ServiceExpired(
+                        account_id=service.account_id,
+                        at=run.now,
+                        service_id=service.id,
+                        paid_until=service.paid_until or today,
+                    ),
+                )
+            return
+        ledger = run.uow.ledgers.get(service.account_id)
+        shortfall = gross - max(ledger.balance(gross.code), Money.zero(gross.code))
+        ledger.charge(gross, run.now, ref=service.id, key=key, memo=f"{service.plan_name}, {today}")
+        run.uow.expenses.get(service.account_id).add(
+            Expense(
+                key, service.account_id, service.plan_name, today, gross, tax, service_id=service.id
+            ),
+        )
+        line = run.profile.credit
+        if shortfall.amount > 0 and line is not None:
+            whole = run.profile.carry_credit(min(shortfall, gross), currency_places(gross.code))
+            if whole.amount > 0:
+                line.record_usage(whole, today, f"{service.plan_name}, daily charges")
+        tomorrow = today + timedelta(days=1)
+        if service.status is ServiceStatus.EXPIRED:
+            service.renew(tomorrow, Actor.system(), run.now, "the balance covers the day again")
+        else:
+            service.extend_paid_until(tomorrow)
+        run.profile.record(key)
+        run.tally.accruals += 1
+
+    def _daily_charge(self, run: _Run, service: Service) -> tuple[Money, Money]:
+        """Today's charge of a daily-billed service (gross) and the tax it contains."""
+        period = service.period
+        if period.unit is PeriodUnit.DAY:
+            days = period.count
+        else:
+            start = run.today.replace(day=1)
+            days = (period_end(start, period) - start).days
+        rounding = self.settings.rounding
+        net_or_gross = rounding.accrual(service.price / days)
+        rate = self._tax_rate(run.uow.accounts.get(service.account_id))
+        if rate is None:
+            return net_or_gross, Money.zero(net_or_gross.code)
+        if self.settings.tax.mode is TaxMode.INCLUSIVE:
+            return net_or_gross, min(rounding.accrual(rate.included_in(net_or_gross)), net_or_gross)
+        tax = rounding.accrual(rate.added_to(net_or_gross))
+        return net_or_gross + tax, tax
 
     def _renew(
         self,
@@ -622,6 +710,7 @@ def _summary(
         renewals=sum(isinstance(e, ServiceRenewed) for e in tally.events),
         charges=tally.charges,
         failed_charges=tally.failed_charges,
+        accruals=tally.accruals,
         expired=sum(isinstance(e, ServiceExpired) for e in tally.events),
         notifications=len(tally.notices)
         + sum(notification_of(e) is not None for e in tally.events),

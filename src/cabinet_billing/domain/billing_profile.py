@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from decimal import ROUND_FLOOR
 
 import attrs
 
 from cabinet_billing.domain.autopay import AutopayPolicy, CardAutopay
 from cabinet_billing.domain.credit import CreditLine
-from cabinet_billing.domain.money import Money, sum_money
+from cabinet_billing.domain.money import Money, Rounding, sum_money
 from cabinet_billing.domain.saved_method import SavedPaymentMethod
 from cabinet_billing.domain.subscription import (
     RenewalSource,
@@ -60,6 +61,7 @@ class BillingProfile:
     _done: set[str] = attrs.field(factory=set, alias="_done")
     _statement_invoices: dict[str, str] = attrs.field(factory=dict, alias="_statement_invoices")
     last_balance: Money | None = None
+    credit_carry: Money | None = None
 
     # ------------------------------------------------------------------ methods
 
@@ -158,6 +160,18 @@ class BillingProfile:
     def statement_invoice(self, statement_id: str) -> str | None:
         """The invoice a credit statement was issued as, if any."""
         return self._statement_invoices.get(statement_id)
+
+    def carry_credit(self, shortfall: Money, places: int) -> Money:
+        """Add a sub-cent credit shortfall of a daily accrual; return the whole units due.
+
+        Daily accruals are kept to 4 decimal places while the credit line counts whole
+        minor units: the fractions are carried over until they make a unit, so credit
+        usage never drifts from the balance by a unit or more.
+        """
+        carry = (self.credit_carry or Money.zero(shortfall.code)) + shortfall
+        whole = Rounding(ROUND_FLOOR).quantize(carry, places)
+        self.credit_carry = carry - whole
+        return whole
 
     # ------------------------------------------------------------------ idempotency
 

@@ -459,7 +459,7 @@ class SqlUnitOfWork:
     ) -> None:
         self.rollback()
 
-    def claim_accounts(self, limit: int) -> list[str]:
+    def claim_accounts(self, limit: int, after: str | None = None) -> list[str]:
         """Lock up to ``limit`` accounts for this unit of work, skipping those locked by others.
 
         Billing workers on PostgreSQL call it to share the accounts: each gets ids that no
@@ -468,12 +468,15 @@ class SqlUnitOfWork:
 
         Args:
             limit: how many accounts at most.
+            after: only ids after this one (a worker's cursor through the accounts).
 
         Returns:
             The claimed account ids, sorted.
         """
         table = schema.accounts
         query = select(table.c.id).order_by(table.c.id).limit(limit)
+        if after is not None:
+            query = query.where(table.c.id > after)
         if self._session.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return list(self._session.connection().execute(query).scalars())

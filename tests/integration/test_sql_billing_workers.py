@@ -1,0 +1,132 @@
+"""Billing runs shared by several workers on PostgreSQL (DESIGN: scale)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from cabinet_billing import (
+    INTROSERV,
+    Account,
+    Actor,
+    BillingSettings,
+    Money,
+    Period,
+    Service,
+    ServiceRenewed,
+)
+from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.sandbox import SandboxGateway
+from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
+from cabinet_billing.app.billing import Billing
+
+pytestmark = pytest.mark.spec("P", "R4")
+
+PG_DSN = "CABINET_BILLING_PG_DSN"
+AT = datetime(2024, 1, 10, 9, tzinfo=UTC)
+ACCOUNTS = 12
+
+
+@pytest.fixture
+def store() -> Iterator[SqlStore]:
+    dsn = os.environ.get(PG_DSN)
+    if not dsn:
+        pytest.skip(f"{PG_DSN} is not set: PostgreSQL tests need a server")
+    url = make_url(dsn).set(drivername="postgresql+psycopg")
+    name = f"workers_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{name}"'))
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={name}"}, pool_size=8)
+    sql = SqlStore(engine)
+    sql.create_schema()
+    try:
+        yield sql
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
+
+
+def billing(store: SqlStore, clock: FixedClock) -> Billing:
+    return Billing(
+        lambda: SqlUnitOfWork(store),
+        clock,
+        SandboxGateway(b"w" * 32),
+        settings=BillingSettings.from_preset(INTROSERV),
+    )
+
+
+def populate(store: SqlStore) -> None:
+    with SqlUnitOfWork(store) as uow:
+        for n in range(ACCOUNTS):
+            account_id = f"acc-{n:03}"
+            uow.accounts.add(Account.open(account_id, f"user{n}", currency="EUR"))
+            uow.ledgers.get(account_id).top_up(Money("100.00", "EUR"), AT)
+            service = Service.order(
+                id=f"ser-{n:03}",
+                account_id=account_id,
+                plan_id="vps",
+                plan_name="VPS",
+                kind="vps",
+                price=Money("30.00", "EUR"),
+                period=Period.months(),
+                created_at=AT,
+                actor=Actor.system(),
+                auto_renew=True,
+            )
+            service.mark_paid(date(2024, 2, 10), Actor.system(), AT)
+            service.activate(Actor.system(), AT)
+            uow.services.add(service)
+        uow.commit()
+
+
+def test_workers_claim_disjoint_accounts_and_renew_each_once(store: SqlStore) -> None:
+    populate(store)
+    clock = FixedClock(datetime(2024, 2, 10, 3, tzinfo=UTC))
+    processed: list[str] = []
+    lock = threading.Lock()
+    ready = threading.Barrier(3)
+
+    def worker() -> None:
+        run = billing(store, clock)
+        cursor = None
+        first = True
+        while True:
+            with SqlUnitOfWork(store) as claim:
+                mine = claim.claim_accounts(2, after=cursor)
+                if first:
+                    ready.wait(timeout=30)  # the first claims are held at once
+                    first = False
+                if not mine:
+                    return
+                summary = run.run_billing_cycle(accounts=mine)
+                with lock:
+                    processed.extend(
+                        e.account_id for e in summary.events if isinstance(e, ServiceRenewed)
+                    )
+                assert summary.failures == ()
+                claim.commit()
+            cursor = mine[-1]
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    # every account was renewed exactly once, by whichever worker held it
+    assert len(processed) == ACCOUNTS
+    assert sorted(processed) == [f"acc-{n:03}" for n in range(ACCOUNTS)]
+    again = billing(store, clock).run_billing_cycle()
+    assert (again.accounts, again.skipped, again.renewals) == (0, ACCOUNTS, 0)
+    with SqlUnitOfWork(store) as uow:
+        for n in range(ACCOUNTS):
+            assert uow.ledgers.get(f"acc-{n:03}").balance("EUR") == Money("70.00", "EUR")
+            assert uow.services.get(f"ser-{n:03}").paid_until == date(2024, 3, 10)

@@ -5,8 +5,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from cabinet_billing import (
+    HOROSHOP,
     Account,
     BillingSettings,
+    Cart,
     EntryKind,
     ExpiredPayLinkError,
     InvalidPayLinkError,
@@ -23,12 +25,15 @@ from cabinet_billing import (
     PaymentEventKind,
     PaymentMethod,
     PaymentMethodPricing,
+    Plan,
     PostalAddress,
+    ProductKind,
     ReviewReason,
     StatementLine,
     TaxMode,
     TaxPolicy,
     TaxRate,
+    ValidationError,
 )
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
 
@@ -198,3 +203,35 @@ def test_partial_payments_from_the_balance_when_the_policy_allows() -> None:
     book = s.store.expenses.rows["acc-1"]
     assert book.totals("UAH").total == uah("1000.00")
     assert book.totals("UAH").unpaid == uah("0")
+
+
+@pytest.mark.spec("L4")
+def test_each_project_numbers_its_invoices_with_its_own_service_code() -> None:
+    s = in_memory_billing(BillingSettings.from_preset(HOROSHOP), now=START)
+    numbers = {}
+    for account_id, code in (("shop-a", "11111"), ("shop-b", "22222")):
+        account = Account.open(
+            account_id, account_id, email=f"{account_id}@example.com", currency="UAH", country="UA"
+        )
+        account.set_service_code(code)
+        s.billing.open_account(account, owner_id=f"o-{account_id}", owner_name="Owner")
+        plan = Plan("business", "Business", ProductKind.SAAS, {"month": uah("1199.00")})
+        placed = []
+        for n in range(7 if code == "11111" else 1):
+            cart = Cart(account_id, "UAH")
+            cart.add(plan, "month")
+            order = cart.checkout(
+                "card",
+                s.clock.today(),
+                order_id=f"{account_id}-{n}",
+                tax=s.billing.settings.tax,
+                country="UA",
+            )
+            placed.append(
+                s.billing.place_order(account_id, f"o-{account_id}", order).invoice.number
+            )
+        numbers[account_id] = placed
+    assert numbers["shop-a"][-1] == "HOR-11111-007"
+    assert numbers["shop-b"] == ["HOR-22222-001"]
+    with pytest.raises(ValidationError, match="letters and digits"):
+        Account.open("x", "x").set_service_code("111-11")

@@ -194,10 +194,20 @@ class BillingCore:
         return f"{kind[:3]}-{uow.sequences.next(kind)}"
 
     def _number(self, uow: UnitOfWork, today: date, account_id: str) -> str:
+        code = (
+            uow.accounts.get(account_id).settings.service_code
+            or self.settings.service_code
+            or account_id
+        )
+        sequence = (
+            f"invoice-number:{code}"
+            if self.settings.invoice_sequence_per_account
+            else "invoice-number"
+        )
         return self.settings.invoice_numbers.format(
-            uow.sequences.next("invoice-number"),
+            uow.sequences.next(sequence),
             prefix=self.settings.invoice_prefix,
-            service_code=self.settings.service_code or account_id,
+            service_code=code,
             year=today.year,
             month=today.month,
             account=account_id,

@@ -95,7 +95,10 @@ class BillingSettings:
         documents: how acts are produced (e.g. only while the e-document exchange is on).
         act_numbers: the template of act numbers.
         contract_numbers: the template of contract numbers.
-        service_code: the ``{service_code}`` of invoice numbers, when the template has one.
+        service_code: the ``{service_code}`` of invoice numbers for accounts that have none
+            of their own (see ``AccountSettings.service_code``).
+        invoice_sequence_per_account: number each account's invoices from 1 (with its
+            service code in the number), instead of one sequence for all accounts.
         proration: how new orders are priced until the alignment day.
         renewal: when automatic renewals are attempted and retried.
         credit: the credit terms, or ``None`` when no credit is given.
@@ -126,6 +129,7 @@ class BillingSettings:
     )
     contract_numbers: NumberFormat = attrs.field(factory=lambda: NumberFormat("C-{year}-{seq:05}"))
     service_code: str = ""
+    invoice_sequence_per_account: bool = False
     proration: ProrationPolicy = attrs.field(factory=ProrationPolicy)
     renewal: RenewalPolicy = attrs.field(factory=RenewalPolicy)
     credit: CreditPolicy | None = None
@@ -164,6 +168,7 @@ class BillingSettings:
             invoice_numbers=preset.invoice_numbers,
             invoice_prefix=preset.invoice_prefix,
             service_code=preset.service_code,
+            invoice_sequence_per_account=preset.invoice_sequence_per_account,
             invoice_due_days=preset.invoice_due_days,
             payment_methods=tuple(PaymentMethod(m.id, m.name, m.pricing) for m in preset.methods),
             apply_balance_to_open_invoices=preset.apply_balance_to_open_invoices,

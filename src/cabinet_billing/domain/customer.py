@@ -344,6 +344,8 @@ class AccountSettings:
         low_balance_threshold: notify when the balance falls below this (``None``: never).
         news_subscription: whether the customer receives news mail.
         pay_without_login: whether invoices may be paid without logging in again.
+        service_code: the account's code in invoice numbers (Horoshop's "service code",
+            e.g. ``11111`` in ``HOR-11111-007``); letters and digits, empty for none.
 
     >>> AccountSettings(low_balance_threshold=Money("-5", "EUR"))
     Traceback (most recent call last):
@@ -355,6 +357,14 @@ class AccountSettings:
     low_balance_threshold: Money | None = attrs.field(default=None)
     news_subscription: bool = False
     pay_without_login: bool = False
+    service_code: str = attrs.field(default="")
+
+    @service_code.validator
+    def _check_service_code(self, _attribute: object, value: object) -> None:
+        if not isinstance(value, str) or (value and not (value.isascii() and value.isalnum())):
+            raise ValidationError("service_code", value, "use ASCII letters and digits only")
+        if len(value) > 32:  # noqa: PLR2004 - a generous bound for a printed code
+            raise ValidationError("service_code", value, "at most 32 characters")
 
     @low_balance_threshold.validator
     def _check_threshold(self, _attribute: object, value: object) -> None:
@@ -568,6 +578,14 @@ class Account:
     def set_news_subscription(self, enabled: bool) -> None:
         """Whether the customer receives news mail."""
         self.settings = attrs.evolve(self.settings, news_subscription=bool(enabled))
+
+    def set_service_code(self, code: str) -> None:
+        """Set the account's code in invoice numbers (e.g. ``"11111"``).
+
+        Raises:
+            ValidationError: for anything but ASCII letters and digits.
+        """
+        self.settings = attrs.evolve(self.settings, service_code=code.strip())
 
     def set_pay_without_login(self, enabled: bool) -> None:
         """Whether invoices may be paid without logging in again."""

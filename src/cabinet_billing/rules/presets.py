@@ -78,7 +78,8 @@ class CabinetPreset:
         credit_limit: the limit a new credit line gets by default.
         invoice_numbers: the invoice number template.
         invoice_prefix: its ``{prefix}``.
-        service_code: its ``{service_code}``, when the template uses one.
+        service_code: its ``{service_code}`` for accounts without a code of their own.
+        invoice_sequence_per_account: each account's invoices numbered from 1.
         invoice_due_days: days from issue to the due date.
         pay_link_lifetime: how long pay links live, or ``None`` for no pay links.
         card_autopay_on_invoice_day: charge a bound card on the day an invoice is issued.
@@ -102,6 +103,7 @@ class CabinetPreset:
     invoice_numbers: NumberFormat = attrs.field(factory=lambda: NumberFormat("{prefix}-{seq:06}"))
     invoice_prefix: str = "INV"
     service_code: str = ""
+    invoice_sequence_per_account: bool = False
     invoice_due_days: int = 14
     pay_link_lifetime: timedelta | None = None
     card_autopay_on_invoice_day: bool = False
@@ -185,6 +187,7 @@ HOROSHOP = CabinetPreset(
     invoice_numbers=NumberFormat("{prefix}-{service_code}-{seq:03}"),
     invoice_prefix="HOR",
     service_code="11111",
+    invoice_sequence_per_account=True,
     invoice_due_days=5,
     pay_link_lifetime=timedelta(minutes=30),
     card_autopay_on_invoice_day=True,

@@ -2,6 +2,7 @@
 
 from datetime import UTC, date, datetime
 
+import attrs
 import pytest
 
 from cabinet_billing import (
@@ -336,3 +337,34 @@ def test_a_deletion_request_stops_every_automatic_charge() -> None:
         assert (summary.charges, summary.renewals, summary.failures) == (0, 0, ())
     assert len(s.gateway.charges) == charges_before
     assert s.store.services.rows[service_id].status is ServiceStatus.STOPPED_BY_ADMIN
+
+
+@pytest.mark.parametrize(
+    ("restart", "renewed_until"),
+    [(False, date(2024, 5, 10)), (True, date(2024, 5, 21))],
+)
+@pytest.mark.spec("R4")
+def test_an_expired_service_comes_back_from_its_old_end_or_from_today_as_the_policy_says(
+    restart: bool,
+    renewed_until: date,
+) -> None:
+    s, service_id = introserv_customer()
+    if restart:
+        settings = s.billing.settings
+        s.billing.settings = attrs.evolve(
+            settings,
+            renewal=attrs.evolve(settings.renewal, restart_after_expiry=True),
+        )
+    for day in (date(2024, 2, 10), date(2024, 3, 10), date(2024, 4, 10)):
+        s.clock.set(datetime.combine(day, datetime.min.time(), tzinfo=UTC))
+        s.billing.run_billing_cycle()
+    assert s.store.services.rows[service_id].status is ServiceStatus.EXPIRED
+    s.clock.set(datetime(2024, 4, 20, 12, tzinfo=UTC))
+    started = s.billing.top_up("acc-1", "u1", money("50.00 EUR"), "card")
+    s.billing.handle_gateway_callback(
+        *s.gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, s.clock.now())
+    )
+    s.clock.set(datetime(2024, 4, 21, 1, tzinfo=UTC))
+    s.billing.run_billing_cycle()
+    service = s.store.services.rows[service_id]
+    assert (service.status, service.paid_until) == (ServiceStatus.ACTIVE, renewed_until)

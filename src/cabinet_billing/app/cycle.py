@@ -328,19 +328,14 @@ class CycleUseCases(BillingCore):
             return
         if service.status not in _RENEWABLE or service.paid_until is None:
             return
-        sub = run.profile.subscription(service.id)
-        if sub is None and service.auto_renew:
-            sub = Subscription.for_service(service)
-            run.profile.subscribe(sub)
-        if sub is not None:
-            # Paid further by hand or by a webhook: never charge that period again.
-            sub.follow(service.paid_until)
-        if sub is not None and sub.enabled != service.auto_renew:
-            if service.auto_renew:
-                sub.switch_on()
-            else:
-                sub.switch_off()
+        sub = self._subscription(run, service)
         if sub is not None and sub.enabled:
+            if (
+                service.status is ServiceStatus.EXPIRED
+                and self.settings.renewal.restart_after_expiry
+                and sub.paid_until < run.today
+            ):
+                sub.restart(run.today)
             self._renew(run, service, sub, balance_blocked=balance_blocked)
         if service.status in _LIVE and service.paid_until <= run.today:
             if run.dry_run:
@@ -356,6 +351,25 @@ class CycleUseCases(BillingCore):
                     paid_until=service.paid_until,
                 ),
             )
+
+    @staticmethod
+    def _subscription(run: _Run, service: Service) -> Subscription | None:
+        """The service's auto-renewal, made or brought in line with the service."""
+        assert service.paid_until is not None  # noqa: S101 - checked by the caller
+        sub = run.profile.subscription(service.id)
+        if sub is None:
+            if not service.auto_renew:
+                return None
+            sub = Subscription.for_service(service)
+            run.profile.subscribe(sub)
+        # Paid further by hand or by a webhook: never charge that period again.
+        sub.follow(service.paid_until)
+        if sub.enabled != service.auto_renew:
+            if service.auto_renew:
+                sub.switch_on()
+            else:
+                sub.switch_off()
+        return sub
 
     def _daily_step(self, run: _Run, service: Service, *, balance_blocked: bool) -> None:
         """Charge a daily-billed service for today, or stop it when nothing can pay.

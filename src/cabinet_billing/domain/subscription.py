@@ -254,6 +254,21 @@ class Subscription:
         self._set(paid_until=paid_until, failed_attempts=0, last_failure_on=None)
         return True
 
+    def restart(self, on: date) -> None:
+        """Start the schedule again on ``on``: the next period begins that day.
+
+        For a service that expired and comes back under a policy that does not charge
+        the days it was off. The failure state is cleared.
+
+        >>> from cabinet_billing import Money
+        >>> sub = Subscription("3925", "acc-1", Money("100.00", "RUB"), "month", date(2024, 4, 10))
+        >>> sub.restart(date(2024, 4, 21))
+        >>> sub.paid_until, sub.next_paid_until
+        (datetime.date(2024, 4, 21), datetime.date(2024, 5, 21))
+        """
+        _check_day(None, attrs.fields(Subscription).paid_until, on)
+        self._set(paid_until=on, anchor=on, failed_attempts=0, last_failure_on=None)
+
     def charge_failed(self, on: date) -> None:
         """Record a failed charge ``on``; the renewal rule decides when to retry.
 

@@ -124,6 +124,10 @@ class RenewalPolicy:
             that failure from which the charge is attempted again, on the first day the
             saved method works (default ``(1,)``: the next day, once). When the schedule
             is used up, the subscription waits for the customer.
+        restart_after_expiry: when an expired service is renewed later, start its new
+            period on the day it comes back (``True``) instead of at the end of the last
+            paid period (``False``, the default: the days it was off are paid too, as on
+            billing panels that extend from the expiry date).
 
     Raises:
         ValidationError: for negative lead times or a retry schedule that is not
@@ -144,6 +148,7 @@ class RenewalPolicy:
         hash=False,
     )
     retry_days: tuple[int, ...] = attrs.field(default=(1,), converter=_to_retry_days)
+    restart_after_expiry: bool = False
 
     def lead_for(self, kind: ProductKind) -> int:
         """The lead time in days for a product kind.

@@ -30,7 +30,7 @@ from decimal import Decimal
 import attrs
 import moneyed
 
-from cabinet_billing.domain.checks import aware, shared_copies
+from cabinet_billing.domain.checks import aware, check_aware, shared_copies
 from cabinet_billing.domain.fx import Conversion, MoneyBag
 from cabinet_billing.domain.money import ACCRUAL_PLACES, Money
 from cabinet_billing.errors import (
@@ -310,13 +310,14 @@ class Ledger:
         key: str | None,
         memo: str,
     ) -> LedgerEntry:
-        value = Money(amount.amount, amount.currency).require_places(ACCRUAL_PLACES)
+        value = amount if isinstance(amount, Money) else Money(amount.amount, amount.currency)
+        value.require_places(ACCRUAL_PLACES)
         if kind in _CREDITS or kind in _DEBITS:
             value.require_positive()
         if kind is EntryKind.ADJUSTMENT and not value.amount:
             raise InvalidAmountError(str(value), "an adjustment of zero changes nothing")
         signed = -value if kind in _DEBITS else value
-        (entry,) = self._book([(kind, signed, None)], at, ref=ref, key=key, memo=memo)
+        (entry,) = self._book([(kind, signed, None)], at, ref=ref, key=key, memo=memo, checked=True)
         return entry
 
     def _replay(
@@ -341,13 +342,15 @@ class Ledger:
         key: str | None,
         memo: str,
         conversion: Conversion | None = None,
+        checked: bool = False,
     ) -> tuple[LedgerEntry, ...]:
         if key is not None and key in self._keys:
             return self._replay(key, legs)
         # Validate every leg before touching state, so a bad leg books nothing.
-        aware(None, attrs.fields(LedgerEntry).at, at)
-        for _kind, amount, _rev in legs:
-            amount.require_places(ACCRUAL_PLACES)
+        check_aware("at", at)
+        if not checked:
+            for _kind, amount, _rev in legs:
+                amount.require_places(ACCRUAL_PLACES)
         booked = []
         for kind, amount, reverses in legs:
             after = self.balance(amount.code) + amount

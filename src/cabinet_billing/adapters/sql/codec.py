@@ -46,7 +46,7 @@ import moneyed
 from cabinet_billing.domain.money import Money
 from cabinet_billing.errors import ValidationError
 
-__all__ = ["JsonValue", "decode", "dumps", "encode", "loads"]
+__all__ = ["JsonValue", "canonical", "decode", "dumps", "encode", "loads"]
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
 """What :func:`encode` returns: plain JSON data."""
@@ -125,7 +125,7 @@ def encode(value: object, hint: object) -> JsonValue:  # noqa: C901, PLR0911
         return [encode(item, args[0]) for item in cast("Sequence[object]", value)]
     if origin in _SETS:
         encoded = [encode(item, args[0]) for item in cast("AbstractSet[object]", value)]
-        return sorted(encoded, key=_canonical)
+        return sorted(encoded, key=canonical)
     if origin in _DICTS:
         pairs = cast("Mapping[object, object]", value).items()
         return [[encode(k, args[0]), encode(v, args[1])] for k, v in pairs]
@@ -275,7 +275,12 @@ def _decode_scalar(data: JsonValue, hint: type) -> object:  # noqa: C901, PLR091
     raise _unsupported(hint, data)
 
 
-def _canonical(data: JsonValue) -> str:
+def canonical(data: JsonValue) -> str:
+    """The canonical JSON text of JSON data (keys sorted, no spaces), as :func:`dumps` writes.
+
+    >>> canonical({"b": ["1.50"], "a": None})
+    '{"a":null,"b":["1.50"]}'
+    """
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -286,7 +291,7 @@ def dumps(value: object, hint: object = None) -> str:
         value: the value.
         hint: its declared type (default: the value's class).
     """
-    return _canonical(encode(value, type(value) if hint is None else hint))
+    return canonical(encode(value, type(value) if hint is None else hint))
 
 
 def loads(hint: type[T], text: str) -> T:

@@ -13,6 +13,13 @@ Each aggregate kind has one table; a row keeps the whole aggregate as JSON text 
 Invoices add ``number`` (unique), ``is_open`` (indexed) and ``issued_on``. Counters live
 in ``sequences`` (name, value) and idempotency keys in ``keys`` (key, primary key).
 
+The two aggregates that grow every day keep their children in tables of their own, so a
+commit writes what changed instead of the whole history: a ledger's entries are rows of
+``ledger_entries`` (``account_id``, ``seq``, ``data``; primary key ``(account_id, seq)``)
+and an expense book's expenses rows of ``expense_items`` (``account_id``, ``expense_id``,
+``position``, ``data``; primary key ``(account_id, expense_id)``). The rows of
+``ledgers`` and ``expenses`` keep the rest of the aggregate and its version.
+
 :func:`create_schema` creates whatever is missing: enough for tests, demos and small
 hosts. In production run your own migrations (Alembic or plain SQL) from :data:`metadata`.
 
@@ -20,8 +27,9 @@ hosts. In production run your own migrations (Alembic or plain SQL) from :data:`
 >>> engine = create_engine("sqlite://")
 >>> create_schema(engine)
 >>> sorted(inspect(engine).get_table_names())  # doctest: +NORMALIZE_WHITESPACE
-['accounts', 'documents', 'expenses', 'invoices', 'keys', 'ledgers', 'payers',
- 'payments', 'profiles', 'sequences', 'services', 'tickets', 'users']
+['accounts', 'documents', 'expense_items', 'expenses', 'invoices', 'keys',
+ 'ledger_entries', 'ledgers', 'payers', 'payments', 'profiles', 'sequences', 'services',
+ 'tickets', 'users']
 """
 
 from __future__ import annotations
@@ -44,9 +52,11 @@ __all__ = [
     "create_schema",
     "documents",
     "drop_schema",
+    "expense_items",
     "expenses",
     "invoices",
     "keys",
+    "ledger_entries",
     "ledgers",
     "metadata",
     "payers",
@@ -91,6 +101,23 @@ expenses = _aggregate("expenses")
 payers = _aggregate("payers")
 documents = _aggregate("documents")
 profiles = _aggregate("profiles")
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("account_id", String(200), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("data", Text, nullable=False),
+)
+"""The entries of each ledger: ``seq`` is the entry's position in its ledger, from 1."""
+expense_items = Table(
+    "expense_items",
+    metadata,
+    Column("account_id", String(200), primary_key=True),
+    Column("expense_id", String(200), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("data", Text, nullable=False),
+)
+"""The expenses of each expense book; ``position`` keeps the order they were added in."""
 sequences = Table(
     "sequences",
     metadata,

@@ -12,6 +12,14 @@ another unit of work changed the row since it was read, no row matches, the whol
 transaction is rolled back and :class:`~cabinet_billing.errors.ConflictError` names the
 aggregate. Aggregates that were only read are not written.
 
+Ledgers and expense books grow every day, so their children are rows of their own
+(``ledger_entries``, ``expense_items``) and the aggregate's row keeps the rest. They are
+read together in one statement; a commit first writes the aggregate's row with the
+version check (whenever the row or a child changed), then inserts only the entries
+booked since loading, and inserts or updates only the expenses that are new or whose
+text changed. A commit writes as much as the unit of work changed, however long the
+history: one charge is one ``ledger_entries`` row.
+
 Counters are taken with one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` inside the
 transaction: the row stays locked until the end, so two transactions never get the same
 number, and a number taken by a transaction that rolls back is handed out again.
@@ -38,25 +46,40 @@ with :meth:`SqlUnitOfWork.claim_accounts` (``FOR UPDATE SKIP LOCKED``).
 
 from __future__ import annotations
 
+import abc
+import json
 from collections.abc import Callable, Iterable
 from operator import attrgetter
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, cast
 
 import attrs
-from sqlalchemy import Connection, Engine, Table, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from cabinet_billing.adapters.sql import schema
-from cabinet_billing.adapters.sql.codec import dumps, loads
+from cabinet_billing.adapters.sql.codec import JsonValue, canonical, decode, dumps, encode, loads
 from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
-from cabinet_billing.domain.expense import ExpenseBook
+from cabinet_billing.domain.expense import Expense, ExpenseBook
 from cabinet_billing.domain.invoice import Invoice
-from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.ledger import Ledger, LedgerEntry
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
@@ -210,33 +233,42 @@ class _Repository(Generic[T]):
         return {}
 
     def flush(self, connection: Connection) -> None:
-        table = self._table
         for key, loaded in self.loaded.items():
             text = dumps(loaded.aggregate, self._cls)
-            columns = self._columns(loaded.aggregate)
             if loaded.version is None:
-                values = {"id": key, "account_id": self._account_of(loaded.aggregate)}
-                try:
-                    connection.execute(
-                        insert(table).values(version=1, data=text, **values, **columns),
-                    )
-                except IntegrityError as error:
-                    raise ConflictError(
-                        f"{self._kind} {key!r}",
-                        "was stored by another unit of work at the same time; nothing was stored",
-                    ) from error
+                self._insert_row(connection, key, loaded, text)
             elif text != loaded.text:
-                result = connection.execute(
-                    update(table)
-                    .where(table.c.id == key, table.c.version == loaded.version)
-                    .values(version=loaded.version + 1, data=text, **columns),
-                )
-                if result.rowcount != 1:
-                    raise ConflictError(
-                        f"{self._kind} {key!r}",
-                        f"was changed by another unit of work after version {loaded.version} "
-                        "was read; nothing was stored, load it again and retry",
-                    )
+                self._update_row(connection, key, loaded, text)
+
+    def _insert_row(self, connection: Connection, key: str, loaded: _Loaded[T], text: str) -> None:
+        """Insert a new aggregate's row with version 1."""
+        values = {"id": key, "account_id": self._account_of(loaded.aggregate)}
+        columns = self._columns(loaded.aggregate)
+        try:
+            connection.execute(
+                insert(self._table).values(version=1, data=text, **values, **columns),
+            )
+        except IntegrityError as error:
+            raise ConflictError(
+                f"{self._kind} {key!r}",
+                "was stored by another unit of work at the same time; nothing was stored",
+            ) from error
+
+    def _update_row(self, connection: Connection, key: str, loaded: _Loaded[T], text: str) -> None:
+        """Write a changed aggregate's row if it still has the version that was read."""
+        table = self._table
+        version = cast("int", loaded.version)
+        result = connection.execute(
+            update(table)
+            .where(table.c.id == key, table.c.version == version)
+            .values(version=version + 1, data=text, **self._columns(loaded.aggregate)),
+        )
+        if result.rowcount != 1:
+            raise ConflictError(
+                f"{self._kind} {key!r}",
+                f"was changed by another unit of work after version {version} "
+                "was read; nothing was stored, load it again and retry",
+            )
 
 
 class _PerAccount(_Repository[T]):
@@ -267,6 +299,305 @@ class _PerAccount(_Repository[T]):
             self.loaded[key] = _Loaded(created)
             return created
         return self._adopt(key, *stored)
+
+
+@attrs.frozen
+class _Child:
+    """A child row read with its aggregate: its position, its key and its JSON text."""
+
+    position: int
+    key: str
+    text: str
+
+
+@attrs.define
+class _ChildWrites:
+    """The child rows a commit writes for one aggregate."""
+
+    clear: bool = False
+    updates: list[dict[str, object]] = attrs.Factory(list)
+    inserts: list[dict[str, object]] = attrs.Factory(list)
+    deletes: list[str] = attrs.Factory(list)
+
+    def __bool__(self) -> bool:
+        return bool(self.clear or self.updates or self.inserts or self.deletes)
+
+
+class _Split(_PerAccount[T], abc.ABC):
+    """A per-account aggregate whose children are rows of a table of their own.
+
+    The aggregate's row keeps everything but the children, and the version. Loading reads
+    the row and its children in one statement (one snapshot of the database). A commit
+    writes the row first, with the version check, whenever the row or any child changed,
+    then only the child rows that are new, changed or gone: the cost of a commit follows
+    what the unit of work changed, not the length of the history.
+
+    Subclasses say how the aggregate is split into a row and children and put together
+    again (:meth:`_assemble`, :meth:`_row_text`, :meth:`_child_writes`).
+    """
+
+    def __init__(
+        self,
+        session: _Session,
+        table: Table,
+        children: Table,
+        *,
+        position: str,
+        child_key: str | None,
+        cls: type[T],
+        kind: str,
+        factory: Callable[[str], T],
+    ) -> None:
+        account_of = cast("Callable[[T], str]", attrgetter("account_id"))
+        super().__init__(session, table, cls=cls, kind=kind, account_of=account_of, factory=factory)
+        self._children = children
+        self._position = position
+        self._child_key = child_key
+        self._whole: set[str] = set()
+        """The keys whose row was read with its children inside it (stored in one piece)."""
+
+    def get(self, key: str) -> T:
+        found = self.loaded.get(key)
+        if found is not None:
+            return found.aggregate
+        rows = self._read(key, with_row=True)
+        if not rows or rows[0].part != 0:
+            created = self._factory(key)
+            self.loaded[key] = _Loaded(created)
+            return created
+        head = rows[0]
+        children = [_Child(r.position, r.child, r.data) for r in rows[1:]]
+        return self._take(key, head.version, head.data, children)
+
+    def _adopt(self, key: str, version: int, text: str) -> T:
+        found = self.loaded.get(key)
+        if found is not None:
+            return found.aggregate
+        children = [_Child(r.position, r.child, r.data) for r in self._read(key, with_row=False)]
+        return self._take(key, version, text, children)
+
+    def _read(self, key: str, *, with_row: bool) -> list[Row[Any]]:
+        """The aggregate's row (part 0, when asked) and its children (part 1), in order."""
+        children = self._children
+        child_key = children.c[self._child_key] if self._child_key else literal_column("''")
+        tail = select(
+            literal_column("1").label("part"),
+            literal_column("0").label("version"),
+            children.c[self._position].label("position"),
+            child_key.label("child"),
+            children.c.data.label("data"),
+        ).where(children.c.account_id == key)
+        if not with_row:
+            return list(
+                self._session.connection().execute(tail.order_by(tail.selected_columns.position))
+            )
+        table = self._table
+        head = select(
+            literal_column("0").label("part"),
+            table.c.version.label("version"),
+            literal_column("0").label("position"),
+            literal_column("''").label("child"),
+            table.c.data.label("data"),
+        ).where(table.c.id == key)
+        both = union_all(head, tail)
+        query = both.order_by(both.selected_columns.part, both.selected_columns.position)
+        return list(self._session.connection().execute(query))
+
+    def _take(self, key: str, version: int, text: str, children: list[_Child]) -> T:
+        aggregate = self._assemble(key, text, children)
+        self.loaded[key] = _Loaded(aggregate, version, text)
+        return aggregate
+
+    @abc.abstractmethod
+    def _assemble(self, key: str, text: str, children: list[_Child]) -> T:
+        """The aggregate from its row and its children; remembers what was read."""
+
+    @abc.abstractmethod
+    def _row_text(self, aggregate: T) -> str:
+        """The text of the aggregate's row: everything but the children."""
+
+    @abc.abstractmethod
+    def _child_writes(self, key: str, aggregate: T) -> _ChildWrites:
+        """The child rows to write: those new, changed or gone since they were read."""
+
+    def flush(self, connection: Connection) -> None:
+        for key, loaded in self.loaded.items():
+            if key in self._whole and dumps(loaded.aggregate, self._cls) == loaded.text:
+                continue  # only read: a row written whole stays so until it changes
+            text = self._row_text(loaded.aggregate)
+            writes = self._child_writes(key, loaded.aggregate)
+            if loaded.version is None:
+                self._insert_row(connection, key, loaded, text)
+            elif text != loaded.text or writes:
+                self._update_row(connection, key, loaded, text)
+            else:
+                continue
+            self._write_children(connection, key, writes)
+
+    def _write_children(self, connection: Connection, key: str, writes: _ChildWrites) -> None:
+        children = self._children
+        mine = children.c.account_id == key
+        try:
+            if writes.clear:
+                connection.execute(delete(children).where(mine))
+            if writes.deletes and self._child_key:
+                column = children.c[self._child_key]
+                connection.execute(delete(children).where(mine, column.in_(writes.deletes)))
+            if writes.updates and self._child_key:
+                column = children.c[self._child_key]
+                statement = (
+                    update(children)
+                    .where(mine, column == bindparam("child_key"))
+                    .values(
+                        {
+                            self._position: bindparam("child_position"),
+                            "data": bindparam("child_data"),
+                        }
+                    )
+                )
+                connection.execute(statement, writes.updates)
+            if writes.inserts:
+                connection.execute(insert(children), writes.inserts)
+        except IntegrityError as error:
+            raise ConflictError(
+                f"{self._kind} {key!r}",
+                "was changed by another unit of work at the same time; nothing was stored",
+            ) from error
+
+
+def _keys_of(entries: Iterable[LedgerEntry]) -> dict[str, tuple[LedgerEntry, ...]]:
+    """The idempotency keys of a ledger as booking leaves them: each key's entries, in order."""
+    grouped: dict[str, list[LedgerEntry]] = {}
+    for entry in entries:
+        if entry.key is not None:
+            grouped.setdefault(entry.key, []).append(entry)
+    return {key: tuple(booked) for key, booked in grouped.items()}
+
+
+_ENTRIES = "_entries"
+_KEYS = "_keys"
+_EXPENSES = "_expenses"
+
+
+class _Ledgers(_Split[Ledger]):
+    """Ledgers: the row keeps the balances, the entries are rows of ``ledger_entries``.
+
+    The keys index (each idempotency key's entries) is rebuilt from the entries, which
+    carry their key; the row keeps it only when it is not what booking leaves. A row
+    written whole (with its entries) is still read, and its entries get rows of their own
+    at the next commit.
+    """
+
+    def __init__(self, session: _Session) -> None:
+        super().__init__(
+            session,
+            schema.ledgers,
+            schema.ledger_entries,
+            position="seq",
+            child_key=None,
+            cls=Ledger,
+            kind="ledger",
+            factory=Ledger,
+        )
+        self._read_entries: dict[str, tuple[LedgerEntry, ...]] = {}
+
+    def _assemble(self, key: str, text: str, children: list[_Child]) -> Ledger:
+        data = json.loads(text)
+        row = cast("Ledger", decode(data, Ledger))
+        if _ENTRIES in data:
+            self._whole.add(key)
+            self._read_entries[key] = ()
+            return row
+        entries = [loads(LedgerEntry, child.text) for child in children]
+        keys = getattr(row, _KEYS) if _KEYS in data else _keys_of(entries)
+        self._read_entries[key] = tuple(entries)
+        return attrs.evolve(row, _entries=entries, _keys=keys)
+
+    def _row_text(self, aggregate: Ledger) -> str:
+        data = cast(
+            "dict[str, JsonValue]", encode(attrs.evolve(aggregate, _entries=[], _keys={}), Ledger)
+        )
+        del data[_ENTRIES]
+        keys = getattr(aggregate, _KEYS)
+        if keys == _keys_of(getattr(aggregate, _ENTRIES)):
+            del data[_KEYS]
+        else:
+            data[_KEYS] = encode(keys, dict[str, tuple[LedgerEntry, ...]])
+        return canonical(data)
+
+    def _child_writes(self, key: str, aggregate: Ledger) -> _ChildWrites:
+        entries: list[LedgerEntry] = getattr(aggregate, _ENTRIES)
+        stored = self._read_entries.get(key, ())
+        appended = len(entries) >= len(stored) and all(
+            now is then for now, then in zip(entries, stored, strict=False)
+        )
+        start = len(stored) if appended else 0
+        inserts: list[dict[str, object]] = [
+            {"account_id": key, "seq": seq, "data": dumps(entry, LedgerEntry)}
+            for seq, entry in enumerate(entries[start:], start + 1)
+        ]
+        return _ChildWrites(clear=not appended, inserts=inserts)
+
+
+class _ExpenseBooks(_Split[ExpenseBook]):
+    """Expense books: the row keeps the funds, the expenses are rows of ``expense_items``.
+
+    Expenses change after they are recorded (payments are applied to them), so each one's
+    text is remembered when read and only those whose text changed are written again.
+    """
+
+    def __init__(self, session: _Session) -> None:
+        super().__init__(
+            session,
+            schema.expenses,
+            schema.expense_items,
+            position="position",
+            child_key="expense_id",
+            cls=ExpenseBook,
+            kind="expense book",
+            factory=ExpenseBook,
+        )
+        self._read_items: dict[str, dict[str, tuple[int, str]]] = {}
+
+    def _assemble(self, key: str, text: str, children: list[_Child]) -> ExpenseBook:
+        data = json.loads(text)
+        row = cast("ExpenseBook", decode(data, ExpenseBook))
+        if _EXPENSES in data:
+            self._whole.add(key)
+            self._read_items[key] = {}
+            return row
+        expenses = {child.key: loads(Expense, child.text) for child in children}
+        self._read_items[key] = {child.key: (child.position, child.text) for child in children}
+        return attrs.evolve(row, _expenses=expenses)
+
+    def _row_text(self, aggregate: ExpenseBook) -> str:
+        data = cast(
+            "dict[str, JsonValue]", encode(attrs.evolve(aggregate, _expenses={}), ExpenseBook)
+        )
+        del data[_EXPENSES]
+        return canonical(data)
+
+    def _child_writes(self, key: str, aggregate: ExpenseBook) -> _ChildWrites:
+        expenses: dict[str, Expense] = getattr(aggregate, _EXPENSES)
+        stored = self._read_items.get(key, {})
+        writes = _ChildWrites(deletes=sorted(stored.keys() - expenses.keys()))
+        for position, (expense_id, expense) in enumerate(expenses.items()):
+            text = dumps(expense, Expense)
+            read = stored.get(expense_id)
+            if read is None:
+                writes.inserts.append(
+                    {
+                        "account_id": key,
+                        "expense_id": expense_id,
+                        "position": position,
+                        "data": text,
+                    }
+                )
+            elif read != (position, text):
+                writes.updates.append(
+                    {"child_key": expense_id, "child_position": position, "child_data": text}
+                )
+        return writes
 
 
 class _Invoices(_Repository[Invoice]):
@@ -422,8 +753,8 @@ class SqlUnitOfWork:
         self.tickets = table(schema.tickets, Ticket, "ticket", lambda t: t.id)
         self.invoices = _Invoices(session)
         self.payments = table(schema.payments, Payment, "payment", lambda p: p.id)
-        self.ledgers = per_account(schema.ledgers, Ledger, "ledger")
-        self.expenses = per_account(schema.expenses, ExpenseBook, "expense book")
+        self.ledgers = _Ledgers(session)
+        self.expenses = _ExpenseBooks(session)
         self.payers = per_account(schema.payers, PayerBook, "payers")
         self.documents = per_account(schema.documents, AccountDocuments, "documents")
         self.profiles = per_account(schema.profiles, BillingProfile, "billing profile")

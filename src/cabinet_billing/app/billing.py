@@ -311,9 +311,8 @@ class Billing(
                         f"invoice {other.number} for its renewal is unpaid; pay or delete it",
                     )
             until = service.next_paid_until(periods)
-            invoice = Invoice.issue(
-                self._next_id(uow, "invoice"),
-                self._number(uow, today, account_id),
+            invoice = self._issue_invoice(
+                uow,
                 account_id,
                 [
                     InvoiceLine(
@@ -323,18 +322,14 @@ class Billing(
                         paid_until=until,
                     ),
                 ],
-                issued_on=today,
+                today=today,
                 due_on=min(
                     today + timedelta(days=self.settings.invoice_due_days),
                     max(service.paid_until or today, today),
                 ),
-                tax_rate=self._tax_rate(uow.accounts.get(account_id)),
-                tax_mode=self.settings.tax.mode,
                 kind=InvoiceKind.RENEWAL,
                 payment_method_id=payment_method_id,
-                rounding=self.settings.rounding,
             )
-            uow.invoices.add(invoice)
             uow.commit()
         self._notify([self._issued(invoice, now)])
         return invoice

@@ -40,7 +40,13 @@ from cabinet_billing.domain.events import (
     ServiceStopped,
 )
 from cabinet_billing.domain.expense import Expense
-from cabinet_billing.domain.invoice import Invoice, InvoiceKind, InvoiceStatus, IssuedLine
+from cabinet_billing.domain.invoice import (
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
+    IssuedLine,
+)
 from cabinet_billing.domain.money import Money, Rounding
 from cabinet_billing.domain.notifications import Notification, NotificationCategory
 from cabinet_billing.domain.payer import Payer
@@ -178,6 +184,34 @@ class BillingCore:
         if invoice.account_id != account_id:
             # Never confirm that another account's invoice exists.
             raise NotFoundError("invoice", invoice_id)
+        return invoice
+
+    def _issue_invoice(
+        self,
+        uow: UnitOfWork,
+        account_id: str,
+        lines: Sequence[InvoiceLine],
+        *,
+        today: date,
+        due_on: date | None,
+        kind: InvoiceKind,
+        payment_method_id: str | None = None,
+    ) -> Invoice:
+        """Issue and keep an invoice with the next number and the account's tax rate."""
+        invoice = Invoice.issue(
+            self._next_id(uow, "invoice"),
+            self._number(uow, today, account_id),
+            account_id,
+            lines,
+            issued_on=today,
+            due_on=due_on,
+            tax_rate=self._tax_rate(uow.accounts.get(account_id)),
+            tax_mode=self.settings.tax.mode,
+            kind=kind,
+            payment_method_id=payment_method_id,
+            rounding=self.settings.rounding,
+        )
+        uow.invoices.add(invoice)
         return invoice
 
     def _tax_rate(self, account: Account) -> TaxRate | None:

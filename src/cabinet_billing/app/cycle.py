@@ -274,19 +274,14 @@ class CycleUseCases(BillingCore):
                 line.record_usage(rounded, today - timedelta(days=1), "daily charges")
         statement = issue_statement(policy, line, today)
         if statement is not None:
-            invoice = Invoice.issue(
-                self._next_id(uow, "invoice"),
-                self._number(uow, today, profile.account_id),
+            invoice = self._issue_invoice(
+                uow,
                 profile.account_id,
                 [InvoiceLine(f"Credit statement {statement.month:%Y-%m}", statement.amount)],
-                issued_on=today,
+                today=today,
                 due_on=statement.due_on,
-                tax_rate=self._tax_rate(uow.accounts.get(profile.account_id)),
-                tax_mode=self.settings.tax.mode,
                 kind=InvoiceKind.STATEMENT,
-                rounding=self.settings.rounding,
             )
-            uow.invoices.add(invoice)
             profile.link_statement(statement.id, invoice.id)
             run.tally.events.append(
                 StatementIssued(
@@ -531,9 +526,8 @@ class CycleUseCases(BillingCore):
         period_start: date,
         period_end: date,
     ) -> Invoice:
-        invoice = Invoice.issue(
-            self._next_id(run.uow, "invoice"),
-            self._number(run.uow, run.today, service.account_id),
+        return self._issue_invoice(
+            run.uow,
             service.account_id,
             [
                 InvoiceLine(
@@ -543,15 +537,10 @@ class CycleUseCases(BillingCore):
                     paid_until=period_end,
                 ),
             ],
-            issued_on=run.today,
+            today=run.today,
             due_on=max(period_start, run.today),
-            tax_rate=self._tax_rate(run.uow.accounts.get(service.account_id)),
-            tax_mode=self.settings.tax.mode,
             kind=InvoiceKind.RENEWAL,
-            rounding=self.settings.rounding,
         )
-        run.uow.invoices.add(invoice)
-        return invoice
 
     def _renewal_failed(
         self, run: _Run, service: Service, sub: Subscription, amount: Money

@@ -16,7 +16,6 @@ from types import MappingProxyType
 import attrs
 
 from cabinet_billing.app.core import BillingCore
-from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.domain.documents import (
     Act,
     EDocumentExchange,
@@ -179,7 +178,7 @@ class DocumentUseCases(BillingCore):
                 for e in uow.expenses.get(account_id).expenses()
                 if billing_month(e.charged_on) == first
             ]
-            rate = _rate(self.settings, account.profile.country)
+            rate = self._tax_rate(account) or TaxRate("0", "no tax")
             made: list[Act] = []
             groups = sorted({(e.payer_id or "", e.currency) for e in expenses})
             for payer_id, currency in groups:
@@ -234,11 +233,6 @@ class DocumentUseCases(BillingCore):
                 end=end,
                 tz=self._clock.now().tzinfo or UTC,
             )
-
-
-def _rate(settings: BillingSettings, country: str | None) -> TaxRate:
-    rate = settings.tax.rate_for(country) if country else settings.tax.default
-    return rate if rate is not None else TaxRate("0", "no tax")
 
 
 def _with_contract(payer: Payer, number: str) -> Payer:

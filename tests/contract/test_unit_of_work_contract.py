@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, text
 
 from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
@@ -17,28 +11,6 @@ from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.testing.contract import CHECKS, UnitOfWorkContract
 
 pytestmark = pytest.mark.spec("P")
-
-PG_DSN = "CABINET_BILLING_PG_DSN"
-
-
-def postgres_engine() -> Iterator[Engine]:
-    """An engine on a schema of its own, dropped at the end; skips without a server."""
-    dsn = os.environ.get(PG_DSN)
-    if not dsn:
-        pytest.skip(f"{PG_DSN} is not set: PostgreSQL tests need a server")
-    url = make_url(dsn).set(drivername="postgresql+psycopg")
-    schema = f"contract_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 class TestMemoryUnitOfWork(UnitOfWorkContract):
@@ -52,12 +24,8 @@ class TestMemoryUnitOfWork(UnitOfWorkContract):
 
 class TestSqliteFileUnitOfWork(UnitOfWorkContract):
     @pytest.fixture(autouse=True)
-    def _store(self, tmp_path: Path) -> Iterator[None]:
-        engine = create_engine(f"sqlite:///{tmp_path / 'billing.db'}")
-        self.store = SqlStore(engine)
-        self.store.create_schema()
-        yield
-        engine.dispose()
+    def _store(self, billing_sqlite_store: SqlStore) -> None:
+        self.store = billing_sqlite_store
 
     def make_uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self.store)
@@ -65,12 +33,8 @@ class TestSqliteFileUnitOfWork(UnitOfWorkContract):
 
 class TestSqliteMemoryUnitOfWork(UnitOfWorkContract):
     @pytest.fixture(autouse=True)
-    def _store(self) -> Iterator[None]:
-        engine = create_engine("sqlite://")
-        self.store = SqlStore(engine)
-        self.store.create_schema()
-        yield
-        engine.dispose()
+    def _store(self, billing_sqlite_memory_store: SqlStore) -> None:
+        self.store = billing_sqlite_memory_store
 
     def make_uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self.store)
@@ -78,11 +42,8 @@ class TestSqliteMemoryUnitOfWork(UnitOfWorkContract):
 
 class TestPostgresUnitOfWork(UnitOfWorkContract):
     @pytest.fixture(autouse=True)
-    def _store(self) -> Iterator[None]:
-        for engine in postgres_engine():
-            self.store = SqlStore(engine)
-            self.store.create_schema()
-            yield
+    def _store(self, billing_pg_store: SqlStore) -> None:
+        self.store = billing_pg_store
 
     def make_uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self.store)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
 from cabinet_billing import (
     INTROSERV,
@@ -28,31 +24,8 @@ from cabinet_billing.app.billing import Billing
 
 pytestmark = pytest.mark.spec("P", "R4")
 
-PG_DSN = "CABINET_BILLING_PG_DSN"
 AT = datetime(2024, 1, 10, 9, tzinfo=UTC)
 ACCOUNTS = 12
-
-
-@pytest.fixture
-def store() -> Iterator[SqlStore]:
-    dsn = os.environ.get(PG_DSN)
-    if not dsn:
-        pytest.skip(f"{PG_DSN} is not set: PostgreSQL tests need a server")
-    url = make_url(dsn).set(drivername="postgresql+psycopg")
-    name = f"workers_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{name}"'))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={name}"}, pool_size=8)
-    sql = SqlStore(engine)
-    sql.create_schema()
-    try:
-        yield sql
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
 
 
 def billing(store: SqlStore, clock: FixedClock) -> Billing:
@@ -88,7 +61,8 @@ def populate(store: SqlStore) -> None:
         uow.commit()
 
 
-def test_workers_claim_disjoint_accounts_and_renew_each_once(store: SqlStore) -> None:
+def test_workers_claim_disjoint_accounts_and_renew_each_once(billing_pg_store: SqlStore) -> None:
+    store = billing_pg_store
     populate(store)
     clock = FixedClock(datetime(2024, 2, 10, 3, tzinfo=UTC))
     processed: list[str] = []

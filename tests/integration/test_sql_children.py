@@ -4,18 +4,15 @@ what changed, whatever the length of the history."""
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from sqlalchemy import Engine, create_engine, event, func, insert, make_url, select, text
+from sqlalchemy import Engine, event, func, insert, select
 
 from cabinet_billing import ExchangeRate, Money, convert
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork, schema
@@ -27,7 +24,6 @@ from cabinet_billing.testing.contract import check_unit_of_work
 
 pytestmark = pytest.mark.spec("P")
 
-PG_DSN = "CABINET_BILLING_PG_DSN"
 AT = datetime(2024, 3, 1, 9, tzinfo=UTC)
 DAY = date(2024, 3, 1)
 ENTRIES = 500
@@ -38,51 +34,14 @@ def rub(amount: str) -> Money:
     return Money(amount, "RUB")
 
 
-@pytest.fixture
-def pg_store() -> Iterator[SqlStore]:
-    """A store on a PostgreSQL schema of its own, dropped at the end."""
-    dsn = os.environ.get(PG_DSN)
-    if not dsn:
-        pytest.skip(f"{PG_DSN} is not set: PostgreSQL tests need a server")
-    url = make_url(dsn).set(drivername="postgresql+psycopg")
-    name = f"children_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{name}"'))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={name}"})
-    store = SqlStore(engine)
-    store.create_schema()
-    try:
-        yield store
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[SqlStore]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'billing.db'}")
-    store = SqlStore(engine)
-    store.create_schema()
-    yield store
-    engine.dispose()
-
-
-@pytest.fixture
-def memory_store() -> Iterator[SqlStore]:
-    engine = create_engine("sqlite://")
-    store = SqlStore(engine)
-    store.create_schema()
-    yield store
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "memory", "postgresql"])
 def store(request: pytest.FixtureRequest) -> SqlStore:
     """Every store; concurrent tests use `shared` (an in-memory SQLite has one connection)."""
-    names = {"sqlite": "sqlite_store", "memory": "memory_store", "postgresql": "pg_store"}
+    names = {
+        "sqlite": "billing_sqlite_store",
+        "memory": "billing_sqlite_memory_store",
+        "postgresql": "billing_pg_store",
+    }
     found: SqlStore = request.getfixturevalue(names[request.param])
     return found
 
@@ -90,7 +49,7 @@ def store(request: pytest.FixtureRequest) -> SqlStore:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shared(request: pytest.FixtureRequest) -> SqlStore:
     found: SqlStore = request.getfixturevalue(
-        f"{'pg' if request.param == 'postgresql' else 'sqlite'}_store"
+        f"billing_{'pg' if request.param == 'postgresql' else 'sqlite'}_store"
     )
     return found
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import select
 
 from cabinet_billing import Account, Money
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork, schema
@@ -20,7 +17,6 @@ from cabinet_billing.testing.contract import check_keys, check_sequences
 
 pytestmark = pytest.mark.spec("P")
 
-PG_DSN = "CABINET_BILLING_PG_DSN"
 AT = datetime(2024, 3, 1, 9, tzinfo=UTC)
 
 
@@ -28,42 +24,10 @@ def rub(amount: str) -> Money:
     return Money(amount, "RUB")
 
 
-@pytest.fixture
-def pg_store() -> Iterator[SqlStore]:
-    """A store on a PostgreSQL schema of its own, dropped at the end."""
-    dsn = os.environ.get(PG_DSN)
-    if not dsn:
-        pytest.skip(f"{PG_DSN} is not set: PostgreSQL tests need a server")
-    url = make_url(dsn).set(drivername="postgresql+psycopg")
-    name = f"store_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{name}"'))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={name}"})
-    store = SqlStore(engine)
-    store.create_schema()
-    try:
-        yield store
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[SqlStore]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'billing.db'}")
-    store = SqlStore(engine)
-    store.create_schema()
-    yield store
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest) -> SqlStore:
     found: SqlStore = request.getfixturevalue(
-        f"{'pg' if request.param == 'postgresql' else 'sqlite'}_store"
+        f"billing_{'pg' if request.param == 'postgresql' else 'sqlite'}_store"
     )
     return found
 
@@ -164,15 +128,15 @@ def test_a_failed_commit_keeps_the_counters_it_took_free(store: SqlStore) -> Non
         assert uow.sequences.next("invoice-number") == 1
 
 
-def test_claim_accounts_on_sqlite_returns_the_first_ids(sqlite_store: SqlStore) -> None:
-    open_accounts(sqlite_store, "acc-3", "acc-1", "acc-2")
-    with sqlite_store.unit_of_work() as uow:
+def test_claim_accounts_on_sqlite_returns_the_first_ids(billing_sqlite_store: SqlStore) -> None:
+    open_accounts(billing_sqlite_store, "acc-3", "acc-1", "acc-2")
+    with billing_sqlite_store.unit_of_work() as uow:
         assert uow.claim_accounts(2) == ["acc-1", "acc-2"]
 
 
-def test_workers_claim_accounts_no_other_open_transaction_holds(pg_store: SqlStore) -> None:
-    open_accounts(pg_store, *(f"acc-{n}" for n in range(1, 6)))
-    first, second, third, fourth = (SqlUnitOfWork(pg_store) for _ in range(4))
+def test_workers_claim_accounts_no_other_open_transaction_holds(billing_pg_store: SqlStore) -> None:
+    open_accounts(billing_pg_store, *(f"acc-{n}" for n in range(1, 6)))
+    first, second, third, fourth = (SqlUnitOfWork(billing_pg_store) for _ in range(4))
     with first, second, third, fourth:
         assert first.claim_accounts(2) == ["acc-1", "acc-2"]
         assert second.claim_accounts(2) == ["acc-3", "acc-4"]
@@ -180,7 +144,7 @@ def test_workers_claim_accounts_no_other_open_transaction_holds(pg_store: SqlSto
         first.rollback()
         assert fourth.claim_accounts(5) == ["acc-1", "acc-2"]
         second.commit()
-        with SqlUnitOfWork(pg_store) as fifth:
+        with SqlUnitOfWork(billing_pg_store) as fifth:
             assert fifth.claim_accounts(5) == ["acc-3", "acc-4"]
 
 
@@ -204,11 +168,13 @@ def run_together(count: int, work: Callable[[int], object]) -> list[object]:
     return results
 
 
-def test_counters_never_repeat_nor_skip_under_concurrent_transactions(pg_store: SqlStore) -> None:
+def test_counters_never_repeat_nor_skip_under_concurrent_transactions(
+    billing_pg_store: SqlStore,
+) -> None:
     def take(i: int) -> list[int]:
         taken = []
         for n in range(10):
-            with pg_store.unit_of_work() as uow:
+            with billing_pg_store.unit_of_work() as uow:
                 value = uow.sequences.next("invoice-number")
                 if (i + n) % 3 == 0:
                     continue  # rolled back: the value is handed out again
@@ -222,12 +188,12 @@ def test_counters_never_repeat_nor_skip_under_concurrent_transactions(pg_store: 
     assert len(values) == sum(1 for i in range(4) for n in range(10) if (i + n) % 3)
 
 
-def test_a_counter_waits_for_the_transaction_that_holds_it(pg_store: SqlStore) -> None:
-    holder = pg_store.unit_of_work()
+def test_a_counter_waits_for_the_transaction_that_holds_it(billing_pg_store: SqlStore) -> None:
+    holder = billing_pg_store.unit_of_work()
     with holder:
         assert holder.sequences.next("payment") == 1
         got: list[int] = []
-        waiter = threading.Thread(target=lambda: got.append(next_committed(pg_store)))
+        waiter = threading.Thread(target=lambda: got.append(next_committed(billing_pg_store)))
         waiter.start()
         holder.commit()
         waiter.join()
@@ -241,9 +207,9 @@ def next_committed(store: SqlStore) -> int:
     return value
 
 
-def test_an_idempotency_key_is_recorded_once_under_a_race(pg_store: SqlStore) -> None:
+def test_an_idempotency_key_is_recorded_once_under_a_race(billing_pg_store: SqlStore) -> None:
     def record(i: int) -> str:
-        with pg_store.unit_of_work() as uow:
+        with billing_pg_store.unit_of_work() as uow:
             uow.keys.record("bank:line-1")
             uow.accounts.add(Account.open(f"acc-{i}", f"login-{i}"))
             uow.commit()
@@ -255,18 +221,18 @@ def test_an_idempotency_key_is_recorded_once_under_a_race(pg_store: SqlStore) ->
     assert len(winners) == 1
     assert len(losers) == 4
     assert all(str(e) == "key 'bank:line-1': already recorded" for e in losers)
-    with pg_store.unit_of_work() as uow:
+    with billing_pg_store.unit_of_work() as uow:
         assert uow.accounts.ids() == winners
         assert list(uow.keys.all("bank:")) == ["bank:line-1"]
 
 
 def test_racing_commits_on_one_aggregate_each_win_or_conflict_and_lose_nothing(
-    pg_store: SqlStore,
+    billing_pg_store: SqlStore,
 ) -> None:
-    open_accounts(pg_store, "acc-1")
+    open_accounts(billing_pg_store, "acc-1")
 
     def top_up(i: int) -> int:
-        with pg_store.unit_of_work() as uow:
+        with billing_pg_store.unit_of_work() as uow:
             uow.ledgers.get("acc-1").top_up(rub("1.00"), AT, key=f"k-{i}")
             uow.commit()
         return i
@@ -275,17 +241,17 @@ def test_racing_commits_on_one_aggregate_each_win_or_conflict_and_lose_nothing(
     wins = [r for r in results if isinstance(r, int)]
     assert len(wins) >= 1
     assert all(isinstance(r, int | ConflictError) for r in results)
-    with pg_store.unit_of_work() as uow:
+    with billing_pg_store.unit_of_work() as uow:
         ledger = uow.ledgers.get("acc-1")
         assert sorted(e.key or "" for e in ledger) == sorted(f"k-{i}" for i in wins)
         assert ledger.balance("RUB") == rub("1.00") * len(wins)
-    assert row_version(pg_store, "acc-1") == 1 + len(wins)
+    assert row_version(billing_pg_store, "acc-1") == 1 + len(wins)
 
 
 def test_other_databases_take_counters_and_keys_with_portable_statements(
-    sqlite_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+    billing_sqlite_store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A dialect without ON CONFLICT: counters by SELECT ... FOR UPDATE, keys by look-up.
     monkeypatch.setattr(_Session, "dialect", property(lambda _self: "other"))
-    check_sequences(sqlite_store.unit_of_work)
-    check_keys(sqlite_store.unit_of_work)
+    check_sequences(billing_sqlite_store.unit_of_work)
+    check_keys(billing_sqlite_store.unit_of_work)

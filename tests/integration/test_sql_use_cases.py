@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import attrs
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
 from cabinet_billing import (
     AccessDeniedError,
@@ -49,7 +44,6 @@ from cabinet_billing.app.billing import Billing
 
 pytestmark = pytest.mark.spec("P")
 
-PG_DSN = "CABINET_BILLING_PG_DSN"
 START = datetime(2024, 3, 21, 9, tzinfo=UTC)
 
 
@@ -110,37 +104,10 @@ def wire(store: SqlStore, billing_settings: BillingSettings | None = None) -> Sq
 
 
 @pytest.fixture(params=["sqlite-file", "sqlite-memory", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    if request.param == "postgresql":
-        yield from postgres_store()
-        return
-    url = f"sqlite:///{tmp_path / 'billing.db'}" if request.param == "sqlite-file" else "sqlite://"
-    engine = create_engine(url)
-    found = SqlStore(engine)
-    found.create_schema()
-    yield found
-    engine.dispose()
-
-
-def postgres_store() -> Iterator[SqlStore]:
-    dsn = os.environ.get(PG_DSN)
-    if not dsn:
-        pytest.skip(f"{PG_DSN} is not set: PostgreSQL tests need a server")
-    url = make_url(dsn).set(drivername="postgresql+psycopg")
-    name = f"cases_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{name}"'))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={name}"})
-    found = SqlStore(engine)
-    found.create_schema()
-    try:
-        yield found
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
+def store(request: pytest.FixtureRequest) -> SqlStore:
+    names = {"sqlite-file": "billing_sqlite_store", "sqlite-memory": "billing_sqlite_memory_store"}
+    found: SqlStore = request.getfixturevalue(names.get(request.param, "billing_pg_store"))
+    return found
 
 
 @pytest.fixture

@@ -106,8 +106,8 @@ def test_a_declined_renewal_marks_the_card_not_working_and_notifies() -> None:
     # retries the renewal under a new key.
     s.advance(to=date(2024, 4, 2))
     assert _charges(s)[2:] == [
-        ("verify", "tok-1", "1 UAH"),
-        ("refund", "ch-3", "1 UAH"),
+        ("verify", "tok-1", "1.00 UAH"),
+        ("refund", "ch-3", "1.00 UAH"),
         ("charge", "tok-1", "1000.00 UAH"),
     ]
 
@@ -118,8 +118,8 @@ def test_the_card_is_retried_the_next_day_when_it_works_again() -> None:
     s.script_card("tok-1", "decline")
     s.advance(to=date(2024, 4, 2))
     assert _charges(s)[2:] == [
-        ("verify", "tok-1", "1 UAH"),
-        ("refund", "ch-3", "1 UAH"),
+        ("verify", "tok-1", "1.00 UAH"),
+        ("refund", "ch-3", "1.00 UAH"),
         ("charge", "tok-1", "1000.00 UAH"),
     ]
     s.expect_status("business", "active").expect_paid_until("business", date(2024, 5, 1))

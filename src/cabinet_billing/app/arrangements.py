@@ -75,7 +75,7 @@ class ArrangementUseCases(BillingCore):
         """Save a card or wallet and prove it works (SPEC R5, Horoshop's binding).
 
         With an unpaid invoice, the card pays the oldest one; otherwise a small amount
-        (``verification``, 1.00 in the account's currency by default) is charged and
+        (``verification``, by default the settings' ``card_verification``) is charged and
         refunded. A declined charge leaves the method saved but not working. Binding a
         card also starts card autopay on invoice day when the settings offer it.
 
@@ -95,7 +95,7 @@ class ArrangementUseCases(BillingCore):
                 for i in uow.invoices.for_account(account_id)
                 if i.is_open() and i.kind is not InvoiceKind.STATEMENT and i.currency == currency
             ]
-            plan = binding_plan(open_invoices, verification or Money("1.00", currency))
+            plan = binding_plan(open_invoices, verification or self._verification(currency))
             events: list[BillingEvent] = []
             key = f"bind:{method.id}"
             result = self._gateway.charge_saved_method(

@@ -214,6 +214,13 @@ class BillingCore:
         uow.invoices.add(invoice)
         return invoice
 
+    def _verification(self, currency: str) -> Money:
+        """The small amount charged and refunded to check a card (SPEC R5)."""
+        amount = self.settings.card_verification
+        if amount is not None and amount.code == currency:
+            return amount
+        return self.settings.rounding.minor(Money(1, currency))
+
     def _tax_rate(self, account: Account) -> TaxRate | None:
         country = account.profile.country
         return self.settings.tax.rate_for(country) if country else self.settings.tax.default

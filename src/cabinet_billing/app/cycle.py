@@ -593,7 +593,7 @@ class CycleUseCases(BillingCore):
         """Check whether a not-working method works again: a small charge, refunded."""
         if run.dry_run or method.working or not method.for_subscriptions:
             return False
-        amount = Money(1, run.uow.accounts.get(run.profile.account_id).profile.currency)
+        amount = self._verification(run.uow.accounts.get(run.profile.account_id).profile.currency)
         key = f"probe:{method.id}:{run.today.isoformat()}"
         try:
             result = self._gateway.verify_card(method.token, amount, idempotency_key=key)

@@ -108,6 +108,8 @@ class BillingSettings:
         low_balance_threshold: the low-balance threshold of new accounts that set none.
         autopay_markup_percent: the recommended autopayment cap over the forecast.
         currencies: the currencies an account may hold balances in (empty: any).
+        card_verification: the amount charged and refunded to check a card; one unit of
+            the account's currency when unset or in another currency.
     """
 
     tax: TaxPolicy = attrs.field(
@@ -139,6 +141,7 @@ class BillingSettings:
     low_balance_threshold: Money | None = None
     autopay_markup_percent: Decimal = Decimal(10)
     currencies: tuple[str, ...] = ()
+    card_verification: Money | None = None
 
     @classmethod
     def from_preset(
@@ -182,6 +185,7 @@ class BillingSettings:
             low_balance_threshold=preset.low_balance_threshold,
             autopay_markup_percent=preset.autopay_markup_percent,
             currencies=preset.currencies,
+            card_verification=preset.card_verification,
         )
 
     def method(self, method_id: str, currency: str) -> PaymentMethod:

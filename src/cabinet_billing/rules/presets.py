@@ -88,6 +88,7 @@ class CabinetPreset:
         documents: how acts are produced.
         low_balance_threshold: the default threshold of the low-balance notice.
         autopay_markup_percent: the recommended autopayment cap over the forecast.
+        card_verification: the amount charged and refunded to check a new card.
     """
 
     name: str
@@ -111,6 +112,7 @@ class CabinetPreset:
     documents: DocumentPolicy = attrs.field(factory=DocumentPolicy)
     low_balance_threshold: Money | None = None
     autopay_markup_percent: Decimal = Decimal(10)
+    card_verification: Money | None = None
 
 
 def _free(currency: str) -> PaymentMethodPricing:
@@ -191,6 +193,7 @@ HOROSHOP = CabinetPreset(
     invoice_due_days=5,
     pay_link_lifetime=timedelta(minutes=30),
     card_autopay_on_invoice_day=True,
+    card_verification=Money("1.00", "UAH"),
     documents=DocumentPolicy(acts_require_exchange=True),
 )
 

@@ -17,6 +17,7 @@ from cabinet_billing import (
     BindingAction,
     Cart,
     ConflictError,
+    CreditBlockedError,
     EntryKind,
     InvalidTransitionError,
     InvoiceStatus,
@@ -368,3 +369,34 @@ def test_an_expired_service_comes_back_from_its_old_end_or_from_today_as_the_pol
     s.billing.run_billing_cycle()
     service = s.store.services.rows[service_id]
     assert (service.status, service.paid_until) == (ServiceStatus.ACTIVE, renewed_until)
+
+
+def astra_with_credit_debt() -> tuple[InMemoryBilling, str]:
+    """An Astra customer whose 800.00 renewal on credit in December is overdue by January 30."""
+    s = cabinet(ASTRA_CLOUD, now=datetime(2023, 12, 1, 9, tzinfo=UTC))
+    s.billing.open_credit_line("acc-1", money("150000.00 RUB"))
+    service_id = order(s, "800.00 RUB")
+    invoice = next(iter(s.store.invoices.rows.values()))
+    paid = s.billing.pay_invoice("acc-1", "u1", invoice.id)  # from the credit line
+    assert paid.invoice.status is InvoiceStatus.PAID  # type: ignore[union-attr]
+    assert s.billing.balance("acc-1", "RUB") == money("-800.00 RUB")
+    return s, service_id
+
+
+@pytest.mark.spec("R1")
+def test_paying_from_the_balance_uses_credit_until_the_line_is_blocked() -> None:
+    s, service_id = astra_with_credit_debt()
+    for day in (date(2024, 1, 1), date(2024, 1, 30)):
+        s.clock.set(datetime.combine(day, datetime.min.time(), tzinfo=UTC))
+        s.billing.run_billing_cycle()
+    assert s.billing.credit_status("acc-1").state.status.name == "BLOCKED"
+    another = order(s, "100.00 RUB")
+    assert not s.store.services.rows[another].paid
+    open_order = next(
+        i for i in s.store.invoices.rows.values() if i.is_open() and i.kind.value == "order"
+    )
+    with pytest.raises(CreditBlockedError, match="pay_from_balance"):
+        s.billing.pay_invoice("acc-1", "u1", open_order.id)
+    with pytest.raises(CreditBlockedError, match="renew_through_cart"):
+        s.billing.issue_renewal_invoice("acc-1", "u1", service_id)
+    assert s.billing.balance("acc-1", "RUB") == money("-800.00 RUB")

@@ -63,6 +63,7 @@ from cabinet_billing.errors import (
     NotFoundError,
 )
 from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.rules.credit_limit import CreditAction
 from cabinet_billing.rules.matching import (
     CandidateStatus,
     InvoiceCandidate,
@@ -263,11 +264,16 @@ class Billing(
                 self._issued(invoice, now),
             ]
             paid = False
-            if payment_readiness(account, self.settings.payment_requirements).ready:
-                balance = uow.ledgers.get(account_id).balance(invoice.currency)
-                if balance >= invoice.amount_due:
-                    events += self._settle(uow, invoice, invoice.amount_due, now, from_balance=True)
-                    paid = True
+            code = invoice.currency
+            # An order is paid automatically from free money only; buying it on credit is
+            # the customer's choice (pay_invoice), and a blocked line forbids both.
+            if (
+                payment_readiness(account, self.settings.payment_requirements).ready
+                and self._credit_allows(uow, account_id, code, CreditAction.PAY_FROM_BALANCE, today)
+                and self._spendable(uow, account_id, code, with_credit=False) >= invoice.amount_due
+            ):
+                events += self._settle(uow, invoice, invoice.amount_due, now, from_balance=True)
+                paid = True
             uow.commit()
         self._notify(events)
         return OrderResult(
@@ -310,6 +316,9 @@ class Billing(
                         f"service {service_id}",
                         f"invoice {other.number} for its renewal is unpaid; pay or delete it",
                     )
+            self._ensure_credit_allows(
+                uow, account_id, service.price.code, CreditAction.RENEW_THROUGH_CART, today
+            )
             until = service.next_paid_until(periods)
             invoice = self._issue_invoice(
                 uow,
@@ -416,17 +425,30 @@ class Billing(
                     payer_id=payer_id or invoice.payer_id,
                 )
                 return self._checkout(uow, payment, now, return_url)
+            today = self._clock.today()
+            self._ensure_credit_allows(
+                uow, account_id, due.code, CreditAction.PAY_FROM_BALANCE, today
+            )
             balance = uow.ledgers.get(account_id).balance(due.code)
-            if balance < due:
+            on_credit = self._credit_allows(
+                uow, account_id, due.code, CreditAction.PAY_FROM_CREDIT, today
+            )
+            # A credit statement is paid by money coming in, never from the balance.
+            spendable = (
+                Money.zero(due.code)
+                if invoice.kind is InvoiceKind.STATEMENT
+                else self._spendable(uow, account_id, due.code, with_credit=on_credit)
+            )
+            if spendable < due:
                 # Round up: a top-up of the rounded-down amount would still fall short.
-                missing = Rounding(ROUND_CEILING).minor(due - balance)
+                missing = Rounding(ROUND_CEILING).minor(due - spendable)
                 return TopUpNeeded(
                     invoice=invoice,
                     balance=balance,
                     missing=missing,
                     methods=self.settings.methods_for(missing),
                 )
-            events = self._settle(uow, invoice, due, now, from_balance=True)
+            events = self._settle(uow, invoice, due, now, from_balance=True, on_credit=on_credit)
             uow.commit()
         self._notify(events)
         return InvoiceSettled(invoice=invoice, events=tuple(events))

@@ -17,6 +17,7 @@ import attrs
 
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.domain.allocation import allocate
+from cabinet_billing.domain.credit import CreditLine
 from cabinet_billing.domain.customer import Account, ensure_can_pay
 from cabinet_billing.domain.documents import (
     Contract,
@@ -79,6 +80,7 @@ from cabinet_billing.ports.fx import ExchangeRateProvider
 from cabinet_billing.ports.gateway import PaymentGateway
 from cabinet_billing.ports.notifier import Notifier
 from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.rules.credit_limit import CreditAction, ensure_allowed, is_allowed
 from cabinet_billing.rules.matching import StatementLine
 
 __all__ = ["BillingCore", "CheckoutStarted", "notification_of", "require_open"]
@@ -213,6 +215,57 @@ class BillingCore:
         )
         uow.invoices.add(invoice)
         return invoice
+
+    def _credit_line(self, uow: UnitOfWork, account_id: str, currency: str) -> CreditLine | None:
+        """The account's credit line in a currency, when the settings give credit."""
+        line = uow.profiles.get(account_id).credit
+        if self.settings.credit is None or line is None or line.currency != currency:
+            return None
+        return line
+
+    def _credit_allows(
+        self,
+        uow: UnitOfWork,
+        account_id: str,
+        currency: str,
+        action: CreditAction,
+        today: date,
+    ) -> bool:
+        """Whether the account's credit state allows an action (always, without credit)."""
+        line = self._credit_line(uow, account_id, currency)
+        policy = self.settings.credit
+        return line is None or policy is None or is_allowed(policy, line, today, action)
+
+    def _ensure_credit_allows(
+        self,
+        uow: UnitOfWork,
+        account_id: str,
+        currency: str,
+        action: CreditAction,
+        today: date,
+    ) -> None:
+        """Refuse an action a blocked credit line forbids (SPEC R1).
+
+        Raises:
+            CreditBlockedError: naming the action, the block date and the overdue amount.
+        """
+        line = self._credit_line(uow, account_id, currency)
+        if line is not None and self.settings.credit is not None:
+            ensure_allowed(self.settings.credit, line, today, action)
+
+    def _spendable(
+        self,
+        uow: UnitOfWork,
+        account_id: str,
+        currency: str,
+        *,
+        with_credit: bool,
+    ) -> Money:
+        """What the account can pay now: its free balance, plus available credit if asked."""
+        balance = uow.ledgers.get(account_id).balance(currency)
+        free = max(balance, Money.zero(currency))
+        line = self._credit_line(uow, account_id, currency) if with_credit else None
+        return free if line is None else free + line.available
 
     def _verification(self, currency: str) -> Money:
         """The small amount charged and refunded to check a card (SPEC R5)."""

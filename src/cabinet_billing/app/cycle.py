@@ -381,7 +381,12 @@ class CycleUseCases(BillingCore):
         if run.profile.done(key) or (service.paid_until is not None and service.paid_until > today):
             return
         gross, tax = self._daily_charge(run, service)
-        if self._spendable(run, gross.code, blocked=balance_blocked) < gross:
+        if (
+            self._spendable(
+                run.uow, run.profile.account_id, gross.code, with_credit=not balance_blocked
+            )
+            < gross
+        ):
             if service.status is ServiceStatus.ACTIVE:
                 service.expire(Actor.system(), run.now, "the balance does not cover the day")
                 run.tally.events.append(
@@ -452,7 +457,12 @@ class CycleUseCases(BillingCore):
                 sub,
                 today,
                 self.settings.renewal,
-                available=self._spendable(run, sub.price.code, blocked=balance_blocked),
+                available=self._spendable(
+                    run.uow,
+                    run.profile.account_id,
+                    sub.price.code,
+                    with_credit=not balance_blocked,
+                ),
                 method=method,
                 balance_renewal_blocked=balance_blocked,
                 done=profile.keys,
@@ -604,14 +614,6 @@ class CycleUseCases(BillingCore):
         self._gateway.refund(result.reference, amount, idempotency_key=f"{key}:refund")
         method.mark_working(run.now)
         return True
-
-    def _spendable(self, run: _Run, code: str, *, blocked: bool) -> Money:
-        balance = run.uow.ledgers.get(run.profile.account_id).balance(code)
-        free = max(balance, Money.zero(code))
-        line = run.profile.credit
-        if blocked or line is None or line.currency != code or self.settings.credit is None:
-            return free
-        return free + line.available
 
     def _charge_method(
         self,

@@ -8,12 +8,17 @@ from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.errors import NotFoundError
 from cabinet_billing.ports.repositories import UnitOfWork
-from cabinet_billing.testing.contract import CHECKS, UnitOfWorkContract
+from cabinet_billing.testing.contract import (
+    CHECKS,
+    OVERLAP_CHECKS,
+    OverlappingUnitsOfWorkContract,
+    UnitOfWorkContract,
+)
 
 pytestmark = pytest.mark.spec("P")
 
 
-class TestMemoryUnitOfWork(UnitOfWorkContract):
+class TestMemoryUnitOfWork(UnitOfWorkContract, OverlappingUnitsOfWorkContract):
     @pytest.fixture(autouse=True)
     def _store(self) -> None:
         self.store = MemoryStore()
@@ -22,7 +27,7 @@ class TestMemoryUnitOfWork(UnitOfWorkContract):
         return MemoryUnitOfWork(self.store)
 
 
-class TestSqliteFileUnitOfWork(UnitOfWorkContract):
+class TestSqliteFileUnitOfWork(UnitOfWorkContract, OverlappingUnitsOfWorkContract):
     @pytest.fixture(autouse=True)
     def _store(self, billing_sqlite_store: SqlStore) -> None:
         self.store = billing_sqlite_store
@@ -40,7 +45,7 @@ class TestSqliteMemoryUnitOfWork(UnitOfWorkContract):
         return SqlUnitOfWork(self.store)
 
 
-class TestPostgresUnitOfWork(UnitOfWorkContract):
+class TestPostgresUnitOfWork(UnitOfWorkContract, OverlappingUnitsOfWorkContract):
     @pytest.fixture(autouse=True)
     def _store(self, billing_pg_store: SqlStore) -> None:
         self.store = billing_pg_store
@@ -53,6 +58,8 @@ def test_the_class_runs_every_check() -> None:
     methods = {name for name in dir(UnitOfWorkContract) if name.startswith("test_")}
     assert {f"test_{check.__name__.removeprefix('check_')}" for check in CHECKS} <= methods
     assert len(methods) == len(CHECKS) + 1
+    overlap = {n for n in dir(OverlappingUnitsOfWorkContract) if n.startswith("test_")}
+    assert overlap == {f"test_{c.__name__.removeprefix('check_')}" for c in OVERLAP_CHECKS}
 
 
 def test_a_store_that_keeps_nothing_fails_the_contract() -> None:

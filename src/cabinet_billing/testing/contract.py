@@ -38,6 +38,12 @@ What the checks hold a store to:
   is handed out again, so numbers never skip;
 * idempotency keys are recorded once and listed by prefix, literally (``%`` and ``_``
   are not wildcards).
+
+:class:`OverlappingUnitsOfWorkContract` adds what a store that serves several units of
+work at once must promise (:data:`OVERLAP_CHECKS`): when two of them change the same
+aggregate, add the same id or record the same key, the second commit raises
+:class:`~cabinet_billing.errors.ConflictError` and the first one's change stays; a unit
+of work that only read an aggregate another one changed commits without a conflict.
 """
 
 from __future__ import annotations
@@ -63,7 +69,14 @@ from cabinet_billing.domain.support import Ticket
 from cabinet_billing.errors import ConflictError, NotFoundError
 from cabinet_billing.ports.repositories import UnitOfWork
 
-__all__ = ["CHECKS", "UnitOfWorkContract", "UowFactory", "check_unit_of_work"]
+__all__ = [
+    "CHECKS",
+    "OVERLAP_CHECKS",
+    "OverlappingUnitsOfWorkContract",
+    "UnitOfWorkContract",
+    "UowFactory",
+    "check_unit_of_work",
+]
 
 UowFactory = Callable[[], UnitOfWork]
 """Makes a new unit of work over the store under test."""
@@ -560,3 +573,97 @@ class UnitOfWorkContract(abc.ABC):
     def test_every_check_runs_in_one_store(self) -> None:
         """Every check again, one after the other, in the same store."""
         check_unit_of_work(self.make_uow)
+
+
+# ----------------------------------------------------------------------------- overlapping
+
+
+def check_overlapping_changes_conflict(make_uow: UowFactory) -> None:
+    """Two units of work change one ledger: the second commit is refused, the first stays.
+
+    Without the check the second commit would overwrite the first one's entry (a lost
+    update: a balance of 2.00 instead of -2.00 after two charges of 2.00 on 2.00).
+    """
+    account_id = _fresh("acc")
+    with make_uow() as uow:
+        uow.ledgers.get(account_id).top_up(_rub("2.00"), _AT, ref="pay-1")
+        uow.commit()
+    first, second = make_uow(), make_uow()
+    with first, second:
+        first.ledgers.get(account_id).charge(_rub("2.00"), _AT, ref="exp-1")
+        second.ledgers.get(account_id).charge(_rub("2.00"), _AT, ref="exp-2")
+        first.commit()
+        with pytest.raises(ConflictError, match="another unit of work"):
+            second.commit()
+    with make_uow() as uow:
+        balance = uow.ledgers.get(account_id).balance("RUB")
+        _expect(balance == _rub("0.00"), f"after one refused charge the balance is {balance}")
+
+
+def check_overlapping_reads_do_not_conflict(make_uow: UowFactory) -> None:
+    """A unit of work that only read an aggregate commits after another changed it."""
+    account_id, service_id = _fresh("acc"), _fresh("ser")
+    with make_uow() as uow:
+        uow.services.add(_service(service_id, account_id))
+        uow.commit()
+    reader, writer = make_uow(), make_uow()
+    with reader, writer:
+        _expect(not reader.services.get(service_id).auto_renew, "a new service auto-renews")
+        writer.services.get(service_id).set_auto_renew(enabled=True)
+        writer.commit()
+        reader.ledgers.get(account_id).top_up(_rub("1.00"), _AT, ref="pay-1")
+        reader.commit()
+    with make_uow() as uow:
+        _expect(uow.services.get(service_id).auto_renew, "the writer's change was lost")
+        _expect(uow.ledgers.get(account_id).balance("RUB") == _rub("1.00"), "the top-up")
+
+
+def check_overlapping_adds_conflict(make_uow: UowFactory) -> None:
+    """Two units of work add the same id, or record the same key: the second is refused."""
+    account_id, service_id, key = _fresh("acc"), _fresh("ser"), _fresh("key")
+    first, second = make_uow(), make_uow()
+    with first, second:
+        first.services.add(_service(service_id, account_id))
+        first.keys.record(key)
+        second.services.add(_service(service_id, account_id))
+        first.commit()
+        with pytest.raises(ConflictError):
+            second.commit()
+    first, second = make_uow(), make_uow()
+    with first, second:
+        first.keys.record(key + "-2")
+        second.keys.record(key + "-2")
+        first.commit()
+        with pytest.raises(ConflictError):
+            second.commit()
+    with make_uow() as uow:
+        _expect(uow.keys.seen(key) and uow.keys.seen(key + "-2"), "the first keys were lost")
+
+
+#: The checks that need two units of work open at once (a store that allows only one at a
+#: time, such as in-memory SQLite, cannot run them).
+OVERLAP_CHECKS: tuple[Callable[[UowFactory], None], ...] = (
+    check_overlapping_changes_conflict,
+    check_overlapping_reads_do_not_conflict,
+    check_overlapping_adds_conflict,
+)
+
+
+class OverlappingUnitsOfWorkContract(abc.ABC):
+    """The overlap checks as a pytest test class (see :class:`UnitOfWorkContract`)."""
+
+    @abc.abstractmethod
+    def make_uow(self) -> UnitOfWork:
+        """A new unit of work over the store under test."""
+
+    def test_overlapping_changes_conflict(self) -> None:
+        """See :func:`check_overlapping_changes_conflict`."""
+        check_overlapping_changes_conflict(self.make_uow)
+
+    def test_overlapping_reads_do_not_conflict(self) -> None:
+        """See :func:`check_overlapping_reads_do_not_conflict`."""
+        check_overlapping_reads_do_not_conflict(self.make_uow)
+
+    def test_overlapping_adds_conflict(self) -> None:
+        """See :func:`check_overlapping_adds_conflict`."""
+        check_overlapping_adds_conflict(self.make_uow)

@@ -41,8 +41,8 @@ import moneyed
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
 from cabinet_billing.adapters.sandbox import Outcome
 from cabinet_billing.app.billing import Billing
-from cabinet_billing.app.core import notification_of
-from cabinet_billing.app.cycle import CycleSummary
+from cabinet_billing.app.context import notification_of
+from cabinet_billing.app.run import CycleSummary
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.domain.autopay import AutopayMode, AutopayPolicy
 from cabinet_billing.domain.cart import Cart

@@ -48,11 +48,16 @@ T = TypeVar("T")
 
 
 class _Table(Generic[T]):
-    """Committed rows of one aggregate, by id, with a secondary index by account."""
+    """Committed rows of one aggregate, by id, with a secondary index by account.
+
+    Each row has a version, raised by every commit that changes it, so that a unit of
+    work can tell whether the row it read is still the committed one.
+    """
 
     def __init__(self, kind: str, account_of: Callable[[T], str]) -> None:
         self.kind = kind
         self.rows: dict[str, T] = {}
+        self.versions: dict[str, int] = {}
         self.by_account: dict[str, list[str]] = {}
         self._account_of = account_of
 
@@ -63,6 +68,7 @@ class _Table(Generic[T]):
         if key not in self.rows:
             self.by_account.setdefault(self._account_of(row), []).append(key)
         self.rows[key] = row
+        self.versions[key] = self.versions.get(key, 0) + 1
 
 
 @attrs.define
@@ -148,12 +154,17 @@ class _Repository(Generic[T]):
         self._table = table
         self._key_of = key_of
         self.loaded: dict[str, T] = {}
+        # The committed version each loaded row was read at (None: added here), and the
+        # committed row itself: committed rows are never changed in place.
+        self.read: dict[str, int | None] = {}
+        self.base: dict[str, T] = {}
 
     def add(self, row: T) -> None:
         key = self._key_of(row)
         if key in self.loaded or key in self._table.rows:
             raise ConflictError(f"{self._table.kind} {key!r}", "already exists")
         self.loaded[key] = row
+        self.read[key] = None
 
     def get(self, key: str) -> T:
         found = self.loaded.get(key)
@@ -165,7 +176,32 @@ class _Repository(Generic[T]):
         # A private copy: changes reach the store only on commit.
         mine = clone(committed)
         self.loaded[key] = mine
+        self.read[key] = self._table.versions[key]
+        self.base[key] = committed
         return mine
+
+    def changed(self) -> list[str]:
+        """The loaded rows that differ from what was read (every added row)."""
+        base = self.base
+        return [
+            key for key, row in self.loaded.items() if self.read[key] is None or row != base[key]
+        ]
+
+    def check(self, keys: Iterable[str]) -> None:
+        """Refuse to write rows another unit of work committed since they were read."""
+        for key in keys:
+            read = self.read[key]
+            now = self._table.versions.get(key)
+            if read is None and now is not None:
+                raise ConflictError(
+                    f"{self._table.kind} {key!r}",
+                    "was added by another unit of work meanwhile; retry",
+                )
+            if read is not None and now != read:
+                raise ConflictError(
+                    f"{self._table.kind} {key!r}",
+                    f"was changed by another unit of work after version {read}; retry",
+                )
 
     def ids(self) -> list[str]:
         return sorted(set(self._table.rows) | set(self.loaded))
@@ -179,10 +215,12 @@ class _Repository(Generic[T]):
         ]
         return [self.get(k) for k in keys]
 
-    def flush(self) -> None:
-        for key, row in self.loaded.items():
-            self._table.put(key, row)
+    def flush(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._table.put(key, self.loaded[key])
         self.loaded = {}
+        self.read = {}
+        self.base = {}
 
 
 class _PerAccount(_Repository[T]):
@@ -195,6 +233,7 @@ class _PerAccount(_Repository[T]):
     def get(self, key: str) -> T:
         if key not in self.loaded and key not in self._table.rows:
             self.loaded[key] = self._factory(key)
+            self.read[key] = None
         return super().get(key)
 
 
@@ -223,21 +262,43 @@ class _Invoices(_Repository[Invoice]):
         found = [self.get(k) for k in dict.fromkeys(keys)]
         return sorted((i for i in found if i.is_open()), key=lambda i: (i.issued_on, i.number))
 
-    def flush(self) -> None:
-        for invoice in self.loaded.values():
-            self._numbers[invoice.number] = invoice.id
-        super().flush()
+    def check(self, keys: Iterable[str]) -> None:
+        super().check(keys)
+        for key in keys:
+            number = self.loaded[key].number
+            owner = self._numbers.get(number)
+            if owner is not None and owner != key:
+                raise ConflictError(
+                    f"invoice number {number!r}",
+                    "was used by another unit of work meanwhile; retry",
+                )
+
+    def flush(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._numbers[self.loaded[key].number] = key
+        super().flush(keys)
 
 
 class _Sequences:
     def __init__(self, committed: dict[str, int]) -> None:
         self._committed = committed
         self.staged: dict[str, int] = {}
+        self._read: dict[str, int] = {}
 
     def next(self, name: str) -> int:
-        value = self.staged.get(name, self._committed.get(name, 0)) + 1
+        if name not in self.staged:
+            self._read[name] = self._committed.get(name, 0)
+        value = self.staged.get(name, self._read[name]) + 1
         self.staged[name] = value
         return value
+
+    def check(self) -> None:
+        for name, read in self._read.items():
+            if self._committed.get(name, 0) != read:
+                raise ConflictError(
+                    f"counter {name!r}",
+                    "was advanced by another unit of work meanwhile; retry",
+                )
 
 
 class _Keys:
@@ -255,6 +316,14 @@ class _Keys:
 
     def all(self, prefix: str = "") -> Iterable[str]:
         return sorted(k for k in self._committed | self.staged if k.startswith(prefix))
+
+    def check(self) -> None:
+        taken = self.staged & self._committed
+        if taken:
+            raise ConflictError(
+                f"key {min(taken)!r}",
+                "was recorded by another unit of work meanwhile; retry",
+            )
 
 
 class MemoryUnitOfWork:
@@ -299,21 +368,36 @@ class MemoryUnitOfWork:
         self.rollback()
 
     def commit(self) -> None:
-        """Write every loaded and added aggregate back to the store."""
-        for repo in (
-            self.accounts,
-            self.users,
-            self.services,
-            self.tickets,
-            self.invoices,
-            self.payments,
-            self.ledgers,
-            self.expenses,
-            self.payers,
-            self.documents,
-            self.profiles,
-        ):
-            repo.flush()
+        """Write every changed and added aggregate back to the store, or nothing.
+
+        Raises:
+            ConflictError: when another unit of work committed a change to an aggregate
+                this one changed, took the same counter value or recorded the same key
+                since this one read it; nothing of this unit of work is written.
+        """
+        repos: tuple[_Repository[object], ...] = cast(
+            "tuple[_Repository[object], ...]",
+            (
+                self.accounts,
+                self.users,
+                self.services,
+                self.tickets,
+                self.invoices,
+                self.payments,
+                self.ledgers,
+                self.expenses,
+                self.payers,
+                self.documents,
+                self.profiles,
+            ),
+        )
+        changes = [(repo, repo.changed()) for repo in repos]
+        for repo, keys in changes:
+            repo.check(keys)
+        self.sequences.check()
+        self.keys.check()
+        for repo, keys in changes:
+            repo.flush(keys)
         self.store.sequences.update(self.sequences.staged)
         self.store.keys |= self.keys.staged
         self.committed = True

@@ -23,6 +23,7 @@ from cabinet_billing.adapters.memory.notifier import InMemoryNotifier
 from cabinet_billing.adapters.memory.store import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
+from cabinet_billing.app.context import Ports
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.ports.fx import ExchangeRateProvider
 
@@ -70,12 +71,14 @@ def in_memory_billing(
     notifier = InMemoryNotifier()
     exchange = InMemoryDocumentExchange()
     billing = Billing(
-        lambda: MemoryUnitOfWork(store),
-        clock,
-        gateway,
-        notifier=notifier,
-        settings=settings,
-        documents=exchange,
-        rates=rates,
+        Ports(
+            unit_of_work=lambda: MemoryUnitOfWork(store),
+            clock=clock,
+            gateway=gateway,
+            notifier=notifier,
+            rates=rates,
+            exchange=exchange,
+        ),
+        settings,
     )
     return InMemoryBilling(billing, store, clock, gateway, notifier, exchange)

@@ -1,6 +1,6 @@
 """The billing run: what happens to every account each day (SPEC R1-R9 over time).
 
-:meth:`CycleUseCases.run_billing_cycle` walks the accounts in batches, each in its own
+:meth:`BillingRun.day` (``billing.run.day(...)``) walks the accounts in batches, each in its own
 unit of work, and for each account on the day:
 
 1. credit: issues the statement on the statement day and sends the dunning notices
@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import attrs
 
-from cabinet_billing.app.core import BillingCore, notification_of
+from cabinet_billing.app.context import Context, notification_of
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.events import (
     AutoTopUp,
@@ -69,7 +69,7 @@ from cabinet_billing.rules.renewal import (
     renewal_failure_notice,
 )
 
-__all__ = ["AccountFailure", "CycleSummary", "CycleUseCases", "Preview"]
+__all__ = ["AccountFailure", "BillingRun", "CycleSummary", "Preview"]
 
 #: Statuses in which a paid service expires when its period ends unrenewed.
 _LIVE = frozenset(
@@ -157,10 +157,13 @@ class _Run:
     dry_run: bool
 
 
-class CycleUseCases(BillingCore):
+class BillingRun:
     """The daily billing run."""
 
-    def run_billing_cycle(
+    def __init__(self, context: Context) -> None:
+        self._ctx = context
+
+    def day(
         self,
         day: date | None = None,
         *,
@@ -178,10 +181,10 @@ class CycleUseCases(BillingCore):
             accounts: only these accounts (default: all, in id order).
             progress: called with (accounts done, accounts in total) after each account.
         """
-        today = day if day is not None else self._clock.today()
-        now = _instant(self._clock.now(), today)
+        today = day if day is not None else self._ctx.clock.today()
+        now = _instant(self._ctx.clock.now(), today)
         if accounts is None:
-            with self._uow() as uow:
+            with self._ctx.unit_of_work() as uow:
                 ids: Sequence[str] = uow.accounts.ids()
         else:
             ids = list(accounts)
@@ -214,7 +217,7 @@ class CycleUseCases(BillingCore):
         *,
         dry_run: bool,
     ) -> bool:
-        with self._uow() as uow:
+        with self._ctx.unit_of_work() as uow:
             key = f"cycle:{account_id}:{today.isoformat()}"
             if uow.keys.seen(key):
                 return False
@@ -246,10 +249,10 @@ class CycleUseCases(BillingCore):
                 uow.commit()
         if not dry_run:
             # Sent once the account's day is committed, so a restarted run loses none.
-            self._notify(mine.events)
-            if self._notifier is not None:
+            self._ctx.notify(mine.events)
+            if self._ctx.notifier is not None:
                 for notification in mine.notices:
-                    self._notifier.send(notification)
+                    self._ctx.notifier.send(notification)
         tally.events += mine.events
         tally.notices += mine.notices
         tally.previews += mine.previews
@@ -260,7 +263,7 @@ class CycleUseCases(BillingCore):
 
     def _credit_step(self, run: _Run) -> bool:
         """Statement and dunning notices; returns whether renewals from balance are blocked."""
-        policy = self.settings.credit
+        policy = self._ctx.settings.credit
         profile, uow, today, now = run.profile, run.uow, run.today, run.now
         line = profile.credit
         if policy is None or line is None:
@@ -268,13 +271,13 @@ class CycleUseCases(BillingCore):
         carry = profile.credit_carry
         if carry is not None and carry.amount > 0 and statement_month(policy, today) is not None:
             # The fractions of daily charges left over go on the statement, rounded.
-            rounded = self.settings.rounding.minor(carry)
+            rounded = self._ctx.settings.rounding.minor(carry)
             profile.credit_carry = None
             if rounded.amount > 0 and line.available >= rounded:
                 line.record_usage(rounded, today - timedelta(days=1), "daily charges")
         statement = issue_statement(policy, line, today)
         if statement is not None:
-            invoice = self._issue_invoice(
+            invoice = self._ctx.issue_invoice(
                 uow,
                 profile.account_id,
                 [InvoiceLine(f"Credit statement {statement.month:%Y-%m}", statement.amount)],
@@ -301,7 +304,7 @@ class CycleUseCases(BillingCore):
 
     def _card_autopay_step(self, run: _Run) -> None:
         autopay = run.profile.card_autopay
-        if not self.settings.card_autopay_on_invoice_day or autopay is None:
+        if not self._ctx.settings.card_autopay_on_invoice_day or autopay is None:
             return
         method_id = autopay.method_id
         if method_id is None:
@@ -327,7 +330,7 @@ class CycleUseCases(BillingCore):
         if sub is not None and sub.enabled:
             if (
                 service.status is ServiceStatus.EXPIRED
-                and self.settings.renewal.restart_after_expiry
+                and self._ctx.settings.renewal.restart_after_expiry
                 and sub.paid_until < run.today
             ):
                 sub.restart(run.today)
@@ -382,7 +385,7 @@ class CycleUseCases(BillingCore):
             return
         gross, tax = self._daily_charge(run, service)
         if (
-            self._spendable(
+            self._ctx.spendable(
                 run.uow, run.profile.account_id, gross.code, with_credit=not balance_blocked
             )
             < gross
@@ -427,12 +430,12 @@ class CycleUseCases(BillingCore):
         else:
             start = run.today.replace(day=1)
             days = (period_end(start, period) - start).days
-        rounding = self.settings.rounding
+        rounding = self._ctx.settings.rounding
         net_or_gross = rounding.accrual(service.price / days)
-        rate = self._tax_rate(run.uow.accounts.get(service.account_id))
+        rate = self._ctx.tax_rate(run.uow.accounts.get(service.account_id))
         if rate is None:
             return net_or_gross, Money.zero(net_or_gross.code)
-        if self.settings.tax.mode is TaxMode.INCLUSIVE:
+        if self._ctx.settings.tax.mode is TaxMode.INCLUSIVE:
             return net_or_gross, min(rounding.accrual(rate.included_in(net_or_gross)), net_or_gross)
         tax = rounding.accrual(rate.added_to(net_or_gross))
         return net_or_gross + tax, tax
@@ -446,7 +449,7 @@ class CycleUseCases(BillingCore):
         balance_blocked: bool,
     ) -> None:
         profile, uow, today, now = run.profile, run.uow, run.today, run.now
-        if renewal_date(sub.paid_until, sub.kind, self.settings.renewal) > today:
+        if renewal_date(sub.paid_until, sub.kind, self._ctx.settings.renewal) > today:
             return  # not due: the common case, decided without period arithmetic
         method = None
         if sub.source is RenewalSource.SAVED_METHOD and sub.method_id is not None:
@@ -456,8 +459,8 @@ class CycleUseCases(BillingCore):
             return decide_renewal(
                 sub,
                 today,
-                self.settings.renewal,
-                available=self._spendable(
+                self._ctx.settings.renewal,
+                available=self._ctx.spendable(
                     run.uow,
                     run.profile.account_id,
                     sub.price.code,
@@ -486,7 +489,7 @@ class CycleUseCases(BillingCore):
             invoice = self._renewal_invoice(
                 run, service, decision.amount, decision.period_start, decision.period_end
             )
-            run.tally.events.append(self._issued(invoice, now))
+            run.tally.events.append(self._ctx.issued(invoice, now))
         if decision.action is RenewalAction.CHARGE_BALANCE:
             if run.dry_run:
                 run.tally.previews.append(
@@ -496,7 +499,7 @@ class CycleUseCases(BillingCore):
                         decision.amount,
                     ),
                 )
-            run.tally.events += self._settle(
+            run.tally.events += self._ctx.settle(
                 uow,
                 invoice,
                 invoice.amount_due,
@@ -536,7 +539,7 @@ class CycleUseCases(BillingCore):
         period_start: date,
         period_end: date,
     ) -> Invoice:
-        return self._issue_invoice(
+        return self._ctx.issue_invoice(
             run.uow,
             service.account_id,
             [
@@ -570,7 +573,7 @@ class CycleUseCases(BillingCore):
             ),
         )
         run.tally.notices.append(
-            renewal_failure_notice(sub, run.now, reason, self.settings.renewal),
+            renewal_failure_notice(sub, run.now, reason, self._ctx.settings.renewal),
         )
 
     def _autopay_step(self, run: _Run) -> None:
@@ -582,7 +585,7 @@ class CycleUseCases(BillingCore):
         balance = run.uow.ledgers.get(run.profile.account_id).balance(code)
         amount = autopay_amount(
             policy,
-            self.settings.rounding.minor(balance),
+            self._ctx.settings.rounding.minor(balance),
             run.profile.autopaid(run.today, code),
         )
         if amount is None:
@@ -603,15 +606,17 @@ class CycleUseCases(BillingCore):
         """Check whether a not-working method works again: a small charge, refunded."""
         if run.dry_run or method.working or not method.for_subscriptions:
             return False
-        amount = self._verification(run.uow.accounts.get(run.profile.account_id).profile.currency)
+        amount = self._ctx.verification(
+            run.uow.accounts.get(run.profile.account_id).profile.currency
+        )
         key = f"probe:{method.id}:{run.today.isoformat()}"
         try:
-            result = self._gateway.verify_card(method.token, amount, idempotency_key=key)
+            result = self._ctx.gateway.verify_card(method.token, amount, idempotency_key=key)
         except GatewayError:
             return False
         if not result.succeeded:
             return False
-        self._gateway.refund(result.reference, amount, idempotency_key=f"{key}:refund")
+        self._ctx.gateway.refund(result.reference, amount, idempotency_key=f"{key}:refund")
         method.mark_working(run.now)
         return True
 
@@ -637,7 +642,7 @@ class CycleUseCases(BillingCore):
             run.tally.previews.append(Preview(profile.account_id, what, amount))
         else:
             try:
-                result = self._gateway.charge_saved_method(
+                result = self._ctx.gateway.charge_saved_method(
                     method.token, amount, idempotency_key=key
                 )
             except GatewayError as exc:
@@ -648,7 +653,7 @@ class CycleUseCases(BillingCore):
                 method.mark_failed(now, result.reason or result.status.value)
                 run.tally.failed_charges += 1
                 return False
-        payment_id = f"charge-{self._next_id(run.uow, 'payment')}"
+        payment_id = f"charge-{self._ctx.next_id(run.uow, 'payment')}"
         payment = (
             Payment.for_invoice(
                 payment_id,
@@ -663,7 +668,7 @@ class CycleUseCases(BillingCore):
         )
         run.uow.payments.add(payment)
         payment.apply(GatewayEvent(key, PaymentEventKind.CREDITED, now))
-        run.tally.events += self._credit(run.uow, payment, now)
+        run.tally.events += self._ctx.book_credited(run.uow, payment, now)
         if invoice is None:
             run.tally.events.append(
                 AutoTopUp(

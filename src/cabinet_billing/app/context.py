@@ -15,6 +15,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import attrs
 
+from cabinet_billing.app.results import CheckoutStarted
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.domain.allocation import allocate
 from cabinet_billing.domain.credit import CreditLine
@@ -67,6 +68,7 @@ from cabinet_billing.domain.service import (
     ServiceOperation,
     ServiceStatus,
 )
+from cabinet_billing.domain.support import TicketEvent, ticket_notification
 from cabinet_billing.domain.tax import TaxRate
 from cabinet_billing.errors import (
     ConflictError,
@@ -83,56 +85,64 @@ from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.credit_limit import CreditAction, ensure_allowed, is_allowed
 from cabinet_billing.rules.matching import StatementLine
 
-__all__ = ["BillingCore", "CheckoutStarted", "notification_of", "require_open"]
+__all__ = ["Context", "Ports", "notification_of", "require_open"]
 
 
 @attrs.frozen(kw_only=True)
-class CheckoutStarted:
-    """A payment created and waiting for the customer on the provider's page."""
-
-    payment: Payment
-    url: str
-    events: tuple[BillingEvent, ...]
-
-    @property
-    def quote(self) -> PaymentQuote:
-        """What is credited, the fee, the total to pay and the cashback."""
-        return self.payment.quote
-
-
-class BillingCore:
-    """Ports, settings and the internals every group of use cases shares.
+class Ports:
+    """The parts a host plugs into the library.
 
     Args:
-        uow: makes a fresh unit of work (one per use case).
-        clock: the clock.
+        unit_of_work: makes a fresh unit of work; one is opened per use-case call.
+        clock: the clock (read once per call).
         gateway: the payment provider.
         notifier: where notifications go (none are sent without one).
-        settings: the provider's settings.
-        documents: the e-document exchange acts are sent to, if any.
         rates: where exchange rates come from, for multi-currency balances.
+        exchange: the e-document exchange acts are sent to, if any.
+
+    >>> from datetime import datetime, timezone
+    >>> from cabinet_billing.adapters.clock import FixedClock
+    >>> from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
+    >>> from cabinet_billing.adapters.sandbox import SandboxGateway
+    >>> store = MemoryStore()
+    >>> ports = Ports(
+    ...     unit_of_work=lambda: MemoryUnitOfWork(store),
+    ...     clock=FixedClock(datetime(2024, 3, 1, tzinfo=timezone.utc)),
+    ...     gateway=SandboxGateway(b"a sandbox secret of 32 bytes or more"),
+    ... )
+    >>> ports.notifier is None
+    True
     """
 
-    def __init__(
-        self,
-        uow: Callable[[], UnitOfWork],
-        clock: Clock,
-        gateway: PaymentGateway,
-        *,
-        notifier: Notifier | None = None,
-        settings: BillingSettings | None = None,
-        documents: DocumentExchange | None = None,
-        rates: ExchangeRateProvider | None = None,
-    ) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._gateway = gateway
-        self._notifier = notifier
-        self._exchange = documents
-        self._rates = rates
-        self.settings = settings if settings is not None else BillingSettings()
+    unit_of_work: Callable[[], UnitOfWork]
+    clock: Clock
+    gateway: PaymentGateway
+    notifier: Notifier | None = None
+    rates: ExchangeRateProvider | None = None
+    exchange: DocumentExchange | None = None
 
-    # ------------------------------------------------------------------ internals
+
+class Context:
+    """The ports, the settings and the money flows every use case shares.
+
+    There is one context per :class:`~cabinet_billing.app.billing.Billing`; the topic
+    namespaces of the cabinet and of the provider's side all work through it, so a rule
+    is written once and every path that moves money goes through the same code.
+
+    Args:
+        ports: what the host plugged in.
+        settings: the provider's settings.
+    """
+
+    def __init__(self, ports: Ports, settings: BillingSettings) -> None:
+        self.ports = ports
+        self.unit_of_work = ports.unit_of_work
+        self.clock = ports.clock
+        self.gateway = ports.gateway
+        self.notifier = ports.notifier
+        self.exchange = ports.exchange
+        self.rates = ports.rates
+        self.settings = settings
 
     def ensure_payer_may_pay(self, uow: UnitOfWork, account_id: str, payer_id: str | None) -> None:
         """Refuse paying as ``payer_id`` while another payer has unpaid expenses in an act.
@@ -175,20 +185,29 @@ class BillingCore:
         payers.update(_with_contract(payer, contract.number))
         return contract
 
-    def _may_pay(self, uow: UnitOfWork, account_id: str, user_id: str) -> Account:
+    def ensure_profile_may_pay(self, uow: UnitOfWork, account_id: str) -> Account:
+        """The account, once its profile allows paying (SPEC A2).
+
+        Raises:
+            ProfileIncompleteError: naming the missing fields or the pending verification.
+        """
         account = uow.accounts.get(account_id)
-        uow.users.get(account_id).ensure_can(user_id, "invoices.pay")
         ensure_can_pay(account, self.settings.payment_requirements)
         return account
 
-    def _invoice(self, uow: UnitOfWork, account_id: str, invoice_id: str) -> Invoice:
+    def invoice_of(self, uow: UnitOfWork, account_id: str, invoice_id: str) -> Invoice:
+        """An invoice of the account.
+
+        Raises:
+            NotFoundError: for an unknown invoice or one of another account.
+        """
         invoice = uow.invoices.get(invoice_id)
         if invoice.account_id != account_id:
             # Never confirm that another account's invoice exists.
             raise NotFoundError("invoice", invoice_id)
         return invoice
 
-    def _issue_invoice(
+    def issue_invoice(
         self,
         uow: UnitOfWork,
         account_id: str,
@@ -201,13 +220,13 @@ class BillingCore:
     ) -> Invoice:
         """Issue and keep an invoice with the next number and the account's tax rate."""
         invoice = Invoice.issue(
-            self._next_id(uow, "invoice"),
-            self._number(uow, today, account_id),
+            self.next_id(uow, "invoice"),
+            self.invoice_number(uow, today, account_id),
             account_id,
             lines,
             issued_on=today,
             due_on=due_on,
-            tax_rate=self._tax_rate(uow.accounts.get(account_id)),
+            tax_rate=self.tax_rate(uow.accounts.get(account_id)),
             tax_mode=self.settings.tax.mode,
             kind=kind,
             payment_method_id=payment_method_id,
@@ -216,14 +235,14 @@ class BillingCore:
         uow.invoices.add(invoice)
         return invoice
 
-    def _credit_line(self, uow: UnitOfWork, account_id: str, currency: str) -> CreditLine | None:
+    def credit_line(self, uow: UnitOfWork, account_id: str, currency: str) -> CreditLine | None:
         """The account's credit line in a currency, when the settings give credit."""
         line = uow.profiles.get(account_id).credit
         if self.settings.credit is None or line is None or line.currency != currency:
             return None
         return line
 
-    def _credit_allows(
+    def credit_allows(
         self,
         uow: UnitOfWork,
         account_id: str,
@@ -232,11 +251,11 @@ class BillingCore:
         today: date,
     ) -> bool:
         """Whether the account's credit state allows an action (always, without credit)."""
-        line = self._credit_line(uow, account_id, currency)
+        line = self.credit_line(uow, account_id, currency)
         policy = self.settings.credit
         return line is None or policy is None or is_allowed(policy, line, today, action)
 
-    def _ensure_credit_allows(
+    def ensure_credit_allows(
         self,
         uow: UnitOfWork,
         account_id: str,
@@ -249,11 +268,11 @@ class BillingCore:
         Raises:
             CreditBlockedError: naming the action, the block date and the overdue amount.
         """
-        line = self._credit_line(uow, account_id, currency)
+        line = self.credit_line(uow, account_id, currency)
         if line is not None and self.settings.credit is not None:
             ensure_allowed(self.settings.credit, line, today, action)
 
-    def _spendable(
+    def spendable(
         self,
         uow: UnitOfWork,
         account_id: str,
@@ -264,30 +283,38 @@ class BillingCore:
         """What the account can pay now: its free balance, plus available credit if asked."""
         balance = uow.ledgers.get(account_id).balance(currency)
         free = max(balance, Money.zero(currency))
-        line = self._credit_line(uow, account_id, currency) if with_credit else None
+        line = self.credit_line(uow, account_id, currency) if with_credit else None
         return free if line is None else free + line.available
 
-    def _verification(self, currency: str) -> Money:
+    def verification(self, currency: str) -> Money:
         """The small amount charged and refunded to check a card (SPEC R5)."""
         amount = self.settings.card_verification
         if amount is not None and amount.code == currency:
             return amount
         return self.settings.rounding.minor(Money(1, currency))
 
-    def _tax_rate(self, account: Account) -> TaxRate | None:
+    def tax_rate(self, account: Account) -> TaxRate | None:
+        """The tax rate of the account's country (or the settings' default)."""
         country = account.profile.country
         return self.settings.tax.rate_for(country) if country else self.settings.tax.default
 
-    def _signer(self) -> PayLinkSigner:
+    def signer(self) -> PayLinkSigner:
+        """The pay-link signer.
+
+        Raises:
+            ConflictError: when the settings offer no pay links.
+        """
         if self.settings.pay_links is None:
             raise ConflictError("pay links", "are not offered: set BillingSettings.pay_links")
         return self.settings.pay_links
 
     @staticmethod
-    def _next_id(uow: UnitOfWork, kind: str) -> str:
+    def next_id(uow: UnitOfWork, kind: str) -> str:
+        """The next id of a kind of record, e.g. ``inv-7``."""
         return f"{kind[:3]}-{uow.sequences.next(kind)}"
 
-    def _number(self, uow: UnitOfWork, today: date, account_id: str) -> str:
+    def invoice_number(self, uow: UnitOfWork, today: date, account_id: str) -> str:
+        """The next invoice number of an account, from the settings' template."""
         code = (
             uow.accounts.get(account_id).settings.service_code
             or self.settings.service_code
@@ -308,7 +335,8 @@ class BillingCore:
         )
 
     @staticmethod
-    def _issued(invoice: Invoice, now: datetime) -> InvoiceIssued:
+    def issued(invoice: Invoice, now: datetime) -> InvoiceIssued:
+        """The event of an invoice issued at ``now``."""
         return InvoiceIssued(
             account_id=invoice.account_id,
             at=now,
@@ -317,15 +345,16 @@ class BillingCore:
             amount=invoice.total.gross,
         )
 
-    def _checkout(
+    def checkout(
         self,
         uow: UnitOfWork,
         payment: Payment,
         now: datetime,
         return_url: str | None,
     ) -> CheckoutStarted:
+        """Keep a new payment, open the provider's checkout for it and commit."""
         uow.payments.add(payment)
-        session = self._gateway.checkout(payment, return_url=return_url)
+        session = self.gateway.checkout(payment, return_url=return_url)
         uow.commit()
         event = PaymentStarted(
             account_id=payment.account_id,
@@ -337,15 +366,16 @@ class BillingCore:
         )
         return CheckoutStarted(payment=payment, url=session.url, events=(event,))
 
-    def _after_event(
+    def after_event(
         self,
         uow: UnitOfWork,
         payment: Payment,
         event: GatewayEvent,
         now: datetime,
     ) -> list[BillingEvent]:
+        """Book what a payment's new status means: credit, failure or refund."""
         if payment.status is PaymentStatus.CREDITED:
-            return self._credit(uow, payment, now)
+            return self.book_credited(uow, payment, now)
         if payment.status in {PaymentStatus.FAILED, PaymentStatus.CANCELLED}:
             return [
                 PaymentFailed(
@@ -370,7 +400,7 @@ class BillingCore:
             ]
         return []
 
-    def _credit(self, uow: UnitOfWork, payment: Payment, now: datetime) -> list[BillingEvent]:
+    def book_credited(self, uow: UnitOfWork, payment: Payment, now: datetime) -> list[BillingEvent]:
         """Book a credited payment: to the balance, to its own invoice, then to credit debt.
 
         A payment made for one invoice pays that invoice first; only what is left of it
@@ -397,10 +427,10 @@ class BillingCore:
             # A statement is paid by repaying the credit line (below), never charged again.
             if invoice.is_open() and invoice.kind is not InvoiceKind.STATEMENT:
                 amount = min(payment.amount, invoice.amount_due)
-                events += self._settle(uow, invoice, amount, now, from_balance=False)
+                events += self.settle(uow, invoice, amount, now, from_balance=False)
                 free -= amount
         if free.amount > 0:
-            self._repay_credit(uow, payment, free, now)
+            self.repay_credit(uow, payment, free, now)
         cashback = payment.quote.cashback
         if cashback.amount > 0:
             back = Payment(
@@ -420,14 +450,12 @@ class BillingCore:
             uow.payments.add(back)
             ledger.cashback(cashback, now, ref=back.id, key=f"payment:{back.id}")
             book.fund(back.id, cashback)
-            self._repay_credit(uow, back, cashback, now)
+            self.repay_credit(uow, back, cashback, now)
         if self.settings.apply_balance_to_open_invoices:
-            events += self._apply_balance(uow, account_id, now)
+            events += self.apply_balance(uow, account_id, now)
         return events
 
-    def _repay_credit(
-        self, uow: UnitOfWork, payment: Payment, amount: Money, now: datetime
-    ) -> None:
+    def repay_credit(self, uow: UnitOfWork, payment: Payment, amount: Money, now: datetime) -> None:
         """Let a payment repay the credit line: statements oldest first, then unbilled usage.
 
         The money is already on the balance (which was below zero by the debt); this only
@@ -447,7 +475,7 @@ class BillingCore:
         if result.remainder.amount > 0 and line.unbilled.amount > 0:
             line.repay_unbilled(min(result.remainder, line.unbilled))
 
-    def _apply_balance(self, uow: UnitOfWork, account_id: str, now: datetime) -> list[BillingEvent]:
+    def apply_balance(self, uow: UnitOfWork, account_id: str, now: datetime) -> list[BillingEvent]:
         """Pay open invoices from the balance, oldest first (never a top-up invoice)."""
         ledger = uow.ledgers.get(account_id)
         events: list[BillingEvent] = []
@@ -457,18 +485,19 @@ class BillingCore:
             spendable = _floor_minor(ledger.balance(invoice.currency))
             due = invoice.amount_due
             if spendable >= due:
-                events += self._settle(uow, invoice, due, now, from_balance=True)
+                events += self.settle(uow, invoice, due, now, from_balance=True)
             elif self.settings.partial_from_balance and spendable.amount > 0:
-                events += self._settle(uow, invoice, spendable, now, from_balance=True)
+                events += self.settle(uow, invoice, spendable, now, from_balance=True)
         return events
 
-    def _bank_transfer(
+    def bank_transfer(
         self,
         uow: UnitOfWork,
         invoice: Invoice,
         line: StatementLine,
         now: datetime,
     ) -> list[BillingEvent]:
+        """Credit a matched bank statement line to its invoice as a payment."""
         payment = Payment.for_invoice(
             f"bank-{line.line_id}",
             invoice.account_id,
@@ -489,9 +518,9 @@ class BillingCore:
                 amount=line.amount,
             ),
         ]
-        return events + self._credit(uow, payment, now)
+        return events + self.book_credited(uow, payment, now)
 
-    def _settle(
+    def settle(
         self,
         uow: UnitOfWork,
         invoice: Invoice,
@@ -554,11 +583,10 @@ class BillingCore:
                 from_balance=from_balance,
             ),
         ]
-        return events + self._services_paid(uow, invoice, now)
+        return events + self.services_paid(uow, invoice, now)
 
-    def _services_paid(
-        self, uow: UnitOfWork, invoice: Invoice, now: datetime
-    ) -> list[BillingEvent]:
+    def services_paid(self, uow: UnitOfWork, invoice: Invoice, now: datetime) -> list[BillingEvent]:
+        """Mark the services an invoice paid as paid or renewed until its lines' dates."""
         events: list[BillingEvent] = []
         for line in invoice.lines:
             if line.service_id is None or line.paid_until is None:
@@ -586,13 +614,48 @@ class BillingCore:
             )
         return events
 
-    def _notify(self, events: Sequence[BillingEvent]) -> None:
-        if self._notifier is None:
+    def notify(self, events: Sequence[BillingEvent]) -> None:
+        """Send the notifications of events (after the commit)."""
+        if self.notifier is None:
             return
         for event in events:
             notification = notification_of(event)
             if notification is not None:
-                self._notifier.send(notification)
+                self.notifier.send(notification)
+
+    def credit_charge(
+        self,
+        uow: UnitOfWork,
+        payment: Payment,
+        key: str,
+        now: datetime,
+    ) -> list[BillingEvent]:
+        """Book a charge the provider already confirmed as a credited payment."""
+        uow.payments.add(payment)
+        payment.apply(GatewayEvent(key, PaymentEventKind.CREDITED, now))
+        events = self.book_credited(uow, payment, now)
+        return [
+            e for e in events if not isinstance(e, PaymentCredited) or e.payment_id == payment.id
+        ]
+
+    def require_rates(self) -> ExchangeRateProvider:
+        """The exchange-rate provider.
+
+        Raises:
+            ConflictError: when none is plugged in.
+        """
+        if self.rates is None:
+            raise ConflictError("exchange rates", "no ExchangeRateProvider is plugged in")
+        return self.rates
+
+    def send_ticket_events(self, events: Sequence[TicketEvent]) -> None:
+        """Send the notifications of ticket events (after the commit)."""
+        if self.notifier is None:
+            return
+        for event in events:
+            notification = ticket_notification(event)
+            if notification is not None:
+                self.notifier.send(notification)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -1,0 +1,147 @@
+"""The cabinet's balance: amounts, conversions and autopayment (SPEC L1, M4, R6).
+
+An account keeps one balance per currency it uses. Before topping up, a customer sees
+what the amount is worth in the provider's other currencies at today's rate (Introserv);
+moving money between an account's balances is a conversion booked as a pair of ledger
+entries that records the rate and the rounding difference. Autopayment tops the balance
+up from a saved method when it runs low, never past the monthly cap.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import moneyed
+
+from cabinet_billing.app.context import Context
+from cabinet_billing.app.gate import Gate
+from cabinet_billing.domain.autopay import AutopayPolicy
+from cabinet_billing.domain.billing_profile import AutopaySettings
+from cabinet_billing.domain.fx import Conversion, RateTable, convert, equivalents
+from cabinet_billing.domain.ledger import LedgerEntry
+from cabinet_billing.domain.money import Money
+from cabinet_billing.errors import CurrencyMismatchError, InsufficientFundsError
+from cabinet_billing.rules.autopay import ScheduledCharge, forecast, recommended_cap
+
+__all__ = ["CabinetBalance"]
+
+
+class CabinetBalance:
+    """The account's balances (right ``invoices.view`` to read, ``invoices.pay`` to act)."""
+
+    def __init__(self, context: Context, gate: Gate) -> None:
+        self._ctx = context
+        self._gate = gate
+
+    def get(self, currency: str | None = None) -> Money:
+        """The balance in a currency (default: the account's), at accrual precision.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.view``.
+        """
+        with self._gate.open("invoices.view") as call:
+            code = currency if currency is not None else call.account.profile.currency
+            return call.uow.ledgers.get(call.account.id).balance(code)
+
+    def equivalents(self, amount: moneyed.Money) -> dict[str, Conversion]:
+        """What a top-up is worth in each of the provider's other currencies today.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.view``.
+            ConflictError: when no exchange-rate provider is plugged in.
+            ExchangeRateNotFoundError: when a currency has no rate.
+        """
+        ctx = self._ctx
+        rates = ctx.require_rates()
+        money = Money(amount.amount, amount.currency)
+        with self._gate.open("invoices.view") as call:
+            today = call.today
+        others = [c for c in ctx.settings.currencies if c != money.code]
+        table = RateTable([rates.rate(money.code, code, today) for code in others])
+        return equivalents(money, others, table, ctx.settings.rounding)
+
+    def convert(self, amount: moneyed.Money, to: str) -> tuple[LedgerEntry, LedgerEntry]:
+        """Move money from one of the account's balances to another at today's rate.
+
+        Returns:
+            The two ledger entries: the source amount out, the converted amount in.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.pay``.
+            ConflictError: when no exchange-rate provider is plugged in.
+            CurrencyMismatchError: when the target currency is not one the provider
+                keeps balances in.
+            InsufficientFundsError: when the source balance does not cover the amount.
+            ExchangeRateNotFoundError: when the pair has no rate.
+        """
+        ctx = self._ctx
+        rates = ctx.require_rates()
+        money = Money(amount.amount, amount.currency).require_places().require_positive()
+        target = to.upper()
+        if ctx.settings.currencies and target not in ctx.settings.currencies:
+            raise CurrencyMismatchError(target, ctx.settings.currencies, "target balance")
+        with self._gate.open("invoices.pay") as call:
+            uow, account_id = call.uow, call.account.id
+            ledger = uow.ledgers.get(account_id)
+            balance = ledger.balance(money.code)
+            if balance < money:
+                raise InsufficientFundsError(money, balance, money - balance)
+            conversion = convert(
+                money, target, rates.rate(money.code, target, call.today), ctx.settings.rounding
+            )
+            seq = uow.sequences.next("conversion")
+            out, into = ledger.convert(conversion, call.now, key=f"conversion:{account_id}:{seq}")
+            book = uow.expenses.get(account_id)
+            book.withdraw(min(money, book.available(money.code)))
+            if conversion.target.amount > 0:
+                book.fund(f"conversion-{seq}", conversion.target)
+            uow.commit()
+        return out, into
+
+    def set_autopay(self, method_id: str, policy: AutopayPolicy) -> AutopaySettings:
+        """Top the balance up automatically from a saved method (SPEC R6).
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.pay``.
+            NotFoundError: for an unknown method.
+        """
+        with self._gate.open("invoices.pay") as call:
+            profile = call.uow.profiles.get(call.account.id)
+            profile.method(method_id)
+            profile.autopay = AutopaySettings(method_id, policy)
+            call.uow.commit()
+        return profile.autopay
+
+    def stop_autopay(self) -> None:
+        """Stop automatic top-ups.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.pay``.
+        """
+        with self._gate.open("invoices.pay") as call:
+            call.uow.profiles.get(call.account.id).autopay = None
+            call.uow.commit()
+
+    def recommended_autopay_cap(self) -> Money:
+        """The recommended monthly autopayment cap: next month's forecast plus the margin.
+
+        The forecast adds up the charges of the account's auto-renewing services that
+        fall in the next calendar month (SPEC R6: forecast 620.00 gives 682.00).
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.view``.
+        """
+        ctx = self._ctx
+        with self._gate.open("invoices.view") as call:
+            next_month = (call.today.replace(day=1) + timedelta(days=32)).replace(day=1)
+            currency = call.account.profile.currency
+            charges = [
+                ScheduledCharge(s.price, s.period, s.paid_until, s.anchor)
+                for s in call.uow.services.for_account(call.account.id)
+                if s.auto_renew and s.paid_until is not None and s.price.code == currency
+            ]
+        return recommended_cap(
+            forecast(charges, next_month, currency),
+            ctx.settings.autopay_markup_percent,
+            ctx.settings.rounding,
+        )

@@ -1,0 +1,188 @@
+"""The cabinet's payments: top-ups and saved payment methods (SPEC L2, M5, R5, R7).
+
+A top-up is an advance payment to the balance by one of the provider's methods, with its
+fee, range and cashback (SPEC M5, M6). A saved method (a card or wallet token held by the
+payment provider) is bound by paying the oldest unpaid invoice with it or by a small
+verification charge that is refunded (Horoshop); deleting it switches off the automatic
+renewals it paid.
+"""
+
+from __future__ import annotations
+
+import moneyed
+
+from cabinet_billing.app.context import Context
+from cabinet_billing.app.gate import Gate
+from cabinet_billing.app.results import BindingResult, CheckoutStarted
+from cabinet_billing.domain.autopay import CardAutopay, CardAutopayStatus
+from cabinet_billing.domain.events import BillingEvent
+from cabinet_billing.domain.invoice import InvoiceKind
+from cabinet_billing.domain.money import Money
+from cabinet_billing.domain.payment import Payment
+from cabinet_billing.domain.saved_method import (
+    BindingAction,
+    MethodKind,
+    SavedPaymentMethod,
+    binding_plan,
+)
+from cabinet_billing.errors import ConflictError
+
+__all__ = ["CabinetPayments"]
+
+
+class CabinetPayments:
+    """Top-ups and saved methods (right ``invoices.pay``)."""
+
+    def __init__(self, context: Context, gate: Gate) -> None:
+        self._ctx = context
+        self._gate = gate
+
+    def top_up(
+        self,
+        amount: moneyed.Money,
+        method_id: str,
+        *,
+        payer_id: str | None = None,
+        return_url: str | None = None,
+    ) -> CheckoutStarted:
+        """Start an advance payment to the balance by a method (SPEC L2, M5).
+
+        With a ``payer_id``, the payment is made by that payer of the account; its first
+        payment concludes its contract (SPEC L8).
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.pay``.
+            ProfileIncompleteError: while required profile fields are missing.
+            NotFoundError: for a method not offered in the amount's currency.
+            AmountOutOfRangeError: for an amount outside the method's range.
+            PayerNotReplaceableError: while another payer has unpaid expenses in an act.
+        """
+        ctx = self._ctx
+        money = Money(amount.amount, amount.currency)
+        with self._gate.open("invoices.pay") as call:
+            uow, now = call.uow, call.now
+            ctx.ensure_profile_may_pay(uow, call.account.id)
+            ctx.ensure_payer_may_pay(uow, call.account.id, payer_id)
+            method = ctx.settings.method(method_id, money.code)
+            payment = Payment.top_up(
+                ctx.next_id(uow, "payment"),
+                call.account.id,
+                method.pricing.quote(money),
+                now,
+                method_id=method.id,
+                payer_id=payer_id,
+            )
+            return ctx.checkout(uow, payment, now, return_url)
+
+    def bind_card(
+        self,
+        method: SavedPaymentMethod,
+        *,
+        verification: Money | None = None,
+    ) -> BindingResult:
+        """Save a card or wallet and prove it works (SPEC R5, Horoshop's binding).
+
+        With an unpaid invoice, the card pays the oldest one; otherwise a small amount
+        (``verification``, by default the settings' ``card_verification``) is charged and
+        refunded. A declined charge leaves the method saved but not working. Binding a
+        card also starts card autopay on invoice day when the settings offer it.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.pay``.
+            ProfileIncompleteError: while required profile fields are missing.
+            GatewayTimeoutError: when the provider does not answer (nothing is saved).
+        """
+        ctx = self._ctx
+        with self._gate.open("invoices.pay") as call:
+            uow, now = call.uow, call.now
+            account_id = call.account.id
+            account = ctx.ensure_profile_may_pay(uow, account_id)
+            profile = uow.profiles.get(account_id)
+            profile.add_method(method)
+            currency = account.profile.currency
+            open_invoices = [
+                i
+                for i in uow.invoices.for_account(account_id)
+                if i.is_open() and i.kind is not InvoiceKind.STATEMENT and i.currency == currency
+            ]
+            plan = binding_plan(open_invoices, verification or ctx.verification(currency))
+            events: list[BillingEvent] = []
+            key = f"bind:{method.id}"
+            result = ctx.gateway.charge_saved_method(method.token, plan.amount, idempotency_key=key)
+            if not result.succeeded:
+                method.mark_failed(now, result.reason or result.status.value)
+                uow.commit()
+                return BindingResult(
+                    method=method,
+                    action=plan.action,
+                    invoice_id=plan.invoice_id,
+                    amount=plan.amount,
+                    events=(),
+                )
+            method.mark_working(now)
+            if plan.action is BindingAction.PAY_INVOICE and plan.invoice_id is not None:
+                payment = Payment.for_invoice(
+                    ctx.next_id(uow, "payment"),
+                    account_id,
+                    plan.invoice_id,
+                    plan.amount,
+                    now,
+                    method_id=method.id,
+                )
+                events += ctx.credit_charge(uow, payment, key, now)
+            elif plan.refund is not None:
+                ctx.gateway.refund(result.reference, plan.refund, idempotency_key=f"{key}:refund")
+            autopay = profile.card_autopay or CardAutopay(account_id)
+            if (
+                ctx.settings.card_autopay_on_invoice_day
+                and method.kind is MethodKind.CARD
+                and autopay.status is not CardAutopayStatus.STOPPED
+            ):
+                # A stopped card autopay stays stopped: the customer chose bank transfer.
+                autopay.record_card_payment(method.id, now.date())
+                profile.card_autopay = autopay
+            uow.commit()
+        ctx.notify(events)
+        return BindingResult(
+            method=method,
+            action=plan.action,
+            invoice_id=plan.invoice_id,
+            amount=plan.amount,
+            events=tuple(events),
+        )
+
+    def delete_method(self, method_id: str) -> tuple[str, ...]:
+        """Delete a saved method; auto-renewal is switched off for the services it paid.
+
+        Returns:
+            The ids of the services whose auto-renewal was switched off.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.pay``.
+            NotFoundError: for an unknown method.
+        """
+        with self._gate.open("invoices.pay") as call:
+            uow = call.uow
+            profile = uow.profiles.get(call.account.id)
+            switched = profile.remove_method(method_id)
+            for service_id in switched:
+                uow.services.get(service_id).set_auto_renew(False)
+            if profile.card_autopay is not None and profile.card_autopay.method_id == method_id:
+                profile.card_autopay.stop()
+            uow.commit()
+        return switched
+
+    def stop_card_autopay(self) -> None:
+        """Stop charging the card on invoice day: bank transfer stays the only way (R7).
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.pay``.
+            ConflictError: when card autopay never started.
+            InvalidTransitionError: when it is stopped already.
+        """
+        with self._gate.open("invoices.pay") as call:
+            autopay = call.uow.profiles.get(call.account.id).card_autopay
+            if autopay is None:
+                raise ConflictError("card autopay", "has not started: no card payment yet")
+            autopay.stop()
+            call.uow.commit()

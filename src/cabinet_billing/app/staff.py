@@ -1,0 +1,193 @@
+"""The provider's staff: decisions and month-end work only the provider may do.
+
+Opening a credit line and changing its limit (SPEC R1), closing a billing month into
+acts (SPEC L8), answering and closing support tickets (SPEC S1), and the reads an
+administrator needs (balances, credit). Staff calls are trusted: the host authenticates
+its staff before calling them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from cabinet_billing.app.context import Context
+from cabinet_billing.app.credit import credit_view
+from cabinet_billing.app.results import CreditStatusView
+from cabinet_billing.app.tickets import ticket_of
+from cabinet_billing.domain.credit import CreditLine
+from cabinet_billing.domain.documents import (
+    Act,
+    assign_expenses_to_act,
+    billing_month,
+    build_act,
+    ensure_can_issue_acts,
+)
+from cabinet_billing.domain.money import Money
+from cabinet_billing.domain.support import Ticket, TicketAttachment, TicketSide
+from cabinet_billing.domain.tax import TaxRate
+from cabinet_billing.errors import ConflictError
+
+__all__ = ["Staff"]
+
+
+class Staff:
+    """What the provider's staff do for an account."""
+
+    def __init__(self, context: Context) -> None:
+        self._ctx = context
+
+    # ------------------------------------------------------------------ reads
+
+    def balance(self, account_id: str, currency: str) -> Money:
+        """The account's balance in a currency, at accrual precision.
+
+        Raises:
+            NotFoundError: for an unknown account.
+        """
+        with self._ctx.unit_of_work() as uow:
+            uow.accounts.get(account_id)
+            return uow.ledgers.get(account_id).balance(currency)
+
+    def credit_status(self, account_id: str) -> CreditStatusView:
+        """The account's credit line state and dashboard today (SPEC R1, R2).
+
+        Raises:
+            NotFoundError: when the account has no credit line.
+        """
+        today = self._ctx.clock.today()
+        with self._ctx.unit_of_work() as uow:
+            return credit_view(self._ctx, uow, account_id, today)
+
+    # ------------------------------------------------------------------ credit
+
+    def open_credit_line(self, account_id: str, limit: Money | None = None) -> CreditLine:
+        """Give an account credit up to a limit (a provider's decision, SPEC R1).
+
+        Without a limit, the settings' default limit is used. Changing the limit of an
+        existing line keeps its statements; a limit below the current debt is refused.
+
+        Raises:
+            ConflictError: when the settings give no credit, or no limit is given and the
+                settings have no default.
+            NotFoundError: for an unknown account.
+        """
+        settings = self._ctx.settings
+        if settings.credit is None:
+            raise ConflictError("credit line", "the settings give no credit (credit is None)")
+        limit = limit if limit is not None else settings.credit_limit
+        if limit is None:
+            raise ConflictError("credit line", "give a limit: the settings have no default")
+        with self._ctx.unit_of_work() as uow:
+            uow.accounts.get(account_id)
+            profile = uow.profiles.get(account_id)
+            if profile.credit is None:
+                profile.credit = CreditLine(account_id, limit)
+            else:
+                profile.credit.change_limit(limit)
+            uow.commit()
+            return profile.credit
+
+    # ------------------------------------------------------------------ documents
+
+    def close_month(self, account_id: str, month: date) -> tuple[Act, ...]:
+        """Produce the acts of completed work of a billing month (SPEC L8).
+
+        One act per payer (and one for expenses without a payer) and currency, from the
+        expenses charged in the month; each is kept, its expenses are marked, and it is
+        sent to the e-document exchange when one is plugged in and on. Closing a month
+        again produces nothing new.
+
+        Raises:
+            ConflictError: when the policy needs the e-document exchange and it is off.
+        """
+        ctx = self._ctx
+        first = billing_month(month)
+        with ctx.unit_of_work() as uow:
+            key = f"acts:{account_id}:{first.isoformat()}"
+            if uow.keys.seen(key):
+                return ()
+            documents = uow.documents.get(account_id)
+            ensure_can_issue_acts(ctx.settings.documents, documents.exchange)
+            account = uow.accounts.get(account_id)
+            expenses = [
+                e
+                for e in uow.expenses.get(account_id).expenses()
+                if billing_month(e.charged_on) == first
+            ]
+            rate = ctx.tax_rate(account) or TaxRate("0", "no tax")
+            made: list[Act] = []
+            groups = sorted({(e.payer_id or "", e.currency) for e in expenses})
+            for payer_id, currency in groups:
+                seq = uow.sequences.next("act")
+                act = build_act(
+                    f"act-{seq}",
+                    ctx.settings.act_numbers.format(seq, year=first.year, month=first.month),
+                    account_id=account_id,
+                    month=first,
+                    expenses=[e for e in expenses if (e.payer_id or "") == payer_id],
+                    rate=rate,
+                    mode=ctx.settings.tax.mode,
+                    payer_id=payer_id or None,
+                    currency=currency,
+                    rounding=ctx.settings.rounding,
+                )
+                if act is None:
+                    continue
+                documents.add_act(act)
+                assign_expenses_to_act(act, expenses)
+                made.append(act)
+            exchange = documents.exchange
+            if ctx.exchange is not None and exchange is not None and exchange.is_on:
+                requisites = exchange.requisites
+                if requisites is None:
+                    raise ConflictError("e-document exchange", "is on without requisites")
+                for act in made:
+                    ctx.exchange.send_act(act, requisites)
+            uow.keys.record(key)
+            uow.commit()
+        return tuple(made)
+
+    # ------------------------------------------------------------------ support
+
+    def reply_to_ticket(
+        self,
+        account_id: str,
+        ticket_id: str,
+        text: str,
+        *,
+        author: str,
+        attachments: Sequence[TicketAttachment] = (),
+    ) -> Ticket:
+        """Answer a customer's ticket as ``author`` (a member of the staff).
+
+        Raises:
+            NotFoundError: for a ticket of another account.
+            InvalidTransitionError: when the ticket takes no replies (archived).
+        """
+        ctx = self._ctx
+        now = ctx.clock.now()
+        with ctx.unit_of_work() as uow:
+            ticket = ticket_of(uow, account_id, ticket_id)
+            events = ticket.reply(
+                TicketSide.STAFF, text, now, attachments=attachments, author_name=author
+            )
+            uow.commit()
+        ctx.send_ticket_events(events)
+        return ticket
+
+    def close_ticket(self, account_id: str, ticket_id: str) -> Ticket:
+        """Close a ticket on the staff's side.
+
+        Raises:
+            NotFoundError: for a ticket of another account.
+            InvalidTransitionError: when it is closed or archived already.
+        """
+        ctx = self._ctx
+        now = ctx.clock.now()
+        with ctx.unit_of_work() as uow:
+            ticket = ticket_of(uow, account_id, ticket_id)
+            event = ticket.close(TicketSide.STAFF, now)
+            uow.commit()
+        ctx.send_ticket_events((event,))
+        return ticket

@@ -1,0 +1,142 @@
+"""The cabinet's support tickets (SPEC S1).
+
+A customer opens a ticket in a department about a subject (optionally about one of their
+services), replies, closes and lists them by tab (open, closed, unread, archived); every
+change notifies the customer. The staff's side is
+:class:`~cabinet_billing.app.staff.Staff`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cabinet_billing.app.context import Context
+from cabinet_billing.app.gate import Call, Gate
+from cabinet_billing.domain.support import (
+    Ticket,
+    TicketAttachment,
+    TicketFilter,
+    TicketPriority,
+    TicketSide,
+    filter_tickets,
+)
+from cabinet_billing.errors import NotFoundError
+from cabinet_billing.ports.repositories import UnitOfWork
+
+__all__ = ["CabinetTickets", "ticket_of"]
+
+
+class CabinetTickets:
+    """Support tickets (``support.write`` to write, ``support.view`` to read)."""
+
+    def __init__(self, context: Context, gate: Gate) -> None:
+        self._ctx = context
+        self._gate = gate
+
+    def open(
+        self,
+        *,
+        department: str,
+        subject: str,
+        text: str,
+        priority: TicketPriority = TicketPriority.NORMAL,
+        related_service_id: str | None = None,
+        attachments: Sequence[TicketAttachment] = (),
+    ) -> Ticket:
+        """Open a ticket with its first message.
+
+        Raises:
+            AccessDeniedError: without the right ``support.write``.
+            NotFoundError: for a related service of another account.
+            ValidationError: for an unknown department, an empty subject or text, or
+                attachments the policy refuses.
+        """
+        with self._gate.open("support.write") as call:
+            uow, account_id = call.uow, call.account.id
+            if related_service_id is not None:
+                service = uow.services.get(related_service_id)
+                if service.account_id != account_id:
+                    raise NotFoundError("service", related_service_id)
+            ticket, event = Ticket.open(
+                f"tic-{uow.sequences.next('ticket')}",
+                account_id,
+                department=department,
+                subject=subject,
+                text=text,
+                at=call.now,
+                priority=priority,
+                related_service_id=related_service_id,
+                attachments=attachments,
+                author_name=call.user.name or call.user.id,
+            )
+            uow.tickets.add(ticket)
+            uow.commit()
+        self._ctx.send_ticket_events((event,))
+        return ticket
+
+    def reply(
+        self,
+        ticket_id: str,
+        text: str,
+        *,
+        attachments: Sequence[TicketAttachment] = (),
+    ) -> Ticket:
+        """Add the customer's message; a reply to a closed ticket reopens it when allowed.
+
+        Raises:
+            AccessDeniedError: without the right ``support.write``.
+            NotFoundError: for a ticket of another account.
+            InvalidTransitionError: when the ticket takes no replies (archived).
+        """
+        with self._gate.open("support.write") as call:
+            ticket = _ticket(call, ticket_id)
+            events = ticket.reply(
+                TicketSide.CUSTOMER,
+                text,
+                call.now,
+                attachments=attachments,
+                author_name=call.user.name or call.user.id,
+            )
+            call.uow.commit()
+        self._ctx.send_ticket_events(events)
+        return ticket
+
+    def close(self, ticket_id: str) -> Ticket:
+        """Close a ticket.
+
+        Raises:
+            AccessDeniedError: without the right ``support.write``.
+            NotFoundError: for a ticket of another account.
+            InvalidTransitionError: when it is closed or archived already.
+        """
+        with self._gate.open("support.write") as call:
+            ticket = _ticket(call, ticket_id)
+            event = ticket.close(TicketSide.CUSTOMER, call.now)
+            call.uow.commit()
+        self._ctx.send_ticket_events((event,))
+        return ticket
+
+    def list(self, which: TicketFilter | str = TicketFilter.ALL) -> list[Ticket]:
+        """The account's tickets of one tab (open, closed, unread ...), newest first.
+
+        Raises:
+            AccessDeniedError: without the right ``support.view``.
+        """
+        with self._gate.open("support.view") as call:
+            return filter_tickets(call.uow.tickets.for_account(call.account.id), which)
+
+
+def _ticket(call: Call, ticket_id: str) -> Ticket:
+    return ticket_of(call.uow, call.account.id, ticket_id)
+
+
+def ticket_of(uow: UnitOfWork, account_id: str, ticket_id: str) -> Ticket:
+    """A ticket of the account (another account's is "not found").
+
+    Raises:
+        NotFoundError: for an unknown ticket or one of another account.
+    """
+    ticket = uow.tickets.get(ticket_id)
+    if ticket.account_id != account_id:
+        raise NotFoundError("ticket", ticket_id)
+    return ticket

@@ -7,21 +7,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from cabinet_billing import (
-    INTROSERV,
-    Account,
-    Actor,
-    BillingSettings,
-    Money,
-    Period,
-    Service,
-    ServiceRenewed,
-)
+from cabinet_billing import Account, BillingSettings, Money, Period, Service
 from cabinet_billing.adapters.clock import FixedClock
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
+from cabinet_billing.domain.events import ServiceRenewed
+from cabinet_billing.domain.service import Actor
+from cabinet_billing.rules.presets import INTROSERV
 
 pytestmark = pytest.mark.spec("P", "R4")
 

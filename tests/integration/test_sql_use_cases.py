@@ -6,27 +6,21 @@ from datetime import UTC, date, datetime
 
 import attrs
 import pytest
-from cabinet_billing.app.cabinet import Cabinet
 
 from cabinet_billing import (
     AccessDeniedError,
     Account,
-    Actor,
     BillingSettings,
+    Cabinet,
     Cart,
     CheckoutStarted,
-    EntryKind,
-    EventOutcome,
     InvalidTransitionError,
     InvalidWebhookError,
-    InvoiceKind,
     InvoiceSettled,
     InvoiceStatus,
     Money,
     OrderResult,
-    PaymentEventKind,
     PaymentMethod,
-    PaymentMethodPricing,
     PaymentStatus,
     Plan,
     PostalAddress,
@@ -43,6 +37,11 @@ from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
+from cabinet_billing.domain.invoice import InvoiceKind
+from cabinet_billing.domain.ledger import EntryKind
+from cabinet_billing.domain.payment import EventOutcome, PaymentEventKind
+from cabinet_billing.domain.payment_method import PaymentMethodPricing
+from cabinet_billing.domain.service import Actor
 
 pytestmark = pytest.mark.spec("P")
 
@@ -360,8 +359,9 @@ def test_deletion_request_stops_services_and_automatic_charges(setup: SqlBilling
         assert svc.status is ServiceStatus.PROCESSING
         svc.finish_processing(Actor.admin("ops"), setup.clock.now())
         svc.set_auto_renew(True)
+        uow.users.get("acc-1").add("u2", "Admin", "admin@example.com", ["invoices.pay"])
         uow.commit()
-    with pytest.raises(AccessDeniedError, match="only the owner"):
+    with pytest.raises(AccessDeniedError, match="only the account's owner"):
         setup.billing.cabinet("acc-1", "u2").profile.request_deletion()
     event = owner(setup).profile.request_deletion()
     assert event.service_ids == (service_id,)

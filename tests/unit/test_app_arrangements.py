@@ -4,37 +4,34 @@ from datetime import UTC, date, datetime
 
 import attrs
 import pytest
-from cabinet_billing.app.cabinet import Cabinet
 
 from cabinet_billing import (
-    ASTRA_CLOUD,
-    HOROSHOP,
-    INTROSERV,
     Account,
-    Actor,
-    AutopayMode,
     AutopayPolicy,
     BillingSettings,
-    BindingAction,
+    Cabinet,
     Cart,
     ConflictError,
     CreditBlockedError,
-    EntryKind,
     InvalidTransitionError,
     InvoiceStatus,
     Money,
     NotFoundError,
-    PaymentEventKind,
     Plan,
     PostalAddress,
     ProductKind,
-    RenewalSource,
-    SavedMethodStatus,
     SavedPaymentMethod,
     ServiceStatus,
 )
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
 from cabinet_billing.adapters.sandbox import Outcome
+from cabinet_billing.domain.ledger import EntryKind
+from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.saved_method import BindingAction, SavedMethodStatus
+from cabinet_billing.domain.service import Actor
+from cabinet_billing.domain.subscription import RenewalSource
+from cabinet_billing.rules.autopay import AutopayMode
+from cabinet_billing.rules.presets import ASTRA_CLOUD, HOROSHOP, INTROSERV
 
 
 def owner(s: InMemoryBilling) -> Cabinet:
@@ -222,9 +219,10 @@ def test_credit_lines_are_opened_by_the_provider_and_report_their_state() -> Non
     assert date(2024, 3, 1) == s.clock.today()
 
 
-def introserv_customer() -> tuple[InMemoryBilling, str]:
+def introserv_customer(settings: BillingSettings | None = None) -> tuple[InMemoryBilling, str]:
     s = in_memory_billing(
-        BillingSettings.from_preset(INTROSERV), now=datetime(2024, 1, 10, 9, tzinfo=UTC)
+        settings or BillingSettings.from_preset(INTROSERV),
+        now=datetime(2024, 1, 10, 9, tzinfo=UTC),
     )
     account = Account.open("acc-1", "alice", email="a@example.com", currency="EUR")
     account.change_name("Doe", "Alice")
@@ -349,13 +347,13 @@ def test_an_expired_service_comes_back_from_its_old_end_or_from_today_as_the_pol
     restart: bool,
     renewed_until: date,
 ) -> None:
-    s, service_id = introserv_customer()
+    settings = BillingSettings.from_preset(INTROSERV)
     if restart:
-        settings = s.billing.settings
-        s.billing.settings = attrs.evolve(
+        settings = attrs.evolve(
             settings,
             renewal=attrs.evolve(settings.renewal, restart_after_expiry=True),
         )
+    s, service_id = introserv_customer(settings)
     for day in (date(2024, 2, 10), date(2024, 3, 10), date(2024, 4, 10)):
         s.clock.set(datetime.combine(day, datetime.min.time(), tzinfo=UTC))
         s.billing.run.day()

@@ -4,23 +4,23 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from cabinet_billing.app.cabinet import Cabinet
 
 from cabinet_billing import (
-    INTROSERV,
     Account,
     BillingSettings,
+    Cabinet,
     ConflictError,
     CurrencyMismatchError,
-    EntryKind,
-    ExchangeRate,
     InsufficientFundsError,
     Money,
-    PaymentEventKind,
     PostalAddress,
 )
 from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import InMemoryBilling, in_memory_billing
+from cabinet_billing.domain.fx import ExchangeRate
+from cabinet_billing.domain.ledger import EntryKind
+from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.rules.presets import INTROSERV
 
 pytestmark = pytest.mark.spec("M4")
 

@@ -3,32 +3,30 @@
 from datetime import UTC, date, datetime
 
 import pytest
-from cabinet_billing.app.cabinet import Cabinet
 
 from cabinet_billing import (
     Account,
-    BankDetails,
     BillingSettings,
+    Cabinet,
     ConflictError,
-    DocumentPolicy,
-    Expense,
     InvoiceStatus,
     Money,
     Payer,
-    PayerKind,
-    PayerNotReplaceableError,
-    PaymentEventKind,
     PaymentMethod,
-    PaymentMethodPricing,
     PostalAddress,
-    TaxId,
     TaxMode,
     TaxPolicy,
     TaxRate,
     ValidationError,
-    default_registry,
 )
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
+from cabinet_billing.domain.documents import DocumentPolicy
+from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.payer import BankDetails, PayerKind, TaxId
+from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.payment_method import PaymentMethodPricing
+from cabinet_billing.errors import PayerNotReplaceableError
+from cabinet_billing.rules.requisites import default_registry
 
 START = datetime(2024, 3, 5, 10, tzinfo=UTC)
 IBAN = "UA21 3223 1300 0002 6007 2335 6600 1"

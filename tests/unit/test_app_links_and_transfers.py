@@ -3,33 +3,21 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from cabinet_billing.app.cabinet import Cabinet
 
 from cabinet_billing import (
-    HOROSHOP,
     Account,
     BillingSettings,
+    Cabinet,
     Cart,
-    EntryKind,
-    ExpiredPayLinkError,
     InvalidPayLinkError,
     InvalidTransitionError,
     Invoice,
-    InvoiceKind,
-    InvoiceLine,
     InvoiceStatus,
     Money,
-    NumberFormat,
-    PayLinkKeys,
-    PayLinkPolicy,
-    PayLinkSigner,
-    PaymentEventKind,
     PaymentMethod,
-    PaymentMethodPricing,
     Plan,
     PostalAddress,
     ProductKind,
-    ReviewReason,
     StatementLine,
     TaxMode,
     TaxPolicy,
@@ -37,6 +25,15 @@ from cabinet_billing import (
     ValidationError,
 )
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
+from cabinet_billing.domain.invoice import InvoiceKind, InvoiceLine
+from cabinet_billing.domain.ledger import EntryKind
+from cabinet_billing.domain.numbering import NumberFormat
+from cabinet_billing.domain.paylink import PayLinkKeys, PayLinkPolicy, PayLinkSigner
+from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.payment_method import PaymentMethodPricing
+from cabinet_billing.errors import ExpiredPayLinkError
+from cabinet_billing.rules.matching import ReviewReason
+from cabinet_billing.rules.presets import HOROSHOP
 
 START = datetime(2024, 5, 1, 12, tzinfo=UTC)
 

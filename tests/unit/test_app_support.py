@@ -9,11 +9,10 @@ from cabinet_billing import (
     Account,
     InvalidTransitionError,
     NotFoundError,
-    TicketPriority,
-    TicketStatus,
     ValidationError,
 )
 from cabinet_billing.adapters.memory import InMemoryBilling, in_memory_billing
+from cabinet_billing.domain.support import TicketPriority, TicketStatus
 
 pytestmark = pytest.mark.spec("S1")
 

@@ -3,23 +3,22 @@
 from datetime import UTC, date, datetime
 
 import pytest
-from cabinet_billing.app.cabinet import Cabinet
 
 from cabinet_billing import (
-    ASTRA_CLOUD,
     Account,
-    Actor,
     BillingSettings,
-    InvoiceKind,
+    Cabinet,
     Money,
-    PaymentEventKind,
     Period,
     PostalAddress,
     Service,
-    ServiceOperation,
     ServiceStatus,
 )
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
+from cabinet_billing.domain.invoice import InvoiceKind
+from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.service import Actor, ServiceOperation
+from cabinet_billing.rules.presets import ASTRA_CLOUD
 
 
 def owner(s: InMemoryBilling) -> Cabinet:

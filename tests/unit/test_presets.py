@@ -7,68 +7,55 @@ from decimal import Decimal
 
 import attrs
 import pytest
-from cabinet_billing.app.cabinet import Cabinet
 
 from cabinet_billing import (
-    ASTRA_CLOUD,
-    HOROSHOP,
-    INTROSERV,
-    PRESETS,
     AccessDeniedError,
     Account,
-    Actor,
     AmountOutOfRangeError,
-    BankDetails,
     BillingSettings,
+    Cabinet,
     CabinetPreset,
     Cart,
     CheckoutStarted,
     ConflictError,
-    CreditLine,
-    CreditStatus,
-    ExpiredPayLinkError,
-    InvoiceFilter,
     InvoiceStatus,
-    MethodKind,
     Money,
     NotFoundError,
     Payer,
-    PayerKind,
-    PayLinkKeys,
-    PaymentEventKind,
     Period,
     Plan,
     PostalAddress,
     ProductKind,
     ProfileIncompleteError,
     RenewalPolicy,
-    RenewalSource,
-    ReviewReason,
     SavedPaymentMethod,
-    ScheduledCharge,
     StatementLine,
-    Subscription,
-    TaxId,
     TaxMode,
     TaxPolicy,
     TaxRate,
     ValidationError,
-    credit_dashboard,
-    default_registry,
-    describe_subscription,
-    equivalents,
-    filter_invoices,
-    forecast,
-    issue_statement,
-    mask_card,
-    period_end,
     preset,
-    recommended_cap,
-    render_message,
-    renewal_date,
 )
 from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
+from cabinet_billing.domain.credit import CreditLine
+from cabinet_billing.domain.fx import equivalents
+from cabinet_billing.domain.invoice import InvoiceFilter, filter_invoices
+from cabinet_billing.domain.payer import BankDetails, PayerKind, TaxId
+from cabinet_billing.domain.paylink import PayLinkKeys
+from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.periods import period_end
+from cabinet_billing.domain.saved_method import MethodKind, mask_card
+from cabinet_billing.domain.service import Actor
+from cabinet_billing.domain.subscription import RenewalSource, Subscription
+from cabinet_billing.errors import ExpiredPayLinkError
+from cabinet_billing.l10n import render_message
+from cabinet_billing.rules.autopay import ScheduledCharge, forecast, recommended_cap
+from cabinet_billing.rules.credit_limit import CreditStatus, credit_dashboard, issue_statement
+from cabinet_billing.rules.matching import ReviewReason
+from cabinet_billing.rules.presets import ASTRA_CLOUD, HOROSHOP, INTROSERV, PRESETS
+from cabinet_billing.rules.renewal import describe_subscription, renewal_date
+from cabinet_billing.rules.requisites import default_registry
 
 KEYS = PayLinkKeys("k1", {"k1": bytes(range(32))})
 IBAN = "UA21 3223 1300 0002 6007 2335 6600 1"

@@ -9,52 +9,51 @@ from typing import Any
 
 import attrs
 import pytest
-from cabinet_billing.app.cabinet import Cabinet
 from hypothesis import given
 from hypothesis import strategies as st
 
 from cabinet_billing import (
     Account,
-    AccountUsers,
-    BankDetails,
     BillingSettings,
+    Cabinet,
     Cart,
-    ExchangeRate,
-    Expense,
-    ExpenseBook,
-    Ledger,
     Money,
-    NotificationPurpose,
     OrderResult,
-    Passport,
     Payer,
-    PayerBook,
-    PayerKind,
-    PaymentEventKind,
     PaymentMethod,
-    PaymentMethodPricing,
     Plan,
     PostalAddress,
     ProductKind,
-    ScryptParams,
-    Signatory,
-    TaxId,
     TaxMode,
     TaxPolicy,
     TaxRate,
-    build_act,
-    contract_for_first_payment,
 )
 from cabinet_billing.adapters.memory import InMemoryBilling, in_memory_billing
 from cabinet_billing.adapters.sql.codec import decode, dumps, encode, loads
+from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.customer import NotificationPurpose
 from cabinet_billing.domain.documents import (
     AccountDocuments,
     EDocumentExchange,
     ExchangeRequisites,
+    build_act,
+    contract_for_first_payment,
 )
-from cabinet_billing.domain.fx import Conversion, convert
-from cabinet_billing.domain.payment import GatewayEvent, Payment
+from cabinet_billing.domain.expense import Expense, ExpenseBook
+from cabinet_billing.domain.fx import Conversion, ExchangeRate, convert
+from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.payer import (
+    BankDetails,
+    Passport,
+    PayerBook,
+    PayerKind,
+    Signatory,
+    TaxId,
+)
+from cabinet_billing.domain.payment import GatewayEvent, Payment, PaymentEventKind
+from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.periods import Period, PeriodUnit
+from cabinet_billing.domain.security import ScryptParams
 from cabinet_billing.domain.service import SERVICE_LIFECYCLE, Actor, Service
 from cabinet_billing.errors import ValidationError
 from cabinet_billing.rules.requisites import check_edrpou, check_iban, check_rnokpp

@@ -120,7 +120,7 @@ def test_cycle(measure: Measure, size: int) -> None:
     renewals: list[int] = []
 
     def one_day() -> None:
-        summary = setup.billing.run_billing_cycle(next(days))
+        summary = setup.billing.run.day(next(days))
         assert not summary.failures
         renewals.append(summary.renewals)
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from cabinet_billing import Ledger, Money
+from cabinet_billing import Money
+from cabinet_billing.domain.ledger import Ledger
 
 #: The ``measure`` fixture of conftest.py: (name, function, floor name or None).
 Measure = Callable[[str, Callable[[], object], str | None], None]

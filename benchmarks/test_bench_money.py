@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 
-from cabinet_billing import Money, Rounding, TaxMode, TaxRate, round_lines, sum_money, tax_breakdown
+from cabinet_billing import Money, Rounding, TaxMode, TaxRate
+from cabinet_billing.domain.allocation import round_lines
+from cabinet_billing.domain.money import sum_money
+from cabinet_billing.domain.tax import tax_breakdown
 
 N = 10_000
 AMOUNTS = [Decimal(f"{(i * 7919) % 100_000}.{(i * 31) % 10_000:04d}") for i in range(N)]

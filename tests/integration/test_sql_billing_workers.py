@@ -7,20 +7,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from cabinet_billing import (
-    INTROSERV,
-    Account,
-    Actor,
-    BillingSettings,
-    Money,
-    Period,
-    Service,
-    ServiceRenewed,
-)
+from cabinet_billing import Account, BillingSettings, Money, Period, Service
 from cabinet_billing.adapters.clock import FixedClock
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
+from cabinet_billing.app.context import Ports
+from cabinet_billing.domain.events import ServiceRenewed
+from cabinet_billing.domain.service import Actor
+from cabinet_billing.rules.presets import INTROSERV
 
 pytestmark = pytest.mark.spec("P", "R4")
 
@@ -30,10 +25,12 @@ ACCOUNTS = 12
 
 def billing(store: SqlStore, clock: FixedClock) -> Billing:
     return Billing(
-        lambda: SqlUnitOfWork(store),
-        clock,
-        SandboxGateway(b"w" * 32),
-        settings=BillingSettings.from_preset(INTROSERV),
+        Ports(
+            unit_of_work=lambda: SqlUnitOfWork(store),
+            clock=clock,
+            gateway=SandboxGateway(b"w" * 32),
+        ),
+        BillingSettings.from_preset(INTROSERV),
     )
 
 
@@ -70,7 +67,7 @@ def test_workers_claim_disjoint_accounts_and_renew_each_once(billing_pg_store: S
     ready = threading.Barrier(3)
 
     def worker() -> None:
-        run = billing(store, clock)
+        billing_run = billing(store, clock).run
         cursor = None
         first = True
         while True:
@@ -81,7 +78,7 @@ def test_workers_claim_disjoint_accounts_and_renew_each_once(billing_pg_store: S
                     first = False
                 if not mine:
                     return
-                summary = run.run_billing_cycle(accounts=mine)
+                summary = billing_run.day(accounts=mine)
                 with lock:
                     processed.extend(
                         e.account_id for e in summary.events if isinstance(e, ServiceRenewed)
@@ -98,7 +95,7 @@ def test_workers_claim_disjoint_accounts_and_renew_each_once(billing_pg_store: S
     # every account was renewed exactly once, by whichever worker held it
     assert len(processed) == ACCOUNTS
     assert sorted(processed) == [f"acc-{n:03}" for n in range(ACCOUNTS)]
-    again = billing(store, clock).run_billing_cycle()
+    again = billing(store, clock).run.day()
     assert (again.accounts, again.skipped, again.renewals) == (0, ACCOUNTS, 0)
     with SqlUnitOfWork(store) as uow:
         for n in range(ACCOUNTS):

@@ -14,10 +14,11 @@ import attrs
 import pytest
 from sqlalchemy import Engine, event, func, insert, select
 
-from cabinet_billing import ExchangeRate, Money, convert
+from cabinet_billing import Money
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork, schema
 from cabinet_billing.adapters.sql.codec import dumps
 from cabinet_billing.domain.expense import Expense, ExpenseBook
+from cabinet_billing.domain.fx import ExchangeRate, convert
 from cabinet_billing.domain.ledger import Ledger
 from cabinet_billing.errors import ConflictError
 from cabinet_billing.testing.contract import check_unit_of_work

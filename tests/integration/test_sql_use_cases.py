@@ -10,22 +10,17 @@ import pytest
 from cabinet_billing import (
     AccessDeniedError,
     Account,
-    Actor,
     BillingSettings,
+    Cabinet,
     Cart,
     CheckoutStarted,
-    EntryKind,
-    EventOutcome,
     InvalidTransitionError,
     InvalidWebhookError,
-    InvoiceKind,
     InvoiceSettled,
     InvoiceStatus,
     Money,
     OrderResult,
-    PaymentEventKind,
     PaymentMethod,
-    PaymentMethodPricing,
     PaymentStatus,
     Plan,
     PostalAddress,
@@ -41,10 +36,21 @@ from cabinet_billing.adapters.memory import InMemoryNotifier
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
+from cabinet_billing.app.context import Ports
+from cabinet_billing.domain.invoice import InvoiceKind
+from cabinet_billing.domain.ledger import EntryKind
+from cabinet_billing.domain.payment import EventOutcome, PaymentEventKind
+from cabinet_billing.domain.payment_method import PaymentMethodPricing
+from cabinet_billing.domain.service import Actor
 
 pytestmark = pytest.mark.spec("P")
 
 START = datetime(2024, 3, 21, 9, tzinfo=UTC)
+
+
+def owner(s: SqlBilling) -> Cabinet:
+    """The cabinet of the owner of acc-1."""
+    return s.billing.cabinet("acc-1", "u1")
 
 
 def rub(amount: str) -> Money:
@@ -94,11 +100,13 @@ def wire(store: SqlStore, billing_settings: BillingSettings | None = None) -> Sq
     gateway = SandboxGateway(b"sql use cases: a sandbox signing key of 40 bytes")
     notifier = InMemoryNotifier()
     billing = Billing(
-        lambda: SqlUnitOfWork(store),
-        clock,
-        gateway,
-        notifier=notifier,
-        settings=billing_settings or settings(),
+        Ports(
+            unit_of_work=lambda: SqlUnitOfWork(store),
+            clock=clock,
+            gateway=gateway,
+            notifier=notifier,
+        ),
+        billing_settings or settings(),
     )
     return SqlBilling(billing, store, clock, gateway, notifier)
 
@@ -134,7 +142,7 @@ def vps_order(s: SqlBilling, order_id: str = "o-1", price: str = "100.00") -> Or
         tax=s.billing.settings.tax,
         country="RU",
     )
-    return s.billing.place_order("acc-1", "u1", order)
+    return owner(s).orders.place(order)
 
 
 def invoice_status(s: SqlBilling, invoice_id: str) -> InvoiceStatus:
@@ -148,23 +156,23 @@ def test_open_an_account_stores_it_with_its_owner_ledger_and_expenses(setup: Sql
         assert uow.accounts.get("acc-1") == complete_account()
         assert uow.users.get("acc-1").owner_id == "u1"
         assert len(uow.ledgers.get("acc-1")) == 0
-    assert setup.billing.balance("acc-1", "RUB") == rub("0")
+    assert owner(setup).balance.get("RUB") == rub("0")
 
 
 def test_top_up_by_card_with_fee_and_cashback_and_idempotent_callbacks(setup: SqlBilling) -> None:
-    started = setup.billing.top_up("acc-1", "u1", rub("100.00"), "card")
+    started = owner(setup).payments.top_up(rub("100.00"), "card")
     assert (started.quote.base, started.quote.fee, started.quote.total) == (
         rub("100.00"),
         rub("15.00"),
         rub("115.00"),
     )
     assert started.url.endswith(started.payment.id)
-    assert setup.billing.balance("acc-1", "RUB") == rub("0")
+    assert owner(setup).balance.get("RUB") == rub("0")
 
     headers, body = credit(setup, started.payment.id)
-    handled = setup.billing.handle_gateway_callback(headers, body)
+    handled = setup.billing.webhooks.handle(headers, body)
     assert (handled.outcome, handled.status) == (EventOutcome.APPLIED, PaymentStatus.CREDITED)
-    assert setup.billing.balance("acc-1", "RUB") == rub("111.50")
+    assert owner(setup).balance.get("RUB") == rub("111.50")
     with setup.uow() as uow:
         ledger = uow.ledgers.get("acc-1")
         assert [(e.kind, e.amount) for e in ledger] == [
@@ -174,35 +182,35 @@ def test_top_up_by_card_with_fee_and_cashback_and_idempotent_callbacks(setup: Sq
         cashback = uow.payments.get(f"{started.payment.id}-cashback")
         assert cashback.status is PaymentStatus.CREDITED
 
-    again = setup.billing.handle_gateway_callback(headers, body)
+    again = setup.billing.webhooks.handle(headers, body)
     assert again.outcome is EventOutcome.DUPLICATE
-    late = setup.billing.handle_gateway_callback(
+    late = setup.billing.webhooks.handle(
         *credit(setup, started.payment.id, PaymentEventKind.PAYING)
     )
     assert late.outcome is EventOutcome.STALE
-    assert setup.billing.balance("acc-1", "RUB") == rub("111.50")
+    assert owner(setup).balance.get("RUB") == rub("111.50")
     assert setup.notifier.kinds("acc-1") == ["payment.credited"]
 
 
 def test_forged_callback_is_refused_and_changes_nothing(setup: SqlBilling) -> None:
-    started = setup.billing.top_up("acc-1", "u1", rub("100.00"), "card")
+    started = owner(setup).payments.top_up(rub("100.00"), "card")
     headers, body = credit(setup, started.payment.id)
     with pytest.raises(InvalidWebhookError, match="signature"):
-        setup.billing.handle_gateway_callback(headers, body.replace(b"credited", b"refunded"))
+        setup.billing.webhooks.handle(headers, body.replace(b"credited", b"refunded"))
     with pytest.raises(InvalidWebhookError, match="header"):
-        setup.billing.handle_gateway_callback({}, body)
+        setup.billing.webhooks.handle({}, body)
     with setup.uow() as uow:
         assert uow.payments.get(started.payment.id).status is PaymentStatus.NEW
 
 
 def test_order_paid_from_the_balance_when_it_covers_the_price(setup: SqlBilling) -> None:
-    setup.billing.handle_gateway_callback(
-        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("200.00"), "wallet").payment.id),
+    setup.billing.webhooks.handle(
+        *credit(setup, owner(setup).payments.top_up(rub("200.00"), "wallet").payment.id),
     )
     result = vps_order(setup)
     assert result.paid_from_balance
     assert result.invoice.status is InvoiceStatus.PAID
-    assert setup.billing.balance("acc-1", "RUB") == rub("100.00")
+    assert owner(setup).balance.get("RUB") == rub("100.00")
     with setup.uow() as uow:
         service = uow.services.get(result.service_ids[0])
         assert service.status is ServiceStatus.PROCESSING
@@ -226,12 +234,12 @@ def test_order_waits_then_top_up_pays_it_oldest_first(setup: SqlBilling) -> None
     assert first.invoice.status is InvoiceStatus.UNPAID
     with setup.uow() as uow:
         assert [i.id for i in uow.invoices.open()] == [first.invoice.id, second.invoice.id]
-    setup.billing.handle_gateway_callback(
-        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("120.00"), "wallet").payment.id),
+    setup.billing.webhooks.handle(
+        *credit(setup, owner(setup).payments.top_up(rub("120.00"), "wallet").payment.id),
     )
     assert invoice_status(setup, first.invoice.id) is InvoiceStatus.PAID
     assert invoice_status(setup, second.invoice.id) is InvoiceStatus.UNPAID
-    assert setup.billing.balance("acc-1", "RUB") == rub("20.00")
+    assert owner(setup).balance.get("RUB") == rub("20.00")
     with setup.uow() as uow:
         assert [i.id for i in uow.invoices.open()] == [second.invoice.id]
         assert uow.invoices.by_number(first.invoice.number).id == first.invoice.id
@@ -239,45 +247,45 @@ def test_order_waits_then_top_up_pays_it_oldest_first(setup: SqlBilling) -> None
 
 def test_pay_invoice_from_balance_or_learn_what_is_missing(setup: SqlBilling) -> None:
     placed = vps_order(setup, "o-1", "100.00")
-    setup.billing.handle_gateway_callback(
-        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("30.00"), "wallet").payment.id),
+    setup.billing.webhooks.handle(
+        *credit(setup, owner(setup).payments.top_up(rub("30.00"), "wallet").payment.id),
     )
-    needed = setup.billing.pay_invoice("acc-1", "u1", placed.invoice.id)
+    needed = owner(setup).invoices.pay(placed.invoice.id)
     assert isinstance(needed, TopUpNeeded)
     assert needed.missing == rub("70.00")
     assert [m.id for m in needed.methods] == ["card", "wallet"]
-    setup.billing.handle_gateway_callback(
-        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("70.00"), "wallet").payment.id),
+    setup.billing.webhooks.handle(
+        *credit(setup, owner(setup).payments.top_up(rub("70.00"), "wallet").payment.id),
     )
     assert invoice_status(setup, placed.invoice.id) is InvoiceStatus.PAID
     with pytest.raises(InvalidTransitionError, match="paid"):
-        setup.billing.pay_invoice("acc-1", "u1", placed.invoice.id)
+        owner(setup).invoices.pay(placed.invoice.id)
 
 
 def test_pay_invoice_explicitly_from_balance_when_auto_apply_is_off(store: SqlStore) -> None:
     s = wire(store, settings(apply_balance_to_open_invoices=False))
     s.billing.open_account(complete_account(), owner_id="u1", owner_name="Jill")
     placed = vps_order(s, "o-1", "100.00")
-    s.billing.handle_gateway_callback(
-        *credit(s, s.billing.top_up("acc-1", "u1", rub("150.00"), "wallet").payment.id),
+    s.billing.webhooks.handle(
+        *credit(s, owner(s).payments.top_up(rub("150.00"), "wallet").payment.id),
     )
     assert invoice_status(s, placed.invoice.id) is InvoiceStatus.UNPAID
-    settled = s.billing.pay_invoice("acc-1", "u1", placed.invoice.id)
+    settled = owner(s).invoices.pay(placed.invoice.id)
     assert isinstance(settled, InvoiceSettled)
     assert settled.invoice.status is InvoiceStatus.PAID
-    assert s.billing.balance("acc-1", "RUB") == rub("50.00")
+    assert owner(s).balance.get("RUB") == rub("50.00")
 
 
 def test_direct_payment_pays_the_invoice_and_leaves_the_balance_as_it_was(
     setup: SqlBilling,
 ) -> None:
     placed = vps_order(setup, "o-1", "100.00")
-    started = setup.billing.pay_invoice("acc-1", "u1", placed.invoice.id, method_id="card")
+    started = owner(setup).invoices.pay(placed.invoice.id, method_id="card")
     assert isinstance(started, CheckoutStarted)
     assert started.quote.total == rub("115.00")
-    setup.billing.handle_gateway_callback(*credit(setup, started.payment.id))
+    setup.billing.webhooks.handle(*credit(setup, started.payment.id))
     assert invoice_status(setup, placed.invoice.id) is InvoiceStatus.PAID
-    assert setup.billing.balance("acc-1", "RUB") == rub("11.50")
+    assert owner(setup).balance.get("RUB") == rub("11.50")
     with setup.uow() as uow:
         ledger = uow.ledgers.get("acc-1")
         assert [e.kind for e in ledger] == [EntryKind.TOP_UP, EntryKind.CHARGE, EntryKind.CASHBACK]
@@ -287,20 +295,20 @@ def test_direct_payment_pays_the_invoice_and_leaves_the_balance_as_it_was(
 def test_renewal_invoice_extends_the_anchored_period(setup: SqlBilling) -> None:
     setup.clock.set(datetime(2023, 4, 27, 9, tzinfo=UTC))
     placed = vps_order(setup, "o-1", "100.00")
-    setup.billing.handle_gateway_callback(
-        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("100.00"), "wallet").payment.id),
+    setup.billing.webhooks.handle(
+        *credit(setup, owner(setup).payments.top_up(rub("100.00"), "wallet").payment.id),
     )
     service_id = placed.service_ids[0]
     with setup.uow() as uow:
         assert uow.services.get(service_id).paid_until == date(2023, 5, 27)
-    renewal = setup.billing.issue_renewal_invoice("acc-1", "u1", service_id)
+    renewal = owner(setup).services.renew(service_id)
     assert renewal.kind is InvoiceKind.RENEWAL
     assert renewal.lines[0].paid_until == date(2023, 6, 27)
     assert renewal.due_on == date(2023, 5, 11)
     with pytest.raises(Exception, match="unpaid; pay or delete it"):
-        setup.billing.issue_renewal_invoice("acc-1", "u1", service_id)
-    setup.billing.handle_gateway_callback(
-        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("100.00"), "wallet").payment.id),
+        owner(setup).services.renew(service_id)
+    setup.billing.webhooks.handle(
+        *credit(setup, owner(setup).payments.top_up(rub("100.00"), "wallet").payment.id),
     )
     with setup.uow() as uow:
         assert uow.services.get(service_id).paid_until == date(2023, 6, 27)
@@ -308,11 +316,11 @@ def test_renewal_invoice_extends_the_anchored_period(setup: SqlBilling) -> None:
 
 def test_delete_an_unpaid_invoice_without_touching_the_balance(setup: SqlBilling) -> None:
     placed = vps_order(setup, "o-1", "100.00")
-    deleted = setup.billing.delete_invoice("acc-1", "u1", placed.invoice.id)
+    deleted = owner(setup).invoices.delete(placed.invoice.id)
     assert deleted.number == placed.invoice.number
     with pytest.raises(InvalidTransitionError, match="deleted"):
-        setup.billing.delete_invoice("acc-1", "u1", placed.invoice.id)
-    assert setup.billing.balance("acc-1", "RUB") == rub("0")
+        owner(setup).invoices.delete(placed.invoice.id)
+    assert owner(setup).balance.get("RUB") == rub("0")
     with setup.uow() as uow:
         assert len(uow.ledgers.get("acc-1")) == 0
         assert uow.invoices.open() == []
@@ -324,7 +332,7 @@ def test_a_failing_gateway_rolls_the_whole_use_case_back(setup: SqlBilling) -> N
 
     setup.gateway.checkout = broken  # type: ignore[method-assign, assignment]
     with pytest.raises(ConnectionError):
-        setup.billing.top_up("acc-1", "u1", rub("100.00"), "card")
+        owner(setup).payments.top_up(rub("100.00"), "card")
     with setup.uow() as uow:
         assert uow.payments.for_account("acc-1") == []
         # the payment number taken by the failed use case is handed out again
@@ -341,8 +349,8 @@ def test_placing_the_same_order_twice_is_refused(setup: SqlBilling) -> None:
 
 
 def test_deletion_request_stops_services_and_automatic_charges(setup: SqlBilling) -> None:
-    setup.billing.handle_gateway_callback(
-        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("200.00"), "wallet").payment.id),
+    setup.billing.webhooks.handle(
+        *credit(setup, owner(setup).payments.top_up(rub("200.00"), "wallet").payment.id),
     )
     placed = vps_order(setup)
     service_id = placed.service_ids[0]
@@ -351,10 +359,11 @@ def test_deletion_request_stops_services_and_automatic_charges(setup: SqlBilling
         assert svc.status is ServiceStatus.PROCESSING
         svc.finish_processing(Actor.admin("ops"), setup.clock.now())
         svc.set_auto_renew(True)
+        uow.users.get("acc-1").add("u2", "Admin", "admin@example.com", ["invoices.pay"])
         uow.commit()
-    with pytest.raises(AccessDeniedError, match="only the owner"):
-        setup.billing.request_deletion("acc-1", "u2")
-    event = setup.billing.request_deletion("acc-1", "u1")
+    with pytest.raises(AccessDeniedError, match="only the account's owner"):
+        setup.billing.cabinet("acc-1", "u2").profile.request_deletion()
+    event = owner(setup).profile.request_deletion()
     assert event.service_ids == (service_id,)
     with setup.uow() as uow:
         service = uow.services.get(service_id)

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cabinet_billing import Money, sum_money
+from cabinet_billing import Money
+from cabinet_billing.domain.money import sum_money
 from cabinet_billing.rules.autopay import (
     AutopayMode,
     AutopayPolicy,

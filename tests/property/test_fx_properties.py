@@ -7,15 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cabinet_billing import (
-    ExchangeRate,
-    Money,
-    MoneyBag,
-    Rounding,
-    convert,
-    currency_places,
-)
+from cabinet_billing import Money, Rounding
 from cabinet_billing.adapters.fx import FixedRates
+from cabinet_billing.domain.fx import ExchangeRate, MoneyBag, convert
+from cabinet_billing.domain.money import currency_places
 
 pytestmark = pytest.mark.spec("M4")
 

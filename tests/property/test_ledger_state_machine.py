@@ -5,22 +5,12 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from cabinet_billing import (
-    BillingError,
-    EventOutcome,
-    ExchangeRate,
-    Expense,
-    ExpenseBook,
-    GatewayEvent,
-    Ledger,
-    Money,
-    Payment,
-    PaymentEventKind,
-    PaymentStatus,
-    convert,
-    sum_money,
-)
-from cabinet_billing.domain.payment import TRANSITIONS
+from cabinet_billing import BillingError, Money, Payment, PaymentStatus
+from cabinet_billing.domain.expense import Expense, ExpenseBook
+from cabinet_billing.domain.fx import ExchangeRate, convert
+from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.money import sum_money
+from cabinet_billing.domain.payment import TRANSITIONS, EventOutcome, GatewayEvent, PaymentEventKind
 
 AT = datetime(2024, 3, 1, tzinfo=UTC)
 AMOUNTS = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(10**6), places=4)

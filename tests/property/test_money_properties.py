@@ -5,18 +5,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cabinet_billing import (
-    Money,
-    Rounding,
-    TaxMode,
-    TaxRate,
-    allocate,
-    currency_places,
-    round_lines,
-    sum_money,
-    tax_amounts,
-    tax_breakdown,
-)
+from cabinet_billing import Money, Rounding, TaxMode, TaxRate
+from cabinet_billing.domain.allocation import allocate, round_lines
+from cabinet_billing.domain.money import currency_places, sum_money
+from cabinet_billing.domain.tax import tax_amounts, tax_breakdown
 
 CURRENCIES = st.sampled_from(["EUR", "RUB", "UAH", "USD", "JPY", "KWD"])
 MODES = st.sampled_from(["ROUND_HALF_UP", "ROUND_HALF_EVEN", "ROUND_DOWN", "ROUND_CEILING"])

@@ -4,14 +4,9 @@ import pytest
 from hypothesis import given, reject
 from hypothesis import strategies as st
 
-from cabinet_billing import (
-    AmountOutOfRangeError,
-    LimitBasis,
-    Money,
-    PaymentMethodPricing,
-    Rounding,
-    currency_places,
-)
+from cabinet_billing import AmountOutOfRangeError, Money, Rounding
+from cabinet_billing.domain.money import currency_places
+from cabinet_billing.domain.payment_method import LimitBasis, PaymentMethodPricing
 
 pytestmark = pytest.mark.spec("M5")
 

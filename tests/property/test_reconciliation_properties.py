@@ -5,7 +5,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cabinet_billing import Ledger, Money, ReconciliationSide, build_reconciliation, sum_money
+from cabinet_billing import Money
+from cabinet_billing.domain.documents import ReconciliationSide, build_reconciliation
+from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.money import sum_money
 
 pytestmark = pytest.mark.spec("L8")
 

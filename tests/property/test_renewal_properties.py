@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cabinet_billing import Money, Period, ProductKind, period_end
-from cabinet_billing.domain.periods import days_in_month
+from cabinet_billing import Money, Period, ProductKind
+from cabinet_billing.domain.periods import days_in_month, period_end
 from cabinet_billing.domain.saved_method import SavedMethodStatus, SavedPaymentMethod
 from cabinet_billing.domain.subscription import RenewalSource, Subscription
 from cabinet_billing.rules.renewal import (

@@ -30,7 +30,7 @@ def _customer() -> Scenario:
 
 
 def _dashboard(s: Scenario) -> tuple[str, ...]:
-    d = s.billing.credit_status("acc-1").dashboard
+    d = s.owner("acc-1").credit.status().dashboard
     return tuple(str(m) for m in (d.overdue, d.awaiting, d.spent, d.available, d.unavailable))
 
 
@@ -38,7 +38,7 @@ def _advance_checking_the_dashboard(s: Scenario, to: date) -> None:
     """Advance day by day; the dashboard sums to the limit every day (SPEC R2)."""
     while s.today < to:
         s.advance(days=1)
-        d = s.billing.credit_status("acc-1").dashboard
+        d = s.owner("acc-1").credit.status().dashboard
         parts = (d.overdue, d.awaiting, d.spent, d.available, d.unavailable)
         assert sum(parts, Money("0", "RUB")) == LIMIT, (s.today, parts)
 

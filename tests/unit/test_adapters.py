@@ -6,23 +6,22 @@ import pytest
 
 from cabinet_billing import (
     Account,
-    ChargeStatus,
     ConflictError,
-    GatewayTimeoutError,
     InvalidWebhookError,
-    Ledger,
     Money,
     NotFoundError,
-    Notification,
-    NotificationCategory,
     Payment,
-    PaymentEventKind,
     ValidationError,
 )
 from cabinet_billing.adapters.clock import FixedClock, SystemClock
 from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.memory.store import clone
 from cabinet_billing.adapters.sandbox import Outcome, SandboxGateway
+from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.notifications import Notification, NotificationCategory
+from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.errors import GatewayTimeoutError
+from cabinet_billing.ports.gateway import ChargeStatus
 
 pytestmark = pytest.mark.spec("P")
 

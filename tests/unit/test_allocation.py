@@ -1,13 +1,7 @@
 import pytest
 
-from cabinet_billing import (
-    CurrencyMismatchError,
-    Money,
-    Rounding,
-    ValidationError,
-    allocate,
-    round_lines,
-)
+from cabinet_billing import CurrencyMismatchError, Money, Rounding, ValidationError
+from cabinet_billing.domain.allocation import allocate, round_lines
 
 pytestmark = pytest.mark.spec("M2")
 

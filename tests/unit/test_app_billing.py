@@ -7,22 +7,17 @@ import pytest
 from cabinet_billing import (
     AccessDeniedError,
     Account,
-    Actor,
     BillingSettings,
+    Cabinet,
     Cart,
     CheckoutStarted,
-    EntryKind,
-    EventOutcome,
     InvalidTransitionError,
     InvalidWebhookError,
-    InvoiceKind,
     InvoiceSettled,
     InvoiceStatus,
     Money,
     OrderResult,
-    PaymentEventKind,
     PaymentMethod,
-    PaymentMethodPricing,
     PaymentStatus,
     Plan,
     PostalAddress,
@@ -35,8 +30,18 @@ from cabinet_billing import (
     TopUpNeeded,
 )
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
+from cabinet_billing.domain.invoice import InvoiceKind
+from cabinet_billing.domain.ledger import EntryKind
+from cabinet_billing.domain.payment import EventOutcome, PaymentEventKind
+from cabinet_billing.domain.payment_method import PaymentMethodPricing
+from cabinet_billing.domain.service import Actor
 
 START = datetime(2024, 3, 21, 9, tzinfo=UTC)
+
+
+def owner(s: InMemoryBilling) -> Cabinet:
+    """The cabinet of the owner of acc-1."""
+    return s.billing.cabinet("acc-1", "u1")
 
 
 def rub(amount: str) -> Money:
@@ -93,27 +98,27 @@ def vps_order(s: InMemoryBilling, order_id: str = "o-1", price: str = "100.00") 
         tax=s.billing.settings.tax,
         country="RU",
     )
-    return s.billing.place_order("acc-1", "u1", order)
+    return owner(s).orders.place(order)
 
 
 @pytest.mark.spec("L6", "M5", "M6", "L1")
 def test_top_up_by_card_with_fee_and_cashback_and_idempotent_callbacks(
     setup: InMemoryBilling,
 ) -> None:
-    started = setup.billing.top_up("acc-1", "u1", rub("100.00"), "card")
+    started = owner(setup).payments.top_up(rub("100.00"), "card")
     assert (started.quote.base, started.quote.fee, started.quote.total) == (
         rub("100.00"),
         rub("15.00"),
         rub("115.00"),
     )
     assert started.url.endswith(started.payment.id)
-    assert setup.billing.balance("acc-1", "RUB") == rub("0")
+    assert owner(setup).balance.get("RUB") == rub("0")
 
     headers, body = credit(setup, started.payment.id)
-    handled = setup.billing.handle_gateway_callback(headers, body)
+    handled = setup.billing.webhooks.handle(headers, body)
     assert (handled.outcome, handled.status) == (EventOutcome.APPLIED, PaymentStatus.CREDITED)
     # the 10% cashback of the 115.00 paid is a separate credited payment
-    assert setup.billing.balance("acc-1", "RUB") == rub("111.50")
+    assert owner(setup).balance.get("RUB") == rub("111.50")
     ledger = setup.store.ledgers.rows["acc-1"]
     assert [(e.kind, e.amount) for e in ledger] == [
         (EntryKind.TOP_UP, rub("100.00")),
@@ -123,36 +128,36 @@ def test_top_up_by_card_with_fee_and_cashback_and_idempotent_callbacks(
         setup.store.payments.rows[f"{started.payment.id}-cashback"].status is PaymentStatus.CREDITED
     )
 
-    again = setup.billing.handle_gateway_callback(headers, body)
+    again = setup.billing.webhooks.handle(headers, body)
     assert again.outcome is EventOutcome.DUPLICATE
-    late = setup.billing.handle_gateway_callback(
+    late = setup.billing.webhooks.handle(
         *credit(setup, started.payment.id, PaymentEventKind.PAYING)
     )
     assert late.outcome is EventOutcome.STALE
-    assert setup.billing.balance("acc-1", "RUB") == rub("111.50")
+    assert owner(setup).balance.get("RUB") == rub("111.50")
     assert setup.notifier.kinds("acc-1") == ["payment.credited"]
 
 
 @pytest.mark.spec("L6")
 def test_forged_callback_is_refused_and_changes_nothing(setup: InMemoryBilling) -> None:
-    started = setup.billing.top_up("acc-1", "u1", rub("100.00"), "card")
+    started = owner(setup).payments.top_up(rub("100.00"), "card")
     headers, body = credit(setup, started.payment.id)
     with pytest.raises(InvalidWebhookError, match="signature"):
-        setup.billing.handle_gateway_callback(headers, body.replace(b"credited", b"refunded"))
+        setup.billing.webhooks.handle(headers, body.replace(b"credited", b"refunded"))
     with pytest.raises(InvalidWebhookError, match="header"):
-        setup.billing.handle_gateway_callback({}, body)
+        setup.billing.webhooks.handle({}, body)
     assert setup.store.payments.rows[started.payment.id].status is PaymentStatus.NEW
 
 
 @pytest.mark.spec("L2", "C5")
 def test_order_paid_from_the_balance_when_it_covers_the_price(setup: InMemoryBilling) -> None:
-    setup.billing.handle_gateway_callback(
-        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("200.00"), "wallet").payment.id),
+    setup.billing.webhooks.handle(
+        *credit(setup, owner(setup).payments.top_up(rub("200.00"), "wallet").payment.id),
     )
     result = vps_order(setup)
     assert result.paid_from_balance
     assert result.invoice.status is InvoiceStatus.PAID
-    assert setup.billing.balance("acc-1", "RUB") == rub("100.00")
+    assert owner(setup).balance.get("RUB") == rub("100.00")
     service = setup.store.services.rows[result.service_ids[0]]
     assert service.status is ServiceStatus.PROCESSING
     assert service.paid_until == date(2024, 4, 21)
@@ -172,33 +177,33 @@ def test_order_waits_then_top_up_pays_it_oldest_first(setup: InMemoryBilling) ->
     second = vps_order(setup, "o-2", "50.00")
     assert not first.paid_from_balance
     assert first.invoice.status is InvoiceStatus.UNPAID
-    setup.billing.handle_gateway_callback(
-        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("120.00"), "wallet").payment.id),
+    setup.billing.webhooks.handle(
+        *credit(setup, owner(setup).payments.top_up(rub("120.00"), "wallet").payment.id),
     )
     invoices = setup.store.invoices.rows
     assert invoices[first.invoice.id].status is InvoiceStatus.PAID
     # 20.00 left does not cover the second invoice: nothing is taken from it partly
     assert invoices[second.invoice.id].status is InvoiceStatus.UNPAID
-    assert setup.billing.balance("acc-1", "RUB") == rub("20.00")
+    assert owner(setup).balance.get("RUB") == rub("20.00")
 
 
 @pytest.mark.spec("L2")
 def test_pay_invoice_from_balance_or_learn_what_is_missing(setup: InMemoryBilling) -> None:
     placed = vps_order(setup, "o-1", "100.00")
-    setup.billing.handle_gateway_callback(
-        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("30.00"), "wallet").payment.id),
+    setup.billing.webhooks.handle(
+        *credit(setup, owner(setup).payments.top_up(rub("30.00"), "wallet").payment.id),
     )
-    needed = setup.billing.pay_invoice("acc-1", "u1", placed.invoice.id)
+    needed = owner(setup).invoices.pay(placed.invoice.id)
     assert isinstance(needed, TopUpNeeded)
     assert needed.missing == rub("70.00")
     assert [m.id for m in needed.methods] == ["card", "wallet"]
-    setup.billing.handle_gateway_callback(
-        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("70.00"), "wallet").payment.id),
+    setup.billing.webhooks.handle(
+        *credit(setup, owner(setup).payments.top_up(rub("70.00"), "wallet").payment.id),
     )
     # the settings apply the balance to open invoices as soon as money arrives
     assert setup.store.invoices.rows[placed.invoice.id].status is InvoiceStatus.PAID
     with pytest.raises(InvalidTransitionError, match="paid"):
-        setup.billing.pay_invoice("acc-1", "u1", placed.invoice.id)
+        owner(setup).invoices.pay(placed.invoice.id)
 
 
 @pytest.mark.spec("L2", "L3")
@@ -206,14 +211,14 @@ def test_pay_invoice_explicitly_from_balance_when_auto_apply_is_off() -> None:
     s = in_memory_billing(settings(apply_balance_to_open_invoices=False), now=START)
     s.billing.open_account(complete_account(), owner_id="u1", owner_name="Jill")
     placed = vps_order(s, "o-1", "100.00")
-    s.billing.handle_gateway_callback(
-        *credit(s, s.billing.top_up("acc-1", "u1", rub("150.00"), "wallet").payment.id),
+    s.billing.webhooks.handle(
+        *credit(s, owner(s).payments.top_up(rub("150.00"), "wallet").payment.id),
     )
     assert s.store.invoices.rows[placed.invoice.id].status is InvoiceStatus.UNPAID
-    settled = s.billing.pay_invoice("acc-1", "u1", placed.invoice.id)
+    settled = owner(s).invoices.pay(placed.invoice.id)
     assert isinstance(settled, InvoiceSettled)
     assert settled.invoice.status is InvoiceStatus.PAID
-    assert s.billing.balance("acc-1", "RUB") == rub("50.00")
+    assert owner(s).balance.get("RUB") == rub("50.00")
 
 
 @pytest.mark.spec("L2", "L6")
@@ -221,13 +226,13 @@ def test_direct_payment_pays_the_invoice_and_leaves_the_balance_as_it_was(
     setup: InMemoryBilling,
 ) -> None:
     placed = vps_order(setup, "o-1", "100.00")
-    started = setup.billing.pay_invoice("acc-1", "u1", placed.invoice.id, method_id="card")
+    started = owner(setup).invoices.pay(placed.invoice.id, method_id="card")
     assert isinstance(started, CheckoutStarted)
     assert started.quote.total == rub("115.00")
-    setup.billing.handle_gateway_callback(*credit(setup, started.payment.id))
+    setup.billing.webhooks.handle(*credit(setup, started.payment.id))
     assert setup.store.invoices.rows[placed.invoice.id].status is InvoiceStatus.PAID
     # only the cashback is left as free money: the payment itself went to its invoice
-    assert setup.billing.balance("acc-1", "RUB") == rub("11.50")
+    assert owner(setup).balance.get("RUB") == rub("11.50")
     ledger = setup.store.ledgers.rows["acc-1"]
     assert [e.kind for e in ledger] == [EntryKind.TOP_UP, EntryKind.CHARGE, EntryKind.CASHBACK]
     assert ledger.verify()
@@ -237,19 +242,19 @@ def test_direct_payment_pays_the_invoice_and_leaves_the_balance_as_it_was(
 def test_renewal_invoice_extends_the_anchored_period(setup: InMemoryBilling) -> None:
     setup.clock.set(datetime(2023, 4, 27, 9, tzinfo=UTC))
     placed = vps_order(setup, "o-1", "100.00")
-    setup.billing.handle_gateway_callback(
-        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("100.00"), "wallet").payment.id),
+    setup.billing.webhooks.handle(
+        *credit(setup, owner(setup).payments.top_up(rub("100.00"), "wallet").payment.id),
     )
     service_id = placed.service_ids[0]
     assert setup.store.services.rows[service_id].paid_until == date(2023, 5, 27)
-    renewal = setup.billing.issue_renewal_invoice("acc-1", "u1", service_id)
+    renewal = owner(setup).services.renew(service_id)
     assert renewal.kind is InvoiceKind.RENEWAL
     assert renewal.lines[0].paid_until == date(2023, 6, 27)
     assert renewal.due_on == date(2023, 5, 11)
     with pytest.raises(Exception, match="unpaid; pay or delete it"):
-        setup.billing.issue_renewal_invoice("acc-1", "u1", service_id)
-    setup.billing.handle_gateway_callback(
-        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("100.00"), "wallet").payment.id),
+        owner(setup).services.renew(service_id)
+    setup.billing.webhooks.handle(
+        *credit(setup, owner(setup).payments.top_up(rub("100.00"), "wallet").payment.id),
     )
     assert setup.store.services.rows[service_id].paid_until == date(2023, 6, 27)
 
@@ -259,11 +264,11 @@ def test_delete_an_unpaid_invoice_to_pay_another_way_without_touching_the_balanc
     setup: InMemoryBilling,
 ) -> None:
     placed = vps_order(setup, "o-1", "100.00")
-    deleted = setup.billing.delete_invoice("acc-1", "u1", placed.invoice.id)
+    deleted = owner(setup).invoices.delete(placed.invoice.id)
     assert deleted.number == placed.invoice.number
     with pytest.raises(InvalidTransitionError, match="deleted"):
-        setup.billing.delete_invoice("acc-1", "u1", placed.invoice.id)
-    assert setup.billing.balance("acc-1", "RUB") == rub("0")
+        owner(setup).invoices.delete(placed.invoice.id)
+    assert owner(setup).balance.get("RUB") == rub("0")
     assert len(setup.store.ledgers.rows["acc-1"]) == 0
 
 
@@ -271,7 +276,7 @@ def test_delete_an_unpaid_invoice_to_pay_another_way_without_touching_the_balanc
 def test_rights_and_profile_gate_paying_and_nothing_changes(setup: InMemoryBilling) -> None:
     setup.store.users.rows["acc-1"].add("u2", "Accountant", "acc@example.com", ["invoices.view"])
     with pytest.raises(AccessDeniedError, match=r"invoices\.pay"):
-        setup.billing.top_up("acc-1", "u2", rub("100.00"), "card")
+        setup.billing.cabinet("acc-1", "u2").payments.top_up(rub("100.00"), "card")
     s = in_memory_billing(settings(), now=START)
     s.billing.open_account(
         Account.open("acc-2", "bare", email="b@example.com"),
@@ -279,7 +284,7 @@ def test_rights_and_profile_gate_paying_and_nothing_changes(setup: InMemoryBilli
         owner_name="B",
     )
     with pytest.raises(ProfileIncompleteError, match="last_name, first_name, city"):
-        s.billing.top_up("acc-2", "u1", rub("100.00"), "card")
+        s.billing.cabinet("acc-2", "u1").payments.top_up(rub("100.00"), "card")
     assert setup.store.payments.ids() == []
     assert s.store.payments.ids() == []
 
@@ -291,15 +296,15 @@ def test_a_failing_gateway_rolls_the_whole_use_case_back(setup: InMemoryBilling)
 
     setup.gateway.checkout = broken  # type: ignore[method-assign, assignment]
     with pytest.raises(ConnectionError):
-        setup.billing.top_up("acc-1", "u1", rub("100.00"), "card")
+        owner(setup).payments.top_up(rub("100.00"), "card")
     assert setup.store.payments.ids() == []
     assert setup.store.sequences.get("payment") is None
 
 
 @pytest.mark.spec("L9")
 def test_deletion_request_stops_services_and_automatic_charges(setup: InMemoryBilling) -> None:
-    setup.billing.handle_gateway_callback(
-        *credit(setup, setup.billing.top_up("acc-1", "u1", rub("200.00"), "wallet").payment.id),
+    setup.billing.webhooks.handle(
+        *credit(setup, owner(setup).payments.top_up(rub("200.00"), "wallet").payment.id),
     )
     placed = vps_order(setup)
     service_id = placed.service_ids[0]
@@ -309,10 +314,11 @@ def test_deletion_request_stops_services_and_automatic_charges(setup: InMemoryBi
         svc = uow.services.get(service_id)
         svc.finish_processing(Actor.admin("ops"), setup.clock.now())
         svc.set_auto_renew(True)
+        uow.users.get("acc-1").add("u2", "Admin", "admin@example.com", ["invoices.pay"])
         uow.commit()
-    with pytest.raises(AccessDeniedError, match="only the owner"):
-        setup.billing.request_deletion("acc-1", "u2")
-    event = setup.billing.request_deletion("acc-1", "u1")
+    with pytest.raises(AccessDeniedError, match="only the account's owner"):
+        setup.billing.cabinet("acc-1", "u2").profile.request_deletion()
+    event = owner(setup).profile.request_deletion()
     assert event.service_ids == (service_id,)
     service = setup.store.services.rows[service_id]
     assert service.status is ServiceStatus.STOPPED_BY_ADMIN

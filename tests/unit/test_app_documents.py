@@ -6,31 +6,35 @@ import pytest
 
 from cabinet_billing import (
     Account,
-    BankDetails,
     BillingSettings,
+    Cabinet,
     ConflictError,
-    DocumentPolicy,
-    Expense,
     InvoiceStatus,
     Money,
     Payer,
-    PayerKind,
-    PayerNotReplaceableError,
-    PaymentEventKind,
     PaymentMethod,
-    PaymentMethodPricing,
     PostalAddress,
-    TaxId,
     TaxMode,
     TaxPolicy,
     TaxRate,
     ValidationError,
-    default_registry,
 )
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
+from cabinet_billing.domain.documents import DocumentPolicy
+from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.payer import BankDetails, PayerKind, TaxId
+from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.payment_method import PaymentMethodPricing
+from cabinet_billing.errors import PayerNotReplaceableError
+from cabinet_billing.rules.requisites import default_registry
 
 START = datetime(2024, 3, 5, 10, tzinfo=UTC)
 IBAN = "UA21 3223 1300 0002 6007 2335 6600 1"
+
+
+def owner(s: InMemoryBilling) -> Cabinet:
+    """The cabinet of the owner of acc-1."""
+    return s.billing.cabinet("acc-1", "u1")
 
 
 def uah(amount: str) -> Money:
@@ -65,8 +69,8 @@ def make(policy: DocumentPolicy | None = None) -> InMemoryBilling:
 
 
 def pay(s: InMemoryBilling, amount: str, payer_id: str | None = None) -> None:
-    started = s.billing.top_up("acc-1", "u1", uah(amount), "card", payer_id=payer_id)
-    s.billing.handle_gateway_callback(
+    started = owner(s).payments.top_up(uah(amount), "card", payer_id=payer_id)
+    s.billing.webhooks.handle(
         *s.gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, s.clock.now()),
     )
 
@@ -86,11 +90,9 @@ def spend(s: InMemoryBilling, amount: str, payer_id: str | None, day: int, eid: 
 @pytest.mark.spec("A4", "L8")
 def test_a_payers_first_payment_concludes_its_contract() -> None:
     s = make()
-    s.billing.add_payer("acc-1", "u1", company(), registry=default_registry())
+    owner(s).payers.add(company(), registry=default_registry())
     with pytest.raises(ValidationError, match="edrpou"):
-        s.billing.add_payer(
-            "acc-1",
-            "u1",
+        owner(s).payers.add(
             Payer(
                 "p-9", PayerKind.LEGAL_ENTITY, "UA", "Typo", tax_ids=[TaxId("edrpou", "32855968")]
             ),
@@ -117,7 +119,7 @@ def test_closing_a_month_makes_one_act_per_payer_once() -> None:
     spend(s, "34.4827", None, 6, "e2")
     spend(s, "22.4137", None, 7, "e3")
     spend(s, "21.3464", None, 20, "e4")
-    (act,) = s.billing.close_month("acc-1", date(2024, 3, 31))
+    (act,) = s.billing.staff.close_month("acc-1", date(2024, 3, 31))
     assert act.number == "A-202403-00001"
     assert [str(ln.amounts.tax) for ln in act.lines] == [
         "3.74 UAH",
@@ -127,46 +129,46 @@ def test_closing_a_month_makes_one_act_per_payer_once() -> None:
     ]
     assert str(act.total.gross) == "100.66 UAH"
     assert {e.act_id for e in s.store.expenses.rows["acc-1"].expenses()} == {act.id}
-    assert s.billing.close_month("acc-1", date(2024, 3, 1)) == ()
-    assert s.billing.close_month("acc-1", date(2024, 4, 1)) == ()
+    assert s.billing.staff.close_month("acc-1", date(2024, 3, 1)) == ()
+    assert s.billing.staff.close_month("acc-1", date(2024, 4, 1)) == ()
 
 
 @pytest.mark.spec("L8")
 def test_acts_only_while_the_exchange_is_on_and_requisites_locked_meanwhile() -> None:
     s = make(DocumentPolicy(acts_require_exchange=True))
-    s.billing.add_payer("acc-1", "u1", company(iban=None))
+    owner(s).payers.add(company(iban=None))
     pay(s, "100.00")
     spend(s, "50.00", None, 10, "e1")
     with pytest.raises(ConflictError, match="e-document exchange is on"):
-        s.billing.close_month("acc-1", date(2024, 3, 1))
+        s.billing.staff.close_month("acc-1", date(2024, 3, 1))
     with pytest.raises(ValidationError, match="missing: iban"):
-        s.billing.switch_exchange_on("acc-1", "u1", "p-1")
-    s.billing.update_payer("acc-1", "u1", company())
+        owner(s).documents.switch_exchange_on("p-1")
+    owner(s).payers.update(company())
     s.exchange.connect("acc-1")
-    s.billing.switch_exchange_on("acc-1", "u1", "p-1")
+    owner(s).documents.switch_exchange_on("p-1")
     with pytest.raises(ConflictError, match="switch it off first"):
-        s.billing.update_payer("acc-1", "u1", company(iban=None))
-    (act,) = s.billing.close_month("acc-1", date(2024, 3, 1))
+        owner(s).payers.update(company(iban=None))
+    (act,) = s.billing.staff.close_month("acc-1", date(2024, 3, 1))
     (sent,) = s.exchange.sent
     assert sent.act.id == act.id
     assert sent.requisites.edrpou == "32855961"
-    s.billing.switch_exchange_off("acc-1", "u1")
-    s.billing.update_payer("acc-1", "u1", company(iban=None))
+    owner(s).documents.switch_exchange_off()
+    owner(s).payers.update(company(iban=None))
 
 
 @pytest.mark.spec("A4")
 def test_no_other_payer_while_a_payer_owes_expenses_in_an_act() -> None:
     s = make()
-    s.billing.add_payer("acc-1", "u1", company("p-1"))
-    s.billing.add_payer("acc-1", "u1", company("p-2"))
+    owner(s).payers.add(company("p-1"))
+    owner(s).payers.add(company("p-2"))
     spend(s, "80.00", "p-1", 10, "e1")  # charged on credit: unpaid
-    s.billing.close_month("acc-1", date(2024, 3, 1))
+    s.billing.staff.close_month("acc-1", date(2024, 3, 1))
     with pytest.raises(PayerNotReplaceableError, match="p-1"):
-        s.billing.top_up("acc-1", "u1", uah("100.00"), "card", payer_id="p-2")
+        owner(s).payments.top_up(uah("100.00"), "card", payer_id="p-2")
     assert s.store.payments.ids() == []
     pay(s, "100.00", "p-1")  # the payer who owes may pay
     assert s.store.expenses.rows["acc-1"].get("e1").is_paid
-    s.billing.top_up("acc-1", "u1", uah("10.00"), "card", payer_id="p-2")
+    owner(s).payments.top_up(uah("10.00"), "card", payer_id="p-2")
 
 
 @pytest.mark.spec("L8")
@@ -176,15 +178,15 @@ def test_reconciliation_closing_balance_equals_the_ledger() -> None:
     spend(s, "120.5000", None, 10, "e1")
     s.clock.set(datetime(2024, 4, 2, tzinfo=UTC))
     pay(s, "50.00")
-    march = s.billing.reconciliation("acc-1", "UAH", date(2024, 3, 1), date(2024, 4, 1))
+    march = owner(s).documents.reconciliation("UAH", date(2024, 3, 1), date(2024, 4, 1))
     assert (march.opening, march.credits, march.debits, march.closing) == (
         uah("0"),
         uah("300.00"),
         uah("120.50"),
         uah("179.50"),
     )
-    april = s.billing.reconciliation("acc-1", "UAH", date(2024, 4, 1), date(2024, 5, 1))
+    april = owner(s).documents.reconciliation("UAH", date(2024, 4, 1), date(2024, 5, 1))
     assert april.opening == march.closing
-    assert april.closing == s.billing.balance("acc-1", "UAH")
+    assert april.closing == owner(s).balance.get("UAH")
     assert s.store.invoices.ids() == []
     assert InvoiceStatus.PAID.value == "paid"

@@ -5,30 +5,19 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from cabinet_billing import (
-    HOROSHOP,
     Account,
     BillingSettings,
+    Cabinet,
     Cart,
-    EntryKind,
-    ExpiredPayLinkError,
     InvalidPayLinkError,
     InvalidTransitionError,
     Invoice,
-    InvoiceKind,
-    InvoiceLine,
     InvoiceStatus,
     Money,
-    NumberFormat,
-    PayLinkKeys,
-    PayLinkPolicy,
-    PayLinkSigner,
-    PaymentEventKind,
     PaymentMethod,
-    PaymentMethodPricing,
     Plan,
     PostalAddress,
     ProductKind,
-    ReviewReason,
     StatementLine,
     TaxMode,
     TaxPolicy,
@@ -36,8 +25,22 @@ from cabinet_billing import (
     ValidationError,
 )
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
+from cabinet_billing.domain.invoice import InvoiceKind, InvoiceLine
+from cabinet_billing.domain.ledger import EntryKind
+from cabinet_billing.domain.numbering import NumberFormat
+from cabinet_billing.domain.paylink import PayLinkKeys, PayLinkPolicy, PayLinkSigner
+from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.payment_method import PaymentMethodPricing
+from cabinet_billing.errors import ExpiredPayLinkError
+from cabinet_billing.rules.matching import ReviewReason
+from cabinet_billing.rules.presets import HOROSHOP
 
 START = datetime(2024, 5, 1, 12, tzinfo=UTC)
+
+
+def owner(s: InMemoryBilling) -> Cabinet:
+    """The cabinet of the owner of acc-1."""
+    return s.billing.cabinet("acc-1", "u1")
 
 
 def uah(amount: str) -> Money:
@@ -96,41 +99,41 @@ def line(line_id: str, amount: str, purpose: str) -> StatementLine:
 @pytest.mark.spec("L5")
 def test_pay_link_lives_30_minutes_and_is_reissued_when_expired(shop: InMemoryBilling) -> None:
     invoice = issue(shop, "1000.00")
-    link = shop.billing.pay_link("acc-1", invoice.id)
+    link = owner(shop).invoices.pay_link(invoice.id)
     assert link.expires_at == START + timedelta(minutes=30)
-    opened, same = shop.billing.open_pay_link(link.token)
+    opened, same = shop.billing.pay_links.open(link.token)
     assert (opened.id, same.token) == (invoice.id, link.token)
     shop.clock.advance(minutes=31)
-    opened, fresh = shop.billing.open_pay_link(link.token)
+    opened, fresh = shop.billing.pay_links.open(link.token)
     assert opened.id == invoice.id
     assert fresh.token != link.token
     assert fresh.expires_at == shop.clock.now() + timedelta(minutes=30)
     with pytest.raises(ExpiredPayLinkError):
-        shop.billing.pay_by_link(link.token, "card")
+        shop.billing.pay_links.pay(link.token, "card")
     tampered = link.token[:-2] + ("AA" if not link.token.endswith("AA") else "BB")
     with pytest.raises(InvalidPayLinkError):
-        shop.billing.open_pay_link(tampered)
+        shop.billing.pay_links.open(tampered)
 
 
 @pytest.mark.spec("L5", "L6")
 def test_paying_by_link_needs_no_login_and_pays_only_that_invoice(shop: InMemoryBilling) -> None:
     invoice = issue(shop, "1000.00")
-    link = shop.billing.pay_link("acc-1", invoice.id)
-    started = shop.billing.pay_by_link(link.token, "card")
+    link = owner(shop).invoices.pay_link(invoice.id)
+    started = shop.billing.pay_links.pay(link.token, "card")
     assert started.payment.invoice_id == invoice.id
-    shop.billing.handle_gateway_callback(
+    shop.billing.webhooks.handle(
         *shop.gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, shop.clock.now()),
     )
     assert shop.store.invoices.rows[invoice.id].status is InvoiceStatus.PAID
     with pytest.raises(InvalidTransitionError, match="paid"):
-        shop.billing.open_pay_link(link.token)
+        shop.billing.pay_links.open(link.token)
 
 
 @pytest.mark.spec("L7")
 def test_bank_transfer_pays_only_on_exact_number_and_amount(shop: InMemoryBilling) -> None:
     invoice = issue(shop, "1000.00")
     other = issue(shop, "500.00", "HOR-11111-008")
-    result = shop.billing.match_bank_statement(
+    result = shop.billing.bank.match(
         [
             line("b1", "1000.00", "Оплата за рахунком HOR-11111-007, без ПДВ"),
             line("b2", "499.99", "Оплата HOR-11111-008"),
@@ -144,8 +147,8 @@ def test_bank_transfer_pays_only_on_exact_number_and_amount(shop: InMemoryBillin
     ]
     assert shop.store.invoices.rows[invoice.id].status is InvoiceStatus.PAID
     assert shop.store.invoices.rows[other.id].status is InvoiceStatus.UNPAID
-    assert shop.billing.balance("acc-1", "UAH") == uah("0")
-    again = shop.billing.match_bank_statement([line("b1", "1000.00", "HOR-11111-007")])
+    assert owner(shop).balance.get("UAH") == uah("0")
+    again = shop.billing.bank.match([line("b1", "1000.00", "HOR-11111-007")])
     assert [r.line_id for r in again.match.duplicates] == ["b1"]
     assert len(shop.store.ledgers.rows["acc-1"]) == 2  # one credit, one charge
 
@@ -154,22 +157,22 @@ def test_bank_transfer_pays_only_on_exact_number_and_amount(shop: InMemoryBillin
 def test_a_top_up_invoice_is_never_paid_from_the_balance_it_tops_up(shop: InMemoryBilling) -> None:
     top_up_invoice = issue(shop, "300.00", "HOR-11111-009", kind=InvoiceKind.TOP_UP)
     renewal = issue(shop, "200.00", "HOR-11111-010")
-    started = shop.billing.top_up("acc-1", "u1", uah("500.00"), "card")
-    shop.billing.handle_gateway_callback(
+    started = owner(shop).payments.top_up(uah("500.00"), "card")
+    shop.billing.webhooks.handle(
         *shop.gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, shop.clock.now()),
     )
     assert shop.store.invoices.rows[top_up_invoice.id].status is InvoiceStatus.UNPAID
     assert shop.store.invoices.rows[renewal.id].status is InvoiceStatus.PAID
-    assert shop.billing.balance("acc-1", "UAH") == uah("300.00")
+    assert owner(shop).balance.get("UAH") == uah("300.00")
 
 
 @pytest.mark.spec("L1", "L4")
 def test_deleting_an_invoice_never_credits_the_balance(shop: InMemoryBilling) -> None:
     invoice = issue(shop, "200.00")
-    shop.billing.delete_invoice("acc-1", "u1", invoice.id)
+    owner(shop).invoices.delete(invoice.id)
     with pytest.raises(InvalidTransitionError):
-        shop.billing.delete_invoice("acc-1", "u1", invoice.id)
-    assert shop.billing.balance("acc-1", "UAH") == uah("0")
+        owner(shop).invoices.delete(invoice.id)
+    assert owner(shop).balance.get("UAH") == uah("0")
     assert shop.store.ledgers.rows["acc-1"].entries() == ()
 
 
@@ -188,8 +191,8 @@ def test_partial_payments_from_the_balance_when_the_policy_allows() -> None:
     s.billing.open_account(account, owner_id="u1", owner_name="T")
     invoice = issue(s, "1000.00")
     for amount in ("400.00", "600.00"):
-        started = s.billing.top_up("acc-1", "u1", uah(amount), "card")
-        s.billing.handle_gateway_callback(
+        started = owner(s).payments.top_up(uah(amount), "card")
+        s.billing.webhooks.handle(
             *s.gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, s.clock.now()),
         )
         if amount == "400.00":
@@ -199,7 +202,7 @@ def test_partial_payments_from_the_balance_when_the_policy_allows() -> None:
     assert [p.amount for p in stored.payments] == [uah("400.00"), uah("600.00")]
     ledger = s.store.ledgers.rows["acc-1"]
     assert [e.kind for e in ledger].count(EntryKind.CHARGE) == 2
-    assert s.billing.balance("acc-1", "UAH") == uah("0")
+    assert owner(s).balance.get("UAH") == uah("0")
     book = s.store.expenses.rows["acc-1"]
     assert book.totals("UAH").total == uah("1000.00")
     assert book.totals("UAH").unpaid == uah("0")
@@ -228,7 +231,7 @@ def test_each_project_numbers_its_invoices_with_its_own_service_code() -> None:
                 country="UA",
             )
             placed.append(
-                s.billing.place_order(account_id, f"o-{account_id}", order).invoice.number
+                s.billing.cabinet(account_id, f"o-{account_id}").orders.place(order).invoice.number
             )
         numbers[account_id] = placed
     assert numbers["shop-a"][-1] == "HOR-11111-007"

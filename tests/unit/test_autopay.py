@@ -9,10 +9,10 @@ from cabinet_billing import (
     InvalidAmountError,
     InvalidTransitionError,
     Money,
-    NotificationCategory,
     Period,
     ValidationError,
 )
+from cabinet_billing.domain.notifications import NotificationCategory
 from cabinet_billing.domain.subscription import Subscription
 from cabinet_billing.rules.autopay import (
     AutopayMode,

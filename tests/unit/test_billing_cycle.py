@@ -10,7 +10,7 @@ import pytest
 
 from cabinet_billing import Money
 from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
-from cabinet_billing.app.cycle import AccountFailure, CycleSummary, Preview
+from cabinet_billing.app.run import AccountFailure, CycleSummary, Preview
 from cabinet_billing.domain.autopay import AutopayMode, AutopayPolicy
 from cabinet_billing.domain.billing_profile import AutopaySettings
 from cabinet_billing.testing.scenario import Scenario
@@ -94,7 +94,7 @@ def _expected_after_run(s: Scenario) -> None:
 @pytest.mark.spec("R4", "R6", "P")
 def test_one_run_renews_expires_and_autopays_every_account() -> None:
     s = _five_accounts()
-    summary = s.billing.run_billing_cycle(RUN_DAY)
+    summary = s.billing.run.day(RUN_DAY)
     assert (summary.accounts, summary.skipped, summary.failures) == (5, 0, ())
     assert (summary.invoices, summary.renewals, summary.expired) == (3, 3, 2)
     assert (summary.charges, summary.failed_charges) == (2, 0)
@@ -110,13 +110,13 @@ def test_one_run_renews_expires_and_autopays_every_account() -> None:
 @pytest.mark.spec("P")
 def test_a_second_run_on_the_same_day_changes_nothing() -> None:
     s = _five_accounts()
-    s.billing.run_billing_cycle(RUN_DAY)
+    s.billing.run.day(RUN_DAY)
     before, sent, charges = (
         _state(s.cabinet.store),
         len(s.cabinet.notifier.sent),
         len(s.cabinet.gateway.charges),
     )
-    again = s.billing.run_billing_cycle(RUN_DAY)
+    again = s.billing.run.day(RUN_DAY)
     assert (again.accounts, again.skipped) == (0, 5)
     assert (again.invoices, again.renewals, again.expired, again.charges) == (0, 0, 0, 0)
     assert (again.notifications, again.events, again.revenue) == (0, (), {})
@@ -142,10 +142,10 @@ def _interrupt_after(k: int) -> Any:
 def test_an_interrupted_run_restarted_finishes_like_an_uninterrupted_one(k: int) -> None:
     interrupted, whole = _five_accounts(), _five_accounts()
     with pytest.raises(_Interrupt):
-        interrupted.billing.run_billing_cycle(RUN_DAY, progress=_interrupt_after(k))
-    restarted = interrupted.billing.run_billing_cycle(RUN_DAY)
+        interrupted.billing.run.day(RUN_DAY, progress=_interrupt_after(k))
+    restarted = interrupted.billing.run.day(RUN_DAY)
     assert (restarted.accounts, restarted.skipped) == (5 - k, k)
-    whole.billing.run_billing_cycle(RUN_DAY)
+    whole.billing.run.day(RUN_DAY)
     _expected_after_run(interrupted)
     assert _state(interrupted.cabinet.store) == _state(whole.cabinet.store)
     assert interrupted.cabinet.gateway.charges == whole.cabinet.gateway.charges
@@ -155,9 +155,9 @@ def test_an_interrupted_run_restarted_finishes_like_an_uninterrupted_one(k: int)
 def test_an_interrupted_run_restarted_sends_the_same_notifications() -> None:
     interrupted, whole = _five_accounts(), _five_accounts()
     with pytest.raises(_Interrupt):
-        interrupted.billing.run_billing_cycle(RUN_DAY, progress=_interrupt_after(2))
-    interrupted.billing.run_billing_cycle(RUN_DAY)
-    whole.billing.run_billing_cycle(RUN_DAY)
+        interrupted.billing.run.day(RUN_DAY, progress=_interrupt_after(2))
+    interrupted.billing.run.day(RUN_DAY)
+    whole.billing.run.day(RUN_DAY)
     assert interrupted.cabinet.notifier.kinds() == whole.cabinet.notifier.kinds()
 
 
@@ -179,7 +179,7 @@ def test_a_failing_account_is_rolled_back_and_named_while_the_others_finish() ->
     s = _five_accounts()
     _break_autopay(s, "acc-1")
     before = _state(s.cabinet.store)
-    summary = s.billing.run_billing_cycle(RUN_DAY)
+    summary = s.billing.run.day(RUN_DAY)
     assert summary.failures == (AccountFailure("acc-1", "no saved payment method with id 'ghost'"),)
     assert (summary.accounts, summary.renewals, summary.expired) == (5, 2, 2)
     # acc-1's renewal ran before the failure, and was rolled back with it.
@@ -204,11 +204,11 @@ def test_a_failing_account_is_rolled_back_and_named_while_the_others_finish() ->
 def test_a_failed_account_is_retried_by_the_next_run_of_the_day() -> None:
     s = _five_accounts()
     _break_autopay(s, "acc-1")
-    s.billing.run_billing_cycle(RUN_DAY)
+    s.billing.run.day(RUN_DAY)
     with MemoryUnitOfWork(s.cabinet.store) as uow:
         uow.profiles.get("acc-1").autopay = None
         uow.commit()
-    again = s.billing.run_billing_cycle(RUN_DAY)
+    again = s.billing.run.day(RUN_DAY)
     assert (again.accounts, again.skipped, again.renewals, again.failures) == (1, 4, 1, ())
     _expected_after_run(s)
 
@@ -231,7 +231,7 @@ def test_a_dry_run_commits_nothing_charges_nothing_and_previews() -> None:
     s = _five_accounts()
     before, charges = _state(s.cabinet.store), list(s.cabinet.gateway.charges)
     sent = len(s.cabinet.notifier.sent)
-    preview = s.billing.run_billing_cycle(RUN_DAY, dry_run=True)
+    preview = s.billing.run.day(RUN_DAY, dry_run=True)
     assert _state(s.cabinet.store) == before
     assert s.cabinet.gateway.charges == charges
     assert len(s.cabinet.notifier.sent) == sent
@@ -240,7 +240,7 @@ def test_a_dry_run_commits_nothing_charges_nothing_and_previews() -> None:
     found = [p for p in preview.previews if p.account_id != "acc-3" or "renew" in p.what]
     assert tuple(found) == _expected_previews(s)
     # Nothing was recorded: the real run of the day still does everything.
-    real = s.billing.run_billing_cycle(RUN_DAY)
+    real = s.billing.run.day(RUN_DAY)
     assert (real.accounts, real.skipped, real.renewals, real.expired) == (5, 0, 3, 2)
     _expected_after_run(s)
 
@@ -248,7 +248,7 @@ def test_a_dry_run_commits_nothing_charges_nothing_and_previews() -> None:
 @pytest.mark.spec("P", "R4")
 def test_a_dry_run_previews_a_card_renewal_without_an_expiry() -> None:
     s = _five_accounts()
-    preview = s.billing.run_billing_cycle(RUN_DAY, dry_run=True)
+    preview = s.billing.run.day(RUN_DAY, dry_run=True)
     assert preview.previews == _expected_previews(s)
     assert preview.expired == 2
 
@@ -271,10 +271,10 @@ def _comparable(summary: CycleSummary) -> tuple[object, ...]:
 def test_batches_give_the_same_result_as_one_batch() -> None:
     batched, single = _five_accounts(), _five_accounts()
     calls: list[tuple[int, int]] = []
-    small = batched.billing.run_billing_cycle(
+    small = batched.billing.run.day(
         RUN_DAY, batch_size=2, progress=lambda done, total: calls.append((done, total))
     )
-    one = single.billing.run_billing_cycle(RUN_DAY, batch_size=500)
+    one = single.billing.run.day(RUN_DAY, batch_size=500)
     assert _comparable(small) == _comparable(one)
     assert _state(batched.cabinet.store) == _state(single.cabinet.store)
     assert batched.cabinet.notifier.kinds() == single.cabinet.notifier.kinds()
@@ -284,11 +284,9 @@ def test_batches_give_the_same_result_as_one_batch() -> None:
 @pytest.mark.spec("P")
 def test_progress_counts_skipped_accounts_too() -> None:
     s = _five_accounts()
-    s.billing.run_billing_cycle(RUN_DAY, accounts=["acc-2", "acc-4"])
+    s.billing.run.day(RUN_DAY, accounts=["acc-2", "acc-4"])
     calls: list[tuple[int, int]] = []
-    summary = s.billing.run_billing_cycle(
-        RUN_DAY, progress=lambda done, total: calls.append((done, total))
-    )
+    summary = s.billing.run.day(RUN_DAY, progress=lambda done, total: calls.append((done, total)))
     assert (summary.accounts, summary.skipped) == (3, 2)
     assert calls == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
     _expected_after_run(s)

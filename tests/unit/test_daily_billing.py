@@ -5,20 +5,25 @@ from datetime import UTC, date, datetime
 import pytest
 
 from cabinet_billing import (
-    ASTRA_CLOUD,
     Account,
-    Actor,
     BillingSettings,
-    InvoiceKind,
+    Cabinet,
     Money,
-    PaymentEventKind,
     Period,
     PostalAddress,
     Service,
-    ServiceOperation,
     ServiceStatus,
 )
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
+from cabinet_billing.domain.invoice import InvoiceKind
+from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.service import Actor, ServiceOperation
+from cabinet_billing.rules.presets import ASTRA_CLOUD
+
+
+def owner(s: InMemoryBilling) -> Cabinet:
+    """The cabinet of the owner of acc-1."""
+    return s.billing.cabinet("acc-1", "u1")
 
 
 def rub(amount: str) -> Money:
@@ -34,8 +39,8 @@ def cloud(top_up: str | None = "100.00") -> InMemoryBilling:
     account.change_postal_address(PostalAddress("Moscow", "100000", "Lenina 1"))
     s.billing.open_account(account, owner_id="u1", owner_name="Jill")
     if top_up is not None:
-        started = s.billing.top_up("acc-1", "u1", rub(top_up), "bank_transfer")
-        s.billing.handle_gateway_callback(
+        started = owner(s).payments.top_up(rub(top_up), "bank_transfer")
+        s.billing.webhooks.handle(
             *s.gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, s.clock.now())
         )
     vm = Service.order(
@@ -61,7 +66,7 @@ def cloud(top_up: str | None = "100.00") -> InMemoryBilling:
 
 def run_day(s: InMemoryBilling, day: date) -> None:
     s.clock.set(datetime(day.year, day.month, day.day, 1, tzinfo=UTC))
-    s.billing.run_billing_cycle()
+    s.billing.run.day()
 
 
 @pytest.mark.spec("M1", "L3")
@@ -70,14 +75,14 @@ def test_a_daily_service_costs_its_months_price_over_the_days_of_the_month() -> 
     for day in range(1, 5):
         run_day(s, date(2023, 5, day))
     # 660.00 over the 31 days of May: 21.2903 a day, kept to four places
-    assert s.billing.balance("acc-1", "RUB") == rub("14.8388")
+    assert owner(s).balance.get("RUB") == rub("14.8388")
     book = s.store.expenses.rows["acc-1"]
     first = book.expenses()[0]
     assert (first.amount, first.tax) == (rub("21.2903"), rub("3.5484"))
     assert book.totals("RUB").unpaid == rub("0")
     assert s.store.services.rows["cloud-1"].paid_until == date(2023, 5, 5)
     run_day(s, date(2023, 5, 4))  # a repeated run charges nothing
-    assert s.billing.balance("acc-1", "RUB") == rub("14.8388")
+    assert owner(s).balance.get("RUB") == rub("14.8388")
 
 
 @pytest.mark.spec("L3", "C5")
@@ -88,32 +93,32 @@ def test_a_daily_service_stops_when_the_balance_cannot_pay_a_day_and_resumes_aft
     for day in range(1, 6):
         run_day(s, date(2023, 5, day))
     assert s.store.services.rows["cloud-1"].status is ServiceStatus.EXPIRED
-    assert s.billing.balance("acc-1", "RUB") == rub("14.8388")
-    started = s.billing.top_up("acc-1", "u1", rub("50.00"), "bank_transfer")
-    s.billing.handle_gateway_callback(
+    assert owner(s).balance.get("RUB") == rub("14.8388")
+    started = owner(s).payments.top_up(rub("50.00"), "bank_transfer")
+    s.billing.webhooks.handle(
         *s.gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, s.clock.now())
     )
     run_day(s, date(2023, 5, 6))
     service = s.store.services.rows["cloud-1"]
     assert (service.status, service.paid_until) == (ServiceStatus.ACTIVE, date(2023, 5, 7))
-    assert s.billing.balance("acc-1", "RUB") == rub("43.5485")
+    assert owner(s).balance.get("RUB") == rub("43.5485")
     assert "service.expired" in s.notifier.kinds("acc-1")
 
 
 @pytest.mark.spec("R1", "L3")
 def test_daily_charges_on_credit_are_billed_whole_on_the_statement() -> None:
     s = cloud(top_up=None)
-    s.billing.open_credit_line("acc-1", rub("10000.00"))
+    s.billing.staff.open_credit_line("acc-1", rub("10000.00"))
     for day in range(1, 32):
         run_day(s, date(2023, 5, day))
     # 31 days of 21.2903: the balance is exact, the credit line counts whole kopecks
-    assert s.billing.balance("acc-1", "RUB") == rub("-659.9993")
-    view = s.billing.credit_status("acc-1")
+    assert owner(s).balance.get("RUB") == rub("-659.9993")
+    view = owner(s).credit.status()
     assert view.dashboard.spent == rub("659.99")
     run_day(s, date(2023, 6, 1))
     statements = [i for i in s.store.invoices.rows.values() if i.kind is InvoiceKind.STATEMENT]
     assert [i.total.gross for i in statements] == [rub("660.00")]
-    view = s.billing.credit_status("acc-1")
+    view = owner(s).credit.status()
     assert view.dashboard.awaiting == rub("660.00")
     assert (
         view.dashboard.limit

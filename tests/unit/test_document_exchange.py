@@ -3,31 +3,33 @@ from datetime import date
 import pytest
 
 from cabinet_billing import (
-    Act,
-    BankDetails,
     ConflictError,
-    DeliveryStatus,
-    DocumentExchange,
-    DocumentExchangeError,
-    DocumentPolicy,
-    DocumentRenderer,
-    EDocumentExchange,
-    ExchangeReceipt,
-    ExchangeRequisites,
-    ExchangeStatus,
-    Expense,
     InvalidTransitionError,
     Money,
     NotFoundError,
     Payer,
-    PayerKind,
-    TaxId,
     TaxRate,
     ValidationError,
+)
+from cabinet_billing.adapters.memory.documents import InMemoryDocumentExchange, PlainTextRenderer
+from cabinet_billing.domain.documents import (
+    Act,
+    DocumentPolicy,
+    EDocumentExchange,
+    ExchangeRequisites,
+    ExchangeStatus,
     build_act,
     ensure_can_issue_acts,
 )
-from cabinet_billing.adapters.memory.documents import InMemoryDocumentExchange, PlainTextRenderer
+from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.payer import BankDetails, PayerKind, TaxId
+from cabinet_billing.errors import DocumentExchangeError
+from cabinet_billing.ports.documents import (
+    DeliveryStatus,
+    DocumentExchange,
+    DocumentRenderer,
+    ExchangeReceipt,
+)
 from cabinet_billing.rules.requisites import check_edrpou, check_iban, check_rnokpp
 
 pytestmark = pytest.mark.spec("L8")

@@ -4,24 +4,21 @@ import attrs
 import pytest
 
 from cabinet_billing import (
-    Act,
     ConflictError,
-    Contract,
-    ContractStatus,
     CurrencyMismatchError,
-    EntryKind,
-    Expense,
-    ExpenseBook,
     InvalidTransitionError,
     Invoice,
-    InvoiceLine,
-    Ledger,
     Money,
-    PayerNotReplaceableError,
-    ReconciliationSide,
     TaxMode,
     TaxRate,
     ValidationError,
+)
+from cabinet_billing.adapters.memory.documents import PlainTextRenderer
+from cabinet_billing.domain.documents import (
+    Act,
+    Contract,
+    ContractStatus,
+    ReconciliationSide,
     assign_expenses_to_act,
     billing_month,
     build_act,
@@ -30,8 +27,11 @@ from cabinet_billing import (
     ensure_payer_replaceable,
     release_act,
 )
-from cabinet_billing.adapters.memory.documents import PlainTextRenderer
+from cabinet_billing.domain.expense import Expense, ExpenseBook
+from cabinet_billing.domain.invoice import InvoiceLine
+from cabinet_billing.domain.ledger import EntryKind, Ledger
 from cabinet_billing.domain.numbering import NumberFormat
+from cabinet_billing.errors import PayerNotReplaceableError
 
 VAT = TaxRate("20", "НДС")
 AC_AMOUNTS = ("22.4137", "34.4827", "22.4137", "21.3464")

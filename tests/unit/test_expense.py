@@ -5,14 +5,13 @@ import pytest
 from cabinet_billing import (
     ConflictError,
     CurrencyMismatchError,
-    Expense,
-    ExpenseBook,
     InvalidAmountError,
     Money,
     NotFoundError,
-    PrecisionError,
     ValidationError,
 )
+from cabinet_billing.domain.expense import Expense, ExpenseBook
+from cabinet_billing.errors import PrecisionError
 
 pytestmark = pytest.mark.spec("L3")
 

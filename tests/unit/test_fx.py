@@ -5,22 +5,23 @@ import moneyed
 import pytest
 
 from cabinet_billing import (
-    Conversion,
     CurrencyMismatchError,
-    ExchangeRate,
-    ExchangeRateNotFoundError,
-    ExchangeRateProvider,
     InvalidAmountError,
     Money,
+    Rounding,
+    ValidationError,
+)
+from cabinet_billing.adapters.fx import FixedRates
+from cabinet_billing.domain.fx import (
+    Conversion,
+    ExchangeRate,
     MoneyBag,
     RateTable,
-    Rounding,
-    UnknownCurrencyError,
-    ValidationError,
     convert,
     equivalents,
 )
-from cabinet_billing.adapters.fx import FixedRates
+from cabinet_billing.errors import ExchangeRateNotFoundError, UnknownCurrencyError
+from cabinet_billing.ports.fx import ExchangeRateProvider
 
 pytestmark = pytest.mark.spec("M4")
 

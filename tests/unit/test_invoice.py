@@ -8,18 +8,20 @@ from cabinet_billing import (
     InvalidAmountError,
     InvalidTransitionError,
     Invoice,
+    InvoiceStatus,
+    Money,
+    TaxMode,
+    TaxRate,
+    ValidationError,
+)
+from cabinet_billing.domain.invoice import (
     InvoiceAction,
     InvoiceFilter,
     InvoiceKind,
     InvoiceLine,
-    InvoiceStatus,
-    Money,
-    PrecisionError,
-    TaxMode,
-    TaxRate,
-    ValidationError,
     filter_invoices,
 )
+from cabinet_billing.errors import PrecisionError
 
 pytestmark = pytest.mark.spec("L4")
 

@@ -4,15 +4,8 @@ from decimal import Decimal
 import moneyed
 import pytest
 
-from cabinet_billing import (
-    SUPPORTED_LOCALES,
-    InvalidAmountError,
-    Money,
-    ValidationError,
-    format_date,
-    format_money,
-    format_percent,
-)
+from cabinet_billing import InvalidAmountError, Money, ValidationError, format_money
+from cabinet_billing.l10n import SUPPORTED_LOCALES, format_date, format_percent
 
 pytestmark = pytest.mark.spec("M7")
 

@@ -4,16 +4,14 @@ import pytest
 
 from cabinet_billing import (
     ConflictError,
-    EntryKind,
-    ExchangeRate,
     InvalidAmountError,
-    Ledger,
     Money,
     NotFoundError,
-    PrecisionError,
     ValidationError,
-    convert,
 )
+from cabinet_billing.domain.fx import ExchangeRate, convert
+from cabinet_billing.domain.ledger import EntryKind, Ledger
+from cabinet_billing.errors import PrecisionError
 
 AT = datetime(2024, 3, 1, 12, tzinfo=UTC)
 

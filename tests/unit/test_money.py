@@ -5,17 +5,9 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 import moneyed
 import pytest
 
-from cabinet_billing import (
-    CurrencyMismatchError,
-    InvalidAmountError,
-    Money,
-    PrecisionError,
-    Rounding,
-    UnknownCurrencyError,
-    currency_places,
-    sum_money,
-    to_decimal,
-)
+from cabinet_billing import CurrencyMismatchError, InvalidAmountError, Money, Rounding
+from cabinet_billing.domain.money import currency_places, sum_money, to_decimal
+from cabinet_billing.errors import PrecisionError, UnknownCurrencyError
 
 pytestmark = pytest.mark.spec("M1")
 

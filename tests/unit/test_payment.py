@@ -3,18 +3,20 @@ from datetime import UTC, datetime
 import pytest
 
 from cabinet_billing import (
-    EventOutcome,
-    GatewayEvent,
     InvalidAmountError,
     InvalidTransitionError,
     Money,
     Payment,
-    PaymentEventKind,
-    PaymentMethodPricing,
-    PaymentPurpose,
     PaymentStatus,
     ValidationError,
 )
+from cabinet_billing.domain.payment import (
+    EventOutcome,
+    GatewayEvent,
+    PaymentEventKind,
+    PaymentPurpose,
+)
+from cabinet_billing.domain.payment_method import PaymentMethodPricing
 
 pytestmark = pytest.mark.spec("L6")
 

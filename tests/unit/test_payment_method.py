@@ -6,14 +6,12 @@ from cabinet_billing import (
     AmountOutOfRangeError,
     CurrencyMismatchError,
     InvalidAmountError,
-    LimitBasis,
     Money,
-    PaymentMethodPricing,
-    PaymentQuote,
-    PrecisionError,
     Rounding,
     ValidationError,
 )
+from cabinet_billing.domain.payment_method import LimitBasis, PaymentMethodPricing, PaymentQuote
+from cabinet_billing.errors import PrecisionError
 
 
 def rub(amount: str) -> Money:

@@ -9,68 +9,61 @@ import attrs
 import pytest
 
 from cabinet_billing import (
-    ASTRA_CLOUD,
-    HOROSHOP,
-    INTROSERV,
-    PRESETS,
     AccessDeniedError,
     Account,
-    Actor,
     AmountOutOfRangeError,
-    BankDetails,
     BillingSettings,
+    Cabinet,
     CabinetPreset,
     Cart,
     CheckoutStarted,
     ConflictError,
-    CreditLine,
-    CreditStatus,
-    ExpiredPayLinkError,
-    InvoiceFilter,
     InvoiceStatus,
-    MethodKind,
     Money,
     NotFoundError,
     Payer,
-    PayerKind,
-    PayLinkKeys,
-    PaymentEventKind,
     Period,
     Plan,
     PostalAddress,
     ProductKind,
     ProfileIncompleteError,
     RenewalPolicy,
-    RenewalSource,
-    ReviewReason,
     SavedPaymentMethod,
-    ScheduledCharge,
     StatementLine,
-    Subscription,
-    TaxId,
     TaxMode,
     TaxPolicy,
     TaxRate,
     ValidationError,
-    credit_dashboard,
-    default_registry,
-    describe_subscription,
-    equivalents,
-    filter_invoices,
-    forecast,
-    issue_statement,
-    mask_card,
-    period_end,
     preset,
-    recommended_cap,
-    render_message,
-    renewal_date,
 )
 from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
+from cabinet_billing.domain.credit import CreditLine
+from cabinet_billing.domain.fx import equivalents
+from cabinet_billing.domain.invoice import InvoiceFilter, filter_invoices
+from cabinet_billing.domain.payer import BankDetails, PayerKind, TaxId
+from cabinet_billing.domain.paylink import PayLinkKeys
+from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.periods import period_end
+from cabinet_billing.domain.saved_method import MethodKind, mask_card
+from cabinet_billing.domain.service import Actor
+from cabinet_billing.domain.subscription import RenewalSource, Subscription
+from cabinet_billing.errors import ExpiredPayLinkError
+from cabinet_billing.l10n import render_message
+from cabinet_billing.rules.autopay import ScheduledCharge, forecast, recommended_cap
+from cabinet_billing.rules.credit_limit import CreditStatus, credit_dashboard, issue_statement
+from cabinet_billing.rules.matching import ReviewReason
+from cabinet_billing.rules.presets import ASTRA_CLOUD, HOROSHOP, INTROSERV, PRESETS
+from cabinet_billing.rules.renewal import describe_subscription, renewal_date
+from cabinet_billing.rules.requisites import default_registry
 
 KEYS = PayLinkKeys("k1", {"k1": bytes(range(32))})
 IBAN = "UA21 3223 1300 0002 6007 2335 6600 1"
+
+
+def owner(s: InMemoryBilling, account_id: str = "acc-1") -> Cabinet:
+    """The cabinet of the account's owner."""
+    return s.billing.cabinet(account_id, "u1")
 
 
 def rub(amount: str) -> Money:
@@ -111,13 +104,13 @@ def cabinet(
 
 
 def credit(s: InMemoryBilling, payment_id: str) -> None:
-    s.billing.handle_gateway_callback(
+    s.billing.webhooks.handle(
         *s.gateway.webhook(payment_id, PaymentEventKind.CREDITED, s.clock.now()),
     )
 
 
 def top_up(s: InMemoryBilling, amount: Money, method: str, account_id: str = "acc-1") -> None:
-    credit(s, s.billing.top_up(account_id, "u1", amount, method).payment.id)
+    credit(s, owner(s, account_id).payments.top_up(amount, method).payment.id)
 
 
 def order(
@@ -127,9 +120,7 @@ def order(
     currency = plan.prices.currencies()[0]
     cart = Cart(account_id, currency)
     cart.add(plan, "month")
-    placed = s.billing.place_order(
-        account_id,
-        "u1",
+    placed = owner(s, account_id).orders.place(
         cart.checkout(
             method,
             s.clock.today(),
@@ -143,14 +134,14 @@ def order(
 
 
 def pay_directly(s: InMemoryBilling, invoice_id: str, method: str) -> None:
-    started = s.billing.pay_invoice("acc-1", "u1", invoice_id, method_id=method)
+    started = owner(s).invoices.pay(invoice_id, method_id=method)
     assert isinstance(started, CheckoutStarted)
     credit(s, started.payment.id)
 
 
 def run_on(s: InMemoryBilling, day: date) -> None:
     s.clock.set(at(day))
-    s.billing.run_billing_cycle()
+    s.billing.run.day()
 
 
 # ----------------------------------------------------------------------------- all presets
@@ -228,7 +219,7 @@ def test_a_preset_is_configuration_a_different_due_day_shows_in_the_statement() 
     account.change_postal_address(PostalAddress("Moscow", "100000", "Tverskaya 1"))
     s.billing.open_account(account, owner_id="u1", owner_name="Anna")
     assert later.credit_limit is not None
-    s.billing.open_credit_line("acc-1", later.credit_limit)
+    s.billing.staff.open_credit_line("acc-1", later.credit_limit)
     with MemoryUnitOfWork(s.store) as uow:
         line = uow.profiles.get("acc-1").credit
         assert line is not None
@@ -263,13 +254,13 @@ def test_a_preset_is_configuration_a_different_renewal_lead_renews_earlier() -> 
 def test_introserv_refuses_paying_until_the_profile_is_complete() -> None:
     s = cabinet(INTROSERV, at(date(2024, 1, 10), 9), complete=False)
     with pytest.raises(ProfileIncompleteError) as caught:
-        s.billing.top_up("acc-1", "u1", eur("100.00"), "card")
+        owner(s).payments.top_up(eur("100.00"), "card")
     assert caught.value.missing == ("last_name", "first_name", "email", "city", "address")
     assert str(caught.value) == (
         "paying is not possible yet: fill in last_name, first_name, email, city, address"
     )
     assert s.store.payments.rows == {}
-    assert s.billing.balance("acc-1", "EUR") == eur("0")
+    assert owner(s).balance.get("EUR") == eur("0")
 
 
 @pytest.mark.spec("M4")
@@ -289,7 +280,10 @@ def test_introserv_top_up_shows_its_equivalents_at_the_current_rate() -> None:
     s = cabinet(INTROSERV, at(date(2024, 1, 10), 9))
     top_up(s, eur("100.00"), "card")
     top_up(s, uah("1000.00"), "card")
-    assert (s.billing.balance("acc-1", "EUR"), s.billing.balance("acc-1", "UAH")) == (
+    assert (
+        owner(s).balance.get("EUR"),
+        owner(s).balance.get("UAH"),
+    ) == (
         eur("100.00"),
         uah("1000.00"),
     )
@@ -314,12 +308,18 @@ def _introserv_months() -> tuple[InMemoryBilling, str]:
 @pytest.mark.spec("R4", "R8", "L2")
 def test_introserv_renews_from_the_balance_at_the_end_of_the_period() -> None:
     s, service_id = _introserv_months()
-    assert s.billing.balance("acc-1", "EUR") == eur("70.00")
+    assert owner(s).balance.get("EUR") == eur("70.00")
     seen = []
     for day in (date(2024, 2, 9), date(2024, 2, 10), date(2024, 3, 10), date(2024, 4, 10)):
         run_on(s, day)
         service = s.store.services.rows[service_id]
-        seen.append((service.status.value, service.paid_until, s.billing.balance("acc-1", "EUR")))
+        seen.append(
+            (
+                service.status.value,
+                service.paid_until,
+                owner(s).balance.get("EUR"),
+            )
+        )
     assert seen == [
         ("active", date(2024, 2, 10), eur("70.00")),
         ("active", date(2024, 3, 10), eur("40.00")),
@@ -337,7 +337,7 @@ def test_introserv_invoice_list_filters_unpaid_paid_all() -> None:
     s, service_id = _introserv_months()
     for day in (date(2024, 2, 10), date(2024, 3, 10), date(2024, 4, 10)):
         run_on(s, day)
-    renewal = s.billing.issue_renewal_invoice("acc-1", "u1", service_id)
+    renewal = owner(s).services.renew(service_id)
     with MemoryUnitOfWork(s.store) as uow:
         invoices = uow.invoices.for_account("acc-1")
     listed = {f: [i.number for i in filter_invoices(invoices, f)] for f in InvoiceFilter}
@@ -347,7 +347,7 @@ def test_introserv_invoice_list_filters_unpaid_paid_all() -> None:
         InvoiceFilter.ALL: ["IS-000004", "IS-000003", "IS-000002", "IS-000001"],
     }
     assert filter_invoices(invoices) == filter_invoices(invoices, InvoiceFilter.UNPAID)
-    assert s.billing.pay_link("acc-1", renewal.id).expires_at == s.clock.now() + timedelta(days=3)
+    assert owner(s).invoices.pay_link(renewal.id).expires_at == s.clock.now() + timedelta(days=3)
     top_up(s, eur("20.00"), "crypto")
     assert s.store.invoices.rows[renewal.id].status is InvoiceStatus.PAID
     assert s.store.services.rows[service_id].paid_until == date(2024, 5, 10)
@@ -386,13 +386,13 @@ def test_astra_cloud_card_fee_range_and_cashback() -> None:
     s = cabinet(ASTRA_CLOUD, at(date(2023, 5, 2), 9))
     for wrong in ("9.99", "3000.01"):
         with pytest.raises(AmountOutOfRangeError) as caught:
-            s.billing.top_up("acc-1", "u1", rub(wrong), "card")
+            owner(s).payments.top_up(rub(wrong), "card")
         assert str(caught.value) == (
             f"amount {wrong} RUB is out of range: allowed from 10.00 RUB to 3000.00 RUB"
         )
     assert s.store.payments.rows == {}
     top_up(s, rub("100.00"), "card")
-    assert s.billing.balance("acc-1", "RUB") == rub("111.50")
+    assert owner(s).balance.get("RUB") == rub("111.50")
     with MemoryUnitOfWork(s.store) as uow:
         payments = uow.payments.for_account("acc-1")
     assert [(p.purpose.value, p.amount) for p in payments] == [
@@ -476,11 +476,11 @@ def _astra_on_credit() -> InMemoryBilling:
     """A 34 134.48 RUB cluster renewed on credit on 31 July; the statement of 1 August."""
     s = cabinet(ASTRA_CLOUD, at(date(2024, 7, 1), 9))
     assert ASTRA_CLOUD.credit_limit is not None
-    s.billing.open_credit_line("acc-1", ASTRA_CLOUD.credit_limit)
+    s.billing.staff.open_credit_line("acc-1", ASTRA_CLOUD.credit_limit)
     cluster = Plan("cluster", "Cloud cluster", ProductKind.SERVER, {"month": rub("34134.48")})
     service_id, invoice_id = order(s, cluster, "bank_transfer")
     pay_directly(s, invoice_id, "bank_transfer")
-    s.billing.set_auto_renewal("acc-1", "u1", service_id)
+    owner(s).services.set_auto_renewal(service_id)
     run_on(s, date(2024, 7, 31))
     run_on(s, date(2024, 8, 1))
     return s
@@ -495,9 +495,9 @@ def test_astra_cloud_credit_terms_and_dashboard() -> None:
         ASTRA_CLOUD.credit.grace_days,
     ) == (1, 15, 15)
     s = _astra_on_credit()
-    assert s.billing.balance("acc-1", "RUB") == rub("-34134.48")
+    assert owner(s).balance.get("RUB") == rub("-34134.48")
     s.clock.set(at(date(2024, 8, 5), 9))
-    view = s.billing.credit_status("acc-1")
+    view = owner(s).credit.status()
     assert (view.dashboard.limit, view.dashboard.awaiting, view.dashboard.available) == (
         rub("400000.00"),
         rub("34134.48"),
@@ -513,7 +513,7 @@ def test_astra_cloud_credit_terms_and_dashboard() -> None:
     statuses = {}
     for day in range(6, 31):
         run_on(s, date(2024, 8, day))
-        statuses[day] = s.billing.credit_status("acc-1").state.status
+        statuses[day] = owner(s).credit.status().state.status
     assert (statuses[15], statuses[16], statuses[29], statuses[30]) == (
         CreditStatus.AWAITING_PAYMENT,
         CreditStatus.OVERDUE,
@@ -528,7 +528,7 @@ def test_astra_cloud_credit_terms_and_dashboard() -> None:
         "credit.blocked",
     ]
     top_up(s, rub("34134.48"), "bank_transfer")
-    view = s.billing.credit_status("acc-1")
+    view = owner(s).credit.status()
     assert (view.state.status, view.dashboard.available) == (CreditStatus.OK, rub("400000.00"))
 
 
@@ -606,7 +606,7 @@ def _horoshop_to_seventh() -> tuple[InMemoryBilling, str, str]:
     s = cabinet(HOROSHOP, at(date(2024, 1, 10), 7))
     plan = Plan("business", "Business", ProductKind.SAAS, {"month": uah("899.00")})
     service_id, first = order(s, plan, "card")
-    bound = s.billing.bind_card("acc-1", "u1", _visa())
+    bound = owner(s).payments.bind_card(_visa())
     assert (bound.action.value, bound.invoice_id, bound.amount) == (
         "pay_invoice",
         first,
@@ -617,13 +617,13 @@ def _horoshop_to_seventh() -> tuple[InMemoryBilling, str, str]:
         uow.commit()
     for month in range(2, 7):
         s.clock.set(at(date(2024, month, 10), 7))
-        invoice = s.billing.issue_renewal_invoice("acc-1", "u1", service_id)
-        s.billing.run_billing_cycle()
+        invoice = owner(s).services.renew(service_id)
+        s.billing.run.day()
         assert s.store.invoices.rows[invoice.id].status is InvoiceStatus.PAID
-    s.billing.stop_card_autopay("acc-1", "u1")
+    owner(s).payments.stop_card_autopay()
     s.clock.set(at(date(2024, 7, 10), 7))
-    seventh = s.billing.issue_renewal_invoice("acc-1", "u1", service_id)
-    s.billing.run_billing_cycle()
+    seventh = owner(s).services.renew(service_id)
+    s.billing.run.day()
     return s, service_id, seventh.id
 
 
@@ -649,7 +649,7 @@ def test_horoshop_numbers_invoices_and_charges_the_card_on_invoice_day() -> None
 @pytest.mark.spec("R5")
 def test_horoshop_binding_a_card_without_unpaid_invoices_verifies_with_1_uah() -> None:
     s = cabinet(HOROSHOP, at(date(2024, 1, 10), 7))
-    bound = s.billing.bind_card("acc-1", "u1", _visa())
+    bound = owner(s).payments.bind_card(_visa())
     assert (bound.action.value, bound.invoice_id, bound.amount) == (
         "verify_and_refund",
         None,
@@ -659,8 +659,8 @@ def test_horoshop_binding_a_card_without_unpaid_invoices_verifies_with_1_uah() -
         ("charge", uah("1.00")),
         ("refund", uah("1.00")),
     ]
-    assert s.billing.balance("acc-1", "UAH") == uah("0")
-    changed = s.billing.bind_card("acc-1", "u1", _visa("card-2", "5555"))
+    assert owner(s).balance.get("UAH") == uah("0")
+    changed = owner(s).payments.bind_card(_visa("card-2", "5555"))
     assert (changed.action.value, changed.amount) == ("verify_and_refund", uah("1.00"))
     autopay = s.store.profiles.rows["acc-1"].card_autopay
     assert autopay is not None
@@ -670,19 +670,19 @@ def test_horoshop_binding_a_card_without_unpaid_invoices_verifies_with_1_uah() -
 @pytest.mark.spec("L5")
 def test_horoshop_pay_link_lives_30_minutes_and_is_reissued() -> None:
     s, _, seventh = _horoshop_to_seventh()
-    link = s.billing.pay_link("acc-1", seventh)
+    link = owner(s).invoices.pay_link(seventh)
     assert link.expires_at == at(date(2024, 7, 10), 7) + timedelta(minutes=30)
     s.clock.advance(minutes=30)
-    assert s.billing.open_pay_link(link.token)[1] == link
+    assert s.billing.pay_links.open(link.token)[1] == link
     s.clock.advance(minutes=1)
-    invoice, fresh = s.billing.open_pay_link(link.token)
+    invoice, fresh = s.billing.pay_links.open(link.token)
     assert (invoice.number, fresh.expires_at) == (
         "HOR-11111-007",
         s.clock.now() + timedelta(minutes=30),
     )
     assert fresh.token != link.token
     with pytest.raises(ExpiredPayLinkError, match="expired at 2024-07-10 07:30:00"):
-        s.billing.pay_by_link(link.token, "card")
+        s.billing.pay_links.pay(link.token, "card")
 
 
 @pytest.mark.spec("L7")
@@ -692,7 +692,7 @@ def test_horoshop_bank_transfer_matched_only_by_exact_number_and_amount() -> Non
     def line(line_id: str, amount: str, purpose: str) -> StatementLine:
         return StatementLine(line_id, date(2024, 7, 10), uah(amount), "ТОВ Магазин", purpose)
 
-    result = s.billing.match_bank_statement(
+    result = s.billing.bank.match(
         [
             line("b1", "898.00", "Оплата за рахунком HOR-11111-007"),
             line("b2", "899.00", "Оплата за рахунком HOR-11111-0071"),
@@ -708,8 +708,8 @@ def test_horoshop_bank_transfer_matched_only_by_exact_number_and_amount() -> Non
         "paid 898.00 UAH for HOR-11111-007, 1.00 UAH less than the 899.00 UAH due"
     )
     assert s.store.invoices.rows[seventh].status is InvoiceStatus.UNPAID
-    assert s.billing.balance("acc-1", "UAH") == uah("0")
-    result = s.billing.match_bank_statement(
+    assert owner(s).balance.get("UAH") == uah("0")
+    result = s.billing.bank.match(
         [line("b4", "899.00", "Оплата за рахунком HOR-11111-007, у т.ч. ПДВ 149.83")],
     )
     assert [r.message for r in result.match.matched] == [
@@ -723,24 +723,24 @@ def test_horoshop_bank_transfer_matched_only_by_exact_number_and_amount() -> Non
 def test_horoshop_acts_only_while_the_exchange_is_on() -> None:
     s, _, _ = _horoshop_to_seventh()
     with pytest.raises(ConflictError, match="only while the e-document exchange is on"):
-        s.billing.close_month("acc-1", date(2024, 6, 1))
+        s.billing.staff.close_month("acc-1", date(2024, 6, 1))
     company = Payer(
         "p-1", PayerKind.LEGAL_ENTITY, "UA", "TOV Magazyn", tax_ids=[TaxId("edrpou", "32855961")]
     )
-    s.billing.add_payer("acc-1", "u1", company, registry=default_registry())
+    owner(s).payers.add(company, registry=default_registry())
     with pytest.raises(ValidationError) as caught:
-        s.billing.switch_exchange_on("acc-1", "u1", "p-1")
+        owner(s).documents.switch_exchange_on("p-1")
     assert "EDRPOU (companies) or RNOKPP (sole proprietors) plus IBAN; missing: iban" in str(
         caught.value
     )
     documents = s.store.documents.rows.get("acc-1")
     assert documents is None or documents.exchange is None
     with_iban = attrs.evolve(company, bank=BankDetails(bank_name="PrivatBank", iban=IBAN))
-    s.billing.update_payer("acc-1", "u1", with_iban, registry=default_registry())
-    assert s.billing.switch_exchange_on("acc-1", "u1", "p-1").status.value == "on"
+    owner(s).payers.update(with_iban, registry=default_registry())
+    assert owner(s).documents.switch_exchange_on("p-1").status.value == "on"
     s.exchange.connect("acc-1")
-    (act,) = s.billing.close_month("acc-1", date(2024, 6, 1))
+    (act,) = s.billing.staff.close_month("acc-1", date(2024, 6, 1))
     assert (act.total.gross, act.total.tax) == (uah("899.00"), uah("149.83"))
     assert [sent.act.number for sent in s.exchange.sent] == [act.number]
     with pytest.raises(ConflictError, match="switch it off first"):
-        s.billing.update_payer("acc-1", "u1", company, registry=default_registry())
+        owner(s).payers.update(company, registry=default_registry())

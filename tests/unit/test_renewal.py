@@ -4,14 +4,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from cabinet_billing import (
-    CurrencyMismatchError,
-    Money,
-    NotificationCategory,
-    Period,
-    ProductKind,
-    ValidationError,
-)
+from cabinet_billing import CurrencyMismatchError, Money, Period, ProductKind, ValidationError
+from cabinet_billing.domain.notifications import NotificationCategory
 from cabinet_billing.domain.saved_method import (
     MethodKind,
     SavedMethodStatus,

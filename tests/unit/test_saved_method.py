@@ -8,11 +8,10 @@ from cabinet_billing import (
     InvalidAmountError,
     InvalidTransitionError,
     Invoice,
-    InvoiceLine,
     Money,
-    PrecisionError,
     ValidationError,
 )
+from cabinet_billing.domain.invoice import InvoiceLine
 from cabinet_billing.domain.saved_method import (
     MAX_METHOD_NAME_LENGTH,
     BindingAction,
@@ -25,6 +24,7 @@ from cabinet_billing.domain.saved_method import (
     binding_plan,
     mask_card,
 )
+from cabinet_billing.errors import PrecisionError
 
 AT = datetime(2024, 3, 20, 3, 0, tzinfo=UTC)
 

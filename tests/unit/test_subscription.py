@@ -5,17 +5,16 @@ from datetime import UTC, date, datetime
 import pytest
 
 from cabinet_billing import (
-    Actor,
     ConflictError,
     InvalidTransitionError,
     Money,
     Period,
     ProductKind,
     Service,
-    ServiceOperation,
     ServiceStatus,
     ValidationError,
 )
+from cabinet_billing.domain.service import Actor, ServiceOperation
 from cabinet_billing.domain.subscription import (
     RenewalSource,
     Subscription,

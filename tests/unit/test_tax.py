@@ -5,14 +5,12 @@ from cabinet_billing import (
     InvalidAmountError,
     Money,
     NotFoundError,
-    TaxAmounts,
     TaxMode,
     TaxPolicy,
     TaxRate,
     ValidationError,
-    tax_amounts,
-    tax_breakdown,
 )
+from cabinet_billing.domain.tax import TaxAmounts, tax_amounts, tax_breakdown
 
 pytestmark = pytest.mark.spec("M3")
 

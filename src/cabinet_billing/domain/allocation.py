@@ -8,7 +8,8 @@ rounded total, and no part is a whole minor unit or more away from its exact sha
 The Astra Cloud example: four expenses with 20% VAT included. Their exact taxes round to
 3.74, 3.73 … rather than 3.74 twice, so that the lines add up to the rounded total tax.
 
->>> from cabinet_billing import Money, round_lines
+>>> from cabinet_billing import Money
+>>> from cabinet_billing.domain.allocation import round_lines
 >>> exact_taxes = [Money(e, "RUB") / 6 for e in ("22.4137", "34.4827", "22.4137", "21.3464")]
 >>> [str(t) for t in round_lines(exact_taxes)]
 ['3.74 RUB', '5.75 RUB', '3.73 RUB', '3.56 RUB']

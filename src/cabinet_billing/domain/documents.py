@@ -13,7 +13,8 @@ nothing is sent or stored. Sending goes through the
 An act for a month's expenses, with 20% VAT included (Astra Cloud's example):
 
 >>> from datetime import date
->>> from cabinet_billing import Expense, Money, TaxRate
+>>> from cabinet_billing import Money, TaxRate
+>>> from cabinet_billing.domain.expense import Expense
 >>> from cabinet_billing.domain.documents import build_act
 >>> expenses = [
 ...     Expense(f"e{i}", "acc-1", "VPS", date(2024, 3, i), Money(a, "RUB"), payer_id="p-1")
@@ -480,7 +481,8 @@ def build_reconciliation(
             another account.
 
     >>> from datetime import datetime, timezone
-    >>> from cabinet_billing import Ledger, Money
+    >>> from cabinet_billing import Money
+    >>> from cabinet_billing.domain.ledger import Ledger
     >>> ledger = Ledger("acc-1")
     >>> _ = ledger.top_up(Money("100", "RUB"), datetime(2024, 2, 20, tzinfo=timezone.utc))
     >>> _ = ledger.charge(Money("22.4137", "RUB"), datetime(2024, 3, 5, tzinfo=timezone.utc), ref="e1")

@@ -8,7 +8,8 @@ a payment that arrives while expenses are unpaid (bought on credit, or charged w
 balance was short) pays them off oldest first. Partial payments are normal.
 
 >>> from datetime import date
->>> from cabinet_billing import Expense, ExpenseBook, Money
+>>> from cabinet_billing import Money
+>>> from cabinet_billing.domain.expense import Expense, ExpenseBook
 >>> book = ExpenseBook("acc-1")
 >>> _ = book.add(Expense("e1", "acc-1", "VPS-1", date(2024, 1, 5), Money("22.4137", "RUB")))
 >>> _ = book.add(Expense("e2", "acc-1", "VPS-1", date(2024, 1, 6), Money("34.4827", "RUB")))

@@ -8,7 +8,8 @@ delete it and issue a new one). An unpaid or partially paid invoice past its due
 shown as *overdue*.
 
 >>> from datetime import date
->>> from cabinet_billing import Invoice, InvoiceLine, Money, TaxMode, TaxRate
+>>> from cabinet_billing import Invoice, Money, TaxMode, TaxRate
+>>> from cabinet_billing.domain.invoice import InvoiceLine
 >>> invoice = Invoice.issue(
 ...     "inv-1", "HOR-11111-007", "acc-1",
 ...     [InvoiceLine("Plan Business, March 2024", Money("1000.00", "UAH"))],

@@ -11,7 +11,8 @@ moves the balance by exactly that much. Whatever is shown or paid is rounded to 
 currency's minor unit at that point, with :class:`~cabinet_billing.Rounding`.
 
 >>> from datetime import datetime, timezone
->>> from cabinet_billing import Ledger, Money
+>>> from cabinet_billing import Money
+>>> from cabinet_billing.domain.ledger import Ledger
 >>> at = datetime(2024, 3, 1, 12, tzinfo=timezone.utc)
 >>> ledger = Ledger("acc-1")
 >>> _ = ledger.top_up(Money("100.00", "RUB"), at, ref="pay-1")

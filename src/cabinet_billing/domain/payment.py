@@ -7,7 +7,8 @@ and so does an event that arrives after the payment has moved past it (a late "p
 after "credited").
 
 >>> from datetime import datetime, timezone
->>> from cabinet_billing import GatewayEvent, Money, Payment, PaymentEventKind
+>>> from cabinet_billing import Money, Payment
+>>> from cabinet_billing.domain.payment import GatewayEvent, PaymentEventKind
 >>> at = datetime(2024, 3, 21, 9, tzinfo=timezone.utc)
 >>> payment = Payment.top_up("pay-1", "acc-1", Money("100.00", "RUB"), at, method_id="card")
 >>> payment.apply(GatewayEvent("evt-1", PaymentEventKind.CREDITED, at)).outcome.value

@@ -375,7 +375,8 @@ def binding_plan(
         PrecisionError: when it has more decimals than the currency's minor unit.
 
     >>> from datetime import date
-    >>> from cabinet_billing import Invoice, InvoiceLine
+    >>> from cabinet_billing import Invoice
+    >>> from cabinet_billing.domain.invoice import InvoiceLine
     >>> inv = Invoice.issue("i-7", "HOR-11111-007", "acc-1",
     ...     [InvoiceLine("Tariff", Money("899.00", "UAH"))], issued_on=date(2024, 3, 1))
     >>> plan = binding_plan([inv])

@@ -3,7 +3,8 @@
 A price is either *inclusive* (the customer pays the price; the tax is the part of it that
 goes to the state) or *exclusive* (the tax is added on top). Astra Cloud's examples:
 
->>> from cabinet_billing import Money, TaxMode, TaxRate, tax_amounts
+>>> from cabinet_billing import Money, TaxMode, TaxRate
+>>> from cabinet_billing.domain.tax import tax_amounts
 >>> vat = TaxRate("20")
 >>> [str(tax_amounts(Money(p, "RUB"), vat, TaxMode.INCLUSIVE).tax) for p in ("20.00", "100.00", "250.00")]
 ['3.33 RUB', '16.67 RUB', '41.67 RUB']

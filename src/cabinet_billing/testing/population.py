@@ -322,7 +322,7 @@ class Population:
         self._top_up(customer, first_order + customer.monthly * months_ahead, self._first)
         if customer.credit and self.preset.credit_limit is not None:
             limit = rng.choice((50_000, 100_000, 150_000))
-            billing.open_credit_line(account_id, Money(limit, self.preset.credit_limit.code))
+            billing.staff.open_credit_line(account_id, Money(limit, self.preset.credit_limit.code))
         cart = Cart(account_id, currency)
         for offer in picked:
             cart.add(offer.plan(), offer.period)
@@ -333,7 +333,7 @@ class Population:
             tax=billing.settings.tax,
             country=country,
         )
-        result = billing.place_order(account_id, _OWNER, order)
+        result = billing.cabinet(account_id, _OWNER).orders.place(order)
         self._first.earn(result.events)
         if rng.random() < self._card_share:
             self._save_card(customer)
@@ -358,12 +358,11 @@ class Population:
             name="My card",
             label=mask_card(f"{rng.randrange(10**4):04}"),
         )
-        setup.billing.bind_card(customer.account_id, _OWNER, card)
+        cabinet = setup.billing.cabinet(customer.account_id, _OWNER)
+        cabinet.payments.bind_card(card)
         if rng.random() < 0.5:  # noqa: PLR2004 - half of them top up automatically
             low = customer.monthly
-            setup.billing.set_autopay(
-                customer.account_id,
-                _OWNER,
+            cabinet.balance.set_autopay(
                 card.id,
                 AutopayPolicy(low, AutopayMode.TOP_UP_TO, low * 2, monthly_cap=low * 3),
             )
@@ -373,8 +372,10 @@ class Population:
         amount = Money(round(amount.amount, 2), amount.code)
         if amount <= Money.zero(amount.code):
             return
-        started = billing.top_up(customer.account_id, _OWNER, amount, customer.method)
-        handled = billing.handle_gateway_callback(
+        started = billing.cabinet(customer.account_id, _OWNER).payments.top_up(
+            amount, customer.method
+        )
+        handled = billing.webhooks.handle(
             *gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, self.setup.clock.now())
         )
         month.earn(handled.events)
@@ -441,7 +442,7 @@ class Population:
         for customer in self._customers:
             if customer.pay_day == day.day:
                 self._customer_pays(customer, month)
-        summary = setup.billing.run_billing_cycle(day)
+        summary = setup.billing.run.day(day)
         month.earn(e for e in summary.events if isinstance(e, PaymentCredited))
         month.invoices += summary.invoices
         month.renewals += summary.renewals

@@ -41,6 +41,7 @@ import moneyed
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
 from cabinet_billing.adapters.sandbox import Outcome
 from cabinet_billing.app.billing import Billing
+from cabinet_billing.app.cabinet import Cabinet
 from cabinet_billing.app.context import notification_of
 from cabinet_billing.app.run import CycleSummary
 from cabinet_billing.app.settings import BillingSettings
@@ -270,6 +271,15 @@ class Scenario:
         """The id of an account's owner in the scenario."""
         return f"{account_id}-owner"
 
+    def owner(self, account_id: str) -> Cabinet:
+        """The cabinet of an account's owner, for the use cases no step covers.
+
+        >>> s = Scenario("introserv").account("acc-1")
+        >>> s.owner("acc-1").balance.get()
+        Money('0', 'EUR')
+        """
+        return self.billing.cabinet(account_id, self.user(account_id))
+
     def service_id(self, ref: str) -> str:
         """The id of the service an order step named ``ref`` (an id passes through)."""
         if ref in self._refs:
@@ -285,7 +295,7 @@ class Scenario:
 
     def balance(self, account_id: str, currency: str | None = None) -> Money:
         """An account's balance (in its own currency by default)."""
-        return self.billing.balance(account_id, currency or self._currency(account_id))
+        return self.owner(account_id).balance.get(currency or self._currency(account_id))
 
     def notifications(self, account_id: str) -> list[str]:
         """The kinds of the notifications sent to an account, in order."""
@@ -387,15 +397,15 @@ class Scenario:
 
     def credit_line(self, account_id: str, limit: object) -> Self:
         """Give an account credit up to a limit (the settings must give credit)."""
-        self.billing.open_credit_line(account_id, _money(limit, self._currency(account_id)))
+        self.billing.staff.open_credit_line(account_id, _money(limit, self._currency(account_id)))
         return self
 
     def top_up(self, account_id: str, amount: object, method: str = "card") -> Self:
         """Top the balance up by a method: checkout, then the provider's credited callback."""
         money = _money(amount, self._currency(account_id))
         now = self._tick()
-        started = self.billing.top_up(account_id, self.user(account_id), money, method)
-        handled = self.billing.handle_gateway_callback(
+        started = self.owner(account_id).payments.top_up(money, method)
+        handled = self.billing.webhooks.handle(
             *self.cabinet.gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, now),
         )
         self._record(handled.events)
@@ -448,7 +458,7 @@ class Scenario:
             proration=settings.proration if prorate else None,
             rounding=settings.rounding,
         )
-        result = self.billing.place_order(account_id, self.user(account_id), order)
+        result = self.owner(account_id).orders.place(order)
         self._record(result.events)
         for service_id in result.service_ids:
             name = ref or plan_id
@@ -470,7 +480,7 @@ class Scenario:
         """Pay an open invoice (the oldest, or the one numbered) from the balance."""
         self._tick()
         invoice = self._open_invoice(account_id, number)
-        result = self.billing.pay_invoice(account_id, self.user(account_id), invoice.id)
+        result = self.owner(account_id).invoices.pay(invoice.id)
         self._record(result.events)
         self._settle()
         return self
@@ -498,7 +508,7 @@ class Scenario:
             f"Owner of {account_id}",
             f"Payment for invoice {invoice.number}",
         )
-        result = self.billing.match_bank_statement([line])
+        result = self.billing.bank.match([line])
         self._record(result.events)
         self._settle()
         return self
@@ -546,7 +556,7 @@ class Scenario:
             f"Card *{last_digits}",
             mask_card(last_digits),
         )
-        bound = self.billing.bind_card(account_id, self.user(account_id), card)
+        bound = self.owner(account_id).payments.bind_card(card)
         self._record(bound.events)
         self._settle()
         if subscribe_services is True:
@@ -560,9 +570,7 @@ class Scenario:
         else:
             ids = [self.service_id(ref) for ref in subscribe_services]
         for service_id in ids:
-            self.billing.set_auto_renewal(
-                account_id, self.user(account_id), service_id, method_id=method_id
-            )
+            self.owner(account_id).services.set_auto_renewal(service_id, method_id=method_id)
         return self
 
     def script_card(self, token: str, *outcomes: str) -> Self:
@@ -596,20 +604,18 @@ class Scenario:
             _money(amount, code),
             None if monthly_cap is None else _money(monthly_cap, code, "monthly_cap"),
         )
-        self.billing.set_autopay(account_id, self.user(account_id), method_id, policy)
+        self.owner(account_id).balance.set_autopay(method_id, policy)
         return self
 
     def auto_renew_off(self, ref: str) -> Self:
         """Stop renewing a service automatically."""
         service = self.service(ref)
-        self.billing.switch_auto_renewal_off(
-            service.account_id, self.user(service.account_id), service.id
-        )
+        self.owner(service.account_id).services.switch_auto_renewal_off(service.id)
         return self
 
     def stop_card_autopay(self, account_id: str) -> Self:
         """Stop charging the bound card on invoice day."""
-        self.billing.stop_card_autopay(account_id, self.user(account_id))
+        self.owner(account_id).payments.stop_card_autopay()
         return self
 
     # ------------------------------------------------------------------ time
@@ -645,7 +651,7 @@ class Scenario:
     def cycle(self) -> Self:
         """Run today's billing (again: a second run on a day changes nothing)."""
         self._run_pending = False
-        summary = self.billing.run_billing_cycle(self._today)
+        summary = self.billing.run.day(self._today)
         self.days.append(summary)
         month = self._month(self._today)
         month.days += 1
@@ -721,7 +727,7 @@ class Scenario:
 
     def expect_credit(self, account_id: str, status: str) -> Self:
         """Check the state of an account's credit line today (``"ok"``, ``"blocked"`` ...)."""
-        actual = self.billing.credit_status(account_id).state.status.value
+        actual = self.owner(account_id).credit.status().state.status.value
         if actual != status:
             msg = f"{self._today}: credit of {account_id} is {actual}, expected {status}"
             raise AssertionError(msg)

@@ -9,7 +9,8 @@ Ukrainian, Russian, German or English (other locales get English labels with the
 number and date formats).
 
 >>> from datetime import date, timedelta
->>> from cabinet_billing import Expense, Money, TaxRate
+>>> from cabinet_billing import Money, TaxRate
+>>> from cabinet_billing.domain.expense import Expense
 >>> from cabinet_billing.domain.documents import build_act, ExchangeRequisites
 >>> act = build_act("act-1", "A-1", account_id="acc-1", month=date(2024, 3, 1),
 ...                 expenses=[Expense("e1", "acc-1", "VPS-1", date(2024, 3, 5), Money("100", "UAH"))],

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint typecheck contracts pytest spec-coverage demo bench clean
+.PHONY: venv test lint typecheck contracts pytest spec-coverage demo bench report-screenshot clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ demo: venv
 
 bench: venv
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,median,mean,rounds
+
+# The picture of the simulation report in docs/ (needs Chromium: apt-get install chromium).
+report-screenshot: venv
+	$(BIN)/python tools/report_screenshot.py > /dev/null
+	@echo docs/img/simulation-report.png
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

@@ -431,12 +431,18 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show a progress bar on stderr even when it is not a terminal",
     )
+    db = commands.add_parser("db", help="upgrade the SQL store's schema or show its revision")
+    db.add_argument("db_args", nargs=argparse.REMAINDER, help="upgrade|current|history ...")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
+    if args.command == "db":  # needs the sql extra
+        from cabinet_billing.adapters.sql.commands import main as db  # noqa: PLC0415
+
+        return db(args.db_args)
     if args.command == "simulate":
         try:
             report = _simulate(args)

@@ -342,7 +342,8 @@ def presets_year(
 
 def render_presets_year(reports: Sequence[SimulationReport] | None = None) -> str:
     """The month tables of :func:`presets_year` (run now unless given)."""
-    return "\n\n".join(render_simulation(r) for r in reports or presets_year())
+    shown = presets_year() if reports is None else reports
+    return "\n\n".join(render_simulation(r) for r in shown)
 
 
 #: Where ``cabinet-billing demo`` writes its report unless told otherwise.

@@ -31,7 +31,7 @@ CHROMIUM = next(
     None,
 )
 
-pytestmark = pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     CHROMIUM is None,
     reason="Chromium not found (Debian: apt-get install chromium); the report is not opened",
 )
@@ -129,6 +129,7 @@ def astra_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return page
 
 
+@needs_chromium
 @pytest.mark.spec("R1", "R2", "L4", "L6", "R4", "R9")
 def test_the_charts_and_tables_render_in_chromium(astra_report: Path, tmp_path: Path) -> None:
     page = astra_report.read_text(encoding="utf-8")

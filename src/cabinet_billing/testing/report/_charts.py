@@ -52,6 +52,12 @@ PALETTE = (
     "#78909c",
     "#5c6bc0",
     "#d4e157",
+    "#00838f",
+    "#c62828",
+    "#6d4c41",
+    "#f9a825",
+    "#283593",
+    "#2e7d32",
 )
 
 #: About how many ticks fit the height of a chart of counts.

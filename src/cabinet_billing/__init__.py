@@ -73,6 +73,7 @@ from cabinet_billing.domain.documents import (
     EDocumentExchange,
     ExchangeRequisites,
     ExchangeStatus,
+    ProviderRequisites,
     ReconciliationLine,
     ReconciliationSide,
     ReconciliationStatement,
@@ -250,6 +251,7 @@ from cabinet_billing.domain.tax import (
     tax_amounts,
     tax_breakdown,
 )
+from cabinet_billing.domain.text import LineText
 from cabinet_billing.errors import (
     AccessDeniedError,
     AmountOutOfRangeError,
@@ -268,6 +270,7 @@ from cabinet_billing.errors import (
     InvalidTransitionError,
     InvalidWebhookError,
     LimitExceededError,
+    MissingExtraError,
     NotFoundError,
     PayerNotReplaceableError,
     PrecisionError,
@@ -282,7 +285,10 @@ from cabinet_billing.l10n import (
     format_date,
     format_money,
     format_percent,
+    format_status,
+    render_line_text,
     render_message,
+    render_notification,
 )
 from cabinet_billing.ports.clock import Clock
 from cabinet_billing.ports.documents import (
@@ -507,6 +513,7 @@ __all__ = [
     "LimitBasis",
     "LimitExceededError",
     "LimitStatus",
+    "LineText",
     "MandatoryNotices",
     "MatchOutcome",
     "MatchResult",
@@ -515,6 +522,7 @@ __all__ = [
     "MethodPreset",
     "MethodUse",
     "MetricCount",
+    "MissingExtraError",
     "Money",
     "MoneyBag",
     "NotFoundError",
@@ -586,6 +594,7 @@ __all__ = [
     "ProratedPrice",
     "ProrationMethod",
     "ProrationPolicy",
+    "ProviderRequisites",
     "Quote",
     "RateTable",
     "ReconciliationLine",
@@ -682,6 +691,7 @@ __all__ = [
     "format_date",
     "format_money",
     "format_percent",
+    "format_status",
     "issue_statement",
     "list_orders",
     "low_balance_crossed",
@@ -697,7 +707,9 @@ __all__ = [
     "prorate",
     "recommended_cap",
     "release_act",
+    "render_line_text",
     "render_message",
+    "render_notification",
     "renewal_date",
     "renewal_failure_notice",
     "renewal_key",

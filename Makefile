@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint typecheck contracts pytest spec-coverage demo bench report-screenshot clean messages
+.PHONY: venv test lint typecheck contracts pytest spec-coverage demo bench report-screenshot document-pictures clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: venv
 report-screenshot: venv
 	$(BIN)/python tools/report_screenshot.py > /dev/null
 	@echo docs/img/simulation-report.png
+
+# The pictures of each document type in docs/ (needs poppler: apt-get install poppler-utils).
+document-pictures: venv
+	$(BIN)/python tools/document_samples.py --docs
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

@@ -467,17 +467,11 @@ def test_the_tax_rate_of_each_line(html: HtmlRenderer) -> None:
         ],
         issued_on=date(2024, 3, 1),
     )
-    rates = [
-        row.split(" ", 2)[-1].split(" ", 1)[0]
-        for row in role(html.render_invoice(invoice, "de"), "line")
-    ]
     rows = role(html.render_invoice(invoice, "de"), "line")
-    assert [r.split("  ")[0] for r in rows] == rows  # one cell text per row joined by spaces
     assert "—" in rows[0]
     assert "ohne Steuer" in rows[1]
     assert "USt. 7 %" in rows[2]
     assert "ohne Steuer" in rows[3]
-    assert rates  # four lines
     assert role(html.render_invoice(invoice, "de"), "total-label")[1] == "Steuer"
 
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint typecheck contracts pytest spec-coverage demo bench clean
+.PHONY: venv test lint typecheck contracts pytest spec-coverage demo bench report-screenshot document-pictures clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,5 +38,25 @@ demo: venv
 bench: venv
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,median,mean,rounds
 
+# The picture of the simulation report in docs/ (needs Chromium: apt-get install chromium).
+report-screenshot: venv
+	$(BIN)/python tools/report_screenshot.py > /dev/null
+	@echo docs/img/simulation-report.png
+
+# The pictures of each document type in docs/ (needs poppler: apt-get install poppler-utils).
+document-pictures: venv
+	$(BIN)/python tools/document_samples.py --docs
+
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache
+
+# The gettext catalogs: extract the message ids from the sources, merge them into each
+# language's catalog, compile the .mo files shipped in the package. Commit all three.
+LOCALE := src/cabinet_billing/locale
+messages: venv
+	$(BIN)/pybabel extract --mapping-file=babel.cfg --keyword=N_ --keyword=tr \
+		--no-location --sort-output --omit-header --no-wrap \
+		--output-file=$(LOCALE)/cabinet_billing.pot src
+	$(BIN)/pybabel update --input-file=$(LOCALE)/cabinet_billing.pot --output-dir=$(LOCALE) \
+		--domain=cabinet_billing --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date --no-wrap
+	$(BIN)/pybabel compile --directory=$(LOCALE) --domain=cabinet_billing --statistics

@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TextIO
-
-import attrs
 
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
@@ -33,13 +32,21 @@ from cabinet_billing.errors import BillingError
 from cabinet_billing.l10n import SUPPORTED_LOCALES, format_date, format_money
 from cabinet_billing.rules.presets import PRESETS, preset
 from cabinet_billing.rules.proration import ProratedPrice, ProrationPolicy
-from cabinet_billing.testing.population import MonthSummary, Population
-from cabinet_billing.testing.scenario import MonthReport, Scenario
+from cabinet_billing.testing.population import Population
+from cabinet_billing.testing.report import (
+    MonthRow,
+    SimulationReport,
+    population_report,
+    scenario_report,
+    write_html,
+)
+from cabinet_billing.testing.scenario import Scenario
 
 __all__ = [
     "MonthRow",
     "SimulationReport",
     "main",
+    "presets_year",
     "render_demo",
     "render_presets_year",
     "render_simulation",
@@ -132,170 +139,51 @@ def render_demo(
 
 # ----------------------------------------------------------------------------- simulate
 
-#: The columns of the month table after the month and the revenue.
+#: The columns of the month table after the month and the amounts billed and collected.
 _COUNTS = ("invoices", "renewals", "expired", "overdue", "blocked", "notifications")
 
 
-@attrs.frozen(kw_only=True)
-class MonthRow:
-    """One month of a simulation, as the command prints it.
-
-    Attributes:
-        month: ``YYYY-MM`` (or ``total``).
-        revenue: payments credited, per currency.
-        invoices: invoices issued.
-        renewals: services renewed.
-        expired: services expired.
-        overdue: accounts overdue in the month (``None`` in a total).
-        blocked: accounts blocked in the month (``None`` in a total).
-        notifications: notifications sent.
-        failed_charges: saved-method charges that failed.
-    """
-
-    month: str
-    revenue: Mapping[str, Money]
-    invoices: int
-    renewals: int
-    expired: int
-    overdue: int | None
-    blocked: int | None
-    notifications: int
-    failed_charges: int
-
-    @classmethod
-    def of(cls, month: MonthReport | MonthSummary) -> MonthRow:
-        """The row of a scenario's or a population's month."""
-        if isinstance(month, MonthReport):
-            overdue, blocked = len(month.overdue_accounts), len(month.blocked_accounts)
-        else:
-            overdue, blocked = month.overdue, month.blocked
-        return cls(
-            month=month.month,
-            revenue=dict(sorted(month.revenue.items())),
-            invoices=month.invoices,
-            renewals=month.renewals,
-            expired=month.expired,
-            overdue=overdue,
-            blocked=blocked,
-            notifications=month.notifications,
-            failed_charges=month.failed_charges,
-        )
-
-    @classmethod
-    def total(cls, rows: Iterable[MonthRow]) -> MonthRow:
-        """The sum of the rows (accounts overdue or blocked do not add up: left out)."""
-        rows = list(rows)
-        revenue: dict[str, Money] = {}
-        for row in rows:
-            for code, amount in row.revenue.items():
-                revenue[code] = revenue.get(code, Money.zero(code)) + amount
-        return cls(
-            month="total",
-            revenue=dict(sorted(revenue.items())),
-            invoices=sum(r.invoices for r in rows),
-            renewals=sum(r.renewals for r in rows),
-            expired=sum(r.expired for r in rows),
-            overdue=None,
-            blocked=None,
-            notifications=sum(r.notifications for r in rows),
-            failed_charges=sum(r.failed_charges for r in rows),
-        )
-
-    def to_json(self) -> dict[str, object]:
-        """The row as JSON-ready values, amounts as strings."""
-        data: dict[str, object] = {
-            "month": self.month,
-            "revenue": {code: str(amount.amount) for code, amount in self.revenue.items()},
-            "invoices": self.invoices,
-            "renewals": self.renewals,
-            "expired": self.expired,
-            "overdue": self.overdue,
-            "blocked": self.blocked,
-            "notifications": self.notifications,
-            "failed_charges": self.failed_charges,
-        }
-        if self.month == "total":
-            del data["overdue"], data["blocked"]
-        return data
-
-
-@attrs.frozen(kw_only=True)
-class SimulationReport:
-    """What a simulation printed: where it came from, its months and a timeline.
-
-    Attributes:
-        title: the preset's title (or the scenario's).
-        source: what was simulated (the file, or the preset, accounts, seed).
-        start: the first day.
-        end: the last day billed.
-        months: the months, oldest first.
-        timeline_of: the account whose timeline was asked for, if any.
-        timeline: that account's timeline, ``(day, text)`` in order.
-    """
-
-    title: str
-    source: Mapping[str, str | int]
-    start: date
-    end: date
-    months: tuple[MonthRow, ...]
-    timeline_of: str | None = None
-    timeline: tuple[tuple[date, str], ...] = ()
-
-    def to_json(self) -> dict[str, object]:
-        """The report as JSON-ready values, amounts as strings."""
-        data: dict[str, object] = {
-            "title": self.title,
-            "source": dict(self.source),
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "months": [row.to_json() for row in self.months],
-            "totals": MonthRow.total(self.months).to_json(),
-        }
-        if self.timeline_of is not None:
-            data["timeline"] = {
-                "account": self.timeline_of,
-                "events": [{"date": d.isoformat(), "text": t} for d, t in self.timeline],
-            }
-        return data
-
-
-def _revenue_text(revenue: Mapping[str, Money]) -> str:
-    return ", ".join(f"{amount.amount} {code}" for code, amount in revenue.items()) or "-"
+def _amounts_text(amounts: Mapping[str, Money]) -> str:
+    return ", ".join(f"{amount.amount} {code}" for code, amount in amounts.items()) or "-"
 
 
 def render_simulation(report: SimulationReport) -> str:
-    """The report as a month-by-month table (and the timeline, when asked for).
+    """The report as a month-by-month table (and the timelines asked for).
 
-    >>> row = MonthRow(month="2024-01", revenue={"EUR": Money("100.00", "EUR")}, invoices=1,
-    ...                renewals=0, expired=0, overdue=0, blocked=0, notifications=2,
-    ...                failed_charges=0)
+    Billed is what the invoices issued for orders and renewals asked for; collected is
+    what payments brought in.
+
+    >>> row = MonthRow(month="2024-01", billed={"EUR": Money("30.00", "EUR")},
+    ...                collected={"EUR": Money("100.00", "EUR")}, invoices=1, renewals=0,
+    ...                expired=0, overdue=0, blocked=0, notifications=2, failed_charges=0)
     >>> report = SimulationReport(title="A studio's January", source={"file": "x.toml"},
     ...                           start=date(2024, 1, 1), end=date(2024, 1, 31), months=(row,))
     >>> print(render_simulation(report))
     A studio's January
     x.toml, 2024-01-01 to 2024-01-31
     <BLANKLINE>
-    month    revenue     invoices  renewals  expired  overdue  blocked  notifications
-    2024-01  100.00 EUR         1         0        0        0        0              2
-    total    100.00 EUR         1         0        0                                2
+    month    billed     collected   invoices  renewals  expired  overdue  blocked  notifications
+    2024-01  30.00 EUR  100.00 EUR         1         0        0        0        0              2
+    total    30.00 EUR  100.00 EUR         1         0        0                                2
     """
     rows = [*report.months, MonthRow.total(report.months)]
-    width = max(len("revenue"), *(len(_revenue_text(r.revenue)) for r in rows))
-    source = ", ".join(
-        f"{key} {value}" if key != "file" else str(value) for key, value in report.source.items()
-    )
-    header = f"{'month':<8} {'revenue':<{width}}  " + "  ".join(_COUNTS)
-    lines = [report.title, f"{source}, {report.start} to {report.end}", "", header]
+    billed = max(len("billed"), *(len(_amounts_text(r.billed)) for r in rows))
+    collected = max(len("collected"), *(len(_amounts_text(r.collected)) for r in rows))
+    header = f"{'month':<8} {'billed':<{billed}}  {'collected':<{collected}}  " + "  ".join(_COUNTS)
+    lines = [report.title, f"{report.source_text}, {report.start} to {report.end}", "", header]
     for row in rows:
         cells = []
         for name in _COUNTS:
             value = getattr(row, name)
             cells.append(f"{'' if value is None else value:>{len(name)}}")
-        lines.append(f"{row.month:<8} {_revenue_text(row.revenue):<{width}}  " + "  ".join(cells))
-    if report.timeline_of is not None:
-        lines += ["", f"Timeline of {report.timeline_of}"]
-        lines += [f"  {day}  {text}" for day, text in report.timeline]
-        if not report.timeline:
+        lines.append(
+            f"{row.month:<8} {_amounts_text(row.billed):<{billed}}  "
+            f"{_amounts_text(row.collected):<{collected}}  " + "  ".join(cells)
+        )
+    for timeline in report.timelines:
+        lines += ["", f"Timeline of {timeline.account_id}"]
+        lines += [f"  {day}  {text}" for day, text in timeline.events]
+        if not timeline.events:
             lines.append("  (nothing happened)")
     return "\n".join(line.rstrip() for line in lines)
 
@@ -344,23 +232,20 @@ def simulate_population(
         ValidationError: for fewer than one account or month.
     """
     population = Population(preset_name, accounts=accounts, start=start, seed=seed)
-    result = population.run(months=months, progress=progress)
-    return SimulationReport(
-        title=population.preset.title,
+    population.run(months=months, progress=progress)
+    return population_report(
+        population,
         source={
             "preset": population.preset.name,
             "accounts": accounts,
             "months": months,
             "seed": seed,
         },
-        start=start,
-        end=population.today,
-        months=tuple(MonthRow.of(m) for m in result),
     )
 
 
-def simulate_file(path: Path, timeline_of: str | None = None) -> SimulationReport:
-    """Run a scenario file and report its months (and one account's timeline).
+def simulate_file(path: Path, timelines: Sequence[str] = ()) -> SimulationReport:
+    """Run a scenario file and report its months (and the timelines of some accounts).
 
     Raises:
         OSError: when the file cannot be read.
@@ -373,21 +258,13 @@ def simulate_file(path: Path, timeline_of: str | None = None) -> SimulationRepor
     title = str(tomllib.loads(text).get("title", "")) or (
         scenario.preset.title if scenario.preset is not None else path.stem
     )
-    timeline: tuple[tuple[date, str], ...] = ()
-    if timeline_of is not None:
-        if timeline_of not in scenario.cabinet.store.accounts.rows:
+    for account_id in timelines:
+        if account_id not in scenario.cabinet.store.accounts.rows:
             known = ", ".join(scenario.cabinet.store.accounts.ids()) or "none"
-            msg = f"--timeline {timeline_of!r}: no such account in {path} (accounts: {known})"
+            msg = f"--timeline {account_id!r}: no such account in {path} (accounts: {known})"
             raise _UsageError(msg)
-        timeline = tuple(scenario.timeline(timeline_of))
-    return SimulationReport(
-        title=title,
-        source={"file": str(path)},
-        start=scenario.start,
-        end=scenario.today,
-        months=tuple(MonthRow.of(m) for m in scenario.months()),
-        timeline_of=timeline_of,
-        timeline=timeline,
+    return scenario_report(
+        scenario, title=title, source={"file": str(path)}, timelines=list(dict.fromkeys(timelines))
     )
 
 
@@ -396,13 +273,13 @@ def _simulate(args: argparse.Namespace) -> SimulationReport:
         msg = "give a scenario FILE or --preset NAME (one of them, not both)"
         raise _UsageError(msg)
     if args.file is not None:
-        return _simulate_file(Path(args.file), args.timeline)
+        return _simulate_file(Path(args.file), args.timeline or ())
     return _simulate_population(args)
 
 
-def _simulate_file(path: Path, timeline_of: str | None) -> SimulationReport:
+def _simulate_file(path: Path, timelines: Sequence[str]) -> SimulationReport:
     try:
-        return simulate_file(path, timeline_of)
+        return simulate_file(path, timelines)
     except OSError as exc:
         msg = f"cannot read scenario file {str(path)!r}: {exc.strerror or exc}"
         raise _UsageError(msg) from None
@@ -446,22 +323,44 @@ def _simulate_population(args: argparse.Namespace) -> SimulationReport:
 # ----------------------------------------------------------------------------- demo
 
 
-def render_presets_year(
+def presets_year(
     *,
     accounts: int = 5,
     months: int = 12,
     seed: int = 1,
     start: date = date(2024, 1, 1),
     progress: Callable[[int, int], None] | None = None,
-) -> str:
+) -> list[SimulationReport]:
     """A year (``months``) of a small generated population of every bundled preset."""
-    blocks = []
-    for name in PRESETS:
-        report = simulate_population(
+    return [
+        simulate_population(
             name, accounts=accounts, months=months, seed=seed, start=start, progress=progress
         )
-        blocks.append(render_simulation(report))
-    return "\n\n".join(blocks)
+        for name in PRESETS
+    ]
+
+
+def render_presets_year(reports: Sequence[SimulationReport] | None = None) -> str:
+    """The month tables of :func:`presets_year` (run now unless given)."""
+    shown = presets_year() if reports is None else reports
+    return "\n\n".join(render_simulation(r) for r in shown)
+
+
+#: Where ``cabinet-billing demo`` writes its report unless told otherwise.
+DEMO_REPORT = Path(tempfile.gettempdir()) / "cabinet-billing-demo" / "report.html"
+
+
+def _write_report(path: str | Path, reports: Sequence[SimulationReport], title: str | None) -> str:
+    """Write the HTML report; returns an error line, or ``""`` when it was written."""
+    try:
+        write_html(path, reports, title=title)
+    except ModuleNotFoundError as exc:
+        if exc.name != "pygal":
+            raise
+        return str(exc)
+    except OSError as exc:
+        return f"cannot write the report to {str(path)!r}: {exc.strerror or exc}"
+    return ""
 
 
 # ----------------------------------------------------------------------------- main
@@ -488,6 +387,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=SUPPORTED_LOCALES,
         help="show only this locale (repeatable)",
     )
+    demo.add_argument(
+        "--report",
+        metavar="PATH",
+        default=str(DEMO_REPORT),
+        help=f"where to write the HTML report of the three presets (default {DEMO_REPORT})",
+    )
     sim = commands.add_parser(
         "simulate",
         help="run a scenario file or a generated population, month by month",
@@ -496,7 +401,17 @@ def _parser() -> argparse.ArgumentParser:
         "accounts and notifications month by month.",
     )
     sim.add_argument("file", nargs="?", help="a scenario file (TOML)")
-    sim.add_argument("--timeline", metavar="ACCOUNT", help="also print this account's story")
+    sim.add_argument(
+        "--timeline",
+        metavar="ACCOUNT",
+        action="append",
+        help="also print this account's story (repeatable)",
+    )
+    sim.add_argument(
+        "--report",
+        metavar="PATH",
+        help="also write an HTML page of charts and tables (the timelines too) to PATH",
+    )
     sim.add_argument(
         "--preset",
         metavar="NAME",
@@ -517,12 +432,18 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show a progress bar on stderr even when it is not a terminal",
     )
+    db = commands.add_parser("db", help="upgrade the SQL store's schema or show its revision")
+    db.add_argument("db_args", nargs=argparse.REMAINDER, help="upgrade|current|history ...")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
+    if args.command == "db":  # needs the sql extra
+        from cabinet_billing.adapters.sql.commands import main as db  # noqa: PLC0415
+
+        return db(args.db_args)
     if args.command == "simulate":
         try:
             report = _simulate(args)
@@ -532,6 +453,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except AssertionError as exc:
             print(f"cabinet-billing simulate: expectation not met: {exc}", file=sys.stderr)
             return 1
+        if args.report is not None:
+            error = _write_report(args.report, [report], None)
+            if error:
+                print(f"cabinet-billing simulate: error: {error}", file=sys.stderr)
+                return 2
         if args.json:
             print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
         else:
@@ -541,7 +467,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("A year of each preset, five generated customers each (seed 1)")
         print("=" * 62)
         print()
-        print(render_presets_year())
+        reports = presets_year()
+        print(render_presets_year(reports))
+        print()
+        error = _write_report(args.report, reports, "Simulation report: a year of each preset")
+        print(f"Report: {error or Path(args.report).resolve()}")
         print()
         print("A cloud order, priced in four locales")
         print("=" * 36)

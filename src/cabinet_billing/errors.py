@@ -409,6 +409,24 @@ class DocumentExchangeError(BillingError):
         )
 
 
+class MissingExtraError(BillingError, ImportError):
+    """A feature needs an optional extra of the package that is not installed.
+
+    Attributes:
+        extra: the extra to install, e.g. ``"documents"``.
+        missing: the module that could not be imported.
+    """
+
+    def __init__(self, extra: str, missing: str, feature: str) -> None:
+        self.extra = extra
+        self.missing = missing
+        super().__init__(
+            f"{feature} need the {extra!r} extra (module {missing!r} is not installed): "
+            f"pip install 'cabinet_billing[{extra}]'",
+            name=missing,
+        )
+
+
 # ----------------------------------------------------------------------------- credit
 
 

@@ -1,5 +1,5 @@
-"""The SQL store keeps ledger entries and expenses as rows of their own: a commit writes
-what changed, whatever the length of the history."""
+"""The SQL store keeps ledger entries, balances and expenses as rows of their own: a commit
+writes what changed, whatever the length of the history."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from typing import Any
 
 import attrs
 import pytest
-from sqlalchemy import Engine, event, func, insert, select
+from sqlalchemy import Engine, event, func, select
 
 from cabinet_billing import Money
-from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork, schema
-from cabinet_billing.adapters.sql.codec import dumps
+from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
+from cabinet_billing.adapters.sql.schema import tables
+from cabinet_billing.domain.fx import ExchangeRate, convert
 from cabinet_billing.domain.expense import Expense, ExpenseBook
 from cabinet_billing.domain.fx import ExchangeRate, convert
 from cabinet_billing.domain.ledger import Ledger
@@ -24,6 +25,8 @@ from cabinet_billing.errors import ConflictError
 from cabinet_billing.testing.contract import check_unit_of_work
 
 pytestmark = pytest.mark.spec("P")
+
+T = tables()
 
 AT = datetime(2024, 3, 1, 9, tzinfo=UTC)
 DAY = date(2024, 3, 1)
@@ -100,7 +103,7 @@ def count(store: SqlStore, table: Any, account_id: str = "acc-1") -> int:
 def version(store: SqlStore, table: Any, account_id: str = "acc-1") -> int:
     with store.engine.connect() as connection:
         found: int = connection.execute(
-            select(table.c.version).where(table.c.id == account_id)
+            select(table.c.version).where(table.c.account_id == account_id)
         ).scalar_one()
     return found
 
@@ -133,14 +136,15 @@ def test_a_commit_of_one_charge_and_one_expense_writes_two_child_rows(store: Sql
         book.add(expense(EXPENSES))
         uow.commit()
     assert sorted(writes.statements) == [
-        ("INSERT", "expense_items", 1),
-        ("INSERT", "ledger_entries", 1),
-        ("UPDATE", "expenses", 1),
-        ("UPDATE", "ledgers", 1),
+        ("INSERT", "cb_expenses", 1),
+        ("INSERT", "cb_ledger_entries", 1),
+        ("UPDATE", "cb_balances", 1),
+        ("UPDATE", "cb_expense_books", 1),
+        ("UPDATE", "cb_ledgers", 1),
     ]
-    assert count(store, schema.ledger_entries) == ENTRIES + 1
-    assert count(store, schema.expense_items) == EXPENSES + 1
-    assert version(store, schema.ledgers) == version(store, schema.expenses) == 2
+    assert count(store, T.ledger_entries) == ENTRIES + 1
+    assert count(store, T.expenses) == EXPENSES + 1
+    assert version(store, T.ledgers) == version(store, T.expense_books) == 2
     with store.unit_of_work() as again:
         assert again.ledgers.get("acc-1") == ledger
         assert again.expenses.get("acc-1") == book
@@ -152,10 +156,10 @@ def test_the_first_commit_writes_every_child_once_and_reads_them_back_equal(
 ) -> None:
     with recording(store.engine) as writes:
         ledger, book = build_history(store)
-    assert writes.rows("INSERT", "ledger_entries") == ENTRIES
-    assert writes.rows("INSERT", "expense_items") == EXPENSES
-    assert writes.rows("INSERT", "ledgers") == writes.rows("INSERT", "expenses") == 1
-    assert writes.rows("UPDATE", "ledger_entries") == writes.rows("UPDATE", "expense_items") == 0
+    assert writes.rows("INSERT", "cb_ledger_entries") == ENTRIES
+    assert writes.rows("INSERT", "cb_expenses") == EXPENSES
+    assert writes.rows("INSERT", "cb_ledgers") == writes.rows("INSERT", "cb_expense_books") == 1
+    assert writes.rows("UPDATE", "cb_ledger_entries") == writes.rows("UPDATE", "cb_expenses") == 0
     with store.unit_of_work() as uow:
         back = uow.ledgers.get("acc-1")
         assert back == ledger
@@ -170,10 +174,12 @@ def test_the_first_commit_writes_every_child_once_and_reads_them_back_equal(
 def test_the_aggregate_rows_keep_no_children(store: SqlStore) -> None:
     build_history(store)
     with store.engine.connect() as connection:
-        ledger_row = json.loads(connection.execute(select(schema.ledgers.c.data)).scalar_one())
-        book_row = json.loads(connection.execute(select(schema.expenses.c.data)).scalar_one())
-    assert sorted(ledger_row) == ["_balances", "_reversed", "account_id"]
-    assert sorted(book_row) == ["_funds", "_payments", "account_id"]
+        ledger_row = json.loads(connection.execute(select(T.ledgers.c.data)).scalar_one())
+        book_row = json.loads(connection.execute(select(T.expense_books.c.data)).scalar_one())
+        balances = connection.execute(select(T.balances.c.currency, T.balances.c.amount)).all()
+    assert ledger_row == {"$v": 1, "_reversed": []}
+    assert sorted(book_row) == ["$v", "_funds", "_payments"]
+    assert [(c, Decimal(str(a))) for c, a in balances] == [("RUB", Decimal("99251.5"))]
 
 
 def test_only_the_expenses_a_payment_changed_are_written_again(store: SqlStore) -> None:
@@ -189,10 +195,11 @@ def test_only_the_expenses_a_payment_changed_are_written_again(store: SqlStore) 
         uow.commit()
     assert [a.expense_id for a in paid] == [e.id for e in unpaid[:3]]
     assert sorted(writes.statements) == [
-        ("INSERT", "ledger_entries", 1),
-        ("UPDATE", "expense_items", 3),
-        ("UPDATE", "expenses", 1),
-        ("UPDATE", "ledgers", 1),
+        ("INSERT", "cb_ledger_entries", 1),
+        ("UPDATE", "cb_balances", 1),
+        ("UPDATE", "cb_expense_books", 1),
+        ("UPDATE", "cb_expenses", 3),
+        ("UPDATE", "cb_ledgers", 1),
     ]
     with store.unit_of_work() as again:
         assert again.expenses.get("acc-1") == book
@@ -258,37 +265,8 @@ def test_rewritten_histories_are_stored_exactly(store: SqlStore) -> None:
         back = uow.expenses.get("acc-1")
         assert back == book
         assert list(back._expenses)[-1] == "exp-0"
-    assert count(store, schema.ledger_entries) == ENTRIES - 1
-    assert count(store, schema.expense_items) == EXPENSES - 1
-
-
-def test_an_aggregate_row_written_whole_is_read_and_split_at_the_next_commit(
-    store: SqlStore,
-) -> None:
-    ledger = Ledger("acc-1")
-    ledger.top_up(rub("10.00"), AT, key="k1")
-    book = ExpenseBook("acc-1")
-    book.add(expense(1))
-    with store.engine.begin() as connection:
-        for table, aggregate in ((schema.ledgers, ledger), (schema.expenses, book)):
-            values = {"id": "acc-1", "account_id": "acc-1", "version": 1}
-            connection.execute(insert(table).values(data=dumps(aggregate), **values))
-    with store.unit_of_work() as uow:
-        assert uow.ledgers.get("acc-1") == ledger
-        assert uow.expenses.get("acc-1") == book
-        uow.ledgers.get("acc-1").charge(rub("1.00"), AT, key="k2")
-        uow.commit()
-    with store.unit_of_work() as uow:
-        assert len(uow.ledgers.get("acc-1")) == 2
-        assert uow.expenses.get("acc-1") == book
-    assert count(store, schema.ledger_entries) == 2
-    assert count(store, schema.expense_items) == 0  # only read: left as it was
-    assert version(store, schema.expenses) == 1
-    with store.unit_of_work() as uow:
-        uow.expenses.get("acc-1").add(expense(2))
-        uow.commit()
-    assert count(store, schema.expense_items) == 2
-    assert version(store, schema.expenses) == 2
+    assert count(store, T.ledger_entries) == ENTRIES - 1
+    assert count(store, T.expenses) == EXPENSES - 1
 
 
 def test_the_contract_holds(store: SqlStore) -> None:
@@ -311,8 +289,8 @@ def test_a_concurrent_change_to_a_ledger_conflicts_and_leaves_no_child_rows(
         "ledger 'acc-1': was changed by another unit of work after version 1 was read; "
         "nothing was stored, load it again and retry"
     )
-    assert count(shared, schema.ledger_entries) == ENTRIES + 1
-    assert count(shared, schema.expense_items) == EXPENSES
+    assert count(shared, T.ledger_entries) == ENTRIES + 1
+    assert count(shared, T.expenses) == EXPENSES
     with shared.unit_of_work() as uow:
         assert [e.key for e in uow.ledgers.get("acc-1").entries()[-1:]] == ["first"]
         assert uow.ledgers.get("acc-1").by_key("second") == ()
@@ -330,10 +308,10 @@ def test_a_conflict_on_the_expenses_rolls_back_the_ledger_entries_already_writte
         first.commit()
         with pytest.raises(ConflictError, match="expense book 'acc-1': was changed"):
             second.commit()
-    assert count(shared, schema.ledger_entries) == ENTRIES
-    assert count(shared, schema.expense_items) == EXPENSES + 1
-    assert version(shared, schema.ledgers) == 1
-    assert version(shared, schema.expenses) == 2
+    assert count(shared, T.ledger_entries) == ENTRIES
+    assert count(shared, T.expenses) == EXPENSES + 1
+    assert version(shared, T.ledgers) == 1
+    assert version(shared, T.expense_books) == 2
     with shared.unit_of_work() as uow:
         assert uow.ledgers.get("acc-1").by_key("second") == ()
         assert "exp-201" not in [e.id for e in uow.expenses.get("acc-1").expenses()]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from cabinet_billing import Account, Money
-from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork, schema
+from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.adapters.sql.store import _Session
 from cabinet_billing.errors import ConflictError
 from cabinet_billing.testing.contract import check_keys, check_sequences
@@ -41,10 +41,10 @@ def open_accounts(store: SqlStore, *ids: str) -> None:
 
 
 def row_version(store: SqlStore, account_id: str) -> int:
-    table = schema.ledgers
+    table = store.tables.ledgers
     with store.engine.connect() as connection:
         version: int = connection.execute(
-            select(table.c.version).where(table.c.id == account_id)
+            select(table.c.version).where(table.c.account_id == account_id)
         ).scalar_one()
     return version
 

@@ -117,7 +117,12 @@ def test_a_whole_year() -> None:
         ("2024-07", 1, 1, 0),
         ("2024-08", 1, 1, 0),
     ]
-    assert {k: str(m.revenue["EUR"]) for k, m in months.items() if m.revenue} == {
+    # Billed: one 30.00 EUR invoice a month until the VPS expires for good in September.
+    assert {k: str(m.billed["EUR"]) for k, m in months.items() if m.billed} == {
+        f"2024-{n:02}": "30.00 EUR" for n in range(1, 9)
+    }
+    # Collected: the top-ups.
+    assert {k: str(m.collected["EUR"]) for k, m in months.items() if m.collected} == {
         "2024-01": "100.00 EUR",
         "2024-04": "100.00 EUR",
         "2024-07": "50.00 EUR",

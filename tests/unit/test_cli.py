@@ -1,11 +1,15 @@
+from pathlib import Path
+
 import pytest
 
 from cabinet_billing.cli import main
 
 
 @pytest.mark.spec("M3", "M5", "M6", "M7", "C3")
-def test_demo_prices_an_order_in_the_four_locales(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
+def test_demo_prices_an_order_in_the_four_locales(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["demo", "--report", str(tmp_path / "report.html")]) == 0
     out = capsys.readouterr().out.replace("\xa0", " ").replace("\u202f", " ")
     assert [line for line in out.splitlines() if line.startswith("[")] == [
         "[uk]",

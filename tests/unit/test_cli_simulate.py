@@ -16,7 +16,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def row(out: str, month: str) -> list[str]:
-    """The cells of a month's line in the table (revenue cells split on spaces)."""
+    """The cells of a month's line in the table (amount cells split on spaces)."""
     lines = [line for line in out.splitlines() if line.startswith(f"{month} ")]
     assert len(lines) == 1, out
     return lines[0].split()
@@ -32,7 +32,8 @@ def test_introserv_example_prints_the_year_month_by_month(
     assert "2024-01-10 to 2024-12-31" in out.splitlines()[1]
     assert out.splitlines()[3].split() == [
         "month",
-        "revenue",
+        "billed",
+        "collected",
         "invoices",
         "renewals",
         "expired",
@@ -40,14 +41,24 @@ def test_introserv_example_prints_the_year_month_by_month(
         "blocked",
         "notifications",
     ]
-    # 200.00 by card, 2 orders paid from the balance
-    assert row(out, "2024-01")[:4] == ["2024-01", "200.00", "EUR", "2"]
-    assert row(out, "2024-02")[1:5] == ["-", "2", "2", "0"]
+    # 200.00 by card, 2 orders (19.90 + 3.00) paid from the balance
+    assert row(out, "2024-01")[:6] == ["2024-01", "22.90", "EUR", "200.00", "EUR", "2"]
+    assert row(out, "2024-02")[1:7] == ["22.90", "EUR", "-", "2", "2", "0"]
     # 300.00 in crypto; the extra IP is not renewed and expires
-    assert row(out, "2024-05")[:6] == ["2024-05", "300.00", "EUR", "2", "1", "1"]
+    assert row(out, "2024-05")[:8] == ["2024-05", "98.90", "EUR", "300.00", "EUR", "2", "1", "1"]
     # the server expires for lack of money
-    assert row(out, "2024-09")[:6] == ["2024-09", "100.00", "EUR", "1", "1", "1"]
-    assert row(out, "total") == ["total", "600.00", "EUR", "20", "17", "2", "83"]
+    assert row(out, "2024-09")[:8] == ["2024-09", "19.90", "EUR", "100.00", "EUR", "1", "1", "1"]
+    assert row(out, "total") == [
+        "total",
+        "566.80",
+        "EUR",
+        "600.00",
+        "EUR",
+        "20",
+        "17",
+        "2",
+        "83",
+    ]
 
 
 @pytest.mark.spec("P", "R1", "R3", "R4")
@@ -56,19 +67,20 @@ def test_astra_example_shows_overdue_and_blocked_months(
 ) -> None:
     code, out, _ = run(capsys, "simulate", str(EXAMPLES / "astra_cloud.toml"))
     assert code == 0
-    assert row(out, "2024-07")[:3] == ["2024-07", "1290.00", "RUB"]
-    assert row(out, "2024-07")[6:8] == ["1", "0"]  # overdue from 16 July, paid on the 22nd
-    assert row(out, "2024-11")[1:8] == ["-", "4", "3", "0", "1", "1", "17"]
-    assert row(out, "total")[:3] == ["total", "26248.00", "RUB"]
+    assert row(out, "2024-07")[:5] == ["2024-07", "1290.00", "RUB", "1290.00", "RUB"]
+    assert row(out, "2024-07")[8:10] == ["1", "0"]  # overdue from 16 July, paid on the 22nd
+    # billed on credit, nothing collected: overdue, then blocked
+    assert row(out, "2024-11")[1:10] == ["4429.00", "RUB", "-", "4", "3", "0", "1", "1", "17"]
+    assert row(out, "total")[:5] == ["total", "30428.00", "RUB", "26248.00", "RUB"]
 
 
 @pytest.mark.spec("P", "R4", "R5", "R7")
 def test_horoshop_example_renews_from_the_card(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "simulate", str(EXAMPLES / "horoshop.toml"))
     assert code == 0
-    assert row(out, "2024-04")[:6] == ["2024-04", "1199.00", "UAH", "1", "0", "1"]
-    assert row(out, "2024-06")[:3] == ["2024-06", "1499.00", "UAH"]
-    assert row(out, "total")[:5] == ["total", "13489.00", "UAH", "12", "9"]
+    assert row(out, "2024-04")[:8] == ["2024-04", *["1199.00", "UAH"] * 2, "1", "0", "1"]
+    assert row(out, "2024-06")[:5] == ["2024-06", "1499.00", "UAH", "1499.00", "UAH"]
+    assert row(out, "total")[:7] == ["total", *["13489.00", "UAH"] * 2, "12", "9"]
 
 
 @pytest.mark.spec("P", "R4")
@@ -98,14 +110,15 @@ def test_json_of_a_scenario_has_months_totals_and_timeline(
     )
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"title", "source", "start", "end", "months", "totals", "timeline"}
+    assert set(data) == {"title", "source", "start", "end", "months", "totals", "timelines"}
     assert data["source"] == {"file": str(EXAMPLES / "astra_cloud.toml")}
     assert (data["start"], data["end"]) == ("2024-01-09", "2024-12-31")
     assert [m["month"] for m in data["months"]][:2] == ["2024-01", "2024-02"]
     november = data["months"][10]
     assert november == {
         "month": "2024-11",
-        "revenue": {},
+        "billed": {"RUB": "4429.00"},
+        "collected": {},
         "invoices": 4,
         "renewals": 3,
         "expired": 0,
@@ -114,11 +127,14 @@ def test_json_of_a_scenario_has_months_totals_and_timeline(
         "notifications": 17,
         "failed_charges": 0,
     }
-    assert data["months"][0]["revenue"] == {"RUB": "5000.00"}
-    assert data["totals"]["revenue"] == {"RUB": "26248.00"}
+    assert data["months"][0]["billed"] == {"RUB": "1539.00"}
+    assert data["months"][0]["collected"] == {"RUB": "5000.00"}
+    assert data["totals"]["billed"] == {"RUB": "30428.00"}
+    assert data["totals"]["collected"] == {"RUB": "26248.00"}
     assert "overdue" not in data["totals"]
-    assert data["timeline"]["account"] == "romashka"
-    assert {"date": "2024-11-30", "text": "credit blocked"} in data["timeline"]["events"]
+    [timeline] = data["timelines"]
+    assert timeline["account"] == "romashka"
+    assert {"date": "2024-11-30", "text": "credit blocked"} in timeline["events"]
 
 
 @pytest.mark.spec("P")
@@ -143,7 +159,8 @@ def test_json_of_a_population(capsys: pytest.CaptureFixture[str]) -> None:
     assert [m["month"] for m in data["months"]] == ["2024-01", "2024-02"]
     assert set(data["months"][0]) == {
         "month",
-        "revenue",
+        "billed",
+        "collected",
         "invoices",
         "renewals",
         "expired",
@@ -152,10 +169,11 @@ def test_json_of_a_population(capsys: pytest.CaptureFixture[str]) -> None:
         "notifications",
         "failed_charges",
     }
-    for amount in data["totals"]["revenue"].values():
-        assert isinstance(amount, str)
-        assert amount.count(".") == 1
-    assert list(data["totals"]["revenue"]) == ["UAH"]
+    for figure in ("billed", "collected"):
+        for amount in data["totals"][figure].values():
+            assert isinstance(amount, str)
+            assert amount.count(".") == 1
+        assert list(data["totals"][figure]) == ["UAH"]
 
 
 @pytest.mark.spec("P")
@@ -303,19 +321,23 @@ def test_unmet_expectation_exits_1(capsys: pytest.CaptureFixture[str], tmp_path:
 
 @pytest.mark.spec("P", "M3", "M6")
 def test_demo_runs_a_year_of_each_preset_then_the_priced_order(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    real = cli.render_presets_year
+    real = cli.presets_year
 
-    def small(**_: object) -> str:
+    def small(**_: object) -> list[cli.SimulationReport]:
         return real(accounts=1, months=2)
 
-    monkeypatch.setattr(cli, "render_presets_year", small)
-    code, out, _ = run(capsys, "demo")
+    monkeypatch.setattr(cli, "presets_year", small)
+    report = tmp_path / "demo" / "report.html"
+    code, out, _ = run(capsys, "demo", "--report", str(report))
     assert code == 0
     titles = [line for line in out.splitlines() if line.startswith(("Introserv", "Astra", "Horo"))]
     assert [t.split(" (")[0] for t in titles] == ["Introserv", "Astra Cloud", "Horoshop"]
-    assert out.index("Horoshop") < out.index("[uk]")
+    assert out.index("Horoshop") < out.index(f"Report: {report.resolve()}") < out.index("[uk]")
+    page = report.read_text(encoding="utf-8")
+    assert page.count("<section class='simulation'") == 3
+    assert page.index("Introserv") < page.index("Astra Cloud") < page.index("Horoshop")
     assert [line for line in out.splitlines() if line.startswith("[")] == [
         "[uk]",
         "[ru]",

@@ -193,7 +193,8 @@ def test_unknown_date_format_is_refused() -> None:
     with pytest.raises(ValidationError) as err:
         render_message("credit.overdue", "ru", date_format="iso", pay_by=AUG_15)
     assert str(err.value) == (
-        "date_format='iso' is invalid: expected one of full, long, medium, short, day_month"
+        "date_format='iso' is invalid: expected one of full, long, medium, short, day_month, "
+        "month_year"
     )
 
 

@@ -74,8 +74,9 @@ def test_a_year_counts_revenue_renewals_and_credit_states() -> None:
         months=6
     )
     assert len(months) == 6
-    assert all(set(m.revenue) <= {"RUB"} for m in months)
-    assert months[0].revenue["RUB"] > Money(0, "RUB")
+    assert all(set(m.billed) | set(m.collected) <= {"RUB"} for m in months)
+    assert months[0].collected["RUB"] > Money(0, "RUB")
+    assert all(m.billed["RUB"] > Money(0, "RUB") for m in months)
     assert sum(m.renewals for m in months) > 0
     assert all(m.renewals <= m.invoices for m in months[1:])
     assert all(m.blocked <= m.overdue <= 6 for m in months)

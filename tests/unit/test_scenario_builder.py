@@ -224,7 +224,8 @@ def test_the_month_report() -> None:
     assert march == MonthReport(
         month="2024-03",
         days=31,
-        revenue={},
+        billed={"EUR": Money("30.00", "EUR")},
+        collected={},
         invoices=1,
         renewals=1,
         expired=0,
@@ -235,7 +236,7 @@ def test_the_month_report() -> None:
         blocked_accounts=(),
     )
     assert s.report().splitlines()[0] == (
-        "2024-01: revenue 100.00 EUR; invoices 1; renewals 0; expired 0; "
+        "2024-01: billed 30.00 EUR; collected 100.00 EUR; invoices 1; renewals 0; expired 0; "
         "notifications 4; overdue -; blocked -"
     )
 

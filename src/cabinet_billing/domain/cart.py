@@ -70,6 +70,11 @@ class ProratedLines(Protocol):
         """The days the now-price pays for."""
         ...  # pragma: no cover
 
+    @property
+    def anchor(self) -> date:
+        """The first day of the billing cycle: period ``n`` ends at ``anchor + n * period``."""
+        ...  # pragma: no cover
+
 
 class ProrationRule(Protocol):
     """Anything that prices a new order's lines: a proration policy, or :class:`FullPeriod`."""
@@ -89,6 +94,10 @@ class _FullLines:
     now_lines: tuple[Money, ...]
     then_lines: tuple[Money, ...]
     covered: DateRange
+
+    @property
+    def anchor(self) -> date:
+        return self.covered.start
 
 
 @attrs.frozen
@@ -162,6 +171,8 @@ class CartLine:
         discount: the promo code's discount on the now-price.
         then: the price of each following period (without discounts).
         tax: net, tax and gross of the discounted now-price.
+        anchor: the first day of the service's billing cycle (see
+            :attr:`ProratedLines.anchor`); ``None``: the start of ``covered``.
     """
 
     item: CartItem
@@ -172,6 +183,7 @@ class CartLine:
     discount: Money
     then: Money
     tax: TaxAmounts
+    anchor: date | None = None
 
     @property
     def price(self) -> Money:
@@ -207,7 +219,13 @@ class CartSummary:
 
 @attrs.frozen
 class OrderLine:
-    """One line of an :class:`Order`, as it was priced at checkout."""
+    """One line of an :class:`Order`, as it was priced at checkout.
+
+    ``anchor`` is the first day of the service's billing cycle: pass it to
+    :meth:`~cabinet_billing.domain.service.Service.order` so that every period of the
+    service ends at ``anchor + n * period`` (``None`` on orders priced before it
+    existed: the start of ``covered``).
+    """
 
     item_id: str
     plan_id: str
@@ -219,6 +237,7 @@ class OrderLine:
     discount: Money
     then: Money
     tax: TaxAmounts
+    anchor: date | None = None
 
 
 def _check_method(_instance: object, _attribute: object, value: str) -> None:
@@ -472,6 +491,7 @@ class Cart:
                 discount=d,
                 then=then,
                 tax=t,
+                anchor=p.anchor,
             )
             for item, q, p, now, d, then, t in zip(
                 self._items,
@@ -558,6 +578,7 @@ class Cart:
                     discount=line.discount,
                     then=line.then,
                     tax=line.tax,
+                    anchor=line.anchor,
                 )
                 for line in summary.lines
             ),

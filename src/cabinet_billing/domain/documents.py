@@ -39,11 +39,12 @@ import attrs
 from dateutil.relativedelta import relativedelta
 
 from cabinet_billing.domain.checks import shared_copies
+from cabinet_billing.domain.customer import PostalAddress, check_email, check_phone
 from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.ledger import EntryKind, LedgerEntry
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding, sum_money
 from cabinet_billing.domain.numbering import NumberFormat
-from cabinet_billing.domain.payer import Payer
+from cabinet_billing.domain.payer import BankDetails, Payer, Signatory, TaxId
 from cabinet_billing.domain.tax import TaxAmounts, TaxMode, TaxRate, tax_breakdown
 from cabinet_billing.errors import (
     ConflictError,
@@ -63,6 +64,7 @@ __all__ = [
     "ExchangeRequisites",
     "ExchangeStatus",
     "NumberCheck",
+    "ProviderRequisites",
     "ReconciliationLine",
     "ReconciliationSide",
     "ReconciliationStatement",
@@ -91,6 +93,70 @@ def billing_month(day: date) -> date:
     if not isinstance(day, date):
         raise ValidationError("month", day, "expected a date in the billing month")
     return date(day.year, day.month, 1)
+
+
+# ----------------------------------------------------------------------------- requisites
+
+
+def _tax_id_tuple(value: Iterable[TaxId]) -> tuple[TaxId, ...]:
+    ids = tuple(value)
+    if not all(isinstance(t, TaxId) for t in ids):
+        raise ValidationError("tax_ids", ids, "expected TaxId values")
+    schemes = [t.scheme for t in ids]
+    repeated = sorted({s for s in schemes if schemes.count(s) > 1})
+    if repeated:
+        raise ValidationError("tax_ids", ids, f"scheme(s) {', '.join(repeated)} given twice")
+    return ids
+
+
+def _provider_email(value: object) -> str:
+    return check_email(value)
+
+
+def _provider_phone(value: object) -> str:
+    return check_phone(value)
+
+
+@attrs.frozen
+class ProviderRequisites:
+    """The provider's own requisites, printed on every document it issues (SPEC L8).
+
+    A setting of the host: give it to a document renderer once. The payer's requisites
+    come from the :class:`~cabinet_billing.Payer` the document is made out to.
+
+    Args:
+        name: the provider's legal name.
+        tax_ids: its tax and registration ids (INN/KPP, EDRPOU, VAT id ...).
+        address: its registered address.
+        bank: its bank details (bank name, BIC and account, or IBAN).
+        email: where customers write about documents.
+        phone: its phone.
+        signatory: who signs its documents, and on what basis.
+
+    >>> from cabinet_billing import BankDetails, TaxId
+    >>> provider = ProviderRequisites(
+    ...     "Astra Cloud LLC", tax_ids=(TaxId("inn", "7707083893"), TaxId("kpp", "770701001")),
+    ...     bank=BankDetails(bank_name="Bank", bic="044525225", account="40702810938000000001"))
+    >>> provider.tax_id("INN")
+    '7707083893'
+    >>> ProviderRequisites(" ")
+    Traceback (most recent call last):
+    ...
+    cabinet_billing.errors.ValidationError: name=' ' is invalid: must be a non-empty text
+    """
+
+    name: str = attrs.field(validator=_text)
+    tax_ids: tuple[TaxId, ...] = attrs.field(default=(), converter=_tax_id_tuple)
+    address: PostalAddress | None = None
+    bank: BankDetails | None = None
+    email: str = attrs.field(default="", converter=_provider_email)
+    phone: str = attrs.field(default="", converter=_provider_phone)
+    signatory: Signatory | None = None
+
+    def tax_id(self, scheme: str) -> str | None:
+        """The number of the tax id ``scheme`` (case-insensitive), or ``None``."""
+        wanted = scheme.lower()
+        return next((t.value for t in self.tax_ids if t.scheme == wanted), None)
 
 
 # ----------------------------------------------------------------------------- acts

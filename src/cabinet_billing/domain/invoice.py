@@ -35,6 +35,7 @@ import moneyed
 from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding, sum_money
 from cabinet_billing.domain.tax import TaxAmounts, TaxMode, TaxRate, tax_breakdown
+from cabinet_billing.domain.text import LineText
 from cabinet_billing.errors import (
     ConflictError,
     CurrencyMismatchError,
@@ -123,15 +124,27 @@ def _text(_instance: object, attribute: attrs.Attribute[str], value: str) -> Non
 @shared_copies
 @attrs.frozen
 class InvoiceLine:
-    """A line to invoice: a description and an exact amount (gross or net per the tax mode).
+    """A line to invoice: what is billed and an exact amount (gross or net per the tax mode).
+
+    What is billed is best given as a :class:`~cabinet_billing.LineText` (a message id
+    and values, put into the reader's language when the invoice is rendered) with
+    :meth:`of`; a plain ``description`` is shown as it is, in every language.
 
     Args:
-        description: what is billed, e.g. "VPS-2, 2024-03-01 to 2024-04-01".
+        description: what is billed as plain text, e.g. "VPS-2, 2024-03-01 to
+            2024-04-01" (with a ``text``: its :attr:`~cabinet_billing.LineText.fallback`).
         amount: the exact amount, up to accrual precision; negative for a discount.
         service_id: the service billed, if any.
         expense_id: the expense billed, if any.
         paid_until: for a service line, the date the service is paid until once the
             invoice is paid.
+        text: what is billed as a message id and values, if given.
+
+    >>> from datetime import date
+    >>> line = InvoiceLine.of(LineText.of("line.renewal", plan="VPS S", until=date(2024, 4, 1)),
+    ...                       Money("100.00", "RUB"), service_id="3925")
+    >>> line.description, line.text.msgid
+    ('line.renewal: plan=VPS S, until=2024-04-01', 'line.renewal')
     """
 
     description: str = attrs.field(validator=_text)
@@ -139,12 +152,34 @@ class InvoiceLine:
     service_id: str | None = None
     expense_id: str | None = None
     paid_until: date | None = None
+    text: LineText | None = None
+
+    @classmethod
+    def of(
+        cls,
+        text: LineText,
+        amount: Money,
+        *,
+        service_id: str | None = None,
+        expense_id: str | None = None,
+        paid_until: date | None = None,
+    ) -> InvoiceLine:
+        """A line whose text is a message id and values, rendered in the reader's language.
+
+        Its ``description`` is the text's :attr:`~cabinet_billing.LineText.fallback`,
+        for logs and for readers without catalogs.
+        """
+        return cls(text.fallback, amount, service_id, expense_id, paid_until, text)
 
 
 @shared_copies
 @attrs.frozen
 class IssuedLine:
-    """An invoice line as issued: its description and its net, tax and gross."""
+    """An invoice line as issued: what is billed, its net, tax and gross, and its tax rate.
+
+    ``text``, when given, is what a document shows (in the reader's language);
+    ``description`` is the plain text shown otherwise.
+    """
 
     description: str
     amounts: TaxAmounts
@@ -152,6 +187,7 @@ class IssuedLine:
     service_id: str | None = None
     expense_id: str | None = None
     paid_until: date | None = None
+    text: LineText | None = None
 
 
 @shared_copies
@@ -248,6 +284,7 @@ class Invoice:
                 ln.service_id,
                 ln.expense_id,
                 ln.paid_until,
+                ln.text,
             )
             for ln, amounts in zip(lines, breakdown.lines, strict=True)
         )

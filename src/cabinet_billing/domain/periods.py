@@ -41,6 +41,7 @@ __all__ = [
     "DateRange",
     "Period",
     "PeriodUnit",
+    "cycle_anchor",
     "days_in_month",
     "days_left",
     "period_end",
@@ -251,6 +252,39 @@ def period_end(anchor: date, period: Period, n: int = 1) -> date:
     """
     _check_n(n)
     result: date = anchor + period.delta(n)
+    return result
+
+
+def cycle_anchor(start: date, until: date, period: Period) -> date:
+    """The anchor of the billing cycle whose first paid range is ``[start, until)``.
+
+    A first range of whole periods starts the cycle, so the anchor is ``start`` itself:
+    every later period ``n`` then ends at ``start + n * period`` and a service started on
+    the 31st keeps coming back to the 31st. A shorter first range (an order prorated up
+    to an alignment day) ends on a boundary of the cycle; the anchor is then the start
+    of the full period ending there, ``until - period``. That is exact for alignment days
+    up to the 28th; a rule aligning to a later day knows its anchor better and should
+    say so (:attr:`cabinet_billing.rules.proration.ProratedPrice.anchor` does).
+
+    Args:
+        start: the first day paid.
+        until: the first day no longer paid; after ``start``.
+        period: the billing period.
+
+    Raises:
+        ValidationError: when ``until`` is not after ``start``.
+
+    >>> from datetime import date
+    >>> cycle_anchor(date(2024, 1, 31), date(2024, 2, 29), Period.months()).isoformat()
+    '2024-01-31'
+    >>> cycle_anchor(date(2023, 5, 2), date(2023, 6, 1), Period.months()).isoformat()
+    '2023-05-01'
+    """
+    if not until > start:
+        raise ValidationError("until", until, f"must be after the start {start.isoformat()}")
+    if BillingCycle(start, period).is_boundary(until):
+        return start
+    result: date = until - period.delta()
     return result
 
 

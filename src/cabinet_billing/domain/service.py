@@ -52,7 +52,7 @@ import moneyed
 from cabinet_billing.domain.catalog import ProductKind
 from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.domain.money import Money
-from cabinet_billing.domain.periods import BillingCycle, Period
+from cabinet_billing.domain.periods import BillingCycle, Period, cycle_anchor
 from cabinet_billing.domain.periods import days_left as _days_left
 from cabinet_billing.errors import (
     AccessDeniedError,
@@ -696,6 +696,12 @@ def _frozen_history(records: Iterable[ServiceChange]) -> tuple[ServiceChange, ..
     return tuple(records)
 
 
+def _day(field: str, value: object) -> date:
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise ValidationError(field, value, "must be a date")
+    return value
+
+
 @attrs.define(on_setattr=attrs.setters.frozen)
 class Service:
     """A service a customer ordered, with its state, paid period and history.
@@ -717,8 +723,12 @@ class Service:
         billing_mode: daily or periodic billing.
         ip: the main IP address, if any.
         paid_until: the end of the paid period, or ``None`` before the first payment.
-        anchor: the end of the first paid period: renewals count whole periods from it,
-            so a service paid until the 31st comes back to the 31st after short months.
+        anchor: the first day of the first full paid period, from which every period is
+            counted: period ``n`` ends at ``anchor + n * period``, so a service started on
+            the 31st renews on the last day of short months and comes back to the 31st.
+            For an order prorated up to an alignment day it is the start of the full
+            period the prorated days belong to. ``None`` until known: the order may give
+            it, else :meth:`mark_paid` works it out.
         auto_renew: whether it renews automatically.
         paid: ``False`` while the order awaits payment.
         status: the current state.
@@ -801,10 +811,14 @@ class Service:
         auto_renew: bool = False,
         reason: str | None = None,
         lifecycle: ServiceLifecycle = SERVICE_LIFECYCLE,
+        anchor: date | None = None,
     ) -> Service:
         """Create a service in :attr:`ServiceStatus.ORDERED`, awaiting payment.
 
-        The first history record is the order itself, at ``created_at``.
+        The first history record is the order itself, at ``created_at``. ``anchor`` is
+        the first day of the cycle the order pays into, when the order knows it (a cart
+        line's :attr:`~cabinet_billing.domain.cart.OrderLine.anchor`); without it the
+        first payment works it out (see :meth:`mark_paid`).
         """
         _check_aware(None, attrs.fields(cls).created_at, created_at)
         record = ServiceChange(
@@ -822,6 +836,7 @@ class Service:
             billing_mode=_to_mode(billing_mode),
             ip=ip,
             auto_renew=auto_renew,
+            anchor=anchor,
             history=(record,),
             lifecycle=lifecycle,
         )
@@ -897,20 +912,20 @@ class Service:
         """The paid-until date after renewing ``periods`` billing periods.
 
         Periods are counted from :attr:`anchor` (see :class:`BillingCycle`), never by
-        chaining period ends.
+        chaining period ends: period ``n`` ends at ``anchor + n * period``.
 
         Raises:
             ConflictError: when the service has never been paid.
 
         >>> from datetime import datetime, timezone
         >>> from cabinet_billing import Money, Period
-        >>> at = datetime(2023, 4, 27, tzinfo=timezone.utc)
+        >>> at = datetime(2024, 1, 31, tzinfo=timezone.utc)
         >>> s = Service.order(id="1", account_id="a", plan_id="p", plan_name="P", kind="vps",
         ...     price=Money("100.00", "RUB"), period=Period.months(), created_at=at,
         ...     actor=Actor.system())
-        >>> _ = s.mark_paid(date(2023, 5, 27), Actor.system(), at)
-        >>> s.next_paid_until().isoformat()
-        '2023-06-27'
+        >>> _ = s.mark_paid(date(2024, 2, 29), Actor.system(), at)
+        >>> s.anchor.isoformat(), s.next_paid_until().isoformat(), s.next_paid_until(2).isoformat()
+        ('2024-01-31', '2024-03-31', '2024-04-30')
         """
         if self.paid_until is None:
             raise ConflictError(f"service {self.id}", "has never been paid; nothing to renew")
@@ -987,26 +1002,70 @@ class Service:
         )
         return record
 
+    def _on_cycle(self, anchor: date | None, until: date, period: Period | None = None) -> bool:
+        return (
+            anchor is not None
+            and anchor < until
+            and BillingCycle(anchor, period or self.period).is_boundary(until)
+        )
+
+    def _anchor_for(self, until: date, starts: Sequence[date], *, given: bool = False) -> date:
+        """The anchor of a paid range ending ``until``.
+
+        The current anchor when ``until`` is on its cycle (and a ``given`` start is on it
+        too: the range continues the cycle), else the first of ``starts`` that the range
+        is whole periods from, else the anchor of a shorter first range from ``starts[0]``.
+        """
+        current = self.anchor
+        if (
+            current is not None
+            and self._on_cycle(current, until)
+            and (not given or starts[0] == current or self._on_cycle(current, starts[0]))
+        ):
+            return current
+        for start in starts:
+            if self._on_cycle(start, until):
+                return start
+        if current is not None and self._on_cycle(current, until):
+            return current
+        first = starts[0]
+        if not until > first:
+            return until - self.period.delta()
+        return cycle_anchor(first, until, self.period)
+
     def mark_paid(
         self,
         until: date,
         actor: Actor,
         at: datetime,
         reason: str | None = None,
+        *,
+        starts_on: date | None = None,
     ) -> ServiceChange:
         """Record the first payment of an order; it is paid until ``until``.
 
+        The paid range starts on ``starts_on`` (default: the day of the order, as the
+        cart prices it). The service's :attr:`anchor` becomes the first day of that range
+        when the range is whole periods, as a service ordered on 31 January and paid until
+        29 February is anchored on 31 January and renews until 31 March; a shorter
+        (prorated) range keeps the anchor the order gave, or else ends period 0 of a
+        cycle anchored one period before ``until`` (see
+        :func:`~cabinet_billing.domain.periods.cycle_anchor`).
+
         Raises:
             InvalidTransitionError: when the order is already paid or not pending.
-            ValidationError: when ``until`` goes backwards.
+            ValidationError: when ``until`` goes backwards or ``starts_on`` is not a date.
         """
-        return self._apply(
-            ServiceStep(ServiceAction.PAY),
-            actor,
-            at,
-            reason,
-            lambda: {"paid_until": self._checked_paid_until(until), "anchor": self.anchor or until},
-        )
+
+        def prepare() -> Mapping[str, object]:
+            new_date = self._checked_paid_until(until)
+            if starts_on is None:
+                anchor = self._anchor_for(new_date, [self.created_at.date()])
+            else:
+                anchor = self._anchor_for(new_date, [_day("starts_on", starts_on)], given=True)
+            return {"paid_until": new_date, "anchor": anchor}
+
+        return self._apply(ServiceStep(ServiceAction.PAY), actor, at, reason, prepare)
 
     def activate(self, actor: Actor, at: datetime, reason: str | None = None) -> ServiceChange:
         """Open a paid order at once (without a processing phase)."""
@@ -1072,14 +1131,29 @@ class Service:
         """The paid period ended without renewal."""
         return self._apply(ServiceStep(ServiceAction.EXPIRE), actor, at, reason)
 
+    def _renewal_anchor(self, until: date, starts_on: date | None, at: datetime) -> date:
+        if starts_on is not None:
+            return self._anchor_for(until, [_day("starts_on", starts_on)], given=True)
+        starts = [d for d in (self.paid_until, at.date()) if d is not None]
+        return self._anchor_for(until, starts)
+
     def renew(
         self,
         until: date,
         actor: Actor,
         at: datetime,
         reason: str | None = None,
+        *,
+        starts_on: date | None = None,
     ) -> ServiceChange:
         """Extend the paid period to ``until``; an expired service becomes active again.
+
+        A renewal to a boundary of the service's cycle (``anchor + n * period``, what
+        :meth:`next_paid_until` gives) keeps the anchor. A renewal off the cycle (a
+        service that comes back on the day it is renewed) starts a new cycle: anchored
+        on ``starts_on`` when given, else on the old paid-until date or on the day of
+        ``at`` when ``until`` is whole periods from it, so that later periods are counted
+        from the new start and never chained.
 
         Raises:
             ValidationError: unless ``until`` is after the current ``paid_until``.
@@ -1094,7 +1168,7 @@ class Service:
                     until,
                     f"a renewal must end after the current {new_date.isoformat()}",
                 )
-            return {"paid_until": new_date}
+            return {"paid_until": new_date, "anchor": self._renewal_anchor(new_date, starts_on, at)}
 
         return self._apply(ServiceStep(ServiceAction.RENEW), actor, at, reason, prepare)
 
@@ -1122,11 +1196,20 @@ class Service:
             _check_price(None, fields.price, price)
             new_period = self.period if period is None else period
             _check_period(None, fields.period, new_period)
+            anchor = self.anchor
+            if (
+                new_period != self.period
+                and self.paid_until is not None
+                and not self._on_cycle(anchor, self.paid_until, new_period)
+            ):
+                # The new period's cycle starts where the paid period ends.
+                anchor = self.paid_until
             return {
                 "plan_id": plan_id,
                 "plan_name": plan_name,
                 "price": price,
                 "period": new_period,
+                "anchor": anchor,
             }
 
         why = f"plan {self.plan_id} -> {plan_id}" if reason is None else reason
@@ -1166,7 +1249,10 @@ class Service:
         def prepare() -> Mapping[str, object]:
             if paid_until is None:
                 return {}
-            return {"paid_until": self._checked_paid_until(paid_until)}
+            new_date = self._checked_paid_until(paid_until)
+            if new_date == self.paid_until:
+                return {"paid_until": new_date}
+            return {"paid_until": new_date, "anchor": self._renewal_anchor(new_date, None, at)}
 
         return self._apply(ServiceStep(ServiceAction.FINISH_PROCESSING), actor, at, reason, prepare)
 

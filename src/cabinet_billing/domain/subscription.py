@@ -104,8 +104,9 @@ class Subscription:
         source: balance or saved method (default balance).
         method_id: the saved method charged; required exactly for
             :attr:`RenewalSource.SAVED_METHOD`.
-        anchor: the first boundary of the renewal cycle; periods are counted from it
-            (default ``paid_until``).
+        anchor: the first day of the renewal cycle; period ``n`` of the cycle ends at
+            ``anchor + n * period`` (default ``paid_until``). A service's subscription
+            takes the service's anchor, the first day of its first paid period.
         enabled: whether auto-renewal is on.
         failed_attempts: failed charges since the last successful renewal.
         last_failure_on: the day of the last failed charge.
@@ -221,6 +222,20 @@ class Subscription:
         for name, value in changes.items():
             object.__setattr__(self, name, value)
 
+    def _anchor_at(self, paid_until: date, anchor: date | None = None) -> date:
+        """The anchor that keeps ``paid_until`` on the cycle.
+
+        ``anchor`` when given and on its cycle, else the current one when on its cycle,
+        else ``paid_until`` itself: a new cycle starts there, so that later periods are
+        counted from it, never chained.
+        """
+        for candidate in (anchor, self.anchor):
+            if candidate is not None and BillingCycle(candidate, self.period).is_boundary(
+                paid_until
+            ):
+                return candidate
+        return paid_until
+
     def renewed(self, on: date) -> None:
         """Record a successful renewal charged ``on``: one more period is paid.
 
@@ -230,13 +245,21 @@ class Subscription:
             ValidationError: when ``on`` is not a date.
         """
         _check_day(None, attrs.fields(Subscription).paid_until, on)
-        self._set(paid_until=self.next_paid_until, failed_attempts=0, last_failure_on=None)
+        self._set(
+            paid_until=self.next_paid_until,
+            anchor=self._anchor_at(self.paid_until),
+            failed_attempts=0,
+            last_failure_on=None,
+        )
 
-    def follow(self, paid_until: date) -> bool:
+    def follow(self, paid_until: date, anchor: date | None = None) -> bool:
         """Catch up with a service paid further by other means.
 
         A renewal invoice paid by hand or through a payment webhook moves the service's
-        paid-until date; the next automatic charge is then for the period after it.
+        paid-until date; the next automatic charge is then for the period after it. Pass
+        the service's :attr:`~cabinet_billing.domain.service.Service.anchor` as ``anchor``
+        so that a service that started a new cycle is followed on it; a paid-until date
+        off every known cycle starts a new cycle on itself.
 
         Returns:
             Whether the schedule moved.
@@ -249,9 +272,16 @@ class Subscription:
         False
         """
         _check_day(None, attrs.fields(Subscription).paid_until, paid_until)
+        if anchor is not None and not isinstance(anchor, date):
+            raise ValidationError("anchor", anchor, "must be a date")
         if paid_until <= self.paid_until:
             return False
-        self._set(paid_until=paid_until, failed_attempts=0, last_failure_on=None)
+        self._set(
+            paid_until=paid_until,
+            anchor=self._anchor_at(paid_until, anchor),
+            failed_attempts=0,
+            last_failure_on=None,
+        )
         return True
 
     def restart(self, on: date) -> None:

@@ -1,10 +1,12 @@
 """The document ports: an e-document exchange and a document renderer (SPEC L8, P).
 
 A host implements :class:`DocumentExchange` over its exchange's API (Vchasno, M.E.Doc
-...) and :class:`DocumentRenderer` over its templates (PDF, HTML). The library ships
+...) and :class:`DocumentRenderer` over its templates. The library ships
 :class:`cabinet_billing.adapters.memory.documents.InMemoryDocumentExchange`, which records
-what it was sent, and :class:`cabinet_billing.adapters.memory.documents.PlainTextRenderer`,
-a readable UTF-8 text rendering.
+what it was sent, :class:`cabinet_billing.adapters.memory.documents.PlainTextRenderer`,
+a readable UTF-8 text rendering, and, with the ``documents`` extra,
+:class:`cabinet_billing.adapters.documents.HtmlRenderer` and
+:class:`cabinet_billing.adapters.documents.PdfRenderer`.
 
 >>> from cabinet_billing.adapters.memory.documents import InMemoryDocumentExchange
 >>> exchange: DocumentExchange = InMemoryDocumentExchange("Vchasno")
@@ -15,12 +17,19 @@ False
 from __future__ import annotations
 
 import enum
+from datetime import date
 from typing import Protocol
 
 import attrs
 
-from cabinet_billing.domain.documents import Act, ExchangeRequisites, ReconciliationStatement
+from cabinet_billing.domain.documents import (
+    Act,
+    Contract,
+    ExchangeRequisites,
+    ReconciliationStatement,
+)
 from cabinet_billing.domain.invoice import Invoice
+from cabinet_billing.domain.payer import Payer
 
 __all__ = ["DeliveryStatus", "DocumentExchange", "DocumentRenderer", "ExchangeReceipt"]
 
@@ -86,16 +95,53 @@ class DocumentExchange(Protocol):
 
 
 class DocumentRenderer(Protocol):
-    """Renders documents for people, in a locale, to bytes (text, PDF, HTML ...)."""
+    """Renders documents for people, in a locale, to bytes (text, PDF, HTML ...).
 
-    def render_invoice(self, invoice: Invoice, locale: str) -> bytes:
-        """An invoice, with its lines and totals."""
+    Each document carries the provider's requisites (a setting of the renderer) and,
+    when given, the payer's. Labels, status names and line texts come in the locale's
+    language.
+    """
+
+    @property
+    def media_type(self) -> str:
+        """The media type of what it renders, e.g. ``"application/pdf"``."""
         ...
 
-    def render_act(self, act: Act, locale: str) -> bytes:
+    def render_invoice(
+        self,
+        invoice: Invoice,
+        locale: str,
+        *,
+        payer: Payer | None = None,
+        today: date | None = None,
+        pay_link: str | None = None,
+        quote: bool = False,
+    ) -> bytes:
+        """An invoice, with its lines and totals.
+
+        A top-up invoice is rendered as an advance-payment invoice.
+
+        Args:
+            invoice: the invoice.
+            locale: the reader's locale.
+            payer: the payer it is made out to, for its requisites.
+            today: the day it is rendered, for the status shown (overdue ...).
+            pay_link: where to pay it; shown (as a QR code where the medium allows)
+                while it is open.
+            quote: render it as a pro-forma invoice (a quote).
+        """
+        ...
+
+    def render_act(self, act: Act, locale: str, *, payer: Payer | None = None) -> bytes:
         """An act of completed work, with its lines and totals."""
         ...
 
-    def render_statement(self, statement: ReconciliationStatement, locale: str) -> bytes:
+    def render_statement(
+        self, statement: ReconciliationStatement, locale: str, *, payer: Payer | None = None
+    ) -> bytes:
         """A reconciliation statement: opening balance, movements, totals, closing balance."""
+        ...
+
+    def render_contract(self, contract: Contract, locale: str, *, payer: Payer) -> bytes:
+        """A contract's summary: number, parties, dates and status."""
         ...

@@ -153,6 +153,27 @@ def _period_start_before(end: date, period: Period, alignment_day: int) -> date:
     return _aligned(start.year, start.month, alignment_day)
 
 
+# How far back a calendar anchor is looked for: two years of months always hold a month
+# with any day up to the 31st, except for yearly periods ending in February.
+_ANCHOR_SEARCH: Final = 24
+
+
+def _calendar_anchor(end: date, period: Period, alignment_day: int) -> date:
+    # A boundary ``end`` of a calendar cycle aligned to ``alignment_day``: the cycle's anchor
+    # is the latest earlier boundary that falls on the alignment day itself, so that
+    # counting whole periods from it lands on the alignment day, or on the last day of
+    # shorter months (aligned to the 31st: 31 March, 30 April, 31 May ...).
+    for n in range(1, _ANCHOR_SEARCH + 1):
+        candidate = end - period.delta(n)
+        month_days = days_in_month(candidate)
+        if month_days >= alignment_day:
+            day = candidate.replace(day=alignment_day)
+            if day + period.delta(n) == end:
+                return day
+    fallback: date = end - period.delta()
+    return fallback
+
+
 def _scale(amount: moneyed.Money, ratio: Fraction) -> Money:
     exact = _CONTEXT.divide(
         _CONTEXT.multiply(amount.amount, ratio.numerator),
@@ -188,6 +209,10 @@ class ProratedPrice:
         period_days: the number of days of the full period the part is taken of.
         now_lines: the now-price per line (base, add-ons); they sum to ``now``.
         then_lines: the then-price per line; they sum to ``then``.
+        anchor: the first day of the billing cycle the order joins: period ``n`` of the
+            service ends at ``anchor + n * period``. The order day for a full period;
+            for prorated days, the start of the full period they end (a day of the
+            alignment day, e.g. 1 May for days from 2 May to 1 June).
     """
 
     now: Money
@@ -198,6 +223,7 @@ class ProratedPrice:
     period_days: int
     now_lines: tuple[Money, ...]
     then_lines: tuple[Money, ...]
+    anchor: date
 
     @property
     def ratio(self) -> Fraction:
@@ -252,6 +278,7 @@ def prorate(
     start = ordered_on
     full_end = period_end(start, wanted)
     end = full_end
+    anchor = start
     period_days = (full_end - start).days
     if policy.method is ProrationMethod.CALENDAR and wanted.unit is PeriodUnit.MONTH:
         aligned = alignment_date(ordered_on, policy.alignment_day)
@@ -264,6 +291,7 @@ def prorate(
             end = aligned
             period_start = _period_start_before(aligned, wanted, policy.alignment_day)
             period_days = (aligned - period_start).days
+        anchor = _calendar_anchor(end, wanted, policy.alignment_day)
     days = (end - start).days
     ratio = Fraction(days, period_days)
     then_lines = round_lines(lines, policy.rounding)
@@ -278,6 +306,7 @@ def prorate(
         period_days=period_days,
         now_lines=tuple(now_lines),
         then_lines=tuple(then_lines),
+        anchor=anchor,
     )
 
 

@@ -34,7 +34,12 @@ from cabinet_billing.domain.autopay import AutopayMode, AutopayPolicy
 from cabinet_billing.domain.cart import Cart
 from cabinet_billing.domain.catalog import Plan, ProductKind
 from cabinet_billing.domain.customer import Account, PostalAddress
-from cabinet_billing.domain.events import BillingEvent, InvoiceIssued, PaymentCredited
+from cabinet_billing.domain.events import (
+    BillingEvent,
+    InvoiceIssued,
+    PaymentCredited,
+    StatementIssued,
+)
 from cabinet_billing.domain.invoice import InvoiceKind
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payment import PaymentEventKind
@@ -43,6 +48,7 @@ from cabinet_billing.domain.service import Actor
 from cabinet_billing.errors import ValidationError
 from cabinet_billing.rules.credit_limit import CreditStatus, evaluate_credit
 from cabinet_billing.rules.presets import CabinetPreset, preset
+from cabinet_billing.testing.history import CreditHistory
 
 __all__ = ["CATALOGUES", "MonthSummary", "Offer", "Population"]
 
@@ -159,7 +165,9 @@ class MonthSummary:
 
     Attributes:
         month: the month, ``YYYY-MM``.
-        revenue: payments credited, per currency.
+        billed: the invoices issued for orders and renewals, per currency (a credit
+            statement is not counted again: it bills what was bought on credit).
+        collected: payments credited, per currency.
         invoices: invoices issued (orders, renewals, statements).
         renewals: services renewed.
         expired: services expired.
@@ -171,7 +179,8 @@ class MonthSummary:
     """
 
     month: str
-    revenue: Mapping[str, Money]
+    billed: Mapping[str, Money]
+    collected: Mapping[str, Money]
     invoices: int
     renewals: int
     expired: int
@@ -197,7 +206,8 @@ class _Customer:
 @attrs.define
 class _Month:
     start: date
-    revenue: dict[str, Money] = attrs.field(factory=dict)
+    billed: dict[str, Money] = attrs.field(factory=dict)
+    collected: dict[str, Money] = attrs.field(factory=dict)
     invoices: int = 0
     renewals: int = 0
     expired: int = 0
@@ -210,8 +220,12 @@ class _Month:
         for event in events:
             if isinstance(event, PaymentCredited):
                 code = event.amount.code
-                self.revenue[code] = self.revenue.get(code, Money.zero(code)) + event.amount
+                self.collected[code] = self.collected.get(code, Money.zero(code)) + event.amount
             elif isinstance(event, InvoiceIssued):
+                self.invoices += 1
+                code = event.amount.code
+                self.billed[code] = self.billed.get(code, Money.zero(code)) + event.amount
+            elif isinstance(event, StatementIssued):
                 self.invoices += 1
 
 
@@ -264,6 +278,7 @@ class Population:
         self._first = _Month(date(start.year, start.month, 1))
         self._card_share = card_share
         self._credit_share = credit_share if chosen.credit is not None else 0.0
+        self.credit_history = CreditHistory(self.setup.store, chosen.credit)
         for number in range(1, accounts + 1):
             self._open(f"acc-{number:05}")
         self._first.notifications = len(self.setup.notifier.sent)
@@ -443,12 +458,12 @@ class Population:
             if customer.pay_day == day.day:
                 self._customer_pays(customer, month)
         summary = setup.billing.run.day(day)
-        month.earn(e for e in summary.events if isinstance(e, PaymentCredited))
-        month.invoices += summary.invoices
+        month.earn(summary.events)
         month.renewals += summary.renewals
         month.expired += summary.expired
         month.failed_charges += summary.failed_charges
         month.notifications += len(setup.notifier.sent) - sent
+        self.credit_history.observe(day)
         policy = self.preset.credit
         if policy is None:
             return
@@ -488,7 +503,8 @@ class Population:
                     overdue.add(customer.account_id)
         return MonthSummary(
             month=f"{month.start:%Y-%m}",
-            revenue=dict(sorted(month.revenue.items())),
+            billed=dict(sorted(month.billed.items())),
+            collected=dict(sorted(month.collected.items())),
             invoices=month.invoices,
             renewals=month.renewals,
             expired=month.expired,

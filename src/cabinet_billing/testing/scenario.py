@@ -74,6 +74,7 @@ from cabinet_billing.errors import ValidationError
 from cabinet_billing.rules.credit_limit import CreditStatus, evaluate_credit
 from cabinet_billing.rules.matching import StatementLine
 from cabinet_billing.rules.presets import CabinetPreset, preset
+from cabinet_billing.testing.history import CreditHistory
 
 __all__ = ["STEP_NAMES", "MonthReport", "Scenario", "Step"]
 
@@ -123,7 +124,10 @@ class MonthReport:
     Attributes:
         month: the month, ``"YYYY-MM"``.
         days: billing days run in the month.
-        revenue: payments credited (top-ups, invoice payments, charges), per currency.
+        billed: the invoices issued for orders and renewals, per currency (a credit
+            statement is not counted again: it bills what was bought on credit).
+        collected: payments credited (top-ups, invoice payments, card charges, bank
+            transfers), per currency.
         invoices: invoices issued (orders, renewals, statements).
         renewals: services renewed by the billing run.
         expired: services expired.
@@ -136,7 +140,8 @@ class MonthReport:
 
     month: str
     days: int
-    revenue: dict[str, Money]
+    billed: dict[str, Money]
+    collected: dict[str, Money]
     invoices: int
     renewals: int
     expired: int
@@ -148,9 +153,10 @@ class MonthReport:
 
     def line(self) -> str:
         """The month on one line, for a text report."""
-        revenue = ", ".join(str(m) for _, m in sorted(self.revenue.items())) or "-"
+        billed = ", ".join(str(m) for _, m in sorted(self.billed.items())) or "-"
+        collected = ", ".join(str(m) for _, m in sorted(self.collected.items())) or "-"
         return (
-            f"{self.month}: revenue {revenue}; invoices {self.invoices}; "
+            f"{self.month}: billed {billed}; collected {collected}; invoices {self.invoices}; "
             f"renewals {self.renewals}; expired {self.expired}; "
             f"notifications {self.notifications}; "
             f"overdue {', '.join(self.overdue_accounts) or '-'}; "
@@ -161,7 +167,8 @@ class MonthReport:
 @attrs.define
 class _Month:
     days: int = 0
-    revenue: dict[str, Money] = attrs.field(factory=dict)
+    billed: dict[str, Money] = attrs.field(factory=dict)
+    collected: dict[str, Money] = attrs.field(factory=dict)
     invoices: int = 0
     renewals: int = 0
     expired: int = 0
@@ -216,6 +223,8 @@ class Scenario:
         start: the first day.
         title: the scenario's title (from a TOML file's ``title``).
         cabinet: the wired billing and its parts (store, clock, gateway, notifier).
+        credit_history: the credit lines' dashboards day by day, and what was bought
+            on credit.
         days: the summary of every billing run, in order.
         steps: the steps read from TOML and not yet run.
     """
@@ -235,6 +244,7 @@ class Scenario:
             settings, now=datetime.combine(start, time(), tzinfo=UTC)
         )
         self.start = start
+        self.credit_history = CreditHistory(self.cabinet.store, settings.credit)
         self.title = ""
         self.days: list[CycleSummary] = []
         self.steps: list[Step] = []
@@ -314,9 +324,12 @@ class Scenario:
             month = self._month(event.at.date())
             if isinstance(event, PaymentCredited):
                 code = event.amount.code
-                month.revenue[code] = month.revenue.get(code, Money.zero(code)) + event.amount
+                month.collected[code] = month.collected.get(code, Money.zero(code)) + event.amount
             elif isinstance(event, (InvoiceIssued, StatementIssued)):
                 month.invoices += 1
+                if isinstance(event, InvoiceIssued):
+                    code = event.amount.code
+                    month.billed[code] = month.billed.get(code, Money.zero(code)) + event.amount
             elif isinstance(event, ServiceRenewed):
                 month.renewals += 1
             elif isinstance(event, ServiceExpired):
@@ -663,6 +676,7 @@ class Scenario:
         return self
 
     def _credit_states(self, month: _Month) -> None:
+        self.credit_history.observe(self._today)
         policy = self.billing.settings.credit
         if policy is None:
             return
@@ -750,7 +764,8 @@ class Scenario:
                 MonthReport(
                     month=key,
                     days=m.days,
-                    revenue=dict(m.revenue),
+                    billed=dict(m.billed),
+                    collected=dict(m.collected),
                     invoices=m.invoices,
                     renewals=m.renewals,
                     expired=m.expired,

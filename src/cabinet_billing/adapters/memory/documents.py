@@ -5,8 +5,8 @@ r"""In-memory document adapters: an e-document exchange that records, a plain-te
 keeps what it was sent, lets a test mark documents signed or rejected, and can be told to
 fail. :class:`PlainTextRenderer` implements
 :class:`~cabinet_billing.ports.documents.DocumentRenderer` with readable UTF-8 text in
-Ukrainian, Russian, German or English (other locales get English labels with their own
-number and date formats).
+Ukrainian, Russian, German or English, its labels taken from the library's gettext
+catalogs (other locales get English labels with their own number and date formats).
 
 >>> from datetime import date, timedelta
 >>> from cabinet_billing import Money, TaxRate
@@ -24,20 +24,36 @@ number and date formats).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from types import MappingProxyType
 from typing import Final, Literal
 
 import attrs
 
-from cabinet_billing.domain.documents import Act, ExchangeRequisites, ReconciliationStatement
-from cabinet_billing.domain.invoice import Invoice
+from cabinet_billing.domain.documents import (
+    Act,
+    Contract,
+    ExchangeRequisites,
+    ProviderRequisites,
+    ReconciliationStatement,
+)
+from cabinet_billing.domain.invoice import Invoice, InvoiceKind, IssuedLine
 from cabinet_billing.domain.ledger import EntryKind
 from cabinet_billing.domain.money import Money
+from cabinet_billing.domain.payer import Payer
 from cabinet_billing.domain.tax import TaxRate
 from cabinet_billing.errors import DocumentExchangeError, NotFoundError
-from cabinet_billing.l10n import format_date, format_money, format_percent
+from cabinet_billing.l10n import (
+    N_,
+    SUPPORTED_LOCALES,
+    format_date,
+    format_money,
+    format_percent,
+    format_status,
+    render_line_text,
+    translate,
+)
 from cabinet_billing.ports.documents import DeliveryStatus, ExchangeReceipt
 
 __all__ = ["LABELS", "InMemoryDocumentExchange", "PlainTextRenderer", "SentAct"]
@@ -135,158 +151,80 @@ class InMemoryDocumentExchange:
 
 # ----------------------------------------------------------------------------- text
 
-
-def _labels(**pairs: str) -> Mapping[str, str]:
-    return MappingProxyType(pairs)
-
-
-#: The labels of the plain-text documents, per language.
-LABELS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
+#: The message id of each label of the plain-text documents.
+_LABEL_IDS: Final = MappingProxyType(
     {
-        "en": _labels(
-            act="Act of completed work No. {number}",
-            statement="Reconciliation statement",
-            invoice="Invoice No. {number}",
-            period="Period",
-            account="Account",
-            payer="Payer",
-            issued="Issued",
-            due="Due",
-            date="Date",
-            service="Service",
-            description="Description",
-            net="Net",
-            tax="Tax",
-            gross="Gross",
-            total="Total",
-            opening="Opening balance",
-            debit="Debit",
-            credit="Credit",
-            turnover="Turnover",
-            closing="Closing balance",
-            no_tax="no tax",
-            rate="Rate",
-        ),
-        "ru": _labels(
-            act="Акт выполненных работ № {number}",
-            statement="Акт сверки взаиморасчётов",
-            invoice="Счёт № {number}",
-            period="Период",
-            account="Аккаунт",
-            payer="Плательщик",
-            issued="Дата",
-            due="Оплатить до",
-            date="Дата",
-            service="Услуга",
-            description="Операция",
-            net="Без налога",
-            tax="Налог",
-            gross="Всего",
-            total="Итого",
-            opening="Сальдо на начало",
-            debit="Дебет",
-            credit="Кредит",
-            turnover="Обороты за период",
-            closing="Сальдо на конец",
-            no_tax="без налога",
-            rate="Ставка",
-        ),
-        "uk": _labels(
-            act="Акт виконаних робіт № {number}",
-            statement="Акт звірки взаєморозрахунків",
-            invoice="Рахунок № {number}",
-            period="Період",
-            account="Обліковий запис",
-            payer="Платник",
-            issued="Дата",
-            due="Сплатити до",
-            date="Дата",
-            service="Послуга",
-            description="Операція",
-            net="Без податку",
-            tax="Податок",
-            gross="Усього",
-            total="Разом",
-            opening="Сальдо на початок",
-            debit="Дебет",
-            credit="Кредит",
-            turnover="Обороти за період",
-            closing="Сальдо на кінець",
-            no_tax="без податку",
-            rate="Ставка",
-        ),
-        "de": _labels(
-            act="Leistungsnachweis Nr. {number}",
-            statement="Saldenbestätigung",
-            invoice="Rechnung Nr. {number}",
-            period="Zeitraum",
-            account="Konto",
-            payer="Zahler",
-            issued="Rechnungsdatum",
-            due="Fällig am",
-            date="Datum",
-            service="Leistung",
-            description="Buchung",
-            net="Netto",
-            tax="Steuer",
-            gross="Brutto",
-            total="Summe",
-            opening="Anfangssaldo",
-            debit="Soll",
-            credit="Haben",
-            turnover="Umsätze",
-            closing="Endsaldo",
-            no_tax="ohne Steuer",
-            rate="Satz",
-        ),
-    }
+        "act": N_("doc.act"),
+        "statement": N_("doc.statement"),
+        "invoice": N_("doc.invoice"),
+        "quote": N_("doc.quote"),
+        "top_up": N_("doc.top_up"),
+        "contract": N_("doc.contract"),
+        "period": N_("doc.period"),
+        "account": N_("doc.account"),
+        "provider": N_("doc.provider"),
+        "payer": N_("doc.payer"),
+        "issued": N_("doc.issued"),
+        "due": N_("doc.due"),
+        "date": N_("doc.date"),
+        "service": N_("doc.service"),
+        "description": N_("doc.description"),
+        "net": N_("doc.net"),
+        "tax": N_("doc.tax"),
+        "gross": N_("doc.gross"),
+        "total": N_("doc.total"),
+        "opening": N_("doc.opening"),
+        "debit": N_("doc.debit"),
+        "credit": N_("doc.credit"),
+        "turnover": N_("doc.turnover"),
+        "closing": N_("doc.closing"),
+        "no_tax": N_("doc.no_tax"),
+        "vat": N_("doc.vat"),
+        "rate": N_("doc.rate"),
+        "status": N_("doc.status"),
+        "pay_link": N_("doc.pay_link"),
+        "contract_started": N_("doc.contract_started"),
+        "contract_terminated": N_("doc.contract_terminated"),
+    },
 )
 
-_KINDS: Final[Mapping[str, Mapping[EntryKind, str]]] = MappingProxyType(
+_KIND_IDS: Final = MappingProxyType(
     {
-        "en": {
-            EntryKind.TOP_UP: "Payment",
-            EntryKind.CASHBACK: "Cashback",
-            EntryKind.CHARGE: "Charge",
-            EntryKind.REFUND: "Refund",
-            EntryKind.ADJUSTMENT: "Adjustment",
-            EntryKind.CONVERSION: "Conversion",
-            EntryKind.REVERSAL: "Reversal",
-        },
-        "ru": {
-            EntryKind.TOP_UP: "Оплата",
-            EntryKind.CASHBACK: "Кешбэк",
-            EntryKind.CHARGE: "Списание",
-            EntryKind.REFUND: "Возврат",
-            EntryKind.ADJUSTMENT: "Корректировка",
-            EntryKind.CONVERSION: "Конвертация",
-            EntryKind.REVERSAL: "Сторно",
-        },
-        "uk": {
-            EntryKind.TOP_UP: "Оплата",
-            EntryKind.CASHBACK: "Кешбек",
-            EntryKind.CHARGE: "Списання",
-            EntryKind.REFUND: "Повернення",
-            EntryKind.ADJUSTMENT: "Коригування",
-            EntryKind.CONVERSION: "Конвертація",
-            EntryKind.REVERSAL: "Сторно",
-        },
-        "de": {
-            EntryKind.TOP_UP: "Zahlung",
-            EntryKind.CASHBACK: "Cashback",
-            EntryKind.CHARGE: "Belastung",
-            EntryKind.REFUND: "Erstattung",
-            EntryKind.ADJUSTMENT: "Korrektur",
-            EntryKind.CONVERSION: "Umrechnung",
-            EntryKind.REVERSAL: "Storno",
-        },
-    }
+        EntryKind.TOP_UP: N_("ledger.top_up"),
+        EntryKind.CASHBACK: N_("ledger.cashback"),
+        EntryKind.CHARGE: N_("ledger.charge"),
+        EntryKind.REFUND: N_("ledger.refund"),
+        EntryKind.ADJUSTMENT: N_("ledger.adjustment"),
+        EntryKind.CONVERSION: N_("ledger.conversion"),
+        EntryKind.REVERSAL: N_("ledger.reversal"),
+    },
 )
+
+
+class _Labels(Mapping[str, Mapping[str, str]]):
+    """The labels of each language, read from the catalogs."""
+
+    def __getitem__(self, language: str) -> Mapping[str, str]:
+        if language not in SUPPORTED_LOCALES:
+            raise KeyError(language)
+        return MappingProxyType(
+            {key: translate(msgid, language) for key, msgid in _LABEL_IDS.items()}
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SUPPORTED_LOCALES)
+
+    def __len__(self) -> int:
+        return len(SUPPORTED_LOCALES)
+
+
+#: The labels of the plain-text documents, per language (read from the gettext catalogs).
+LABELS: Final[Mapping[str, Mapping[str, str]]] = _Labels()
 
 
 def _language(locale: str) -> str:
     language = str(locale).strip().replace("-", "_").split("_")[0].lower()
-    return language if language in LABELS else "en"
+    return language if language in SUPPORTED_LOCALES else "en"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int) -> list[str]:
@@ -305,17 +243,25 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: i
 
 @attrs.frozen
 class PlainTextRenderer:
-    """Renders invoices, acts and statements as UTF-8 text in a locale.
+    """Renders invoices, acts, statements and contracts as UTF-8 text in a locale.
 
     Amounts go through :func:`~cabinet_billing.l10n.format_money` and dates through
     :func:`~cabinet_billing.l10n.format_date`, so the text follows the locale's CLDR
-    conventions (babel's no-break spaces included).
+    conventions (babel's no-break spaces included); labels, status names and line texts
+    come from the gettext catalogs.
 
     Args:
         date_format: the CLDR date length for every date (default ``"medium"``).
+        provider: the provider's requisites, named at the top of each document.
     """
 
     date_format: Literal["full", "long", "medium", "short"] = "medium"
+    provider: ProviderRequisites | None = None
+
+    @property
+    def media_type(self) -> str:
+        """``text/plain; charset=utf-8``."""
+        return "text/plain; charset=utf-8"
 
     def _date(self, day: date, locale: str) -> str:
         return format_date(day, locale, self.date_format)
@@ -336,19 +282,37 @@ class PlainTextRenderer:
     def _rate(self, rate: TaxRate | None, locale: str, labels: Mapping[str, str]) -> str:
         if rate is None:
             return labels["no_tax"]
-        return f"{rate.name} {format_percent(rate.percent, locale)}"
+        # The default name is English; the catalogs name the tax in the reader's language.
+        name = labels["vat"] if rate.name == "VAT" else rate.name
+        return f"{name} {format_percent(rate.percent, locale)}"
 
-    def render_act(self, act: Act, locale: str) -> bytes:
+    def _parties(
+        self, labels: Mapping[str, str], account_id: str, payer_id: str | None, payer: Payer | None
+    ) -> list[str]:
+        lines = []
+        if self.provider is not None:
+            lines.append(f"{labels['provider']}: {self.provider.name}")
+        lines.append(f"{labels['account']}: {account_id}")
+        if payer is not None:
+            lines.append(f"{labels['payer']}: {payer.name}")
+        elif payer_id is not None:
+            lines.append(f"{labels['payer']}: {payer_id}")
+        return lines
+
+    def _line_text(self, line: IssuedLine, locale: str) -> str:
+        if line.text is None:
+            return line.description
+        return render_line_text(line.text, _language(locale))
+
+    def render_act(self, act: Act, locale: str, *, payer: Payer | None = None) -> bytes:
         """An act as text: heading, period, parties, one line per expense, totals."""
         labels = LABELS[_language(locale)]
         head = [
             labels["act"].format(number=act.number),
             self._period(labels, act.month, act.period_end - timedelta(days=1), locale),
-            f"{labels['account']}: {act.account_id}",
+            *self._parties(labels, act.account_id, act.payer_id, payer),
+            f"{labels['tax']}: {self._rate(act.rate, locale, labels)}",
         ]
-        if act.payer_id is not None:
-            head.append(f"{labels['payer']}: {act.payer_id}")
-        head.append(f"{labels['tax']}: {self._rate(act.rate, locale, labels)}")
         rows = [
             [
                 self._date(ln.charged_on, locale),
@@ -377,22 +341,22 @@ class PlainTextRenderer:
         ]
         return _encode([*head, "", *_table(header, rows, numeric_from=2)])
 
-    def render_statement(self, statement: ReconciliationStatement, locale: str) -> bytes:
+    def render_statement(
+        self, statement: ReconciliationStatement, locale: str, *, payer: Payer | None = None
+    ) -> bytes:
         """A reconciliation statement as text: opening, movements, turnover, closing."""
         language = _language(locale)
         labels = LABELS[language]
-        kinds = _KINDS[language]
         head = [
             labels["statement"],
             self._period(labels, statement.start, statement.last_day, locale),
-            f"{labels['account']}: {statement.account_id}",
+            *self._parties(labels, statement.account_id, statement.payer_id, payer),
         ]
-        if statement.payer_id is not None:
-            head.append(f"{labels['payer']}: {statement.payer_id}")
         blank = ""
         rows = [[labels["opening"], blank, *self._balance(statement.opening, locale)]]
         for ln in statement.lines:
-            text = ln.memo or " ".join(p for p in (kinds[ln.kind], ln.ref or "") if p)
+            kind = translate(_KIND_IDS[ln.kind], language)
+            text = ln.memo or " ".join(p for p in (kind, ln.ref or "") if p)
             rows.append(
                 [
                     self._date(ln.on, locale),
@@ -413,21 +377,34 @@ class PlainTextRenderer:
         header = [labels["date"], labels["description"], labels["debit"], labels["credit"]]
         return _encode([*head, "", *_table(header, rows, numeric_from=2)])
 
-    def render_invoice(self, invoice: Invoice, locale: str) -> bytes:
-        """An invoice as text: heading, dates, parties, one line per item, totals."""
-        labels = LABELS[_language(locale)]
+    def render_invoice(
+        self,
+        invoice: Invoice,
+        locale: str,
+        *,
+        payer: Payer | None = None,
+        today: date | None = None,
+        pay_link: str | None = None,
+        quote: bool = False,
+    ) -> bytes:
+        """An invoice as text: heading, dates, parties, status, one line per item, totals."""
+        language = _language(locale)
+        labels = LABELS[language]
+        title = "quote" if quote else "top_up" if invoice.kind is InvoiceKind.TOP_UP else "invoice"
         head = [
-            labels["invoice"].format(number=invoice.number),
+            labels[title].format(number=invoice.number),
             f"{labels['issued']}: {self._date(invoice.issued_on, locale)}",
         ]
         if invoice.due_on is not None:
             head.append(f"{labels['due']}: {self._date(invoice.due_on, locale)}")
-        head.append(f"{labels['account']}: {invoice.account_id}")
-        if invoice.payer_id is not None:
-            head.append(f"{labels['payer']}: {invoice.payer_id}")
+        head.extend(self._parties(labels, invoice.account_id, invoice.payer_id, payer))
+        status = invoice.status_on(today) if today is not None else invoice.status
+        head.append(f"{labels['status']}: {format_status(status, language)}")
+        if pay_link is not None and invoice.is_open():
+            head.append(f"{labels['pay_link']}: {pay_link}")
         rows = [
             [
-                ln.description,
+                self._line_text(ln, locale),
                 self._rate(ln.rate, locale, labels),
                 self._money(ln.amounts.net, locale),
                 self._money(ln.amounts.tax, locale),
@@ -446,6 +423,22 @@ class PlainTextRenderer:
         )
         header = [labels["service"], labels["rate"], labels["net"], labels["tax"], labels["gross"]]
         return _encode([*head, "", *_table(header, rows, numeric_from=2)])
+
+    def render_contract(self, contract: Contract, locale: str, *, payer: Payer) -> bytes:
+        """A contract's summary as text: number, parties, start, status."""
+        language = _language(locale)
+        labels = LABELS[language]
+        lines = [labels["contract"].format(number=contract.number)]
+        if self.provider is not None:
+            lines.append(f"{labels['provider']}: {self.provider.name}")
+        lines.append(f"{labels['payer']}: {payer.name}")
+        lines.append(f"{labels['contract_started']}: {self._date(contract.started_on, locale)}")
+        lines.append(f"{labels['status']}: {format_status(contract.status, language)}")
+        if contract.terminated_on is not None:
+            lines.append(
+                f"{labels['contract_terminated']}: {self._date(contract.terminated_on, locale)}"
+            )
+        return _encode(lines)
 
 
 def _encode(lines: Sequence[str]) -> bytes:

@@ -1,7 +1,7 @@
 """The SQL adapters: the store over SQLite or PostgreSQL through SQLAlchemy Core.
 
 Install the ``sql`` extra (``pip install cabinet_billing[sql]``) and see
-``docs/storage.md`` for wiring a host.
+``docs/storage.md`` for wiring a host and querying the tables.
 
 >>> from sqlalchemy import create_engine
 >>> store = SqlStore(create_engine("sqlite://"))
@@ -13,7 +13,16 @@ Install the ``sql`` extra (``pip install cabinet_billing[sql]``) and see
 
 from __future__ import annotations
 
-from cabinet_billing.adapters.sql.schema import create_schema, drop_schema, metadata
-from cabinet_billing.adapters.sql.store import SqlStore, SqlUnitOfWork
+from cabinet_billing.adapters.sql.errors import SchemaOutOfDateError, StoredDataError
+from cabinet_billing.adapters.sql.schema import DEFAULT_PREFIX, Tables
+from cabinet_billing.adapters.sql.store import SQLITE_PRAGMAS, SqlStore, SqlUnitOfWork
 
-__all__ = ["SqlStore", "SqlUnitOfWork", "create_schema", "drop_schema", "metadata"]
+__all__ = [
+    "DEFAULT_PREFIX",
+    "SQLITE_PRAGMAS",
+    "SchemaOutOfDateError",
+    "SqlStore",
+    "SqlUnitOfWork",
+    "StoredDataError",
+    "Tables",
+]

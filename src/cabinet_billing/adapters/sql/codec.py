@@ -43,10 +43,11 @@ from typing import Any, TypeVar, Union, cast
 import attrs
 import moneyed
 
+from cabinet_billing.adapters.sql.errors import StoredDataError
 from cabinet_billing.domain.money import Money
 from cabinet_billing.errors import ValidationError
 
-__all__ = ["JsonValue", "canonical", "decode", "dumps", "encode", "loads"]
+__all__ = ["JsonValue", "canonical", "decode", "dumps", "encode", "field_hint", "loads"]
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
 """What :func:`encode` returns: plain JSON data."""
@@ -74,6 +75,24 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+def field_hint(cls: type, name: str) -> object:
+    """The declared type of an attrs class's field.
+
+    >>> from cabinet_billing.domain.invoice import InvoicePayment
+    >>> field_hint(InvoicePayment, "on")
+    <class 'datetime.date'>
+    """
+    return _hints(cls)[name]
+
+
+@cache
+def _fields(cls: type) -> tuple[tuple[str, str, bool], ...]:
+    """Each field that the constructor takes: its name, its alias, whether it has a default."""
+    return tuple(
+        (f.name, f.alias, f.default is not attrs.NOTHING) for f in attrs.fields(cls) if f.init
+    )
+
+
 def _members(hint: object) -> tuple[Any, ...] | None:
     """The members of a union, or None when the hint is not one."""
     origin = typing.get_origin(hint)
@@ -86,12 +105,15 @@ def _name(hint: object) -> str:
     return getattr(hint, "__name__", repr(hint))
 
 
-def encode(value: object, hint: object) -> JsonValue:  # noqa: C901, PLR0911
+def encode(  # noqa: C901, PLR0911
+    value: object, hint: object, *, skip: AbstractSet[str] = frozenset()
+) -> JsonValue:
     """Turn a value of a declared type into JSON data.
 
     Args:
         value: the value.
         hint: its declared type (an attrs class, ``tuple[X, ...]``, ``X | None`` ...).
+        skip: for an attrs class, the fields to leave out (kept elsewhere).
 
     Returns:
         Plain JSON data that :func:`decode` turns back into an equal value.
@@ -132,17 +154,17 @@ def encode(value: object, hint: object) -> JsonValue:  # noqa: C901, PLR0911
     if not isinstance(hint, type):
         raise _unsupported(hint, value)
     if attrs.has(hint):
-        return _encode_attrs(value, hint)
+        return _encode_attrs(value, hint, skip)
     return _encode_scalar(value, hint)
 
 
-def _encode_attrs(value: object, cls: type) -> JsonValue:
+def _encode_attrs(value: object, cls: type, skip: AbstractSet[str] = frozenset()) -> JsonValue:
     if not isinstance(value, cls):
         raise _unsupported(cls, value)
     hints = _hints(cls)
     result: dict[str, JsonValue] = {}
     for field in attrs.fields(cls):
-        if not field.init:
+        if not field.init or field.name in skip:
             continue
         current = getattr(value, field.name)
         if not field.eq and field.default is not attrs.NOTHING and _is_default(current, field):
@@ -244,11 +266,22 @@ def _decode_attrs(data: JsonValue, cls: type) -> object:
     if not isinstance(data, dict):
         raise _unsupported(cls, data)
     hints = _hints(cls)
-    kwargs = {
-        field.alias: decode(data[field.name], hints[field.name])
-        for field in attrs.fields(cls)
-        if field.init and field.name in data
-    }
+    fields = _fields(cls)
+    unknown = data.keys() - {name for name, _, _ in fields}
+    if unknown:
+        raise StoredDataError(
+            cls.__name__,
+            f"holds field(s) {', '.join(sorted(unknown))} that this version of cabinet_billing "
+            "does not know: upgrade the library (nothing was dropped)",
+        )
+    missing = [name for name, _, has_default in fields if not has_default and name not in data]
+    if missing:
+        raise StoredDataError(
+            cls.__name__,
+            f"lacks field(s) {', '.join(missing)} that have no default: "
+            "run `cabinet-billing db upgrade` to bring the stored data up to date",
+        )
+    kwargs = {alias: decode(data[name], hints[name]) for name, alias, _ in fields if name in data}
     return cls(**kwargs)
 
 
@@ -256,7 +289,13 @@ def _decode_scalar(data: JsonValue, hint: type) -> object:  # noqa: C901, PLR091
     if issubclass(hint, moneyed.Money) and isinstance(data, dict):
         return Money(Decimal(str(data["amount"])), str(data["currency"]))
     if issubclass(hint, enum.Enum):
-        return hint(data)
+        try:
+            return hint(data)
+        except ValueError:
+            allowed = ", ".join(repr(m.value) for m in hint)
+            raise StoredDataError(
+                hint.__name__, f"value {data!r} is none of {allowed}: upgrade the library"
+            ) from None
     if hint in {bool, int, str} and type(data) is hint:
         return data
     if isinstance(data, str):

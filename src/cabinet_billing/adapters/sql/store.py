@@ -46,10 +46,8 @@ with :meth:`SqlUnitOfWork.claim_accounts` (``FOR UPDATE SKIP LOCKED``).
 
 from __future__ import annotations
 
-import abc
-import json
-from collections.abc import Callable, Iterable
-from operator import attrgetter
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, cast
 
@@ -57,38 +55,62 @@ import attrs
 from sqlalchemy import (
     Connection,
     Engine,
-    Row,
+    RowMapping,
     Table,
+    and_,
     bindparam,
     delete,
+    event,
     func,
     insert,
-    literal_column,
     select,
-    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from cabinet_billing.adapters.sql import schema
-from cabinet_billing.adapters.sql.codec import JsonValue, canonical, decode, dumps, encode, loads
+from cabinet_billing.adapters.sql.errors import SchemaOutOfDateError
+from cabinet_billing.adapters.sql.mapping import Form, Image, Shape, is_unchanged
+from cabinet_billing.adapters.sql.revision import HEAD
+from cabinet_billing.adapters.sql.schema import DEFAULT_PREFIX, Tables, tables
 from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
-from cabinet_billing.domain.expense import Expense, ExpenseBook
+from cabinet_billing.domain.expense import ExpenseBook
 from cabinet_billing.domain.invoice import Invoice
-from cabinet_billing.domain.ledger import Ledger, LedgerEntry
+from cabinet_billing.domain.ledger import Ledger
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
 from cabinet_billing.domain.support import Ticket
 from cabinet_billing.errors import ConflictError, NotFoundError
 
-__all__ = ["SqlStore", "SqlUnitOfWork"]
+__all__ = ["SQLITE_PRAGMAS", "SqlStore", "SqlUnitOfWork", "write_new"]
 
 T = TypeVar("T")
+
+SQLITE_PRAGMAS = (
+    ("journal_mode", "WAL"),
+    ("synchronous", "NORMAL"),
+    ("foreign_keys", "ON"),
+    ("busy_timeout", "10000"),
+    ("temp_store", "MEMORY"),
+)
+"""Set on every SQLite connection: a write-ahead log (readers never wait for the writer),
+fsync at checkpoints rather than at every commit (a commit survives a crash of the
+process; a power cut may lose the last commits, never corrupt the file), foreign keys
+enforced, and waiting up to 10 s for a lock instead of failing at once."""
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401
+    cursor = dbapi_connection.cursor()
+    try:
+        for name, value in SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {name}={value}")
+    finally:
+        cursor.close()
 
 
 class SqlStore:
@@ -96,35 +118,104 @@ class SqlStore:
 
     Args:
         engine: a SQLAlchemy engine (``sqlite:///billing.db``, ``sqlite://``,
-            ``postgresql+psycopg://user@host/db`` ...).
+            ``postgresql+psycopg://user@host/db`` ...). SQLite connections get
+            :data:`SQLITE_PRAGMAS`.
+        prefix: put before every table name (default ``cb_``), so that the store's
+            tables sit beside a host's own.
+        schema: the database schema of the tables (PostgreSQL); None: the default one.
+
+    The first unit of work checks that the database is at the schema revision this
+    library needs and raises :class:`~cabinet_billing.adapters.sql.errors.SchemaOutOfDateError`
+    (run ``cabinet-billing db upgrade``) when it is not.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, prefix: str = DEFAULT_PREFIX, schema: str | None = None
+    ) -> None:
         self.engine = engine
+        self.tables: Tables = tables(prefix, schema)
+        self._checked = False
+        if engine.dialect.name == "sqlite" and not event.contains(
+            engine, "connect", _sqlite_pragmas
+        ):
+            event.listen(engine, "connect", _sqlite_pragmas)
 
     def create_schema(self) -> None:
-        """Create the store's tables that do not exist yet (see :mod:`.schema`)."""
-        schema.create_schema(self.engine)
+        """Create the store's tables at the head revision, as ``db upgrade`` would.
+
+        For tests and new databases; an existing database is brought up to date with
+        ``cabinet-billing db upgrade`` instead.
+        """
+        with self.engine.begin() as connection:
+            self.tables.metadata.create_all(connection)
+            version = _version_table(self.tables)
+            version.create(connection, checkfirst=True)
+            connection.execute(delete(version))
+            connection.execute(insert(version).values(version_num=HEAD))
+        self._checked = True
+
+    def drop_schema(self) -> None:
+        """Drop every table of the store, with its data."""
+        with self.engine.begin() as connection:
+            self.tables.metadata.drop_all(connection)
+            _version_table(self.tables).drop(connection, checkfirst=True)
+        self._checked = False
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None: none recorded)."""
+        version = _version_table(self.tables)
+        with self.engine.connect() as connection:
+            try:
+                found = connection.execute(select(version.c.version_num)).scalars().all()
+            except (OperationalError, ProgrammingError):
+                return None
+        return found[0] if len(found) == 1 else None
+
+    def check_schema(self) -> None:
+        """Make sure the database is at the revision this library needs.
+
+        Raises:
+            SchemaOutOfDateError: when it is at another one, or at none.
+        """
+        if self._checked:
+            return
+        found = self.revision()
+        if found != HEAD:
+            raise SchemaOutOfDateError(found, HEAD)
+        self._checked = True
 
     def unit_of_work(self) -> SqlUnitOfWork:
         """A new unit of work over this store."""
         return SqlUnitOfWork(self)
 
 
+def _version_table(tables: Tables) -> Table:
+    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String  # noqa: PLC0415
+
+    metadata = MetaData(schema=tables.schema)
+    return Table(
+        tables.version_table,
+        metadata,
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name=f"{tables.version_table}_pkc"),
+    )
+
+
 class _Session:
     """The connection and transaction of one unit of work, opened at the first statement."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
         self._connection: Connection | None = None
 
     @property
     def dialect(self) -> str:
-        return self._engine.dialect.name
+        return self._store.engine.dialect.name
 
     def connection(self) -> Connection:
         if self._connection is None:
-            connection = self._engine.connect()
+            self._store.check_schema()
+            connection = self._store.engine.connect()
             connection.begin()
             self._connection = connection
         return self._connection
@@ -151,35 +242,41 @@ class _Session:
 
 @attrs.define
 class _Loaded(Generic[T]):
-    """An aggregate in the identity map: its object, the version and text that were read."""
+    """An aggregate in the identity map: its object, and the version and rows that were read."""
 
     aggregate: T
     version: int | None = None
-    text: str | None = None
+    image: Image | None = None
+    elements: dict[str, dict[tuple[object, ...], object]] = attrs.Factory(dict)
+
+
+_LAST_ORDER = [0]
+
+
+def _row_order() -> int:
+    """Insertion order: nanoseconds since the epoch, strictly growing within a process."""
+    order = max(time.time_ns(), _LAST_ORDER[0] + 1)
+    _LAST_ORDER[0] = order
+    return order
 
 
 class _Repository(Generic[T]):
-    def __init__(
-        self,
-        session: _Session,
-        table: Table,
-        *,
-        cls: type[T],
-        kind: str,
-        key_of: Callable[[T], str],
-        account_of: Callable[[T], str],
-    ) -> None:
+    """Aggregates of one shape: an identity map over its table and child tables."""
+
+    def __init__(self, session: _Session, store_tables: Tables, shape: Shape, kind: str) -> None:
         self._session = session
-        self._table = table
-        self._cls = cls
+        self._tables = store_tables
+        self._shape = shape
         self._kind = kind
-        self._key_of = key_of
-        self._account_of = account_of
+        self._table = store_tables.aggregates[shape.table]
+        self._key = self._table.c[shape.key.name]
         self.loaded: dict[str, _Loaded[T]] = {}
 
+    # ------------------------------------------------------------------ reading
+
     def add(self, row: T) -> None:
-        key = self._key_of(row)
-        if key in self.loaded or self._stored(key) is not None:
+        key = self._shape.key_of(row)
+        if key in self.loaded or self._exists(key):
             raise ConflictError(f"{self._kind} {key!r}", "already exists")
         self.loaded[key] = _Loaded(row)
 
@@ -187,81 +284,128 @@ class _Repository(Generic[T]):
         found = self.loaded.get(key)
         if found is not None:
             return found.aggregate
-        stored = self._stored(key)
-        if stored is None:
+        adopted = self._load(self._key == key)
+        if not adopted:
             raise NotFoundError(self._kind, key)
-        return self._adopt(key, *stored)
+        return adopted[0]
 
     def ids(self) -> list[str]:
-        query = select(self._table.c.id)
-        stored = self._session.connection().execute(query).scalars()
+        stored = self._session.connection().execute(select(self._key)).scalars()
         return sorted(set(stored) | set(self.loaded))
 
     def for_account(self, account_id: str) -> list[T]:
-        table = self._table
-        query = (
-            select(table.c.id, table.c.version, table.c.data)
-            .where(table.c.account_id == account_id)
-            .order_by(table.c.row_id)
-        )
-        rows = self._session.connection().execute(query).all()
-        found = [self._adopt(row.id, row.version, row.data) for row in rows]
+        found = self._load(self._table.c.account_id == account_id, account_id=account_id)
         found += [
             loaded.aggregate
             for loaded in self.loaded.values()
-            if loaded.version is None and self._account_of(loaded.aggregate) == account_id
+            if loaded.version is None and self._shape.account_of(loaded.aggregate) == account_id
         ]
         return found
 
-    def _stored(self, key: str) -> tuple[int, str] | None:
-        table = self._table
-        query = select(table.c.version, table.c.data).where(table.c.id == key)
-        row = self._session.connection().execute(query).first()
-        return None if row is None else (row.version, row.data)
+    def _exists(self, key: str) -> bool:
+        query = select(func.count()).select_from(self._table).where(self._key == key)
+        return bool(self._session.connection().execute(query).scalar_one())
 
-    def _adopt(self, key: str, version: int, text: str) -> T:
+    def _load(self, where: Any, *, account_id: str | None = None) -> list[T]:  # noqa: ANN401
+        """The aggregates whose rows match, with their children, oldest first."""
+        table = self._table
+        query = select(table).where(where)
+        if "row_order" in table.c:
+            query = query.order_by(table.c.row_order, self._key)
+        connection = self._session.connection()
+        rows = connection.execute(query).mappings().all()
+        if not rows:
+            return []
+        keys = [str(row[self._key.name]) for row in rows]
+        children = self._children(connection, rows, keys, account_id)
+        return [
+            self._adopt(row, children.get(key, {})) for row, key in zip(rows, keys, strict=True)
+        ]
+
+    def _children(
+        self,
+        connection: Connection,
+        rows: Sequence[RowMapping],
+        keys: list[str],
+        account_id: str | None,
+    ) -> dict[str, dict[str, list[RowMapping]]]:
+        shape = self._shape
+        found: dict[str, dict[str, list[RowMapping]]] = {}
+        for spec in shape.children:
+            child = self._tables.children[spec.table]
+            if account_id is not None:
+                where = child.c.account_id == account_id
+            elif shape.per_account:
+                where = child.c.account_id.in_(keys)
+            else:
+                accounts = {str(row["account_id"]) for row in rows}
+                where = and_(child.c.account_id.in_(accounts), child.c[shape.key.name].in_(keys))
+            order = [child.c.position] if "position" in child.c else []
+            if spec.form is Form.SET:
+                order = [child.c[spec.identity]]
+            for row in connection.execute(select(child).where(where).order_by(*order)).mappings():
+                owner = str(row[shape.key.name] if not shape.per_account else row["account_id"])
+                found.setdefault(owner, {}).setdefault(spec.table, []).append(row)
+        return found
+
+    def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> T:
+        key = str(row[self._key.name])
         found = self.loaded.get(key)
         if found is not None:
             return found.aggregate
-        aggregate = loads(self._cls, text)
-        self.loaded[key] = _Loaded(aggregate, version, text)
+        shape = self._shape
+        aggregate = cast("T", shape.assemble(row, children))
+        self.loaded[key] = _Loaded(
+            aggregate,
+            int(row["version"]),
+            shape.read_image(row, children),
+            shape.elements_of(aggregate),
+        )
         return aggregate
 
-    def _columns(self, row: T) -> dict[str, object]:
-        """Query columns besides the JSON data."""
-        del row
-        return {}
+    # ------------------------------------------------------------------ writing
 
     def flush(self, connection: Connection) -> None:
         for key, loaded in self.loaded.items():
-            text = dumps(loaded.aggregate, self._cls)
-            if loaded.version is None:
-                self._insert_row(connection, key, loaded, text)
-            elif text != loaded.text:
-                self._update_row(connection, key, loaded, text)
+            image = self._shape.image(loaded.aggregate, loaded.elements)
+            try:
+                if loaded.image is None:
+                    self._insert(connection, image)
+                    self._write_children(connection, {}, image)
+                elif self._changed(loaded.image, image):
+                    self._update(connection, key, loaded, image)
+                    self._write_children(connection, loaded.image.children, image)
+            except IntegrityError as error:
+                done = "stored" if loaded.image is None else "changed"
+                raise ConflictError(
+                    f"{self._kind} {key!r}",
+                    f"was {done} by another unit of work at the same time; nothing was stored",
+                ) from error
 
-    def _insert_row(self, connection: Connection, key: str, loaded: _Loaded[T], text: str) -> None:
-        """Insert a new aggregate's row with version 1."""
-        values = {"id": key, "account_id": self._account_of(loaded.aggregate)}
-        columns = self._columns(loaded.aggregate)
-        try:
-            connection.execute(
-                insert(self._table).values(version=1, data=text, **values, **columns),
-            )
-        except IntegrityError as error:
-            raise ConflictError(
-                f"{self._kind} {key!r}",
-                "was stored by another unit of work at the same time; nothing was stored",
-            ) from error
+    @staticmethod
+    def _changed(read: Image, now: Image) -> bool:
+        if read.row != now.row:
+            return True
+        for table, rows in now.children.items():
+            before = read.children.get(table, {})
+            if before.keys() != rows.keys():
+                return True
+            if any(not is_unchanged(v) and v != before[k] for k, v in rows.items()):
+                return True
+        return False
 
-    def _update_row(self, connection: Connection, key: str, loaded: _Loaded[T], text: str) -> None:
-        """Write a changed aggregate's row if it still has the version that was read."""
-        table = self._table
+    def _insert(self, connection: Connection, image: Image) -> None:
+        values = {**image.row, "version": 1}
+        if "row_order" in self._table.c:
+            values["row_order"] = _row_order()
+        connection.execute(insert(self._table), [values])
+
+    def _update(self, connection: Connection, key: str, loaded: _Loaded[T], image: Image) -> None:
         version = cast("int", loaded.version)
         result = connection.execute(
-            update(table)
-            .where(table.c.id == key, table.c.version == version)
-            .values(version=version + 1, data=text, **self._columns(loaded.aggregate)),
+            update(self._table)
+            .where(self._key == key, self._table.c.version == version)
+            .values(version=version + 1, **image.row),
         )
         if result.rowcount != 1:
             raise ConflictError(
@@ -270,6 +414,47 @@ class _Repository(Generic[T]):
                 "was read; nothing was stored, load it again and retry",
             )
 
+    def _write_children(
+        self,
+        connection: Connection,
+        before: Mapping[str, Mapping[tuple[object, ...], Mapping[str, object]]],
+        image: Image,
+    ) -> None:
+        shape = self._shape
+        for spec in shape.children:
+            table = self._tables.children[spec.table]
+            read = before.get(spec.table, {})
+            now = image.children.get(spec.table, {})
+            gone = [k for k in read if k not in now]
+            new = [now[k] for k in now if k not in read and not is_unchanged(now[k])]
+            changed = [
+                now[k] for k in now if k in read and not is_unchanged(now[k]) and now[k] != read[k]
+            ]
+            keys = [*shape.parent_columns()]
+            if spec.form is not Form.OPTIONAL:
+                keys.append(spec.identity)
+            where = [table.c[c] == bindparam(f"b_{c}") for c in keys]
+            if gone:
+                parent = {f"b_{c}": image.row[c] for c in shape.parent_columns()}
+                connection.execute(
+                    delete(table).where(*where),
+                    [{**parent, **({f"b_{spec.identity}": k[0]} if k else {})} for k in gone],
+                )
+            if changed:
+                columns = [c for c in changed[0] if c not in keys]
+                statement = (
+                    update(table).where(*where).values({c: bindparam(f"v_{c}") for c in columns})
+                )
+                connection.execute(
+                    statement,
+                    [
+                        {**{f"b_{c}": row[c] for c in keys}, **{f"v_{c}": row[c] for c in columns}}
+                        for row in changed
+                    ],
+                )
+            if new:
+                connection.execute(insert(table), new)
+
 
 class _PerAccount(_Repository[T]):
     """One aggregate per account, created empty on first use."""
@@ -277,340 +462,27 @@ class _PerAccount(_Repository[T]):
     def __init__(
         self,
         session: _Session,
-        table: Table,
-        *,
-        cls: type[T],
+        store_tables: Tables,
+        shape: Shape,
         kind: str,
-        account_of: Callable[[T], str],
         factory: Callable[[str], T],
     ) -> None:
-        super().__init__(
-            session, table, cls=cls, kind=kind, key_of=account_of, account_of=account_of
-        )
+        super().__init__(session, store_tables, shape, kind)
         self._factory = factory
 
     def get(self, key: str) -> T:
         found = self.loaded.get(key)
         if found is not None:
             return found.aggregate
-        stored = self._stored(key)
-        if stored is None:
-            created = self._factory(key)
-            self.loaded[key] = _Loaded(created)
-            return created
-        return self._adopt(key, *stored)
-
-
-@attrs.frozen
-class _Child:
-    """A child row read with its aggregate: its position, its key and its JSON text."""
-
-    position: int
-    key: str
-    text: str
-
-
-@attrs.define
-class _ChildWrites:
-    """The child rows a commit writes for one aggregate."""
-
-    clear: bool = False
-    updates: list[dict[str, object]] = attrs.Factory(list)
-    inserts: list[dict[str, object]] = attrs.Factory(list)
-    deletes: list[str] = attrs.Factory(list)
-
-    def __bool__(self) -> bool:
-        return bool(self.clear or self.updates or self.inserts or self.deletes)
-
-
-class _Split(_PerAccount[T], abc.ABC):
-    """A per-account aggregate whose children are rows of a table of their own.
-
-    The aggregate's row keeps everything but the children, and the version. Loading reads
-    the row and its children in one statement (one snapshot of the database). A commit
-    writes the row first, with the version check, whenever the row or any child changed,
-    then only the child rows that are new, changed or gone: the cost of a commit follows
-    what the unit of work changed, not the length of the history.
-
-    Subclasses say how the aggregate is split into a row and children and put together
-    again (:meth:`_assemble`, :meth:`_row_text`, :meth:`_child_writes`).
-    """
-
-    def __init__(
-        self,
-        session: _Session,
-        table: Table,
-        children: Table,
-        *,
-        position: str,
-        child_key: str | None,
-        cls: type[T],
-        kind: str,
-        factory: Callable[[str], T],
-    ) -> None:
-        account_of = cast("Callable[[T], str]", attrgetter("account_id"))
-        super().__init__(session, table, cls=cls, kind=kind, account_of=account_of, factory=factory)
-        self._children = children
-        self._position = position
-        self._child_key = child_key
-        self._whole: set[str] = set()
-        """The keys whose row was read with its children inside it (stored in one piece)."""
-
-    def get(self, key: str) -> T:
-        found = self.loaded.get(key)
-        if found is not None:
-            return found.aggregate
-        rows = self._read(key, with_row=True)
-        if not rows or rows[0].part != 0:
-            created = self._factory(key)
-            self.loaded[key] = _Loaded(created)
-            return created
-        head = rows[0]
-        children = [_Child(r.position, r.child, r.data) for r in rows[1:]]
-        return self._take(key, head.version, head.data, children)
-
-    def _adopt(self, key: str, version: int, text: str) -> T:
-        found = self.loaded.get(key)
-        if found is not None:
-            return found.aggregate
-        children = [_Child(r.position, r.child, r.data) for r in self._read(key, with_row=False)]
-        return self._take(key, version, text, children)
-
-    def _read(self, key: str, *, with_row: bool) -> list[Row[Any]]:
-        """The aggregate's row (part 0, when asked) and its children (part 1), in order."""
-        children = self._children
-        child_key = children.c[self._child_key] if self._child_key else literal_column("''")
-        tail = select(
-            literal_column("1").label("part"),
-            literal_column("0").label("version"),
-            children.c[self._position].label("position"),
-            child_key.label("child"),
-            children.c.data.label("data"),
-        ).where(children.c.account_id == key)
-        if not with_row:
-            return list(
-                self._session.connection().execute(tail.order_by(tail.selected_columns.position))
-            )
-        table = self._table
-        head = select(
-            literal_column("0").label("part"),
-            table.c.version.label("version"),
-            literal_column("0").label("position"),
-            literal_column("''").label("child"),
-            table.c.data.label("data"),
-        ).where(table.c.id == key)
-        both = union_all(head, tail)
-        query = both.order_by(both.selected_columns.part, both.selected_columns.position)
-        return list(self._session.connection().execute(query))
-
-    def _take(self, key: str, version: int, text: str, children: list[_Child]) -> T:
-        aggregate = self._assemble(key, text, children)
-        self.loaded[key] = _Loaded(aggregate, version, text)
-        return aggregate
-
-    @abc.abstractmethod
-    def _assemble(self, key: str, text: str, children: list[_Child]) -> T:
-        """The aggregate from its row and its children; remembers what was read."""
-
-    @abc.abstractmethod
-    def _row_text(self, aggregate: T) -> str:
-        """The text of the aggregate's row: everything but the children."""
-
-    @abc.abstractmethod
-    def _child_writes(self, key: str, aggregate: T) -> _ChildWrites:
-        """The child rows to write: those new, changed or gone since they were read."""
-
-    def flush(self, connection: Connection) -> None:
-        for key, loaded in self.loaded.items():
-            if key in self._whole and dumps(loaded.aggregate, self._cls) == loaded.text:
-                continue  # only read: a row written whole stays so until it changes
-            text = self._row_text(loaded.aggregate)
-            writes = self._child_writes(key, loaded.aggregate)
-            if loaded.version is None:
-                self._insert_row(connection, key, loaded, text)
-            elif text != loaded.text or writes:
-                self._update_row(connection, key, loaded, text)
-            else:
-                continue
-            self._write_children(connection, key, writes)
-
-    def _write_children(self, connection: Connection, key: str, writes: _ChildWrites) -> None:
-        children = self._children
-        mine = children.c.account_id == key
-        try:
-            if writes.clear:
-                connection.execute(delete(children).where(mine))
-            if writes.deletes and self._child_key:
-                column = children.c[self._child_key]
-                connection.execute(delete(children).where(mine, column.in_(writes.deletes)))
-            if writes.updates and self._child_key:
-                column = children.c[self._child_key]
-                statement = (
-                    update(children)
-                    .where(mine, column == bindparam("child_key"))
-                    .values(
-                        {
-                            self._position: bindparam("child_position"),
-                            "data": bindparam("child_data"),
-                        }
-                    )
-                )
-                connection.execute(statement, writes.updates)
-            if writes.inserts:
-                connection.execute(insert(children), writes.inserts)
-        except IntegrityError as error:
-            raise ConflictError(
-                f"{self._kind} {key!r}",
-                "was changed by another unit of work at the same time; nothing was stored",
-            ) from error
-
-
-def _keys_of(entries: Iterable[LedgerEntry]) -> dict[str, tuple[LedgerEntry, ...]]:
-    """The idempotency keys of a ledger as booking leaves them: each key's entries, in order."""
-    grouped: dict[str, list[LedgerEntry]] = {}
-    for entry in entries:
-        if entry.key is not None:
-            grouped.setdefault(entry.key, []).append(entry)
-    return {key: tuple(booked) for key, booked in grouped.items()}
-
-
-_ENTRIES = "_entries"
-_KEYS = "_keys"
-_EXPENSES = "_expenses"
-
-
-class _Ledgers(_Split[Ledger]):
-    """Ledgers: the row keeps the balances, the entries are rows of ``ledger_entries``.
-
-    The keys index (each idempotency key's entries) is rebuilt from the entries, which
-    carry their key; the row keeps it only when it is not what booking leaves. A row
-    written whole (with its entries) is still read, and its entries get rows of their own
-    at the next commit.
-    """
-
-    def __init__(self, session: _Session) -> None:
-        super().__init__(
-            session,
-            schema.ledgers,
-            schema.ledger_entries,
-            position="seq",
-            child_key=None,
-            cls=Ledger,
-            kind="ledger",
-            factory=Ledger,
-        )
-        self._read_entries: dict[str, tuple[LedgerEntry, ...]] = {}
-
-    def _assemble(self, key: str, text: str, children: list[_Child]) -> Ledger:
-        data = json.loads(text)
-        row = cast("Ledger", decode(data, Ledger))
-        if _ENTRIES in data:
-            self._whole.add(key)
-            self._read_entries[key] = ()
-            return row
-        entries = [loads(LedgerEntry, child.text) for child in children]
-        keys = getattr(row, _KEYS) if _KEYS in data else _keys_of(entries)
-        self._read_entries[key] = tuple(entries)
-        return attrs.evolve(row, _entries=entries, _keys=keys)
-
-    def _row_text(self, aggregate: Ledger) -> str:
-        data = cast(
-            "dict[str, JsonValue]", encode(attrs.evolve(aggregate, _entries=[], _keys={}), Ledger)
-        )
-        del data[_ENTRIES]
-        keys = getattr(aggregate, _KEYS)
-        if keys == _keys_of(getattr(aggregate, _ENTRIES)):
-            del data[_KEYS]
-        else:
-            data[_KEYS] = encode(keys, dict[str, tuple[LedgerEntry, ...]])
-        return canonical(data)
-
-    def _child_writes(self, key: str, aggregate: Ledger) -> _ChildWrites:
-        entries: list[LedgerEntry] = getattr(aggregate, _ENTRIES)
-        stored = self._read_entries.get(key, ())
-        appended = len(entries) >= len(stored) and all(
-            now is then for now, then in zip(entries, stored, strict=False)
-        )
-        start = len(stored) if appended else 0
-        inserts: list[dict[str, object]] = [
-            {"account_id": key, "seq": seq, "data": dumps(entry, LedgerEntry)}
-            for seq, entry in enumerate(entries[start:], start + 1)
-        ]
-        return _ChildWrites(clear=not appended, inserts=inserts)
-
-
-class _ExpenseBooks(_Split[ExpenseBook]):
-    """Expense books: the row keeps the funds, the expenses are rows of ``expense_items``.
-
-    Expenses change after they are recorded (payments are applied to them), so each one's
-    text is remembered when read and only those whose text changed are written again.
-    """
-
-    def __init__(self, session: _Session) -> None:
-        super().__init__(
-            session,
-            schema.expenses,
-            schema.expense_items,
-            position="position",
-            child_key="expense_id",
-            cls=ExpenseBook,
-            kind="expense book",
-            factory=ExpenseBook,
-        )
-        self._read_items: dict[str, dict[str, tuple[int, str]]] = {}
-
-    def _assemble(self, key: str, text: str, children: list[_Child]) -> ExpenseBook:
-        data = json.loads(text)
-        row = cast("ExpenseBook", decode(data, ExpenseBook))
-        if _EXPENSES in data:
-            self._whole.add(key)
-            self._read_items[key] = {}
-            return row
-        expenses = {child.key: loads(Expense, child.text) for child in children}
-        self._read_items[key] = {child.key: (child.position, child.text) for child in children}
-        return attrs.evolve(row, _expenses=expenses)
-
-    def _row_text(self, aggregate: ExpenseBook) -> str:
-        data = cast(
-            "dict[str, JsonValue]", encode(attrs.evolve(aggregate, _expenses={}), ExpenseBook)
-        )
-        del data[_EXPENSES]
-        return canonical(data)
-
-    def _child_writes(self, key: str, aggregate: ExpenseBook) -> _ChildWrites:
-        expenses: dict[str, Expense] = getattr(aggregate, _EXPENSES)
-        stored = self._read_items.get(key, {})
-        writes = _ChildWrites(deletes=sorted(stored.keys() - expenses.keys()))
-        for position, (expense_id, expense) in enumerate(expenses.items()):
-            text = dumps(expense, Expense)
-            read = stored.get(expense_id)
-            if read is None:
-                writes.inserts.append(
-                    {
-                        "account_id": key,
-                        "expense_id": expense_id,
-                        "position": position,
-                        "data": text,
-                    }
-                )
-            elif read != (position, text):
-                writes.updates.append(
-                    {"child_key": expense_id, "child_position": position, "child_data": text}
-                )
-        return writes
+        adopted = self._load(self._key == key, account_id=key)
+        if adopted:
+            return adopted[0]
+        created = self._factory(key)
+        self.loaded[key] = _Loaded(created)
+        return created
 
 
 class _Invoices(_Repository[Invoice]):
-    def __init__(self, session: _Session) -> None:
-        super().__init__(
-            session,
-            schema.invoices,
-            cls=Invoice,
-            kind="invoice",
-            key_of=lambda i: i.id,
-            account_of=lambda i: i.account_id,
-        )
-
     def add(self, row: Invoice) -> None:
         if self._number_owner(row.number) is not None:
             raise ConflictError(f"invoice number {row.number!r}", "already used")
@@ -621,7 +493,7 @@ class _Invoices(_Repository[Invoice]):
             if loaded.aggregate.number == number:
                 return key
         table = self._table
-        query = select(table.c.id).where(table.c.number == number)
+        query = select(self._key).where(table.c.number == number)
         found: str | None = self._session.connection().execute(query).scalar_one_or_none()
         return found
 
@@ -632,63 +504,56 @@ class _Invoices(_Repository[Invoice]):
         return self.get(key)
 
     def open(self) -> list[Invoice]:
-        table = self._table
-        query = (
-            select(table.c.id, table.c.version, table.c.data)
-            .where(table.c.is_open.is_(True))
-            .order_by(table.c.row_id)
-        )
-        rows = self._session.connection().execute(query).all()
-        found = [self._adopt(row.id, row.version, row.data) for row in rows]
+        found = self._load(self._table.c.is_open.is_(True))
         found += [loaded.aggregate for loaded in self.loaded.values() if loaded.version is None]
         unique = {id(i): i for i in found}.values()
         return sorted((i for i in unique if i.is_open()), key=lambda i: (i.issued_on, i.number))
 
-    def _columns(self, row: Invoice) -> dict[str, object]:
-        return {"number": row.number, "is_open": row.is_open(), "issued_on": row.issued_on}
-
 
 class _Sequences:
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, session: _Session, store_tables: Tables) -> None:
         self._session = session
+        self._table = store_tables.counters
 
     def next(self, name: str) -> int:
-        table = schema.sequences
+        table = self._table
         connection = self._session.connection()
         dialect = self._session.dialect
         if dialect in {"postgresql", "sqlite"}:
             module = postgresql if dialect == "postgresql" else sqlite
             statement = (
                 module.insert(table)
-                .values(name=name, value=1)
+                .values(account_id="", name=name, value=1)
                 .on_conflict_do_update(
-                    index_elements=[table.c.name],
+                    index_elements=[table.c.account_id, table.c.name],
                     set_={"value": table.c.value + 1},
                 )
                 .returning(table.c.value)
             )
             value: int = connection.execute(statement).scalar_one()
             return value
-        query = select(table.c.value).where(table.c.name == name).with_for_update()
+        mine = and_(table.c.account_id == "", table.c.name == name)
+        query = select(table.c.value).where(mine).with_for_update()
         current: int | None = connection.execute(query).scalar_one_or_none()
         if current is None:
-            connection.execute(insert(table).values(name=name, value=1))
+            connection.execute(insert(table).values(account_id="", name=name, value=1))
             return 1
-        connection.execute(update(table).where(table.c.name == name).values(value=current + 1))
+        connection.execute(update(table).where(mine).values(value=current + 1))
         return current + 1
 
 
 class _Keys:
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, session: _Session, store_tables: Tables) -> None:
         self._session = session
+        self._table = store_tables.keys
 
     def seen(self, key: str) -> bool:
-        table = schema.keys
+        table = self._table
         query = select(func.count()).select_from(table).where(table.c.key == key)
         return bool(self._session.connection().execute(query).scalar_one())
 
     def record(self, key: str) -> None:
-        table = schema.keys
+        table = self._table
         connection = self._session.connection()
         dialect = self._session.dialect
         if dialect in {"postgresql", "sqlite"}:
@@ -705,7 +570,7 @@ class _Keys:
             raise ConflictError(f"key {key!r}", "already recorded")
 
     def all(self, prefix: str = "") -> Iterable[str]:
-        table = schema.keys
+        table = self._table
         query = select(table.c.key).where(table.c.key.startswith(prefix, autoescape=True))
         return sorted(self._session.connection().execute(query).scalars())
 
@@ -714,52 +579,43 @@ class SqlUnitOfWork:
     """A unit of work over a SQL database: one transaction, an identity map, optimistic locks.
 
     Args:
-        store: the :class:`SqlStore` (or just its engine) to work on.
+        store: the :class:`SqlStore` (or just its engine, with the default tables) to work on.
     """
 
     def __init__(self, store: SqlStore | Engine) -> None:
         self.store = store if isinstance(store, SqlStore) else SqlStore(store)
         self.committed = False
-        self._session = _Session(self.store.engine)
+        self._session = _Session(self.store)
         self._begin()
 
     def _begin(self) -> None:
-        session = self._session
+        session, found = self._session, self.store.tables
 
-        def table(
-            rows: Table, cls: type[T], kind: str, key_of: Callable[[T], str]
-        ) -> _Repository[T]:
-            account_of = cast("Callable[[T], str]", attrgetter("account_id"))
-            return _Repository(
-                session, rows, cls=cls, kind=kind, key_of=key_of, account_of=account_of
-            )
+        def many(shape: Shape, kind: str) -> Any:  # noqa: ANN401
+            return _Repository(session, found, shape, kind)
 
-        def per_account(rows: Table, cls: type[T], kind: str) -> _PerAccount[T]:
-            account_of = cast("Callable[[T], str]", attrgetter("account_id"))
-            return _PerAccount(
-                session, rows, cls=cls, kind=kind, account_of=account_of, factory=cls
-            )
+        def per_account(shape: Shape, kind: str, factory: Callable[[str], object]) -> Any:  # noqa: ANN401
+            return _PerAccount(session, found, shape, kind, factory)
 
-        self.accounts = _Repository(
-            session,
-            schema.accounts,
-            cls=Account,
-            kind="account",
-            key_of=lambda a: a.id,
-            account_of=lambda a: a.id,
+        self.accounts: _Repository[Account] = many(schema.ACCOUNTS, "account")
+        self.users: _Repository[AccountUsers] = many(schema.ACCOUNT_USERS, "users of account")
+        self.services: _Repository[Service] = many(schema.SERVICES, "service")
+        self.tickets: _Repository[Ticket] = many(schema.TICKETS, "ticket")
+        self.invoices = _Invoices(session, found, schema.INVOICES, "invoice")
+        self.payments: _Repository[Payment] = many(schema.PAYMENTS, "payment")
+        self.ledgers: _PerAccount[Ledger] = per_account(schema.LEDGERS, "ledger", Ledger)
+        self.expenses: _PerAccount[ExpenseBook] = per_account(
+            schema.EXPENSE_BOOKS, "expense book", ExpenseBook
         )
-        self.users = table(schema.users, AccountUsers, "users of account", lambda u: u.account_id)
-        self.services = table(schema.services, Service, "service", lambda s: s.id)
-        self.tickets = table(schema.tickets, Ticket, "ticket", lambda t: t.id)
-        self.invoices = _Invoices(session)
-        self.payments = table(schema.payments, Payment, "payment", lambda p: p.id)
-        self.ledgers = _Ledgers(session)
-        self.expenses = _ExpenseBooks(session)
-        self.payers = per_account(schema.payers, PayerBook, "payers")
-        self.documents = per_account(schema.documents, AccountDocuments, "documents")
-        self.profiles = per_account(schema.profiles, BillingProfile, "billing profile")
-        self.sequences = _Sequences(session)
-        self.keys = _Keys(session)
+        self.payers: _PerAccount[PayerBook] = per_account(schema.PAYER_BOOKS, "payers", PayerBook)
+        self.documents: _PerAccount[AccountDocuments] = per_account(
+            schema.DOCUMENT_BOOKS, "documents", AccountDocuments
+        )
+        self.profiles: _PerAccount[BillingProfile] = per_account(
+            schema.BILLING_PROFILES, "billing profile", BillingProfile
+        )
+        self.sequences = _Sequences(session, found)
+        self.keys = _Keys(session, found)
 
     def _repositories(self) -> tuple[_Repository[Any], ...]:
         return (
@@ -804,10 +660,10 @@ class SqlUnitOfWork:
         Returns:
             The claimed account ids, sorted.
         """
-        table = schema.accounts
-        query = select(table.c.id).order_by(table.c.id).limit(limit)
+        table = self.store.tables.accounts
+        query = select(table.c.account_id).order_by(table.c.account_id).limit(limit)
         if after is not None:
-            query = query.where(table.c.id > after)
+            query = query.where(table.c.account_id > after)
         if self._session.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return list(self._session.connection().execute(query).scalars())
@@ -836,3 +692,47 @@ class SqlUnitOfWork:
         """Discard every change not yet committed."""
         self._session.rollback()
         self._begin()
+
+
+class _BoundSession(_Session):
+    """A session on a connection someone else holds (a migration's)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._bound = connection
+
+    @property
+    def dialect(self) -> str:
+        return self._bound.dialect.name
+
+    def connection(self) -> Connection:
+        return self._bound
+
+    def commit(self) -> None:
+        """The holder commits."""
+
+    def rollback(self) -> None:
+        """The holder rolls back."""
+
+    def close(self) -> None:
+        """The holder closes."""
+
+
+def write_new(
+    connection: Connection, store_tables: Tables, shape: Shape, aggregates: Iterable[object]
+) -> None:
+    """Insert aggregates of one shape as new rows, on a connection in a transaction.
+
+    Migrations use it to bring in data; each aggregate gets version 1.
+
+    Args:
+        connection: the connection (its transaction is the caller's).
+        store_tables: the store's tables.
+        shape: the aggregates' shape.
+        aggregates: the aggregates, in the order to keep.
+    """
+    repository: _Repository[object] = _Repository(
+        _BoundSession(connection), store_tables, shape, shape.table
+    )
+    for aggregate in aggregates:
+        repository.loaded[shape.key_of(aggregate)] = _Loaded(aggregate)
+    repository.flush(connection)

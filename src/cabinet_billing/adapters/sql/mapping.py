@@ -1,0 +1,747 @@
+"""How an aggregate becomes rows: real columns for what is queried, JSON for the rest.
+
+A :class:`Shape` declares one aggregate's table: which values of the aggregate are
+columns (:class:`Col`: a path into the aggregate's fields and a :class:`Kind`), which of
+its collections are rows of child tables (:class:`Children`), and which columns are
+derived from the aggregate for queries only (an invoice's ``amount_due``). What no
+column holds stays in the row's ``data`` JSON, written by the codec
+(:mod:`cabinet_billing.adapters.sql.codec`) and marked with its format version
+(``"$v"``), so that a later library can upgrade it on read.
+
+The columns are the truth for what they hold: an amount lives in its ``NUMERIC``
+column and nowhere else. Reading puts the columns back into the JSON at their paths and
+decodes the whole through the classes' constructors, so a stored aggregate passes the
+same validation as a new one.
+
+An :class:`Image` is what one aggregate looks like in the database: its row and the
+rows of its children, as plain column values. The store keeps the image it read and
+writes only the rows whose image changed.
+
+>>> from cabinet_billing.domain.payer import PayerBook
+>>> shape = Shape("payer_books", PayerBook, cols=(Col("account_id", Kind.ID),))
+>>> image = shape.image(PayerBook("acc-1"), {})
+>>> image.row
+{'account_id': 'acc-1', 'data': '{"$v":1,"_payers":[]}'}
+>>> shape.assemble(image.row, {})
+PayerBook(account_id='acc-1', _payers={})
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from cabinet_billing.adapters.sql.codec import JsonValue, canonical, decode, encode, field_hint
+from cabinet_billing.adapters.sql.errors import StoredDataError
+from cabinet_billing.domain.money import currency_places
+
+__all__ = [
+    "AMOUNT_PLACES",
+    "FORMAT_VERSION",
+    "Children",
+    "Col",
+    "Form",
+    "Image",
+    "Kind",
+    "Recomputed",
+    "Shape",
+]
+
+FORMAT_VERSION = 1
+"""The version of the JSON payloads this library writes (``"$v"`` in each ``data``)."""
+
+AMOUNT_PLACES = 4
+"""Decimal places of an amount column: the accrual precision of the library."""
+
+_VERSION = "$v"
+
+Path = tuple[str, ...]
+Values = dict[str, object]
+
+
+class Kind(enum.Enum):
+    """What a column holds, and so its SQL type."""
+
+    ID = "id"
+    """An identifier (``VARCHAR(200)``)."""
+    TEXT = "text"
+    """A short text: a name, a code, an enum's value (``VARCHAR(200)``)."""
+    LONG_TEXT = "long_text"
+    """A text of any length (``TEXT``)."""
+    INT = "int"
+    """An integer (``BIGINT``)."""
+    BOOL = "bool"
+    """A flag (``BOOLEAN``)."""
+    DATE = "date"
+    """A calendar day (``DATE``)."""
+    INSTANT = "instant"
+    """An aware instant, kept in UTC (``TIMESTAMP WITH TIME ZONE``)."""
+    AMOUNT = "amount"
+    """A money amount (``NUMERIC(38, 4)``) whose currency is another column."""
+    RATE = "rate"
+    """A decimal such as a tax rate (``NUMERIC(12, 6)``)."""
+    CURRENCY = "currency"
+    """An ISO 4217 code (``CHAR(3)``)."""
+
+
+@attrs.frozen
+class Col:
+    """A column of a shape's table.
+
+    Args:
+        name: the column's name.
+        kind: what it holds.
+        path: where its value is in the aggregate's fields, dotted (``"total.net"``);
+            default: the column's name. For an :attr:`Kind.AMOUNT` it points at the
+            ``Money``; a :attr:`Kind.CURRENCY` column that only carries the currency of
+            amount columns has ``path=""``.
+        nullable: whether the value may be None.
+        currency: for an amount, the name of the column holding its currency.
+        derive: for a column computed from the aggregate (queries only): the function
+            computing it. Such a column is written, never read back.
+        index: whether to index the column (with ``account_id`` first).
+    """
+
+    name: str
+    kind: Kind
+    path: str | None = None
+    nullable: bool = False
+    currency: str | None = None
+    derive: Callable[[Any], object] | None = attrs.field(default=None, eq=False)
+    index: bool = False
+
+    @property
+    def steps(self) -> Path:
+        """The path as steps; empty for a column not read from the fields."""
+        path = self.name if self.path is None else self.path
+        return tuple(path.split(".")) if path else ()
+
+    @property
+    def stored(self) -> bool:
+        """Whether the column's value is read back into the aggregate."""
+        return self.derive is None and bool(self.steps)
+
+
+class Form(enum.Enum):
+    """How a collection of children is held by its parent."""
+
+    LIST = "list"
+    """A list or tuple: rows keep the position (and a key, when the element has one)."""
+    DICT = "dict"
+    """A dictionary: rows keep the key and the position (insertion order)."""
+    SET = "set"
+    """A set of strings: one row per member, the member is the key."""
+    OPTIONAL = "optional"
+    """An optional value: one row when present, none when None."""
+
+
+@attrs.frozen
+class Children:
+    """A collection of an aggregate kept as rows of a child table.
+
+    Args:
+        table: the child table's name (before the store's prefix).
+        path: where the collection is in the aggregate's fields, dotted.
+        form: how the parent holds it.
+        key: the column identifying a child within its parent (``position`` when None).
+        key_path: the element's field that holds the key, when it has one.
+        cols: the columns of an element.
+        inherit: the element's fields that equal the parent's account id.
+        payload: whether what no column holds is kept as JSON (False: nothing is left).
+        unique: column names whose values are unique (besides the key).
+    """
+
+    table: str
+    path: str
+    form: Form
+    key: str | None = None
+    key_path: str | None = None
+    cols: tuple[Col, ...] = ()
+    inherit: tuple[str, ...] = ()
+    payload: bool = True
+    unique: tuple[str, ...] = ()
+
+    @property
+    def steps(self) -> Path:
+        """The path as steps."""
+        return tuple(self.path.split("."))
+
+    @property
+    def identity(self) -> str:
+        """The column that identifies a child within its parent."""
+        return self.key or "position"
+
+    @property
+    def positioned(self) -> bool:
+        """Whether rows keep a position (the order of the collection)."""
+        return self.form in {Form.LIST, Form.DICT}
+
+
+@attrs.frozen
+class Recomputed:
+    """A field the aggregate can compute from its other fields (an index over its children).
+
+    It is left out of the row while it equals what :attr:`compute` gives and set from it
+    when read; a value that differs is kept in the JSON as it is.
+    """
+
+    name: str
+    compute: Callable[[Any], object] = attrs.field(eq=False)
+
+
+@attrs.define
+class Image:
+    """An aggregate as rows: its row and its children's rows by table and identity."""
+
+    row: Values
+    children: dict[str, dict[tuple[object, ...], Values]] = attrs.Factory(dict)
+    elements: dict[str, dict[tuple[object, ...], object]] = attrs.Factory(dict)
+    """The child objects the rows were made from (or decoded into), by table and identity."""
+
+
+_MISSING = object()
+_SELF: Path = ("@",)
+"""The path of a column that holds a whole element (a balance is a ``Money``)."""
+
+
+def _pop(data: dict[str, JsonValue], steps: Path) -> object:
+    """Take the value at a path out of JSON data; None when a step on the way is None."""
+    node: Any = data
+    trail: list[tuple[dict[str, JsonValue], str]] = []
+    for step in steps[:-1]:
+        child = node.get(step, _MISSING)
+        if child is None:
+            return None
+        if not isinstance(child, dict):
+            raise StoredDataError(".".join(steps), f"{step!r} is not an object in {node!r}")
+        trail.append((node, step))
+        node = child
+    value = node.pop(steps[-1], _MISSING)
+    if value is _MISSING:
+        raise StoredDataError(".".join(steps), "has no value to store")
+    for parent, step in reversed(trail):  # leave no empty object behind
+        if parent[step]:
+            break
+        del parent[step]
+    return value
+
+
+def _put(data: dict[str, JsonValue], steps: Path, value: JsonValue) -> None:
+    """Put a value at a path of JSON data, making the objects on the way."""
+    node: Any = data
+    for step in steps[:-1]:
+        child = node.get(step, _MISSING)
+        if child is None:
+            if value is None or value == []:
+                return
+            raise StoredDataError(".".join(steps), f"{value!r} stored under an empty {step!r}")
+        if child is _MISSING:
+            child = node[step] = {}
+        node = child
+    node[steps[-1]] = value
+
+
+def _walk(obj: object, steps: Path) -> object:
+    for step in steps:
+        if obj is None:
+            return None
+        obj = getattr(obj, step)
+    return obj
+
+
+def _hint_at(cls: type, steps: Path) -> object:
+    hint: object = cls
+    for step in steps:
+        owner = _strip_optional(hint)
+        if not isinstance(owner, type):
+            raise StoredDataError(".".join(steps), f"cannot follow {step!r} through {hint!r}")
+        hint = field_hint(owner, step)
+    return hint
+
+
+def _strip_optional(hint: object) -> object:
+    args = typing.get_args(hint)
+    if args and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return hint
+
+
+def canonical_amount(value: Decimal, currency: str) -> Decimal:
+    """An amount with its currency's places, or more where it has more (up to 4).
+
+    A ``NUMERIC(38, 4)`` column gives ``100.0000`` back for ``100.00``; reading and
+    writing both pass through this, so equal amounts compare equal as images.
+
+    >>> canonical_amount(Decimal("100.0000"), "RUB"), canonical_amount(Decimal("22.4137"), "RUB")
+    (Decimal('100.00'), Decimal('22.4137'))
+    """
+    exponent = value.normalize().as_tuple().exponent
+    needed = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    if needed > AMOUNT_PLACES:
+        raise StoredDataError(
+            "amount", f"{value} {currency} has more than {AMOUNT_PLACES} decimal places"
+        )
+    places = max(currency_places(currency), needed)
+    return value.quantize(Decimal(1).scaleb(-places))
+
+
+def canonical_rate(value: Decimal) -> Decimal:
+    """A rate without trailing zeros and never in exponent notation (``20``, ``7.5``)."""
+    normal = value.normalize()
+    exponent = normal.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > 0:
+        return normal.quantize(Decimal(1))
+    return normal
+
+
+def _to_column(col: Col, value: object, row: Values) -> object:  # noqa: C901, PLR0911 - one return per kind
+    """A JSON value of the codec as the column's value."""
+    if value is None:
+        if not col.nullable:
+            raise StoredDataError(col.name, "is empty but the column needs a value")
+        return None
+    kind = col.kind
+    if kind is Kind.AMOUNT:
+        money = typing.cast("dict[str, str]", value)
+        currency = money["currency"]
+        holder = typing.cast("str", col.currency)
+        if row.setdefault(holder, currency) != currency:
+            raise StoredDataError(
+                col.name, f"is in {currency} but {holder} of the same row is {row[holder]}"
+            )
+        return canonical_amount(Decimal(money["amount"]), currency)
+    if kind is Kind.DATE:
+        return date.fromisoformat(typing.cast("str", value))
+    if kind is Kind.INSTANT:
+        instant = datetime.fromisoformat(typing.cast("str", value))
+        if instant.tzinfo is None:
+            raise StoredDataError(col.name, f"{instant} has no time zone")
+        return instant.astimezone(UTC)
+    if kind is Kind.RATE:
+        return canonical_rate(Decimal(typing.cast("str", value)))
+    if kind is Kind.BOOL:
+        return bool(value)
+    if kind is Kind.INT:
+        return int(typing.cast("int", value))
+    return value
+
+
+def _from_column(col: Col, value: object, row: Mapping[str, object]) -> JsonValue:  # noqa: PLR0911 - one return per kind
+    """A column's value as the codec's JSON value."""
+    if value is None:
+        return None
+    kind = col.kind
+    if kind is Kind.AMOUNT:
+        currency = str(row[typing.cast("str", col.currency)])
+        amount = canonical_amount(_decimal(value), currency)
+        return {"amount": str(amount), "currency": currency}
+    if kind is Kind.DATE:
+        return typing.cast("date", value).isoformat()
+    if kind is Kind.INSTANT:
+        return typing.cast("datetime", value).isoformat()
+    if kind is Kind.RATE:
+        return str(canonical_rate(_decimal(value)))
+    if kind is Kind.BOOL:
+        return bool(value)
+    return typing.cast("JsonValue", value)
+
+
+def _decimal(value: object) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def read_image_values(cols: Iterable[Col], row: Mapping[str, object]) -> Values:
+    """The canonical values of a row as read: what :meth:`Shape.image` would write."""
+    values: Values = {}
+    for col in cols:
+        value = row[col.name]
+        if value is not None and col.kind is Kind.AMOUNT:
+            value = canonical_amount(_decimal(value), str(row[typing.cast("str", col.currency)]))
+        elif value is not None and col.kind is Kind.RATE:
+            value = canonical_rate(_decimal(value))
+        elif value is not None and col.kind is Kind.INSTANT:
+            value = typing.cast("datetime", value).astimezone(UTC)
+        values[col.name] = value
+    return values
+
+
+def _payload(data: dict[str, JsonValue], *, versioned: bool = True) -> str | None:
+    if not data and not versioned:
+        return None
+    return canonical({_VERSION: FORMAT_VERSION, **data} if versioned else data)
+
+
+Upgrade = Callable[[dict[str, JsonValue]], dict[str, JsonValue]]
+
+
+def _load_payload(text: str | None, table: str, upgrades: Mapping[int, Upgrade]) -> dict[str, Any]:
+    if text is None:
+        return {}
+    data: dict[str, Any] = json.loads(text)
+    if not isinstance(data, dict):
+        raise StoredDataError(table, f"holds {text!r} where an object was expected")
+    version = data.pop(_VERSION, 1)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise StoredDataError(
+            table,
+            f"holds data of format {version!r}, newer than {FORMAT_VERSION} that this "
+            "version of cabinet_billing reads: upgrade the library",
+        )
+    while version < FORMAT_VERSION:
+        data = upgrades[version](data)
+        version += 1
+    return data
+
+
+@attrs.frozen
+class Shape:
+    """One aggregate's table: its columns, its children and what it recomputes.
+
+    Args:
+        table: the table's name (before the store's prefix).
+        cls: the aggregate's class.
+        cols: the columns; the first is the aggregate's key (``account_id`` for one
+            aggregate per account).
+        children: the collections kept in child tables.
+        recomputed: fields left out because the aggregate recomputes them.
+        upgrades: per format version, the function turning a payload of that version
+            into the next one.
+    """
+
+    table: str
+    cls: type
+    cols: tuple[Col, ...]
+    children: tuple[Children, ...] = ()
+    recomputed: tuple[Recomputed, ...] = ()
+    upgrades: Mapping[int, Upgrade] = attrs.field(factory=dict, eq=False)
+
+    @property
+    def key(self) -> Col:
+        """The column that identifies the aggregate."""
+        return self.cols[0]
+
+    @property
+    def per_account(self) -> bool:
+        """Whether there is one aggregate per account (keyed by ``account_id``)."""
+        return self.key.name == "account_id"
+
+    def key_of(self, aggregate: object) -> str:
+        """The aggregate's key."""
+        return str(_walk(aggregate, self.key.steps))
+
+    def account_of(self, aggregate: object) -> str:
+        """The aggregate's account id."""
+        account = next(c for c in self.cols if c.name == "account_id")
+        return str(_walk(aggregate, account.steps))
+
+    # ------------------------------------------------------------------ writing
+
+    def image(
+        self, aggregate: object, read: Mapping[str, Mapping[tuple[object, ...], object]]
+    ) -> Image:
+        """The rows of an aggregate.
+
+        Args:
+            aggregate: the aggregate.
+            read: the child objects as read, by table and identity: a frozen child that
+                is still the object read is not encoded again.
+
+        Returns:
+            The image, each value as its column holds it.
+        """
+        omit = {c.steps for c in self.children} | {(r.name,) for r in self.recomputed}
+        data = typing.cast("dict[str, JsonValue]", _encode_without(aggregate, self.cls, omit))
+        for recomputed in self.recomputed:
+            value = getattr(aggregate, recomputed.name)
+            if value != recomputed.compute(aggregate):
+                data[recomputed.name] = encode(value, field_hint(self.cls, recomputed.name))
+        image = Image(row={})
+        account = self.account_of(aggregate)
+        parent = self.key_of(aggregate)
+        for children in self.children:
+            rows, elements = self._child_rows(children, aggregate, account, read)
+            image.children[children.table] = {
+                k: {**self._parent_key(account, parent), **v} for k, v in rows.items()
+            }
+            image.elements[children.table] = elements
+        image.row = self._row(self.cols, data, aggregate)
+        image.row["data"] = _payload(data)
+        return image
+
+    def _parent_key(self, account: str, parent: str) -> Values:
+        if self.per_account:
+            return {"account_id": account}
+        return {"account_id": account, self.key.name: parent}
+
+    @staticmethod
+    def _row(cols: Iterable[Col], data: dict[str, JsonValue], obj: object) -> Values:
+        row: Values = {}
+        pending = []
+        for col in cols:
+            if col.derive is not None:
+                pending.append(col)
+            elif col.steps == _SELF:
+                row[col.name] = _to_column(col, dict(data), row)
+                data.clear()
+            elif col.steps:
+                row[col.name] = _to_column(col, _pop(data, col.steps), row)
+        for col in pending:
+            derive = typing.cast("Callable[[object], object]", col.derive)
+            value = derive(obj)
+            if hasattr(value, "amount") and col.kind is Kind.AMOUNT:
+                value = {"amount": str(value.amount), "currency": value.currency.code}  # type: ignore[attr-defined]
+            elif isinstance(value, enum.Enum):
+                value = value.value
+            row[col.name] = _to_column(col, value, row)
+        for col in cols:
+            if col.kind is Kind.CURRENCY and not col.steps:
+                row.setdefault(col.name, None)
+        return row
+
+    def _items(
+        self, children: Children, aggregate: object
+    ) -> tuple[object, list[tuple[tuple[object, ...], int, object, object]]]:
+        """The element type and each element of a collection: identity, position, key, element."""
+        steps = children.steps
+        collection = _walk(aggregate, steps)
+        hint = _strip_optional(_hint_at(self.cls, steps))
+        args = typing.get_args(hint)
+        items: Iterable[tuple[object, object]]
+        if collection is None:
+            return hint, []
+        if children.form is Form.OPTIONAL:
+            items, element_hint = [(None, collection)], hint
+        elif children.form is Form.DICT:
+            items = typing.cast("Mapping[object, object]", collection).items()
+            element_hint = args[1]
+        elif children.form is Form.SET:
+            members = typing.cast("Iterable[str]", collection)
+            items, element_hint = ((m, m) for m in sorted(members)), args[0]
+        else:
+            items = enumerate(typing.cast("Iterable[object]", collection))
+            element_hint = args[0]
+        found = [
+            (self._identity(children, key, element, position), position, key, element)
+            for position, (key, element) in enumerate(items)
+        ]
+        return element_hint, found
+
+    def elements_of(self, aggregate: object) -> dict[str, dict[tuple[object, ...], object]]:
+        """The child objects of an aggregate by table and identity, with their positions."""
+        return {
+            c.table: {i: (p, e) for i, p, _, e in self._items(c, aggregate)[1]}
+            for c in self.children
+        }
+
+    def _child_rows(
+        self,
+        children: Children,
+        aggregate: object,
+        account: str,
+        read: Mapping[str, Mapping[tuple[object, ...], object]],
+    ) -> tuple[dict[tuple[object, ...], Values], dict[tuple[object, ...], object]]:
+        element_hint, items = self._items(children, aggregate)
+        before = read.get(children.table, {})
+        nested = [c for c in self.children if c.path.startswith(children.path + ".")]
+        omit = {c.steps[len(children.steps) :] for c in nested}
+        rows: dict[tuple[object, ...], Values] = {}
+        elements: dict[tuple[object, ...], object] = {}
+        for identity, position, key, element in items:
+            elements[identity] = (position, element)
+            earlier = before.get(identity)
+            if (
+                isinstance(earlier, tuple)
+                and earlier[0] == position
+                and earlier[1] is element
+                and _frozen(element)
+            ):
+                rows[identity] = _UNCHANGED
+                continue
+            rows[identity] = self._element_row(
+                children, element, element_hint, omit, key, position, account
+            )
+        return rows, elements
+
+    @staticmethod
+    def _identity(
+        children: Children, key: object, element: object, position: int
+    ) -> tuple[object, ...]:
+        if children.form is Form.OPTIONAL:
+            return ()
+        if children.form in {Form.DICT, Form.SET}:
+            return (key,)
+        if children.key_path is not None:
+            return (_walk(element, tuple(children.key_path.split("."))),)
+        return (position,)
+
+    def _element_row(  # noqa: C901, PLR0917 - one step per part of a child row
+        self,
+        children: Children,
+        element: object,
+        hint: object,
+        omit: set[Path],
+        key: object,
+        position: int,
+        account: str,
+    ) -> Values:
+        if children.form is Form.SET:
+            return {children.identity: key}
+        data = _encode_without(element, hint, omit) if omit else encode(element, hint)
+        if not isinstance(data, dict):
+            raise StoredDataError(children.table, f"element {data!r} is not an object")
+        for name in children.inherit:
+            if data.pop(name) != account:
+                raise StoredDataError(children.table, f"{name} differs from its account's")
+        values: Values = {}
+        if children.key_path is not None:
+            values[children.identity] = _pop(data, tuple(children.key_path.split(".")))
+            if children.form is Form.DICT and values[children.identity] != key:
+                raise StoredDataError(children.table, f"key {key!r} differs from its element's")
+        elif children.form is Form.DICT:
+            values[children.identity] = key
+        if children.positioned:
+            values["position"] = position
+        values.update(self._row(children.cols, data, element))
+        if children.payload:
+            values["data"] = _payload(data)
+        elif data:
+            raise StoredDataError(children.table, f"has no place for {sorted(data)}")
+        return values
+
+    # ------------------------------------------------------------------ reading
+
+    def assemble(
+        self, row: Mapping[Any, Any], children: Mapping[str, Sequence[Mapping[Any, Any]]]
+    ) -> object:
+        """The aggregate from its row and its children's rows (each in order).
+
+        Raises:
+            StoredDataError: when the rows do not make an aggregate of this library.
+        """
+        data = _load_payload(typing.cast("str | None", row["data"]), self.table, self.upgrades)
+        for col in self.cols:
+            if col.stored:
+                _put(data, col.steps, _from_column(col, row[col.name], row))
+        account = str(row["account_id"])
+        for spec in sorted(self.children, key=lambda c: len(c.steps)):
+            rows = children.get(spec.table, [])
+            _put(data, spec.steps, self._collection(spec, rows, account, bool(rows)))
+        aggregate = decode(typing.cast("JsonValue", data), self.cls)
+        for recomputed in self.recomputed:
+            if recomputed.name not in data:
+                object.__setattr__(aggregate, recomputed.name, recomputed.compute(aggregate))
+        return aggregate
+
+    def _collection(  # noqa: C901 - one step per form of collection
+        self, spec: Children, rows: Sequence[Mapping[Any, Any]], account: str, present: bool
+    ) -> JsonValue:
+        if spec.form is Form.SET:
+            return [typing.cast("JsonValue", r[spec.identity]) for r in rows]
+        elements: list[JsonValue] = []
+        for row in rows:
+            data = _load_payload(
+                typing.cast("str | None", row.get("data")), spec.table, self.upgrades
+            )
+            for name in spec.inherit:
+                data[name] = account
+            for col in spec.cols:
+                if col.steps == _SELF:
+                    data = typing.cast("dict[str, Any]", _from_column(col, row[col.name], row))
+                elif col.stored:
+                    _put(data, col.steps, _from_column(col, row[col.name], row))
+            if spec.key_path is not None:
+                _put(
+                    data,
+                    tuple(spec.key_path.split(".")),
+                    typing.cast("JsonValue", row[spec.identity]),
+                )
+            if spec.form is Form.DICT:
+                elements.append([typing.cast("JsonValue", row[spec.identity]), data])
+            else:
+                elements.append(data)
+        if spec.form is Form.OPTIONAL:
+            if not present:
+                return None
+            return elements[0]
+        return elements
+
+    def read_image(
+        self, row: Mapping[Any, Any], children: Mapping[str, Sequence[Mapping[Any, Any]]]
+    ) -> Image:
+        """The image of rows as read, to compare with what a commit would write."""
+        image = Image(row={**read_image_values(self.cols, row), "data": row["data"]})
+        for spec in self.children:
+            cols = self.child_columns(spec)
+            found: dict[tuple[object, ...], Values] = {}
+            for child in children.get(spec.table, []):
+                values = read_image_values(cols, child)
+                for name in self.parent_columns():
+                    values[name] = child[name]
+                if spec.positioned:
+                    values["position"] = child["position"]
+                if spec.form is not Form.OPTIONAL:
+                    values[spec.identity] = child[spec.identity]
+                if spec.payload:
+                    values["data"] = child["data"]
+                identity = () if spec.form is Form.OPTIONAL else (child[spec.identity],)
+                found[identity] = values
+            image.children[spec.table] = found
+        return image
+
+    def parent_columns(self) -> tuple[str, ...]:
+        """The columns of a child row that name its parent."""
+        return ("account_id",) if self.per_account else ("account_id", self.key.name)
+
+    @staticmethod
+    def child_columns(spec: Children) -> tuple[Col, ...]:
+        """The value columns of a child table (no keys, position or payload)."""
+        return spec.cols
+
+
+_UNCHANGED: Values = {"$unchanged": True}
+"""The row of a frozen child that is the object read: left as it is."""
+
+
+def is_unchanged(values: Values) -> bool:
+    """Whether a child row of an image is one left as it was read."""
+    return values is _UNCHANGED or values.get("$unchanged") is True
+
+
+def _frozen(value: object) -> bool:
+    cls = type(value)
+    return attrs.has(cls) and cls.__setattr__ is _FROZEN_SETATTR
+
+
+@attrs.frozen
+class _Probe:
+    """A frozen attrs class: its ``__setattr__`` tells frozen classes apart."""
+
+
+_FROZEN_SETATTR = _Probe.__setattr__
+
+
+def _encode_without(value: object, hint: object, omit: set[Path]) -> JsonValue:
+    """Encode an attrs value leaving out the fields at some paths (children kept elsewhere)."""
+    cls = _strip_optional(hint)
+    if value is None:
+        return None
+    if not isinstance(cls, type) or not attrs.has(cls):
+        raise StoredDataError(str(hint), "only attrs classes keep children")
+    here = {p[0] for p in omit if len(p) == 1}
+    deeper: dict[str, set[Path]] = {}
+    for p in omit:
+        if len(p) > 1 and p[0] not in here:
+            deeper.setdefault(p[0], set()).add(p[1:])
+    data = typing.cast("dict[str, JsonValue]", encode(value, cls, skip=here | set(deeper)))
+    for name, rest in deeper.items():
+        data[name] = _encode_without(getattr(value, name), field_hint(cls, name), rest)
+    return data

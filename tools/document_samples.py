@@ -16,27 +16,19 @@ import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from cabinet_billing import (
-    BankDetails,
-    Expense,
-    Invoice,
-    InvoiceKind,
-    InvoiceLine,
-    Ledger,
-    LineText,
-    Money,
-    Payer,
-    PayerKind,
-    PostalAddress,
+from cabinet_billing import Invoice, Money, Payer, PostalAddress, TaxRate
+from cabinet_billing.adapters.documents import HtmlRenderer, PdfRenderer
+from cabinet_billing.domain.documents import (
     ProviderRequisites,
-    Signatory,
-    TaxId,
-    TaxRate,
     build_act,
     build_reconciliation,
     contract_for_first_payment,
 )
-from cabinet_billing.adapters.documents import HtmlRenderer, PdfRenderer
+from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.invoice import InvoiceKind, InvoiceLine
+from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.payer import BankDetails, PayerKind, Signatory, TaxId
+from cabinet_billing.domain.text import LineText
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,7 +17,6 @@ from sqlalchemy import Engine, event, func, select
 from cabinet_billing import Money
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.adapters.sql.schema import tables
-from cabinet_billing.domain.fx import ExchangeRate, convert
 from cabinet_billing.domain.expense import Expense, ExpenseBook
 from cabinet_billing.domain.fx import ExchangeRate, convert
 from cabinet_billing.domain.ledger import Ledger

@@ -4,8 +4,10 @@ from datetime import date
 
 import pytest
 
-from cabinet_billing import Invoice, InvoiceLine, LineText, Money, TaxRate
+from cabinet_billing import Invoice, Money, TaxRate
 from cabinet_billing.adapters.sql import SqlStore
+from cabinet_billing.domain.invoice import InvoiceLine
+from cabinet_billing.domain.text import LineText
 
 pytestmark = pytest.mark.spec("M7", "L4", "P")
 

@@ -10,30 +10,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from cabinet_billing import (
-    BankDetails,
-    Contract,
-    DocumentRenderer,
-    Expense,
-    Invoice,
-    InvoiceKind,
-    InvoiceLine,
-    IssuedLine,
-    Ledger,
-    LineText,
-    Money,
-    Payer,
-    PayerKind,
-    PostalAddress,
-    ProviderRequisites,
-    Signatory,
-    TaxAmounts,
-    TaxId,
-    TaxRate,
-    ValidationError,
-    build_act,
-    build_reconciliation,
-)
+from cabinet_billing import Invoice, Money, Payer, PostalAddress, TaxRate, ValidationError
 from cabinet_billing.adapters.documents import (
     Composer,
     HtmlRenderer,
@@ -42,8 +19,22 @@ from cabinet_billing.adapters.documents import (
     qr_svg,
 )
 from cabinet_billing.adapters.memory.documents import PlainTextRenderer
-from cabinet_billing.domain.documents import Act, ReconciliationStatement
+from cabinet_billing.domain.documents import (
+    Act,
+    Contract,
+    ProviderRequisites,
+    ReconciliationStatement,
+    build_act,
+    build_reconciliation,
+)
+from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.invoice import InvoiceKind, InvoiceLine, IssuedLine
+from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.payer import BankDetails, PayerKind, Signatory, TaxId
+from cabinet_billing.domain.tax import TaxAmounts
+from cabinet_billing.domain.text import LineText
 from cabinet_billing.l10n import SUPPORTED_LOCALES
+from cabinet_billing.ports.documents import DocumentRenderer
 
 pytestmark = pytest.mark.spec("L8", "M7")
 

@@ -16,25 +16,24 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
-from cabinet_billing import (
-    ContractStatus,
-    InvoiceStatus,
-    Money,
-    PaymentStatus,
-    ServiceStatus,
-    StatementStatus,
-    ValidationError,
-    format_status,
-    render_message,
-    render_notification,
-)
-from cabinet_billing.app import core
+from cabinet_billing import InvoiceStatus, Money, PaymentStatus, ServiceStatus, ValidationError
+from cabinet_billing.app import context as core
+from cabinet_billing.domain.credit import StatementStatus
+from cabinet_billing.domain.documents import ContractStatus
 from cabinet_billing.domain.events import BillingEvent
 from cabinet_billing.domain.notifications import Notification, NotificationCategory
 from cabinet_billing.domain.saved_method import SavedMethodStatus
 from cabinet_billing.domain.service import ServiceOperation
 from cabinet_billing.domain.support import TicketStatus
-from cabinet_billing.l10n import MESSAGES, SUPPORTED_LOCALES, translate, translations
+from cabinet_billing.l10n import (
+    MESSAGES,
+    SUPPORTED_LOCALES,
+    format_status,
+    render_message,
+    render_notification,
+    translate,
+    translations,
+)
 from cabinet_billing.rules.credit_limit import CreditStatus
 from cabinet_billing.rules.presets import ASTRA_CLOUD
 

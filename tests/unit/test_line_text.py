@@ -7,17 +7,11 @@ from typing import Any
 
 import pytest
 
-from cabinet_billing import (
-    Invoice,
-    InvoiceLine,
-    LineText,
-    Money,
-    TaxRate,
-    ValidationError,
-    render_line_text,
-)
+from cabinet_billing import Invoice, Money, TaxRate, ValidationError
 from cabinet_billing.adapters.sql.codec import dumps, loads
-from cabinet_billing.domain.text import LineParam
+from cabinet_billing.domain.invoice import InvoiceLine
+from cabinet_billing.domain.text import LineParam, LineText
+from cabinet_billing.l10n import render_line_text
 
 pytestmark = pytest.mark.spec("M7", "L4")
 

@@ -133,7 +133,7 @@ class ProviderRequisites:
         phone: its phone.
         signatory: who signs its documents, and on what basis.
 
-    >>> from cabinet_billing import BankDetails, TaxId
+    >>> from cabinet_billing.domain.payer import BankDetails, TaxId
     >>> provider = ProviderRequisites(
     ...     "Astra Cloud LLC", tax_ids=(TaxId("inn", "7707083893"), TaxId("kpp", "770701001")),
     ...     bank=BankDetails(bank_name="Bank", bic="044525225", account="40702810938000000001"))

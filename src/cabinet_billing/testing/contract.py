@@ -619,25 +619,32 @@ def check_overlapping_reads_do_not_conflict(make_uow: UowFactory) -> None:
 
 
 def check_overlapping_adds_conflict(make_uow: UowFactory) -> None:
-    """Two units of work add the same id, or record the same key: the second is refused."""
+    """Two units of work add the same id, or record the same key: the second is refused.
+
+    The second one is refused when it records the key (if the first one's commit is
+    visible by then) or at its commit, and nothing of it is written.
+    """
     account_id, service_id, key = _fresh("acc"), _fresh("ser"), _fresh("key")
     first, second = make_uow(), make_uow()
     with first, second:
         first.services.add(_service(service_id, account_id))
-        first.keys.record(key)
         second.services.add(_service(service_id, account_id))
+        second.ledgers.get(account_id).top_up(_rub("1.00"), _AT, ref="pay-1")
         first.commit()
         with pytest.raises(ConflictError):
             second.commit()
     first, second = make_uow(), make_uow()
     with first, second:
-        first.keys.record(key + "-2")
-        second.keys.record(key + "-2")
+        _expect(not second.keys.seen(key), "a key nobody recorded is seen")
+        first.keys.record(key)
         first.commit()
         with pytest.raises(ConflictError):
+            second.keys.record(key)
             second.commit()
     with make_uow() as uow:
-        _expect(uow.keys.seen(key) and uow.keys.seen(key + "-2"), "the first keys were lost")
+        _expect(uow.keys.seen(key), "the first unit of work's key was lost")
+        balance = uow.ledgers.get(account_id).balance("RUB")
+        _expect(balance == _rub("0"), f"a refused unit of work left a balance of {balance}")
 
 
 #: The checks that need two units of work open at once (a store that allows only one at a

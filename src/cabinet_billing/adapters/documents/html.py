@@ -5,7 +5,8 @@ needs nothing from the network: its style is inline and the pay link's QR code i
 inline SVG drawn by segno.
 
 >>> from datetime import date
->>> from cabinet_billing import Invoice, InvoiceLine, Money, TaxRate
+>>> from cabinet_billing import Invoice, Money, TaxRate
+>>> from cabinet_billing.domain.invoice import InvoiceLine
 >>> from cabinet_billing.domain.documents import ProviderRequisites
 >>> invoice = Invoice.issue("i-1", "HOR-11111-007", "acc-1",
 ...     [InvoiceLine("Business <plan>", Money("1000.00", "UAH"))],

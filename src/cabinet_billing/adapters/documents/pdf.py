@@ -8,7 +8,8 @@ link's QR code is drawn as vector squares, so it scans at any zoom.
 The bytes depend only on the document: the PDF's creation date is the document's date.
 
 >>> from datetime import date
->>> from cabinet_billing import Invoice, InvoiceLine, Money, TaxRate
+>>> from cabinet_billing import Invoice, Money, TaxRate
+>>> from cabinet_billing.domain.invoice import InvoiceLine
 >>> from cabinet_billing.domain.documents import ProviderRequisites
 >>> invoice = Invoice.issue("i-1", "HOR-11111-007", "acc-1",
 ...     [InvoiceLine("Тариф «Бізнес»", Money("1000.00", "UAH"))],

@@ -9,7 +9,9 @@ catalogs, every amount and date in the reader's locale. The HTML and PDF rendere
 the same view out, so both media always say the same thing.
 
 >>> from datetime import date
->>> from cabinet_billing import Expense, Money, TaxRate, build_act
+>>> from cabinet_billing import Money, TaxRate
+>>> from cabinet_billing.domain.documents import build_act
+>>> from cabinet_billing.domain.expense import Expense
 >>> from cabinet_billing.domain.documents import ProviderRequisites
 >>> act = build_act("act-1", "A-1", account_id="acc-1", month=date(2024, 3, 1), rate=TaxRate("20"),
 ...     expenses=[Expense("e1", "acc-1", "VPS-1", date(2024, 3, 5), Money("120", "RUB"))])

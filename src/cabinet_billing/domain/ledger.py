@@ -32,7 +32,7 @@ import moneyed
 
 from cabinet_billing.domain.checks import aware, check_aware, shared_copies
 from cabinet_billing.domain.fx import Conversion, MoneyBag
-from cabinet_billing.domain.money import ACCRUAL_PLACES, Money
+from cabinet_billing.domain.money import ACCRUAL_PLACES, Money, in_money_context
 from cabinet_billing.errors import (
     ConflictError,
     InvalidAmountError,
@@ -164,6 +164,7 @@ class Ledger:
         """Whether an entry has been reversed."""
         return seq in self._reversed
 
+    @in_money_context
     def verify(self) -> bool:
         """Whether every running balance equals the sum of its entries.
 

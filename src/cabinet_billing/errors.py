@@ -154,6 +154,48 @@ class AmountOutOfRangeError(BillingError, ValueError):
         super().__init__(f"amount {amount} is out of range: allowed {allowed}")
 
 
+class ConversionTooSmallError(InvalidAmountError):
+    """A conversion whose target rounds to nothing: the source would vanish.
+
+    Attributes:
+        source: the amount to convert.
+        exact: its exact value in the target currency.
+        rounded: what that rounds to (zero).
+        rate: the pair and rate used, e.g. ``'UAH/EUR 0.0225'``.
+        minimum: the smallest amount of the source currency that converts.
+    """
+
+    def __init__(
+        self,
+        source: object,
+        exact: object,
+        rounded: object,
+        rate: str,
+        minimum: object,
+    ) -> None:
+        self.source = source
+        self.exact = exact
+        self.rounded = rounded
+        self.rate = rate
+        self.minimum = minimum
+        super().__init__(
+            str(source),
+            f"it is {_approximately(exact)} at {rate}, which rounds to {rounded}; "
+            f"convert at least {minimum}",
+        )
+
+
+def _approximately(amount: object) -> str:
+    # An exact quotient has 50 digits: a message shows twelve.
+    value = getattr(amount, "amount", None)
+    code = getattr(getattr(amount, "currency", None), "code", "")
+    if value is None:
+        return str(amount)
+    if len(value.as_tuple().digits) <= 12:  # noqa: PLR2004 - the digits a message shows
+        return f"{value:f} {code}"
+    return f"about {value:.12g} {code}"
+
+
 class ExchangeRateNotFoundError(BillingError, LookupError):
     """No exchange rate is known for a currency pair."""
 

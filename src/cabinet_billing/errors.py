@@ -19,6 +19,18 @@ def _listing(values: Iterable[object]) -> str:
     return ", ".join(str(v) for v in values) or "none"
 
 
+#: The longest text of an offending value that a message repeats in full.
+SHOWN_VALUE_LENGTH = 80
+
+
+def _short(value: object) -> object:
+    """The value, or for a long one its start and its length, so that messages stay short."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= SHOWN_VALUE_LENGTH:
+        return value
+    return f"{text[:SHOWN_VALUE_LENGTH]}... ({len(text)} characters)"
+
+
 class BillingError(Exception):
     """Root of every error raised by cabinet_billing."""
 
@@ -50,6 +62,50 @@ class PrecisionError(InvalidAmountError):
     def __init__(self, value: object, places: int) -> None:
         self.places = places
         super().__init__(value, f"at most {places} decimal place(s) allowed")
+
+
+class AmountTooLargeError(InvalidAmountError):
+    """An amount larger than storage holds (``NUMERIC(38)`` with 4 decimal places).
+
+    Attributes:
+        digits: the number of integer digits allowed.
+    """
+
+    def __init__(self, value: object, digits: int) -> None:
+        self.digits = digits
+        super().__init__(
+            _short(value),
+            f"more than {digits} integer digits; amounts are stored as NUMERIC(38) with "
+            f"4 decimal places, so at most {'9' * digits}.9999 is allowed",
+        )
+
+
+class InvalidOperandError(BillingError, TypeError):
+    """Arithmetic or a comparison between an amount and something that is not an amount.
+
+    ``Money + 1`` or ``Money < Decimal("2")`` are refused: a bare number has no currency.
+
+    Attributes:
+        operation: what was attempted ("add", "compare" ...).
+        amount: the amount.
+        other: the refused operand.
+    """
+
+    def __init__(self, operation: str, amount: object, other: object) -> None:
+        self.operation = operation
+        self.amount = amount
+        self.other = other
+        code = getattr(getattr(amount, "currency", None), "code", "its currency")
+        if operation == "multiply":
+            allowed = "multiply it by a str, int or Decimal number"
+        elif operation == "divide":
+            allowed = f"divide it by a str, int or Decimal number, or by an amount in {code}"
+        else:
+            allowed = f"{operation} a Money amount in {code} instead"
+        super().__init__(
+            f"cannot {operation} {_short(other)!r} ({type(other).__name__}) and {amount!r}: "
+            f"{allowed}",
+        )
 
 
 class UnknownCurrencyError(BillingError, LookupError):
@@ -96,6 +152,48 @@ class AmountOutOfRangeError(BillingError, ValueError):
         else:
             allowed = f"at most {maximum}"
         super().__init__(f"amount {amount} is out of range: allowed {allowed}")
+
+
+class ConversionTooSmallError(InvalidAmountError):
+    """A conversion whose target rounds to nothing: the source would vanish.
+
+    Attributes:
+        source: the amount to convert.
+        exact: its exact value in the target currency.
+        rounded: what that rounds to (zero).
+        rate: the pair and rate used, e.g. ``'UAH/EUR 0.0225'``.
+        minimum: the smallest amount of the source currency that converts.
+    """
+
+    def __init__(
+        self,
+        source: object,
+        exact: object,
+        rounded: object,
+        rate: str,
+        minimum: object,
+    ) -> None:
+        self.source = source
+        self.exact = exact
+        self.rounded = rounded
+        self.rate = rate
+        self.minimum = minimum
+        super().__init__(
+            str(source),
+            f"it is {_approximately(exact)} at {rate}, which rounds to {rounded}; "
+            f"convert at least {minimum}",
+        )
+
+
+def _approximately(amount: object) -> str:
+    # An exact quotient has 50 digits: a message shows twelve.
+    value = getattr(amount, "amount", None)
+    code = getattr(getattr(amount, "currency", None), "code", "")
+    if value is None:
+        return str(amount)
+    if len(value.as_tuple().digits) <= 12:  # noqa: PLR2004 - the digits a message shows
+        return f"{value:f} {code}"
+    return f"about {value:.12g} {code}"
 
 
 class ExchangeRateNotFoundError(BillingError, LookupError):

@@ -1,5 +1,5 @@
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
 
@@ -9,14 +9,17 @@ from hypothesis import strategies as st
 
 from cabinet_billing import Money, Rounding
 from cabinet_billing.adapters.fx import FixedRates
-from cabinet_billing.domain.fx import ExchangeRate, MoneyBag, convert
-from cabinet_billing.domain.money import currency_places
+from cabinet_billing.domain.fx import Conversion, ExchangeRate, MoneyBag, convert
+from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.money import currency_places, sum_money
+from cabinet_billing.errors import ConversionTooSmallError
 
 pytestmark = pytest.mark.spec("M4")
 
 CURRENCIES = ["EUR", "RUB", "UAH", "USD", "JPY", "KWD"]
 MODES = st.sampled_from(["ROUND_HALF_UP", "ROUND_HALF_EVEN", "ROUND_DOWN", "ROUND_CEILING"])
 DAY = date(2024, 3, 1)
+AT = datetime(2024, 3, 1, 12, tzinfo=UTC)
 
 
 def unit(code: str) -> Fraction:
@@ -32,6 +35,23 @@ def pairs(draw: st.DrawFn) -> tuple[str, str]:
 
 def rates(min_value: Decimal = Decimal("0.000001")) -> st.SearchStrategy[Decimal]:
     return st.decimals(min_value=min_value, max_value=Decimal(100000), places=6)
+
+
+def converted(
+    amount: Money, to: str, rate: ExchangeRate, rounding: Rounding | None = None
+) -> Conversion | None:
+    """The conversion, or None when it is refused: only for something that rounds to nothing."""
+    mode = Rounding() if rounding is None else rounding
+    exact = Money(rate.apply(amount.amount), to)
+    if amount.amount and not mode.minor(exact).amount:
+        with pytest.raises(ConversionTooSmallError) as refused:
+            convert(amount, to, rate, mode)
+        minimum = refused.value.minimum
+        assert isinstance(minimum, Money)
+        assert minimum > abs(amount)
+        assert convert(minimum, to, rate, mode).target.amount != 0
+        return None
+    return convert(amount, to, rate, mode)
 
 
 @st.composite
@@ -51,7 +71,9 @@ def test_the_difference_is_exact_minus_rounded_and_value_is_kept(
     base, quote = pair
     rate = ExchangeRate(base, quote, rate_value, DAY)
     amount = data.draw(minor_amounts(base))
-    c = convert(amount, quote, rate, Rounding(mode))
+    c = converted(amount, quote, rate, Rounding(mode))
+    if c is None:
+        return
     assert c.source == amount
     assert c.rate is rate
     assert c.difference == c.exact - c.target
@@ -70,8 +92,10 @@ def test_a_round_trip_loses_at_most_half_a_unit_on_each_side(
     base, quote = pair
     rate = ExchangeRate(base, quote, rate_value, DAY)
     amount = data.draw(minor_amounts(base))
-    there = convert(amount, quote, rate)
-    back = convert(there.target, base, rate.inverse())
+    there = converted(amount, quote, rate)
+    back = None if there is None else converted(there.target, base, rate.inverse())
+    if there is None or back is None:
+        return
     assert back.difference == back.exact - back.target
     bound = unit(base) / 2 + unit(quote) / (2 * Fraction(rate_value))
     assert abs(Fraction(back.target.amount) - Fraction(amount.amount)) <= bound
@@ -88,7 +112,10 @@ def test_a_round_trip_through_a_finer_currency_stays_within_one_minor_unit(
     rate_value = data.draw(rates(min_value=max(smallest, Decimal("0.000001"))))
     rate = ExchangeRate(base, quote, rate_value, DAY)
     amount = data.draw(minor_amounts(base))
-    back = convert(convert(amount, quote, rate).target, base, rate.inverse())
+    there = converted(amount, quote, rate)
+    back = None if there is None else converted(there.target, base, rate.inverse())
+    if there is None or back is None:
+        return
     assert abs(Fraction(back.target.amount) - Fraction(amount.amount)) <= unit(base)
     assert back.difference == back.exact - back.target
 
@@ -102,7 +129,9 @@ def test_a_conversion_through_an_inverse_divides_by_the_direct_rate(
     base, quote = pair
     amount = data.draw(minor_amounts(quote))
     inverse = FixedRates({(base, quote): rate_value}).rate(quote, base, DAY)
-    c = convert(amount, base, inverse)
+    c = converted(amount, base, inverse)
+    if c is None:
+        return
     expected = Fraction(amount.amount) / Fraction(rate_value)
     assert abs(Fraction(c.exact.amount) - expected) <= expected * Fraction(1, 10**48)
     assert c.target == Rounding().minor(Money(c.exact.amount, base))
@@ -143,3 +172,40 @@ def test_adding_bags_is_order_independent(
     assert (a + b - b).currencies == (a + b).currencies
     for m in a + b - b:
         assert m == a.get(m.code)
+
+
+@given(st.data(), pairs(), rates(), MODES, st.booleans())
+def test_conversion_entries_and_their_difference_net_to_the_rate_exactly(
+    data: st.DataObject,
+    pair: tuple[str, str],
+    rate_value: Decimal,
+    mode: str,
+    through_inverse: bool,
+) -> None:
+    base, quote = pair
+    direct = ExchangeRate(quote, base, rate_value, DAY) if through_inverse else None
+    rate = direct.inverse() if direct is not None else ExchangeRate(base, quote, rate_value, DAY)
+    amount = data.draw(minor_amounts(base))
+    ledger = Ledger("acc-1")
+    if amount.amount:
+        ledger.top_up(amount, AT)
+    c = converted(amount, quote, rate, Rounding(mode))
+    if c is None:
+        return
+    out, into = ledger.convert(c, AT)
+    differences = ledger.rounding_entries()
+    arrived = into.amount + sum_money((d.amount for d in differences), quote)
+    assert out.amount == -amount
+    assert into.amount == c.target
+    if direct is None:
+        # The target leg and its difference are the source at the rate, to the last digit.
+        assert Fraction(arrived.amount) == Fraction(amount.amount) * Fraction(rate_value)
+    else:
+        # Through an inverse: the source divided by the direct rate, to 50 digits.
+        assert arrived == c.exact
+        expected = Fraction(amount.amount) / Fraction(rate_value)
+        assert abs(Fraction(arrived.amount) - expected) <= expected * Fraction(1, 10**48)
+    assert len(differences) == (1 if c.difference.amount else 0)
+    assert ledger.balance(quote) == c.target
+    assert ledger.rounding(quote) == c.difference
+    assert ledger.verify()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -88,3 +89,53 @@ def test_every_period_is_charged_exactly_once_whatever_the_card_does(
     assert charged == [period_end(start, period, n) for n in range(len(charged))]
     if len(card_works) > 1 and card_works[1]:
         assert charged, "the renewal day with a working card charges"
+
+
+@given(
+    st.lists(st.integers(min_value=1, max_value=10), max_size=6),
+    st.lists(st.booleans(), min_size=1, max_size=120),
+)
+def test_never_ending_probes_the_retry_schedule_bounds_every_attempt(
+    retry_days: list[int], card_recovers: list[bool]
+) -> None:
+    """Whatever the card does, a caller that obeys the decisions tries at most the
+    schedule: the first attempt, then one per retry, each at least its offset after the
+    previous one, and nothing once the decision gives up."""
+    policy = RenewalPolicy(retry_days=tuple(retry_days))
+    start = date(2024, 3, 21)
+    sub = Subscription(
+        "s", "a", Money("10.00", "EUR"), "month", start, source="saved_method", method_id="card"
+    )
+    card = SavedPaymentMethod(
+        "card", "a", "card", "tok", "Card", "•••• 0001", status=SavedMethodStatus.ENABLED
+    )
+    attempts: list[date] = []
+    gave_up_on: date | None = None
+    today = renewal_date(start, ProductKind.OTHER, policy)
+    for recovers in card_recovers:
+        at = datetime.combine(today, time(12), tzinfo=UTC)
+        decision = decide_renewal(sub, today, policy, method=card)
+        if decision.gives_up and gave_up_on is None:
+            gave_up_on = today
+        if decision.action is RenewalAction.CHARGE_METHOD:
+            attempts.append(today)
+            card.mark_failed(at, "declined")  # this card declines every charge
+            sub.charge_failed(today)
+        elif decision.probe:
+            attempts.append(today)
+            if recovers:
+                card.mark_working(at)  # the check passes; the charge follows today
+                again = decide_renewal(sub, today, policy, method=card)
+                assert again.action is RenewalAction.CHARGE_METHOD
+                card.mark_failed(at, "declined")
+                sub.charge_failed(today)
+            else:
+                card.check_failed(at, "declined")
+                sub.check_failed(today)
+        today += timedelta(days=1)
+    assert len(attempts) <= 1 + len(retry_days)
+    for n, (earlier, later) in enumerate(itertools.pairwise(attempts)):
+        assert (later - earlier).days >= retry_days[n]
+    if gave_up_on is not None:
+        assert all(day < gave_up_on for day in attempts)
+        assert len(attempts) == 1 + len(retry_days)

@@ -250,10 +250,41 @@ def test_a_top_up_shows_its_equivalent_in_the_other_allowed_currencies() -> None
     assert from_rub["EUR"].rate.inverse_of == Decimal("98.50")
 
 
-def test_equivalents_fail_for_a_currency_without_a_rate() -> None:
+@pytest.mark.spec("M4")
+def test_conversion_equivalents_show_what_has_a_rate_and_name_what_has_none() -> None:
     table = RateTable.from_mapping({("EUR", "RUB"): "98.50"}, MARCH_1)
-    with pytest.raises(ExchangeRateNotFoundError, match="from EUR to UAH; known pairs: EUR/RUB"):
-        equivalents(Money("50.00", "EUR"), ["RUB", "UAH"], table)
+    shown = equivalents(Money("50.00", "EUR"), ["RUB", "UAH", "USD", "UAH"], table)
+    assert {code: c.target for code, c in shown.items()} == {"RUB": Money("4925.00", "RUB")}
+    assert shown.missing == ("UAH", "USD")
+
+
+@pytest.mark.spec("M4")
+def test_conversion_equivalents_ask_a_rate_provider_currency_by_currency() -> None:
+    table = RateTable.from_mapping({("EUR", "RUB"): "98.50", ("EUR", "USD"): "1.08"}, MARCH_1)
+    asked: list[tuple[str, str]] = []
+
+    def provider(base: str, quote: str) -> ExchangeRate:
+        asked.append((base, quote))
+        if quote == "UAH":
+            raise ExchangeRateNotFoundError(base, quote, table.pairs)
+        return table.get(base, quote)
+
+    shown = equivalents(Money("50.00", "EUR"), ["USD", "UAH", "RUB"], provider)
+    assert list(shown) == ["USD", "RUB"]
+    assert (shown["USD"].target, shown["RUB"].target) == (
+        Money("54.00", "USD"),
+        Money("4925.00", "RUB"),
+    )
+    assert shown.missing == ("UAH",)
+    assert asked == [("EUR", "USD"), ("EUR", "UAH"), ("EUR", "RUB")]
+
+
+@pytest.mark.spec("M4")
+def test_conversion_equivalents_show_an_amount_too_small_to_convert_as_zero() -> None:
+    table = RateTable.from_mapping({("UAH", "EUR"): "0.0225"}, MARCH_1)
+    shown = equivalents(Money("0.01", "UAH"), ["EUR"], table)
+    assert shown["EUR"].target == Money("0.00", "EUR")
+    assert shown["EUR"].exact == Money("0.000225", "EUR")
 
 
 # ----------------------------------------------------------------------------- MoneyBag

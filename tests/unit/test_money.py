@@ -77,7 +77,8 @@ def test_float_error_names_the_value_and_the_fix() -> None:
 
 
 def test_construction_from_str_int_and_decimal() -> None:
-    assert Money("1_000.50", "eur") == Money(Decimal("1000.5"), "EUR")
+    assert Money(" 1000.50 ", "eur") == Money(Decimal("1000.5"), "EUR")
+    assert Money("1E+3", "EUR") == Money(1000, "EUR")
     assert Money(7, "JPY").amount == Decimal(7)
 
 

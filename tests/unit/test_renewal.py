@@ -94,8 +94,9 @@ def test_lead_times_are_settings() -> None:
         ({"lead_days": -1}, "lead_days=-1 is invalid: must be a whole number of days >= 0"),
         ({"lead_days_by_kind": {"domain": 60}}, "keys must be ProductKind"),
         ({"lead_days_by_kind": {ProductKind.SSL: -2}}, "the lead time for ssl must be"),
-        ({"retry_days": (0,)}, "retry_days=(0,) is invalid: must be whole day offsets"),
-        ({"retry_days": (1, 1)}, "increasing"),
+        ({"retry_days": (0,)}, "retry_days=(0,) is invalid: must be whole numbers of days"),
+        ({"retry_days": (8, -8)}, "each at least 1, counted from the previous failed attempt"),
+        ({"retry_days": (1,) * 1001}, "retry_days='<1001 retries>' is invalid: at most 1000"),
     ],
 )
 def test_bad_policies_are_refused(kwargs: dict[str, object], message: str) -> None:
@@ -131,6 +132,7 @@ def test_a_balance_renewal_is_charged_when_the_balance_is_enough() -> None:
         date(2023, 5, 26),
         "renewal:3925:2023-05-27",
         amount=Money("100.00", "RUB"),
+        next_attempt_on=date(2023, 5, 26),
     )
     assert decision.charges
 

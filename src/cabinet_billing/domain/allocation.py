@@ -23,7 +23,14 @@ from fractions import Fraction
 
 import moneyed
 
-from cabinet_billing.domain.money import HALF_UP, Money, Rounding, currency_places, to_decimal
+from cabinet_billing.domain.money import (
+    HALF_UP,
+    Money,
+    Rounding,
+    currency_places,
+    in_money_context,
+    to_decimal,
+)
 from cabinet_billing.errors import CurrencyMismatchError, ValidationError
 
 __all__ = ["allocate", "round_lines"]
@@ -54,6 +61,7 @@ def _distribute(
     return floors
 
 
+@in_money_context
 def allocate(
     total: moneyed.Money,
     ratios: Sequence[Decimal | int | str],
@@ -95,6 +103,7 @@ def allocate(
     return [_to_money(sign * p, digits, total.currency) for p in parts]
 
 
+@in_money_context
 def round_lines(
     amounts: Sequence[moneyed.Money],
     rounding: Rounding = HALF_UP,

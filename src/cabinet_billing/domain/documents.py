@@ -42,7 +42,7 @@ from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.domain.customer import PostalAddress, check_email, check_phone
 from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.ledger import EntryKind, LedgerEntry
-from cabinet_billing.domain.money import HALF_UP, Money, Rounding, sum_money
+from cabinet_billing.domain.money import HALF_UP, Money, Rounding, in_money_context, sum_money
 from cabinet_billing.domain.numbering import NumberFormat
 from cabinet_billing.domain.payer import BankDetails, Payer, Signatory, TaxId
 from cabinet_billing.domain.tax import TaxAmounts, TaxMode, TaxRate, tax_breakdown
@@ -516,6 +516,7 @@ def _description(entry: LedgerEntry) -> str:
     return f"{entry.kind.value} {entry.ref}" if entry.ref else entry.kind.value
 
 
+@in_money_context
 def build_reconciliation(
     entries: Iterable[LedgerEntry],
     *,

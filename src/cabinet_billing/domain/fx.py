@@ -7,9 +7,14 @@ inverses. :func:`convert` turns an amount into another currency and returns a
 or destroying value: the source amount, the target rounded to the target currency's minor
 unit, the exact (unrounded) target, the rate used and the rounding difference.
 
+A conversion never creates or destroys value silently: a conversion whose target
+rounds to nothing (0.01 UAH in EUR) is refused with
+:class:`~cabinet_billing.errors.ConversionTooSmallError`, and a ledger books the rounding
+difference as an entry of its own (:meth:`cabinet_billing.Ledger.convert`).
+
 A :class:`MoneyBag` holds one amount per currency (an account's multi-currency balance),
 and :func:`equivalents` shows what a top-up in one currency is worth in the others at the
-current rate, as the Introserv cabinet does.
+current rate, as the Introserv cabinet does, and says which currencies have no rate.
 
 >>> from datetime import date
 >>> from decimal import Decimal
@@ -26,7 +31,7 @@ Money('985.00', 'RUB')
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Final
@@ -34,8 +39,15 @@ from typing import Final
 import attrs
 import moneyed
 
-from cabinet_billing.domain.money import Money, Rounding, to_decimal
+from cabinet_billing.domain.money import (
+    Money,
+    Rounding,
+    currency_places,
+    in_money_context,
+    to_decimal,
+)
 from cabinet_billing.errors import (
+    ConversionTooSmallError,
     CurrencyMismatchError,
     ExchangeRateNotFoundError,
     ValidationError,
@@ -44,11 +56,14 @@ from cabinet_billing.errors import (
 __all__ = [
     "RATE_PRECISION",
     "Conversion",
+    "Equivalents",
     "ExchangeRate",
     "MoneyBag",
+    "RateLookup",
     "RateTable",
     "convert",
     "equivalents",
+    "smallest_convertible",
 ]
 
 #: Significant digits kept when a rate must be divided (an inverse rate, or a conversion
@@ -311,6 +326,55 @@ class Conversion:
         return self.exact - self.target
 
 
+def _conversion(source: Money, to: str, rate: ExchangeRate, rounding: Rounding) -> Conversion:
+    if source.code != rate.base:
+        raise CurrencyMismatchError(source.code, rate.base, f"amount to convert at {rate.pair}")
+    target_code = _code(to)
+    if target_code != rate.quote:
+        raise CurrencyMismatchError(target_code, rate.quote, f"target of a rate {rate.pair}")
+    # Computed here, not given: an exact quotient may look like a float's binary
+    # fraction (1 / 33.554432 is 2**-25) and is no float.
+    exact = Money._make(rate.apply(source.amount), Money.zero(target_code).currency)
+    return Conversion(source=source, target=rounding.minor(exact), exact=exact, rate=rate)
+
+
+@in_money_context
+def smallest_convertible(
+    currency: str,
+    rate: ExchangeRate,
+    rounding: Rounding = _HALF_UP,
+) -> Money:
+    """The smallest amount of ``currency`` (in its minor unit) that converts to something.
+
+    Args:
+        currency: the currency converted from, ``rate.base``.
+        rate: the rate to use.
+        rounding: how the target is rounded to its minor unit.
+
+    Raises:
+        CurrencyMismatchError: when ``currency`` is not the rate's base currency.
+
+    >>> from datetime import date
+    >>> smallest_convertible("UAH", ExchangeRate("UAH", "EUR", "0.0225", date(2024, 3, 1)))
+    Money('0.23', 'UAH')
+    """
+    code = _code(currency)
+    unit = Money(Decimal(1).scaleb(-currency_places(code)), code)
+    value = _conversion(unit, rate.quote, rate, rounding)
+    if value.target.amount:
+        return unit
+    # Conversion is linear: the smallest count of units reaches half the target's minor
+    # unit (half-way modes) or a whole one (modes that round down).
+    target_unit = Decimal(1).scaleb(-currency_places(rate.quote))
+    per_unit = value.exact.amount
+    half = (target_unit / 2 / per_unit).to_integral_value(decimal.ROUND_FLOOR)
+    whole = (target_unit / per_unit).to_integral_value(decimal.ROUND_CEILING)
+    for units in sorted({max(int(half), 1), int(half) + 1, int(whole), int(whole) + 1}):
+        if _conversion(unit * units, rate.quote, rate, rounding).target.amount:
+            return unit * units
+    return unit * (int(whole) + 2)  # pragma: no cover - a whole unit more always converts
+
+
 def convert(
     amount: moneyed.Money,
     to: str,
@@ -318,6 +382,9 @@ def convert(
     rounding: Rounding = _HALF_UP,
 ) -> Conversion:
     """Convert an amount at a rate, rounding only the final money.
+
+    A conversion that would turn an amount into nothing is refused: the source would be
+    gone and nothing would arrive.
 
     Args:
         amount: the amount to convert, in ``rate.base``.
@@ -331,6 +398,8 @@ def convert(
     Raises:
         CurrencyMismatchError: when ``amount`` is not in the rate's base currency or
             ``to`` is not its quote currency.
+        ConversionTooSmallError: when the amount is not zero and its target rounds to
+            zero; the error names the smallest amount that converts.
 
     >>> from datetime import date
     >>> rate = ExchangeRate("EUR", "JPY", "161.237", date(2024, 3, 1))
@@ -341,44 +410,85 @@ def convert(
     Traceback (most recent call last):
     ...
     cabinet_billing.errors.CurrencyMismatchError: amount to convert at EUR/JPY is in USD, expected EUR
+    >>> convert(Money("0.01", "UAH"), "EUR", ExchangeRate("UAH", "EUR", "0.0225", date(2024, 3, 1)))
+    Traceback (most recent call last):
+    ...
+    cabinet_billing.errors.ConversionTooSmallError: invalid amount '0.01 UAH': it is 0.000225 EUR at UAH/EUR 0.0225, which rounds to 0.00 EUR; convert at least 0.23 UAH
     """
     source = Money(amount.amount, amount.currency)
-    if source.code != rate.base:
-        raise CurrencyMismatchError(source.code, rate.base, f"amount to convert at {rate.pair}")
-    target_code = _code(to)
-    if target_code != rate.quote:
-        raise CurrencyMismatchError(target_code, rate.quote, f"target of a rate {rate.pair}")
-    exact = Money(rate.apply(source.amount), target_code)
-    return Conversion(source=source, target=rounding.minor(exact), exact=exact, rate=rate)
+    conversion = _conversion(source, to, rate, rounding)
+    if source.amount and not conversion.target.amount:
+        raise ConversionTooSmallError(
+            source,
+            conversion.exact,
+            abs(conversion.target),
+            f"{rate.pair} {rate.rate}",
+            smallest_convertible(source.code, rate, rounding),
+        )
+    return conversion
+
+
+#: Where :func:`equivalents` finds rates: a :class:`RateTable`, or a function giving the
+#: rate from a base to a quote currency (raising ExchangeRateNotFoundError when it has
+#: none), such as ``lambda base, quote: provider.rate(base, quote, today)``.
+RateLookup = RateTable | Callable[[str, str], ExchangeRate]
+
+
+class Equivalents(dict[str, Conversion]):
+    """What :func:`equivalents` returns: a conversion per currency that has a rate.
+
+    A ``dict`` keyed by currency code, with :attr:`missing`, the currencies asked for
+    that have no rate (in the order asked).
+    """
+
+    missing: tuple[str, ...] = ()
+
+    def __init__(self, found: Mapping[str, Conversion], missing: Iterable[str] = ()) -> None:
+        super().__init__(found)
+        self.missing = tuple(missing)
 
 
 def equivalents(
     amount: moneyed.Money,
     currencies: Iterable[str],
-    rates: RateTable,
+    rates: RateLookup,
     rounding: Rounding = _HALF_UP,
-) -> dict[str, Conversion]:
+) -> Equivalents:
     """What an amount is worth in each other currency at the current rates.
 
     The amount's own currency is skipped; the result is keyed by currency code in the
-    order given.
+    order given. A currency without a rate is left out and listed in ``missing``: one
+    missing rate does not hide the others. An equivalent may round to zero (it is only
+    shown, nothing is converted).
 
-    Raises:
-        ExchangeRateNotFoundError: when a currency has no rate from the amount's currency.
+    Args:
+        amount: the amount, e.g. a top-up.
+        currencies: the currencies to show it in.
+        rates: a :class:`RateTable`, or a function ``(base, quote) -> ExchangeRate``.
+        rounding: how each equivalent is rounded to its minor unit.
 
     >>> from datetime import date
     >>> table = RateTable.from_mapping({("EUR", "RUB"): "98.50", ("EUR", "USD"): "1.08"}, date(2024, 3, 1))
     >>> top_up = Money("50.00", "EUR")
-    >>> {code: str(c.target) for code, c in equivalents(top_up, ["EUR", "USD", "RUB"], table).items()}
-    {'USD': '54.00 USD', 'RUB': '4925.00 RUB'}
+    >>> shown = equivalents(top_up, ["EUR", "USD", "RUB", "UAH"], table)
+    >>> {code: str(c.target) for code, c in shown.items()}, shown.missing
+    ({'USD': '54.00 USD', 'RUB': '4925.00 RUB'}, ('UAH',))
     """
     source = Money(amount.amount, amount.currency)
-    result: dict[str, Conversion] = {}
+    lookup = rates.get if isinstance(rates, RateTable) else rates
+    found: dict[str, Conversion] = {}
+    missing: list[str] = []
     for currency in currencies:
         code = _code(currency)
-        if code != source.code and code not in result:
-            result[code] = convert(source, code, rates.get(source.code, code), rounding)
-    return result
+        if code == source.code or code in found or code in missing:
+            continue
+        try:
+            rate = lookup(source.code, code)
+        except ExchangeRateNotFoundError:
+            missing.append(code)
+            continue
+        found[code] = _conversion(source, code, rate, rounding)
+    return Equivalents(found, missing)
 
 
 def _bag_items(items: Iterable[Money]) -> tuple[Money, ...]:

@@ -10,6 +10,13 @@ Amounts are kept at accrual precision (4 places): a cloud expense of ``22.4137 R
 moves the balance by exactly that much. Whatever is shown or paid is rounded to the
 currency's minor unit at that point, with :class:`~cabinet_billing.Rounding`.
 
+A conversion between two of the account's balances is a pair of entries (the source out,
+the rounded target in) and, when rounding kept or gave something, a
+:class:`RoundingEntry` in the ledger's *rounding account*: the exact difference, the
+provider's side of the conversion. The target leg plus its rounding entry is always the
+source at the rate, exactly; nothing is created or lost, and the customer's balance holds
+only what the customer has.
+
 >>> from datetime import datetime, timezone
 >>> from cabinet_billing import Money
 >>> from cabinet_billing.domain.ledger import Ledger
@@ -33,15 +40,16 @@ import moneyed
 
 from cabinet_billing.domain.checks import aware, check_aware, shared_copies
 from cabinet_billing.domain.fx import Conversion, MoneyBag
-from cabinet_billing.domain.money import ACCRUAL_PLACES, Money
+from cabinet_billing.domain.money import ACCRUAL_PLACES, Money, in_money_context
 from cabinet_billing.errors import (
     ConflictError,
+    ConversionTooSmallError,
     InvalidAmountError,
     NotFoundError,
     ValidationError,
 )
 
-__all__ = ["EntryKind", "Ledger", "LedgerEntry"]
+__all__ = ["EntryKind", "Ledger", "LedgerEntry", "RoundingEntry"]
 
 
 class EntryKind(enum.Enum):
@@ -99,6 +107,36 @@ class LedgerEntry:
     conversion: Conversion | None = None
 
 
+@shared_copies
+@attrs.frozen
+class RoundingEntry:
+    """The rounding difference of one conversion, in the ledger's rounding account.
+
+    It does not move the customer's balance: it is what the provider kept (positive) or
+    gave (negative) when the converted amount was rounded to the target's minor unit.
+    ``target leg + amount`` is exactly the source at the rate.
+
+    Attributes:
+        seq: the entry's position in the rounding account, from 1.
+        account_id: the account whose conversion it belongs to.
+        amount: the exact value minus the rounded target, in the target currency.
+        at: when it was booked (with its conversion).
+        total_after: the rounding account's total in this currency after it.
+        conversion: the conversion, with its rate, exact value and rounded target.
+        target_seq: the ``seq`` of the conversion's target leg in the ledger.
+        key: the idempotency key of the conversion, if any.
+    """
+
+    seq: int
+    account_id: str
+    amount: Money
+    at: datetime = attrs.field(validator=aware)
+    total_after: Money
+    conversion: Conversion
+    target_seq: int
+    key: str | None = None
+
+
 @attrs.define
 class Ledger:
     """The append-only ledger of one account, with a running balance per currency.
@@ -116,6 +154,7 @@ class Ledger:
     _balances: dict[str, Money] = attrs.field(factory=dict, alias="_balances")
     _keys: dict[str, tuple[LedgerEntry, ...]] = attrs.field(factory=dict, alias="_keys")
     _reversed: dict[int, int] = attrs.field(factory=dict, alias="_reversed")
+    _rounding: list[RoundingEntry] = attrs.field(factory=list, alias="_rounding")
 
     # ------------------------------------------------------------------ reading
 
@@ -161,21 +200,55 @@ class Ledger:
         """The entries booked under an idempotency key (empty when unused)."""
         return self._keys.get(key, ())
 
+    def rounding(self, currency: str) -> Money:
+        """The rounding account's total in a currency: what conversions' rounding kept.
+
+        Positive when rounding kept more than it gave. It is not the customer's money and
+        is not part of :meth:`balance`.
+        """
+        code = currency.upper()
+        for entry in reversed(self._rounding):
+            if entry.amount.code == code:
+                return entry.total_after
+        return Money.zero(code)
+
+    def rounding_entries(self, currency: str | None = None) -> tuple[RoundingEntry, ...]:
+        """The rounding differences of conversions, in booking order, optionally of one currency."""
+        if currency is None:
+            return tuple(self._rounding)
+        code = currency.upper()
+        return tuple(e for e in self._rounding if e.amount.code == code)
+
     def is_reversed(self, seq: int) -> bool:
         """Whether an entry has been reversed."""
         return seq in self._reversed
 
+    @in_money_context
     def verify(self) -> bool:
         """Whether every running balance equals the sum of its entries.
 
-        It always does; this recomputes from scratch, for audits and tests.
+        It always does; this recomputes from scratch, for audits and tests. It also checks
+        the rounding account: its running totals, and that each conversion's target leg
+        plus its rounding entry is the exact converted value.
         """
         sums: dict[str, Decimal] = {}
         for e in self._entries:
             sums[e.amount.code] = sums.get(e.amount.code, Decimal(0)) + e.amount.amount
             if e.balance_after.amount != sums[e.amount.code]:
                 return False
-        return sums == {code: m.amount for code, m in self._balances.items()}
+        if sums != {code: m.amount for code, m in self._balances.items()}:
+            return False
+        rounded: dict[str, Decimal] = {}
+        for r in self._rounding:
+            rounded[r.amount.code] = rounded.get(r.amount.code, Decimal(0)) + r.amount.amount
+            target = self._entries[r.target_seq - 1]
+            if (
+                r.total_after.amount != rounded[r.amount.code]
+                or target.conversion != r.conversion
+                or target.amount + r.amount != r.conversion.exact
+            ):
+                return False
+        return True
 
     # ------------------------------------------------------------------ booking
 
@@ -253,16 +326,60 @@ class Ledger:
         key: str | None = None,
         memo: str = "",
     ) -> tuple[LedgerEntry, LedgerEntry]:
-        """Book a conversion as a pair of entries: source out, target in.
+        """Book a conversion: source out, rounded target in, and the rounding difference.
 
-        Both legs carry the conversion, so its rate and its rounding difference
-        (exact - rounded target) stay on record next to the money that moved.
+        Both legs carry the conversion, so its rate stays on record next to the money that
+        moved. The rounding difference (exact - rounded target) is booked explicitly, as a
+        :class:`RoundingEntry` of the rounding account (see :meth:`rounding`), unless it is
+        zero; the customer's balance moves by the rounded target only.
+
+        Returns:
+            The two legs: source out, target in.
+
+        Raises:
+            ConversionTooSmallError: for a conversion of something into nothing.
+            ConflictError: when ``key`` was used for another movement.
+
+        >>> from datetime import date, datetime, timezone
+        >>> from cabinet_billing.domain.fx import ExchangeRate, convert
+        >>> at = datetime(2024, 3, 1, 12, tzinfo=timezone.utc)
+        >>> ledger = Ledger("acc-1")
+        >>> _ = ledger.top_up(Money("10.00", "EUR"), at)
+        >>> usd = convert(Money("10.00", "EUR"), "USD", ExchangeRate("EUR", "USD", "1.0875", date(2024, 3, 1)))
+        >>> out, into = ledger.convert(usd, at)
+        >>> out.amount, into.amount, ledger.rounding_entries()[0].amount
+        (Money('-10.00', 'EUR'), Money('10.88', 'USD'), Money('-0.005000', 'USD'))
+        >>> ledger.balance("USD"), ledger.rounding("USD")
+        (Money('10.88', 'USD'), Money('-0.005000', 'USD'))
         """
+        if conversion.source.amount and not conversion.target.amount:
+            raise ConversionTooSmallError(
+                conversion.source,
+                conversion.exact,
+                abs(conversion.target),
+                f"{conversion.rate.pair} {conversion.rate.rate}",
+                "one that converts to a minor unit",
+            )
         pair = [
             (EntryKind.CONVERSION, -conversion.source, None),
             (EntryKind.CONVERSION, conversion.target, None),
         ]
+        replay = key is not None and key in self._keys
         first, second = self._book(pair, at, ref=None, key=key, memo=memo, conversion=conversion)
+        difference = conversion.difference
+        if not replay and difference.amount:
+            self._rounding.append(
+                RoundingEntry(
+                    seq=len(self._rounding) + 1,
+                    account_id=self.account_id,
+                    amount=difference,
+                    at=at,
+                    total_after=self.rounding(difference.code) + difference,
+                    conversion=conversion,
+                    target_seq=second.seq,
+                    key=key,
+                ),
+            )
         return first, second
 
     def reverse(

@@ -10,6 +10,11 @@ Two precisions exist (SPEC M1):
 
 All rounding in the library goes through :class:`Rounding`, whose mode is explicit
 (default ``ROUND_HALF_UP``) and never taken from the ambient :mod:`decimal` context.
+Nothing else is either: every sum, difference, product, comparison and rounding of money
+runs in the library's own context (:data:`MONEY_CONTEXT`, 200 significant digits), so a
+host that lowers ``decimal.getcontext().prec`` or turns traps off changes nothing, and a
+sum that could not be exact raises instead of rounding. An amount is at most what storage
+holds, ``NUMERIC(38)`` with 4 decimal places: 34 integer digits (:data:`MAX_AMOUNT`).
 
 >>> from cabinet_billing import Money, Rounding
 >>> price = Money("22.41365", "RUB")
@@ -26,29 +31,42 @@ cabinet_billing.errors.CurrencyMismatchError: amount is in USD, expected EUR
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable
+import functools
+import re
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from functools import cache
-from typing import Final, NoReturn, TypeAlias, overload
+from typing import Final, NoReturn, ParamSpec, TypeAlias, TypeVar, overload
 
 import attrs
 import moneyed
 from babel.numbers import get_currency_precision
 
 from cabinet_billing.errors import (
+    AmountTooLargeError,
     CurrencyMismatchError,
     InvalidAmountError,
+    InvalidOperandError,
     PrecisionError,
     UnknownCurrencyError,
+    ValidationError,
 )
 
 __all__ = [
     "ACCRUAL_PLACES",
+    "MAX_AMOUNT",
+    "MAX_DIGITS",
+    "MAX_INTEGER_DIGITS",
+    "MONEY_CONTEXT",
+    "QUOTIENT_DIGITS",
     "ROUNDING_MODES",
     "Amount",
     "Money",
     "Rounding",
     "currency_places",
+    "in_money_context",
+    "money_context",
     "sum_money",
     "to_decimal",
 ]
@@ -73,14 +91,130 @@ ROUNDING_MODES: Final = frozenset(
 #: What :class:`Money` and :func:`to_decimal` accept as an amount: never a float.
 Amount: TypeAlias = Decimal | int | str
 
-# Quantization exponents are built once: Decimal("1e-4") and friends.
-_EXPONENTS: Final = {places: Decimal(1).scaleb(-places) for places in range(19)}
+#: Integer digits an amount may have: storage keeps amounts as ``NUMERIC(38)`` with 4
+#: decimal places, which leaves 34 digits before the point.
+MAX_INTEGER_DIGITS: Final = 34
 
-# Quantizing needs enough digits for very large amounts; 38 is what SQL NUMERIC allows.
-_CONTEXT: Final = decimal.Context(
-    prec=38,
+#: The most significant digits (and decimal places) an amount may be given with.
+MAX_DIGITS: Final = 100
+
+#: Significant digits kept by a product or quotient of an amount (a price over the days
+#: of a month, an amount at an exchange rate): far below any minor unit, and what the
+#: inverse exchange rates carry (:data:`cabinet_billing.domain.fx.RATE_PRECISION`).
+QUOTIENT_DIGITS: Final = 50
+
+#: The decimal context all money arithmetic runs in, whatever the caller's context:
+#: 200 significant digits (enough for any sum of amounts and quotients to be exact),
+#: half-even for the results that cannot be exact, and invalid operations, division by
+#: zero and overflow trapped. Functions computing on bare Decimals enter it with
+#: :func:`in_money_context`.
+MONEY_CONTEXT: Final = decimal.Context(
+    prec=2 * MAX_DIGITS,
+    rounding=decimal.ROUND_HALF_EVEN,
+    Emin=-999_999,
+    Emax=999_999,
+    capitals=1,
+    clamp=0,
+    flags=[],
     traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
 )
+
+# Sums and differences of amounts must be exact: rounding one would create or lose money.
+_EXACT: Final = MONEY_CONTEXT.copy()
+_EXACT.traps[decimal.Inexact] = True
+
+# Products and quotients are rounded to QUOTIENT_DIGITS significant digits.
+_PRODUCT: Final = MONEY_CONTEXT.copy()
+_PRODUCT.prec = QUOTIENT_DIGITS
+
+#: The largest amount storage holds: 34 nines, then 4 decimal nines.
+MAX_AMOUNT: Final = _EXACT.subtract(_EXACT.scaleb(Decimal(1), MAX_INTEGER_DIGITS), Decimal("1e-4"))
+
+# Quantization exponents are built once: Decimal("1e-4") and friends.
+_EXPONENTS: Final = {places: _EXACT.scaleb(Decimal(1), -places) for places in range(19)}
+
+# A decimal number as people and storage write it, ASCII digits only: no "1_000", no
+# fullwidth digits, no "NaN" or "Infinity".
+_NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_NON_FINITE: Final = re.compile(r"[+-]?(?:s?nan[0-9]*|inf|infinity)", re.IGNORECASE)
+
+# Decimal(float) keeps a float's binary fraction in full: 0.1 becomes a 55-digit number.
+# A value of more than 25 significant digits that is exactly a float's came that way
+# (amounts people write are short, and exact quotients are rarely binary fractions).
+_FLOAT_DIGITS: Final = 25
+
+# How much of a long refused value a message repeats.
+_SHOWN: Final = 80
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def money_context() -> AbstractContextManager[decimal.Context]:
+    """A context manager that runs the block in :data:`MONEY_CONTEXT`.
+
+    >>> import decimal
+    >>> with decimal.localcontext(prec=6):
+    ...     with money_context():
+    ...         Decimal("99999.99") - Decimal("1.00")
+    Decimal('99998.99')
+    """
+    return decimal.localcontext(MONEY_CONTEXT)
+
+
+def in_money_context(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Decorate a function so that its decimal arithmetic runs in :data:`MONEY_CONTEXT`.
+
+    For functions that compute on bare ``Decimal`` amounts (fees, taxes, allocations):
+    the caller's context, whatever its precision, rounding or traps, is not used.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with decimal.localcontext(MONEY_CONTEXT):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _short_text(value: object) -> object:
+    text = value if isinstance(value, str) else repr(value)
+    return value if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(text)} characters)"
+
+
+def _in_range(value: object, amount: Decimal) -> Decimal:
+    # ``adjusted()`` is the exponent of the leading digit: 34 means 35 integer digits.
+    if amount.adjusted() >= MAX_INTEGER_DIGITS:
+        raise AmountTooLargeError(value, MAX_INTEGER_DIGITS)
+    return amount
+
+
+def _parse(value: str) -> Decimal:
+    text = value.strip()
+    if _NUMBER.fullmatch(text) is None:
+        if _NON_FINITE.fullmatch(text):
+            raise InvalidAmountError(value, "only finite amounts are allowed")
+        raise InvalidAmountError(
+            _short_text(value),
+            "not a decimal number: use ASCII digits with an optional sign and decimal "
+            "point, such as '1000.00' (no '_', no other digits)",
+        )
+    # The pattern admits plain numbers only: the conversion is exact and cannot fail.
+    return Decimal(text)
+
+
+def _looks_like_float(amount: Decimal) -> bool:
+    digits = amount.as_tuple().digits
+    significant = len(digits)
+    while significant and digits[significant - 1] == 0:
+        significant -= 1
+    if significant <= _FLOAT_DIGITS:
+        return False
+    as_float = float(amount)
+    if as_float in {float("inf"), float("-inf")}:
+        return False
+    # create_decimal_from_float, not Decimal(float): the caller may trap FloatOperation.
+    return MONEY_CONTEXT.compare(MONEY_CONTEXT.create_decimal_from_float(as_float), amount) == 0
 
 
 def to_decimal(value: object) -> Decimal:
@@ -95,8 +229,15 @@ def to_decimal(value: object) -> Decimal:
     Returns:
         The amount as a finite Decimal.
 
+    Text is read strictly: ASCII digits, an optional sign, decimal point and exponent
+    (``'1000.00'``, ``'-0.5'``, ``'1E+3'``); ``'1_000'``, fullwidth or other non-ASCII
+    digits, ``'NaN'`` and ``'Infinity'`` are refused. The value is not rounded: what is
+    given is what is kept.
+
     Raises:
-        InvalidAmountError: for a float, a bool, NaN, an infinity or unparsable text.
+        InvalidAmountError: for a float, a bool, NaN, an infinity, text that is not a
+            plain decimal number, or more than
+            :data:`MAX_DIGITS` significant digits or decimal places.
 
     >>> to_decimal("22.4137")
     Decimal('22.4137')
@@ -104,6 +245,10 @@ def to_decimal(value: object) -> Decimal:
     Traceback (most recent call last):
     ...
     cabinet_billing.errors.InvalidAmountError: invalid amount 0.1: floats are not exact; pass a str or Decimal such as '0.1'
+    >>> to_decimal("1_000")
+    Traceback (most recent call last):
+    ...
+    cabinet_billing.errors.InvalidAmountError: invalid amount '1_000': not a decimal number: use ASCII digits with an optional sign and decimal point, such as '1000.00' (no '_', no other digits)
     """
     if isinstance(value, Decimal):
         result = value
@@ -112,10 +257,7 @@ def to_decimal(value: object) -> Decimal:
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip().replace("_", ""))
-        except decimal.InvalidOperation:
-            raise InvalidAmountError(value, "not a decimal number") from None
+        result = _parse(value)
     elif isinstance(value, float):
         raise InvalidAmountError(
             value,
@@ -125,13 +267,31 @@ def to_decimal(value: object) -> Decimal:
         raise InvalidAmountError(value, f"expected str, int or Decimal, got {type(value).__name__}")
     if not result.is_finite():
         raise InvalidAmountError(value, "only finite amounts are allowed")
+    sign_digits_exponent = result.as_tuple()
+    if (
+        len(sign_digits_exponent.digits) > MAX_DIGITS
+        or int(sign_digits_exponent.exponent) < -MAX_DIGITS
+    ):
+        raise InvalidAmountError(
+            _short_text(value),
+            f"at most {MAX_DIGITS} significant digits and decimal places are allowed",
+        )
     return result
 
 
+_CODE: Final = re.compile(r"[A-Za-z]{3}", re.ASCII)
+
+
+def _currency(code: object) -> moneyed.Currency:
+    if not isinstance(code, str) or _CODE.fullmatch(code) is None:
+        raise UnknownCurrencyError(code)
+    return _known_currency(code.upper())
+
+
 @cache
-def _currency(code: str) -> moneyed.Currency:
+def _known_currency(code: str) -> moneyed.Currency:
     try:
-        return moneyed.get_currency(code.upper())
+        return moneyed.get_currency(code)
     except moneyed.CurrencyDoesNotExist:
         raise UnknownCurrencyError(code) from None
 
@@ -154,38 +314,95 @@ def currency_places(currency: str | moneyed.Currency) -> int:
 class Money(moneyed.Money):
     """An exact, immutable amount of one currency.
 
-    A :class:`moneyed.Money` that refuses floats, NaN and infinities, cannot be mutated
-    (py-moneyed's own ``amount`` can be reassigned, which breaks its hash), raises
-    :class:`~cabinet_billing.errors.CurrencyMismatchError` when currencies are mixed, and
-    prints the same way in every process locale (``str()`` gives ``'22.4137 RUB'``; use
+    A :class:`moneyed.Money` that refuses floats, NaN and infinities, amounts beyond
+    :data:`MAX_AMOUNT`, cannot be mutated (py-moneyed's own ``amount`` can be reassigned,
+    which breaks its hash), raises :class:`~cabinet_billing.errors.CurrencyMismatchError`
+    when currencies are mixed and :class:`~cabinet_billing.errors.InvalidOperandError`
+    when an amount meets a bare number (``Money + 1``), computes in
+    :data:`MONEY_CONTEXT` whatever the caller's decimal context, and prints the same way
+    in every process locale (``str()`` gives ``'22.4137 RUB'``; use
     :func:`cabinet_billing.format_money` for text a person reads).
 
     Args:
         amount: a ``str``, ``int`` or ``Decimal``.
         currency: an ISO 4217 code or a :class:`moneyed.Currency`.
 
+    Raises:
+        InvalidAmountError: for an amount :func:`to_decimal` refuses.
+        AmountTooLargeError: for more than :data:`MAX_INTEGER_DIGITS` integer digits.
+        UnknownCurrencyError: for anything but a known ISO 4217 code.
+
     >>> Money("100.00", "RUB") * 3
     Money('300.00', 'RUB')
     >>> str(Money("1827.41", "EUR"))
     '1827.41 EUR'
+    >>> Money("10", 978)
+    Traceback (most recent call last):
+    ...
+    cabinet_billing.errors.UnknownCurrencyError: unknown currency 978: expected an ISO 4217 code such as 'EUR'
+    >>> Money("10.00", "EUR") + 1
+    Traceback (most recent call last):
+    ...
+    cabinet_billing.errors.InvalidOperandError: cannot add 1 (int) and Money('10.00', 'EUR'): add a Money amount in EUR instead
     """
 
     __slots__ = ()
 
     def __init__(self, amount: object = 0, currency: str | moneyed.Currency | None = None) -> None:
-        if currency is None:
-            raise UnknownCurrencyError(None)
         cur = currency if isinstance(currency, moneyed.Currency) else _currency(currency)
-        object.__setattr__(self, "amount", to_decimal(amount))
+        value = to_decimal(amount)
+        object.__setattr__(self, "amount", _in_range(amount, value))
         object.__setattr__(self, "currency", cur)
 
     @classmethod
     def _make(cls, amount: Decimal, currency: moneyed.Currency) -> Money:
-        # Fast path for results of arithmetic on values that were already validated.
+        # Fast path for results of arithmetic on values that were already validated;
+        # only the size is checked: a result may grow beyond what storage holds.
         obj = object.__new__(cls)
+        if amount.adjusted() >= MAX_INTEGER_DIGITS:
+            raise AmountTooLargeError(f"{amount} {currency.code}", MAX_INTEGER_DIGITS)
         object.__setattr__(obj, "amount", amount)
         object.__setattr__(obj, "currency", currency)
         return obj
+
+    @classmethod
+    def of(cls, value: object) -> Money:
+        """Take an amount a host hands over (a :class:`moneyed.Money`) into the library.
+
+        Use it wherever an amount enters from outside. It refuses what :class:`Money`
+        refuses, anything that is not a ``moneyed.Money``, and a ``moneyed.Money``
+        backed by a float: ``moneyed.Money(Decimal(0.1), "EUR")`` holds the float's
+        binary fraction in full (``0.1000000000000000055511151231257827...``). A value
+        of more than 25 significant digits that is exactly a float's came that way.
+
+        Raises:
+            InvalidAmountError: for a float-backed amount, naming the float and what to
+                pass instead, for one :class:`Money` refuses, or for something that is not
+                an amount at all.
+
+        >>> Money.of(moneyed.Money("10.00", "EUR"))
+        Money('10.00', 'EUR')
+        >>> Money.of(moneyed.Money(Decimal(0.1), "EUR"))
+        Traceback (most recent call last):
+        ...
+        cabinet_billing.errors.InvalidAmountError: invalid amount Decimal('0.1000000000000000055511151231257827021181583404541015625'): this amount was made from the float 0.1 and carries its binary error; pass a str or Decimal such as '0.1'
+        """
+        if isinstance(value, Money):
+            return value
+        if not isinstance(value, moneyed.Money):
+            raise InvalidAmountError(
+                _short_text(value),
+                f"expected a Money amount such as Money('10.00', 'EUR'), got "
+                f"{type(value).__name__}",
+            )
+        amount = value.amount
+        if amount.is_finite() and _looks_like_float(amount):
+            raise InvalidAmountError(
+                amount,
+                f"this amount was made from the float {float(amount)!r} and carries its "
+                f"binary error; pass a str or Decimal such as '{float(amount)!r}'",
+            )
+        return cls(amount, value.currency)
 
     @classmethod
     def zero(cls, currency: str | moneyed.Currency) -> Money:
@@ -227,41 +444,62 @@ class Money(moneyed.Money):
         if other.currency != self.currency:
             raise CurrencyMismatchError(other.currency.code, self.currency.code)
 
+    def _refused(self, operation: str, other: object) -> InvalidOperandError:
+        return InvalidOperandError(operation, self, other)
+
+    def _inexact(self, operation: str, other: moneyed.Money) -> InvalidAmountError:
+        return InvalidAmountError(
+            f"{self} {operation} {other.amount} {other.currency.code}",
+            f"the exact result needs more than {MONEY_CONTEXT.prec} significant digits",
+        )
+
     def __add__(self, other: object) -> Money:
         if isinstance(other, moneyed.Money):
             self._check(other)
-            return Money._make(self.amount + other.amount, self.currency)
+            try:
+                amount = _EXACT.add(self.amount, other.amount)
+            except decimal.Inexact:
+                raise self._inexact("+", other) from None
+            return Money._make(amount, self.currency)
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             # Lets the builtin ``sum()`` start from 0.
             return self
-        return NotImplemented
+        raise self._refused("add", other)
 
     __radd__ = __add__
 
     def __sub__(self, other: object) -> Money:
         if isinstance(other, moneyed.Money):
             self._check(other)
-            return Money._make(self.amount - other.amount, self.currency)
-        return NotImplemented
+            try:
+                amount = _EXACT.subtract(self.amount, other.amount)
+            except decimal.Inexact:
+                raise self._inexact("-", other) from None
+            return Money._make(amount, self.currency)
+        raise self._refused("subtract", other)
 
     def __rsub__(self, other: object) -> Money:
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return -self
-        return NotImplemented
+        raise self._refused("subtract from", other)
 
     def __neg__(self) -> Money:
-        return Money._make(-self.amount, self.currency)
+        return Money._make(_EXACT.minus(self.amount), self.currency)
 
     def __pos__(self) -> Money:
         return self
 
     def __abs__(self) -> Money:
-        return Money._make(abs(self.amount), self.currency)
+        return Money._make(_EXACT.abs(self.amount), self.currency)
 
     def __mul__(self, other: object) -> Money:
         if isinstance(other, moneyed.Money):
-            raise TypeError("cannot multiply two Money amounts")
-        return Money._make(_CONTEXT.multiply(self.amount, to_decimal(other)), self.currency)
+            raise self._refused("multiply", other)
+        if isinstance(other, Decimal | int | str):
+            return Money._make(_PRODUCT.multiply(self.amount, to_decimal(other)), self.currency)
+        if isinstance(other, float):
+            to_decimal(other)  # names the float and what to pass instead
+        raise self._refused("multiply", other)
 
     __rmul__ = __mul__
 
@@ -275,42 +513,53 @@ class Money(moneyed.Money):
             self._check(other)
             if not other.amount:
                 raise InvalidAmountError(str(other), "cannot divide by a zero amount")
-            return _CONTEXT.divide(self.amount, other.amount)
+            return _PRODUCT.divide(self.amount, other.amount)
+        if not isinstance(other, Decimal | int | str | float):
+            raise self._refused("divide", other)
         divisor = to_decimal(other)
         if not divisor:
             raise InvalidAmountError(other, "cannot divide an amount by zero")
-        return Money._make(_CONTEXT.divide(self.amount, divisor), self.currency)
+        return Money._make(_PRODUCT.divide(self.amount, divisor), self.currency)
+
+    def __rtruediv__(self, other: object) -> NoReturn:
+        raise self._refused("divide", other)
+
+    def __rmod__(self, other: object) -> NoReturn:
+        raise self._refused("take the remainder of", other)
 
     def __lt__(self, other: object) -> bool:
         if isinstance(other, moneyed.Money):
             self._check(other)
-            return bool(self.amount < other.amount)
-        return NotImplemented
+            return MONEY_CONTEXT.compare(self.amount, other.amount) < 0
+        raise self._refused("compare", other)
 
     def __le__(self, other: object) -> bool:
         if isinstance(other, moneyed.Money):
             self._check(other)
-            return bool(self.amount <= other.amount)
-        return NotImplemented
+            return MONEY_CONTEXT.compare(self.amount, other.amount) <= 0
+        raise self._refused("compare", other)
 
     def __gt__(self, other: object) -> bool:
         if isinstance(other, moneyed.Money):
             self._check(other)
-            return bool(self.amount > other.amount)
-        return NotImplemented
+            return MONEY_CONTEXT.compare(self.amount, other.amount) > 0
+        raise self._refused("compare", other)
 
     def __ge__(self, other: object) -> bool:
         if isinstance(other, moneyed.Money):
             self._check(other)
-            return bool(self.amount >= other.amount)
-        return NotImplemented
+            return MONEY_CONTEXT.compare(self.amount, other.amount) >= 0
+        raise self._refused("compare", other)
 
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, moneyed.Money)
-            and self.amount == other.amount
             and self.currency == other.currency
+            and MONEY_CONTEXT.compare(self.amount, other.amount) == 0
         )
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
 
     def __hash__(self) -> int:
         return hash((self.amount, self.currency.code))
@@ -335,7 +584,7 @@ class Money(moneyed.Money):
         >>> Money("10.500", "EUR").places(), Money("10", "JPY").places()
         (1, 0)
         """
-        exponent = self.amount.normalize().as_tuple().exponent
+        exponent = MONEY_CONTEXT.normalize(self.amount).as_tuple().exponent
         assert isinstance(exponent, int)  # noqa: S101 - finite by construction
         return max(-exponent, 0)
 
@@ -400,7 +649,8 @@ def sum_money(amounts: Iterable[moneyed.Money], currency: str | None = None) -> 
 
     Raises:
         CurrencyMismatchError: when the amounts are not all in one currency.
-        ValueError: when ``amounts`` is empty and no currency is given.
+        InvalidOperandError: for something that is not an amount.
+        ValidationError: when ``amounts`` is empty and no currency is given.
 
     >>> sum_money([Money("1.10", "EUR"), Money("2.20", "EUR")])
     Money('3.30', 'EUR')
@@ -409,15 +659,23 @@ def sum_money(amounts: Iterable[moneyed.Money], currency: str | None = None) -> 
     """
     total: Decimal | None = None
     cur: moneyed.Currency | None = _currency(currency) if currency is not None else None
-    for m in amounts:
-        if cur is None:
-            cur = m.currency
-        elif m.currency != cur:
-            raise CurrencyMismatchError(m.currency.code, cur.code)
-        total = m.amount if total is None else total + m.amount
+    add = _EXACT.add
+    try:
+        for m in amounts:
+            if not isinstance(m, moneyed.Money):
+                raise InvalidOperandError("add", Money.zero(cur or "XXX"), m)
+            if cur is None:
+                cur = m.currency
+            elif m.currency != cur:
+                raise CurrencyMismatchError(m.currency.code, cur.code)
+            total = m.amount if total is None else add(total, m.amount)
+    except decimal.Inexact:
+        raise InvalidAmountError(
+            "a sum of amounts",
+            f"the exact sum needs more than {MONEY_CONTEXT.prec} significant digits",
+        ) from None
     if cur is None:
-        msg = "sum of no amounts needs a currency"
-        raise ValueError(msg)
+        raise ValidationError("currency", None, "a sum of no amounts needs a currency")
     return Money._make(Decimal(0) if total is None else total, cur)
 
 
@@ -454,7 +712,7 @@ class Rounding:
 
     def decimal(self, amount: Decimal, places: int) -> Decimal:
         """Round a bare Decimal to ``places`` decimal places with this mode."""
-        return amount.quantize(_EXPONENTS[places], rounding=self.mode, context=_CONTEXT)
+        return amount.quantize(_EXPONENTS[places], rounding=self.mode, context=MONEY_CONTEXT)
 
     def quantize(self, money: moneyed.Money, places: int) -> Money:
         """Round to ``places`` decimal places."""

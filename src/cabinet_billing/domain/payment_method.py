@@ -37,7 +37,13 @@ import attrs
 import moneyed
 
 from cabinet_billing.domain.checks import shared_copies
-from cabinet_billing.domain.money import Money, Rounding, currency_places, to_decimal
+from cabinet_billing.domain.money import (
+    Money,
+    Rounding,
+    currency_places,
+    in_money_context,
+    to_decimal,
+)
 from cabinet_billing.errors import (
     AmountOutOfRangeError,
     CurrencyMismatchError,
@@ -200,6 +206,7 @@ class PaymentMethodPricing:
         """The currency's minor unit, e.g. ``0.01 RUB``."""
         return Money(Decimal(1).scaleb(-currency_places(self.currency)), self.currency)
 
+    @in_money_context
     def fee_for(self, base: moneyed.Money) -> Money:
         """The fee on a base amount, rounded to the minor unit, without checking limits.
 
@@ -209,6 +216,7 @@ class PaymentMethodPricing:
         exact = base.amount * self.fee_percent / _HUNDRED + self.fixed_fee.amount
         return self.rounding.minor(Money(exact, self.currency))
 
+    @in_money_context
     def cashback_for(self, total: moneyed.Money) -> Money:
         """The cashback on a payment of ``total``: zero when the method has none.
 
@@ -251,6 +259,7 @@ class PaymentMethodPricing:
             self._check_range(result.total)
         return result
 
+    @in_money_context
     def base_for_total(self, total: moneyed.Money) -> PaymentQuote:
         """How much is credited when the customer pays ``total``, fee included.
 

@@ -40,7 +40,7 @@ import attrs
 from cabinet_billing.domain.checks import aware, enum_member, shared_copies
 from cabinet_billing.domain.invoice import Invoice
 from cabinet_billing.domain.money import Money
-from cabinet_billing.errors import InvalidTransitionError, ValidationError
+from cabinet_billing.errors import ConflictError, InvalidTransitionError, ValidationError
 
 __all__ = [
     "MAX_METHOD_NAME_LENGTH",
@@ -319,6 +319,39 @@ class SavedPaymentMethod:
         self._move(SavedMethodStatus.NOT_WORKING, at)
         failure = MethodFailure(at, reason)
         self._set(status=SavedMethodStatus.NOT_WORKING, last_failure=failure, changed_at=at)
+
+    def check_failed(self, at: datetime, reason: str) -> None:
+        """Record a failed check (a probe charge) of a method that is not working.
+
+        The method stays *not working*; its last failure becomes this one. The caller
+        counts the check as a failed attempt of its retry schedule too
+        (:meth:`~cabinet_billing.domain.subscription.Subscription.check_failed`), so
+        that checks end when the schedule does.
+
+        Raises:
+            ConflictError: when the method is not *not working* (a working method is
+                charged, not checked).
+            ValidationError: for a naive ``at``, one before the last change, or an empty
+                reason.
+
+        >>> from datetime import datetime, timezone
+        >>> card = SavedPaymentMethod("pm-1", "acc-1", "card", "tok", "Card", mask_card("1111"),
+        ...                           status="not_working")
+        >>> card.check_failed(datetime(2024, 3, 21, 3, tzinfo=timezone.utc), "declined")
+        >>> card.status.value, card.last_failure.reason
+        ('not_working', 'declined')
+        """
+        if self.status is not SavedMethodStatus.NOT_WORKING:
+            raise ConflictError(
+                f"saved method {self.id!r}",
+                f"is {self.status.value}; only a method that is not working is checked",
+            )
+        aware(None, attrs.fields(MethodFailure).at, at)
+        if self.changed_at is not None and at < self.changed_at:
+            raise ValidationError(
+                "at", at, f"must not be before the last change at {self.changed_at}"
+            )
+        self._set(last_failure=MethodFailure(at, reason))
 
 
 class BindingAction(enum.StrEnum):

@@ -108,8 +108,9 @@ class Subscription:
             ``anchor + n * period`` (default ``paid_until``). A service's subscription
             takes the service's anchor, the first day of its first paid period.
         enabled: whether auto-renewal is on.
-        failed_attempts: failed charges since the last successful renewal.
-        last_failure_on: the day of the last failed charge.
+        failed_attempts: failed attempts (charges, or checks of a not-working method)
+            since the last successful renewal.
+        last_failure_on: the day of the last failed attempt.
 
     Raises:
         ValidationError: for empty ids, a price that is not a positive amount, a method id
@@ -313,6 +314,17 @@ class Subscription:
                 f"must not be before the last failure on {self.last_failure_on.isoformat()}",
             )
         self._set(failed_attempts=self.failed_attempts + 1, last_failure_on=on)
+
+    def check_failed(self, on: date) -> None:
+        """Record a failed check ``on`` of the not-working saved method (a probe charge).
+
+        A check is an attempt of the retry schedule like a charge: it counts the same way,
+        so that the schedule bounds the checks as well as the charges.
+
+        Raises:
+            ValidationError: when ``on`` is not a date or is before the last failure.
+        """
+        self.charge_failed(on)
 
     def switch_off(self) -> None:
         """Switch auto-renewal off (the retry state is cleared)."""

@@ -27,7 +27,14 @@ import moneyed
 
 from cabinet_billing.domain.allocation import round_lines
 from cabinet_billing.domain.checks import shared_copies
-from cabinet_billing.domain.money import HALF_UP, Money, Rounding, sum_money, to_decimal
+from cabinet_billing.domain.money import (
+    HALF_UP,
+    Money,
+    Rounding,
+    in_money_context,
+    sum_money,
+    to_decimal,
+)
 from cabinet_billing.errors import CurrencyMismatchError, NotFoundError, ValidationError
 
 __all__ = [
@@ -70,6 +77,7 @@ class TaxRate:
     percent: Decimal = attrs.field(converter=_percent)
     name: str = "VAT"
 
+    @in_money_context
     def included_in(self, gross: moneyed.Money) -> Money:
         """The exact (unrounded) tax contained in a tax-inclusive amount.
 
@@ -78,6 +86,7 @@ class TaxRate:
         """
         return Money(gross.amount, gross.currency) * self.percent / (_HUNDRED + self.percent)
 
+    @in_money_context
     def added_to(self, net: moneyed.Money) -> Money:
         """The exact (unrounded) tax on a tax-exclusive amount.
 
@@ -151,6 +160,7 @@ class TaxBreakdown:
     total: TaxAmounts
 
 
+@in_money_context
 def tax_breakdown(
     amounts: Sequence[moneyed.Money],
     rates: TaxRate | Sequence[TaxRate],

@@ -41,7 +41,7 @@ from cabinet_billing.domain.autopay import (
     CardAutopayStatus,
     PayWay,
 )
-from cabinet_billing.domain.money import Money, Rounding, sum_money
+from cabinet_billing.domain.money import Money, Rounding, in_money_context, sum_money
 from cabinet_billing.domain.notifications import Notification, NotificationCategory
 from cabinet_billing.domain.periods import BillingCycle, Period
 from cabinet_billing.domain.subscription import Subscription
@@ -119,6 +119,7 @@ def autopay_amount(
     return wanted if wanted.amount > 0 else None
 
 
+@in_money_context
 def recommended_cap(
     forecast: Money,
     markup_percent: Decimal | int | str = 10,

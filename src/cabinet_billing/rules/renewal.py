@@ -54,6 +54,7 @@ from cabinet_billing.errors import ValidationError
 
 __all__ = [
     "DEFAULT_LEAD_DAYS_BY_KIND",
+    "MAX_RETRIES",
     "RenewalAction",
     "RenewalDecision",
     "RenewalPolicy",
@@ -98,18 +99,25 @@ def _to_lead_map(value: object) -> Mapping[ProductKind, int]:
     return MappingProxyType(result)
 
 
+#: The longest retry schedule a policy may have (attempts after the first failure).
+MAX_RETRIES: Final = 1000
+
+
 def _to_retry_days(value: Iterable[object]) -> tuple[int, ...]:
     given = tuple(value)
-    days: list[int] = []
     for day in given:
-        if not isinstance(day, int) or isinstance(day, bool) or day <= (days[-1] if days else 0):
+        if not isinstance(day, int) or isinstance(day, bool) or day < 1:
             raise ValidationError(
                 "retry_days",
                 given,
-                "must be whole day offsets after the failure, increasing, each at least 1",
+                "must be whole numbers of days, each at least 1, counted from the previous "
+                "failed attempt (equal intervals such as (8, 8, 8) are allowed)",
             )
-        days.append(day)
-    return tuple(days)
+    if len(given) > MAX_RETRIES:
+        raise ValidationError(
+            "retry_days", f"<{len(given)} retries>", f"at most {MAX_RETRIES} retries are allowed"
+        )
+    return tuple(day for day in given if isinstance(day, int))
 
 
 @attrs.frozen
@@ -120,25 +128,32 @@ class RenewalPolicy:
         lead_days: days before the end of the paid period the charge is attempted
             (default 1).
         lead_days_by_kind: per product kind overrides (default: domains and SSL 60).
-        retry_days: after the first, second ... failed charge, the number of days after
-            that failure from which the charge is attempted again, on the first day the
-            saved method works (default ``(1,)``: the next day, once). When the schedule
-            is used up, the subscription waits for the customer.
+        retry_days: the retry schedule, and its limit: after the first, second ...
+            failed attempt, the number of days **after that failed attempt** (not after
+            the first failure) before the next attempt (default ``(1,)``: the next day,
+            once). ``(8, 8, 8)`` retries every 8 days three times, as Kill Bill's
+            ``retry.days`` and Lago's ``days_between_attempts`` do. An attempt is a charge
+            of the saved method or, while the method is not working, a check of it; a
+            failed check counts like a failed charge. When the schedule is used up, no
+            charge, probe or check is made for the period any more: the decision gives up
+            (``next_attempt_on`` is ``None``) and the subscription waits for the customer.
         restart_after_expiry: when an expired service is renewed later, start its new
             period on the day it comes back (``True``) instead of at the end of the last
             paid period (``False``, the default: the days it was off are paid too, as on
             billing panels that extend from the expiry date).
 
     Raises:
-        ValidationError: for negative lead times or a retry schedule that is not
-            increasing whole days of at least 1.
+        ValidationError: for negative lead times, or a retry schedule with a day below 1
+            or more than :data:`MAX_RETRIES` retries.
 
     >>> RenewalPolicy(retry_days=(1, 3, 7)).retry_days
     (1, 3, 7)
-    >>> RenewalPolicy(retry_days=(3, 1))
+    >>> RenewalPolicy(retry_days=(8, 8, 8)).retry_days
+    (8, 8, 8)
+    >>> RenewalPolicy(retry_days=(3, 0))
     Traceback (most recent call last):
     ...
-    cabinet_billing.errors.ValidationError: retry_days=(3, 1) is invalid: must be whole day offsets after the failure, increasing, each at least 1
+    cabinet_billing.errors.ValidationError: retry_days=(3, 0) is invalid: must be whole numbers of days, each at least 1, counted from the previous failed attempt (equal intervals such as (8, 8, 8) are allowed)
     """
 
     lead_days: int = attrs.field(default=1, validator=_check_days)
@@ -260,6 +275,12 @@ class RenewalDecision:
         method_id: the saved method to charge, for :attr:`RenewalAction.CHARGE_METHOD`.
         reason: why it is skipped, for :attr:`RenewalAction.SKIP`.
         retry_on: the first day a failed charge may be retried, while waiting for it.
+        probe: whether a check of the not-working saved method is due today: the only
+            call the caller may make to the provider for this period today. A check that
+            fails is a failed attempt (:meth:`Subscription.check_failed`).
+        next_attempt_on: the first day a charge, a probe or a check may be made for this
+            period (today when one is due); ``None`` when none will be made: the schedule
+            is used up, auto-renewal is off, or the period is paid.
     """
 
     action: RenewalAction
@@ -272,11 +293,18 @@ class RenewalDecision:
     method_id: str | None = None
     reason: SkipReason | None = None
     retry_on: date | None = None
+    probe: bool = False
+    next_attempt_on: date | None = None
 
     @property
     def charges(self) -> bool:
         """Whether the decision is to charge."""
         return self.action is not RenewalAction.SKIP
+
+    @property
+    def gives_up(self) -> bool:
+        """Whether every attempt of the retry schedule failed: nothing more is tried."""
+        return self.reason is SkipReason.RETRIES_EXHAUSTED
 
 
 def _retry_on(sub: Subscription, policy: RenewalPolicy) -> date | None:
@@ -301,11 +329,18 @@ def decide_renewal(
     """Decide the renewal of one subscription on ``today``.
 
     Checked in order: auto-renewal on; the renewal day reached; the period not renewed
-    yet (its key not in ``done``); after a failed charge, the retry day reached and the
+    yet (its key not in ``done``); after a failed attempt, the retry day reached and the
     retry schedule not used up. Then a balance renewal is charged when renewals from
     balance are not blocked (a blocked credit line stops them, SPEC R1) and ``available``
     covers the price; a saved-method renewal is charged when the method works and may
     pay for subscriptions (a blocked credit line does not stop these).
+
+    The retry schedule is the limit of what the caller does for the period: it charges
+    only when the decision :attr:`~RenewalDecision.charges`, checks a not-working method
+    only when :attr:`~RenewalDecision.probe` is set (and records a failed check with
+    :meth:`Subscription.check_failed`), and does nothing at all before
+    :attr:`~RenewalDecision.next_attempt_on`, or ever again when it is ``None``
+    (:attr:`~RenewalDecision.gives_up`).
 
     Args:
         sub: the subscription.
@@ -363,15 +398,47 @@ def decide_renewal(
     )
     if blocked is not None:
         reason, retry_on = blocked
-        return attrs.evolve(base, reason=reason, retry_on=retry_on)
+        probe = (
+            reason is SkipReason.METHOD_NOT_WORKING
+            and method is not None
+            and method.for_subscriptions
+            and not method.working
+        )
+        return attrs.evolve(
+            base,
+            reason=reason,
+            retry_on=retry_on,
+            probe=probe,
+            next_attempt_on=_next_attempt(reason, today, due_on, retry_on, probe=probe),
+        )
     if sub.source is RenewalSource.BALANCE:
-        return attrs.evolve(base, action=RenewalAction.CHARGE_BALANCE, amount=sub.price)
+        return attrs.evolve(
+            base, action=RenewalAction.CHARGE_BALANCE, amount=sub.price, next_attempt_on=today
+        )
     return attrs.evolve(
         base,
         action=RenewalAction.CHARGE_METHOD,
         amount=sub.price,
         method_id=sub.method_id,
+        next_attempt_on=today,
     )
+
+
+def _next_attempt(
+    reason: SkipReason, today: date, due_on: date, retry_on: date | None, *, probe: bool
+) -> date | None:
+    if reason is SkipReason.NOT_DUE:
+        return due_on
+    if reason is SkipReason.WAITING_FOR_RETRY:
+        return retry_on
+    if reason in {SkipReason.BALANCE_INSUFFICIENT, SkipReason.CREDIT_BLOCKED}:
+        # Looking at the balance costs nothing and calls nobody: tomorrow again.
+        return today + timedelta(days=1)
+    if reason is SkipReason.METHOD_NOT_WORKING and probe:
+        return today
+    # Retries used up, auto-renewal off, the period paid, or no method to try: nothing
+    # more is attempted until the customer or the service changes something.
+    return None
 
 
 _Block = tuple[SkipReason, date | None]

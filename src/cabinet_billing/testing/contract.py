@@ -639,12 +639,16 @@ def check_overlapping_adds_conflict(make_uow: UowFactory) -> None:
         first.keys.record(key)
         first.commit()
         with pytest.raises(ConflictError):
-            second.keys.record(key)
-            second.commit()
+            _record_and_commit(second, key)
     with make_uow() as uow:
         _expect(uow.keys.seen(key), "the first unit of work's key was lost")
         balance = uow.ledgers.get(account_id).balance("RUB")
         _expect(balance == _rub("0"), f"a refused unit of work left a balance of {balance}")
+
+
+def _record_and_commit(uow: UnitOfWork, key: str) -> None:
+    uow.keys.record(key)
+    uow.commit()
 
 
 #: The checks that need two units of work open at once (a store that allows only one at a

@@ -226,6 +226,10 @@ class ValidationError(BillingError, ValueError):
         super().__init__(f"{field}={value!r} is invalid: {reason}")
 
 
+class WeakHashParametersError(ValidationError):
+    """Hash parameters cheaper than the library's floor (a scrypt cost ``n=2``)."""
+
+
 class NotFoundError(BillingError, LookupError):
     """An id that names nothing known.
 

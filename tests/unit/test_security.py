@@ -9,6 +9,7 @@ import pytest
 from cabinet_billing import AccessDeniedError, ConflictError, ValidationError
 from cabinet_billing.domain.security import (
     CodeWord,
+    CodeWordReset,
     IpAllowlist,
     IpRange,
     LoginRecord,
@@ -16,11 +17,13 @@ from cabinet_billing.domain.security import (
     SecuritySettings,
     parse_ip,
 )
+from cabinet_billing.errors import WeakHashParametersError
 
 pytestmark = pytest.mark.spec("A5")
 
 INTROSERV_EXAMPLE = "192.15.3.2\n10.10.1.1\n192.168.0.1-192.168.0.10"
-FAST = ScryptParams(n=2**4)
+# The cheapest parameters accepted: the floor of the scrypt paper's interactive setting.
+FAST = ScryptParams(n=2**14, r=8)
 SALT = bytes(range(16))
 MORNING = datetime(2024, 3, 21, 9, 30, tzinfo=UTC)
 
@@ -171,7 +174,7 @@ def test_code_word_verifies_and_refuses_others() -> None:
 
 def test_code_word_is_a_salted_scrypt_hash() -> None:
     word = CodeWord.create("blue falcon", salt=SALT, params=FAST)
-    expected = hashlib.scrypt(b"blue falcon", salt=SALT, n=2**4, r=8, p=1, dklen=32)
+    expected = hashlib.scrypt(b"blue falcon", salt=SALT, n=2**14, r=8, p=1, dklen=32, maxmem=2**26)
     assert word.salt == SALT
     assert word.digest == expected
     assert b"blue falcon" not in word.digest
@@ -239,17 +242,19 @@ def test_short_salt_is_refused() -> None:
     assert str(info.value) == "salt='<5 bytes>' is invalid: must be at least 16 bytes"
 
 
-@pytest.mark.parametrize("n", [0, 1, 3, 1000])
-def test_scrypt_cost_must_be_a_power_of_two(n: int) -> None:
-    with pytest.raises(ValidationError) as info:
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 1000, 2**13, 2**14 + 1, 3 * 2**14])
+def test_scrypt_cost_must_be_a_power_of_two_of_at_least_2_14(n: int) -> None:
+    with pytest.raises(WeakHashParametersError) as info:
         ScryptParams(n=n)
     assert info.value.value == n
-    assert "power of two" in str(info.value)
+    assert str(info.value) == (
+        f"n={n} is invalid: scrypt's cost n must be a power of two of at least 16384 (2**14)"
+    )
 
 
 @pytest.mark.parametrize(
     ("field", "value", "minimum"),
-    [("r", 0, 1), ("p", 0, 1), ("salt_bytes", 8, 16), ("hash_bytes", 4, 16), ("maxmem", -1, 0)],
+    [("p", 0, 1), ("salt_bytes", 8, 16), ("hash_bytes", 4, 16), ("maxmem", -1, 0)],
 )
 def test_scrypt_settings_have_minimums(field: str, value: int, minimum: int) -> None:
     with pytest.raises(ValidationError) as info:
@@ -316,3 +321,106 @@ def test_login_needs_an_aware_instant_and_a_valid_address() -> None:
     kyiv = timezone(timedelta(hours=2))
     security.record_login("10.10.1.1", datetime(2024, 3, 21, 11, 30, tzinfo=kyiv))
     assert security.last_login == LoginRecord("10.10.1.1", MORNING)
+
+
+# ----------------------------------------------------------------------------- write-once
+
+
+RESET_AT = datetime(2024, 3, 21, 10, tzinfo=UTC)
+
+
+def test_code_word_write_once_cannot_be_cleared_by_assignment() -> None:
+    security = SecuritySettings()
+    security.set_code_word("blue falcon", salt=SALT, params=FAST)
+    with pytest.raises(AttributeError):
+        security.code_word = None  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        security._code_word = None
+    with pytest.raises(ConflictError):
+        security.set_code_word("red falcon", params=FAST)
+    assert security.verify_code_word("blue falcon")
+
+
+def test_code_word_write_once_the_provider_resets_it_and_a_new_one_can_be_set() -> None:
+    security = SecuritySettings()
+    security.set_code_word("blue falcon", salt=SALT, params=FAST)
+    security.reset_code_word(by="staff bob", at=RESET_AT, reason="identity checked by phone")
+    assert not security.has_code_word
+    assert security.code_word_reset == CodeWordReset(
+        "staff bob", RESET_AT, "identity checked by phone"
+    )
+    security.set_code_word("red falcon", salt=SALT, params=FAST)
+    assert security.verify_code_word("red falcon")
+    assert not security.verify_code_word("blue falcon")
+
+
+@pytest.mark.parametrize(
+    ("by", "at", "reason", "message"),
+    [
+        ("", RESET_AT, "checked", "by='' is invalid: must be non-empty text"),
+        ("bob", RESET_AT, "  ", "reason='  ' is invalid: must be non-empty text"),
+        (
+            "bob",
+            datetime(2024, 3, 21, 10),  # noqa: DTZ001 - the naive datetime is the subject
+            "checked",
+            (
+                "at=datetime.datetime(2024, 3, 21, 10, 0) is invalid: must be an aware "
+                "datetime (with a time zone)"
+            ),
+        ),
+    ],
+)
+def test_code_word_write_once_a_reset_names_who_and_why(
+    by: str, at: datetime, reason: str, message: str
+) -> None:
+    security = SecuritySettings()
+    security.set_code_word("blue falcon", salt=SALT, params=FAST)
+    with pytest.raises(ValidationError) as info:
+        security.reset_code_word(by=by, at=at, reason=reason)
+    assert str(info.value) == message
+    assert security.verify_code_word("blue falcon")
+    assert security.code_word_reset is None
+
+
+def test_code_word_write_once_nothing_to_reset() -> None:
+    with pytest.raises(ConflictError) as info:
+        SecuritySettings().reset_code_word(by="bob", at=RESET_AT, reason="asked")
+    assert str(info.value) == "code word: is not set; there is nothing to reset"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"n": 2},
+            "n=2 is invalid: scrypt's cost n must be a power of two of at least 16384 (2**14)",
+        ),
+        ({"r": 1}, "r=1 is invalid: scrypt's block size r must be an integer of at least 8"),
+        ({"r": 7}, "r=7 is invalid: scrypt's block size r must be an integer of at least 8"),
+        (
+            {"n": True},
+            "n=True is invalid: scrypt's cost n must be a power of two of at least 16384 (2**14)",
+        ),
+    ],
+)
+def test_code_word_weak_scrypt_parameters_are_refused(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(WeakHashParametersError) as info:
+        ScryptParams(**kwargs)  # type: ignore[arg-type]
+    assert str(info.value) == message
+    assert isinstance(info.value, ValueError)
+    security = SecuritySettings()
+    with pytest.raises(WeakHashParametersError):
+        security.set_code_word("blue falcon", params=ScryptParams(**kwargs))  # type: ignore[arg-type]
+    assert not security.has_code_word
+
+
+def test_code_word_scrypt_memory_must_fit_its_cost() -> None:
+    with pytest.raises(ValidationError) as info:
+        ScryptParams(n=2**20, maxmem=64 * 1024 * 1024)
+    assert str(info.value) == (
+        "maxmem=67108864 is invalid: scrypt with n=1048576, r=8, p=1 needs 1073744896 bytes; "
+        "allow at least that much"
+    )
+    assert ScryptParams(n=2**15).n == 2**15

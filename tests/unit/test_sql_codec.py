@@ -239,7 +239,7 @@ def test_an_account_with_security_settings_round_trips() -> None:
     account.set_low_balance_threshold(rub("100.00"))
     account.security.set_ip_allowlist("10.0.0.1-10.0.0.9, 2001:db8::1")
     account.security.set_code_word(
-        "secret word", salt=b"0123456789abcdef", params=ScryptParams(n=2**4)
+        "secret word", salt=b"0123456789abcdef", params=ScryptParams(n=2**14)
     )
     account.security.record_login("10.0.0.7", AT)
     back = round_trip(account)

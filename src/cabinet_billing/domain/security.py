@@ -11,12 +11,18 @@ The allowlist uses Introserv's text format: one IP address or range ``a-b`` per 
 True
 
 A code word can be set once and is then only verified, never read back: it is kept as a
-salted scrypt hash.
+salted scrypt hash, with a cost no lower than the interactive setting of the scrypt paper
+(:data:`MIN_SCRYPT_N`, :data:`MIN_SCRYPT_R`). Only the provider can clear it, with
+:meth:`SecuritySettings.reset_code_word`.
 
 >>> from cabinet_billing.domain.security import CodeWord, ScryptParams
->>> word = CodeWord.create("blue falcon", params=ScryptParams(n=2**4))
+>>> word = CodeWord.create("blue falcon")
 >>> word.verify("blue falcon"), word.verify("red falcon")
 (True, False)
+>>> ScryptParams(n=2)
+Traceback (most recent call last):
+...
+cabinet_billing.errors.WeakHashParametersError: n=2 is invalid: scrypt's cost n must be a power of two of at least 16384 (2**14)
 """
 
 from __future__ import annotations
@@ -33,10 +39,18 @@ from typing import Final, TypeAlias
 
 import attrs
 
-from cabinet_billing.errors import AccessDeniedError, ConflictError, ValidationError
+from cabinet_billing.errors import (
+    AccessDeniedError,
+    ConflictError,
+    ValidationError,
+    WeakHashParametersError,
+)
 
 __all__ = [
+    "MIN_SCRYPT_N",
+    "MIN_SCRYPT_R",
     "CodeWord",
+    "CodeWordReset",
     "IpAddress",
     "IpAllowlist",
     "IpRange",
@@ -210,25 +224,73 @@ def _at_least(minimum: int) -> Callable[[object, attrs.Attribute[int], object], 
     return check
 
 
+# The floor of the scrypt cost. Colin Percival, "Stronger Key Derivation via Sequential
+# Memory-Hard Functions" (BSDCan 2009), section 7, gives N = 2**14, r = 8, p = 1 as the
+# parameters for interactive logins (about 16 MiB and 100 ms); RFC 7914, section 2, keeps
+# r = 8. Anything cheaper makes a stolen hash quick to guess. OWASP's Password Storage Cheat
+# Sheet asks for N = 2**17 on new systems: raise n where memory allows.
+#: The smallest scrypt CPU/memory cost ``n`` accepted: 2**14.
+MIN_SCRYPT_N: Final = 2**14
+#: The smallest scrypt block size ``r`` accepted: 8.
+MIN_SCRYPT_R: Final = 8
+
+# OpenSSL's scrypt needs 128 * r * (n + p + 2) bytes and allows 32 MiB when maxmem is 0.
+_OPENSSL_DEFAULT_MAXMEM: Final = 32 * 1024 * 1024
+
+
 @attrs.frozen
 class ScryptParams:
     """The cost of the scrypt hash that protects a code word.
 
     The defaults (``n=2**14, r=8, p=1``, 16 MiB of memory) follow the scrypt paper's
-    interactive setting; raise ``n`` where logins are rare and memory is plentiful.
+    interactive setting, which is also the floor: cheaper parameters are refused. Raise
+    ``n`` where logins are rare and memory is plentiful.
+
+    Raises:
+        WeakHashParametersError: for ``n`` below :data:`MIN_SCRYPT_N` or not a power of
+            two, or ``r`` below :data:`MIN_SCRYPT_R`.
+        ValidationError: for other values below their minimum, or a ``maxmem`` too small
+            for ``n`` and ``r``.
     """
 
-    n: int = attrs.field(default=2**14)
-    r: int = attrs.field(default=8, validator=_at_least(1))
+    n: int = attrs.field(default=MIN_SCRYPT_N)
+    r: int = attrs.field(default=MIN_SCRYPT_R)
     p: int = attrs.field(default=1, validator=_at_least(1))
     salt_bytes: int = attrs.field(default=16, validator=_at_least(16))
     hash_bytes: int = attrs.field(default=32, validator=_at_least(16))
     maxmem: int = attrs.field(default=64 * 1024 * 1024, validator=_at_least(0))
 
     @n.validator
-    def _check_n(self, _attribute: object, value: int) -> None:
-        if value < 2 or value & (value - 1):  # noqa: PLR2004 - scrypt needs a power of two > 1
-            raise ValidationError("n", value, "must be a power of two greater than 1")
+    def _check_n(self, _attribute: object, value: object) -> None:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < MIN_SCRYPT_N
+            or value & (value - 1)
+        ):
+            raise WeakHashParametersError(
+                "n",
+                value,
+                f"scrypt's cost n must be a power of two of at least {MIN_SCRYPT_N} (2**14)",
+            )
+
+    @r.validator
+    def _check_r(self, _attribute: object, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < MIN_SCRYPT_R:
+            raise WeakHashParametersError(
+                "r", value, f"scrypt's block size r must be an integer of at least {MIN_SCRYPT_R}"
+            )
+
+    def __attrs_post_init__(self) -> None:
+        needed = 128 * self.r * (self.n + self.p + 2)
+        allowed = self.maxmem or _OPENSSL_DEFAULT_MAXMEM
+        if needed > allowed:
+            raise ValidationError(
+                "maxmem",
+                self.maxmem,
+                f"scrypt with n={self.n}, r={self.r}, p={self.p} needs {needed} bytes; "
+                f"allow at least that much",
+            )
 
     def derive(self, secret: bytes, salt: bytes) -> bytes:
         """The scrypt hash of ``secret`` with ``salt``."""
@@ -316,9 +378,35 @@ class LoginRecord:
     )
 
 
+@attrs.frozen
+class CodeWordReset:
+    """The provider's reset of a code word: who did it, when and why.
+
+    Args:
+        by: the staff member (or process) that reset it.
+        at: when (aware).
+        reason: why, in words.
+    """
+
+    by: str = attrs.field(validator=attrs.validators.instance_of(str))
+    at: datetime = attrs.field(
+        validator=[attrs.validators.instance_of(datetime), _check_instant],
+    )
+    reason: str = attrs.field(validator=attrs.validators.instance_of(str))
+
+    def __attrs_post_init__(self) -> None:
+        for field in ("by", "reason"):
+            value: str = getattr(self, field)
+            if not value.strip():
+                raise ValidationError(field, value, "must be non-empty text")
+
+
 @attrs.define
 class SecuritySettings:
     r"""An account's security settings: IP allowlist, code word, last login (SPEC A5).
+
+    The code word is write-once: :meth:`set_code_word` sets it when none is set, nothing
+    assigns it, and only the provider clears it, with :meth:`reset_code_word`.
 
     >>> from datetime import UTC, datetime
     >>> security = SecuritySettings()
@@ -330,15 +418,32 @@ class SecuritySettings:
     Traceback (most recent call last):
     ...
     cabinet_billing.errors.AccessDeniedError: 8.8.8.8 may not access billing: the address is not in the billing IP allowlist
+    >>> security.code_word = None
+    Traceback (most recent call last):
+    ...
+    AttributeError: property 'code_word' of 'SecuritySettings' object has no setter
     """
 
     ip_allowlist: IpAllowlist = attrs.field(
         factory=IpAllowlist,
         validator=attrs.validators.instance_of(IpAllowlist),
     )
-    code_word: CodeWord | None = attrs.field(default=None, repr=False)
+    _code_word: CodeWord | None = attrs.field(
+        default=None,
+        repr=False,
+        alias="_code_word",
+        validator=attrs.validators.optional(attrs.validators.instance_of(CodeWord)),
+        on_setattr=attrs.setters.frozen,
+    )
     show_last_login_ip: bool = True
     last_login: LoginRecord | None = None
+    _code_word_reset: CodeWordReset | None = attrs.field(
+        default=None,
+        repr=False,
+        alias="_code_word_reset",
+        validator=attrs.validators.optional(attrs.validators.instance_of(CodeWordReset)),
+        on_setattr=attrs.setters.frozen,
+    )
 
     def set_ip_allowlist(self, text: str) -> None:
         """Replace the allowlist with ``text`` in the Introserv format (empty: no restriction).
@@ -363,9 +468,19 @@ class SecuritySettings:
             )
 
     @property
+    def code_word(self) -> CodeWord | None:
+        """The code word's hash, if one is set; read-only (the word itself is never kept)."""
+        return self._code_word
+
+    @property
     def has_code_word(self) -> bool:
         """Whether a code word was set (the word itself can never be read)."""
-        return self.code_word is not None
+        return self._code_word is not None
+
+    @property
+    def code_word_reset(self) -> CodeWordReset | None:
+        """The provider's last reset of the code word, if any."""
+        return self._code_word_reset
 
     def set_code_word(
         self,
@@ -374,22 +489,51 @@ class SecuritySettings:
         salt: bytes | None = None,
         params: ScryptParams | None = None,
     ) -> None:
-        """Set the code word; this is possible once only.
+        """Set the code word; this is possible once only (again after a provider reset).
 
         Raises:
             ConflictError: when a code word is already set.
             ValidationError: for an empty word.
         """
-        if self.code_word is not None:
+        if self._code_word is not None:
             raise ConflictError(
                 "code word",
                 "is already set and cannot be changed; ask the provider to reset it",
             )
-        self.code_word = CodeWord.create(word, salt=salt, params=params)
+        object.__setattr__(self, "_code_word", CodeWord.create(word, salt=salt, params=params))
+
+    def reset_code_word(self, *, by: str, at: datetime, reason: str) -> None:
+        """Clear the code word, on the provider's side: the customer may then set a new one.
+
+        This is the only way a code word goes away. The reset is recorded.
+
+        Args:
+            by: the staff member or process that resets it.
+            at: when (aware).
+            reason: why, in words (e.g. "identity checked by phone").
+
+        Raises:
+            ConflictError: when no code word is set.
+            ValidationError: for an empty ``by`` or ``reason`` or a naive ``at``; nothing
+                changes then.
+
+        >>> from datetime import UTC, datetime
+        >>> security = SecuritySettings()
+        >>> security.set_code_word("blue falcon")
+        >>> security.reset_code_word(by="staff bob", at=datetime(2024, 3, 21, tzinfo=UTC),
+        ...                          reason="identity checked by phone")
+        >>> security.has_code_word, security.code_word_reset.by
+        (False, 'staff bob')
+        """
+        record = CodeWordReset(by, at, reason)
+        if self._code_word is None:
+            raise ConflictError("code word", "is not set; there is nothing to reset")
+        object.__setattr__(self, "_code_word", None)
+        object.__setattr__(self, "_code_word_reset", record)
 
     def verify_code_word(self, word: str) -> bool:
         """Whether ``word`` is the code word; False when none is set."""
-        return self.code_word is not None and self.code_word.verify(word)
+        return self._code_word is not None and self._code_word.verify(word)
 
     def record_login(self, ip: str | IpAddress, at: datetime) -> None:
         """Record a login from ``ip`` at the instant ``at`` (an aware datetime).

@@ -233,7 +233,7 @@ def test_users_payers_and_documents_round_trip() -> None:
 
 
 def test_an_account_with_security_settings_round_trips() -> None:
-    account = Account.open("acc-1", "jill", email="j@example.com", country="RU")
+    account = Account.open("acc-1", "jill", email="j@example.com", country="RU", currency="RUB")
     account.change_postal_address(PostalAddress("Moscow", "100000", "Lenina 1"))
     account.set_notification_email(NotificationPurpose.SUPPORT, "help@example.com")
     account.set_low_balance_threshold(rub("100.00"))

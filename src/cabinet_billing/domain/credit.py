@@ -33,6 +33,7 @@ import moneyed
 from dateutil.relativedelta import relativedelta
 
 from cabinet_billing.domain.checks import shared_copies
+from cabinet_billing.domain.customer import Account, check_account_currency
 from cabinet_billing.domain.money import Money, sum_money
 from cabinet_billing.errors import (
     AmountOutOfRangeError,
@@ -202,6 +203,29 @@ class CreditLine:
     limit: Money = attrs.field(converter=_limit_converter)
     _usage: list[CreditUsage] = attrs.field(factory=list, alias="_usage")
     _statements: list[CreditStatement] = attrs.field(factory=list, alias="_statements")
+
+    @classmethod
+    def for_account(cls, account: Account, limit: moneyed.Money) -> CreditLine:
+        """Open the credit line of an account: the limit must be in the account's currency.
+
+        The line's debt is compared with the account's balance and its statements are
+        invoiced in the account's currency; a line in another currency would break both.
+
+        Raises:
+            CurrencyMismatchError: for a limit in another currency than the account's.
+            PrecisionError: for a limit finer than the minor unit.
+            InvalidAmountError: for a negative limit.
+
+        >>> from cabinet_billing.domain.customer import Account
+        >>> account = Account.open("acc-1", "astra", currency="RUB")
+        >>> CreditLine.for_account(account, Money("400000.00", "RUB")).limit
+        Money('400000.00', 'RUB')
+        >>> CreditLine.for_account(account, Money("2000.00", "EUR"))
+        Traceback (most recent call last):
+        ...
+        cabinet_billing.errors.CurrencyMismatchError: credit limit 2000.00 EUR of account 'acc-1' is in EUR, expected RUB
+        """
+        return cls(account.id, check_account_currency(account, limit, "credit limit"))
 
     # ------------------------------------------------------------------ reading
 

@@ -42,6 +42,7 @@ from cabinet_billing.domain.money import Money, currency_places
 from cabinet_billing.domain.security import SecuritySettings
 from cabinet_billing.errors import (
     ConflictError,
+    CurrencyMismatchError,
     ProfileIncompleteError,
     UnknownCurrencyError,
     ValidationError,
@@ -60,6 +61,7 @@ __all__ = [
     "Profile",
     "ProfileType",
     "VerificationStatus",
+    "check_account_currency",
     "check_country",
     "check_email",
     "check_phone",
@@ -483,8 +485,23 @@ class Account:
         self.profile = attrs.evolve(self.profile, language=language)
 
     def change_currency(self, currency: str) -> None:
-        """Set the currency prices are shown and invoices are issued in."""
-        self.profile = attrs.evolve(self.profile, currency=currency)
+        """Set the currency prices are shown and invoices are issued in.
+
+        Raises:
+            ValidationError: for a code that is not ISO 4217.
+            ConflictError: while the low-balance threshold is in another currency: set it
+                in the new currency, or switch it off, first. (A credit line, which the
+                account does not hold, is the caller's to check.)
+        """
+        profile = attrs.evolve(self.profile, currency=currency)
+        threshold = self.settings.low_balance_threshold
+        if threshold is not None and threshold.currency.code != profile.currency:
+            raise ConflictError(
+                f"account {self.id!r}",
+                f"its low-balance threshold is {threshold}; set it in {profile.currency} or "
+                f"switch it off before changing the currency to {profile.currency}",
+            )
+        self.profile = profile
 
     def change_postal_address(self, address: PostalAddress) -> None:
         """Set the postal address."""
@@ -572,7 +589,23 @@ class Account:
         self.settings = attrs.evolve(self.settings, auto_renew_default=bool(enabled))
 
     def set_low_balance_threshold(self, threshold: Money | None) -> None:
-        """Notify when the balance falls below ``threshold``; ``None`` switches it off."""
+        """Notify when the balance falls below ``threshold``; ``None`` switches it off.
+
+        The threshold is compared with the balance in the account's currency, so it must
+        be in that currency.
+
+        Raises:
+            CurrencyMismatchError: for a threshold in another currency than the account's.
+            ValidationError: for a negative threshold or one finer than the minor unit.
+
+        >>> account = Account.open("acc-1", "jfairy", currency="EUR")
+        >>> account.set_low_balance_threshold(Money("20.00", "USD"))
+        Traceback (most recent call last):
+        ...
+        cabinet_billing.errors.CurrencyMismatchError: low-balance threshold 20.00 USD of account 'acc-1' is in USD, expected EUR
+        """
+        if threshold is not None:
+            check_account_currency(self, threshold, "low-balance threshold")
         self.settings = attrs.evolve(self.settings, low_balance_threshold=threshold)
 
     def set_news_subscription(self, enabled: bool) -> None:
@@ -590,6 +623,41 @@ class Account:
     def set_pay_without_login(self, enabled: bool) -> None:
         """Whether invoices may be paid without logging in again."""
         self.settings = attrs.evolve(self.settings, pay_without_login=bool(enabled))
+
+
+def check_account_currency(account: Account, amount: object, what: str) -> Money:
+    """Return ``amount`` if it is an amount in the account's currency.
+
+    For every amount that is compared with the account's balance or debt: a low-balance
+    threshold, a credit limit, a default taken from the provider's settings. Use it
+    before storing such an amount: one in another currency would fail every later
+    comparison (and every daily billing run of the account).
+
+    Args:
+        account: the account.
+        amount: the amount (a ``moneyed.Money``).
+        what: what the amount is, for the message ("credit limit").
+
+    Raises:
+        CurrencyMismatchError: naming the amount, the account and its currency.
+        ValidationError: for something that is not an amount.
+
+    >>> account = Account.open("acc-1", "jfairy", currency="RUB")
+    >>> check_account_currency(account, Money("400000.00", "RUB"), "credit limit")
+    Money('400000.00', 'RUB')
+    >>> check_account_currency(account, Money("2000.00", "EUR"), "credit limit")
+    Traceback (most recent call last):
+    ...
+    cabinet_billing.errors.CurrencyMismatchError: credit limit 2000.00 EUR of account 'acc-1' is in EUR, expected RUB
+    """
+    if not isinstance(amount, moneyed.Money):
+        raise ValidationError(what, amount, f"must be an amount in {account.profile.currency}")
+    money = Money.of(amount)
+    if money.code != account.profile.currency:
+        raise CurrencyMismatchError(
+            money.code, account.profile.currency, f"{what} {money} of account {account.id!r}"
+        )
+    return money
 
 
 # ----------------------------------------------------------------------------- gating

@@ -1,0 +1,427 @@
+"""The rights matrix: every cabinet use case refuses whoever may not call it, and changes nothing.
+
+HOW TO ADD A ROW (every new cabinet use case needs one, or ``test_every_use_case_has_a_row``
+fails): append to ``USE_CASES`` ::
+
+    Row("<namespace>", "<method>", "<right or OWNER>", lambda c, w: c.<namespace>.<method>(...)),
+
+- the callable gets a :class:`~cabinet_billing.app.cabinet.Cabinet` and the prepared
+  :class:`World` (ids of what the account already has: ``w.service_id``, ``w.invoice_id``,
+  ``w.method_id``, ``w.payer_id``, ``w.ticket_id`` ...) and calls the use case with valid
+  arguments; a user holding only that right must be able to make the call;
+- when the call needs some state first (say, the exchange switched on before switching it
+  off), pass ``prepare=lambda w: ...``: it runs as the owner before the check;
+- add to :func:`build_world` (and a field of :class:`World`) anything the account must have.
+
+For each row, each of these is refused with ``AccessDeniedError`` naming the right (or the
+address), and the store's committed state, the notifications sent and the payment
+provider's calls are exactly as before: a user who holds every right but that one, a
+disabled user who holds every right, a user of another account, the owner calling from an
+address outside the account's billing IP allowlist, and the owner calling with no address.
+"""
+
+# Every row takes (cabinet, world) whether or not it needs the world: one shape for all rows.
+# ruff: noqa: ARG005
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+import attrs
+import pytest
+
+from cabinet_billing import (
+    AccessDeniedError,
+    Account,
+    AutopayPolicy,
+    BillingSettings,
+    Cabinet,
+    Cart,
+    Money,
+    Payer,
+    PaymentMethod,
+    Plan,
+    PostalAddress,
+    ProductKind,
+    SavedPaymentMethod,
+)
+from cabinet_billing.adapters.fx import FixedRates
+from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
+from cabinet_billing.app.gate import OWNER
+from cabinet_billing.domain.access import DEFAULT_CATALOGUE
+from cabinet_billing.domain.payer import BankDetails, PayerKind, TaxId
+from cabinet_billing.domain.paylink import PayLinkKeys, PayLinkSigner
+from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.payment_method import PaymentMethodPricing
+from cabinet_billing.domain.service import Actor
+from cabinet_billing.rules.autopay import AutopayMode
+from cabinet_billing.rules.credit_limit import CreditPolicy
+
+START = datetime(2024, 3, 5, 10, tzinfo=UTC)
+ACCOUNT = "acc-1"
+OWNER_ID = "u-owner"
+STRANGER = "u-stranger"  # the owner of another account
+DISABLED = "u-disabled"  # holds every right, disabled
+FULL = "u-full"  # holds every right, not the owner
+ALLOWLIST = "10.0.0.0-10.0.0.255"
+OK_IP = "10.0.0.7"
+REFUSED_IP = "192.0.2.1"
+IBAN = "UA21 3223 1300 0002 6007 2335 6600 1"
+
+
+def rub(amount: str) -> Money:
+    return Money(amount, "RUB")
+
+
+def without(right: str) -> str:
+    """The user holding every right but ``right``."""
+    return f"u-without-{right}"
+
+
+def only(right: str) -> str:
+    """The user holding ``right`` alone."""
+    return f"u-only-{right}"
+
+
+@attrs.frozen
+class World:
+    """A prepared account ``acc-1`` and the ids of what it has.
+
+    It has a balance of 900.00 RUB, an active service paid until next month (``service_id``),
+    an unpaid order invoice of 5000.00 RUB (``invoice_id``), a working saved card with card
+    autopay on invoice day (``method_id``), a Ukrainian company payer with EDRPOU and IBAN
+    (``payer_id``), an open ticket (``ticket_id``), a credit line and the billing IP
+    allowlist ``10.0.0.0-10.0.0.255``.
+    """
+
+    s: InMemoryBilling
+    service_id: str
+    invoice_id: str
+    method_id: str
+    payer_id: str
+    ticket_id: str
+
+    def cabinet(self, user_id: str, ip: str | None = OK_IP, account_id: str = ACCOUNT) -> Cabinet:
+        """The cabinet of a user of ``acc-1`` (or of another account) calling from ``ip``."""
+        return self.s.billing.cabinet(account_id, user_id, ip=ip)
+
+    @property
+    def owner(self) -> Cabinet:
+        """The owner's cabinet, from an allowed address."""
+        return self.cabinet(OWNER_ID)
+
+
+def settings() -> BillingSettings:
+    return BillingSettings(
+        payment_methods=(
+            PaymentMethod("card", "Bank card", PaymentMethodPricing("RUB")),
+            PaymentMethod("wallet", "Wallet", PaymentMethodPricing("RUB")),
+        ),
+        credit=CreditPolicy(statement_day=1, due_day=15, grace_days=15),
+        credit_limit=rub("10000.00"),
+        pay_links=PayLinkSigner(PayLinkKeys("k1", {"k1": bytes(range(32))})),
+        currencies=("RUB", "EUR"),
+        card_autopay_on_invoice_day=True,
+    )
+
+
+def order(w: World | InMemoryBilling, cabinet: Cabinet, price: str, order_id: str) -> object:
+    s = w.s if isinstance(w, World) else w
+    plan = Plan("vps", "VPS", ProductKind.VPS, {"month": rub(price)})
+    cart = Cart(ACCOUNT, "RUB")
+    cart.add(plan, "month")
+    return cabinet.orders.place(
+        cart.checkout(
+            "wallet", s.clock.today(), order_id=order_id, tax=s.billing.settings.tax, country="RU"
+        ),
+    )
+
+
+def company_payer(payer_id: str = "p-1") -> Payer:
+    return Payer(
+        payer_id,
+        PayerKind.LEGAL_ENTITY,
+        "UA",
+        "TOV Romashka",
+        tax_ids=[TaxId("edrpou", "32855961")],
+        bank=BankDetails(bank_name="PrivatBank", iban=IBAN),
+    )
+
+
+def card(method_id: str, token: str) -> SavedPaymentMethod:
+    return SavedPaymentMethod(method_id, ACCOUNT, "card", token, "Visa", "•••• 4242")
+
+
+def build_world() -> World:
+    """``acc-1`` with everything the rows' calls need (see :class:`World`)."""
+    s = in_memory_billing(settings(), now=START, rates=FixedRates({("EUR", "RUB"): "100"}))
+    account = Account.open(ACCOUNT, "jfairy", email="j@example.com", currency="RUB", country="RU")
+    account.change_name("Fairy", "Jill")
+    account.change_postal_address(PostalAddress("Moscow", "100000", "Lenina 1"))
+    account.security.set_ip_allowlist(ALLOWLIST)
+    s.billing.open_account(account, owner_id=OWNER_ID, owner_name="Jill")
+    s.billing.open_account(
+        Account.open("acc-2", "stranger", email="s@example.com", currency="RUB"),
+        owner_id=STRANGER,
+        owner_name="Stranger",
+    )
+    every = DEFAULT_CATALOGUE.actions
+    with MemoryUnitOfWork(s.store) as uow:
+        users = uow.users.get(ACCOUNT)
+        users.add(FULL, "Full", "full@example.com", every)
+        users.add(DISABLED, "Disabled", "disabled@example.com", every, enabled=False)
+        for right in every:
+            users.add(without(right), "Without", "", [a for a in every if a != right])
+            users.add(only(right), "Only", "", [right])
+        uow.commit()
+    owner = s.billing.cabinet(ACCOUNT, OWNER_ID, ip=OK_IP)
+    started = owner.payments.top_up(rub("1000.00"), "wallet")
+    s.billing.webhooks.handle(
+        *s.gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, s.clock.now()),
+    )
+    owner.payments.bind_card(card("card-1", "tok_1"))
+    placed = order(s, owner, "100.00", "o-1")
+    service_id = placed.service_ids[0]  # type: ignore[attr-defined]
+    with MemoryUnitOfWork(s.store) as uow:
+        uow.services.get(service_id).finish_processing(Actor.admin("ops"), s.clock.now())
+        uow.commit()
+    unpaid = order(s, owner, "5000.00", "o-2")
+    owner.payers.add(company_payer())
+    ticket = owner.tickets.open(department="technical", subject="Ping", text="Ping fails")
+    s.billing.staff.open_credit_line(ACCOUNT)
+    s.exchange.connect(ACCOUNT)
+    return World(
+        s,
+        service_id=service_id,
+        invoice_id=unpaid.invoice.id,  # type: ignore[attr-defined]
+        method_id="card-1",
+        payer_id="p-1",
+        ticket_id=ticket.id,
+    )
+
+
+Call = Callable[[Cabinet, World], object]
+Prepare = Callable[[World], object]
+
+
+@attrs.frozen
+class Row:
+    """One cabinet use case: its namespace, method, the right it needs, and a valid call."""
+
+    namespace: str
+    method: str
+    right: str
+    call: Call
+    prepare: Prepare | None = None
+
+    def __str__(self) -> str:
+        return f"{self.namespace}.{self.method}"
+
+
+USE_CASES: list[Row] = [
+    # balance
+    Row("balance", "get", "invoices.view", lambda c, w: c.balance.get("RUB")),
+    Row("balance", "equivalents", "invoices.view", lambda c, w: c.balance.equivalents(rub("100"))),
+    Row("balance", "convert", "invoices.pay", lambda c, w: c.balance.convert(rub("100"), "EUR")),
+    Row(
+        "balance",
+        "set_autopay",
+        "invoices.pay",
+        lambda c, w: c.balance.set_autopay(
+            w.method_id,
+            AutopayPolicy(rub("100.00"), AutopayMode.FIXED, rub("500.00"), rub("2000.00")),
+        ),
+    ),
+    Row("balance", "stop_autopay", "invoices.pay", lambda c, w: c.balance.stop_autopay()),
+    Row(
+        "balance",
+        "recommended_autopay_cap",
+        "invoices.view",
+        lambda c, w: c.balance.recommended_autopay_cap(),
+    ),
+    # credit
+    Row("credit", "status", "invoices.view", lambda c, w: c.credit.status()),
+    # documents
+    Row(
+        "documents",
+        "switch_exchange_on",
+        "settings.manage",
+        lambda c, w: c.documents.switch_exchange_on(w.payer_id),
+    ),
+    Row(
+        "documents",
+        "switch_exchange_off",
+        "settings.manage",
+        lambda c, w: c.documents.switch_exchange_off(),
+        prepare=lambda w: w.owner.documents.switch_exchange_on(w.payer_id),
+    ),
+    Row(
+        "documents",
+        "reconciliation",
+        "documents.view",
+        lambda c, w: c.documents.reconciliation("RUB", date(2024, 3, 1), date(2024, 4, 1)),
+    ),
+    # invoices
+    Row("invoices", "pay", "invoices.pay", lambda c, w: c.invoices.pay(w.invoice_id)),
+    Row("invoices", "delete", "invoices.pay", lambda c, w: c.invoices.delete(w.invoice_id)),
+    Row("invoices", "pay_link", "invoices.pay", lambda c, w: c.invoices.pay_link(w.invoice_id)),
+    # orders
+    Row("orders", "place", "services.order", lambda c, w: order(w, c, "100.00", "o-matrix")),
+    # payers
+    Row("payers", "add", "payers.manage", lambda c, w: c.payers.add(company_payer("p-2"))),
+    Row("payers", "update", "payers.manage", lambda c, w: c.payers.update(company_payer())),
+    # payments
+    Row("payments", "top_up", "invoices.pay", lambda c, w: c.payments.top_up(rub("50"), "card")),
+    Row(
+        "payments",
+        "bind_card",
+        "invoices.pay",
+        lambda c, w: c.payments.bind_card(card("card-2", "tok_2")),
+    ),
+    Row(
+        "payments",
+        "delete_method",
+        "invoices.pay",
+        lambda c, w: c.payments.delete_method(w.method_id),
+    ),
+    Row(
+        "payments",
+        "stop_card_autopay",
+        "invoices.pay",
+        lambda c, w: c.payments.stop_card_autopay(),
+    ),
+    # profile
+    Row("profile", "request_deletion", OWNER, lambda c, w: c.profile.request_deletion()),
+    # services
+    Row("services", "renew", "services.renew", lambda c, w: c.services.renew(w.service_id)),
+    Row(
+        "services",
+        "set_auto_renewal",
+        "services.renew",
+        lambda c, w: c.services.set_auto_renewal(w.service_id),
+    ),
+    Row(
+        "services",
+        "switch_auto_renewal_off",
+        "services.renew",
+        lambda c, w: c.services.switch_auto_renewal_off(w.service_id),
+    ),
+    # tickets
+    Row(
+        "tickets",
+        "open",
+        "support.write",
+        lambda c, w: c.tickets.open(department="finance", subject="VAT", text="Looks wrong"),
+    ),
+    Row("tickets", "reply", "support.write", lambda c, w: c.tickets.reply(w.ticket_id, "Still")),
+    Row("tickets", "close", "support.write", lambda c, w: c.tickets.close(w.ticket_id)),
+    Row("tickets", "list", "support.view", lambda c, w: c.tickets.list()),
+]
+
+# --------------------------------------------------------------------------- machinery
+
+
+def committed(w: World) -> object:
+    """Everything a refused call must leave as it was: store, notices, provider calls."""
+    store = w.s.store
+    tables = {
+        field.name: {
+            key: (table.versions[key], copy.deepcopy(row)) for key, row in table.rows.items()
+        }
+        for field in attrs.fields(type(store))
+        if hasattr(table := getattr(store, field.name), "rows")
+    }
+    return (
+        tables,
+        dict(store.invoice_numbers),
+        dict(store.sequences),
+        set(store.keys),
+        list(w.s.notifier.sent),
+        list(w.s.gateway.charges),
+        list(w.s.gateway.checkouts),
+        list(w.s.exchange.sent),
+    )
+
+
+def prepared(row: Row) -> World:
+    world = build_world()
+    if row.prepare is not None:
+        row.prepare(world)
+    return world
+
+
+def action_of(row: Row) -> str:
+    return "act as the account's owner" if row.right == OWNER else row.right
+
+
+def refusals(row: Row) -> list[tuple[str, Callable[[World], Cabinet], str]]:
+    """(case, the refused cabinet, a text the error must contain)."""
+    lacking = FULL if row.right == OWNER else without(row.right)
+    action = action_of(row)
+    return [
+        ("without the right", lambda w: w.cabinet(lacking), action),
+        ("disabled", lambda w: w.cabinet(DISABLED), "the user is disabled"),
+        ("of another account", lambda w: w.cabinet(STRANGER), f"not a user of account {ACCOUNT!r}"),
+        ("outside the allowlist", lambda w: w.cabinet(OWNER_ID, ip=REFUSED_IP), REFUSED_IP),
+        ("with no address", lambda w: w.cabinet(OWNER_ID, ip=None), "gave none"),
+    ]
+
+
+CASES = [(row, case) for row in USE_CASES for case, _, _ in refusals(row)]
+
+
+@pytest.mark.spec("A3", "A5")
+@pytest.mark.parametrize(("row", "case"), CASES, ids=[f"{r}-{c}" for r, c in CASES])
+def test_a_refused_call_names_the_right_or_address_and_changes_nothing(
+    row: Row,
+    case: str,
+) -> None:
+    world = prepared(row)
+    (refused, expected) = next((cab, text) for name, cab, text in refusals(row) if name == case)
+    before = committed(world)
+    with pytest.raises(AccessDeniedError) as info:
+        row.call(refused(world), world)
+    message = str(info.value)
+    assert expected in message
+    if case != "outside the allowlist":
+        assert info.value.action == action_of(row)
+    assert committed(world) == before
+
+
+@pytest.mark.spec("A3")
+@pytest.mark.parametrize("row", USE_CASES, ids=str)
+def test_the_right_alone_is_enough(row: Row) -> None:
+    world = prepared(row)
+    user = OWNER_ID if row.right == OWNER else only(row.right)
+    row.call(world.cabinet(user), world)
+
+
+@pytest.mark.spec("A3")
+def test_every_use_case_has_a_row() -> None:
+    world = build_world()
+    cabinet = world.owner
+    namespaces = {
+        name: value
+        for name, value in vars(cabinet).items()
+        if type(value).__module__.startswith("cabinet_billing.app.")
+    }
+    public = {
+        (name, method)
+        for name, namespace in namespaces.items()
+        for method, _ in inspect.getmembers(type(namespace), inspect.isfunction)
+        if not method.startswith("_")
+    }
+    rows = [(r.namespace, r.method) for r in USE_CASES]
+    assert len(rows) == len(set(rows)), "a use case has two rows"
+    assert sorted(public - set(rows)) == [], "cabinet use cases without a row in USE_CASES"
+    assert sorted(set(rows) - public) == [], "rows for use cases the cabinet does not have"
+    assert {"balance", "payers", "profile", "tickets"} <= set(namespaces)
+
+
+@pytest.mark.spec("A3")
+def test_every_row_names_a_known_right() -> None:
+    unknown = [str(r) for r in USE_CASES if r.right != OWNER and r.right not in DEFAULT_CATALOGUE]
+    assert unknown == []

@@ -67,7 +67,7 @@ def card(method_id: str = "m1", token: str = "tok_1") -> SavedPaymentMethod:  # 
 
 def order(s: InMemoryBilling, price: str, *, activate: bool = True) -> str:
     amount = money(price)
-    plan = Plan("plan", "Business", ProductKind.SAAS, {"month": amount})
+    plan = Plan("plan", "Business", ProductKind.SAAS, {"month": amount, "quarter": amount * 3})
     cart = Cart("acc-1", amount.code)
     cart.add(plan, "month")
     placed = owner(s).orders.place(
@@ -168,7 +168,7 @@ def test_the_renewal_period_changes_only_for_an_active_service() -> None:
         uow.services.get(service_id).finish_processing(Actor.system(), s.clock.now())
         uow.commit()
     sub = owner(s).services.set_auto_renewal(service_id, period="quarter")
-    assert str(sub.period) == "3 months"
+    assert (str(sub.period), sub.price) == ("3 months", money("300.00 UAH"))
     owner(s).services.switch_auto_renewal_off(service_id)
     assert not s.store.services.rows[service_id].auto_renew
 

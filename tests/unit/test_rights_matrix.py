@@ -305,6 +305,12 @@ USE_CASES: list[Row] = [
     ),
     Row(
         "services",
+        "set_auto_renewal_default",
+        "services.renew",
+        lambda c, w: c.services.set_auto_renewal_default(False),
+    ),
+    Row(
+        "services",
         "switch_auto_renewal_off",
         "services.renew",
         lambda c, w: c.services.switch_auto_renewal_off(w.service_id),

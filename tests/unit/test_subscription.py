@@ -82,8 +82,8 @@ def test_an_unpaid_service_has_nothing_to_renew() -> None:
 @pytest.mark.spec("R4")
 def test_the_renewal_period_changes_for_an_active_service() -> None:
     sub = monthly()
-    sub.change_period(Period.year(), ServiceStatus.ACTIVE)
-    assert sub.period == Period.year()
+    sub.change_period(Period.year(), ServiceStatus.ACTIVE, price=Money("2500.00", "RUB"))
+    assert (sub.period, sub.price) == (Period.year(), Money("2500.00", "RUB"))
     assert sub.next_paid_until == date(2025, 3, 21)
 
 
@@ -97,14 +97,14 @@ def test_the_renewal_period_is_refused_unless_the_service_is_active(
 ) -> None:
     sub = monthly()
     with pytest.raises(InvalidTransitionError) as error:
-        sub.change_period("year", status)
+        sub.change_period("year", status, price=Money("2500.00", "RUB"))
     assert error.value.current is status
     assert error.value.attempted == "renewal period 1 year"
     assert str(error.value) == (
         f"cannot go from {status} to renewal period 1 year; allowed from {status}: none "
         "(the renewal period changes only while the service is active)"
     )
-    assert sub.period == Period.months()
+    assert (sub.period, sub.price) == (Period.months(), Money("250.00", "RUB"))
     assert sub.anchor == date(2024, 3, 21)
 
 

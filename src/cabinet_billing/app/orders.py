@@ -23,8 +23,7 @@ from datetime import datetime, timedelta
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Gate
 from cabinet_billing.app.results import OrderResult
-from cabinet_billing.domain.cart import Order, OrderLine
-from cabinet_billing.domain.catalog import ProductKind
+from cabinet_billing.domain.cart import CartItem, Order, OrderLine
 from cabinet_billing.domain.customer import Account, payment_readiness
 from cabinet_billing.domain.events import BillingEvent, OrderPlaced
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, IssuedLine
@@ -60,7 +59,7 @@ class CabinetOrders:
             if uow.keys.seen(key):
                 raise ConflictError(f"order {order.id!r}", "was placed already")
             uow.keys.record(key)
-            kinds = {item.id: item.plan.kind for item in order.items}
+            items = {item.id: item for item in order.items}
             lines: list[IssuedLine] = []
             service_ids: list[str] = []
             for line in order.lines:
@@ -69,7 +68,8 @@ class CabinetOrders:
                     account=account,
                     user_id=call.user.id,
                     line=line,
-                    kind=kinds[line.item_id],
+                    item=items[line.item_id],
+                    currency=order.currency,
                     now=now,
                 )
                 uow.services.add(service)
@@ -132,7 +132,8 @@ def _new_service(
     account: Account,
     user_id: str,
     line: OrderLine,
-    kind: ProductKind,
+    item: CartItem,
+    currency: str,
     now: datetime,
 ) -> Service:
     return Service.order(
@@ -140,10 +141,13 @@ def _new_service(
         account_id=account.id,
         plan_id=line.plan_id,
         plan_name=line.plan_name,
-        kind=kind,
+        kind=item.plan.kind,
         price=line.then,
         period=line.period,
         created_at=now,
         actor=Actor.client(user_id),
         auto_renew=account.settings.auto_renew_default,
+        # Every period the plan sells, so that a renewal for another period is priced
+        # from the plan (SPEC X1).
+        prices=item.plan.price_list(currency, dict(line.quantities)),
     )

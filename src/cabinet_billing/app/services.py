@@ -11,11 +11,13 @@ from datetime import timedelta
 
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Call, Gate
+from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, InvoiceLine
 from cabinet_billing.domain.periods import Period
-from cabinet_billing.domain.service import Service
+from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod
+from cabinet_billing.domain.service import Service, ServiceStatus
 from cabinet_billing.domain.subscription import RenewalSource, Subscription
-from cabinet_billing.errors import ConflictError, NotFoundError
+from cabinet_billing.errors import ConflictError, NotFoundError, ValidationError
 from cabinet_billing.rules.credit_limit import CreditAction
 
 __all__ = ["CabinetServices"]
@@ -97,15 +99,21 @@ class CabinetServices:
         method_id: str | None = None,
         period: Period | str | None = None,
     ) -> Subscription:
-        """Renew a service automatically, from the balance or a saved method (SPEC R4).
+        """Renew a service automatically, from the balance or a saved method (SPEC R4, X1).
 
         The period defaults to the order period and may be changed only while the
-        service is active.
+        service is active. Every period is priced from the plan's price list as the
+        service was sold (Astra Cloud: 20.00 a day, 100.00 a month, 1200.00 a year), so
+        a renewal period changed to a year renews a year at the yearly price.
 
         Raises:
             AccessDeniedError: without the right ``services.renew``.
             NotFoundError: for a service of another account or an unknown method.
-            ConflictError: when the service has never been paid.
+            PriceNotFoundError: for a period the plan has no price for, naming the periods
+                it has; nothing changes.
+            ConflictError: when the service has never been paid, or a saved card is to
+                pay while card autopay is stopped (invoices are then paid by bank transfer
+                only, SPEC R7).
             InvalidTransitionError: when changing the period of a service that is not
                 active.
         """
@@ -113,8 +121,9 @@ class CabinetServices:
             uow = call.uow
             service = _service(call, service_id)
             profile = uow.profiles.get(call.account.id)
+            price = None if period is None else service.price_for(period)
             if method_id is not None:
-                profile.method(method_id)
+                _ensure_card_may_renew(self._ctx, profile, profile.method(method_id))
             source = RenewalSource.SAVED_METHOD if method_id else RenewalSource.BALANCE
             sub = profile.subscription(service_id)
             if sub is None:
@@ -122,12 +131,59 @@ class CabinetServices:
             else:
                 sub.change_source(source, method_id)
                 sub.switch_on()
-            if period is not None:
-                sub.change_period(period, service.status)
+            if period is not None and price is not None:
+                sub.change_period(period, service.status, price=price)
             profile.subscribe(sub)
             service.set_auto_renew(True)
             uow.commit()
         return sub
+
+    def set_auto_renewal_default(self, enabled: bool) -> tuple[str, ...]:
+        """Switch the account-wide auto-renewal on or off (Introserv's setting, SPEC R4).
+
+        The switch is the account's choice for every order, not only for new ones:
+
+        * **off** stops the automatic renewal of every service the account has, whether
+          it renews from the balance or from a saved method, and new services are
+          ordered without it;
+        * **on** renews every paid service automatically (from the balance, or from the
+          saved method it was renewing from, while that method is still saved), and new
+          services are ordered with it.
+
+        Returns:
+            The ids of the services whose auto-renewal changed, oldest first.
+
+        Raises:
+            AccessDeniedError: without the right ``services.renew``.
+            ValidationError: when ``enabled`` is not a bool.
+        """
+        if not isinstance(enabled, bool):
+            raise ValidationError("enabled", enabled, "must be True or False")
+        with self._gate.open("services.renew") as call:
+            uow = call.uow
+            call.account.set_auto_renew_default(enabled)
+            profile = uow.profiles.get(call.account.id)
+            changed: list[str] = []
+            for service in uow.services.for_account(call.account.id):
+                if service.status is ServiceStatus.DELETED:
+                    continue
+                sub = profile.subscription(service.id)
+                if service.auto_renew != enabled or (sub is not None and sub.enabled != enabled):
+                    changed.append(service.id)
+                service.set_auto_renew(enabled)
+                if sub is None:
+                    continue  # the run makes a balance renewal of it when it is due
+                if not enabled:
+                    sub.switch_off()
+                    continue
+                method = next((m for m in profile.methods if m.id == sub.method_id), None)
+                if sub.source is RenewalSource.SAVED_METHOD and (
+                    method is None or _card_autopay_stopped(self._ctx, profile, method)
+                ):
+                    sub.change_source(RenewalSource.BALANCE)
+                sub.switch_on()
+            uow.commit()
+        return tuple(changed)
 
     def switch_auto_renewal_off(self, service_id: str) -> None:
         """Stop renewing a service automatically.
@@ -143,6 +199,30 @@ class CabinetServices:
             if sub is not None:
                 sub.switch_off()
             call.uow.commit()
+
+
+def _card_autopay_stopped(
+    context: Context, profile: BillingProfile, method: SavedPaymentMethod
+) -> bool:
+    """Whether the method is a card and card autopay was stopped (bank transfer only)."""
+    autopay = profile.card_autopay
+    return (
+        context.settings.card_autopay_on_invoice_day
+        and autopay is not None
+        and autopay.bank_transfer_only
+        and method.kind is MethodKind.CARD
+    )
+
+
+def _ensure_card_may_renew(
+    context: Context, profile: BillingProfile, method: SavedPaymentMethod
+) -> None:
+    """Refuse renewing from a saved card once card autopay was stopped (SPEC R7)."""
+    if _card_autopay_stopped(context, profile, method):
+        raise ConflictError(
+            f"saved card {method.id!r}",
+            "card autopay is stopped: invoices are paid by bank transfer only",
+        )
 
 
 def _service(call: Call, service_id: str) -> Service:

@@ -470,6 +470,32 @@ class Plan:
             lines.append(PriceLine(addon.id, addon.name, quantity, amount))
         return Quote(self.id, wanted, currency, tuple(lines))
 
+    def price_list(
+        self, currency: str, quantities: Mapping[str, object] | None = None
+    ) -> PriceList:
+        """The price of a configuration for every period the plan sells it in ``currency``.
+
+        A period is left out when the plan has no base price for it in ``currency`` or a
+        billed add-on of the configuration has none. A service keeps this list from its
+        order, so that a renewal for another period is priced from the plan (SPEC X1).
+
+        Raises:
+            ValidationError: for an unknown add-on or a quantity outside its range.
+
+        >>> ip = AddOn("ipv4", "IPv4", {"month": Money("150.00", "RUB")}, included=1)
+        >>> vps = Plan("vps", "VPS", ProductKind.VPS,
+        ...            {"month": Money("495.00", "RUB"), "year": Money("4950.00", "RUB")}, [ip])
+        >>> vps.price_list("RUB").available(), vps.price_list("RUB", {"ipv4": 2}).available()
+        (('1 month RUB', '1 year RUB'), ('1 month RUB',))
+        """
+        entries: list[tuple[Period, Money]] = []
+        for period in self.prices.periods(currency):
+            try:
+                entries.append((period, self.quote(period, currency, quantities).total))
+            except PriceNotFoundError:
+                continue
+        return PriceList(entries)
+
     def new_limits(self) -> PlanLimits:
         """A fresh :class:`PlanLimits` with this plan's caps and no counts yet."""
         return PlanLimits(self.limits)

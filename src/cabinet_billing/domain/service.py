@@ -49,7 +49,7 @@ from typing import Final
 import attrs
 import moneyed
 
-from cabinet_billing.domain.catalog import ProductKind
+from cabinet_billing.domain.catalog import PriceList, ProductKind
 from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.periods import BillingCycle, Period, cycle_anchor
@@ -730,6 +730,10 @@ class Service:
             period the prorated days belong to. ``None`` until known: the order may give
             it, else :meth:`mark_paid` works it out.
         auto_renew: whether it renews automatically.
+        prices: what one period of the ordered configuration costs for each period its
+            plan sells, in the service's currency, as priced at order time; a renewal
+            for another period than ``period`` is priced from it (see :meth:`price_for`).
+            Empty: only ``period`` is sold, at ``price``.
         paid: ``False`` while the order awaits payment.
         status: the current state.
         operation: the operation under way while processing.
@@ -755,6 +759,9 @@ class Service:
     paid_until: date | None = attrs.field(default=None, validator=_maybe(_is(date)))
     anchor: date | None = attrs.field(default=None, validator=_maybe(_is(date)))
     auto_renew: bool = attrs.field(default=False, validator=_is(bool))
+    prices: PriceList = attrs.field(
+        factory=lambda: PriceList(()), validator=attrs.validators.instance_of(PriceList)
+    )
     paid: bool = attrs.field(default=False, validator=_is(bool))
     status: ServiceStatus = attrs.field(
         default=ServiceStatus.ORDERED,
@@ -812,13 +819,16 @@ class Service:
         reason: str | None = None,
         lifecycle: ServiceLifecycle = SERVICE_LIFECYCLE,
         anchor: date | None = None,
+        prices: PriceList | None = None,
     ) -> Service:
         """Create a service in :attr:`ServiceStatus.ORDERED`, awaiting payment.
 
         The first history record is the order itself, at ``created_at``. ``anchor`` is
         the first day of the cycle the order pays into, when the order knows it (a cart
         line's :attr:`~cabinet_billing.domain.cart.OrderLine.anchor`); without it the
-        first payment works it out (see :meth:`mark_paid`).
+        first payment works it out (see :meth:`mark_paid`). ``prices`` is what the plan
+        sells the configuration for per period (see
+        :meth:`~cabinet_billing.domain.catalog.Plan.price_list`).
         """
         _check_aware(None, attrs.fields(cls).created_at, created_at)
         record = ServiceChange(
@@ -837,6 +847,7 @@ class Service:
             ip=ip,
             auto_renew=auto_renew,
             anchor=anchor,
+            prices=PriceList(()) if prices is None else prices,
             history=(record,),
             lifecycle=lifecycle,
         )
@@ -933,6 +944,35 @@ class Service:
             self.paid_until,
             periods,
         )
+
+    def price_for(self, period: Period | str) -> Money:
+        """What one period of this service costs: its own price, or the plan's for another.
+
+        Raises:
+            ValidationError: for a period that cannot be read.
+            PriceNotFoundError: when the plan sells the service for no such period in its
+                currency; the error names the periods it is sold for.
+
+        >>> from datetime import datetime, timezone
+        >>> from cabinet_billing import Money, Period
+        >>> s = Service.order(id="1", account_id="a", plan_id="p", plan_name="P", kind="vps",
+        ...     price=Money("100.00", "RUB"), period=Period.months(),
+        ...     created_at=datetime(2024, 1, 1, tzinfo=timezone.utc), actor=Actor.system(),
+        ...     prices=PriceList({"day": Money("20.00", "RUB"), "month": Money("100.00", "RUB"),
+        ...                       "year": Money("1200.00", "RUB")}))
+        >>> s.price_for("year"), s.price_for(Period.months())
+        (Money('1200.00', 'RUB'), Money('100.00', 'RUB'))
+        >>> s.price_for("quarter")
+        Traceback (most recent call last):
+        ...
+        cabinet_billing.errors.PriceNotFoundError: no price for plan 'p' for 3 months in RUB; available: 1 day RUB, 1 month RUB, 1 year RUB
+        """
+        wanted = Period.parse(period)
+        if wanted == self.period:
+            return self.price
+        code = self.price.code
+        sold = self.prices if self.prices.periods(code) else PriceList({self.period: self.price})
+        return sold.get(wanted, code, f"plan {self.plan_id!r}")
 
     def set_auto_renew(self, enabled: bool) -> None:
         """Switch automatic renewal on or off.

@@ -351,36 +351,49 @@ class Subscription:
         _check_source(target, method_id)
         self._set(source=target, method_id=method_id, failed_attempts=0, last_failure_on=None)
 
-    def change_period(self, period: Period | str, service_status: ServiceStatus) -> None:
-        """Change the renewal period; allowed only while the service is active.
+    def change_period(
+        self, period: Period | str, service_status: ServiceStatus, *, price: Money
+    ) -> None:
+        """Change the renewal period and its price; allowed only while the service is active.
 
-        The new cycle starts at the current :attr:`paid_until`.
+        The new cycle starts at the current :attr:`paid_until`, and every renewal of it
+        charges ``price``: the plan's price for the new period (see
+        :meth:`~cabinet_billing.domain.service.Service.price_for`), never the old
+        period's.
 
         Args:
             period: the new renewal period.
             service_status: the service's current status.
+            price: what one new period costs.
 
         Raises:
             InvalidTransitionError: unless the service is
                 :attr:`~cabinet_billing.domain.service.ServiceStatus.ACTIVE`; nothing changes.
-            ValidationError: for a period that cannot be read.
+            ValidationError: for a period that cannot be read or a price that is not a
+                positive amount.
+            CurrencyMismatchError: for a price in another currency than the current one.
 
         >>> from datetime import date
         >>> from cabinet_billing import Money, ServiceStatus
         >>> s = Subscription("1", "a", Money("100.00", "RUB"), "month", date(2023, 5, 27))
-        >>> s.change_period("year", ServiceStatus.STOPPED_BY_CLIENT)
+        >>> s.change_period("year", ServiceStatus.ACTIVE, price=Money("1200.00", "RUB"))
+        >>> str(s.period), str(s.price), s.next_paid_until.isoformat()
+        ('1 year', '1200.00 RUB', '2024-05-27')
+        >>> s.change_period("month", ServiceStatus.STOPPED_BY_CLIENT, price=Money("100.00", "RUB"))
         Traceback (most recent call last):
         ...
-        cabinet_billing.errors.InvalidTransitionError: cannot go from stopped_by_client to renewal period 1 year; allowed from stopped_by_client: none (the renewal period changes only while the service is active)
+        cabinet_billing.errors.InvalidTransitionError: cannot go from stopped_by_client to renewal period 1 month; allowed from stopped_by_client: none (the renewal period changes only while the service is active)
         """
         new = Period.parse(period)
+        _check_price(self, None, price)
+        price.require_currency(self.price.code)
         if service_status is not ServiceStatus.ACTIVE:
             error = InvalidTransitionError(service_status, f"renewal period {new}", ())
             error.args = (
                 f"{error.args[0]} (the renewal period changes only while the service is active)",
             )
             raise error
-        self._set(period=new, anchor=self.paid_until)
+        self._set(period=new, price=price, anchor=self.paid_until)
 
 
 def _check_source(source: RenewalSource, method_id: str | None) -> None:

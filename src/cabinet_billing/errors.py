@@ -230,6 +230,18 @@ class WeakHashParametersError(ValidationError):
     """Hash parameters cheaper than the library's floor (a scrypt cost ``n=2``)."""
 
 
+class PerAccountNumberingError(ValidationError):
+    """A per-account invoice sequence with a template that does not tell accounts apart."""
+
+    def __init__(self, template: str) -> None:
+        super().__init__(
+            "template",
+            template,
+            "with a sequence per account every account's first invoice is number 1, so the "
+            "template must tell accounts apart with {service_code} or {account}",
+        )
+
+
 class NotFoundError(BillingError, LookupError):
     """An id that names nothing known.
 

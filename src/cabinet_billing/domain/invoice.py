@@ -34,6 +34,7 @@ import moneyed
 
 from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding, sum_money
+from cabinet_billing.domain.numbering import document_sort_key
 from cabinet_billing.domain.tax import TaxAmounts, TaxMode, TaxRate, tax_breakdown
 from cabinet_billing.domain.text import LineText
 from cabinet_billing.errors import (
@@ -521,7 +522,9 @@ def filter_invoices(
 ) -> list[Invoice]:
     """The invoice list: unpaid ones by default, or paid ones, or all; never deleted ones.
 
-    Newest first (by issue date, then number).
+    Newest first: by issue date, then by number in natural order
+    (:func:`~cabinet_billing.domain.numbering.document_sort_key`), so ``HOR-11111-1000``
+    comes before ``HOR-11111-999`` on the same day.
     """
     if shown is InvoiceFilter.UNPAID:
         chosen = [i for i in invoices if i.is_open()]
@@ -529,4 +532,4 @@ def filter_invoices(
         chosen = [i for i in invoices if i.status is InvoiceStatus.PAID]
     else:
         chosen = [i for i in invoices if i.status is not InvoiceStatus.DELETED]
-    return sorted(chosen, key=lambda i: (i.issued_on, i.number), reverse=True)
+    return sorted(chosen, key=lambda i: (i.issued_on, document_sort_key(i.number)), reverse=True)

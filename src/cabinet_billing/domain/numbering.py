@@ -19,7 +19,16 @@ the width is written in full (sequence 1234 gives ``HOR-11111-1234``).
 
 Where the sequence comes from: this module only renders and reads numbers. The sequence
 is allocated by the storage adapter in the same transaction that stores the invoice, so
-an invoice number is never used twice and no number is skipped by a failed write.
+an invoice number is never used twice and no number is skipped by a failed write. With
+one sequence per account, every account's first invoice has sequence 1: the template must
+then tell accounts apart (``{service_code}`` or ``{account}``), which
+:func:`check_per_account` checks.
+
+Numbers sort naturally with :func:`document_sort_key`: ``HOR-11111-999`` comes before
+``HOR-11111-1000``, which plain text sorting gets wrong:
+
+>>> sorted(["HOR-11111-1000", "HOR-11111-999", "HOR-11111-007"], key=document_sort_key)
+['HOR-11111-007', 'HOR-11111-999', 'HOR-11111-1000']
 """
 
 from __future__ import annotations
@@ -33,9 +42,16 @@ from typing import Final
 
 import attrs
 
-from cabinet_billing.errors import ValidationError
+from cabinet_billing.errors import PerAccountNumberingError, ValidationError
 
-__all__ = ["NUMBER_FIELDS", "NumberFormat", "ParsedNumber"]
+__all__ = [
+    "ACCOUNT_FIELDS",
+    "NUMBER_FIELDS",
+    "NumberFormat",
+    "ParsedNumber",
+    "check_per_account",
+    "document_sort_key",
+]
 
 
 class _Kind(enum.Enum):
@@ -55,6 +71,9 @@ _KINDS: Final[Mapping[str, _Kind]] = {
 
 #: The field names a number template may use.
 NUMBER_FIELDS: Final = tuple(_KINDS)
+
+#: The fields that tell one account's numbers from another's.
+ACCOUNT_FIELDS: Final = ("service_code", "account")
 
 _ALLOWED: Final = ", ".join("{" + name + "}" for name in NUMBER_FIELDS)
 
@@ -235,6 +254,19 @@ class NumberFormat:
         return tuple(i.name for i in _analyse(self.template).items if isinstance(i, _Field))
 
     @property
+    def distinguishes_accounts(self) -> bool:
+        """Whether numbers of different accounts differ even with the same sequence.
+
+        True when the template has ``{service_code}`` or ``{account}``.
+
+        >>> NumberFormat("{prefix}-{seq:06}").distinguishes_accounts
+        False
+        >>> NumberFormat("{prefix}-{service_code}-{seq:03}").distinguishes_accounts
+        True
+        """
+        return any(field in ACCOUNT_FIELDS for field in self.fields)
+
+    @property
     def parseable(self) -> bool:
         """Whether a number of this format can be read back unambiguously.
 
@@ -350,6 +382,58 @@ class NumberFormat:
                 f"numbers cannot be read back: {analysis.ambiguity}",
             )
         return analysis
+
+
+def check_per_account(number_format: NumberFormat, *, per_account: bool) -> NumberFormat:
+    """Check that a numbering with one sequence per account gives unique numbers.
+
+    With a sequence per account, every account's first invoice has sequence 1; unless the
+    template has ``{service_code}`` or ``{account}``, the first invoices of two accounts
+    get the same number. Settings that offer ``invoice_sequence_per_account`` call this
+    when they are built.
+
+    Args:
+        number_format: the invoice number format.
+        per_account: whether each account's invoices are numbered from 1.
+
+    Returns:
+        ``number_format``, for use in a validator.
+
+    Raises:
+        PerAccountNumberingError: for a per-account sequence with a template that does
+            not tell accounts apart.
+
+    >>> check_per_account(NumberFormat("{prefix}-{seq:06}"), per_account=False).template
+    '{prefix}-{seq:06}'
+    >>> check_per_account(NumberFormat("{prefix}-{seq:06}"), per_account=True)
+    Traceback (most recent call last):
+    ...
+    cabinet_billing.errors.PerAccountNumberingError: template='{prefix}-{seq:06}' is invalid: with a sequence per account every account's first invoice is number 1, so the template must tell accounts apart with {service_code} or {account}
+    """
+    if per_account and not number_format.distinguishes_accounts:
+        raise PerAccountNumberingError(number_format.template)
+    return number_format
+
+
+_DIGITS: Final = re.compile(r"([0-9]+)")
+
+
+def document_sort_key(number: str) -> tuple[tuple[int, int, str], ...]:
+    """A key that sorts document numbers (and other ids) naturally.
+
+    Runs of digits compare by their value, the rest case-insensitively, so that
+    ``HOR-11111-999`` sorts before ``HOR-11111-1000`` and ``VM 9`` before ``VM 10``.
+    Numbers that differ only in leading zeros (``007``, ``7``) are told apart by their
+    text.
+
+    >>> sorted(["INV-10", "INV-9", "inv-9a", "INV-009"], key=document_sort_key)
+    ['INV-009', 'INV-9', 'inv-9a', 'INV-10']
+    """
+    return tuple(
+        (0, int(chunk), chunk) if chunk.isascii() and chunk.isdigit() else (1, 0, chunk.casefold())
+        for chunk in _DIGITS.split(str(number))
+        if chunk
+    )
 
 
 @functools.lru_cache(maxsize=256)

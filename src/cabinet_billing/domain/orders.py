@@ -33,7 +33,6 @@ allowed for the viewer's role in the service's current state.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -44,6 +43,7 @@ import attrs
 
 from cabinet_billing.domain.catalog import ProductKind
 from cabinet_billing.domain.money import Money
+from cabinet_billing.domain.numbering import document_sort_key
 from cabinet_billing.domain.periods import Period
 from cabinet_billing.domain.service import (
     ActorRole,
@@ -308,11 +308,7 @@ _SortValue = datetime | int | date | tuple[str, Decimal] | tuple[_Chunk, ...]
 
 def _natural(text: str) -> tuple[_Chunk, ...]:
     """A sort key that orders "3925" before "10666" and "VM 9" before "VM 10"."""
-    return tuple(
-        (0, int(chunk), "") if chunk.isdigit() else (1, 0, chunk)
-        for chunk in re.split(r"(\d+)", text.casefold())
-        if chunk
-    )
+    return document_sort_key(text)
 
 
 _SORT_VALUES: Final[Mapping[OrderSortKey, Callable[[OrderRow], _SortValue | None]]] = {

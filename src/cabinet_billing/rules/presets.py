@@ -33,10 +33,10 @@ import attrs
 
 from cabinet_billing.domain.documents import DocumentPolicy
 from cabinet_billing.domain.money import Money
-from cabinet_billing.domain.numbering import NumberFormat
+from cabinet_billing.domain.numbering import NumberFormat, check_per_account
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.tax import TaxMode, TaxPolicy, TaxRate
-from cabinet_billing.errors import NotFoundError
+from cabinet_billing.errors import CurrencyMismatchError, NotFoundError
 from cabinet_billing.rules.credit_limit import CreditPolicy
 from cabinet_billing.rules.proration import ProrationMethod, ProrationPolicy
 from cabinet_billing.rules.renewal import RenewalPolicy
@@ -75,20 +75,28 @@ class CabinetPreset:
         proration: how new orders are priced until the alignment day.
         renewal: when auto-renewals are attempted and retried.
         credit: the credit terms, or ``None`` when the provider gives no credit.
-        credit_limit: the limit a new credit line gets by default.
+        credit_limit: the limit a new credit line gets by default, in ``currency``.
         invoice_numbers: the invoice number template.
         invoice_prefix: its ``{prefix}``.
         service_code: its ``{service_code}`` for accounts without a code of their own.
-        invoice_sequence_per_account: each account's invoices numbered from 1.
+        invoice_sequence_per_account: each account's invoices numbered from 1; the
+            template must then have ``{service_code}`` or ``{account}``.
         invoice_due_days: days from issue to the due date.
         pay_link_lifetime: how long pay links live, or ``None`` for no pay links.
         card_autopay_on_invoice_day: charge a bound card on the day an invoice is issued.
         apply_balance_to_open_invoices: pay open invoices from the balance when money
             arrives.
         documents: how acts are produced.
-        low_balance_threshold: the default threshold of the low-balance notice.
+        low_balance_threshold: the default threshold of the low-balance notice, in
+            ``currency``.
         autopay_markup_percent: the recommended autopayment cap over the forecast.
         card_verification: the amount charged and refunded to check a new card.
+
+    Raises:
+        PerAccountNumberingError: for a sequence per account with a template that does not
+            tell accounts apart.
+        CurrencyMismatchError: for a default threshold or credit limit in another
+            currency than ``currency``.
     """
 
     name: str
@@ -113,6 +121,17 @@ class CabinetPreset:
     low_balance_threshold: Money | None = None
     autopay_markup_percent: Decimal = Decimal(10)
     card_verification: Money | None = None
+
+    def __attrs_post_init__(self) -> None:
+        check_per_account(self.invoice_numbers, per_account=self.invoice_sequence_per_account)
+        for name, amount in (
+            ("low_balance_threshold", self.low_balance_threshold),
+            ("credit_limit", self.credit_limit),
+        ):
+            if amount is not None and amount.code != self.currency:
+                raise CurrencyMismatchError(
+                    amount.code, self.currency, f"{name} {amount} of preset {self.name!r}"
+                )
 
 
 def _free(currency: str) -> PaymentMethodPricing:

@@ -3,7 +3,10 @@
 HOW TO ADD A ROW (every new cabinet use case needs one, or ``test_every_use_case_has_a_row``
 fails): append to ``USE_CASES`` ::
 
-    Row("<namespace>", "<method>", "<right or OWNER>", lambda c, w: c.<namespace>.<method>(...)),
+    Row("<namespace>", "<method>", "<right>", lambda c, w: c.<namespace>.<method>(...)),
+
+- the right is the one the use case opens its gate with: a catalogue action such as
+  ``"invoices.pay"``, ``OWNER`` (the owner's alone) or ``ANY_USER`` (any enabled user);
 
 - the callable gets a :class:`~cabinet_billing.app.cabinet.Cabinet` and the prepared
   :class:`World` (ids of what the account already has: ``w.service_id``, ``w.invoice_id``,
@@ -15,7 +18,8 @@ fails): append to ``USE_CASES`` ::
 
 For each row, each of these is refused with ``AccessDeniedError`` naming the right (or the
 address), and the store's committed state, the notifications sent and the payment
-provider's calls are exactly as before: a user who holds every right but that one, a
+provider's calls are exactly as before: a user who holds every right but that one (not for
+``ANY_USER`` rows; for ``OWNER`` rows a user with every right who is not the owner), a
 disabled user who holds every right, a user of another account, the owner calling from an
 address outside the account's billing IP allowlist, and the owner calling with no address.
 """
@@ -50,7 +54,7 @@ from cabinet_billing import (
 )
 from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
-from cabinet_billing.app.gate import OWNER
+from cabinet_billing.app.gate import ANY_USER, OWNER
 from cabinet_billing.domain.access import DEFAULT_CATALOGUE
 from cabinet_billing.domain.payer import BankDetails, PayerKind, TaxId
 from cabinet_billing.domain.paylink import PayLinkKeys, PayLinkSigner
@@ -295,6 +299,26 @@ USE_CASES: list[Row] = [
     ),
     # profile
     Row("profile", "request_deletion", OWNER, lambda c, w: c.profile.request_deletion()),
+    # security
+    Row("security", "view", "settings.manage", lambda c, w: c.security.view()),
+    Row(
+        "security",
+        "set_ip_allowlist",
+        "settings.manage",
+        lambda c, w: c.security.set_ip_allowlist(f"{ALLOWLIST}\n192.15.3.2"),
+    ),
+    Row(
+        "security",
+        "set_code_word",
+        "settings.manage",
+        lambda c, w: c.security.set_code_word("blue falcon"),
+    ),
+    Row(
+        "security",
+        "show_login_ips",
+        "settings.manage",
+        lambda c, w: c.security.show_login_ips(enabled=False),
+    ),
     # services
     Row("services", "renew", "services.renew", lambda c, w: c.services.renew(w.service_id)),
     Row(
@@ -360,15 +384,19 @@ def prepared(row: Row) -> World:
 
 
 def action_of(row: Row) -> str:
-    return "act as the account's owner" if row.right == OWNER else row.right
+    return {OWNER: "act as the account's owner", ANY_USER: "use the cabinet"}.get(
+        row.right, row.right
+    )
 
 
 def refusals(row: Row) -> list[tuple[str, Callable[[World], Cabinet], str]]:
     """(case, the refused cabinet, a text the error must contain)."""
     lacking = FULL if row.right == OWNER else without(row.right)
     action = action_of(row)
+    # Every enabled user of the account may call an ANY_USER use case.
+    no_right = [] if row.right == ANY_USER else [("without the right", lacking, action)]
     return [
-        ("without the right", lambda w: w.cabinet(lacking), action),
+        *((case, lambda w, u=user: w.cabinet(u), text) for case, user, text in no_right),
         ("disabled", lambda w: w.cabinet(DISABLED), "the user is disabled"),
         ("of another account", lambda w: w.cabinet(STRANGER), f"not a user of account {ACCOUNT!r}"),
         ("outside the allowlist", lambda w: w.cabinet(OWNER_ID, ip=REFUSED_IP), REFUSED_IP),
@@ -401,7 +429,7 @@ def test_a_refused_call_names_the_right_or_address_and_changes_nothing(
 @pytest.mark.parametrize("row", USE_CASES, ids=str)
 def test_the_right_alone_is_enough(row: Row) -> None:
     world = prepared(row)
-    user = OWNER_ID if row.right == OWNER else only(row.right)
+    user = {OWNER: OWNER_ID, ANY_USER: only("invoices.view")}.get(row.right, only(row.right))
     row.call(world.cabinet(user), world)
 
 
@@ -429,5 +457,8 @@ def test_every_use_case_has_a_row() -> None:
 
 @pytest.mark.spec("A3")
 def test_every_row_names_a_known_right() -> None:
-    unknown = [str(r) for r in USE_CASES if r.right != OWNER and r.right not in DEFAULT_CATALOGUE]
+    special = (OWNER, ANY_USER)
+    unknown = [
+        str(r) for r in USE_CASES if r.right not in special and r.right not in DEFAULT_CATALOGUE
+    ]
     assert unknown == []

@@ -21,8 +21,10 @@ from __future__ import annotations
 from cabinet_billing.app.bank import Bank
 from cabinet_billing.app.cabinet import Cabinet
 from cabinet_billing.app.context import Context, Ports
+from cabinet_billing.app.gate import Gate
 from cabinet_billing.app.pay_links import PayLinks
 from cabinet_billing.app.run import BillingRun
+from cabinet_billing.app.security import record_login
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.app.staff import Staff
 from cabinet_billing.app.webhooks import Webhooks
@@ -70,6 +72,27 @@ class Billing:
             ValidationError: for an empty account or user id, or an ``ip`` that is not text.
         """
         return Cabinet(self._ctx, account_id, user_id, ip=ip)
+
+    def login(self, account_id: str, user_id: str, *, ip: str) -> Cabinet:
+        """Let a user log in to billing from ``ip``: admit them and remember the address.
+
+        The user must be an enabled user of the account and ``ip`` must pass the
+        account's billing IP allowlist, as for every cabinet call; the login is then
+        recorded among the account's recent logins (``cabinet.security.view()``), which
+        keep ``settings.logins_kept`` of them.
+
+        Returns:
+            The user's cabinet, calling from ``ip``.
+
+        Raises:
+            AccessDeniedError: for a user of another account, a disabled user or an
+                address the allowlist refuses; nothing is recorded.
+            ValidationError: for an empty id or no address.
+            NotFoundError: for an unknown account.
+        """
+        cabinet = self.cabinet(account_id, user_id, ip=ip)
+        record_login(self._ctx, Gate(self._ctx, account_id, user_id, ip))
+        return cabinet
 
     def open_account(
         self,

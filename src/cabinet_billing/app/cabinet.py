@@ -30,6 +30,7 @@ from cabinet_billing.app.orders import CabinetOrders
 from cabinet_billing.app.payers import CabinetPayers
 from cabinet_billing.app.payments import CabinetPayments
 from cabinet_billing.app.profile import CabinetProfile
+from cabinet_billing.app.security import CabinetSecurity
 from cabinet_billing.app.services import CabinetServices
 from cabinet_billing.app.tickets import CabinetTickets
 
@@ -54,6 +55,7 @@ class Cabinet:
         payers: the account's payers.
         documents: the e-document exchange and statements.
         profile: the profile and the account's deletion.
+        security: the billing IP allowlist, the code word and the recent logins.
         tickets: support tickets.
     """
 
@@ -78,6 +80,7 @@ class Cabinet:
         self.payers = CabinetPayers(context, gate)
         self.documents = CabinetDocuments(context, gate)
         self.profile = CabinetProfile(context, gate)
+        self.security = CabinetSecurity(context, gate)
         self.tickets = CabinetTickets(context, gate)
 
     def __repr__(self) -> str:

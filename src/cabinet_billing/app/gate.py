@@ -6,7 +6,8 @@ work through :meth:`Gate.open`, which, before the use case sees anything:
 1. finds the user among the account's users (a user of another account is refused as
    if they had no right: nothing about the account is revealed);
 2. refuses a disabled user, and a user without the right the action needs (the owner
-   holds every right; a few actions are the owner's alone);
+   holds every right; a few actions are the owner's alone, :data:`OWNER`; a few any
+   enabled user of the account may take, :data:`ANY_USER`);
 3. refuses an address the account's billing IP allowlist does not allow (SPEC A5); an
    account with an allowlist refuses a call that gives no address at all.
 
@@ -28,10 +29,14 @@ from cabinet_billing.domain.customer import Account
 from cabinet_billing.errors import AccessDeniedError, NotFoundError, ValidationError
 from cabinet_billing.ports.repositories import UnitOfWork
 
-__all__ = ["OWNER", "Call", "Gate"]
+__all__ = ["ANY_USER", "OWNER", "Call", "Gate"]
 
 #: The "right" of actions only the account's owner may take (e.g. requesting deletion).
 OWNER = "owner"
+
+#: The "right" of actions every enabled user of the account may take (e.g. reading the
+#: profile the account is registered to).
+ANY_USER = "any user"
 
 
 @attrs.frozen
@@ -39,7 +44,8 @@ class Call:
     """One admitted call: its unit of work, the instant and the billing day it runs at.
 
     The clock is read once, when the call is admitted, so every step of a use case books
-    at the same instant.
+    at the same instant. ``ip`` is the address the call came from (``None`` when the host
+    gave none).
     """
 
     uow: UnitOfWork
@@ -48,6 +54,11 @@ class Call:
     account: Account
     users: AccountUsers
     user: User
+    ip: str | None = None
+
+
+# How the special "rights" read in a refusal.
+_ACTIONS = {OWNER: "act as the account's owner", ANY_USER: "use the cabinet"}
 
 
 def _check_id(field: str, value: object) -> str:
@@ -82,7 +93,7 @@ class Gate:
 
     @contextmanager
     def open(self, right: str) -> Iterator[Call]:
-        """A unit of work for one call that needs ``right`` (or :data:`OWNER`).
+        """A unit of work for one call that needs ``right`` (or :data:`OWNER`, :data:`ANY_USER`).
 
         Nothing is committed unless the use case commits; a refusal changes nothing.
 
@@ -100,7 +111,7 @@ class Gate:
         today = self.context.clock.today()
         account = uow.accounts.get(self.account_id)
         users = uow.users.get(self.account_id)
-        action = "act as the account's owner" if right == OWNER else right
+        action = _ACTIONS.get(right, right)
         try:
             user = users.get(self.user_id)
         except NotFoundError:
@@ -109,10 +120,10 @@ class Gate:
                 action,
                 f"not a user of account {self.account_id!r}",
             ) from None
-        if right == OWNER:
+        if right in _ACTIONS:
             if not user.enabled:
                 raise AccessDeniedError(user, action, "the user is disabled")
-            if not user.is_owner:
+            if right == OWNER and not user.is_owner:
                 raise AccessDeniedError(user, action, "only the account's owner may")
         else:
             users.ensure_can(self.user_id, right)
@@ -126,4 +137,4 @@ class Gate:
                     "gave none (pass ip=...)",
                 )
             account.security.ensure_allowed(self.ip)
-        return Call(uow, now, today, account, users, user)
+        return Call(uow, now, today, account, users, user, self.ip)

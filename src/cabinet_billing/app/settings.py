@@ -17,6 +17,7 @@ from cabinet_billing.domain.money import HALF_UP, Money, Rounding
 from cabinet_billing.domain.numbering import NumberFormat
 from cabinet_billing.domain.paylink import PayLinkKeys, PayLinkPolicy, PayLinkSigner
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
+from cabinet_billing.domain.security import LOGINS_KEPT, ScryptParams
 from cabinet_billing.domain.tax import TaxMode, TaxPolicy, TaxRate
 from cabinet_billing.errors import NotFoundError, ValidationError
 from cabinet_billing.rules.credit_limit import CreditPolicy
@@ -110,6 +111,9 @@ class BillingSettings:
         currencies: the currencies an account may hold balances in (empty: any).
         card_verification: the amount charged and refunded to check a card; one unit of
             the account's currency when unset or in another currency.
+        code_word_hashing: the scrypt cost of code word hashes (no cheaper than the scrypt
+            paper's interactive setting, which is the default).
+        logins_kept: how many recent logins each account remembers.
     """
 
     tax: TaxPolicy = attrs.field(
@@ -142,6 +146,20 @@ class BillingSettings:
     autopay_markup_percent: Decimal = Decimal(10)
     currencies: tuple[str, ...] = ()
     card_verification: Money | None = None
+    code_word_hashing: ScryptParams = attrs.field(factory=ScryptParams)
+    logins_kept: int = attrs.field(default=LOGINS_KEPT)
+
+    @code_word_hashing.validator
+    def _check_code_word_hashing(self, _attribute: object, value: object) -> None:
+        if not isinstance(value, ScryptParams):
+            raise ValidationError(
+                "code_word_hashing", value, "expected ScryptParams(n=..., r=..., p=...)"
+            )
+
+    @logins_kept.validator
+    def _check_logins_kept(self, _attribute: object, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValidationError("logins_kept", value, "must be an integer of at least 1")
 
     @classmethod
     def from_preset(

@@ -24,6 +24,7 @@ from cabinet_billing.domain.documents import (
     ensure_can_issue_acts,
 )
 from cabinet_billing.domain.money import Money
+from cabinet_billing.domain.security import CodeWordReset
 from cabinet_billing.domain.support import Ticket, TicketAttachment, TicketSide
 from cabinet_billing.domain.tax import TaxRate
 from cabinet_billing.errors import ConflictError
@@ -87,6 +88,47 @@ class Staff:
                 profile.credit.change_limit(limit)
             uow.commit()
             return profile.credit
+
+    # ------------------------------------------------------------------ security
+
+    def reset_code_word(self, account_id: str, *, by: str, reason: str) -> CodeWordReset:
+        """Clear an account's code word, so that the customer may set a new one (SPEC A5).
+
+        Only the provider can do this: the cabinet can set a code word once and never
+        change it. The reset is recorded on the account (who, when, why).
+
+        Args:
+            account_id: the account.
+            by: the member of staff who resets it.
+            reason: why, in words (e.g. "identity checked by phone").
+
+        Raises:
+            ConflictError: when the account has no code word.
+            ValidationError: for an empty ``by`` or ``reason``; nothing changes.
+            NotFoundError: for an unknown account.
+        """
+        now = self._ctx.clock.now()
+        with self._ctx.unit_of_work() as uow:
+            security = uow.accounts.get(account_id).security
+            security.reset_code_word(by=by, at=now, reason=reason)
+            uow.commit()
+        reset = security.code_word_reset
+        if reset is None:  # pragma: no cover - reset_code_word always records one
+            raise ConflictError("code word", "was not reset")
+        return reset
+
+    def verify_code_word(self, account_id: str, word: str) -> bool:
+        """Whether ``word`` is the account's code word (support checks it on the phone).
+
+        Returns False when the account has none. The word is compared with its hash in
+        constant time; nothing is recorded.
+
+        Raises:
+            NotFoundError: for an unknown account.
+        """
+        with self._ctx.unit_of_work() as uow:
+            security = uow.accounts.get(account_id).security
+        return security.verify_code_word(word)
 
     # ------------------------------------------------------------------ documents
 

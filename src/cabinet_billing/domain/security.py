@@ -47,6 +47,7 @@ from cabinet_billing.errors import (
 )
 
 __all__ = [
+    "LOGINS_KEPT",
     "MIN_SCRYPT_N",
     "MIN_SCRYPT_R",
     "CodeWord",
@@ -370,12 +371,23 @@ def _check_instant(_instance: object, _attribute: object, value: datetime) -> No
 
 @attrs.frozen
 class LoginRecord:
-    """Where and when someone last logged in."""
+    """Where and when someone logged in to billing.
+
+    Args:
+        ip: the address the login came from.
+        at: when (aware).
+        user_id: who logged in (``""`` when not known).
+    """
 
     ip: IpAddress = attrs.field(converter=parse_ip)
     at: datetime = attrs.field(
         validator=[attrs.validators.instance_of(datetime), _check_instant],
     )
+    user_id: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+
+
+#: How many logins an account remembers by default (the latest and the ones before it).
+LOGINS_KEPT: Final = 10
 
 
 @attrs.frozen
@@ -411,7 +423,7 @@ class SecuritySettings:
     >>> from datetime import UTC, datetime
     >>> security = SecuritySettings()
     >>> security.set_ip_allowlist("192.15.3.2\n10.10.1.1\n192.168.0.1-192.168.0.10")
-    >>> security.record_login("10.10.1.1", datetime(2024, 3, 21, 9, 30, tzinfo=UTC))
+    >>> _ = security.record_login("10.10.1.1", datetime(2024, 3, 21, 9, 30, tzinfo=UTC))
     >>> security.displayed_last_login_ip
     IPv4Address('10.10.1.1')
     >>> security.record_login("8.8.8.8", datetime(2024, 3, 21, 9, 31, tzinfo=UTC))
@@ -437,6 +449,11 @@ class SecuritySettings:
     )
     show_last_login_ip: bool = True
     last_login: LoginRecord | None = None
+    earlier_logins: tuple[LoginRecord, ...] = attrs.field(
+        default=(),
+        converter=tuple,
+        validator=attrs.validators.deep_iterable(attrs.validators.instance_of(LoginRecord)),
+    )
     _code_word_reset: CodeWordReset | None = attrs.field(
         default=None,
         repr=False,
@@ -535,16 +552,46 @@ class SecuritySettings:
         """Whether ``word`` is the code word; False when none is set."""
         return self._code_word is not None and self._code_word.verify(word)
 
-    def record_login(self, ip: str | IpAddress, at: datetime) -> None:
+    def record_login(
+        self,
+        ip: str | IpAddress,
+        at: datetime,
+        *,
+        user_id: str = "",
+        keep: int = LOGINS_KEPT,
+    ) -> LoginRecord:
         """Record a login from ``ip`` at the instant ``at`` (an aware datetime).
+
+        The latest login is :attr:`last_login`; the ones before it, newest first, are
+        :attr:`earlier_logins`, so that :attr:`recent_logins` holds at most ``keep``.
 
         Raises:
             AccessDeniedError: when the allowlist does not allow ``ip``; nothing is recorded.
-            ValidationError: for a malformed address or a naive datetime.
+            ValidationError: for a malformed address, a naive datetime or a ``keep`` below 1.
+
+        >>> from datetime import UTC, datetime
+        >>> security = SecuritySettings()
+        >>> for hour, ip in enumerate(["10.0.0.1", "10.0.0.2", "10.0.0.3"]):
+        ...     _ = security.record_login(ip, datetime(2024, 3, 21, hour, tzinfo=UTC), keep=2)
+        >>> [str(login.ip) for login in security.recent_logins]
+        ['10.0.0.3', '10.0.0.2']
         """
-        record = LoginRecord(ip, at)
+        given: object = keep
+        if isinstance(given, bool) or not isinstance(given, int) or given < 1:
+            raise ValidationError("keep", keep, "must be an integer of at least 1")
+        record = LoginRecord(ip, at, user_id)
         self.ensure_allowed(record.ip)
+        earlier = self.recent_logins[: keep - 1]
         self.last_login = record
+        self.earlier_logins = earlier
+        return record
+
+    @property
+    def recent_logins(self) -> tuple[LoginRecord, ...]:
+        """The remembered logins, newest first (the latest is :attr:`last_login`)."""
+        if self.last_login is None:
+            return ()
+        return (self.last_login, *self.earlier_logins)
 
     def set_show_last_login_ip(self, enabled: bool) -> None:
         """Whether the cabinet shows the address of the last login."""
@@ -556,3 +603,13 @@ class SecuritySettings:
         if not self.show_last_login_ip or self.last_login is None:
             return None
         return self.last_login.ip
+
+    @property
+    def displayed_login_ips(self) -> tuple[IpAddress, ...]:
+        """The addresses of the remembered logins, newest first, when showing them is on.
+
+        Introserv's "show the last IPs that logged in to billing": empty when switched off.
+        """
+        if not self.show_last_login_ip:
+            return ()
+        return tuple(login.ip for login in self.recent_logins)

@@ -70,6 +70,7 @@ OWNER_ID = "u-owner"
 STRANGER = "u-stranger"  # the owner of another account
 DISABLED = "u-disabled"  # holds every right, disabled
 FULL = "u-full"  # holds every right, not the owner
+PLAIN = "u-plain"  # holds no right: anyone with users.manage may manage them
 ALLOWLIST = "10.0.0.0-10.0.0.255"
 OK_IP = "10.0.0.7"
 REFUSED_IP = "192.0.2.1"
@@ -177,6 +178,7 @@ def build_world() -> World:
         users = uow.users.get(ACCOUNT)
         users.add(FULL, "Full", "full@example.com", every)
         users.add(DISABLED, "Disabled", "disabled@example.com", every, enabled=False)
+        users.add(PLAIN, "Plain", "plain@example.com")
         for right in every:
             users.add(without(right), "Without", "", [a for a in every if a != right])
             users.add(only(right), "Only", "", [right])
@@ -349,6 +351,21 @@ USE_CASES: list[Row] = [
     Row("tickets", "reply", "support.write", lambda c, w: c.tickets.reply(w.ticket_id, "Still")),
     Row("tickets", "close", "support.write", lambda c, w: c.tickets.close(w.ticket_id)),
     Row("tickets", "list", "support.view", lambda c, w: c.tickets.list()),
+    # users
+    Row("users", "list", "users.manage", lambda c, w: c.users.list()),
+    Row(
+        "users",
+        "add",
+        "users.manage",
+        lambda c, w: c.users.add("u-new", "New", "new@example.com", ["users.manage"]),
+    ),
+    Row("users", "edit", "users.manage", lambda c, w: c.users.edit(PLAIN, name="Plain Two")),
+    Row("users", "grant", "users.manage", lambda c, w: c.users.grant(PLAIN, "users.manage")),
+    Row("users", "revoke", "users.manage", lambda c, w: c.users.revoke(PLAIN, "users.manage")),
+    Row("users", "disable", "users.manage", lambda c, w: c.users.disable(PLAIN)),
+    Row("users", "enable", "users.manage", lambda c, w: c.users.enable(PLAIN)),
+    Row("users", "delete", "users.manage", lambda c, w: c.users.delete(PLAIN)),
+    Row("users", "transfer_ownership", OWNER, lambda c, w: c.users.transfer_ownership(FULL)),
 ]
 
 # --------------------------------------------------------------------------- machinery

@@ -33,6 +33,7 @@ from cabinet_billing.app.profile import CabinetProfile
 from cabinet_billing.app.security import CabinetSecurity
 from cabinet_billing.app.services import CabinetServices
 from cabinet_billing.app.tickets import CabinetTickets
+from cabinet_billing.app.users import CabinetUsers
 
 __all__ = ["Cabinet"]
 
@@ -56,6 +57,7 @@ class Cabinet:
         documents: the e-document exchange and statements.
         profile: the profile and the account's deletion.
         security: the billing IP allowlist, the code word and the recent logins.
+        users: the account's users and their rights.
         tickets: support tickets.
     """
 
@@ -81,6 +83,7 @@ class Cabinet:
         self.documents = CabinetDocuments(context, gate)
         self.profile = CabinetProfile(context, gate)
         self.security = CabinetSecurity(context, gate)
+        self.users = CabinetUsers(context, gate)
         self.tickets = CabinetTickets(context, gate)
 
     def __repr__(self) -> str:

@@ -15,6 +15,7 @@ from cabinet_billing.app.context import Context
 from cabinet_billing.app.credit import credit_view
 from cabinet_billing.app.results import CreditStatusView
 from cabinet_billing.app.tickets import ticket_of
+from cabinet_billing.domain.access import User
 from cabinet_billing.domain.credit import CreditLine
 from cabinet_billing.domain.documents import (
     Act,
@@ -88,6 +89,46 @@ class Staff:
                 profile.credit.change_limit(limit)
             uow.commit()
             return profile.credit
+
+    # ------------------------------------------------------------------ users
+
+    def transfer_ownership(self, account_id: str, to_user_id: str) -> User:
+        """Make an enabled user the account's owner, with every right (SPEC A3).
+
+        The provider's way to hand on the first user's place (Astra Cloud: "ask the
+        provider"); the former owner stays a user with every right and may then be
+        deleted from the cabinet.
+
+        Raises:
+            ConflictError: when the user is the owner already or is disabled.
+            NotFoundError: for an unknown account or user.
+        """
+        with self._ctx.unit_of_work() as uow:
+            uow.accounts.get(account_id)
+            owner = uow.users.get(account_id).transfer_ownership(to_user_id, grant_every_right=True)
+            uow.commit()
+        return owner
+
+    def edit_user(
+        self,
+        account_id: str,
+        user_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+    ) -> User:
+        """Change any user's name or email, the first user's included (Astra Cloud).
+
+        Raises:
+            ConflictError: when the email is used by another user of the account.
+            ValidationError: for a malformed email; nothing changes.
+            NotFoundError: for an unknown account or user.
+        """
+        with self._ctx.unit_of_work() as uow:
+            uow.accounts.get(account_id)
+            user = uow.users.get(account_id).edit(user_id, name=name, email=email)
+            uow.commit()
+        return user
 
     # ------------------------------------------------------------------ security
 

@@ -3,8 +3,9 @@
 An account may let several people in: an accountant who pays invoices, an administrator
 who writes to support. Rights are switched on and off per action from a catalogue that is
 plain data (:data:`DEFAULT_CATALOGUE`, extensible by a host). The first user, the owner,
-holds every right, cannot lose one, cannot be disabled and cannot be deleted. A disabled
-user can do nothing.
+holds every right, cannot lose one, cannot be disabled and cannot be deleted while owner;
+ownership passes to another user with every right (:meth:`AccountUsers.transfer_ownership`).
+A disabled user can do nothing.
 
 >>> from cabinet_billing.domain.access import AccountUsers
 >>> users = AccountUsers.create("acc-1", "u-1", "Jill Fairy", "j-fairy@test.com")
@@ -139,6 +140,18 @@ def _action_set(value: Iterable[str]) -> frozenset[str]:
     return frozenset(value)
 
 
+def _user_id(value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or not value.isprintable():
+        raise ValidationError("user_id", value, "expected a non-empty printable id")
+    return value
+
+
+def _user_name(value: object) -> str:
+    if not isinstance(value, str) or not value.isprintable() or len(value) > 200:  # noqa: PLR2004 - a generous bound for a name
+        raise ValidationError("name", value, "expected printable text of at most 200 characters")
+    return value.strip()
+
+
 @attrs.frozen
 class User:
     """A person who may log in to an account.
@@ -153,7 +166,7 @@ class User:
     """
 
     id: str
-    name: str
+    name: str = attrs.field(converter=_user_name)
     email: str = attrs.field(converter=check_email)
     rights: frozenset[str] = attrs.field(factory=frozenset, converter=_action_set)
     enabled: bool = True
@@ -259,16 +272,99 @@ class AccountUsers:
 
         Raises:
             ConflictError: when the id or the email is taken.
-            ValidationError: for an unknown action or a malformed email.
+            ValidationError: for an unknown action, an empty id or a malformed email.
         """
         actions = frozenset(self.catalogue.require(a) for a in rights)
-        user = User(user_id, name, email, rights=actions, enabled=enabled)
+        user = User(_user_id(user_id), name, email, rights=actions, enabled=enabled)
         if user_id in self._users:
             raise ConflictError(f"user {user_id!r}", "already exists in this account")
-        if user.email and any(u.email.lower() == user.email.lower() for u in self):
-            raise ConflictError(f"email {user.email!r}", "is already used by another user")
+        self._ensure_email_free(user.email, user_id)
         self._users[user_id] = user
         return user
+
+    def _ensure_email_free(self, email: str, user_id: str) -> None:
+        if email and any(
+            u.email.lower() == email.lower() and u.id != user_id for u in self._users.values()
+        ):
+            raise ConflictError(f"email {email!r}", "is already used by another user")
+
+    def rights_of(self, user_id: str) -> frozenset[str]:
+        """The rights a user holds: every action of the catalogue for the owner.
+
+        Raises:
+            NotFoundError: for an unknown user.
+
+        >>> users = AccountUsers.create("acc-1", "u-1", "Jill", "j@test.com")
+        >>> _ = users.add("u-2", "Anna", "anna@test.com", rights=["invoices.view"])
+        >>> sorted(users.rights_of("u-2")), len(users.rights_of("u-1"))
+        (['invoices.view'], 12)
+        """
+        user = self.get(user_id)
+        return frozenset(self.catalogue.actions) if user.is_owner else user.rights
+
+    def holds_every_right(self, user_id: str) -> bool:
+        """Whether a user holds every action of the catalogue (the owner always does).
+
+        Raises:
+            NotFoundError: for an unknown user.
+        """
+        return self.rights_of(user_id) >= frozenset(self.catalogue.actions)
+
+    def edit(self, user_id: str, *, name: str | None = None, email: str | None = None) -> User:
+        """Change a user's name or email; ``None`` leaves it as it is.
+
+        Raises:
+            NotFoundError: for an unknown user.
+            ConflictError: when the email is used by another user.
+            ValidationError: for a malformed email; nothing changes.
+        """
+        user = self.get(user_id)
+        changed = attrs.evolve(
+            user,
+            name=user.name if name is None else name,
+            email=user.email if email is None else email,
+        )
+        self._ensure_email_free(changed.email, user_id)
+        self._users[user_id] = changed
+        return changed
+
+    def transfer_ownership(self, to_user_id: str, *, grant_every_right: bool = False) -> User:
+        """Make another user the account's owner; the former owner keeps every right.
+
+        The new owner must be enabled and, unless ``grant_every_right`` (the provider's
+        decision), already hold every right.
+
+        Returns:
+            The new owner.
+
+        Raises:
+            NotFoundError: for an unknown user.
+            ConflictError: when the user is the owner already, is disabled or lacks a
+                right; nothing changes.
+
+        >>> users = AccountUsers.create("acc-1", "u-1", "Jill", "j@test.com")
+        >>> _ = users.add("u-2", "Anna", "anna@test.com", rights=DEFAULT_CATALOGUE.actions)
+        >>> users.transfer_ownership("u-2").is_owner, users.owner_id, users.get("u-1").is_owner
+        (True, 'u-2', False)
+        """
+        user = self.get(to_user_id)
+        if user.is_owner:
+            raise ConflictError(user, "is the account's owner already")
+        if not user.enabled:
+            raise ConflictError(user, "is disabled; enable the user before handing ownership")
+        missing = [a for a in self.catalogue.actions if a not in user.rights]
+        if missing and not grant_every_right:
+            raise ConflictError(
+                user,
+                f"does not hold every right (missing {', '.join(missing)}); only a user "
+                "with full rights can become the owner",
+            )
+        every = frozenset(self.catalogue.actions)
+        former = self.get(self.owner_id)
+        self._users[former.id] = attrs.evolve(former, is_owner=False, rights=every)
+        self._users[user.id] = attrs.evolve(user, is_owner=True, rights=every)
+        self.owner_id = user.id
+        return self._users[user.id]
 
     def grant(self, user_id: str, *actions: str) -> User:
         """Switch rights on for a user.

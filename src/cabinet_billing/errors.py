@@ -480,6 +480,32 @@ class InvalidWebhookError(GatewayError, ValueError):
         super().__init__(f"gateway callback refused: {reason}")
 
 
+class EventIdReusedError(ConflictError):
+    """A gateway event id seen before arrived with other content.
+
+    An event id names one event, as an idempotency key names one request: the provider
+    may deliver an event many times, never another event under its id. Like a payment
+    provider refusing an idempotency key reused with other parameters, the library
+    refuses the event and changes nothing.
+
+    Attributes:
+        event_id: the reused id.
+        payment_id: the payment the new content is about.
+        kind: what the new content reports.
+    """
+
+    def __init__(self, event_id: str, payment_id: str, kind: str) -> None:
+        self.event_id = event_id
+        self.payment_id = payment_id
+        self.kind = kind
+        super().__init__(
+            f"gateway event {_short(event_id)!r}",
+            f"was processed before with other content; this one ({kind} of payment "
+            f"{_short(payment_id)!r}) is refused and changes nothing: an event id may be "
+            "delivered again only with the same content",
+        )
+
+
 # ----------------------------------------------------------------------------- documents
 
 

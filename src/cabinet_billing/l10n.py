@@ -264,6 +264,7 @@ _DATA_IDS: Final = (
     N_("status.payment.credited"),
     N_("status.payment.failed"),
     N_("status.payment.cancelled"),
+    N_("status.payment.partially_refunded"),
     N_("status.payment.refunded"),
     N_("status.service.ordered"),
     N_("status.service.setup_required"),

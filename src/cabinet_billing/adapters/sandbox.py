@@ -31,7 +31,12 @@ import attrs
 
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payment import GatewayEvent, Payment, PaymentEventKind
-from cabinet_billing.errors import GatewayTimeoutError, InvalidWebhookError, ValidationError
+from cabinet_billing.errors import (
+    BillingError,
+    GatewayTimeoutError,
+    InvalidWebhookError,
+    ValidationError,
+)
 from cabinet_billing.ports.gateway import ChargeResult, ChargeStatus, CheckoutSession, WebhookEvent
 
 __all__ = ["Charge", "Outcome", "SandboxGateway"]
@@ -148,24 +153,27 @@ class SandboxGateway:
         *,
         reason: str = "",
         event_key: str | None = None,
+        amount: Money | None = None,
     ) -> tuple[dict[str, str], bytes]:
         """The signed callback the sandbox sends about a payment: ``(headers, body)``.
 
         Deliver it to the application as many times as you like: a real provider may.
+        A refund may name the ``amount`` returned (a partial refund); without one it
+        refunds all that is left.
         """
         if event_key is None:
             self._events += 1
             event_key = f"evt-{self._events}"
-        body = json.dumps(
-            {
-                "id": event_key,
-                "payment": payment_id,
-                "type": kind.value,
-                "at": at.isoformat(),
-                "reason": reason,
-            },
-            sort_keys=True,
-        ).encode()
+        data = {
+            "id": event_key,
+            "payment": payment_id,
+            "type": kind.value,
+            "at": at.isoformat(),
+            "reason": reason,
+        }
+        if amount is not None:
+            data |= {"amount": str(amount.amount), "currency": amount.code}
+        body = json.dumps(data, sort_keys=True).encode()
         return {_SIGNATURE: self._sign(body)}, body
 
     def _sign(self, body: bytes) -> str:
@@ -185,12 +193,14 @@ class SandboxGateway:
             raise InvalidWebhookError("the signature does not match the body")
         try:
             data = json.loads(body)
+            amount = Money(str(data["amount"]), str(data["currency"])) if "amount" in data else None
             event = GatewayEvent(
                 str(data["id"]),
                 PaymentEventKind(data["type"]),
                 datetime.fromisoformat(data["at"]),
                 str(data.get("reason", "")),
+                amount=amount,
             )
             return WebhookEvent(str(data["payment"]), event)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (BillingError, ValueError, KeyError, TypeError) as exc:
             raise InvalidWebhookError(f"malformed event: {exc}") from None

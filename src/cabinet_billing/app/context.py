@@ -59,6 +59,7 @@ from cabinet_billing.domain.payment import (
     PaymentEventKind,
     PaymentPurpose,
     PaymentStatus,
+    ProcessedEvent,
 )
 from cabinet_billing.domain.payment_method import PaymentQuote
 from cabinet_billing.domain.service import (
@@ -370,7 +371,7 @@ class Context:
         self,
         uow: UnitOfWork,
         payment: Payment,
-        event: GatewayEvent,
+        processed: ProcessedEvent,
         now: datetime,
     ) -> list[BillingEvent]:
         """Book what a payment's new status means: credit, failure or refund."""
@@ -382,23 +383,114 @@ class Context:
                     account_id=payment.account_id,
                     at=now,
                     payment_id=payment.id,
-                    reason=event.reason or payment.status.value,
+                    reason=processed.event.reason or payment.status.value,
                 ),
             ]
-        if payment.status is PaymentStatus.REFUNDED:
-            ledger = uow.ledgers.get(payment.account_id)
-            ledger.refund(payment.amount, now, ref=payment.id, key=f"refund:{payment.id}")
-            book = uow.expenses.get(payment.account_id)
-            book.withdraw(min(payment.amount, book.available(payment.amount.code)))
-            return [
-                PaymentRefunded(
-                    account_id=payment.account_id,
-                    at=now,
-                    payment_id=payment.id,
-                    amount=payment.amount,
-                ),
-            ]
+        if processed.refunded is not None:
+            return self.book_refund(uow, payment, processed, now)
         return []
+
+    def book_refund(
+        self,
+        uow: UnitOfWork,
+        payment: Payment,
+        processed: ProcessedEvent,
+        now: datetime,
+    ) -> list[BillingEvent]:
+        """Book a refund the provider made (in full or in part) and what it leaves owed.
+
+        The provider has returned the money already, so the refund is always booked: it
+        takes its share of the amount credited from the balance, and the same share of
+        the payment's cashback (SPEC M6). What was already spent is owed: the expenses it
+        paid are unpaid again (other unspent money pays them first), the balance is below
+        zero by that much, and the account's credit line in that currency, if any,
+        records it as usage to be billed on the next statement (up to what it has
+        available). The next money that comes in pays it off first. Invoices and services
+        it paid stay paid: they were paid from the balance, and the balance is what owes.
+        """
+        refunded = processed.refunded
+        if refunded is None:  # pragma: no cover - only refunds come here
+            return []
+        rounding = self.settings.rounding
+        before = payment.refunded - refunded
+        taken = payment.refunded_share(payment.amount, rounding) - payment.refunded_share(
+            payment.amount, rounding, refunded=before
+        )
+        cashback = payment.quote.cashback
+        taken_back = Money.zero(cashback.code)
+        if cashback.amount > 0:
+            taken_back = payment.refunded_share(cashback, rounding) - payment.refunded_share(
+                cashback, rounding, refunded=before
+            )
+        number = payment.refunds
+        owed = Money.zero(payment.amount.code)
+        if taken.amount > 0:
+            owed += self._take_back(
+                uow,
+                payment.account_id,
+                payment.id,
+                taken,
+                now,
+                key=f"refund:{payment.id}:{number}",
+                memo=f"refund of payment {payment.id}",
+            )
+        if taken_back.amount > 0:
+            back = uow.payments.get(_cashback_id(payment.id))
+            back.apply(
+                GatewayEvent(
+                    f"{payment.id}:refund:{number}:cashback",
+                    PaymentEventKind.REFUNDED,
+                    now,
+                    f"taken back with the refund of payment {payment.id}",
+                    amount=taken_back,
+                ),
+            )
+            owed += self._take_back(
+                uow,
+                payment.account_id,
+                back.id,
+                taken_back,
+                now,
+                key=f"refund:{back.id}:{back.refunds}",
+                memo=f"cashback taken back with the refund of payment {payment.id}",
+            )
+        return [
+            PaymentRefunded(
+                account_id=payment.account_id,
+                at=now,
+                payment_id=payment.id,
+                amount=refunded,
+                from_balance=taken,
+                cashback=taken_back,
+                owed=owed,
+            ),
+        ]
+
+    def _take_back(
+        self,
+        uow: UnitOfWork,
+        account_id: str,
+        payment_id: str,
+        amount: Money,
+        now: datetime,
+        *,
+        key: str,
+        memo: str,
+    ) -> Money:
+        """Take a refunded amount off the balance and the expenses; return what it leaves owed."""
+        ledger = uow.ledgers.get(account_id)
+        code = amount.code
+        zero = Money.zero(code)
+        below_before = max(-ledger.balance(code), zero)
+        ledger.refund(amount, now, ref=payment_id, key=key, memo=memo)
+        uow.expenses.get(account_id).refund(payment_id, amount)
+        owed = max(-ledger.balance(code), zero) - below_before
+        line = self.credit_line(uow, account_id, code)
+        if owed.amount > 0 and line is not None:
+            usage = min(_CEILING.minor(owed), line.available)
+            if usage.amount > 0:
+                line.record_usage(usage, now.date(), memo)
+        return owed
 
     def book_credited(self, uow: UnitOfWork, payment: Payment, now: datetime) -> list[BillingEvent]:
         """Book a credited payment: to the balance, to its own invoice, then to credit debt.
@@ -434,7 +526,7 @@ class Context:
         cashback = payment.quote.cashback
         if cashback.amount > 0:
             back = Payment(
-                id=f"{payment.id}-cashback",
+                id=_cashback_id(payment.id),
                 account_id=account_id,
                 purpose=PaymentPurpose.CASHBACK,
                 quote=PaymentQuote(
@@ -667,6 +759,11 @@ _CEILING = Rounding(ROUND_CEILING)
 #: Invoices the balance never pays: a top-up invoice is paid by the top-up itself, and a
 #: credit statement by repaying the credit line.
 _NOT_FROM_BALANCE = frozenset({InvoiceKind.TOP_UP, InvoiceKind.STATEMENT})
+
+
+def _cashback_id(payment_id: str) -> str:
+    """The id of the cashback payment that came with a payment (SPEC M6)."""
+    return f"{payment_id}-cashback"
 
 
 def _floor_minor(money: Money) -> Money:

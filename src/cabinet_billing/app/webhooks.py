@@ -1,19 +1,60 @@
 """The payment provider's callbacks (SPEC L6).
 
 A callback is verified and parsed by the gateway adapter, then applied to its payment
-once: a callback seen before, or one the payment has already moved past, changes nothing
-and says so.
+once. Event ids are unique across the installation: each processed event is recorded
+with a fingerprint of its content (the payment, what it reports, when, why and how
+much), so a callback delivered again changes nothing and says so, whichever payment it
+names, and an id seen before with other content is refused with
+:class:`~cabinet_billing.errors.EventIdReusedError` (and logged), changing nothing. An
+event the payment has already moved past (a late "paying" after "credited") changes
+nothing either.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from collections.abc import Mapping
+from datetime import UTC
 
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.results import CallbackHandled
 from cabinet_billing.domain.events import BillingEvent
+from cabinet_billing.domain.payment import EventOutcome
+from cabinet_billing.errors import EventIdReusedError
+from cabinet_billing.ports.gateway import WebhookEvent
 
-__all__ = ["Webhooks"]
+__all__ = ["Webhooks", "event_fingerprint"]
+
+_log = logging.getLogger(__name__)
+
+
+def event_fingerprint(parsed: WebhookEvent) -> str:
+    """The fingerprint of a callback's content: the same event gives the same one.
+
+    It covers the payment, the kind, the instant (in UTC), the reason and the amount,
+    not the event id itself.
+
+    >>> from datetime import datetime, timezone
+    >>> from cabinet_billing.domain.payment import GatewayEvent, PaymentEventKind
+    >>> at = datetime(2024, 3, 21, 9, tzinfo=timezone.utc)
+    >>> one = WebhookEvent("pay-1", GatewayEvent("evt-1", PaymentEventKind.CREDITED, at))
+    >>> other = WebhookEvent("pay-2", GatewayEvent("evt-1", PaymentEventKind.CREDITED, at))
+    >>> event_fingerprint(one) == event_fingerprint(one), event_fingerprint(one) == event_fingerprint(other)
+    (True, False)
+    """
+    event = parsed.event
+    amount = event.amount
+    content = {
+        "payment": parsed.payment_id,
+        "kind": event.kind.value,
+        "at": event.at.astimezone(UTC).isoformat(),
+        "reason": event.reason,
+        "amount": None if amount is None else [str(amount.amount), amount.code],
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class Webhooks:
@@ -27,22 +68,47 @@ class Webhooks:
 
         A credited payment is booked to the balance (with its cashback as a separate
         payment, SPEC M6); a direct invoice payment then pays its invoice; and, when the
-        settings say so, the balance pays other open invoices.
+        settings say so, the balance pays other open invoices. A refund, in full or in
+        part, takes its share of the payment and of its cashback back from the balance;
+        what was already spent is owed (see :meth:`Context.book_refund`).
 
         Raises:
             InvalidWebhookError: for a callback that fails verification.
+            EventIdReusedError: for an event id processed before with other content.
             NotFoundError: for an unknown payment.
             InvalidTransitionError: for an event that contradicts the payment.
+            InvalidAmountError: for a refund of more than is left to refund.
         """
         ctx = self._ctx
         parsed = ctx.gateway.parse_webhook(headers, body)
+        fingerprint = event_fingerprint(parsed)
+        key = f"gateway-event:{parsed.event.key}"
         now = ctx.clock.now()
         with ctx.unit_of_work() as uow:
+            seen = uow.keys.fingerprint(key)
+            if seen is not None and seen not in {"", fingerprint}:
+                _log.warning(
+                    "gateway event %r reused with other content (%s of payment %r): refused",
+                    parsed.event.key,
+                    parsed.event.kind.value,
+                    parsed.payment_id,
+                )
+                raise EventIdReusedError(
+                    parsed.event.key, parsed.payment_id, parsed.event.kind.value
+                )
             payment = uow.payments.get(parsed.payment_id)
+            if seen is not None:
+                return CallbackHandled(
+                    payment_id=payment.id,
+                    outcome=EventOutcome.DUPLICATE,
+                    status=payment.status,
+                    events=(),
+                )
             result = payment.apply(parsed.event)
             events: list[BillingEvent] = []
             if result.changed:
-                events = ctx.after_event(uow, payment, parsed.event, now)
+                events = ctx.after_event(uow, payment, result, now)
+            uow.keys.record(key, fingerprint)
             uow.commit()
         ctx.notify(events)
         return CallbackHandled(

@@ -117,10 +117,23 @@ class PaymentFailed(BillingEvent):
 
 @attrs.frozen(kw_only=True)
 class PaymentRefunded(BillingEvent):
-    """A credited payment was refunded."""
+    """A credited payment was refunded, in full or in part.
+
+    Attributes:
+        payment_id: the payment.
+        amount: what the provider returned to the customer (of what they paid).
+        from_balance: what the refund took from the balance (its share of the amount
+            credited).
+        cashback: the cashback taken back with it.
+        owed: how much of that was already spent: what the customer owes because of it
+            (booked on the credit line when the account has one).
+    """
 
     payment_id: str
     amount: Money
+    from_balance: Money
+    cashback: Money
+    owed: Money
 
 
 @attrs.frozen(kw_only=True)

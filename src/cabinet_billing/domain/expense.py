@@ -7,6 +7,12 @@ a billing panel does: payments arrive as *funds*, expenses consume funds oldest 
 a payment that arrives while expenses are unpaid (bought on credit, or charged when the
 balance was short) pays them off oldest first. Partial payments are normal.
 
+A refund takes its payment's money back (:meth:`ExpenseBook.refund`): what is left of it
+unspent first, then what it paid for, whose expenses are unpaid again. Other unspent
+funds pay those at once; what they cannot pay is what the customer now owes, and the next
+payment pays it off like any unpaid expense. So the book always agrees with the ledger:
+the balance is the unspent funds less the unpaid expenses and debts.
+
 >>> from datetime import date
 >>> from cabinet_billing import Money
 >>> from cabinet_billing.domain.expense import Expense, ExpenseBook
@@ -135,6 +141,21 @@ class Expense:
         self._allocations.append(allocation)
         return allocation
 
+    def _unapply(self, payment_id: str, up_to: Money) -> Money:
+        """Take back up to ``up_to`` of what a payment paid, its latest part first."""
+        left = up_to
+        for i in range(len(self._allocations) - 1, -1, -1):
+            allocation = self._allocations[i]
+            if allocation.payment_id != payment_id or not left.amount:
+                continue
+            take = min(allocation.amount, left)
+            if take == allocation.amount:
+                del self._allocations[i]
+            else:
+                self._allocations[i] = Allocation(payment_id, self.id, allocation.amount - take)
+            left -= take
+        return up_to - left
+
 
 @attrs.frozen
 class ExpenseTotals:
@@ -152,6 +173,14 @@ class _Fund:
     remaining: Money
 
 
+@attrs.frozen
+class _Debt:
+    """What a refund took back that no expense stands for (e.g. money since converted)."""
+
+    payment_id: str
+    remaining: Money
+
+
 @attrs.define
 class ExpenseBook:
     """The expenses of one account and the payments that fund them, oldest first.
@@ -164,6 +193,7 @@ class ExpenseBook:
     _expenses: dict[str, Expense] = attrs.field(factory=dict, alias="_expenses")
     _funds: list[_Fund] = attrs.field(factory=list, alias="_funds")
     _payments: set[str] = attrs.field(factory=set, alias="_payments")
+    _debts: list[_Debt] = attrs.field(factory=list, alias="_debts")
 
     def add(self, expense: Expense) -> tuple[Allocation, ...]:
         """Record an expense and pay what the available funds can, oldest fund first.
@@ -195,7 +225,9 @@ class ExpenseBook:
         return tuple(applied)
 
     def fund(self, payment_id: str, amount: moneyed.Money) -> tuple[Allocation, ...]:
-        """Apply a payment to the unpaid expenses, oldest first; keep the rest as funds.
+        """Apply a payment to what is owed, oldest first; keep the rest as funds.
+
+        What refunds left owed without an expense comes first, then the unpaid expenses.
 
         Raises:
             ConflictError: when this payment was already applied.
@@ -205,7 +237,9 @@ class ExpenseBook:
         if payment_id in self._payments:
             raise ConflictError(f"payment {payment_id!r}", "already applied to the expenses")
         self._payments.add(payment_id)
-        left = money
+        left = self._repay_debts(money)
+        if not left.amount:
+            return ()
         applied: list[Allocation] = []
         for expense in self.unpaid(money.code):
             allocation = expense._apply(payment_id, left)  # noqa: SLF001
@@ -239,6 +273,89 @@ class ExpenseBook:
             self._funds[i] = _Fund(fund.payment_id, fund.remaining - take)
             left -= take
         self._funds = [f for f in self._funds if f.remaining.amount]
+
+    def refund(self, payment_id: str, amount: moneyed.Money) -> Money:
+        """Take back the money of a refunded payment; return what the customer now owes.
+
+        The refund takes what is left unspent of the payment first, then what the
+        payment paid, latest expense first: those expenses are unpaid again. Other unspent
+        funds pay them at once (oldest expense first); what a refund takes that no
+        expense of this currency stands for (money since converted to another currency)
+        comes from other unspent funds too. Whatever they cannot cover is owed: unpaid
+        expenses, or a debt of the refund, and the next payment pays it off
+        (:meth:`fund`).
+
+        Args:
+            payment_id: the refunded payment (or its cashback payment).
+            amount: how much of it is taken back, positive.
+
+        Returns:
+            How much more the customer owes because of the refund (zero when unspent
+            money covered it).
+
+        Raises:
+            InvalidAmountError: when the amount is not positive or too precise.
+
+        >>> from datetime import date
+        >>> book = ExpenseBook("acc-1")
+        >>> _ = book.fund("pay-1", Money("100.00", "RUB"))
+        >>> _ = book.add(Expense("e1", "acc-1", "VPS", date(2024, 3, 1), Money("60.00", "RUB")))
+        >>> book.refund("pay-1", Money("100.00", "RUB"))
+        Money('60.00', 'RUB')
+        >>> str(book.get("e1").unpaid), str(book.owed("RUB"))
+        ('60.00 RUB', '60.00 RUB')
+        """
+        money = _to_money(amount).require_places(ACCRUAL_PLACES).require_positive()
+        code = money.code
+        owed_before = self.owed(code)
+        left = money
+        for i, fund in enumerate(self._funds):
+            if fund.payment_id == payment_id and fund.remaining.code == code and left.amount:
+                take = min(fund.remaining, left)
+                self._funds[i] = _Fund(payment_id, fund.remaining - take)
+                left -= take
+        for expense in reversed(self.expenses(code)):
+            if not left.amount:
+                break
+            left -= expense._unapply(payment_id, left)  # noqa: SLF001
+        if left.amount:
+            # Not traceable to an expense of this currency: other unspent money covers it.
+            taken = min(left, self.available(code))
+            if taken.amount:
+                self.withdraw(taken)
+                left -= taken
+        if left.amount:
+            self._debts.append(_Debt(payment_id, left))
+        self._funds = [f for f in self._funds if f.remaining.amount]
+        self._refund_unpaid(code)
+        return self.owed(code) - owed_before
+
+    def _refund_unpaid(self, code: str) -> None:
+        """Let unspent funds pay the unpaid expenses of a currency, oldest first."""
+        for expense in self.unpaid(code):
+            for i, fund in enumerate(self._funds):
+                if expense.is_paid:
+                    break
+                if fund.remaining.code != code or not fund.remaining.amount:
+                    continue
+                allocation = expense._apply(fund.payment_id, fund.remaining)  # noqa: SLF001
+                if allocation is not None:
+                    self._funds[i] = _Fund(fund.payment_id, fund.remaining - allocation.amount)
+        self._funds = [f for f in self._funds if f.remaining.amount]
+
+    def _repay_debts(self, money: Money) -> Money:
+        left = money
+        kept: list[_Debt] = []
+        for debt in self._debts:
+            if debt.remaining.code != money.code or not left.amount:
+                kept.append(debt)
+                continue
+            take = min(debt.remaining, left)
+            left -= take
+            if take < debt.remaining:
+                kept.append(_Debt(debt.payment_id, debt.remaining - take))
+        self._debts = kept
+        return left
 
     # ------------------------------------------------------------------ queries
 
@@ -285,6 +402,17 @@ class ExpenseBook:
         """Funds received and not yet spent on expenses."""
         code = currency.upper()
         return sum_money((f.remaining for f in self._funds if f.remaining.code == code), code)
+
+    def debts(self, currency: str) -> Money:
+        """What refunds took back that no expense stands for, still unpaid."""
+        code = currency.upper()
+        return sum_money((d.remaining for d in self._debts if d.remaining.code == code), code)
+
+    def owed(self, currency: str) -> Money:
+        """Everything the customer owes in a currency: unpaid expenses and debts of refunds."""
+        code = currency.upper()
+        unpaid = sum_money((e.unpaid for e in self.unpaid(code)), code)
+        return unpaid + self.debts(code)
 
     def totals(
         self,

@@ -62,7 +62,8 @@ class EntryKind(enum.Enum):
     CHARGE = "charge"
     """An expense: a service's price taken from the balance (negative)."""
     REFUND = "refund"
-    """Money returned to the customer (negative)."""
+    """Money a refund takes back: returned to the customer, or a cashback taken back with
+    the payment it came with (negative)."""
     ADJUSTMENT = "adjustment"
     """A correction by the provider (either sign)."""
     CONVERSION = "conversion"

@@ -201,14 +201,28 @@ class SequenceRepository(Protocol):
 
 
 class KeyRepository(Protocol):
-    """Idempotency keys of work already done (bank statement lines, billing runs ...)."""
+    """Idempotency keys of work already done (gateway events, bank statements, billing runs).
+
+    Each keeps the fingerprint of what it stood for, when it was recorded with one.
+    """
 
     def seen(self, key: str) -> bool:
         """Whether the key was recorded."""
         ...
 
-    def record(self, key: str) -> None:
-        """Record a key. Raises ConflictError when it was already recorded."""
+    def record(self, key: str, fingerprint: str = "") -> None:
+        """Record a key, with the fingerprint of what it stands for (if it has one).
+
+        Raises ConflictError when it was already recorded.
+        """
+        ...
+
+    def fingerprint(self, key: str) -> str | None:
+        """The fingerprint a key was recorded with (``""`` for none); None when not recorded.
+
+        A key seen again with another fingerprint stands for something else: a gateway
+        event id reused for another event, a request retried with other parameters.
+        """
         ...
 
     def all(self, prefix: str = "") -> Iterable[str]:

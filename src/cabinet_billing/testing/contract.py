@@ -20,7 +20,7 @@ checks make their own ids, so they may share one store, even one that holds data
 >>> store = MemoryStore()
 >>> check_unit_of_work(lambda: MemoryUnitOfWork(store))
 >>> len(CHECKS)
-16
+17
 
 What the checks hold a store to:
 
@@ -37,7 +37,7 @@ What the checks hold a store to:
 * counters start at 1 and grow by one; a value taken by a unit of work that rolls back
   is handed out again, so numbers never skip;
 * idempotency keys are recorded once and listed by prefix, literally (``%`` and ``_``
-  are not wildcards).
+  are not wildcards), and keep the fingerprint they were recorded with.
 
 :class:`OverlappingUnitsOfWorkContract` adds what a store that serves several units of
 work at once must promise (:data:`OVERLAP_CHECKS`): when two of them change the same
@@ -382,6 +382,28 @@ def check_keys(make_uow: UowFactory) -> None:
         _expect(list(uow.keys.all(prefix + "%")) == [], "'%' is not a wildcard")
 
 
+def check_key_fingerprints(make_uow: UowFactory) -> None:
+    """A key keeps the fingerprint it was recorded with, before and after the commit."""
+    prefix = _fresh("gateway-event") + ":"
+    fingerprint = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    with make_uow() as uow:
+        _expect(uow.keys.fingerprint(prefix + "1") is None, "a key nobody recorded has one")
+        uow.keys.record(prefix + "1", fingerprint=fingerprint)
+        uow.keys.record(prefix + "2")
+        _expect(uow.keys.fingerprint(prefix + "1") == fingerprint, "an uncommitted fingerprint")
+        _expect(uow.keys.fingerprint(prefix + "2") == "", "a key without a fingerprint")
+        uow.commit()
+    with make_uow() as uow:
+        _expect(uow.keys.fingerprint(prefix + "1") == fingerprint, "the fingerprint was not kept")
+        _expect(uow.keys.fingerprint(prefix + "2") == "", "a key recorded without one has one")
+        with pytest.raises(ConflictError, match="already recorded"):
+            uow.keys.record(prefix + "1", fingerprint="other")
+        uow.keys.record(prefix + "3", fingerprint="forgotten")
+    with make_uow() as uow:
+        _expect(uow.keys.fingerprint(prefix + "1") == fingerprint, "a refused key changed it")
+        _expect(uow.keys.fingerprint(prefix + "3") is None, "an uncommitted key was kept")
+
+
 def check_users_and_payments_round_trip(make_uow: UowFactory) -> None:
     """Users and payments come back equal, with their changes."""
     account_id, payment_id = _fresh("acc"), _fresh("pay")
@@ -473,6 +495,7 @@ CHECKS: tuple[Callable[[UowFactory], None], ...] = (
     check_queries,
     check_sequences,
     check_keys,
+    check_key_fingerprints,
     check_users_and_payments_round_trip,
     check_services_change,
     check_profiles_and_tickets,
@@ -557,6 +580,10 @@ class UnitOfWorkContract(abc.ABC):
     def test_keys(self) -> None:
         """See :func:`check_keys`."""
         check_keys(self.make_uow)
+
+    def test_key_fingerprints(self) -> None:
+        """See :func:`check_key_fingerprints`."""
+        check_key_fingerprints(self.make_uow)
 
     def test_users_and_payments_round_trip(self) -> None:
         """See :func:`check_users_and_payments_round_trip`."""

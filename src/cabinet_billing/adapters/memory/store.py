@@ -107,6 +107,8 @@ class MemoryStore:
     invoice_numbers: dict[str, str] = attrs.field(factory=dict)
     sequences: dict[str, int] = attrs.field(factory=dict)
     keys: set[str] = attrs.field(factory=set)
+    fingerprints: dict[str, str] = attrs.field(factory=dict)
+    """The fingerprints of the keys recorded with one."""
 
 
 @attrs.frozen
@@ -302,17 +304,28 @@ class _Sequences:
 
 
 class _Keys:
-    def __init__(self, committed: set[str]) -> None:
+    def __init__(self, committed: set[str], fingerprints: dict[str, str]) -> None:
         self._committed = committed
+        self._fingerprints = fingerprints
         self.staged: set[str] = set()
+        self.staged_fingerprints: dict[str, str] = {}
 
     def seen(self, key: str) -> bool:
         return key in self._committed or key in self.staged
 
-    def record(self, key: str) -> None:
+    def record(self, key: str, fingerprint: str = "") -> None:
         if self.seen(key):
             raise ConflictError(f"key {key!r}", "already recorded")
         self.staged.add(key)
+        if fingerprint:
+            self.staged_fingerprints[key] = fingerprint
+
+    def fingerprint(self, key: str) -> str | None:
+        if key in self.staged:
+            return self.staged_fingerprints.get(key, "")
+        if key in self._committed:
+            return self._fingerprints.get(key, "")
+        return None
 
     def all(self, prefix: str = "") -> Iterable[str]:
         return sorted(k for k in self._committed | self.staged if k.startswith(prefix))
@@ -352,7 +365,7 @@ class MemoryUnitOfWork:
         self.documents = _PerAccount(store.documents, AccountDocuments)
         self.profiles = _PerAccount(store.profiles, BillingProfile)
         self.sequences = _Sequences(store.sequences)
-        self.keys = _Keys(store.keys)
+        self.keys = _Keys(store.keys, store.fingerprints)
 
     def __enter__(self) -> Self:
         self.committed = False
@@ -400,6 +413,7 @@ class MemoryUnitOfWork:
             repo.flush(keys)
         self.store.sequences.update(self.sequences.staged)
         self.store.keys |= self.keys.staged
+        self.store.fingerprints.update(self.keys.staged_fingerprints)
         self.committed = True
         self._begin()
 

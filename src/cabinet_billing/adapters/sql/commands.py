@@ -17,7 +17,7 @@ The same from Python:
 >>> current(engine) == HEAD
 True
 >>> [revision for revision, _ in history()]
-['0001', '0002']
+['0001', '0002', '0003']
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ Collections that grow or that people query are child tables keyed by their paren
 ``payers``, ``acts`` and ``contracts``, ``saved_methods``, ``subscriptions``,
 ``credit_lines`` and ``credit_statements``, ``done_keys`` (what the billing run did for an
 account, once per key) and ``users``. Counters are rows of ``counters`` keyed by
-``(account_id, name)`` and idempotency keys rows of ``keys``.
+``(account_id, name)`` and idempotency keys rows of ``keys``, each with the fingerprint of
+what it stands for (a gateway event's content), when it has one.
 
 Every table name carries the store's prefix (``cb_`` by default), and the tables may live
 in a schema of their own: ``Tables(prefix="billing_", schema="finance")``.
@@ -399,6 +400,7 @@ PAYMENTS = Shape(
         _money("fee", "quote.fee"),
         _money("total", "quote.total"),
         _money("cashback", "quote.cashback"),
+        _money("refunded", "_refunded", nullable=True),
     ),
     children=(
         Children(
@@ -413,6 +415,9 @@ PAYMENTS = Shape(
                 Col("reason", Kind.LONG_TEXT, "event.reason"),
                 Col("outcome", Kind.TEXT),
                 Col("status", Kind.TEXT),
+                Col("currency", Kind.CURRENCY, "", nullable=True),
+                _money("amount", "event.amount", nullable=True),
+                _money("refunded", nullable=True),
             ),
             payload=False,
         ),
@@ -680,6 +685,7 @@ class Tables:
             f"{prefix}keys",
             self.metadata,
             Column("key", String(500), nullable=False),
+            Column("fingerprint", String(128), nullable=False, server_default=""),
             PrimaryKeyConstraint("key", name=f"{prefix}keys_pkey"),
         )
 

@@ -63,6 +63,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -70,7 +71,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from cabinet_billing.adapters.sql import schema
-from cabinet_billing.adapters.sql.errors import SchemaOutOfDateError
+from cabinet_billing.adapters.sql.errors import SchemaOutOfDateError, StoredDataError
 from cabinet_billing.adapters.sql.mapping import Form, Image, Shape, is_unchanged
 from cabinet_billing.adapters.sql.revision import HEAD
 from cabinet_billing.adapters.sql.schema import DEFAULT_PREFIX, Tables, tables
@@ -271,6 +272,8 @@ class _Repository(Generic[T]):
         self._table = store_tables.aggregates[shape.table]
         self._key = self._table.c[shape.key.name]
         self.loaded: dict[str, _Loaded[T]] = {}
+        self.present: Mapping[str, set[str]] | None = None
+        """For a migration: the columns each table has at its revision (None: all)."""
 
     # ------------------------------------------------------------------ reading
 
@@ -398,7 +401,20 @@ class _Repository(Generic[T]):
         values = {**image.row, "version": 1}
         if "row_order" in self._table.c:
             values["row_order"] = _row_order()
-        connection.execute(insert(self._table), [values])
+        connection.execute(insert(self._table), [self._fit(self._table, values)])
+
+    def _fit(self, table: Table, values: Mapping[str, object]) -> dict[str, object]:
+        """The values a table has columns for at a migration's revision.
+
+        A later revision adds a column empty; a value it would have to hold is refused.
+        """
+        present = None if self.present is None else self.present.get(table.name)
+        if present is None:
+            return dict(values)
+        missing = sorted(c for c, v in values.items() if c not in present and v is not None)
+        if missing:
+            raise StoredDataError(table.name, f"has no column for {missing} at this revision")
+        return {c: v for c, v in values.items() if c in present}
 
     def _update(self, connection: Connection, key: str, loaded: _Loaded[T], image: Image) -> None:
         version = cast("int", loaded.version)
@@ -453,7 +469,7 @@ class _Repository(Generic[T]):
                     ],
                 )
             if new:
-                connection.execute(insert(table), new)
+                connection.execute(insert(table), [self._fit(table, row) for row in new])
 
 
 class _PerAccount(_Repository[T]):
@@ -552,22 +568,29 @@ class _Keys:
         query = select(func.count()).select_from(table).where(table.c.key == key)
         return bool(self._session.connection().execute(query).scalar_one())
 
-    def record(self, key: str) -> None:
+    def record(self, key: str, fingerprint: str = "") -> None:
         table = self._table
         connection = self._session.connection()
         dialect = self._session.dialect
+        values = {"key": key, "fingerprint": fingerprint}
         if dialect in {"postgresql", "sqlite"}:
             module = postgresql if dialect == "postgresql" else sqlite
             statement = (
-                module.insert(table).values(key=key).on_conflict_do_nothing().returning(table.c.key)
+                module.insert(table).values(values).on_conflict_do_nothing().returning(table.c.key)
             )
             inserted = connection.execute(statement).first() is not None
         else:
             inserted = not self.seen(key)
             if inserted:
-                connection.execute(insert(table).values(key=key))
+                connection.execute(insert(table).values(values))
         if not inserted:
             raise ConflictError(f"key {key!r}", "already recorded")
+
+    def fingerprint(self, key: str) -> str | None:
+        table = self._table
+        query = select(table.c.fingerprint).where(table.c.key == key)
+        found = self._session.connection().execute(query).scalar_one_or_none()
+        return None if found is None else str(found)
 
     def all(self, prefix: str = "") -> Iterable[str]:
         table = self._table
@@ -733,6 +756,15 @@ def write_new(
     repository: _Repository[object] = _Repository(
         _BoundSession(connection), store_tables, shape, shape.table
     )
+    # The database is at the migration's revision: later revisions' columns are not there.
+    found = inspect(connection)
+    names = [shape.table, *(c.table for c in shape.children)]
+    repository.present = {
+        store_tables.name(n): {
+            c["name"] for c in found.get_columns(store_tables.name(n), schema=store_tables.schema)
+        }
+        for n in names
+    }
     for aggregate in aggregates:
         repository.loaded[shape.key_of(aggregate)] = _Loaded(aggregate)
     repository.flush(connection)

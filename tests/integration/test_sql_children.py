@@ -177,7 +177,7 @@ def test_the_aggregate_rows_keep_no_children(store: SqlStore) -> None:
         book_row = json.loads(connection.execute(select(T.expense_books.c.data)).scalar_one())
         balances = connection.execute(select(T.balances.c.currency, T.balances.c.amount)).all()
     assert ledger_row == {"$v": 1, "_reversed": [], "_rounding": []}
-    assert sorted(book_row) == ["$v", "_funds", "_payments"]
+    assert sorted(book_row) == ["$v", "_debts", "_funds", "_payments"]
     assert [(c, Decimal(str(a))) for c, a in balances] == [("RUB", Decimal("99251.5"))]
 
 

@@ -9,10 +9,12 @@ from hypothesis import strategies as st
 
 from cabinet_billing import Money
 from cabinet_billing.domain.money import sum_money
+from cabinet_billing.domain.payment_method import LimitBasis, PaymentMethodPricing
 from cabinet_billing.rules.autopay import (
     AutopayMode,
     AutopayPolicy,
     autopay_amount,
+    autopay_charge,
     low_balance_crossed,
 )
 
@@ -119,3 +121,38 @@ def test_the_low_balance_notice_fires_once_per_downward_crossing(
     # Each notice starts a stretch below the threshold.
     for i in fired:
         assert balances[i] < threshold <= balances[i - 1]
+
+
+@st.composite
+def pricings(draw: st.DrawFn) -> PaymentMethodPricing:
+    low = draw(st.none() | positive_cents)
+    high = draw(st.none() | positive_cents)
+    if low is not None and high is not None:
+        high = low + high
+    return PaymentMethodPricing(
+        "RUB",
+        fee_percent=draw(st.integers(min_value=0, max_value=20)),
+        fixed_fee=draw(cents.filter(lambda m: m <= Money("50.00", "RUB"))),
+        minimum=low,
+        maximum=high,
+        limits_apply_to=draw(st.sampled_from(list(LimitBasis))),
+    )
+
+
+@pytest.mark.spec("R6", "M5")
+@given(policies(), pricings(), st.lists(balances, max_size=30))
+def test_automatic_payments_priced_by_their_method_keep_to_its_range_and_the_cap(
+    policy: AutopayPolicy, pricing: PaymentMethodPricing, days: list[Money]
+) -> None:
+    charged = Money("0", "RUB")
+    for balance in days:
+        quote = autopay_charge(policy, balance, charged, pricing)
+        if quote is None:
+            continue
+        # What the card is charged is the method's own quote of what is credited ...
+        assert pricing.quote(quote.base) == quote
+        assert quote.base.amount > 0
+        charged += quote.total
+        # ... and the month's totals, fees included, never pass the cap.
+        if policy.monthly_cap is not None:
+            assert charged <= policy.monthly_cap

@@ -184,7 +184,8 @@ def test_a_saved_card_still_renews_while_blocked() -> None:
     assert [(c.operation, c.token, str(c.amount)) for c in s.cabinet.gateway.charges] == [
         ("charge", "tok-1", "1.00 RUB"),
         ("refund", "ch-1", "1.00 RUB"),
-        ("charge", "tok-1", "800.00 RUB"),
+        # The card's fee is charged with the renewal: 800.00 + 5% + 10.00.
+        ("charge", "tok-1", "850.00 RUB"),
     ]
     s.expect_status("vps", "active").expect_paid_until("vps", date(2024, 3, 20))
     s.expect_status("backup", "expired")
@@ -195,5 +196,7 @@ def test_a_saved_card_still_renews_while_blocked() -> None:
 @pytest.mark.spec("R1", "R4")
 def test_a_card_renewal_while_blocked_pays_only_its_invoice() -> None:
     s = _card_while_blocked()
-    s.expect_balance("acc-1", "-3200.00 RUB").expect_credit("acc-1", "blocked")
-    assert _dashboard(s) == ("3200.00 RUB", "0 RUB", "0 RUB", "0 RUB", "146800.00 RUB")
+    # The renewal pays its invoice only; its 10% cashback (85.00 of the 850.00 charged)
+    # repays part of the overdue statement, which keeps the line blocked.
+    s.expect_balance("acc-1", "-3115.00 RUB").expect_credit("acc-1", "blocked")
+    assert _dashboard(s) == ("3115.00 RUB", "0 RUB", "0 RUB", "0 RUB", "146885.00 RUB")

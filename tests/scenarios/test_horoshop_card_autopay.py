@@ -76,47 +76,40 @@ def test_binding_with_an_open_invoice_pays_it_with_the_card() -> None:
     assert (sub.source.value, sub.method_id, sub.enabled) == ("saved_method", "card-1", True)
 
 
-@pytest.mark.spec("R4", "R5")
-def test_renewals_are_charged_to_the_card_on_the_last_paid_day() -> None:
+@pytest.mark.spec("R4", "R5", "R7")
+def test_the_next_invoice_is_issued_five_days_ahead_and_charged_to_the_card_that_day() -> None:
     s = _bound_with_open_invoice().expect_notifications("shop-1", _FIRST)
-    s.advance(to=date(2024, 3, 31)).expect_notifications("shop-1", [])
-    s.advance(to=date(2024, 4, 1)).expect_paid_until("business", date(2024, 5, 1))
+    s.advance(to=date(2024, 3, 26)).expect_notifications("shop-1", [])
+    s.advance(to=date(2024, 3, 27)).expect_paid_until("business", date(2024, 5, 1))
     s.expect_status("business", "active").expect_balance("shop-1", "0.00 UAH")
     assert _charges(s)[-1] == ("charge", "tok-1", "1000.00 UAH")
-    assert _invoices(s)[-1] == ("HOR-11111-002", date(2024, 4, 1), "0 UAH", "paid")
-    s.expect_notifications(
-        "shop-1",
-        ["invoice.issued", "payment.credited", "invoice.paid", "service.paid", "service.renewed"],
-    )
+    assert _invoices(s)[-1] == ("HOR-11111-002", date(2024, 3, 27), "0 UAH", "paid")
+    s.expect_notifications("shop-1", [*_FIRST, "service.renewed"])
+    # The renewal day itself charges nothing more: the period is paid.
+    s.advance(to=date(2024, 4, 2))
+    assert len(_charges(s)) == 2
+
+
+@pytest.mark.spec("R4", "R5", "R7")
+def test_a_declined_card_autopay_marks_the_card_not_working_and_notifies() -> None:
+    s = _bound_with_open_invoice().expect_notifications("shop-1", _FIRST)
+    s.script_card("tok-1", "decline")
+    s.advance(to=date(2024, 3, 27))
+    assert _card(s) == ("not_working", "decline")
+    assert _charges(s)[-1] == ("charge", "tok-1", "1000.00 UAH")
+    assert _invoices(s)[-1] == ("HOR-11111-002", date(2024, 3, 27), "1000.00 UAH", "unpaid")
+    s.expect_notifications("shop-1", ["invoice.issued", "payment.failed"])
+    assert (s.days[-1].charges, s.days[-1].failed_charges) == (0, 1)
+    # The shop still has until its last paid day; nothing is tried before the renewal day.
+    s.advance(to=date(2024, 3, 31)).expect_status("business", "active")
+    assert len(_charges(s)) == 2
 
 
 @pytest.mark.spec("R4", "R5")
-def test_a_declined_renewal_marks_the_card_not_working_and_notifies() -> None:
+def test_the_card_is_checked_and_charged_on_the_renewal_day_when_it_works_again() -> None:
     s = _bound_with_open_invoice().expect_notifications("shop-1", _FIRST)
     s.script_card("tok-1", "decline")
     s.advance(to=date(2024, 4, 1))
-    assert _card(s) == ("not_working", "decline")
-    assert _charges(s)[-1] == ("charge", "tok-1", "1000.00 UAH")
-    assert _invoices(s)[-1] == ("HOR-11111-002", date(2024, 4, 1), "1000.00 UAH", "unpaid")
-    # Renewed on the last paid day, so the failure leaves the service to expire that day.
-    s.expect_status("business", "expired").expect_paid_until("business", date(2024, 4, 1))
-    s.expect_notifications("shop-1", ["invoice.issued", "service.expired", "renewal.failed"])
-    assert (s.days[-1].charges, s.days[-1].failed_charges) == (0, 1)
-    # The next day the run checks the card with a small charge, refunded at once, and
-    # retries the renewal under a new key.
-    s.advance(to=date(2024, 4, 2))
-    assert _charges(s)[2:] == [
-        ("verify", "tok-1", "1.00 UAH"),
-        ("refund", "ch-3", "1.00 UAH"),
-        ("charge", "tok-1", "1000.00 UAH"),
-    ]
-
-
-@pytest.mark.spec("R4", "R5")
-def test_the_card_is_retried_the_next_day_when_it_works_again() -> None:
-    s = _bound_with_open_invoice().expect_notifications("shop-1", _FIRST)
-    s.script_card("tok-1", "decline")
-    s.advance(to=date(2024, 4, 2))
     assert _charges(s)[2:] == [
         ("verify", "tok-1", "1.00 UAH"),
         ("refund", "ch-3", "1.00 UAH"),
@@ -124,7 +117,35 @@ def test_the_card_is_retried_the_next_day_when_it_works_again() -> None:
     ]
     s.expect_status("business", "active").expect_paid_until("business", date(2024, 5, 1))
     assert _card(s) == ("enabled", None)
-    assert _invoices(s)[-1] == ("HOR-11111-002", date(2024, 4, 1), "0 UAH", "paid")
+    assert _invoices(s)[-1] == ("HOR-11111-002", date(2024, 3, 27), "0 UAH", "paid")
+
+
+@pytest.mark.spec("R4", "R5")
+def test_a_card_that_still_declines_on_the_renewal_day_lets_the_service_expire() -> None:
+    s = _bound_with_open_invoice().expect_notifications("shop-1", _FIRST)
+    s.script_card("tok-1", "decline", "decline")
+    s.advance(to=date(2024, 4, 1))
+    assert _charges(s)[2:] == [("verify", "tok-1", "1.00 UAH")]
+    s.expect_status("business", "expired").expect_paid_until("business", date(2024, 4, 1))
+    # The check was the renewal's one attempt of the schedule (retry_days=(1,)): one
+    # more the next day, then nothing.
+    s.advance(to=date(2024, 4, 20))
+    assert [c[0] for c in _charges(s)[2:]] == ["verify", "verify", "refund", "charge"]
+    s.expect_status("business", "active").expect_paid_until("business", date(2024, 5, 1))
+
+
+@pytest.mark.spec("R7")
+def test_a_shop_paying_by_bank_transfer_gets_its_next_invoice_and_keeps_its_service() -> None:
+    s = _shop().order("shop-1", "business", price="1000.00 UAH", kind="saas")
+    s.bank_transfer("shop-1").expect_status("business", "active")
+    s.expect_notifications("shop-1", _FIRST)
+    s.advance(to=date(2024, 3, 27))
+    assert _invoices(s)[-1] == ("HOR-11111-002", date(2024, 3, 27), "1000.00 UAH", "unpaid")
+    s.expect_notifications("shop-1", ["invoice.issued"])
+    s.bank_transfer("shop-1")
+    s.advance(to=date(2024, 4, 2)).expect_status("business", "active")
+    s.expect_paid_until("business", date(2024, 5, 1))
+    assert _charges(s) == []
 
 
 def _second_service_ordered_on(s: Scenario, day: date, plan: str, price: str) -> Scenario:

@@ -186,17 +186,23 @@ def test_autopayment_tops_up_below_the_threshold_within_the_monthly_cap() -> Non
     owner(s).balance.set_autopay("m1", policy)
     first = s.billing.run.day()
     assert first.charges == 1
-    assert owner(s).balance.get("RUB") == money("500.00 RUB")
+    # The card is charged 500.00 plus its fee (5% + 10.00), and returns 10% cashback.
+    assert s.gateway.charges[-1].amount == money("535.00 RUB")
+    assert owner(s).balance.get("RUB") == money("553.50 RUB")
     ledger = s.store.ledgers.rows["acc-1"]
-    assert [e.kind for e in ledger] == [EntryKind.TOP_UP]
-    # spend it, then the cap leaves only 182.00 for the rest of March
+    assert [e.kind for e in ledger] == [EntryKind.TOP_UP, EntryKind.CASHBACK]
+    # spend it, then the cap leaves only 147.00 (fee included) for the rest of March
     with MemoryUnitOfWork(s.store) as uow:
-        uow.ledgers.get("acc-1").charge(money("450.00 RUB"), s.clock.now())
+        uow.ledgers.get("acc-1").charge(money("500.00 RUB"), s.clock.now())
         uow.commit()
     s.clock.advance(days=1)
     s.billing.run.day()
-    assert owner(s).balance.get("RUB") == money("232.00 RUB")
+    assert s.gateway.charges[-1].amount == money("147.00 RUB")
+    assert owner(s).balance.get("RUB") == money("198.68 RUB")
     s.clock.advance(days=1)
+    with MemoryUnitOfWork(s.store) as uow:
+        uow.ledgers.get("acc-1").charge(money("150.00 RUB"), s.clock.now())
+        uow.commit()
     assert s.billing.run.day().charges == 0
     owner(s).balance.stop_autopay()
     assert s.store.profiles.rows["acc-1"].autopay is None

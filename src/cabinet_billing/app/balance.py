@@ -9,8 +9,10 @@ up from a saved method when it runs low, never past the monthly cap.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
+import attrs
 import moneyed
 
 from cabinet_billing.app.context import Context
@@ -20,7 +22,8 @@ from cabinet_billing.domain.billing_profile import AutopaySettings
 from cabinet_billing.domain.fx import Conversion, RateTable, convert, equivalents
 from cabinet_billing.domain.ledger import LedgerEntry
 from cabinet_billing.domain.money import Money
-from cabinet_billing.errors import CurrencyMismatchError, InsufficientFundsError
+from cabinet_billing.domain.payment_method import LimitBasis
+from cabinet_billing.errors import CurrencyMismatchError, InsufficientFundsError, ValidationError
 from cabinet_billing.rules.autopay import ScheduledCharge, forecast, recommended_cap
 
 __all__ = ["CabinetBalance"]
@@ -101,13 +104,34 @@ class CabinetBalance:
     def set_autopay(self, method_id: str, policy: AutopayPolicy) -> AutopaySettings:
         """Top the balance up automatically from a saved method (SPEC R6).
 
+        The policy takes the range of the payment method the saved one is charged as
+        (SPEC M5), and, as in Astra Cloud, a method with a range needs a monthly cap.
+
         Raises:
             AccessDeniedError: without the right ``invoices.pay``.
             NotFoundError: for an unknown method.
+            ValidationError: for a method with a range and no monthly cap, or a range
+                that leaves no amount the method accepts.
         """
         with self._gate.open("invoices.pay") as call:
             profile = call.uow.profiles.get(call.account.id)
-            profile.method(method_id)
+            method = profile.method(method_id)
+            pricing = self._ctx.pricing_of(method, policy.threshold.code)
+            if pricing is not None and (pricing.minimum is not None or pricing.maximum is not None):
+                if policy.monthly_cap is None:
+                    raise ValidationError(
+                        "monthly_cap",
+                        None,
+                        f"method {method_id!r} takes payments from {pricing.minimum or 'any'} "
+                        f"to {pricing.maximum or 'any'}: a payment method with limits needs "
+                        "a monthly cap",
+                    )
+                if pricing.limits_apply_to is LimitBasis.BASE:
+                    policy = attrs.evolve(
+                        policy,
+                        minimum=_bound(max, policy.minimum, pricing.minimum),
+                        maximum=_bound(min, policy.maximum, pricing.maximum),
+                    )
             profile.autopay = AutopaySettings(method_id, policy)
             call.uow.commit()
         return profile.autopay
@@ -145,3 +169,12 @@ class CabinetBalance:
             ctx.settings.autopay_markup_percent,
             ctx.settings.rounding,
         )
+
+
+def _bound(
+    pick: Callable[[Money, Money], Money], mine: Money | None, method: Money | None
+) -> Money | None:
+    """The tighter of the customer's and the method's limit."""
+    if mine is None or method is None:
+        return method if mine is None else mine
+    return pick(mine, method)

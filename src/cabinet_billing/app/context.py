@@ -61,7 +61,8 @@ from cabinet_billing.domain.payment import (
     PaymentStatus,
     ProcessedEvent,
 )
-from cabinet_billing.domain.payment_method import PaymentQuote
+from cabinet_billing.domain.payment_method import PaymentMethodPricing, PaymentQuote
+from cabinet_billing.domain.saved_method import SavedPaymentMethod
 from cabinet_billing.domain.service import (
     Actor,
     ActorRole,
@@ -86,7 +87,25 @@ from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.credit_limit import CreditAction, ensure_allowed, is_allowed
 from cabinet_billing.rules.matching import StatementLine
 
-__all__ = ["Context", "Ports", "notification_of", "require_open"]
+__all__ = ["COUNTER_ORDER", "Context", "Ports", "notification_of", "require_open"]
+
+#: The order in which a unit of work takes the store's counters (``sequences.next``), by
+#: name (``invoice-number:<code>`` ranks as ``invoice-number``). A counter is locked by the
+#: transaction that takes it until the end (see docs/scaling.md), so every flow takes them
+#: in this order: two units of work then never wait for each other in a circle. The billing
+#: run keeps to it by booking a provider's charge (``payment``, then ``balance-payment``)
+#: in a unit of work of its own, after the one that issued the invoice.
+COUNTER_ORDER = (
+    "service",
+    "invoice",
+    "invoice-number",
+    "payment",
+    "balance-payment",
+    "contract",
+    "act",
+    "conversion",
+    "ticket",
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -286,6 +305,20 @@ class Context:
         free = max(balance, Money.zero(currency))
         line = self.credit_line(uow, account_id, currency) if with_credit else None
         return free if line is None else free + line.available
+
+    def pricing_of(self, method: SavedPaymentMethod, currency: str) -> PaymentMethodPricing | None:
+        """The fee and range of an automatic charge of a saved method (SPEC M5).
+
+        A saved method is charged as the provider's payment method it belongs to: the
+        method of the settings whose id is the saved method's provider, else its kind
+        (a saved card is a ``"card"`` payment), in the charge's currency. ``None`` when the
+        settings offer no such method: the charge then has no fee and no limits.
+        """
+        for method_id in dict.fromkeys(m for m in (method.provider, method.kind.value) if m):
+            for offered in self.settings.payment_methods:
+                if offered.id == method_id and offered.currency == currency:
+                    return offered.pricing
+        return None
 
     def verification(self, currency: str) -> Money:
         """The small amount charged and refunded to check a card (SPEC R5)."""

@@ -175,14 +175,24 @@ class CabinetPayments:
     def stop_card_autopay(self) -> None:
         """Stop charging the card on invoice day: bank transfer stays the only way (R7).
 
+        Nothing charges a saved card automatically any more: the automatic renewals that
+        were paid from a card are switched off too (their invoices wait for a bank
+        transfer).
+
         Raises:
             AccessDeniedError: without the right ``invoices.pay``.
             ConflictError: when card autopay never started.
             InvalidTransitionError: when it is stopped already.
         """
         with self._gate.open("invoices.pay") as call:
-            autopay = call.uow.profiles.get(call.account.id).card_autopay
+            profile = call.uow.profiles.get(call.account.id)
+            autopay = profile.card_autopay
             if autopay is None:
                 raise ConflictError("card autopay", "has not started: no card payment yet")
             autopay.stop()
+            cards = {m.id for m in profile.methods if m.kind is MethodKind.CARD}
+            for sub in profile.subscriptions:
+                if sub.enabled and sub.method_id in cards:
+                    sub.switch_off()
+                    call.uow.services.get(sub.service_id).set_auto_renew(False)
             call.uow.commit()

@@ -1,18 +1,33 @@
 """The billing run: what happens to every account each day (SPEC R1-R9 over time).
 
-:meth:`BillingRun.day` (``billing.run.day(...)``) walks the accounts in batches, each in its own
-unit of work, and for each account on the day:
+:meth:`BillingRun.day` (``billing.run.day(...)``) walks the accounts in batches and for
+each account on the day:
 
 1. credit: issues the statement on the statement day and sends the dunning notices
    (R1, R3);
-2. card autopay: charges the bound card for invoices issued today (R7);
-3. renewals: renews every service whose renewal day has come, from the balance (and the
+2. renewal invoices: where the settings say so (``renewal_invoice_days``, Horoshop),
+   issues each paid service's invoice for its next period ahead of the period's end (R7);
+3. card autopay: charges the bound card for the invoices issued since the last run (R7);
+4. renewals: renews every service whose renewal day has come, from the balance (and the
    credit line, unless it is blocked) or from its saved method; a failed charge marks the
-   method not working, notifies the customer and is retried by the renewal policy (R4);
-4. expiry: a service whose paid period ended without renewal expires;
-5. autopayment: tops the balance up from a saved method when it is below the threshold,
-   never past the monthly cap (R6);
-6. the low-balance notice when the balance fell below the customer's threshold (R8).
+   method not working, notifies the customer and is retried on the days of the renewal
+   policy's retry schedule, which is also its limit (R4);
+5. expiry: a service whose paid period ended without renewal expires;
+6. autopayment: tops the balance up from a saved method when it is below the threshold,
+   within the method's range and never past the monthly cap, fee included (R6, M5);
+7. the low-balance notice when the balance fell below the customer's threshold (R8).
+
+**Calls to the payment provider never happen inside a unit of work that can still fail.**
+The day's work is done in passes: a pass runs the steps until one needs the provider,
+records that charge as a :class:`~cabinet_billing.domain.attempts.ChargeAttempt` with its
+idempotency key (``<series>#<n>``, one series per service and period, invoice, day of
+top-up or card check) and commits; then the provider is called, and the outcome is booked
+in a unit of work of its own. When booking fails (a conflict with a concurrent webhook, a
+lost connection) the attempt stays pending, and the next run first asks the provider again
+**with the same key**: a card is never charged twice for one period. The passes then go on
+until the day is done. The units of work take the store's counters in one order
+(:data:`~cabinet_billing.app.context.COUNTER_ORDER`), so runs on many workers never
+deadlock on them.
 
 An account done for the day is recorded under a key, so running the day again changes
 nothing, and a run that stopped half-way (a crash, a deploy) finishes where it stopped
@@ -29,12 +44,15 @@ from datetime import UTC, date, datetime, time, timedelta
 import attrs
 
 from cabinet_billing.app.context import Context, notification_of
+from cabinet_billing.domain.attempts import AttemptPurpose, AttemptStatus, ChargeAttempt
+from cabinet_billing.domain.autopay import CardAutopayStatus
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.events import (
     AutoTopUp,
     BillingEvent,
     InvoiceIssued,
     PaymentCredited,
+    PaymentFailed,
     RenewalFailed,
     ServiceExpired,
     ServiceRenewed,
@@ -45,14 +63,16 @@ from cabinet_billing.domain.invoice import Invoice, InvoiceKind, InvoiceLine
 from cabinet_billing.domain.money import Money, currency_places
 from cabinet_billing.domain.notifications import Notification
 from cabinet_billing.domain.payment import GatewayEvent, Payment, PaymentEventKind
+from cabinet_billing.domain.payment_method import PaymentQuote
 from cabinet_billing.domain.periods import PeriodUnit, period_end
-from cabinet_billing.domain.saved_method import SavedPaymentMethod
+from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod
 from cabinet_billing.domain.service import Actor, BillingMode, Service, ServiceStatus
 from cabinet_billing.domain.subscription import RenewalSource, Subscription
 from cabinet_billing.domain.tax import TaxMode
-from cabinet_billing.errors import BillingError, GatewayError
+from cabinet_billing.errors import AmountOutOfRangeError, BillingError, ConflictError, GatewayError
+from cabinet_billing.ports.gateway import ChargeResult, ChargeStatus
 from cabinet_billing.ports.repositories import UnitOfWork
-from cabinet_billing.rules.autopay import autopay_amount, low_balance_notice
+from cabinet_billing.rules.autopay import autopay_charge, low_balance_notice
 from cabinet_billing.rules.credit_limit import (
     CreditAction,
     evaluate_credit,
@@ -63,13 +83,13 @@ from cabinet_billing.rules.dunning import due_notifications
 from cabinet_billing.rules.renewal import (
     RenewalAction,
     RenewalDecision,
-    SkipReason,
     decide_renewal,
     renewal_date,
     renewal_failure_notice,
+    renewal_key,
 )
 
-__all__ = ["AccountFailure", "BillingRun", "CycleSummary", "Preview"]
+__all__ = ["MAX_CALLS_PER_DAY", "AccountFailure", "BillingRun", "CycleSummary", "Preview"]
 
 #: Statuses in which a paid service expires when its period ends unrenewed.
 _LIVE = frozenset(
@@ -77,6 +97,14 @@ _LIVE = frozenset(
 )
 #: Statuses in which a paid service renews (an expired one comes back to life).
 _RENEWABLE = _LIVE | {ServiceStatus.PROCESSING, ServiceStatus.EXPIRED}
+
+#: The most calls to the payment provider the run makes for one account on one day; an
+#: account that would need more is reported as failed (it points at a defect, not a load).
+MAX_CALLS_PER_DAY = 200
+
+#: How many times booking the outcome of a provider call is tried when it conflicts with a
+#: concurrent change of the account (the call is not made again for it).
+_OUTCOME_TRIES = 3
 
 
 @attrs.frozen
@@ -144,10 +172,18 @@ class _Tally:
     failed_charges: int = 0
     accruals: int = 0
 
+    def add(self, other: _Tally) -> None:
+        self.events += other.events
+        self.notices += other.notices
+        self.previews += other.previews
+        self.charges += other.charges
+        self.failed_charges += other.failed_charges
+        self.accruals += other.accruals
+
 
 @attrs.define
 class _Run:
-    """One account's run on one day: what every step needs."""
+    """One pass over one account on one day: what every step needs."""
 
     uow: UnitOfWork
     profile: BillingProfile
@@ -155,6 +191,16 @@ class _Run:
     now: datetime
     tally: _Tally
     dry_run: bool
+    #: Keys of attempts the provider gave no answer to in this run: not asked again today.
+    unknown: frozenset[str] = frozenset()
+
+
+class _NeedsCall(Exception):  # noqa: N818 - control flow inside the run, never escapes it
+    """A step needs the payment provider: the pass commits the attempt, then calls."""
+
+    def __init__(self, attempt: ChargeAttempt) -> None:
+        super().__init__(attempt.key)
+        self.attempt = attempt
 
 
 class BillingRun:
@@ -217,49 +263,111 @@ class BillingRun:
         *,
         dry_run: bool,
     ) -> bool:
-        with self._ctx.unit_of_work() as uow:
-            key = f"cycle:{account_id}:{today.isoformat()}"
-            if uow.keys.seen(key):
-                return False
-            mine = _Tally()
-            account = uow.accounts.get(account_id)
-            profile = uow.profiles.get(account_id)
-            run = _Run(uow, profile, today, now, mine, dry_run)
-            currency = account.profile.currency
-            ledger = uow.ledgers.get(account_id)
-            before = profile.last_balance or ledger.balance(currency)
-            balance_blocked = self._credit_step(run)
-            self._card_autopay_step(run)
-            for service in uow.services.for_account(account_id):
-                self._renewal_step(run, service, balance_blocked=balance_blocked)
-            self._autopay_step(run)
-            after = ledger.balance(currency)
-            notice = low_balance_notice(
-                account_id,
-                before,
-                after,
-                account.settings.low_balance_threshold,
-                now,
-            )
-            if notice is not None:
-                mine.notices.append(notice)
-            profile.last_balance = after
-            uow.keys.record(key)
-            if not dry_run:
-                uow.commit()
-        if not dry_run:
-            # Sent once the account's day is committed, so a restarted run loses none.
+        if dry_run:
+            return self._dry_run_account(account_id, today, now, tally)
+        mine = _Tally()
+        try:
+            return self._bill_account(account_id, today, now, mine)
+        finally:
+            # Sent once committed, so a restarted run loses none; a part that was rolled
+            # back is not in ``mine``.
             self._ctx.notify(mine.events)
             if self._ctx.notifier is not None:
                 for notification in mine.notices:
                     self._ctx.notifier.send(notification)
-        tally.events += mine.events
-        tally.notices += mine.notices
-        tally.previews += mine.previews
-        tally.charges += mine.charges
-        tally.failed_charges += mine.failed_charges
-        tally.accruals += mine.accruals
+            tally.add(mine)
+
+    def _bill_account(self, account_id: str, today: date, now: datetime, mine: _Tally) -> bool:
+        key = _cycle_key(account_id, today)
+        unknown: set[str] = set()
+        with self._ctx.unit_of_work() as uow:
+            if uow.keys.seen(key):
+                return False
+            profile = uow.profiles.get(account_id)
+            pending = profile.pending_attempts
+            before = profile.last_balance or uow.ledgers.get(account_id).balance(
+                uow.accounts.get(account_id).profile.currency
+            )
+        # What an earlier run left without an outcome: the same request, the same key.
+        for attempt in pending:
+            self._call_and_book(account_id, attempt, now, mine, unknown)
+        for _ in range(MAX_CALLS_PER_DAY + 1):
+            with self._ctx.unit_of_work() as uow:
+                if uow.keys.seen(key):
+                    return False
+                part = _Tally()
+                run = _Run(
+                    uow,
+                    uow.profiles.get(account_id),
+                    today,
+                    now,
+                    part,
+                    dry_run=False,
+                    unknown=frozenset(unknown),
+                )
+                try:
+                    self._steps(run)
+                except _NeedsCall as needed:
+                    attempt = needed.attempt
+                    run.profile.record_attempt(attempt)
+                    uow.commit()
+                    mine.add(part)
+                else:
+                    self._finish(run, before)
+                    uow.keys.record(key)
+                    uow.commit()
+                    mine.add(part)
+                    return True
+            self._call_and_book(account_id, attempt, now, mine, unknown)
+        raise ConflictError(
+            f"account {account_id!r}",
+            f"needed more than {MAX_CALLS_PER_DAY} calls to the payment provider today; "
+            "the rest waits for the next run",
+        )
+
+    def _dry_run_account(self, account_id: str, today: date, now: datetime, tally: _Tally) -> bool:
+        with self._ctx.unit_of_work() as uow:
+            if uow.keys.seen(_cycle_key(account_id, today)):
+                return False
+            profile = uow.profiles.get(account_id)
+            before = profile.last_balance or uow.ledgers.get(account_id).balance(
+                uow.accounts.get(account_id).profile.currency
+            )
+            run = _Run(uow, profile, today, now, tally, dry_run=True)
+            self._steps(run)
+            self._finish(run, before)
+            # Never committed: leaving the block rolls everything back.
         return True
+
+    def _steps(self, run: _Run) -> None:
+        balance_blocked = self._credit_step(run)
+        services = run.uow.services.for_account(run.profile.account_id)
+        for service in services:
+            self._renewal_invoice_step(run, service)
+        self._card_autopay_step(run)
+        for service in services:
+            self._renewal_step(run, service, balance_blocked=balance_blocked)
+        self._autopay_step(run)
+
+    def _finish(self, run: _Run, before: Money) -> None:
+        """The end of the account's day: the low-balance notice and what the run keeps."""
+        profile, uow = run.profile, run.uow
+        account = uow.accounts.get(profile.account_id)
+        after = uow.ledgers.get(profile.account_id).balance(account.profile.currency)
+        notice = low_balance_notice(
+            profile.account_id,
+            before,
+            after,
+            account.settings.low_balance_threshold,
+            run.now,
+        )
+        if notice is not None:
+            run.tally.notices.append(notice)
+        profile.last_balance = after
+        _forget_finished_attempts(profile, run.today)
+        profile.last_run = run.today
+
+    # ------------------------------------------------------------------ steps
 
     def _credit_step(self, run: _Run) -> bool:
         """Statement and dunning notices; returns whether renewals from balance are blocked."""
@@ -302,23 +410,84 @@ class BillingRun:
         state = evaluate_credit(policy, line, today)
         return not state.allows(CreditAction.AUTO_RENEW_FROM_BALANCE)
 
+    def _renewal_invoice_step(self, run: _Run, service: Service) -> None:
+        """Issue a renewing service's invoice for its next period ahead of time (Horoshop).
+
+        With ``renewal_invoice_days`` set, every live, periodically billed service that
+        renews automatically gets the invoice for its next period that many days before
+        its paid period ends, whatever will pay it: card autopay on its issue day, a bank
+        transfer, the customer by hand, or the renewal itself on its renewal day (from the
+        balance or the saved method). Each period is invoiced once: an invoice the customer
+        deleted is not issued again by the run. A service whose auto-renewal is off gets
+        none: it is renewed by hand, or not at all.
+        """
+        ahead = self._ctx.settings.renewal_invoice_days
+        if (
+            ahead is None
+            or not service.auto_renew
+            or service.billing_mode is not BillingMode.PERIODIC
+            or service.status not in _LIVE
+            or service.paid_until is None
+            or run.today < service.paid_until - timedelta(days=ahead)
+        ):
+            return
+        sub = self._subscription(run, service)
+        if sub is None or not sub.enabled:
+            return
+        price, until = sub.price, sub.next_paid_until
+        key = f"renewal-invoice:{service.id}:{until.isoformat()}"
+        if run.profile.done(key):
+            return
+        run.profile.record(key)
+        invoices = run.uow.invoices.for_account(service.account_id)
+        if _open_renewal(invoices, service.id, until) is not None:
+            return
+        invoice = self._renewal_invoice(run, service, price, service.paid_until, until)
+        run.tally.events.append(self._ctx.issued(invoice, run.now))
+        if run.dry_run:
+            run.tally.previews.append(
+                Preview(service.account_id, f"invoice the renewal of {service.id}", price),
+            )
+
     def _card_autopay_step(self, run: _Run) -> None:
+        """Charge the bound card for every invoice issued since the last run (SPEC R7).
+
+        An invoice is charged once, by the first run on or after its issue day: on that
+        day when it was issued before the run, the next day when it was issued after it.
+        """
         autopay = run.profile.card_autopay
-        if not self._ctx.settings.card_autopay_on_invoice_day or autopay is None:
+        if (
+            not self._ctx.settings.card_autopay_on_invoice_day
+            or autopay is None
+            or autopay.status is not CardAutopayStatus.ACTIVE
+            or autopay.method_id is None
+        ):
             return
-        method_id = autopay.method_id
-        if method_id is None:
+        method = _method(run.profile, autopay.method_id)
+        if method is None:
             return
+        last_run = run.profile.last_run
         for invoice in run.uow.invoices.for_account(run.profile.account_id):
-            if invoice.is_open() and autopay.charge_on_issue(invoice.issued_on, run.today):
-                self._charge_method(
-                    run,
-                    method_id,
-                    invoice.amount_due,
-                    f"card-autopay:{invoice.id}",
-                    invoice=invoice,
-                    what=f"charge the card for invoice {invoice.number}",
-                )
+            if (
+                not invoice.is_open()
+                or invoice.kind is InvoiceKind.TOP_UP
+                or not autopay.covers(invoice.issued_on)
+                or invoice.issued_on > run.today
+                or (last_run is not None and invoice.issued_on < last_run)
+            ):
+                continue
+            series = f"card-autopay:{invoice.id}"
+            if run.profile.attempt(series) is not None:
+                continue
+            self._charge(
+                run,
+                method,
+                invoice.amount_due,
+                series,
+                AttemptPurpose.CARD_AUTOPAY,
+                invoice=invoice,
+                what=f"charge the card for invoice {invoice.number}",
+            )
 
     def _renewal_step(self, run: _Run, service: Service, *, balance_blocked: bool) -> None:
         if service.billing_mode is BillingMode.DAILY:
@@ -332,7 +501,9 @@ class BillingRun:
                 service.status is ServiceStatus.EXPIRED
                 and self._ctx.settings.renewal.restart_after_expiry
                 and sub.paid_until < run.today
+                and not sub.failed_attempts
             ):
+                # A restart is a new schedule: never one that wipes out failed attempts.
                 sub.restart(run.today)
             self._renew(run, service, sub, balance_blocked=balance_blocked)
         if service.status in _LIVE and service.paid_until <= run.today:
@@ -448,12 +619,14 @@ class BillingRun:
         *,
         balance_blocked: bool,
     ) -> None:
-        profile, uow, today, now = run.profile, run.uow, run.today, run.now
+        profile, today = run.profile, run.today
         if renewal_date(sub.paid_until, sub.kind, self._ctx.settings.renewal) > today:
             return  # not due: the common case, decided without period arithmetic
         method = None
         if sub.source is RenewalSource.SAVED_METHOD and sub.method_id is not None:
-            method = next((m for m in profile.methods if m.id == sub.method_id), None)
+            method = _method(profile, sub.method_id)
+            if method is not None and self._bank_transfer_only(profile, method):
+                return  # card autopay was stopped: the card is not charged any more (R7)
 
         def decide() -> RenewalDecision:
             return decide_renewal(
@@ -472,16 +645,25 @@ class BillingRun:
             )
 
         decision = decide()
-        if (
-            decision.reason is SkipReason.METHOD_NOT_WORKING
-            and method is not None
-            and (decision.retry_on is None or decision.retry_on <= today)
-            and self._probe(run, method)
-        ):
+        if decision.probe and method is not None and self._check(run, method, sub):
             # The method works again: the retry goes ahead today (SPEC R4).
             decision = decide()
-        if decision.action is RenewalAction.SKIP or decision.amount is None:
-            return
+        if decision.action is not RenewalAction.SKIP and decision.amount is not None:
+            self._carry_out(run, service, sub, decision, method, balance_blocked=balance_blocked)
+
+    def _carry_out(
+        self,
+        run: _Run,
+        service: Service,
+        sub: Subscription,
+        decision: RenewalDecision,
+        method: SavedPaymentMethod | None,
+        *,
+        balance_blocked: bool,
+    ) -> None:
+        """Charge a renewal that is due: from the balance now, or from the saved method."""
+        profile, uow, today, now = run.profile, run.uow, run.today, run.now
+        assert decision.amount is not None  # noqa: S101 - checked by the caller
         invoice = _open_renewal(
             uow.invoices.for_account(service.account_id), service.id, decision.period_end
         )
@@ -507,28 +689,88 @@ class BillingRun:
                 from_balance=True,
                 on_credit=not balance_blocked,
             )
-        elif not self._charge_method(
-            run,
-            decision.method_id or "",
-            invoice.amount_due,
-            # One key per attempt: a retry must reach the provider, not replay the decline.
-            f"{decision.key}:{today.isoformat()}",
-            invoice=invoice,
-            what=f"renew {service.id} from method {decision.method_id}",
-        ):
-            self._renewal_failed(run, service, sub, decision.amount)
-            return
-        profile.record(decision.key)
-        sub.renewed(today)
-        run.tally.events.append(
-            ServiceRenewed(
-                account_id=service.account_id,
-                at=now,
-                service_id=service.id,
-                paid_until=decision.period_end,
+            _renewed(
+                run.tally,
+                profile,
+                sub,
+                key=decision.key,
                 amount=decision.amount,
-                source=sub.source.value,
-            ),
+                today=today,
+                now=now,
+            )
+            return
+        if method is not None:
+            self._charge(
+                run,
+                method,
+                invoice.amount_due,
+                decision.key,
+                AttemptPurpose.RENEWAL,
+                invoice=invoice,
+                service_id=service.id,
+                what=f"renew {service.id} from method {method.id}",
+            )
+
+    def _check(self, run: _Run, method: SavedPaymentMethod, sub: Subscription) -> bool:
+        """Whether a not-working method works again: one check a day, within the schedule.
+
+        The check is a small charge, refunded (the card verification amount of the
+        settings). It is an attempt of the renewal's retry schedule like a charge: a
+        failed check counts as a failed attempt of every renewal that was due to try the
+        method that day, so the schedule bounds the checks too.
+        """
+        if run.dry_run or method.working or not method.for_subscriptions:
+            return False
+        series = f"check:{method.id}:{run.today.isoformat()}"
+        latest = run.profile.attempt(series)
+        if latest is None:
+            currency = run.uow.accounts.get(run.profile.account_id).profile.currency
+            raise _NeedsCall(
+                ChargeAttempt.first(
+                    series,
+                    AttemptPurpose.CHECK,
+                    method_id=method.id,
+                    token=method.token,
+                    quote=_plain(self._ctx.verification(currency)),
+                    started_on=run.today,
+                    service_id=sub.service_id,
+                ),
+            )
+        if latest.pending:
+            return False  # no answer yet: asked again by the next run
+        if latest.status is AttemptStatus.SUCCEEDED:
+            return method.working
+        if sub.last_failure_on != run.today:
+            sub.check_failed(run.today)
+        return False
+
+    def _autopay_step(self, run: _Run) -> None:
+        settings = run.profile.autopay
+        if settings is None:
+            return
+        # Deleting a method stops its autopayment: a missing one is a broken account.
+        method = run.profile.method(settings.method_id)
+        series = f"autopay:{run.profile.account_id}:{run.today.isoformat()}"
+        if run.profile.attempt(series) is not None:
+            return  # one automatic top-up a day
+        policy = settings.policy
+        code = policy.threshold.code
+        balance = run.uow.ledgers.get(run.profile.account_id).balance(code)
+        quote = autopay_charge(
+            policy,
+            self._ctx.settings.rounding.minor(balance),
+            run.profile.autopaid(run.today, code),
+            self._ctx.pricing_of(method, code),
+        )
+        if quote is None:
+            return
+        self._charge(
+            run,
+            method,
+            quote,
+            series,
+            AttemptPurpose.AUTOPAY,
+            what="top the balance up automatically",
         )
 
     def _renewal_invoice(
@@ -555,128 +797,387 @@ class BillingRun:
             kind=InvoiceKind.RENEWAL,
         )
 
-    def _renewal_failed(
-        self, run: _Run, service: Service, sub: Subscription, amount: Money
-    ) -> None:
-        sub.charge_failed(run.today)
-        method = next((m for m in run.profile.methods if m.id == sub.method_id), None)
-        reason = "the saved method is not working"
-        if method is not None and method.last_failure is not None:
-            reason = method.last_failure.reason
-        run.tally.events.append(
-            RenewalFailed(
-                account_id=service.account_id,
-                at=run.now,
-                service_id=service.id,
-                amount=amount,
-                reason=reason,
-            ),
-        )
-        run.tally.notices.append(
-            renewal_failure_notice(sub, run.now, reason, self._ctx.settings.renewal),
+    # ------------------------------------------------------------------ charges
+
+    def _bank_transfer_only(self, profile: BillingProfile, method: SavedPaymentMethod) -> bool:
+        autopay = profile.card_autopay
+        return (
+            self._ctx.settings.card_autopay_on_invoice_day
+            and autopay is not None
+            and autopay.bank_transfer_only
+            and method.kind is MethodKind.CARD
         )
 
-    def _autopay_step(self, run: _Run) -> None:
-        settings = run.profile.autopay
-        if settings is None:
-            return
-        policy = settings.policy
-        code = policy.threshold.code
-        balance = run.uow.ledgers.get(run.profile.account_id).balance(code)
-        amount = autopay_amount(
-            policy,
-            self._ctx.settings.rounding.minor(balance),
-            run.profile.autopaid(run.today, code),
-        )
-        if amount is None:
-            return
-        if self._charge_method(
-            run,
-            settings.method_id,
-            amount,
-            f"autopay:{run.profile.account_id}:{run.today.isoformat()}",
-            invoice=None,
-            what="top the balance up automatically",
-        ):
-            run.profile.record_autopay(run.today, amount)
-
-    # ------------------------------------------------------------------ helpers
-
-    def _probe(self, run: _Run, method: SavedPaymentMethod) -> bool:
-        """Check whether a not-working method works again: a small charge, refunded."""
-        if run.dry_run or method.working or not method.for_subscriptions:
-            return False
-        amount = self._ctx.verification(
-            run.uow.accounts.get(run.profile.account_id).profile.currency
-        )
-        key = f"probe:{method.id}:{run.today.isoformat()}"
-        try:
-            result = self._ctx.gateway.verify_card(method.token, amount, idempotency_key=key)
-        except GatewayError:
-            return False
-        if not result.succeeded:
-            return False
-        self._ctx.gateway.refund(result.reference, amount, idempotency_key=f"{key}:refund")
-        method.mark_working(run.now)
-        return True
-
-    def _charge_method(
+    def _charge(
         self,
         run: _Run,
-        method_id: str,
-        amount: Money,
-        key: str,
+        method: SavedPaymentMethod,
+        amount: Money | PaymentQuote,
+        series: str,
+        purpose: AttemptPurpose,
         *,
-        invoice: Invoice | None,
+        invoice: Invoice | None = None,
+        service_id: str | None = None,
         what: str,
-    ) -> bool:
-        """Charge a saved method and book the payment; returns whether it succeeded."""
-        profile, now = run.profile, run.now
-        method = profile.method(method_id)
+    ) -> None:
+        """Charge a saved method: record the attempt and leave the pass to call the provider.
+
+        The amount is priced by the method (its fee and its range, SPEC M5): the card is
+        charged the total, and the base is credited. An amount outside the method's range
+        is refused without calling the provider, as a failed attempt. A dry run books the
+        charge as if the provider had taken it, in a unit of work it never commits.
+        """
+        profile = run.profile
         if not method.working:
             run.tally.failed_charges += 1
-            return False
-        if run.dry_run:
-            # Nothing is charged; the payment is booked in a unit of work never committed,
-            # so the preview shows what a successful charge would lead to.
-            run.tally.previews.append(Preview(profile.account_id, what, amount))
+            return
+        latest = profile.attempt(series)
+        if latest is not None and (latest.pending or latest.status is AttemptStatus.SUCCEEDED):
+            return  # no answer to it yet (asked again by the next run), or paid already
+        if invoice is not None and any(
+            a.pending and a.invoice_id == invoice.id for a in profile.attempts
+        ):
+            return  # another charge of this invoice has no answer yet: never a second one
+        refused = None
+        if isinstance(amount, PaymentQuote):
+            quote = amount
         else:
+            pricing = self._ctx.pricing_of(method, amount.code)
             try:
-                result = self._ctx.gateway.charge_saved_method(
-                    method.token, amount, idempotency_key=key
+                quote = _plain(amount) if pricing is None else pricing.quote(amount)
+            except AmountOutOfRangeError as exc:
+                quote, refused = _plain(amount), str(exc)
+        attempt = (
+            ChargeAttempt.first(
+                series,
+                purpose,
+                method_id=method.id,
+                token=method.token,
+                quote=quote,
+                started_on=run.today,
+                invoice_id=None if invoice is None else invoice.id,
+                service_id=service_id,
+            )
+            if latest is None
+            else latest.next_attempt(
+                run.today,
+                quote=quote,
+                method_id=method.id,
+                token=method.token,
+                invoice_id=None if invoice is None else invoice.id,
+                service_id=service_id,
+            )
+        )
+        if refused is not None:
+            # Refused before reaching the provider: a failed attempt, the method still works.
+            profile.record_attempt(attempt)
+            self._book_outcome(
+                run.uow, profile, attempt, run.now, run.tally, failure=refused, by_provider=False
+            )
+            return
+        if not run.dry_run:
+            raise _NeedsCall(attempt)
+        # Nothing is charged; the payment is booked in a unit of work never committed,
+        # so the preview shows what a successful charge would lead to.
+        run.tally.previews.append(Preview(profile.account_id, what, quote.total))
+        profile.record_attempt(attempt)
+        self._book_outcome(run.uow, profile, attempt, run.now, run.tally)
+
+    def _call_and_book(
+        self,
+        account_id: str,
+        attempt: ChargeAttempt,
+        now: datetime,
+        mine: _Tally,
+        unknown: set[str],
+    ) -> None:
+        """Ask the provider (outside any unit of work), then book what it answered."""
+        result = self._call(attempt)
+        if result is None:
+            unknown.add(attempt.key)
+            return
+        failure = None if result.succeeded else (result.reason or result.status.value)
+        for tried in range(1, _OUTCOME_TRIES + 1):
+            part = _Tally()
+            try:
+                with self._ctx.unit_of_work() as uow:
+                    profile = uow.profiles.get(account_id)
+                    latest = profile.attempt(attempt.series)
+                    if latest is None or latest.key != attempt.key or not latest.pending:
+                        return  # booked by another run meanwhile
+                    self._book_outcome(uow, profile, latest, now, part, failure=failure)
+                    uow.commit()
+            except ConflictError:
+                # A concurrent change of the account: book it again on fresh state. If
+                # every try conflicts the attempt stays pending, and the next run asks the
+                # provider again with the same key.
+                if tried == _OUTCOME_TRIES:
+                    raise
+                continue
+            mine.add(part)
+            return
+
+    def _call(self, attempt: ChargeAttempt) -> ChargeResult | None:
+        """One request to the provider; ``None`` when it gave no definite answer."""
+        gateway = self._ctx.gateway
+        amount = attempt.quote.total
+        try:
+            if attempt.purpose is AttemptPurpose.CHECK:
+                result = gateway.verify_card(attempt.token, amount, idempotency_key=attempt.key)
+                if result.succeeded:
+                    gateway.refund(
+                        result.reference, amount, idempotency_key=f"{attempt.key}:refund"
+                    )
+            else:
+                result = gateway.charge_saved_method(
+                    attempt.token, amount, idempotency_key=attempt.key
                 )
-            except GatewayError as exc:
-                run.tally.failed_charges += 1
-                method.mark_failed(now, str(exc))
-                return False
-            if not result.succeeded:
-                method.mark_failed(now, result.reason or result.status.value)
-                run.tally.failed_charges += 1
-                return False
-        payment_id = f"charge-{self._ctx.next_id(run.uow, 'payment')}"
+        except GatewayError:
+            return None
+        if result.status is ChargeStatus.PENDING:
+            return None
+        return result
+
+    def _book_outcome(
+        self,
+        uow: UnitOfWork,
+        profile: BillingProfile,
+        attempt: ChargeAttempt,
+        now: datetime,
+        tally: _Tally,
+        *,
+        failure: str | None = None,
+        by_provider: bool = True,
+    ) -> None:
+        """Book an attempt's outcome: the payment it made, or the failure and its notice.
+
+        Args:
+            uow: the unit of work to book in.
+            profile: the account's billing profile (of ``uow``).
+            attempt: the attempt, still pending.
+            now: the instant booked.
+            tally: where events and notices go.
+            failure: why it failed (``None``: the provider took the money).
+            by_provider: whether the provider refused it (the method is then marked not
+                working) rather than the run before calling.
+        """
+        if failure is None:
+            self._book_success(uow, profile, attempt, now, tally)
+        else:
+            self._book_failure(
+                uow, profile, attempt, now, tally, failure=failure, by_provider=by_provider
+            )
+
+    def _book_failure(
+        self,
+        uow: UnitOfWork,
+        profile: BillingProfile,
+        attempt: ChargeAttempt,
+        now: datetime,
+        tally: _Tally,
+        *,
+        failure: str,
+        by_provider: bool,
+    ) -> None:
+        today = attempt.started_on
+        method = _method(profile, attempt.method_id)
+        profile.record_attempt(attempt.finished(AttemptStatus.FAILED, failure))
+        if by_provider and method is not None and method.working:
+            method.mark_failed(now, failure)
+        if attempt.purpose is AttemptPurpose.CHECK:
+            sub = profile.subscription(attempt.service_id or "")
+            if sub is not None and sub.last_failure_on != today:
+                sub.check_failed(today)
+            return
+        tally.failed_charges += 1
+        if attempt.purpose is AttemptPurpose.RENEWAL:
+            self._renewal_failed(tally, profile, attempt, failure, now)
+        elif by_provider:
+            # A declined card autopay or top-up is a failed payment the customer sees.
+            payment = self._payment(uow, profile, attempt, now)
+            payment.apply(GatewayEvent(attempt.key, PaymentEventKind.FAILED, now, failure))
+            tally.events.append(
+                PaymentFailed(
+                    account_id=profile.account_id, at=now, payment_id=payment.id, reason=failure
+                ),
+            )
+
+    def _book_success(
+        self,
+        uow: UnitOfWork,
+        profile: BillingProfile,
+        attempt: ChargeAttempt,
+        now: datetime,
+        tally: _Tally,
+    ) -> None:
+        profile.record_attempt(attempt.finished(AttemptStatus.SUCCEEDED))
+        if attempt.purpose is AttemptPurpose.CHECK:
+            method = _method(profile, attempt.method_id)
+            if method is not None and not method.working:
+                method.mark_working(now)
+            return
+        payment = self._payment(uow, profile, attempt, now)
+        payment.apply(GatewayEvent(attempt.key, PaymentEventKind.CREDITED, now))
+        tally.events += self._ctx.book_credited(uow, payment, now)
+        tally.charges += 1
+        if attempt.purpose is AttemptPurpose.AUTOPAY:
+            profile.record_autopay(attempt.started_on, attempt.quote.total)
+            tally.events.append(
+                AutoTopUp(
+                    account_id=profile.account_id,
+                    at=now,
+                    payment_id=payment.id,
+                    amount=attempt.quote.base,
+                ),
+            )
+        elif attempt.purpose is AttemptPurpose.CARD_AUTOPAY and attempt.invoice_id is not None:
+            tally.events += _renewed_by_card(uow.invoices.get(attempt.invoice_id), now)
+        elif attempt.purpose is AttemptPurpose.RENEWAL:
+            sub = profile.subscription(attempt.service_id or "")
+            if sub is not None and renewal_key(sub.service_id, sub.paid_until) == attempt.series:
+                _renewed(
+                    tally,
+                    profile,
+                    sub,
+                    key=attempt.series,
+                    amount=attempt.quote.base,
+                    today=attempt.started_on,
+                    now=now,
+                )
+            elif attempt.series not in profile.keys:
+                profile.record(attempt.series)
+
+    def _payment(
+        self, uow: UnitOfWork, profile: BillingProfile, attempt: ChargeAttempt, now: datetime
+    ) -> Payment:
+        """The payment record of an automatic charge, kept in the unit of work."""
+        payment_id = f"charge-{self._ctx.next_id(uow, 'payment')}"
         payment = (
             Payment.for_invoice(
                 payment_id,
                 profile.account_id,
-                invoice.id,
-                amount,
+                attempt.invoice_id,
+                attempt.quote,
                 now,
-                method_id=method_id,
+                method_id=attempt.method_id,
             )
-            if invoice is not None
-            else Payment.top_up(payment_id, profile.account_id, amount, now, method_id=method_id)
+            if attempt.invoice_id is not None
+            else Payment.top_up(
+                payment_id, profile.account_id, attempt.quote, now, method_id=attempt.method_id
+            )
         )
-        run.uow.payments.add(payment)
-        payment.apply(GatewayEvent(key, PaymentEventKind.CREDITED, now))
-        run.tally.events += self._ctx.book_credited(run.uow, payment, now)
-        if invoice is None:
-            run.tally.events.append(
-                AutoTopUp(
-                    account_id=profile.account_id, at=now, payment_id=payment.id, amount=amount
-                ),
-            )
-        run.tally.charges += 1
-        return True
+        uow.payments.add(payment)
+        return payment
+
+    def _renewal_failed(
+        self,
+        tally: _Tally,
+        profile: BillingProfile,
+        attempt: ChargeAttempt,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        sub = profile.subscription(attempt.service_id or "")
+        if sub is None or renewal_key(sub.service_id, sub.paid_until) != attempt.series:
+            return  # the period was paid another way meanwhile
+        sub.charge_failed(attempt.started_on)
+        tally.events.append(
+            RenewalFailed(
+                account_id=profile.account_id,
+                at=now,
+                service_id=sub.service_id,
+                amount=attempt.quote.base,
+                reason=reason,
+            ),
+        )
+        tally.notices.append(
+            renewal_failure_notice(sub, now, reason, self._ctx.settings.renewal),
+        )
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _cycle_key(account_id: str, day: date) -> str:
+    return f"cycle:{account_id}:{day.isoformat()}"
+
+
+def _method(profile: BillingProfile, method_id: str) -> SavedPaymentMethod | None:
+    return next((m for m in profile.methods if m.id == method_id), None)
+
+
+def _plain(amount: Money) -> PaymentQuote:
+    """A charge without a fee or cashback."""
+    zero = Money.zero(amount.code)
+    return PaymentQuote(base=amount, fee=zero, total=amount, cashback=zero)
+
+
+def _renewed(
+    tally: _Tally,
+    profile: BillingProfile,
+    sub: Subscription,
+    *,
+    key: str,
+    amount: Money,
+    today: date,
+    now: datetime,
+) -> None:
+    """Record a paid renewal: its key, the next period of the subscription, the event."""
+    if key not in profile.keys:
+        profile.record(key)
+    sub.renewed(today)
+    tally.events.append(
+        ServiceRenewed(
+            account_id=profile.account_id,
+            at=now,
+            service_id=sub.service_id,
+            paid_until=sub.paid_until,
+            amount=amount,
+            source=sub.source.value,
+        ),
+    )
+
+
+def _renewed_by_card(invoice: Invoice, now: datetime) -> list[BillingEvent]:
+    """Card autopay paying a renewal invoice renews its services (Horoshop)."""
+    if invoice.kind is not InvoiceKind.RENEWAL or invoice.is_open():
+        return []
+    return [
+        ServiceRenewed(
+            account_id=invoice.account_id,
+            at=now,
+            service_id=line.service_id,
+            paid_until=line.paid_until,
+            amount=line.amounts.gross,
+            source="card_autopay",
+        )
+        for line in invoice.lines
+        if line.service_id is not None and line.paid_until is not None
+    ]
+
+
+def _forget_finished_attempts(profile: BillingProfile, today: date) -> None:
+    """Forget attempts that can never be needed again, so the profile does not grow.
+
+    A renewal's attempts are kept while its period is the subscription's next one (a new
+    attempt of it follows the last one's number); card autopay's attempt while its
+    invoice can still be charged (issued since the last run); a day's top-up and card
+    check until the day is over. Pending attempts are always kept.
+    """
+    for attempt in profile.attempts:
+        if attempt.pending:
+            continue
+        if attempt.purpose is AttemptPurpose.RENEWAL:
+            sub = profile.subscription(attempt.service_id or "")
+            current = sub is not None and renewal_key(sub.service_id, sub.paid_until)
+            forget = attempt.series in profile.keys or current != attempt.series
+        elif attempt.purpose is AttemptPurpose.CARD_AUTOPAY:
+            last = profile.last_run
+            forget = last is not None and attempt.started_on < last
+        else:
+            forget = attempt.started_on < today
+        if forget:
+            profile.forget_attempt(attempt.series)
 
 
 def _open_renewal(invoices: Iterable[Invoice], service_id: str, period_end: date) -> Invoice | None:

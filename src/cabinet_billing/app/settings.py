@@ -104,6 +104,10 @@ class BillingSettings:
         renewal: when automatic renewals are attempted and retried.
         credit: the credit terms, or ``None`` when no credit is given.
         card_autopay_on_invoice_day: charge a bound card on the day an invoice is issued.
+        renewal_invoice_days: the billing run issues every paid service's invoice for its
+            next period this many days before the paid period ends (Horoshop's monthly
+            invoice, paid by card autopay or bank transfer); ``None``: renewal invoices are
+            issued only by a renewal (by hand or automatic).
         bank_transfer_method: the method id bank transfers are recorded under.
         credit_limit: the limit a credit line gets when opened without one.
         low_balance_threshold: the low-balance threshold of new accounts that set none.
@@ -140,6 +144,9 @@ class BillingSettings:
     renewal: RenewalPolicy = attrs.field(factory=RenewalPolicy)
     credit: CreditPolicy | None = None
     card_autopay_on_invoice_day: bool = False
+    renewal_invoice_days: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_non_negative)
+    )
     bank_transfer_method: str = "bank_transfer"
     credit_limit: Money | None = None
     low_balance_threshold: Money | None = None
@@ -199,6 +206,7 @@ class BillingSettings:
             renewal=preset.renewal,
             credit=preset.credit,
             card_autopay_on_invoice_day=preset.card_autopay_on_invoice_day,
+            renewal_invoice_days=preset.renewal_invoice_days,
             credit_limit=preset.credit_limit,
             low_balance_threshold=preset.low_balance_threshold,
             autopay_markup_percent=preset.autopay_markup_percent,

@@ -239,6 +239,24 @@ class CardAutopay:
             and invoice_issued_on >= self.since
         )
 
+    def covers(self, invoice_issued_on: date) -> bool:
+        """Whether an invoice issued on that day is one card autopay charges.
+
+        True while active, for invoices issued on or after the first card payment. The
+        billing run charges each such invoice once, at its first run on or after the issue
+        day.
+
+        >>> autopay = CardAutopay("acc-1")
+        >>> autopay.record_card_payment("card-1", date(2024, 3, 1))
+        >>> autopay.covers(date(2024, 2, 29)), autopay.covers(date(2024, 3, 10))
+        (False, True)
+        """
+        return (
+            self.status is CardAutopayStatus.ACTIVE
+            and self.since is not None
+            and invoice_issued_on >= self.since
+        )
+
     def stop(self) -> None:
         """Stop card autopay: from now on invoices are paid by bank transfer only.
 

@@ -21,6 +21,7 @@ from decimal import ROUND_FLOOR
 
 import attrs
 
+from cabinet_billing.domain.attempts import ChargeAttempt
 from cabinet_billing.domain.autopay import AutopayPolicy, CardAutopay
 from cabinet_billing.domain.credit import CreditLine
 from cabinet_billing.domain.money import Money, Rounding, sum_money
@@ -49,6 +50,10 @@ class BillingProfile:
 
     Args:
         account_id: the account.
+
+    Attributes:
+        last_run: the last billing day the run finished for the account (``None`` before
+            the first); a dry run for a later day starts from the day after it.
     """
 
     account_id: str
@@ -62,6 +67,8 @@ class BillingProfile:
     _statement_invoices: dict[str, str] = attrs.field(factory=dict, alias="_statement_invoices")
     last_balance: Money | None = None
     credit_carry: Money | None = None
+    _attempts: dict[str, ChargeAttempt] = attrs.field(factory=dict, alias="_attempts")
+    last_run: date | None = None
 
     # ------------------------------------------------------------------ methods
 
@@ -172,6 +179,47 @@ class BillingProfile:
         whole = Rounding(ROUND_FLOOR).quantize(carry, places)
         self.credit_carry = carry - whole
         return whole
+
+    # ------------------------------------------------------------------ charge attempts
+
+    def attempt(self, series: str) -> ChargeAttempt | None:
+        """The latest attempt of a series of automatic charges, if any was made."""
+        return self._attempts.get(series)
+
+    @property
+    def attempts(self) -> tuple[ChargeAttempt, ...]:
+        """The latest attempt of each series, in the order the series began."""
+        return tuple(self._attempts.values())
+
+    @property
+    def pending_attempts(self) -> tuple[ChargeAttempt, ...]:
+        """The attempts whose outcome is unknown: the provider must be asked again."""
+        return tuple(a for a in self._attempts.values() if a.pending)
+
+    def record_attempt(self, attempt: ChargeAttempt) -> None:
+        """Keep an attempt as the latest of its series (a new one, or one's outcome).
+
+        Raises:
+            ConflictError: for a new attempt while the series' latest has no outcome, or
+                an outcome of an attempt that is not the series' latest.
+        """
+        latest = self._attempts.get(attempt.series)
+        if latest is not None and attempt.number != latest.number:
+            if attempt.number != latest.number + 1 or latest.pending:
+                raise ConflictError(
+                    f"attempt {attempt.key!r}",
+                    f"does not follow attempt {latest.key!r} ({latest.status})",
+                )
+        elif latest is None and attempt.number != 1:
+            raise ConflictError(f"attempt {attempt.key!r}", "its series has no attempt yet")
+        self._attempts[attempt.series] = attempt
+
+    def forget_attempt(self, series: str) -> None:
+        """Forget a series whose attempts will never be needed again (its outcome is known)."""
+        latest = self._attempts.get(series)
+        if latest is not None and latest.pending:
+            raise ConflictError(f"attempt {latest.key!r}", "has no outcome yet")
+        self._attempts.pop(series, None)
 
     # ------------------------------------------------------------------ idempotency
 

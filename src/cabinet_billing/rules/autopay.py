@@ -43,9 +43,12 @@ from cabinet_billing.domain.autopay import (
 )
 from cabinet_billing.domain.money import Money, Rounding, in_money_context, sum_money
 from cabinet_billing.domain.notifications import Notification, NotificationCategory
+from cabinet_billing.domain.payment_method import LimitBasis, PaymentMethodPricing, PaymentQuote
 from cabinet_billing.domain.periods import BillingCycle, Period
 from cabinet_billing.domain.subscription import Subscription
 from cabinet_billing.errors import (
+    AmountOutOfRangeError,
+    CurrencyMismatchError,
     ValidationError,
 )
 
@@ -57,6 +60,7 @@ __all__ = [
     "PayWay",
     "ScheduledCharge",
     "autopay_amount",
+    "autopay_charge",
     "forecast",
     "low_balance_crossed",
     "low_balance_notice",
@@ -117,6 +121,85 @@ def autopay_amount(
             return None
         wanted = policy.minimum
     return wanted if wanted.amount > 0 else None
+
+
+def autopay_charge(
+    policy: AutopayPolicy,
+    balance: Money,
+    charged_this_month: Money,
+    pricing: PaymentMethodPricing | None = None,
+) -> PaymentQuote | None:
+    """The automatic payment to make now, priced by its payment method, or ``None``.
+
+    The amount wanted by the policy (:func:`autopay_amount`) is brought into the method's
+    accepted range (SPEC M5: Astra Cloud's card takes 10.00 to 3000.00 RUB) and the
+    method's fee is added; what the card is charged (the total, fee included) counts
+    towards the monthly cap, so the charges of a month never add up to more than the cap:
+    when the total would pass it, the payment is the largest one whose total fits. With
+    no way to pay within the range and the cap, nothing is paid.
+
+    Args:
+        policy: the autopayment settings.
+        balance: the balance now.
+        charged_this_month: what automatic payments charged this calendar month, fees
+            included.
+        pricing: the fee and range of the method charged (``None``: no fee, any amount).
+
+    Raises:
+        CurrencyMismatchError: when the amounts or the pricing are not in the policy's
+            currency.
+
+    >>> card = PaymentMethodPricing("RUB", fee_percent="5", fixed_fee=Money("10.00", "RUB"),
+    ...                             minimum=Money("10.00", "RUB"), maximum=Money("3000.00", "RUB"))
+    >>> policy = AutopayPolicy(Money("100.00", "RUB"), AutopayMode.FIXED, Money("5000.00", "RUB"),
+    ...                        monthly_cap=Money("10000.00", "RUB"))
+    >>> q = autopay_charge(policy, Money("0", "RUB"), Money("0", "RUB"), card)
+    >>> str(q.base), str(q.fee), str(q.total)
+    ('3000.00 RUB', '160.00 RUB', '3160.00 RUB')
+    >>> q = autopay_charge(policy, Money("0", "RUB"), Money("9000.00", "RUB"), card)
+    >>> str(q.base), str(q.total)
+    ('942.86 RUB', '1000.00 RUB')
+    """
+    code = policy.threshold.code
+    wanted = autopay_amount(policy, balance, charged_this_month)
+    if wanted is None:
+        return None
+    if pricing is None:
+        zero = Money.zero(code)
+        return PaymentQuote(base=wanted, fee=zero, total=wanted, cashback=zero)
+    if pricing.currency != code:
+        raise CurrencyMismatchError(pricing.currency, code, "payment method")
+    left = None if policy.monthly_cap is None else policy.monthly_cap - charged_this_month
+    quote = _in_range(pricing, wanted)
+    if quote is None:
+        # Limits on the total: charge the most the method takes.
+        left = pricing.maximum if left is None else _smaller(left, pricing.maximum)
+    elif left is None or quote.total <= left:
+        return quote
+    if left is None or left.amount <= 0:
+        return None
+    try:
+        # The largest base whose total fits, charged exactly as the method quotes it.
+        return pricing.quote(pricing.base_for_total(left).base)
+    except AmountOutOfRangeError:
+        return None
+
+
+def _in_range(pricing: PaymentMethodPricing, wanted: Money) -> PaymentQuote | None:
+    """The quote of ``wanted`` brought into a range on the base; ``None`` if it cannot be."""
+    if pricing.limits_apply_to is LimitBasis.BASE:
+        if pricing.maximum is not None:
+            wanted = min(wanted, pricing.maximum)
+        if pricing.minimum is not None:
+            wanted = max(wanted, pricing.minimum)
+    try:
+        return pricing.quote(wanted)
+    except AmountOutOfRangeError:
+        return None
+
+
+def _smaller(amount: Money, limit: Money | None) -> Money:
+    return amount if limit is None else min(amount, limit)
 
 
 @in_money_context

@@ -84,6 +84,8 @@ class CabinetPreset:
         invoice_due_days: days from issue to the due date.
         pay_link_lifetime: how long pay links live, or ``None`` for no pay links.
         card_autopay_on_invoice_day: charge a bound card on the day an invoice is issued.
+        renewal_invoice_days: how many days before a paid period ends the billing run
+            issues the invoice for the next one (``None``: it issues none ahead).
         apply_balance_to_open_invoices: pay open invoices from the balance when money
             arrives.
         documents: how acts are produced.
@@ -116,6 +118,7 @@ class CabinetPreset:
     invoice_due_days: int = 14
     pay_link_lifetime: timedelta | None = None
     card_autopay_on_invoice_day: bool = False
+    renewal_invoice_days: int | None = None
     apply_balance_to_open_invoices: bool = True
     documents: DocumentPolicy = attrs.field(factory=DocumentPolicy)
     low_balance_threshold: Money | None = None
@@ -191,7 +194,8 @@ ASTRA_CLOUD = CabinetPreset(
 )
 
 #: Horoshop: UAH, VAT included, numbered HOR-<service code>-<seq>, 30-minute pay links,
-#: card autopay on the invoice day, bank transfers matched, acts via the e-document
+#: each month's invoice issued 5 days before the paid month ends (due on its last day) and
+#: charged to the card on that day, bank transfers matched, acts via the e-document
 #: exchange only.
 HOROSHOP = CabinetPreset(
     name="horoshop",
@@ -212,6 +216,7 @@ HOROSHOP = CabinetPreset(
     invoice_due_days=5,
     pay_link_lifetime=timedelta(minutes=30),
     card_autopay_on_invoice_day=True,
+    renewal_invoice_days=5,
     card_verification=Money("1.00", "UAH"),
     documents=DocumentPolicy(acts_require_exchange=True),
 )

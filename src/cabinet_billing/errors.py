@@ -242,6 +242,21 @@ class PerAccountNumberingError(ValidationError):
         )
 
 
+class InvalidTextError(ValidationError):
+    """Text that cannot be an id, a name or a message.
+
+    It is empty, too long, or holds NUL, control or bidirectional-override characters. The
+    message shows at most the start of a long value; :attr:`text` keeps all of it.
+
+    Attributes:
+        text: the refused text (or the refused value, when it is not text).
+    """
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        self.text = value
+        super().__init__(field, _short(value), reason)
+
+
 class NotFoundError(BillingError, LookupError):
     """An id that names nothing known.
 

@@ -134,7 +134,7 @@ def test_plan_without_prices_is_refused() -> None:
 
 
 def test_plan_with_empty_id_is_refused() -> None:
-    with pytest.raises(ValidationError, match=r"id='' is invalid: must be a non-empty string"):
+    with pytest.raises(ValidationError, match=r"id='' is invalid: must not be empty"):
         Plan("", "X", ProductKind.OTHER, {"month": rub("1.00")})
 
 

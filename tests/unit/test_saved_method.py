@@ -173,7 +173,7 @@ def test_rename_strips_and_validates() -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("", "must be a non-empty string"),
+        ("", "must not be empty"),
         ("x" * (MAX_METHOD_NAME_LENGTH + 1), "must be at most 100 characters, got 101"),
         ("card 4111 1111 1111 1111", "must not contain a card number"),
     ],

@@ -544,9 +544,7 @@ def test_change_plan_is_refused_unless_active() -> None:
 def test_change_plan_validates_the_new_plan() -> None:
     service = active()
     before = snapshot(service)
-    with pytest.raises(
-        ValidationError, match="plan_name='' is invalid: must be a non-empty string"
-    ):
+    with pytest.raises(ValidationError, match="plan_name='' is invalid: must not be empty"):
         service.change_plan("vps-m", "", Money("200.00", "RUB"), actor=ALICE, at=at(3))
     with pytest.raises(InvalidAmountError, match="must not be negative"):
         service.change_plan("vps-m", "VPS M", Money("-1.00", "RUB"), actor=ALICE, at=at(3))
@@ -643,7 +641,7 @@ def test_constructor_validation() -> None:
         ValidationError, match=r"ip='300\.1\.1\.1' is invalid: must be an IPv4 or IPv6"
     ):
         ordered(ip="300.1.1.1")
-    with pytest.raises(ValidationError, match="id='' is invalid: must be a non-empty string"):
+    with pytest.raises(ValidationError, match="id='' is invalid: must not be empty"):
         ordered(id="")
     with pytest.raises(ValidationError, match="kind='vm' is invalid: allowed: server, vps"):
         ordered(kind="vm")

@@ -116,8 +116,8 @@ def test_departments_are_extensible_by_data() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"subject": "  "}, "subject='  ' is invalid: a ticket needs a subject"),
-        ({"text": ""}, "text='' is invalid: a message needs some text"),
+        ({"subject": "  "}, "subject='  ' is invalid: must not be empty"),
+        ({"text": ""}, "text='' is invalid: must not be empty"),
         (
             {"at": datetime(2024, 3, 1, 9)},  # noqa: DTZ001 - a naive datetime is the point
             "at=datetime.datetime(2024, 3, 1, 9, 0) is invalid: give an aware datetime (with a time zone)",
@@ -212,7 +212,7 @@ def stored(department: str, messages: list[TicketMessage]) -> Ticket:
 
 
 def test_a_stored_ticket_is_validated() -> None:
-    with pytest.raises(ValidationError, match=r"department='' is invalid: expected a non-empty id"):
+    with pytest.raises(ValidationError, match=r"department='' is invalid: must not be empty"):
         stored("", [PNG_MESSAGE])
     with pytest.raises(
         ValidationError, match=r"messages=\[\] is invalid: a ticket has at least its first message"

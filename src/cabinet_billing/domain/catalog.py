@@ -38,6 +38,7 @@ from decimal import Decimal
 import attrs
 import moneyed
 
+from cabinet_billing.domain.checks import check_id, text_field
 from cabinet_billing.domain.limits import Limit, PlanLimits
 from cabinet_billing.domain.money import Money, currency_places, sum_money, to_decimal
 from cabinet_billing.domain.periods import Period
@@ -191,8 +192,7 @@ def _to_optional_quantity(value: object) -> Decimal | None:
 
 
 def _check_id(_instance: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(attribute.name, value, "must be a non-empty string")
+    check_id(attribute.name, value)
 
 
 def _check_non_negative(
@@ -403,7 +403,7 @@ class Plan:
     """
 
     id: str = attrs.field(validator=_check_id)
-    name: str
+    name: str = attrs.field(validator=text_field())
     kind: ProductKind
     prices: PriceList = attrs.field(converter=_to_price_list)
     addons: tuple[AddOn, ...] = attrs.field(default=(), converter=_to_addons)

@@ -32,7 +32,7 @@ import attrs
 import moneyed
 from dateutil.relativedelta import relativedelta
 
-from cabinet_billing.domain.checks import shared_copies
+from cabinet_billing.domain.checks import id_field, shared_copies
 from cabinet_billing.domain.customer import Account, check_account_currency
 from cabinet_billing.domain.money import Money, sum_money
 from cabinet_billing.errors import (
@@ -199,7 +199,7 @@ class CreditLine:
         InvalidAmountError: for a negative limit.
     """
 
-    account_id: str = attrs.field(validator=attrs.validators.min_len(1))
+    account_id: str = attrs.field(validator=id_field())
     limit: Money = attrs.field(converter=_limit_converter)
     _usage: list[CreditUsage] = attrs.field(factory=list, alias="_usage")
     _statements: list[CreditStatement] = attrs.field(factory=list, alias="_statements")

@@ -38,6 +38,7 @@ import attrs
 import babel
 import moneyed
 
+from cabinet_billing.domain.checks import check_id, check_text
 from cabinet_billing.domain.money import Money, currency_places
 from cabinet_billing.domain.security import SecuritySettings
 from cabinet_billing.errors import (
@@ -199,9 +200,7 @@ def _check_currency(code: object) -> str:
 
 def _text(field: str) -> str:
     def convert(value: object) -> str:
-        if not isinstance(value, str):
-            raise ValidationError(field, value, "expected text")
-        return value.strip()
+        return check_text(field, value, required=False).strip()
 
     return attrs.field(default="", converter=convert)
 
@@ -397,7 +396,8 @@ def _refuse_login_change(instance: Account, _attribute: object, value: str) -> s
 def _check_login(value: object) -> str:
     if not isinstance(value, str) or not _LOGIN.fullmatch(value):
         raise ValidationError("login", value, "expected 1 to 128 characters without blanks")
-    return value
+    # No blanks, and no NUL, control or bidirectional-override characters either.
+    return check_id("login", value, max_length=128)
 
 
 @attrs.define
@@ -418,7 +418,7 @@ class Account:
     cabinet_billing.errors.ConflictError: login 'jfairy': cannot be changed to 'other': a login is fixed when the account is created
     """
 
-    id: str
+    id: str = attrs.field(validator=lambda _i, _a, value: check_id("account_id", value))
     login: str = attrs.field(converter=_check_login, on_setattr=_refuse_login_change)
     profile: Profile = attrs.field(
         factory=Profile,

@@ -32,7 +32,7 @@ from datetime import date
 import attrs
 import moneyed
 
-from cabinet_billing.domain.checks import shared_copies
+from cabinet_billing.domain.checks import check_text, shared_copies
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding, sum_money
 from cabinet_billing.domain.numbering import document_sort_key
 from cabinet_billing.domain.tax import TaxAmounts, TaxMode, TaxRate, tax_breakdown
@@ -118,8 +118,7 @@ _ACTIONS: dict[InvoiceStatus, tuple[InvoiceAction, ...]] = {
 
 
 def _text(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not value.strip():
-        raise ValidationError(attribute.name, value, "must not be empty")
+    check_text(attribute.name, value)
 
 
 @shared_copies

@@ -38,7 +38,7 @@ from decimal import Decimal
 import attrs
 import moneyed
 
-from cabinet_billing.domain.checks import aware, check_aware, shared_copies
+from cabinet_billing.domain.checks import aware, check_aware, id_field, shared_copies
 from cabinet_billing.domain.fx import Conversion, MoneyBag
 from cabinet_billing.domain.money import ACCRUAL_PLACES, Money, in_money_context
 from cabinet_billing.errors import (
@@ -150,7 +150,7 @@ class Ledger:
     it for a different movement raises :class:`~cabinet_billing.errors.ConflictError`.
     """
 
-    account_id: str
+    account_id: str = attrs.field(validator=id_field())
     _entries: list[LedgerEntry] = attrs.field(factory=list, alias="_entries")
     _balances: dict[str, Money] = attrs.field(factory=dict, alias="_balances")
     _keys: dict[str, tuple[LedgerEntry, ...]] = attrs.field(factory=dict, alias="_keys")

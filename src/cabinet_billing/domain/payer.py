@@ -26,6 +26,7 @@ from datetime import date
 
 import attrs
 
+from cabinet_billing.domain.checks import check_text
 from cabinet_billing.domain.customer import PostalAddress, check_country, check_email, check_phone
 from cabinet_billing.errors import ConflictError, NotFoundError, ValidationError
 
@@ -70,8 +71,7 @@ def _compact_upper(value: object) -> str:
 
 
 def _non_empty(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not value:
-        raise ValidationError(attribute.name, value, "must not be empty")
+    check_text(attribute.name, value)
 
 
 def _scheme(value: object) -> str:

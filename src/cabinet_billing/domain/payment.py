@@ -28,7 +28,7 @@ from datetime import datetime
 import attrs
 import moneyed
 
-from cabinet_billing.domain.checks import aware, shared_copies
+from cabinet_billing.domain.checks import aware, id_field, shared_copies
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding
 from cabinet_billing.domain.payment_method import PaymentQuote
 from cabinet_billing.errors import (
@@ -225,8 +225,8 @@ class Payment:
     (direct payment of one invoice, not touching the balance).
     """
 
-    id: str
-    account_id: str
+    id: str = attrs.field(validator=id_field())
+    account_id: str = attrs.field(validator=id_field())
     purpose: PaymentPurpose
     quote: PaymentQuote
     created_at: datetime = attrs.field(validator=aware)

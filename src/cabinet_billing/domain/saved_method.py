@@ -37,7 +37,7 @@ from typing import Final
 
 import attrs
 
-from cabinet_billing.domain.checks import aware, enum_member, shared_copies
+from cabinet_billing.domain.checks import aware, check_id, check_text, enum_member, shared_copies
 from cabinet_billing.domain.invoice import Invoice
 from cabinet_billing.domain.money import Money
 from cabinet_billing.errors import ConflictError, InvalidTransitionError, ValidationError
@@ -141,8 +141,11 @@ def mask_card(last_digits: object) -> str:
 
 
 def _check_text(_instance: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(attribute.name, value, "must be a non-empty string")
+    check_text(attribute.name, value)
+
+
+def _check_id(_instance: object, attribute: attrs.Attribute[str], value: object) -> None:
+    check_id(attribute.name, value)
 
 
 def _check_no_card_number(
@@ -161,9 +164,7 @@ def _check_no_card_number(
 
 
 def _check_name(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError("name", value, "must be a non-empty string")
-    name = value.strip()
+    name = check_text("name", value).strip()
     if len(name) > MAX_METHOD_NAME_LENGTH:
         raise ValidationError(
             "name",
@@ -219,8 +220,8 @@ class SavedPaymentMethod:
             number, or a label or token that looks like a card number.
     """
 
-    id: str = attrs.field(validator=_check_text)
-    account_id: str = attrs.field(validator=_check_text)
+    id: str = attrs.field(validator=_check_id)
+    account_id: str = attrs.field(validator=_check_id)
     kind: MethodKind = attrs.field(converter=_to_kind)
     token: str = attrs.field(validator=_check_no_card_number, repr=False)
     name: str = attrs.field(converter=_check_name)

@@ -50,7 +50,7 @@ import attrs
 import moneyed
 
 from cabinet_billing.domain.catalog import PriceList, ProductKind
-from cabinet_billing.domain.checks import shared_copies
+from cabinet_billing.domain.checks import check_id, check_text, shared_copies
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.periods import BillingCycle, Period, cycle_anchor
 from cabinet_billing.domain.periods import days_left as _days_left
@@ -173,8 +173,11 @@ class ServiceAction(enum.StrEnum):
 
 
 def _check_name(_instance: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(attribute.name, value, "must be a non-empty string")
+    check_text(attribute.name, value)
+
+
+def _check_id(_instance: object, attribute: attrs.Attribute[str], value: object) -> None:
+    check_id(attribute.name, value)
 
 
 def _check_aware(_instance: object, attribute: attrs.Attribute[datetime], value: object) -> None:
@@ -746,9 +749,9 @@ class Service:
             state without an operation (or an operation outside processing).
     """
 
-    id: str = attrs.field(validator=_check_name)
-    account_id: str = attrs.field(validator=_check_name)
-    plan_id: str = attrs.field(validator=_check_name)
+    id: str = attrs.field(validator=_check_id)
+    account_id: str = attrs.field(validator=_check_id)
+    plan_id: str = attrs.field(validator=_check_id)
     plan_name: str = attrs.field(validator=_check_name)
     kind: ProductKind = attrs.field(converter=_to_kind)
     price: Money = attrs.field(validator=_check_price)
@@ -1231,7 +1234,7 @@ class Service:
 
         def prepare() -> Mapping[str, object]:
             fields = attrs.fields(Service)
-            _check_name(None, fields.plan_id, plan_id)
+            _check_id(None, fields.plan_id, plan_id)
             _check_name(None, fields.plan_name, plan_name)
             _check_price(None, fields.price, price)
             new_period = self.period if period is None else period

@@ -29,7 +29,7 @@ from datetime import date
 import attrs
 
 from cabinet_billing.domain.catalog import ProductKind
-from cabinet_billing.domain.checks import enum_member
+from cabinet_billing.domain.checks import check_id, enum_member
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.periods import BillingCycle, Period
 from cabinet_billing.domain.service import Service, ServiceStatus
@@ -67,8 +67,7 @@ def _to_period(value: Period | str) -> Period:
 
 
 def _check_text(_instance: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(attribute.name, value, "must be a non-empty string")
+    check_id(attribute.name, value)
 
 
 def _check_price(_instance: object, _attribute: object, value: Money) -> None:

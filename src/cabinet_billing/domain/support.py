@@ -48,7 +48,7 @@ from typing import Final
 
 import attrs
 
-from cabinet_billing.domain.checks import aware
+from cabinet_billing.domain.checks import MAX_TEXT_LENGTH, aware, check_id, check_text
 from cabinet_billing.domain.notifications import Notification, NotificationCategory
 from cabinet_billing.errors import InvalidTransitionError, ValidationError
 
@@ -344,8 +344,7 @@ class TicketAttachment:
 
 
 def _check_text(_instance: object, _attribute: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError("text", value, "a message needs some text")
+    check_text("text", value, max_length=MAX_TEXT_LENGTH, multiline=True)
 
 
 def _attachments(value: Iterable[TicketAttachment]) -> tuple[TicketAttachment, ...]:
@@ -471,13 +470,11 @@ def ticket_notification(
 
 
 def _check_subject(_instance: object, _attribute: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError("subject", value, "a ticket needs a subject")
+    check_text("subject", value)
 
 
 def _check_id(_instance: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(attribute.name, value, "expected a non-empty id")
+    check_id(attribute.name, value)
 
 
 def _check_related(

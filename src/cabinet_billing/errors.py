@@ -613,3 +613,48 @@ class CreditBlockedError(AccessDeniedError):
             f"the credit line is blocked since {blocked_on}; pay the overdue {overdue} to "
             f"unblock it (still allowed: {_listing(self.allowed)})",
         )
+
+
+# ----------------------------------------------------------------------------- deletion
+
+
+class DeletionPendingError(ConflictError):
+    """An action refused while the account's deletion request waits for the provider.
+
+    Nothing new starts on an account that is being deleted: no orders, renewals,
+    auto-renewal, autopayment or card binding, until the request is withdrawn or confirmed.
+
+    Attributes:
+        account_id: the account.
+        action: what was refused.
+        requested_at: when the deletion was requested.
+    """
+
+    def __init__(self, account_id: str, action: str, requested_at: object) -> None:
+        self.account_id = account_id
+        self.action = action
+        self.requested_at = requested_at
+        super().__init__(
+            f"account {account_id!r}",
+            f"cannot {action}: its deletion requested at {requested_at} is pending; "
+            "withdraw the request first",
+        )
+
+
+class AccountDeletedError(ConflictError):
+    """An action refused because the account's deletion was confirmed.
+
+    Attributes:
+        account_id: the account.
+        action: what was refused.
+        deleted_at: when the provider confirmed the deletion.
+    """
+
+    def __init__(self, account_id: str, action: str, deleted_at: object) -> None:
+        self.account_id = account_id
+        self.action = action
+        self.deleted_at = deleted_at
+        super().__init__(
+            f"account {account_id!r}",
+            f"cannot {action}: the account was deleted at {deleted_at}",
+        )

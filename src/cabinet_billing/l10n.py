@@ -251,6 +251,8 @@ _DATA_IDS: Final = (
     N_("notification.service.renewed"),
     N_("notification.renewal.failed"),
     N_("notification.account.deletion_requested"),
+    N_("notification.account.deletion_withdrawn"),
+    N_("notification.account.deletion_confirmed"),
     N_("notification.autopay.charged"),
     N_("notification.balance.low"),
     N_("status.invoice.unpaid"),

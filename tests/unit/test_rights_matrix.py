@@ -118,6 +118,12 @@ class World:
         """The owner's cabinet, from an allowed address."""
         return self.cabinet(OWNER_ID)
 
+    def edit_account(self, change: Callable[[Account], object]) -> None:
+        """Change ``acc-1`` in the store, for states no use case reaches (a field left empty)."""
+        with MemoryUnitOfWork(self.s.store) as uow:
+            change(uow.accounts.get(ACCOUNT))
+            uow.commit()
+
 
 def settings() -> BillingSettings:
     return BillingSettings(
@@ -207,6 +213,14 @@ def build_world() -> World:
         payer_id="p-1",
         ticket_id=ticket.id,
     )
+
+
+def clear_country(account: Account) -> None:
+    account.profile = attrs.evolve(account.profile, country=None)
+
+
+def clear_email(account: Account) -> None:
+    account.profile = attrs.evolve(account.profile, email="")
 
 
 Call = Callable[[Cabinet, World], object]
@@ -300,7 +314,73 @@ USE_CASES: list[Row] = [
         lambda c, w: c.payments.stop_card_autopay(),
     ),
     # profile
+    Row("profile", "get", ANY_USER, lambda c, w: c.profile.get()),
+    Row(
+        "profile",
+        "change_name",
+        "settings.manage",
+        lambda c, w: c.profile.change_name("Fairy", "Jill", "Ann"),
+    ),
+    Row(
+        "profile",
+        "change_phone",
+        "settings.manage",
+        lambda c, w: c.profile.change_phone("+7 999 111 22 33"),
+    ),
+    Row(
+        "profile",
+        "change_postal_address",
+        "settings.manage",
+        lambda c, w: c.profile.change_postal_address(
+            PostalAddress("Moscow", "101000", "Tverskaya 1")
+        ),
+    ),
+    Row(
+        "profile",
+        "change_company",
+        "settings.manage",
+        lambda c, w: c.profile.change_company("Fairy LLC", "7707083893"),
+    ),
+    Row(
+        "profile",
+        "change_language",
+        "settings.manage",
+        lambda c, w: c.profile.change_language("ru"),
+    ),
+    Row(
+        "profile",
+        "change_currency",
+        "settings.manage",
+        lambda c, w: c.profile.change_currency("RUB"),
+    ),
+    Row(
+        "profile",
+        "set_notification_email",
+        "settings.manage",
+        lambda c, w: c.profile.set_notification_email("support", "admin@example.com"),
+    ),
+    Row(
+        "profile",
+        "fill_in_country",
+        "settings.manage",
+        lambda c, w: c.profile.fill_in_country("RU"),
+        prepare=lambda w: w.edit_account(clear_country),
+    ),
+    Row(
+        "profile",
+        "fill_in_email",
+        "settings.manage",
+        lambda c, w: c.profile.fill_in_email("j@example.com"),
+        prepare=lambda w: w.edit_account(clear_email),
+    ),
     Row("profile", "request_deletion", OWNER, lambda c, w: c.profile.request_deletion()),
+    Row(
+        "profile",
+        "withdraw_deletion",
+        OWNER,
+        lambda c, w: c.profile.withdraw_deletion(),
+        prepare=lambda w: w.owner.profile.request_deletion(),
+    ),
     # security
     Row("security", "view", "settings.manage", lambda c, w: c.security.view()),
     Row(

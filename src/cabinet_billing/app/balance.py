@@ -112,8 +112,11 @@ class CabinetBalance:
             NotFoundError: for an unknown method.
             ValidationError: for a method with a range and no monthly cap, or a range
                 that leaves no amount the method accepts.
+            DeletionPendingError: while the account's deletion is pending
+                (AccountDeletedError once it is confirmed).
         """
         with self._gate.open("invoices.pay") as call:
+            call.account.ensure_not_closing("set up autopayment")
             profile = call.uow.profiles.get(call.account.id)
             method = profile.method(method_id)
             pricing = self._ctx.pricing_of(method, policy.threshold.code)

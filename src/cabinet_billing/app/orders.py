@@ -50,9 +50,12 @@ class CabinetOrders:
         Raises:
             AccessDeniedError: without the right ``services.order``.
             ConflictError: when the order was placed already.
+            DeletionPendingError: while the account's deletion is pending
+                (AccountDeletedError once it is confirmed).
         """
         ctx = self._ctx
         with self._gate.open("services.order") as call:
+            call.account.ensure_not_closing("place orders")
             uow, now, today, account = call.uow, call.now, call.today, call.account
             account_id = account.id
             key = f"order:{order.id}"

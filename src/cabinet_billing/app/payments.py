@@ -91,9 +91,12 @@ class CabinetPayments:
             AccessDeniedError: without the right ``invoices.pay``.
             ProfileIncompleteError: while required profile fields are missing.
             GatewayTimeoutError: when the provider does not answer (nothing is saved).
+            DeletionPendingError: while the account's deletion is pending
+                (AccountDeletedError once it is confirmed).
         """
         ctx = self._ctx
         with self._gate.open("invoices.pay") as call:
+            call.account.ensure_not_closing("bind a card")
             uow, now = call.uow, call.now
             account_id = call.account.id
             account = ctx.ensure_profile_may_pay(uow, account_id)

@@ -44,6 +44,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import attrs
 
 from cabinet_billing.app.context import Context, notification_of
+from cabinet_billing.app.profile import hold_deletion
 from cabinet_billing.domain.attempts import AttemptPurpose, AttemptStatus, ChargeAttempt
 from cabinet_billing.domain.autopay import CardAutopayStatus
 from cabinet_billing.domain.billing_profile import BillingProfile
@@ -340,6 +341,9 @@ class BillingRun:
         return True
 
     def _steps(self, run: _Run) -> None:
+        # A pending deletion stops what started meanwhile; a confirmed one deletes it.
+        account = run.uow.accounts.get(run.profile.account_id)
+        run.tally.events.extend(hold_deletion(run.uow, account, run.now))
         balance_blocked = self._credit_step(run)
         services = run.uow.services.for_account(run.profile.account_id)
         for service in services:

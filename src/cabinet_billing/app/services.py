@@ -50,9 +50,12 @@ class CabinetServices:
             ConflictError: when an unpaid renewal invoice for it exists (delete it first
                 to pay another way) or the service was never paid.
             CreditBlockedError: while the account's credit line is blocked (SPEC R1).
+            DeletionPendingError: while the account's deletion is pending
+                (AccountDeletedError once it is confirmed).
         """
         ctx = self._ctx
         with self._gate.open("services.renew") as call:
+            call.account.ensure_not_closing("renew services")
             uow, today = call.uow, call.today
             service = _service(call, service_id)
             for other in uow.invoices.for_account(call.account.id):
@@ -116,8 +119,11 @@ class CabinetServices:
                 only, SPEC R7).
             InvalidTransitionError: when changing the period of a service that is not
                 active.
+            DeletionPendingError: while the account's deletion is pending
+                (AccountDeletedError once it is confirmed).
         """
         with self._gate.open("services.renew") as call:
+            call.account.ensure_not_closing("switch auto-renewal on")
             uow = call.uow
             service = _service(call, service_id)
             profile = uow.profiles.get(call.account.id)
@@ -156,10 +162,14 @@ class CabinetServices:
         Raises:
             AccessDeniedError: without the right ``services.renew``.
             ValidationError: when ``enabled`` is not a bool.
+            DeletionPendingError: switching on while the account's deletion is pending
+                (AccountDeletedError once it is confirmed).
         """
         if not isinstance(enabled, bool):
             raise ValidationError("enabled", enabled, "must be True or False")
         with self._gate.open("services.renew") as call:
+            if enabled:
+                call.account.ensure_not_closing("switch auto-renewal on")
             uow = call.uow
             call.account.set_auto_renew_default(enabled)
             profile = uow.profiles.get(call.account.id)

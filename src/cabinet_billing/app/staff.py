@@ -8,15 +8,17 @@ its staff before calling them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.credit import credit_view
+from cabinet_billing.app.profile import ProfileView, delete_services
 from cabinet_billing.app.results import CreditStatusView
 from cabinet_billing.app.tickets import ticket_of
 from cabinet_billing.domain.access import User
 from cabinet_billing.domain.credit import CreditLine
+from cabinet_billing.domain.customer import Account, ProfileType, payment_readiness
 from cabinet_billing.domain.documents import (
     Act,
     assign_expenses_to_act,
@@ -24,11 +26,12 @@ from cabinet_billing.domain.documents import (
     build_act,
     ensure_can_issue_acts,
 )
+from cabinet_billing.domain.events import DeletionConfirmed
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.security import CodeWordReset
 from cabinet_billing.domain.support import Ticket, TicketAttachment, TicketSide
 from cabinet_billing.domain.tax import TaxRate
-from cabinet_billing.errors import ConflictError
+from cabinet_billing.errors import ConflictError, ValidationError
 
 __all__ = ["Staff"]
 
@@ -89,6 +92,105 @@ class Staff:
                 profile.credit.change_limit(limit)
             uow.commit()
             return profile.credit
+
+    # ------------------------------------------------------------------ profile
+
+    def _change_account(self, account_id: str, change: Callable[[Account], object]) -> ProfileView:
+        with self._ctx.unit_of_work() as uow:
+            account = uow.accounts.get(account_id)
+            change(account)
+            uow.commit()
+        readiness = payment_readiness(account, self._ctx.settings.payment_requirements)
+        return ProfileView.of(account, readiness)
+
+    def verify_company(self, account_id: str) -> ProfileView:
+        """Record that the provider checked a company profile: paying is possible again (A2).
+
+        Raises:
+            ConflictError: when the account is not pending verification.
+            NotFoundError: for an unknown account.
+        """
+        return self._change_account(account_id, lambda account: account.mark_verified())
+
+    def change_country(self, account_id: str, country: str) -> ProfileView:
+        """Change the account's country (Introserv: the customer asks support).
+
+        Raises:
+            ValidationError: for a code that is not ISO 3166-1 alpha-2; nothing changes.
+            NotFoundError: for an unknown account.
+        """
+        return self._change_account(account_id, lambda account: account.change_country(country))
+
+    def change_email(self, account_id: str, email: str) -> ProfileView:
+        """Change the account's main email (the customer asks support).
+
+        Raises:
+            ValidationError: for a malformed or empty address; nothing changes.
+            NotFoundError: for an unknown account.
+        """
+        given: object = email
+        if not isinstance(given, str) or not given.strip():
+            raise ValidationError("email", email, "expected an address such as 'name@example.com'")
+        return self._change_account(account_id, lambda account: account.change_email(email))
+
+    def change_profile_type(
+        self,
+        account_id: str,
+        profile_type: ProfileType,
+        *,
+        hold_for_verification: bool = True,
+    ) -> ProfileView:
+        """Switch the account between a private person and a company.
+
+        Switching to a company holds the account for verification unless
+        ``hold_for_verification`` is False; switching to a private person lifts the hold.
+
+        Raises:
+            ValidationError: for anything but a ``ProfileType``; nothing changes.
+            NotFoundError: for an unknown account.
+        """
+        if not isinstance(profile_type, ProfileType):
+            raise ValidationError(
+                "profile_type",
+                profile_type,
+                f"expected one of {', '.join(f'ProfileType.{t.name}' for t in ProfileType)}",
+            )
+        return self._change_account(
+            account_id,
+            lambda account: account.change_profile_type(
+                profile_type, hold_for_verification=hold_for_verification
+            ),
+        )
+
+    # ------------------------------------------------------------------ deletion
+
+    def confirm_deletion(self, account_id: str, *, by: str) -> DeletionConfirmed:
+        """Confirm the account's pending deletion request (Horoshop: a manager confirms).
+
+        Every service that can be deleted is deleted now (one still processing by the
+        daily run once it has finished); the account keeps its ledger, invoices and
+        documents for the record, and nothing new can start on it.
+
+        Args:
+            account_id: the account.
+            by: the member of staff who confirms.
+
+        Raises:
+            ConflictError: when no deletion is pending.
+            ValidationError: for an empty ``by``; nothing changes.
+            NotFoundError: for an unknown account.
+        """
+        now = self._ctx.clock.now()
+        with self._ctx.unit_of_work() as uow:
+            account = uow.accounts.get(account_id)
+            request = account.confirm_deletion(by=by, at=now)
+            deleted = delete_services(uow, account_id, now)
+            uow.commit()
+        event = DeletionConfirmed(
+            account_id=account_id, at=now, service_ids=deleted, by=request.decided_by
+        )
+        self._ctx.notify([event])
+        return event
 
     # ------------------------------------------------------------------ users
 

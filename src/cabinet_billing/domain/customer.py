@@ -30,9 +30,10 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from functools import cache
 from operator import attrgetter
-from typing import Final
+from typing import Any, Final
 
 import attrs
 import babel
@@ -42,8 +43,10 @@ from cabinet_billing.domain.checks import check_id, check_text
 from cabinet_billing.domain.money import Money, currency_places
 from cabinet_billing.domain.security import SecuritySettings
 from cabinet_billing.errors import (
+    AccountDeletedError,
     ConflictError,
     CurrencyMismatchError,
+    DeletionPendingError,
     ProfileIncompleteError,
     UnknownCurrencyError,
     ValidationError,
@@ -54,6 +57,8 @@ __all__ = [
     "PRIVATE_PAYMENT_FIELDS",
     "Account",
     "AccountSettings",
+    "DeletionRequest",
+    "DeletionStatus",
     "NotificationEmails",
     "NotificationPurpose",
     "PaymentReadiness",
@@ -383,6 +388,75 @@ class AccountSettings:
             )
 
 
+# ----------------------------------------------------------------------------- deletion
+
+
+class DeletionStatus(enum.Enum):
+    """Where a request to delete the account stands (SPEC L9)."""
+
+    PENDING = "pending"
+    WITHDRAWN = "withdrawn"
+    CONFIRMED = "confirmed"
+
+
+def _aware(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValidationError(attribute.name, value, "must be a datetime with a time zone")
+
+
+def _ids(value: Iterable[str]) -> tuple[str, ...]:
+    ids = (value,) if isinstance(value, str) else tuple(value)
+    checked: tuple[object, ...] = ids
+    if not all(isinstance(i, str) and i for i in checked):
+        raise ValidationError("stopped_services", value, "expected service ids")
+    return ids
+
+
+def _who(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("by", value, "name who acts (a user or a member of staff)")
+    return value.strip()
+
+
+@attrs.frozen
+class DeletionRequest:
+    """A request to delete the account, and what became of it (Horoshop: managers confirm).
+
+    Attributes:
+        requested_at: when the owner asked.
+        requested_by: the user who asked.
+        status: pending, withdrawn or confirmed.
+        decided_at: when it was withdrawn or confirmed.
+        decided_by: who withdrew it (a user) or confirmed it (a member of staff).
+        stopped_services: the services the request stopped (withdrawing starts them again).
+    """
+
+    requested_at: datetime = attrs.field(validator=_aware)
+    requested_by: str = attrs.field(converter=_who)
+    status: DeletionStatus = attrs.field(
+        default=DeletionStatus.PENDING,
+        validator=attrs.validators.instance_of(DeletionStatus),
+    )
+    decided_at: datetime | None = attrs.field(default=None, validator=_aware)
+    decided_by: str = ""
+    stopped_services: tuple[str, ...] = attrs.field(default=(), converter=_ids)
+
+    @property
+    def pending(self) -> bool:
+        """Whether the request still waits for the provider."""
+        return self.status is DeletionStatus.PENDING
+
+
+def _requests(value: Iterable[DeletionRequest]) -> tuple[DeletionRequest, ...]:
+    requests = tuple(value)
+    for request in requests:
+        if not isinstance(request, DeletionRequest):
+            raise ValidationError("deletion_requests", request, "expected DeletionRequest values")
+    return requests
+
+
 # ----------------------------------------------------------------------------- account
 
 
@@ -440,6 +514,7 @@ class Account:
         factory=SecuritySettings,
         validator=attrs.validators.instance_of(SecuritySettings),
     )
+    deletion_requests: tuple[DeletionRequest, ...] = attrs.field(default=(), converter=_requests)
 
     @classmethod
     def open(
@@ -508,8 +583,27 @@ class Account:
         self.profile = attrs.evolve(self.profile, postal_address=address)
 
     def change_company(self, company_name: str, tax_id: str) -> None:
-        """Set the company's name and tax id (used by company profiles)."""
-        self.profile = attrs.evolve(self.profile, company_name=company_name, tax_id=tax_id)
+        """Set the company's name and tax id (used by company profiles).
+
+        A verified company that changes either is held for verification again: the
+        provider checked other data (SPEC A2).
+
+        >>> account = Account.open("acc-1", "acme")
+        >>> account.change_profile_type(ProfileType.COMPANY)
+        >>> account.change_company("Acme Ltd", "32855961")
+        >>> account.mark_verified()
+        >>> account.change_company("Acme Holding Ltd", "32855961")
+        >>> account.verification
+        <VerificationStatus.PENDING: 'pending'>
+        """
+        profile = attrs.evolve(self.profile, company_name=company_name, tax_id=tax_id)
+        changed = (profile.company_name, profile.tax_id) != (
+            self.profile.company_name,
+            self.profile.tax_id,
+        )
+        self.profile = profile
+        if changed and self.verification is VerificationStatus.VERIFIED:
+            self.verification = VerificationStatus.PENDING
 
     def change_profile_type(
         self,
@@ -623,6 +717,109 @@ class Account:
     def set_pay_without_login(self, enabled: bool) -> None:
         """Whether invoices may be paid without logging in again."""
         self.settings = attrs.evolve(self.settings, pay_without_login=bool(enabled))
+
+    # ------------------------------------------------------------------ deletion
+
+    @property
+    def deletion(self) -> DeletionRequest | None:
+        """The latest deletion request, whatever became of it."""
+        return self.deletion_requests[-1] if self.deletion_requests else None
+
+    @property
+    def pending_deletion(self) -> DeletionRequest | None:
+        """The deletion request waiting for the provider, if any."""
+        latest = self.deletion
+        return latest if latest is not None and latest.pending else None
+
+    @property
+    def is_deleted(self) -> bool:
+        """Whether the provider confirmed the account's deletion."""
+        latest = self.deletion
+        return latest is not None and latest.status is DeletionStatus.CONFIRMED
+
+    def ensure_not_closing(self, action: str) -> None:
+        """Refuse ``action`` while a deletion is pending or after it was confirmed.
+
+        Raises:
+            DeletionPendingError: naming the action and when the deletion was requested.
+            AccountDeletedError: naming the action and when the deletion was confirmed.
+
+        >>> from datetime import UTC, datetime
+        >>> account = Account.open("acc-1", "shop")
+        >>> _ = account.request_deletion(by="u-1", at=datetime(2024, 3, 21, 9, tzinfo=UTC))
+        >>> account.ensure_not_closing("place orders")
+        Traceback (most recent call last):
+        ...
+        cabinet_billing.errors.DeletionPendingError: account 'acc-1': cannot place orders: its deletion requested at 2024-03-21 09:00:00+00:00 is pending; withdraw the request first
+        """
+        latest = self.deletion
+        if latest is None or latest.status is DeletionStatus.WITHDRAWN:
+            return
+        if latest.pending:
+            raise DeletionPendingError(self.id, action, latest.requested_at)
+        raise AccountDeletedError(self.id, action, latest.decided_at)
+
+    def request_deletion(
+        self,
+        *,
+        by: str,
+        at: datetime,
+        stopped_services: Iterable[str] = (),
+    ) -> DeletionRequest:
+        """Record a request to delete the account.
+
+        Raises:
+            DeletionPendingError: while another request is pending.
+            AccountDeletedError: when the account is deleted.
+            ValidationError: for an empty ``by`` or a naive ``at``.
+        """
+        self.ensure_not_closing("request its deletion")
+        request = DeletionRequest(at, by, stopped_services=tuple(stopped_services))
+        self.deletion_requests = (*self.deletion_requests, request)
+        return request
+
+    def note_stopped_for_deletion(self, service_ids: Iterable[str]) -> None:
+        """Add services stopped later for the pending request (withdrawing starts them too).
+
+        Raises:
+            ConflictError: when no request is pending.
+        """
+        latest = self.pending_deletion
+        if latest is None:
+            raise ConflictError(f"account {self.id!r}", "has no pending deletion request")
+        added = [i for i in _ids(tuple(service_ids)) if i not in latest.stopped_services]
+        if added:
+            noted = attrs.evolve(latest, stopped_services=(*latest.stopped_services, *added))
+            self.deletion_requests = (*self.deletion_requests[:-1], noted)
+
+    def _decide(self, status: DeletionStatus, by: str, at: datetime) -> DeletionRequest:
+        latest = self.pending_deletion
+        if latest is None:
+            raise ConflictError(
+                f"account {self.id!r}",
+                f"has no pending deletion request to mark {status.value}",
+            )
+        decided = attrs.evolve(latest, status=status, decided_at=at, decided_by=_who(by))
+        self.deletion_requests = (*self.deletion_requests[:-1], decided)
+        return decided
+
+    def withdraw_deletion(self, *, by: str, at: datetime) -> DeletionRequest:
+        """Record that the customer withdrew the pending deletion request.
+
+        Raises:
+            ConflictError: when no request is pending.
+            ValidationError: for an empty ``by`` or a naive ``at``.
+        """
+        return self._decide(DeletionStatus.WITHDRAWN, by, at)
+
+    def confirm_deletion(self, *, by: str, at: datetime) -> DeletionRequest:
+        """Record that the provider confirmed the pending deletion request.
+
+        Raises:
+            ConflictError: when no request is pending.
+            ValidationError: for an empty ``by`` or a naive ``at``.
+        """
+        return self._decide(DeletionStatus.CONFIRMED, by, at)
 
 
 def check_account_currency(account: Account, amount: object, what: str) -> Money:

@@ -19,7 +19,9 @@ __all__ = [
     "BankTransferForReview",
     "BankTransferMatched",
     "BillingEvent",
+    "DeletionConfirmed",
     "DeletionRequested",
+    "DeletionWithdrawn",
     "InvoiceDeleted",
     "InvoiceIssued",
     "InvoicePaid",
@@ -202,6 +204,21 @@ class DeletionRequested(BillingEvent):
     """The customer asked to delete the account: services and automatic charges stop."""
 
     service_ids: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class DeletionWithdrawn(BillingEvent):
+    """The customer withdrew a deletion request: the services it stopped run again."""
+
+    service_ids: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class DeletionConfirmed(BillingEvent):
+    """The provider confirmed a deletion request: the account's services are deleted."""
+
+    service_ids: tuple[str, ...]
+    by: str
 
 
 @attrs.frozen(kw_only=True)

@@ -17,6 +17,7 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC
+from typing import NoReturn
 
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.results import CallbackHandled
@@ -57,6 +58,16 @@ def event_fingerprint(parsed: WebhookEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _refuse(parsed: WebhookEvent) -> NoReturn:
+    _log.warning(
+        "gateway event %r reused with other content (%s of payment %r): refused",
+        parsed.event.key,
+        parsed.event.kind.value,
+        parsed.payment_id,
+    )
+    raise EventIdReusedError(parsed.event.key, parsed.payment_id, parsed.event.kind.value)
+
+
 class Webhooks:
     """Applies the payment provider's callbacks."""
 
@@ -87,16 +98,14 @@ class Webhooks:
         with ctx.unit_of_work() as uow:
             seen = uow.keys.fingerprint(key)
             if seen is not None and seen not in {"", fingerprint}:
-                _log.warning(
-                    "gateway event %r reused with other content (%s of payment %r): refused",
-                    parsed.event.key,
-                    parsed.event.kind.value,
-                    parsed.payment_id,
-                )
-                raise EventIdReusedError(
-                    parsed.event.key, parsed.payment_id, parsed.event.kind.value
-                )
+                _refuse(parsed)
             payment = uow.payments.get(parsed.payment_id)
+            if seen == "":
+                # Recorded before fingerprints were kept: the payment it was applied to
+                # still tells whether this is the same event.
+                before = payment.seen_event(parsed.event.key)
+                if before is None or before.kind is not parsed.event.kind:
+                    _refuse(parsed)
             if seen is not None:
                 return CallbackHandled(
                     payment_id=payment.id,

@@ -373,6 +373,11 @@ class Payment:
         """Whether an event with this key was processed."""
         return key in self._events
 
+    def seen_event(self, key: str) -> GatewayEvent | None:
+        """The event processed under this key, if any."""
+        seen = self._events.get(key)
+        return None if seen is None else seen.event
+
     def apply(self, event: GatewayEvent) -> ProcessedEvent:
         """Apply a gateway event.
 

@@ -44,7 +44,6 @@ class Billing:
         settings: the provider's settings (default: :class:`BillingSettings`).
 
     Attributes:
-        settings: the provider's settings.
         run: the daily billing run.
         webhooks: the payment provider's callbacks.
         bank: bank statements.
@@ -53,13 +52,31 @@ class Billing:
     """
 
     def __init__(self, ports: Ports, settings: BillingSettings | None = None) -> None:
-        self.settings = settings if settings is not None else BillingSettings()
-        self._ctx = Context(ports, self.settings)
+        self._settings = settings if settings is not None else BillingSettings()
+        self._ctx = Context(ports, self._settings)
         self.run = BillingRun(self._ctx)
         self.webhooks = Webhooks(self._ctx)
         self.bank = Bank(self._ctx)
         self.staff = Staff(self._ctx)
         self.pay_links = PayLinks(self._ctx)
+
+    @property
+    def settings(self) -> BillingSettings:
+        """The provider's settings, fixed when the billing is built.
+
+        Every use case reads them from here, so they cannot be swapped on a running
+        billing: build another :class:`Billing` with other settings instead.
+
+        >>> from cabinet_billing.adapters.memory import in_memory_billing
+        >>> billing = in_memory_billing().billing
+        >>> billing.settings.invoice_due_days
+        14
+        >>> billing.settings = None
+        Traceback (most recent call last):
+        ...
+        AttributeError: property 'settings' of 'Billing' object has no setter
+        """
+        return self._settings
 
     def cabinet(self, account_id: str, user_id: str, *, ip: str | None = None) -> Cabinet:
         """The cabinet of one user of one account.
@@ -108,7 +125,7 @@ class Billing:
         """
         ctx = self._ctx
         now = ctx.clock.now()
-        default = self.settings.low_balance_threshold
+        default = self._settings.low_balance_threshold
         if (
             account.settings.low_balance_threshold is None
             and default is not None

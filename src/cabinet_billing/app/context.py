@@ -689,7 +689,7 @@ class Context:
                 Expense(
                     f"{invoice.id}:{applied}:{i + 1}",
                     account_id,
-                    line.description,
+                    _expense_name(line),
                     now.date(),
                     part,
                     min(tax, part),
@@ -799,6 +799,13 @@ _NOT_FROM_BALANCE = frozenset({InvoiceKind.TOP_UP, InvoiceKind.STATEMENT})
 def _cashback_id(payment_id: str) -> str:
     """The id of the cashback payment that came with a payment (SPEC M6)."""
     return f"{payment_id}-cashback"
+
+
+def _expense_name(line: IssuedLine) -> str:
+    # An expense names the service (acts list it); a line whose text is a message keeps
+    # the plan among its values, its description is only the message's id and values.
+    plan = None if line.text is None else line.text.as_dict().get("plan")
+    return plan if isinstance(plan, str) else line.description
 
 
 def _floor_minor(money: Money) -> Money:

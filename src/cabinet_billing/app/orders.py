@@ -28,6 +28,7 @@ from cabinet_billing.domain.customer import Account, payment_readiness
 from cabinet_billing.domain.events import BillingEvent, OrderPlaced
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, IssuedLine
 from cabinet_billing.domain.service import Actor, Service
+from cabinet_billing.domain.text import LineText
 from cabinet_billing.errors import ConflictError
 from cabinet_billing.rules.credit_limit import CreditAction
 
@@ -77,14 +78,21 @@ class CabinetOrders:
                 )
                 uow.services.add(service)
                 service_ids.append(service.id)
+                text = LineText.of(
+                    "line.order",
+                    plan=line.plan_name,
+                    start=line.covered.start,
+                    end=line.covered.end,
+                )
                 lines.append(
                     IssuedLine(
-                        f"{line.plan_name}, {line.covered.start} to {line.covered.end}",
+                        text.fallback,
                         line.tax,
-                        None,
+                        line.rate,
                         service.id,
                         None,
                         line.covered.end,
+                        text,
                     ),
                 )
             invoice = Invoice.from_lines(

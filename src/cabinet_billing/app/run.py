@@ -70,6 +70,7 @@ from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod
 from cabinet_billing.domain.service import Actor, BillingMode, Service, ServiceStatus
 from cabinet_billing.domain.subscription import RenewalSource, Subscription
 from cabinet_billing.domain.tax import TaxMode
+from cabinet_billing.domain.text import LineText
 from cabinet_billing.errors import AmountOutOfRangeError, BillingError, ConflictError, GatewayError
 from cabinet_billing.ports.gateway import ChargeResult, ChargeStatus
 from cabinet_billing.ports.repositories import UnitOfWork
@@ -392,7 +393,12 @@ class BillingRun:
             invoice = self._ctx.issue_invoice(
                 uow,
                 profile.account_id,
-                [InvoiceLine(f"Credit statement {statement.month:%Y-%m}", statement.amount)],
+                [
+                    InvoiceLine.of(
+                        LineText.of("line.credit_statement", month=statement.month),
+                        statement.amount,
+                    ),
+                ],
                 today=today,
                 due_on=statement.due_on,
                 kind=InvoiceKind.STATEMENT,
@@ -789,8 +795,8 @@ class BillingRun:
             run.uow,
             service.account_id,
             [
-                InvoiceLine(
-                    f"{service.plan_name}: renewal until {period_end.isoformat()}",
+                InvoiceLine.of(
+                    LineText.of("line.renewal", plan=service.plan_name, until=period_end),
                     amount,
                     service_id=service.id,
                     paid_until=period_end,

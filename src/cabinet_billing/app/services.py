@@ -17,6 +17,7 @@ from cabinet_billing.domain.periods import Period
 from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod
 from cabinet_billing.domain.service import Service, ServiceStatus
 from cabinet_billing.domain.subscription import RenewalSource, Subscription
+from cabinet_billing.domain.text import LineText
 from cabinet_billing.errors import ConflictError, NotFoundError, ValidationError
 from cabinet_billing.rules.credit_limit import CreditAction
 
@@ -76,8 +77,8 @@ class CabinetServices:
                 uow,
                 call.account.id,
                 [
-                    InvoiceLine(
-                        f"{service.plan_name}: renewal until {until.isoformat()}",
+                    InvoiceLine.of(
+                        LineText.of("line.renewal", plan=service.plan_name, until=until),
                         service.price * periods,
                         service_id=service_id,
                         paid_until=until,

@@ -36,7 +36,7 @@ from cabinet_billing.domain.catalog import Plan, Quote
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding, sum_money
 from cabinet_billing.domain.periods import DateRange, Period, period_end
 from cabinet_billing.domain.promo import PromoCode
-from cabinet_billing.domain.tax import TaxAmounts, TaxPolicy
+from cabinet_billing.domain.tax import TaxAmounts, TaxPolicy, TaxRate
 from cabinet_billing.errors import NotFoundError, PromoCodeError, ValidationError
 
 __all__ = [
@@ -173,6 +173,7 @@ class CartLine:
         tax: net, tax and gross of the discounted now-price.
         anchor: the first day of the service's billing cycle (see
             :attr:`ProratedLines.anchor`); ``None``: the start of ``covered``.
+        rate: the tax rate of the line (the customer's country's).
     """
 
     item: CartItem
@@ -184,6 +185,7 @@ class CartLine:
     then: Money
     tax: TaxAmounts
     anchor: date | None = None
+    rate: TaxRate | None = None
 
     @property
     def price(self) -> Money:
@@ -238,6 +240,8 @@ class OrderLine:
     then: Money
     tax: TaxAmounts
     anchor: date | None = None
+    #: The tax rate of the line, as priced at checkout (``None`` on older orders).
+    rate: TaxRate | None = None
 
 
 def _check_method(_instance: object, _attribute: object, value: str) -> None:
@@ -492,6 +496,7 @@ class Cart:
                 then=then,
                 tax=t,
                 anchor=p.anchor,
+                rate=tax.rate_for(country),
             )
             for item, q, p, now, d, then, t in zip(
                 self._items,
@@ -579,6 +584,7 @@ class Cart:
                     then=line.then,
                     tax=line.tax,
                     anchor=line.anchor,
+                    rate=line.rate,
                 )
                 for line in summary.lines
             ),

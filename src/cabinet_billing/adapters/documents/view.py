@@ -598,7 +598,9 @@ class Composer:
 
         rows = [(w.day(statement.start), w.tr("doc.opening"), *balance(statement.opening))]
         for ln in statement.lines:
-            text = ln.memo or " ".join(p for p in (w.tr(_KIND_IDS[ln.kind]), ln.ref or "") if p)
+            # The kind in the reader's language and what caused it; a ledger memo is a
+            # note for the provider's staff, in no particular language.
+            text = " ".join(p for p in (w.tr(_KIND_IDS[ln.kind]), ln.ref or "") if p)
             rows.append(
                 (
                     w.day(ln.on),

@@ -371,6 +371,15 @@ class PromoCodeError(BillingError, ValueError):
         super().__init__(f"promo code {code!r} cannot be applied: {reason}")
 
 
+class OrderRejectedError(ValidationError):
+    """An order the cabinet cannot place as given, naming the value and what is allowed.
+
+    For example another account's order, a currency or payment method the settings do
+    not offer, a plan the catalog does not sell, or days the order pays for that no
+    pricing rule gives. Wrong amounts are not refused: every line is priced again.
+    """
+
+
 class PriceNotFoundError(NotFoundError):
     """A plan or add-on has no price for the asked period and currency.
 

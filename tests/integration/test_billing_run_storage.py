@@ -200,7 +200,7 @@ def vps_renewing_from_a_card(w: Wired) -> str:
     cart.add(Plan("vps", "VPS", ProductKind.VPS, {"month": rub("100.00")}), "month")
     placed = w.owner().orders.place(
         cart.checkout(
-            "card", w.clock.today(), order_id="o-1", tax=w.billing.settings.tax, country=""
+            "balance", w.clock.today(), order_id="o-1", tax=w.billing.settings.tax, country=""
         )
     )
     [service_id] = placed.service_ids

@@ -151,6 +151,12 @@ def order(w: World | InMemoryBilling, cabinet: Cabinet, price: str, order_id: st
     )
 
 
+def checkout(cabinet: Cabinet, order_id: str) -> object:
+    cart = Cart(ACCOUNT, "RUB")
+    cart.add(Plan("vps", "VPS", ProductKind.VPS, {"month": rub("100.00")}), "month")
+    return cabinet.orders.checkout(cart, "wallet", order_id=order_id)
+
+
 def company_payer(payer_id: str = "p-1") -> Payer:
     return Payer(
         payer_id,
@@ -290,6 +296,7 @@ USE_CASES: list[Row] = [
     Row("invoices", "pay_link", "invoices.pay", lambda c, w: c.invoices.pay_link(w.invoice_id)),
     # orders
     Row("orders", "place", "services.order", lambda c, w: order(w, c, "100.00", "o-matrix")),
+    Row("orders", "checkout", "services.order", lambda c, w: checkout(c, "o-matrix-cart")),
     # payers
     Row("payers", "add", "payers.manage", lambda c, w: c.payers.add(company_payer("p-2"))),
     Row("payers", "update", "payers.manage", lambda c, w: c.payers.update(company_payer())),

@@ -1,4 +1,13 @@
-"""The cabinet's orders: placing a checked-out cart (SPEC C4, L2).
+"""The cabinet's orders: checking out a cart and placing an order (SPEC C1, C3, C4, L2).
+
+The cabinet never trusts the amounts of an order it is given. :meth:`CabinetOrders.checkout`
+prices the customer's cart itself; :meth:`CabinetOrders.place` takes an order checked out
+elsewhere and prices every line again: the plan from the settings' catalog, the promo
+code from the settings' codes, the tax of the account's country, the day of the call. A
+line price changed after checkout is simply priced again; what cannot be priced is
+refused with a typed error naming the value and what is allowed (another account's
+order, a currency or payment method the settings do not offer, a plan the catalog does
+not sell, a promo code it does not accept or that this customer already used).
 
 >>> from datetime import date
 >>> from cabinet_billing import Account, Money, Plan, ProductKind
@@ -7,128 +16,196 @@
 >>> setup = in_memory_billing()
 >>> billing = setup.billing
 >>> _ = billing.open_account(Account.open("acc-1", "alice"), owner_id="u-1", owner_name="Alice")
->>> cart = Cart("cart-1", "EUR")
+>>> cart = Cart("acc-1", "EUR")
 >>> _ = cart.add(Plan("vps", "VPS", ProductKind.VPS, {"month": Money("30.00", "EUR")}), "month")
 >>> order = cart.checkout("card", date(2024, 1, 1), order_id="ord-1",
 ...                       tax=billing.settings.tax, country="DE")
 >>> result = billing.cabinet("acc-1", "u-1").orders.place(order)
->>> result.invoice.status.value, result.paid_from_balance
-('unpaid', False)
+>>> result.invoice.status.value, str(result.invoice.total.gross), result.paid_from_balance
+('unpaid', '30.00 EUR', False)
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from cabinet_billing.app.context import Context
-from cabinet_billing.app.gate import Gate
+from cabinet_billing.app.gate import Call, Gate
 from cabinet_billing.app.results import OrderResult
-from cabinet_billing.domain.cart import CartItem, Order, OrderLine
+from cabinet_billing.app.settings import BillingSettings
+from cabinet_billing.domain.cart import Cart, CartItem, CartLine, CartSummary, FullPeriod, Order
+from cabinet_billing.domain.catalog import Plan
 from cabinet_billing.domain.customer import Account, payment_readiness
 from cabinet_billing.domain.events import BillingEvent, OrderPlaced
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, IssuedLine
-from cabinet_billing.domain.service import Actor, Service
+from cabinet_billing.domain.promo import PromoCode, find_code, redemption_key
+from cabinet_billing.domain.service import Actor, Service, ServiceAction
 from cabinet_billing.domain.text import LineText
-from cabinet_billing.errors import ConflictError
+from cabinet_billing.errors import ConflictError, OrderRejectedError
 from cabinet_billing.rules.credit_limit import CreditAction
 
-__all__ = ["CabinetOrders"]
+__all__ = ["BALANCE_METHOD", "CabinetOrders", "cancel_order_services"]
+
+#: The payment method id of paying from the account's balance: always offered.
+BALANCE_METHOD = "balance"
 
 
 class CabinetOrders:
-    """Placing orders (right ``services.order``)."""
+    """Checking out carts and placing orders (right ``services.order``)."""
 
     def __init__(self, context: Context, gate: Gate) -> None:
         self._ctx = context
         self._gate = gate
 
-    def place(self, order: Order) -> OrderResult:
-        """Turn a checked-out cart into services awaiting payment and an invoice.
+    def checkout(self, cart: Cart, payment_method_id: str, *, order_id: str) -> OrderResult:
+        """Price the cart for this account today, place it as an order, and empty the cart.
 
+        The cart is priced as the provider sells: plans from the settings' catalog (when
+        it has one), the promo code from the settings' codes, the settings' proration
+        and rounding, and the tax of the account's country. The order is bound to
+        ``payment_method_id``; paying another way needs a new order (SPEC C4).
+
+        Raises:
+            AccessDeniedError: without the right ``services.order``.
+            OrderRejectedError: for a cart of another account, or a currency, payment
+                method or plan the settings do not offer; the cart is unchanged.
+            PromoCodeError: for a code the settings do not accept, that is not valid
+                today, or that this customer already used; the cart is unchanged.
+            ConflictError: when an order with this id was placed already.
+            DeletionPendingError: while the account's deletion is pending.
+        """
+        with self._gate.open("services.order") as call:
+            summary = _price(
+                self._ctx,
+                call,
+                customer_id=cart.customer_id,
+                currency=cart.currency,
+                method_id=payment_method_id,
+                items=cart.items,
+                promo=None if cart.promo is None else cart.promo.code,
+                covered=None,
+            )
+            result = self._place(call, order_id, payment_method_id, summary)
+        cart.clear()
+        self._ctx.notify(result.events)
+        return result
+
+    def place(self, order: Order) -> OrderResult:
+        """Place an order checked out elsewhere, priced again from the catalog and the account.
+
+        The order's amounts are not trusted: every line is priced again for today from
+        its plan (the catalog's, when the settings have one), its period and add-ons, the
+        order's promo code and the tax of the account's country. The days each line pays
+        for must be what a full period from today or the settings' proration gives.
         When the balance covers the invoice (and the profile allows paying), it is paid
         from the balance at once (SPEC L2); otherwise it waits for a payment.
 
         Raises:
             AccessDeniedError: without the right ``services.order``.
+            OrderRejectedError: for another account's order, a currency, payment method
+                or plan the settings do not offer, or days no pricing rule gives.
+            PromoCodeError: for a code the settings do not accept, that is not valid
+                today, or that this customer already used.
             ConflictError: when the order was placed already.
             DeletionPendingError: while the account's deletion is pending
                 (AccountDeletedError once it is confirmed).
         """
-        ctx = self._ctx
         with self._gate.open("services.order") as call:
-            call.account.ensure_not_closing("place orders")
-            uow, now, today, account = call.uow, call.now, call.today, call.account
-            account_id = account.id
-            key = f"order:{order.id}"
-            if uow.keys.seen(key):
-                raise ConflictError(f"order {order.id!r}", "was placed already")
-            uow.keys.record(key)
-            items = {item.id: item for item in order.items}
-            lines: list[IssuedLine] = []
-            service_ids: list[str] = []
-            for line in order.lines:
-                service = _new_service(
-                    service_id=ctx.next_id(uow, "service"),
-                    account=account,
-                    user_id=call.user.id,
-                    line=line,
-                    item=items[line.item_id],
-                    currency=order.currency,
-                    now=now,
-                )
-                uow.services.add(service)
-                service_ids.append(service.id)
-                text = LineText.of(
-                    "line.order",
-                    plan=line.plan_name,
-                    start=line.covered.start,
-                    end=line.covered.end,
-                )
-                lines.append(
-                    IssuedLine(
-                        text.fallback,
-                        line.tax,
-                        line.rate,
-                        service.id,
-                        None,
-                        line.covered.end,
-                        text,
-                    ),
-                )
-            invoice = Invoice.from_lines(
-                ctx.next_id(uow, "invoice"),
-                ctx.invoice_number(uow, today, account_id),
-                account_id,
-                lines,
-                issued_on=today,
-                due_on=today + timedelta(days=ctx.settings.invoice_due_days),
-                kind=InvoiceKind.ORDER,
-                payment_method_id=order.payment_method_id,
+            summary = _price(
+                self._ctx,
+                call,
+                customer_id=order.customer_id,
+                currency=order.currency,
+                method_id=order.payment_method_id,
+                items=order.items,
+                promo=order.promo_code,
+                covered=[line.covered for line in order.lines],
             )
-            uow.invoices.add(invoice)
-            events: list[BillingEvent] = [
-                OrderPlaced(
-                    account_id=account_id,
-                    at=now,
-                    order_id=order.id,
-                    invoice_id=invoice.id,
-                    service_ids=tuple(service_ids),
+            result = self._place(call, order.id, order.payment_method_id, summary)
+        self._ctx.notify(result.events)
+        return result
+
+    def _place(
+        self,
+        call: Call,
+        order_id: str,
+        method_id: str,
+        summary: CartSummary,
+    ) -> OrderResult:
+        ctx = self._ctx
+        uow, now, today, account = call.uow, call.now, call.today, call.account
+        account_id = account.id
+        key = f"order:{order_id}"
+        if uow.keys.seen(key):
+            raise ConflictError(f"order {order_id!r}", "was placed already")
+        uow.keys.record(key)
+        promo = _promo_of(ctx.settings, summary.promo_code)
+        if promo is not None and promo.once_per_customer:
+            uow.keys.record(redemption_key(promo.code, account_id))
+        lines: list[IssuedLine] = []
+        service_ids: list[str] = []
+        for line in summary.lines:
+            service = _new_service(
+                service_id=ctx.next_id(uow, "service"),
+                account=account,
+                user_id=call.user.id,
+                line=line,
+                currency=summary.totals.gross.code,
+                now=now,
+            )
+            uow.services.add(service)
+            service_ids.append(service.id)
+            text = LineText.of(
+                "line.order",
+                plan=line.item.plan.name,
+                start=line.covered.start,
+                end=line.covered.end,
+            )
+            lines.append(
+                IssuedLine(
+                    text.fallback,
+                    line.tax,
+                    line.rate,
+                    service.id,
+                    None,
+                    line.covered.end,
+                    text,
                 ),
-                ctx.issued(invoice, now),
-            ]
-            paid = False
-            code = invoice.currency
-            # An order is paid automatically from free money only; buying it on credit is
-            # the customer's choice (invoices.pay), and a blocked line forbids both.
-            if (
-                payment_readiness(account, ctx.settings.payment_requirements).ready
-                and ctx.credit_allows(uow, account_id, code, CreditAction.PAY_FROM_BALANCE, today)
-                and ctx.spendable(uow, account_id, code, with_credit=False) >= invoice.amount_due
-            ):
-                events += ctx.settle(uow, invoice, invoice.amount_due, now, from_balance=True)
-                paid = True
-            uow.commit()
-        ctx.notify(events)
+            )
+        invoice = Invoice.from_lines(
+            ctx.next_id(uow, "invoice"),
+            ctx.invoice_number(uow, today, account_id),
+            account_id,
+            lines,
+            issued_on=today,
+            due_on=today + timedelta(days=ctx.settings.invoice_due_days),
+            kind=InvoiceKind.ORDER,
+            payment_method_id=method_id,
+        )
+        uow.invoices.add(invoice)
+        events: list[BillingEvent] = [
+            OrderPlaced(
+                account_id=account_id,
+                at=now,
+                order_id=order_id,
+                invoice_id=invoice.id,
+                service_ids=tuple(service_ids),
+            ),
+            ctx.issued(invoice, now),
+        ]
+        paid = False
+        code = invoice.currency
+        # An order is paid automatically from free money only; buying it on credit is
+        # the customer's choice (invoices.pay), and a blocked line forbids both.
+        if (
+            payment_readiness(account, ctx.settings.payment_requirements).ready
+            and ctx.credit_allows(uow, account_id, code, CreditAction.PAY_FROM_BALANCE, today)
+            and ctx.spendable(uow, account_id, code, with_credit=False) >= invoice.amount_due
+        ):
+            events += ctx.settle(uow, invoice, invoice.amount_due, now, from_balance=True)
+            paid = True
+        uow.commit()
         return OrderResult(
             invoice=invoice,
             service_ids=tuple(service_ids),
@@ -137,28 +214,164 @@ class CabinetOrders:
         )
 
 
+def cancel_order_services(call: Call, invoice: Invoice) -> list[str]:
+    """Cancel the unpaid services of an order whose invoice was deleted.
+
+    An order is bound to its payment method (SPEC C4), so deleting its invoice abandons
+    the order: every service the invoice ordered that still awaits payment is cancelled
+    (it moves to *deleted*, recorded in its history) instead of staying *ordered* with
+    nothing to pay. Services the invoice renews, or that are paid, are left alone.
+
+    Returns:
+        The ids of the services cancelled.
+    """
+    if invoice.kind is not InvoiceKind.ORDER:
+        return []
+    cancelled: list[str] = []
+    actor = Actor.client(call.user.id)
+    for line in invoice.lines:
+        if line.service_id is None:
+            continue
+        service = call.uow.services.get(line.service_id)
+        if service.awaiting_payment and service.can(ServiceAction.CANCEL, actor.role):
+            service.cancel(actor, call.now, f"invoice {invoice.number} deleted")
+            cancelled.append(service.id)
+    return cancelled
+
+
+def _price(
+    ctx: Context,
+    call: Call,
+    *,
+    customer_id: str,
+    currency: str,
+    method_id: str,
+    items: Sequence[CartItem],
+    promo: str | None,
+    covered: Sequence[object] | None,
+) -> CartSummary:
+    """Price an order's items as the provider sells them, or refuse what cannot be."""
+    settings = ctx.settings
+    account = call.account
+    call.account.ensure_not_closing("place orders")
+    if customer_id != account.id:
+        raise OrderRejectedError(
+            "customer_id",
+            customer_id,
+            f"this cabinet places orders of account {account.id!r} only",
+        )
+    if settings.currencies and currency not in settings.currencies:
+        raise OrderRejectedError(
+            "currency",
+            currency,
+            f"the settings take orders in {', '.join(settings.currencies)}",
+        )
+    _check_method(settings, method_id, currency)
+    cart = Cart(
+        account.id,
+        currency,
+        items=[
+            CartItem(item.id, _plan(settings, item.plan), item.period, dict(item.quantities))
+            for item in items
+        ],
+    )
+    if promo is not None:
+        code = find_code(settings.promo_codes, promo)
+        cart.apply_promo(
+            code,
+            call.today,
+            already_used=call.uow.keys.seen(redemption_key(code.code, account.id)),
+        )
+    country = account.profile.country or ""
+    rules = (settings.proration, FullPeriod(settings.rounding))
+    if covered is None:
+        return cart.price(
+            call.today,
+            tax=settings.tax,
+            country=country,
+            proration=rules[0],
+            rounding=settings.rounding,
+        )
+    summaries = [
+        cart.price(
+            call.today,
+            tax=settings.tax,
+            country=country,
+            proration=rule,
+            rounding=settings.rounding,
+        )
+        for rule in rules
+    ]
+    for summary in summaries:
+        if [line.covered for line in summary.lines] == list(covered):
+            return summary
+    given = ", ".join(str(days) for days in covered)
+    offered = " or ".join(
+        dict.fromkeys(
+            ", ".join(str(line.covered) for line in summary.lines) for summary in summaries
+        )
+    )
+    raise OrderRejectedError(
+        "covered",
+        given,
+        f"ordered on {call.today.isoformat()} the order pays for {offered}; "
+        "check the cart out again",
+    )
+
+
+def _check_method(settings: BillingSettings, method_id: str, currency: str) -> None:
+    """Refuse a payment method the settings do not offer in the order's currency."""
+    if not settings.payment_methods or method_id == BALANCE_METHOD:
+        return
+    offered = [m.id for m in settings.payment_methods if m.currency == currency]
+    if method_id not in offered:
+        raise OrderRejectedError(
+            "payment_method_id",
+            method_id,
+            f"the methods offered in {currency} are {', '.join([*offered, BALANCE_METHOD])}",
+        )
+
+
+def _plan(settings: BillingSettings, plan: Plan) -> Plan:
+    """The plan as the catalog sells it (the order's own plan without a catalog)."""
+    catalog = settings.catalog
+    if catalog is None:
+        return plan
+    if plan.id not in catalog:
+        sold = ", ".join(p.id for p in catalog.plans()) or "none"
+        raise OrderRejectedError("plan", plan.id, f"the catalog sells the plans {sold}")
+    return catalog.plan(plan.id)
+
+
+def _promo_of(settings: BillingSettings, code: str | None) -> PromoCode | None:
+    return None if code is None else find_code(settings.promo_codes, code)
+
+
 def _new_service(
     *,
     service_id: str,
     account: Account,
     user_id: str,
-    line: OrderLine,
-    item: CartItem,
+    line: CartLine,
     currency: str,
     now: datetime,
 ) -> Service:
+    item = line.item
+    quantities = dict(item.quantities)
     return Service.order(
         id=service_id,
         account_id=account.id,
-        plan_id=line.plan_id,
-        plan_name=line.plan_name,
+        plan_id=item.plan.id,
+        plan_name=item.plan.name,
         kind=item.plan.kind,
         price=line.then,
-        period=line.period,
+        period=item.period,
         created_at=now,
         actor=Actor.client(user_id),
         auto_renew=account.settings.auto_renew_default,
+        # Every period of the cycle ends at anchor + n * period (SPEC C2).
+        anchor=line.anchor,
         # Every period the plan sells, so that a renewal for another period is priced
         # from the plan (SPEC X1).
-        prices=item.plan.price_list(currency, dict(line.quantities)),
+        prices=item.plan.price_list(currency, quantities),
     )

@@ -11,12 +11,14 @@ from decimal import Decimal
 
 import attrs
 
+from cabinet_billing.domain.catalog import Catalog
 from cabinet_billing.domain.customer import PaymentRequirements
 from cabinet_billing.domain.documents import DocumentPolicy
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding
 from cabinet_billing.domain.numbering import NumberFormat
 from cabinet_billing.domain.paylink import PayLinkKeys, PayLinkPolicy, PayLinkSigner
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
+from cabinet_billing.domain.promo import PromoCode
 from cabinet_billing.domain.security import LOGINS_KEPT, ScryptParams
 from cabinet_billing.domain.tax import TaxMode, TaxPolicy, TaxRate
 from cabinet_billing.errors import NotFoundError, ValidationError
@@ -70,6 +72,10 @@ def _methods(value: Iterable[PaymentMethod]) -> tuple[PaymentMethod, ...]:
     return methods
 
 
+def _promo_codes(value: Iterable[PromoCode]) -> tuple[PromoCode, ...]:
+    return tuple(value)
+
+
 def _non_negative(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if value < 0:
         raise ValidationError(attribute.name, value, "must be 0 or more")
@@ -101,6 +107,10 @@ class BillingSettings:
         invoice_sequence_per_account: number each account's invoices from 1 (with its
             service code in the number), instead of one sequence for all accounts.
         proration: how new orders are priced until the alignment day.
+        catalog: the plans the cabinet sells; when set, every order is priced from it
+            and a plan it does not sell is refused (``None``: the plans in the order).
+        promo_codes: the promo codes the cabinet accepts; an order with any other code
+            is refused.
         renewal: when automatic renewals are attempted and retried.
         credit: the credit terms, or ``None`` when no credit is given.
         card_autopay_on_invoice_day: charge a bound card on the day an invoice is issued.
@@ -141,6 +151,8 @@ class BillingSettings:
     service_code: str = ""
     invoice_sequence_per_account: bool = False
     proration: ProrationPolicy = attrs.field(factory=ProrationPolicy)
+    catalog: Catalog | None = None
+    promo_codes: tuple[PromoCode, ...] = attrs.field(default=(), converter=_promo_codes)
     renewal: RenewalPolicy = attrs.field(factory=RenewalPolicy)
     credit: CreditPolicy | None = None
     card_autopay_on_invoice_day: bool = False

@@ -31,7 +31,7 @@ from cabinet_billing.domain.money import Money, to_decimal
 from cabinet_billing.domain.periods import Period
 from cabinet_billing.errors import PromoCodeError, ValidationError
 
-__all__ = ["PromoCode", "PromoRedemptions", "normalize_code"]
+__all__ = ["PromoCode", "PromoRedemptions", "find_code", "normalize_code", "redemption_key"]
 
 _HUNDRED: Final = Decimal(100)
 
@@ -76,6 +76,35 @@ def normalize_code(code: str) -> str:
     'SPRING'
     """
     return code.strip().upper()
+
+
+def redemption_key(code: str, customer_id: str) -> str:
+    """The idempotency key that records a customer's use of a code.
+
+    >>> redemption_key(" spring ", "acc-1")
+    'promo:SPRING:acc-1'
+    """
+    return f"promo:{normalize_code(code)}:{customer_id}"
+
+
+def find_code(codes: Iterable[PromoCode], text: str) -> PromoCode:
+    """The code of ``codes`` that ``text`` names (ignoring case and outer spaces).
+
+    Raises:
+        PromoCodeError: when none does; the offered codes are not listed, since they
+            may be secret.
+
+    >>> find_code([PromoCode.percentage("TEN", 10)], " ten ").code
+    'TEN'
+    >>> find_code([], "FREE")
+    Traceback (most recent call last):
+    ...
+    cabinet_billing.errors.PromoCodeError: promo code 'FREE' cannot be applied: it is not a code this cabinet offers
+    """
+    for code in codes:
+        if code.matches(text):
+            return code
+    raise PromoCodeError(text, "it is not a code this cabinet offers")
 
 
 @attrs.frozen

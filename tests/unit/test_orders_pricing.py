@@ -27,7 +27,7 @@ from cabinet_billing.domain.catalog import Catalog
 from cabinet_billing.domain.invoice import InvoiceStatus
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.promo import PromoCode
-from cabinet_billing.domain.service import Service
+from cabinet_billing.domain.service import Service, ServiceOperation, ServiceStatus
 from cabinet_billing.domain.tax import TaxAmounts
 from cabinet_billing.errors import OrderRejectedError, PromoCodeError
 from cabinet_billing.rules.proration import ProrationMethod, ProrationPolicy
@@ -284,3 +284,28 @@ def test_item_15_code_usable_many_times_is_accepted_again(s: InMemoryBilling) ->
         cart.apply_promo(MANY, s.clock.today())
         placed = owner(s).orders.checkout(cart, "card", order_id=order_id)
         assert str(placed.invoice.total.gross) == "107.10 EUR"
+
+
+def test_item_15_full_discount_order_is_paid_at_once(s: InMemoryBilling) -> None:
+    cart = cart_of()
+    cart.apply_promo(FREE, s.clock.today())
+    placed = owner(s).orders.checkout(cart, "card", order_id="o-1")
+    invoice = placed.invoice
+    assert str(invoice.total.gross) == "0.00 EUR"
+    assert invoice.status is InvoiceStatus.PAID
+    assert invoice.closed_on == s.clock.today()
+    service = stored_service(s, placed.service_ids[0])
+    balance = owner(s).balance.get("EUR")
+    assert service.paid
+    assert service.paid_until == date(2024, 4, 5)
+    assert (service.status, service.operation) == (
+        ServiceStatus.PROCESSING,
+        ServiceOperation.OPENING,
+    )
+    assert balance == eur("0")
+    assert [type(e).__name__ for e in placed.events] == [
+        "OrderPlaced",
+        "InvoiceIssued",
+        "InvoicePaid",
+        "ServicePaid",
+    ]

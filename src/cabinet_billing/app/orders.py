@@ -37,7 +37,7 @@ from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.domain.cart import Cart, CartItem, CartLine, CartSummary, FullPeriod, Order
 from cabinet_billing.domain.catalog import Plan
 from cabinet_billing.domain.customer import Account, payment_readiness
-from cabinet_billing.domain.events import BillingEvent, OrderPlaced
+from cabinet_billing.domain.events import BillingEvent, InvoicePaid, OrderPlaced
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, IssuedLine
 from cabinet_billing.domain.promo import PromoCode, find_code, redemption_key
 from cabinet_billing.domain.service import Actor, Service, ServiceAction
@@ -99,7 +99,8 @@ class CabinetOrders:
         order's promo code and the tax of the account's country. The days each line pays
         for must be what a full period from today or the settings' proration gives.
         When the balance covers the invoice (and the profile allows paying), it is paid
-        from the balance at once (SPEC L2); otherwise it waits for a payment.
+        from the balance at once (SPEC L2); an invoice of zero total (a 100% discount) is
+        paid at once; otherwise it waits for a payment.
 
         Raises:
             AccessDeniedError: without the right ``services.order``.
@@ -182,6 +183,7 @@ class CabinetOrders:
             due_on=today + timedelta(days=ctx.settings.invoice_due_days),
             kind=InvoiceKind.ORDER,
             payment_method_id=method_id,
+            free=True,
         )
         uow.invoices.add(invoice)
         events: list[BillingEvent] = [
@@ -196,9 +198,23 @@ class CabinetOrders:
         ]
         paid = False
         code = invoice.currency
+        if invoice.total.gross.amount == 0:
+            # Nothing to pay (a 100% discount): paid at once, the services open.
+            invoice.close_free(today)
+            events.append(
+                InvoicePaid(
+                    account_id=account_id,
+                    at=now,
+                    invoice_id=invoice.id,
+                    number=invoice.number,
+                    amount=invoice.total.gross,
+                    from_balance=False,
+                ),
+            )
+            events += ctx.services_paid(uow, invoice, now)
         # An order is paid automatically from free money only; buying it on credit is
         # the customer's choice (invoices.pay), and a blocked line forbids both.
-        if (
+        elif (
             payment_readiness(account, ctx.settings.payment_requirements).ready
             and ctx.credit_allows(uow, account_id, code, CreditAction.PAY_FROM_BALANCE, today)
             and ctx.spendable(uow, account_id, code, with_credit=False) >= invoice.amount_due

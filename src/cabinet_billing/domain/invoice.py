@@ -314,11 +314,13 @@ class Invoice:
         kind: InvoiceKind = InvoiceKind.ORDER,
         payment_method_id: str | None = None,
         payer_id: str | None = None,
+        free: bool = False,
     ) -> Invoice:
         """Issue an invoice from lines already priced (e.g. a checked-out cart's lines).
 
         The total is the sum of the lines, so the invoice shows exactly what the cart
-        showed.
+        showed. With ``free`` a zero total is allowed (an order whose discount covers it
+        all); close such an invoice with :meth:`close_free`.
 
         Raises:
             ValidationError: as :meth:`issue`.
@@ -338,7 +340,7 @@ class Invoice:
             tax=sum_money((ln.amounts.tax for ln in lines), code),
             gross=sum_money((ln.amounts.gross for ln in lines), code),
         )
-        if total.gross.amount <= 0:
+        if total.gross.amount < 0 or (total.gross.amount == 0 and not free):
             raise ValidationError(
                 "lines", str(total.gross), "an invoice total must be greater than zero"
             )
@@ -458,6 +460,21 @@ class Invoice:
         else:
             self._status = InvoiceStatus.PARTIALLY_PAID
         return applied
+
+    def close_free(self, on: date) -> None:
+        """Mark an unpaid invoice whose total is zero paid: there is nothing to pay.
+
+        Raises:
+            InvalidTransitionError: unless the invoice is unpaid.
+            ValidationError: when the total is not zero.
+        """
+        self._require(InvoiceAction.PAY, "pay")
+        if self.total.gross.amount != 0:
+            raise ValidationError(
+                "total", str(self.total.gross), "only an invoice of zero total closes unpaid"
+            )
+        self._status = InvoiceStatus.PAID
+        self._closed_on = on
 
     def request_quote(self, on: date) -> None:
         """Record a request for a quote (a pro-forma document) of an unpaid invoice.

@@ -1,0 +1,107 @@
+"""Orders over every store: promo redemptions and free orders are stored (SPEC C4, P)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+
+from cabinet_billing import Account, BillingSettings, Cabinet, Cart, Money, Plan, ProductKind
+from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
+from cabinet_billing.adapters.sandbox import SandboxGateway
+from cabinet_billing.app.billing import Billing
+from cabinet_billing.app.context import Ports
+from cabinet_billing.domain.catalog import Catalog
+from cabinet_billing.domain.invoice import InvoiceStatus
+from cabinet_billing.domain.promo import PromoCode
+from cabinet_billing.domain.service import ServiceOperation, ServiceStatus
+from cabinet_billing.errors import PromoCodeError
+from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.rules.proration import ProrationMethod, ProrationPolicy
+
+pytestmark = pytest.mark.spec("C4")
+
+START = datetime(2024, 3, 5, 9, tzinfo=UTC)
+VPS = Plan("vps", "VPS", ProductKind.VPS, {"month": Money("100.00", "EUR")})
+WELCOME = PromoCode.percentage("WELCOME", 10, once_per_customer=True)
+FREE = PromoCode.percentage("FREE", 100)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def new_uow(request: pytest.FixtureRequest) -> Iterator[Callable[[], UnitOfWork]]:
+    if request.param == "memory":
+        store = MemoryStore()
+        yield lambda: MemoryUnitOfWork(store)
+        return
+    from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork  # noqa: PLC0415 - extra
+
+    name = "billing_sqlite_store" if request.param == "sqlite" else "billing_pg_store"
+    sql: SqlStore = request.getfixturevalue(name)
+    yield lambda: SqlUnitOfWork(sql)
+
+
+def cabinet_over(new_uow: Callable[[], UnitOfWork]) -> Cabinet:
+    """A fresh Billing over the store, as another worker or a restarted process sees it."""
+    billing = Billing(
+        Ports(
+            unit_of_work=new_uow,
+            clock=FixedClock(START),
+            gateway=SandboxGateway(b"orders storage tests: 32+ bytes of key"),
+        ),
+        BillingSettings(
+            catalog=Catalog([VPS]),
+            promo_codes=(WELCOME, FREE),
+            proration=ProrationPolicy(method=ProrationMethod.ANNIVERSARY),
+        ),
+    )
+    return billing.cabinet("acc-1", "u-1")
+
+
+def cart_with(code: PromoCode) -> Cart:
+    cart = Cart("acc-1", "EUR")
+    cart.add(VPS, "month")
+    cart.apply_promo(code, START.date())
+    return cart
+
+
+@pytest.fixture
+def opened(new_uow: Callable[[], UnitOfWork]) -> Callable[[], UnitOfWork]:
+    billing = Billing(
+        Ports(
+            unit_of_work=new_uow,
+            clock=FixedClock(START),
+            gateway=SandboxGateway(b"orders storage tests: 32+ bytes of key"),
+        ),
+    )
+    billing.open_account(
+        Account.open("acc-1", "anna", currency="EUR"), owner_id="u-1", owner_name="Anna"
+    )
+    return new_uow
+
+
+def test_item_15_once_per_customer_code_is_stored_and_refused_the_second_time(
+    opened: Callable[[], UnitOfWork],
+) -> None:
+    placed = cabinet_over(opened).orders.checkout(cart_with(WELCOME), "card", order_id="o-1")
+    assert str(placed.invoice.total.gross) == "90.00 EUR"
+    with pytest.raises(PromoCodeError) as err:
+        cabinet_over(opened).orders.checkout(cart_with(WELCOME), "card", order_id="o-2")
+    assert err.value.reason == "it was already used; each customer may use it once"
+    with opened() as uow:
+        assert len(uow.invoices.for_account("acc-1")) == 1
+
+
+def test_item_15_full_discount_order_is_stored_paid(opened: Callable[[], UnitOfWork]) -> None:
+    placed = cabinet_over(opened).orders.checkout(cart_with(FREE), "card", order_id="o-1")
+    with opened() as uow:
+        invoice = uow.invoices.get(placed.invoice.id)
+        service = uow.services.get(placed.service_ids[0])
+    assert (str(invoice.total.gross), invoice.status) == ("0.00 EUR", InvoiceStatus.PAID)
+    assert invoice.closed_on == date(2024, 3, 5)
+    assert (service.status, service.operation, service.paid_until) == (
+        ServiceStatus.PROCESSING,
+        ServiceOperation.OPENING,
+        date(2024, 4, 5),
+    )

@@ -211,7 +211,7 @@ def test_an_empty_database_upgrades_to_the_schema_the_store_uses(engine: Engine)
 
 
 def test_the_head_is_the_last_revision() -> None:
-    assert [r for r, _ in history()] == ["0001", "0002", "0003"]
+    assert [r for r, _ in history()] == ["0001", "0002", "0003", "0004"]
     assert history()[-1][0] == HEAD
 
 
@@ -250,7 +250,7 @@ def test_an_out_of_date_database_names_the_command_that_upgrades_it(engine: Engi
         store.unit_of_work().accounts.ids()
     assert raised.value.found == "0001"
     assert str(raised.value) == (
-        "the database is at revision 0001, this version needs 0003: "
+        f"the database is at revision 0001, this version needs {HEAD}: "
         "run `cabinet-billing db upgrade --url URL`"
     )
 
@@ -261,10 +261,11 @@ def test_the_command_line_upgrades_and_reports(
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     assert main(["db", "current", "--url", url]) == 0
     assert (
-        capsys.readouterr().out == "no revision (head is 0003: run `cabinet-billing db upgrade`)\n"
+        capsys.readouterr().out
+        == f"no revision (head is {HEAD}: run `cabinet-billing db upgrade`)\n"
     )
     assert main(["db", "upgrade", "--url", url, "--prefix", "billing_"]) == 0
-    assert capsys.readouterr().out == "0003 (head)\n"
+    assert capsys.readouterr().out == f"{HEAD} (head)\n"
     assert "billing_invoices" in inspect(create_engine(url)).get_table_names()
     assert main(["db", "history"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].endswith("(head)")

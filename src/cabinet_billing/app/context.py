@@ -15,6 +15,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import attrs
 
+from cabinet_billing.app.outbox import Outbox
 from cabinet_billing.app.results import CheckoutStarted
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.domain.allocation import allocate
@@ -165,6 +166,9 @@ class Context:
         self.exchange = ports.exchange
         self.rates = ports.rates
         self.settings = settings
+        self.outbox = Outbox(
+            ports.unit_of_work, ports.notifier, settings.notification_delivery, ports.clock
+        )
 
     def ensure_payer_may_pay(self, uow: UnitOfWork, account_id: str, payer_id: str | None) -> None:
         """Refuse paying as ``payer_id`` while another payer has unpaid expenses in an act.
@@ -742,13 +746,12 @@ class Context:
         return events
 
     def notify(self, events: Sequence[BillingEvent]) -> None:
-        """Send the notifications of events (after the commit)."""
-        if self.notifier is None:
-            return
-        for event in events:
-            notification = notification_of(event)
-            if notification is not None:
-                self.notifier.send(notification)
+        """Send the notifications of events (after the commit), through the outbox.
+
+        A notifier that fails leaves them in the outbox for a later delivery; the call
+        that made the change is not failed by it.
+        """
+        self.outbox.post([notification_of(e) for e in events])
 
     def credit_charge(
         self,
@@ -776,13 +779,8 @@ class Context:
         return self.rates
 
     def send_ticket_events(self, events: Sequence[TicketEvent]) -> None:
-        """Send the notifications of ticket events (after the commit)."""
-        if self.notifier is None:
-            return
-        for event in events:
-            notification = ticket_notification(event)
-            if notification is not None:
-                self.notifier.send(notification)
+        """Send the notifications of ticket events (after the commit), through the outbox."""
+        self.outbox.post([ticket_notification(e) for e in events])
 
 
 # ----------------------------------------------------------------------------- helpers

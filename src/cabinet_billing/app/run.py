@@ -44,6 +44,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import attrs
 
 from cabinet_billing.app.context import Context, notification_of
+from cabinet_billing.app.outbox import DeliveryReport
 from cabinet_billing.app.profile import hold_deletion
 from cabinet_billing.domain.attempts import AttemptPurpose, AttemptStatus, ChargeAttempt
 from cabinet_billing.domain.autopay import CardAutopayStatus
@@ -63,6 +64,7 @@ from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, InvoiceLine
 from cabinet_billing.domain.money import Money, currency_places
 from cabinet_billing.domain.notifications import Notification
+from cabinet_billing.domain.outbox import OutboxMessage
 from cabinet_billing.domain.payment import GatewayEvent, Payment, PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentQuote
 from cabinet_billing.domain.periods import PeriodUnit, period_end
@@ -142,6 +144,8 @@ class CycleSummary:
         accruals: daily charges of daily-billed services.
         expired: services expired.
         notifications: notifications sent.
+        undelivered: notifications the notifier failed to take during this run; they
+            stay in the outbox and are tried again later (see :meth:`BillingRun.deliver`).
         revenue: payments credited, per currency.
         failures: accounts that failed, with the reason.
         previews: what a dry run would have done.
@@ -163,6 +167,7 @@ class CycleSummary:
     failures: tuple[AccountFailure, ...]
     previews: tuple[Preview, ...]
     events: tuple[BillingEvent, ...]
+    undelivered: int = 0
 
 
 @attrs.define
@@ -170,17 +175,22 @@ class _Tally:
     events: list[BillingEvent] = attrs.field(factory=list)
     notices: list[Notification] = attrs.field(factory=list)
     previews: list[Preview] = attrs.field(factory=list)
+    #: Notifications queued in the outbox by committed units of work, to deliver.
+    queued: list[OutboxMessage] = attrs.field(factory=list)
     charges: int = 0
     failed_charges: int = 0
     accruals: int = 0
+    undelivered: int = 0
 
     def add(self, other: _Tally) -> None:
         self.events += other.events
         self.notices += other.notices
         self.previews += other.previews
+        self.queued += other.queued
         self.charges += other.charges
         self.failed_charges += other.failed_charges
         self.accruals += other.accruals
+        self.undelivered += other.undelivered
 
 
 @attrs.define
@@ -237,6 +247,9 @@ class BillingRun:
         else:
             ids = list(accounts)
         tally = _Tally()
+        if not dry_run:
+            # What earlier runs could not deliver and is due again goes first.
+            tally.undelivered += self._redeliver(max(self._ctx.clock.now(), now))
         processed = skipped = 0
         failures: list[AccountFailure] = []
         for start in range(0, len(ids), max(batch_size, 1)):
@@ -253,6 +266,30 @@ class BillingRun:
                 if progress is not None:
                     progress(processed + skipped, len(ids))
         return _summary(today, tally, processed, skipped, failures, dry_run=dry_run)
+
+    def deliver(self, now: datetime | None = None) -> DeliveryReport:
+        """Deliver the notifications waiting in the outbox that are due (SPEC R9).
+
+        Every use case and the billing run deliver what they queue as soon as it is
+        committed; this delivers what the notifier failed to take then, once each
+        message's retry delay has passed (``settings.notification_delivery``). The daily
+        run calls it first. A host may call it more often, e.g. from a worker every
+        minute.
+
+        Args:
+            now: the instant to deliver at (default: the clock's now).
+
+        Returns:
+            What was delivered, what is to be tried again and what was given up.
+        """
+        return self._ctx.outbox.deliver(now)
+
+    def _redeliver(self, now: datetime) -> int:
+        try:
+            report = self._ctx.outbox.deliver(now)
+        except BillingError:
+            return 0  # the store refused: the messages wait for the next delivery
+        return report.failed
 
     # ------------------------------------------------------------------ one account
 
@@ -271,12 +308,18 @@ class BillingRun:
         try:
             return self._bill_account(account_id, today, now, mine)
         finally:
-            # Sent once committed, so a restarted run loses none; a part that was rolled
-            # back is not in ``mine``.
-            self._ctx.notify(mine.events)
-            if self._ctx.notifier is not None:
-                for notification in mine.notices:
-                    self._ctx.notifier.send(notification)
+            # Queued in the outbox by the units of work that committed (a part that was
+            # rolled back is not in ``mine``), delivered now; what the notifier does not
+            # take stays in the outbox for a later delivery.
+            try:
+                report = self._ctx.outbox.send(mine.queued)
+            except BillingError:
+                # Recording the outcome failed: the messages stay pending, and a later
+                # delivery sends them again (at least once).
+                mine.undelivered += len(mine.queued)
+            else:
+                mine.undelivered += report.failed
+            mine.queued = []
             tally.add(mine)
 
     def _bill_account(self, account_id: str, today: date, now: datetime, mine: _Tally) -> bool:
@@ -312,12 +355,12 @@ class BillingRun:
                 except _NeedsCall as needed:
                     attempt = needed.attempt
                     run.profile.record_attempt(attempt)
-                    uow.commit()
+                    self._commit(uow, part)
                     mine.add(part)
                 else:
                     self._finish(run, before)
                     uow.keys.record(key)
-                    uow.commit()
+                    self._commit(uow, part)
                     mine.add(part)
                     return True
             self._call_and_book(account_id, attempt, now, mine, unknown)
@@ -326,6 +369,14 @@ class BillingRun:
             f"needed more than {MAX_CALLS_PER_DAY} calls to the payment provider today; "
             "the rest waits for the next run",
         )
+
+    def _commit(self, uow: UnitOfWork, part: _Tally) -> None:
+        """Queue the part's notifications in the outbox and commit them with its changes."""
+        queued = self._ctx.outbox.queue(
+            uow, [*(notification_of(e) for e in part.events), *part.notices]
+        )
+        uow.commit()
+        part.queued += queued
 
     def _dry_run_account(self, account_id: str, today: date, now: datetime, tally: _Tally) -> bool:
         with self._ctx.unit_of_work() as uow:
@@ -916,7 +967,7 @@ class BillingRun:
                     if latest is None or latest.key != attempt.key or not latest.pending:
                         return  # booked by another run meanwhile
                     self._book_outcome(uow, profile, latest, now, part, failure=failure)
-                    uow.commit()
+                    self._commit(uow, part)
             except ConflictError:
                 # A concurrent change of the account: book it again on fresh state. If
                 # every try conflicts the attempt stays pending, and the next run asks the
@@ -1239,4 +1290,5 @@ def _summary(
         failures=tuple(failures),
         previews=tuple(tally.previews),
         events=tuple(tally.events),
+        undelivered=tally.undelivered,
     )

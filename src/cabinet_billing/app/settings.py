@@ -16,6 +16,7 @@ from cabinet_billing.domain.customer import PaymentRequirements
 from cabinet_billing.domain.documents import DocumentPolicy
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding
 from cabinet_billing.domain.numbering import NumberFormat
+from cabinet_billing.domain.outbox import DeliveryPolicy
 from cabinet_billing.domain.paylink import PayLinkKeys, PayLinkPolicy, PayLinkSigner
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.promo import PromoCode
@@ -128,6 +129,11 @@ class BillingSettings:
         code_word_hashing: the scrypt cost of code word hashes (no cheaper than the scrypt
             paper's interactive setting, which is the default).
         logins_kept: how many recent logins each account remembers.
+        notification_delivery: how a notification the notifier failed to take is tried
+            again (see docs/notifications.md).
+        transient_retries: how many more times the billing run tries an account whose
+            unit of work failed on a transient storage error (a deadlock, a serialization
+            failure, a lost connection) before it reports the account as failed.
     """
 
     tax: TaxPolicy = attrs.field(
@@ -167,6 +173,8 @@ class BillingSettings:
     card_verification: Money | None = None
     code_word_hashing: ScryptParams = attrs.field(factory=ScryptParams)
     logins_kept: int = attrs.field(default=LOGINS_KEPT)
+    notification_delivery: DeliveryPolicy = attrs.field(factory=DeliveryPolicy)
+    transient_retries: int = attrs.field(default=3, validator=_non_negative)
 
     @code_word_hashing.validator
     def _check_code_word_hashing(self, _attribute: object, value: object) -> None:

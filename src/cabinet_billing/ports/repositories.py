@@ -14,6 +14,7 @@ check its implementation with the contract tests shipped in :mod:`cabinet_billin
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -24,6 +25,8 @@ from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import ExpenseBook
 from cabinet_billing.domain.invoice import Invoice
 from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.notifications import Notification
+from cabinet_billing.domain.outbox import OutboxMessage
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
@@ -36,6 +39,7 @@ __all__ = [
     "InvoiceRepository",
     "KeyRepository",
     "LedgerRepository",
+    "OutboxRepository",
     "PayerRepository",
     "PaymentRepository",
     "ProfileRepository",
@@ -230,6 +234,40 @@ class KeyRepository(Protocol):
         ...
 
 
+class OutboxRepository(Protocol):
+    """Notifications waiting to be delivered, committed with the change that caused them.
+
+    Messages are kept after delivery (marked delivered or given up), so a notification
+    queued again under the same key is never delivered twice.
+    """
+
+    def add(self, notification: Notification) -> bool:
+        """Queue a notification; False (and nothing queued) when its key was queued before."""
+        ...
+
+    def pending(
+        self, limit: int, account_id: str | None = None, *, due_by: datetime | None = None
+    ) -> list[OutboxMessage]:
+        """Up to ``limit`` messages still to deliver, oldest first.
+
+        Only those of ``account_id`` when given, and only those due by ``due_by`` (whose
+        next attempt is not later) when given.
+        """
+        ...
+
+    def get(self, key: str) -> OutboxMessage:
+        """The message of a notification key. Raises NotFoundError when there is none."""
+        ...
+
+    def update(self, message: OutboxMessage) -> None:
+        """Store what became of a queued message (delivered, failed once more, given up).
+
+        Raises ConflictError at commit when another unit of work changed it meanwhile or
+        it is no longer pending.
+        """
+        ...
+
+
 class UnitOfWork(Protocol):
     """One atomic change: everything done through it is committed together or not at all."""
 
@@ -296,6 +334,11 @@ class UnitOfWork(Protocol):
     @property
     def keys(self) -> KeyRepository:
         """Idempotency keys."""
+        ...
+
+    @property
+    def outbox(self) -> OutboxRepository:
+        """Notifications waiting to be delivered."""
         ...
 
     def __enter__(self) -> Self:

@@ -1,4 +1,10 @@
-"""A multi-channel sender that keeps what it delivered: for tests, simulations and demos.
+"""The in-memory outbox of notifications, and a multi-channel sender for tests and demos.
+
+:class:`OutboxTable` keeps the notifications the use cases queued with their changes
+(the store's part of :class:`~cabinet_billing.ports.repositories.OutboxRepository`); a
+:class:`~cabinet_billing.adapters.memory.store.MemoryUnitOfWork` stages what it queues
+and delivers in an :class:`OutboxRepository` and writes it back on commit, like every
+other aggregate.
 
 :class:`InMemoryOutbox` is a :class:`~cabinet_billing.ports.notifier.Notifier`: each
 notification is split into deliveries by
@@ -23,6 +29,8 @@ registered for its account, and each delivery is recorded once per channel.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from cabinet_billing.domain.notifications import (
     Delivery,
     DeliveryContacts,
@@ -30,9 +38,110 @@ from cabinet_billing.domain.notifications import (
     NotificationChannel,
     NotificationPreferences,
 )
+from cabinet_billing.domain.outbox import OutboxMessage, OutboxStatus
+from cabinet_billing.errors import ConflictError, NotFoundError
 from cabinet_billing.rules.notify import DEFAULT_ROUTING, EmailRouting, deliveries
 
-__all__ = ["InMemoryOutbox"]
+__all__ = ["InMemoryOutbox", "OutboxRepository", "OutboxTable"]
+
+
+class OutboxTable:
+    """Committed outbox messages by notification key, in the order they were queued.
+
+    Each message has a version, raised by every commit that changes it; the keys of the
+    pending ones are kept in queue order, so finding what to deliver never walks the
+    delivered ones.
+    """
+
+    def __init__(self) -> None:
+        self.messages: dict[str, OutboxMessage] = {}
+        self.versions: dict[str, int] = {}
+        self.pending: dict[str, None] = {}
+
+    def put(self, message: OutboxMessage) -> None:
+        """Store a message, committed."""
+        key = message.key
+        self.messages[key] = message
+        self.versions[key] = self.versions.get(key, 0) + 1
+        if message.status is OutboxStatus.PENDING:
+            self.pending.setdefault(key, None)
+        else:
+            self.pending.pop(key, None)
+
+
+class OutboxRepository:
+    """The outbox as one unit of work sees it: committed messages plus its own changes."""
+
+    def __init__(self, table: OutboxTable) -> None:
+        self._table = table
+        self.added: dict[str, OutboxMessage] = {}
+        self.updated: dict[str, OutboxMessage] = {}
+        self._read: dict[str, int] = {}
+
+    def add(self, notification: Notification) -> bool:
+        """Queue a notification; False when its key was queued before."""
+        key = notification.key
+        if key in self.added or key in self._table.messages:
+            return False
+        self.added[key] = OutboxMessage(notification)
+        return True
+
+    def pending(
+        self, limit: int, account_id: str | None = None, *, due_by: datetime | None = None
+    ) -> list[OutboxMessage]:
+        """Up to ``limit`` messages to deliver, oldest first (see the port)."""
+        found: list[OutboxMessage] = []
+        for key in [*self._table.pending, *self.added]:
+            if len(found) >= limit:
+                break
+            message = self.get(key)
+            if (
+                message.status is OutboxStatus.PENDING
+                and (account_id is None or message.account_id == account_id)
+                and (due_by is None or message.due(due_by))
+            ):
+                found.append(message)
+        return found
+
+    def get(self, key: str) -> OutboxMessage:
+        """The message of a notification key."""
+        found = self.updated.get(key) or self.added.get(key) or self._table.messages.get(key)
+        if found is None:
+            raise NotFoundError("outbox message", key)
+        return found
+
+    def update(self, message: OutboxMessage) -> None:
+        """Store what became of a queued message."""
+        key = message.key
+        if key in self.added:
+            self.added[key] = message
+            return
+        if key not in self._table.messages:
+            raise NotFoundError("outbox message", key)
+        self._read.setdefault(key, self._table.versions[key])
+        self.updated[key] = message
+
+    def check(self) -> None:
+        """Refuse to write messages another unit of work queued or changed meanwhile."""
+        for key in self.added:
+            if key in self._table.messages:
+                raise ConflictError(
+                    f"outbox message {key!r}", "was queued by another unit of work meanwhile; retry"
+                )
+        for key, read in self._read.items():
+            if (
+                self._table.versions.get(key) != read
+                or self._table.messages[key].status is not OutboxStatus.PENDING
+            ):
+                raise ConflictError(
+                    f"outbox message {key!r}",
+                    f"was changed by another unit of work after version {read}; retry",
+                )
+
+    def flush(self) -> None:
+        """Write the staged messages to the table."""
+        for message in (*self.added.values(), *self.updated.values()):
+            self._table.put(message)
 
 
 class InMemoryOutbox:

@@ -29,6 +29,7 @@ from typing import Generic, Self, TypeVar, cast
 
 import attrs
 
+from cabinet_billing.adapters.memory.outbox import OutboxRepository, OutboxTable
 from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
@@ -109,6 +110,8 @@ class MemoryStore:
     keys: set[str] = attrs.field(factory=set)
     fingerprints: dict[str, str] = attrs.field(factory=dict)
     """The fingerprints of the keys recorded with one."""
+    outbox: OutboxTable = attrs.field(factory=OutboxTable)
+    """Notifications queued by the use cases, delivered or waiting."""
 
 
 @attrs.frozen
@@ -366,6 +369,7 @@ class MemoryUnitOfWork:
         self.profiles = _PerAccount(store.profiles, BillingProfile)
         self.sequences = _Sequences(store.sequences)
         self.keys = _Keys(store.keys, store.fingerprints)
+        self.outbox = OutboxRepository(store.outbox)
 
     def __enter__(self) -> Self:
         self.committed = False
@@ -409,11 +413,13 @@ class MemoryUnitOfWork:
             repo.check(keys)
         self.sequences.check()
         self.keys.check()
+        self.outbox.check()
         for repo, keys in changes:
             repo.flush(keys)
         self.store.sequences.update(self.sequences.staged)
         self.store.keys |= self.keys.staged
         self.store.fingerprints.update(self.keys.staged_fingerprints)
+        self.outbox.flush()
         self.committed = True
         self._begin()
 

@@ -16,7 +16,8 @@ Collections that grow or that people query are child tables keyed by their paren
 ``credit_lines`` and ``credit_statements``, ``done_keys`` (what the billing run did for an
 account, once per key) and ``users``. Counters are rows of ``counters`` keyed by
 ``(account_id, name)`` and idempotency keys rows of ``keys``, each with the fingerprint of
-what it stands for (a gateway event's content), when it has one.
+what it stands for (a gateway event's content), when it has one. Notifications waiting to
+be delivered are rows of ``outbox`` (see :mod:`cabinet_billing.adapters.sql.outbox`).
 
 Every table name carries the store's prefix (``cb_`` by default), and the tables may live
 in a schema of their own: ``Tables(prefix="billing_", schema="finance")``.
@@ -30,7 +31,7 @@ in a schema of their own: ``Tables(prefix="billing_", schema="finance")``.
  'cb_contracts', 'cb_counters', 'cb_credit_lines', 'cb_credit_statements',
  'cb_document_books', 'cb_done_keys', 'cb_expense_books', 'cb_expenses', 'cb_invoice_lines',
  'cb_invoice_payments', 'cb_invoices', 'cb_keys', 'cb_ledger_entries', 'cb_ledgers',
- 'cb_payer_books', 'cb_payers', 'cb_payment_events', 'cb_payments', 'cb_saved_methods',
+ 'cb_outbox', 'cb_payer_books', 'cb_payers', 'cb_payment_events', 'cb_payments', 'cb_saved_methods',
  'cb_service_history', 'cb_services', 'cb_subscriptions', 'cb_ticket_messages',
  'cb_tickets', 'cb_users']
 """
@@ -78,6 +79,7 @@ from cabinet_billing.adapters.sql.mapping import (
     Recomputed,
     Shape,
 )
+from cabinet_billing.adapters.sql.outbox import outbox_table
 from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
@@ -688,6 +690,7 @@ class Tables:
             Column("fingerprint", String(128), nullable=False, server_default=""),
             PrimaryKeyConstraint("key", name=f"{prefix}keys_pkey"),
         )
+        self.outbox = outbox_table(self.metadata, prefix)
 
     def name(self, table: str) -> str:
         """A table's full name (with the prefix)."""

@@ -73,6 +73,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from cabinet_billing.adapters.sql import schema
 from cabinet_billing.adapters.sql.errors import SchemaOutOfDateError, StoredDataError
 from cabinet_billing.adapters.sql.mapping import Form, Image, Shape, is_unchanged
+from cabinet_billing.adapters.sql.outbox import SqlOutbox
 from cabinet_billing.adapters.sql.revision import HEAD
 from cabinet_billing.adapters.sql.schema import DEFAULT_PREFIX, Tables, tables
 from cabinet_billing.domain.access import AccountUsers
@@ -639,6 +640,7 @@ class SqlUnitOfWork:
         )
         self.sequences = _Sequences(session, found)
         self.keys = _Keys(session, found)
+        self.outbox = SqlOutbox(session.connection, session.dialect, found.outbox, _row_order)
 
     def _repositories(self) -> tuple[_Repository[Any], ...]:
         return (

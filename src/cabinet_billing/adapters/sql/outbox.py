@@ -1,0 +1,221 @@
+"""The notification outbox in SQL: the ``outbox`` table and its repository.
+
+One row per queued notification, keyed by ``(account_id, key)`` (the notification's
+key), with its status (``pending``, ``delivered``, ``given_up``), the failed attempts,
+when it may next be tried and the last error. The notification's category, kind and
+instant are columns; its parameters and the instant as it was written (with its UTC
+offset, which is part of the key) are the ``data`` JSON.
+
+A message is queued with ``INSERT ... ON CONFLICT DO NOTHING`` inside the unit of work's
+transaction: it is committed with the change that queued it, and a key queued before
+(by this or another transaction) is not queued again. What became of it is written
+with ``UPDATE ... WHERE status = 'pending'``: a message another delivery finished
+meanwhile is not written again (:class:`~cabinet_billing.errors.ConflictError`).
+Pending messages are found by the ``(status, row_order)`` index, so the delivered ones
+cost nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    and_,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cabinet_billing.adapters.sql.codec import canonical
+from cabinet_billing.adapters.sql.errors import StoredDataError
+from cabinet_billing.domain.notifications import Notification, NotificationCategory
+from cabinet_billing.domain.outbox import OutboxMessage, OutboxStatus
+from cabinet_billing.errors import ConflictError, NotFoundError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, RowMapping
+
+__all__ = ["SqlOutbox", "outbox_table"]
+
+#: The longest notification key the table keeps.
+KEY_LENGTH = 1000
+
+
+def outbox_table(metadata: MetaData, prefix: str) -> Table:
+    """The outbox table of a store's tables."""
+    from cabinet_billing.adapters.sql.schema import Instant, Payload  # noqa: PLC0415 - cycle
+
+    name = f"{prefix}outbox"
+    table = Table(
+        name,
+        metadata,
+        Column("account_id", String(200), nullable=False),
+        Column("key", String(KEY_LENGTH), nullable=False),
+        Column("category", String(20), nullable=False),
+        Column("kind", String(200), nullable=False),
+        Column("at", Instant(), nullable=False),
+        Column("status", String(20), nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("next_attempt_at", Instant(), nullable=True),
+        Column("last_error", Text, nullable=False),
+        Column("done_at", Instant(), nullable=True),
+        Column("row_order", BigInteger, nullable=False),
+        Column("data", Payload(), nullable=False),
+        PrimaryKeyConstraint("account_id", "key", name=f"{name}_pkey"),
+    )
+    Index(f"{name}_status_idx", table.c.status, table.c.row_order)
+    return table
+
+
+class SqlOutbox:
+    """The outbox of one unit of work: statements in its transaction.
+
+    Args:
+        connection: gives the unit of work's connection (opening its transaction).
+        dialect: the database's dialect name.
+        table: the outbox table.
+        order: gives the next insertion order.
+    """
+
+    def __init__(
+        self,
+        connection: Any,  # noqa: ANN401 - a callable returning the session's Connection
+        dialect: str,
+        table: Table,
+        order: Any,  # noqa: ANN401 - a callable returning an int
+    ) -> None:
+        self._connection = connection
+        self._dialect = dialect
+        self._table = table
+        self._order = order
+
+    def add(self, notification: Notification) -> bool:
+        """Queue a notification; False when its key was queued before."""
+        table = self._table
+        key = notification.key
+        if len(key) > KEY_LENGTH:
+            raise StoredDataError(table.name, f"a notification key longer than {KEY_LENGTH}")
+        values = {
+            "account_id": notification.account_id,
+            "key": key,
+            "category": notification.category.value,
+            "kind": notification.kind,
+            "at": notification.at,
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": None,
+            "last_error": "",
+            "done_at": None,
+            "row_order": self._order(),
+            "data": canonical(
+                {
+                    "at": notification.at.isoformat(),
+                    "params": dict(notification.params),
+                    "dedup": notification.dedup,
+                }
+            ),
+        }
+        connection: Connection = self._connection()
+        if self._dialect in {"postgresql", "sqlite"}:
+            module = postgresql if self._dialect == "postgresql" else sqlite
+            statement = (
+                module.insert(table).values(values).on_conflict_do_nothing().returning(table.c.key)
+            )
+            return connection.execute(statement).first() is not None
+        if self._find(connection, key) is not None:
+            return False
+        connection.execute(insert(table).values(values))
+        return True
+
+    def pending(
+        self, limit: int, account_id: str | None = None, *, due_by: datetime | None = None
+    ) -> list[OutboxMessage]:
+        """Up to ``limit`` messages to deliver, oldest first (see the port)."""
+        table = self._table
+        query = (
+            select(table)
+            .where(table.c.status == OutboxStatus.PENDING.value)
+            .order_by(table.c.row_order)
+            .limit(limit)
+        )
+        if account_id is not None:
+            query = query.where(table.c.account_id == account_id)
+        if due_by is not None:
+            query = query.where(
+                or_(table.c.next_attempt_at.is_(None), table.c.next_attempt_at <= due_by)
+            )
+        rows = self._connection().execute(query).mappings()
+        return [_message(row) for row in rows]
+
+    def get(self, key: str) -> OutboxMessage:
+        """The message of a notification key."""
+        found = self._find(self._connection(), key)
+        if found is None:
+            raise NotFoundError("outbox message", key)
+        return found
+
+    def update(self, message: OutboxMessage) -> None:
+        """Store what became of a queued message."""
+        table = self._table
+        result = self._connection().execute(
+            update(table)
+            .where(
+                and_(
+                    table.c.account_id == message.account_id,
+                    table.c.key == message.key,
+                    table.c.status == OutboxStatus.PENDING.value,
+                )
+            )
+            .values(
+                status=message.status.value,
+                attempts=message.attempts,
+                next_attempt_at=message.next_attempt_at,
+                last_error=message.last_error,
+                done_at=message.done_at,
+            )
+        )
+        if result.rowcount != 1:
+            if self._find(self._connection(), message.key) is None:
+                raise NotFoundError("outbox message", message.key)
+            raise ConflictError(
+                f"outbox message {message.key!r}",
+                "was delivered or given up by another unit of work meanwhile",
+            )
+
+    def _find(self, connection: Connection, key: str) -> OutboxMessage | None:
+        table = self._table
+        row = connection.execute(select(table).where(table.c.key == key)).mappings().first()
+        return None if row is None else _message(row)
+
+
+def _message(row: RowMapping) -> OutboxMessage:
+    data = json.loads(row["data"])
+    notification = Notification(
+        row["account_id"],
+        NotificationCategory(row["category"]),
+        row["kind"],
+        datetime.fromisoformat(data["at"]),
+        data["params"],
+        data["dedup"],
+    )
+    return OutboxMessage(
+        notification,
+        OutboxStatus(row["status"]),
+        int(row["attempts"]),
+        row["next_attempt_at"],
+        row["last_error"],
+        row["done_at"],
+    )

@@ -1,0 +1,181 @@
+"""Delivering the outbox: notifications leave after the change that caused them committed.
+
+Every use case queues its notifications in a unit of work (``uow.outbox``); the billing
+run queues each account's in the unit of work that changes the account, so they are
+committed with it or rolled back with it. Once committed they are handed to the
+:class:`~cabinet_billing.ports.notifier.Notifier`, outside any unit of work. A notifier
+that raises (a mail server that refuses the connection) loses nothing and stops nothing:
+the message stays in the outbox with the error and is tried again after the
+:class:`~cabinet_billing.domain.outbox.DeliveryPolicy`'s delay, by the next delivery
+(``billing.run.deliver()`` or the next billing run), until its attempts are spent; it is
+then kept as ``given_up``.
+
+Delivery is at least once: a process that dies between the notifier's answer and the
+commit that records it delivers the message again. A notifier that must never repeat
+itself keeps the keys it sent (the notification's ``key`` is stable), as the in-memory
+notifiers do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+
+import attrs
+
+from cabinet_billing.domain.notifications import Notification
+from cabinet_billing.domain.outbox import DeliveryPolicy, OutboxMessage, OutboxStatus
+from cabinet_billing.errors import ConflictError
+from cabinet_billing.ports.clock import Clock
+from cabinet_billing.ports.notifier import Notifier
+from cabinet_billing.ports.repositories import UnitOfWork
+
+__all__ = ["DeliveryReport", "Outbox"]
+
+
+@attrs.frozen
+class DeliveryReport:
+    """What one delivery of the outbox did.
+
+    Attributes:
+        delivered: messages the notifier took.
+        retrying: messages the notifier failed to take, to be tried again later.
+        given_up: the keys of messages whose last attempt failed; they stay in the outbox.
+        errors: what the notifier raised, one line per failed message (key and error).
+    """
+
+    delivered: int = 0
+    retrying: int = 0
+    given_up: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> int:
+        """Messages the notifier failed to take in this delivery."""
+        return self.retrying + len(self.given_up)
+
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(
+            self.delivered + other.delivered,
+            self.retrying + other.retrying,
+            self.given_up + other.given_up,
+            self.errors + other.errors,
+        )
+
+
+class Outbox:
+    """Queues notifications in units of work and delivers them once committed.
+
+    Args:
+        unit_of_work: makes a fresh unit of work.
+        notifier: where notifications go; without one nothing is queued.
+        policy: the retries of a failed delivery.
+        clock: the clock deliveries are stamped with.
+    """
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        notifier: Notifier | None,
+        policy: DeliveryPolicy,
+        clock: Clock,
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._notifier = notifier
+        self._policy = policy
+        self._clock = clock
+
+    def queue(
+        self, uow: UnitOfWork, notifications: Iterable[Notification | None]
+    ) -> list[OutboxMessage]:
+        """Queue notifications in ``uow`` (committed with it); the new messages.
+
+        A notification whose key was queued before is not queued again.
+        """
+        if self._notifier is None:
+            return []
+        return [
+            OutboxMessage(notification)
+            for notification in notifications
+            if notification is not None and uow.outbox.add(notification)
+        ]
+
+    def post(self, notifications: Sequence[Notification | None]) -> DeliveryReport:
+        """Queue notifications in a unit of work of their own, then deliver them.
+
+        For use cases whose change is already committed.
+        """
+        if self._notifier is None or not any(n is not None for n in notifications):
+            return DeliveryReport()
+        with self._unit_of_work() as uow:
+            queued = self.queue(uow, notifications)
+            uow.commit()
+        return self.send(queued)
+
+    def send(self, messages: Sequence[OutboxMessage]) -> DeliveryReport:
+        """Hand committed messages to the notifier and record what became of each."""
+        notifier = self._notifier
+        if notifier is None or not messages:
+            return DeliveryReport()
+        outcomes: list[OutboxMessage] = []
+        errors: list[str] = []
+        for message in messages:
+            now = self._clock.now()
+            try:
+                notifier.send(message.notification)
+            except Exception as exc:  # noqa: BLE001 - whatever the host's notifier raises
+                error = f"{type(exc).__name__}: {exc}"
+                errors.append(f"{message.key}: {error}")
+                outcomes.append(message.failed(now, error, self._policy))
+            else:
+                outcomes.append(message.delivered(now))
+        self._record(outcomes)
+        return DeliveryReport(
+            delivered=sum(m.status is OutboxStatus.DELIVERED for m in outcomes),
+            retrying=sum(m.status is OutboxStatus.PENDING for m in outcomes),
+            given_up=tuple(m.key for m in outcomes if m.status is OutboxStatus.GIVEN_UP),
+            errors=tuple(errors),
+        )
+
+    def deliver(
+        self, now: datetime | None = None, *, account_id: str | None = None
+    ) -> DeliveryReport:
+        """Deliver every message that is due at ``now`` (default: the clock's now).
+
+        Messages that failed before are due once their retry delay has passed. Each is
+        tried once per delivery, oldest first, in batches of the policy's batch size.
+        """
+        if self._notifier is None:
+            return DeliveryReport()
+        at = now if now is not None else self._clock.now()
+        report = DeliveryReport()
+        tried: set[str] = set()
+        while True:
+            with self._unit_of_work() as uow:
+                batch = [
+                    m
+                    for m in uow.outbox.pending(
+                        self._policy.batch_size + len(tried), account_id, due_by=at
+                    )
+                    if m.key not in tried
+                ]
+            if not batch:
+                return report
+            tried.update(m.key for m in batch)
+            report += self.send(batch)
+
+    def _record(self, outcomes: Sequence[OutboxMessage]) -> None:
+        """Store the outcomes; a message another delivery recorded meanwhile keeps its own."""
+        try:
+            with self._unit_of_work() as uow:
+                for message in outcomes:
+                    uow.outbox.update(message)
+                uow.commit()
+        except ConflictError:
+            for message in outcomes:
+                try:
+                    with self._unit_of_work() as uow:
+                        uow.outbox.update(message)
+                        uow.commit()
+                except ConflictError:
+                    continue

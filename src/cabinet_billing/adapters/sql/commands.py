@@ -16,8 +16,10 @@ The same from Python:
 >>> upgrade(engine)
 >>> current(engine) == HEAD
 True
->>> [revision for revision, _ in history()]
+>>> [revision for revision, _ in history()][:3]
 ['0001', '0002', '0003']
+>>> history()[-1][0] == HEAD
+True
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from decimal import ROUND_CEILING
 
 from cabinet_billing.app.context import Context, require_open
 from cabinet_billing.app.gate import Gate
+from cabinet_billing.app.orders import cancel_order_services
 from cabinet_billing.app.results import InvoiceSettled, PayResult, TopUpNeeded
 from cabinet_billing.domain.events import InvoiceDeleted
 from cabinet_billing.domain.invoice import InvoiceKind
@@ -102,6 +103,9 @@ class CabinetInvoices:
     def delete(self, invoice_id: str) -> InvoiceDeleted:
         """Delete an unpaid invoice, e.g. to renew and pay by another method (SPEC L4).
 
+        Deleting an order's invoice abandons the order: its services still awaiting
+        payment are cancelled (see :func:`~cabinet_billing.app.orders.cancel_order_services`).
+
         Raises:
             AccessDeniedError: without the right ``invoices.pay``.
             NotFoundError: for an invoice of another account.
@@ -110,6 +114,8 @@ class CabinetInvoices:
         with self._gate.open("invoices.pay") as call:
             invoice = self._ctx.invoice_of(call.uow, call.account.id, invoice_id)
             invoice.delete(call.today, reason=f"deleted by {call.user.id}")
+            # An order is bound to its method (SPEC C4): its deleted invoice abandons it.
+            cancel_order_services(call, invoice)
             call.uow.commit()
         return InvoiceDeleted(
             account_id=call.account.id,

@@ -300,6 +300,34 @@ USE_CASES: list[Row] = [
     # payers
     Row("payers", "add", "payers.manage", lambda c, w: c.payers.add(company_payer("p-2"))),
     Row("payers", "update", "payers.manage", lambda c, w: c.payers.update(company_payer())),
+    Row("payers", "list", "payers.manage", lambda c, w: c.payers.list()),
+    Row(
+        "payers",
+        "delete",
+        "payers.manage",
+        lambda c, w: c.payers.delete("p-2"),
+        prepare=lambda w: w.owner.payers.add(company_payer("p-2")),
+    ),
+    Row(
+        "payers",
+        "preview_merge",
+        "payers.manage",
+        lambda c, w: c.payers.preview_merge(w.payer_id, "p-2"),
+        prepare=lambda w: w.owner.payers.add(company_payer("p-2")),
+    ),
+    Row(
+        "payers",
+        "merge",
+        "payers.manage",
+        lambda c, w: c.payers.merge(w.payer_id, "p-2", move_contracts=True),
+        prepare=lambda w: w.owner.payers.add(company_payer("p-2")),
+    ),
+    Row(
+        "payers",
+        "reconciliation",
+        "documents.view",
+        lambda c, w: c.payers.reconciliation(w.payer_id, "RUB", date(2024, 3, 1), date(2024, 4, 1)),
+    ),
     # payments
     Row("payments", "top_up", "invoices.pay", lambda c, w: c.payments.top_up(rub("50"), "card")),
     Row(

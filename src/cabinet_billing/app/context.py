@@ -243,8 +243,17 @@ class Context:
         due_on: date | None,
         kind: InvoiceKind,
         payment_method_id: str | None = None,
+        payer_id: str | None = None,
     ) -> Invoice:
-        """Issue and keep an invoice with the next number and the account's tax rate."""
+        """Issue and keep an invoice with the next number and the account's tax rate.
+
+        The invoice is made out to ``payer_id``, else to the payer its first service is
+        billed to (SPEC A4), else to nobody.
+        """
+        if payer_id is None:
+            services = [line.service_id for line in lines if line.service_id is not None]
+            if services:
+                payer_id = uow.payers.get(account_id).payer_of(services[0])
         invoice = Invoice.issue(
             self.next_id(uow, "invoice"),
             self.invoice_number(uow, today, account_id),
@@ -256,6 +265,7 @@ class Context:
             tax_mode=self.settings.tax.mode,
             kind=kind,
             payment_method_id=payment_method_id,
+            payer_id=payer_id,
             rounding=self.settings.rounding,
         )
         uow.invoices.add(invoice)
@@ -558,7 +568,9 @@ class Context:
             # A statement is paid by repaying the credit line (below), never charged again.
             if invoice.is_open() and invoice.kind is not InvoiceKind.STATEMENT:
                 amount = min(payment.amount, invoice.amount_due)
-                events += self.settle(uow, invoice, amount, now, from_balance=False)
+                events += self.settle(
+                    uow, invoice, amount, now, from_balance=False, payer_id=payment.payer_id
+                )
                 free -= amount
         if free.amount > 0:
             self.repay_credit(uow, payment, free, now)
@@ -660,12 +672,16 @@ class Context:
         *,
         from_balance: bool,
         on_credit: bool = False,
+        payer_id: str | None = None,
     ) -> list[BillingEvent]:
         """Charge ``amount`` from the balance to the invoice, with expenses for its lines.
 
         With ``on_credit``, what the balance does not cover is taken from the account's
         credit line (SPEC R1): the balance goes below zero by that much and the line
         records it as usage, to be billed on the next statement.
+
+        The expenses are billed to ``payer_id`` (the payer who pays), else to the
+        invoice's payer (SPEC A4): acts are made out per payer from them.
         """
         account_id = invoice.account_id
         ledger = uow.ledgers.get(account_id)
@@ -698,7 +714,7 @@ class Context:
                     part,
                     min(tax, part),
                     service_id=line.service_id,
-                    payer_id=invoice.payer_id,
+                    payer_id=payer_id or invoice.payer_id,
                 ),
             )
         invoice.pay(applied, amount, now.date())

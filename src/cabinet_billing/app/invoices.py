@@ -45,12 +45,17 @@ class CabinetInvoices:
         method, a payment for exactly this invoice is started; when the provider confirms
         it, the invoice is paid and the balance is left as it was.
 
+        With a ``payer_id``, that payer of the account pays: the invoice's expenses are
+        billed to it (SPEC A4); without one, to the payer the invoice is made out to.
+
         Raises:
             AccessDeniedError: without the right ``invoices.pay``.
             ProfileIncompleteError: while required profile fields are missing.
             NotFoundError: for an invoice of another account or an unknown method.
             InvalidTransitionError: when the invoice is paid, cancelled or deleted.
             CreditBlockedError: paying from the balance while the credit line is blocked.
+            PayerNotReplaceableError: as ``payer_id``, while another payer has unpaid
+                expenses in an act.
         """
         ctx = self._ctx
         with self._gate.open("invoices.pay") as call:
@@ -95,7 +100,9 @@ class CabinetInvoices:
                     missing=missing,
                     methods=ctx.settings.methods_for(missing),
                 )
-            events = ctx.settle(uow, invoice, due, now, from_balance=True, on_credit=on_credit)
+            events = ctx.settle(
+                uow, invoice, due, now, from_balance=True, on_credit=on_credit, payer_id=payer_id
+            )
             uow.commit()
         ctx.notify(events)
         return InvoiceSettled(invoice=invoice, events=tuple(events))

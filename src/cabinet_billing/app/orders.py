@@ -58,7 +58,14 @@ class CabinetOrders:
         self._ctx = context
         self._gate = gate
 
-    def checkout(self, cart: Cart, payment_method_id: str, *, order_id: str) -> OrderResult:
+    def checkout(
+        self,
+        cart: Cart,
+        payment_method_id: str,
+        *,
+        order_id: str,
+        payer_id: str | None = None,
+    ) -> OrderResult:
         """Price the cart for this account today, place it as an order, and empty the cart.
 
         The cart is priced as the provider sells: plans from the settings' catalog (when
@@ -66,8 +73,12 @@ class CabinetOrders:
         and rounding, and the tax of the account's country. The order is bound to
         ``payment_method_id``; paying another way needs a new order (SPEC C4).
 
+        With a ``payer_id``, the invoice is made out to that payer of the account and its
+        services are billed to it, renewals included (SPEC A4).
+
         Raises:
             AccessDeniedError: without the right ``services.order``.
+            NotFoundError: for a payer the account does not have; the cart is unchanged.
             OrderRejectedError: for a cart of another account, or a currency, payment
                 method or plan the settings do not offer; the cart is unchanged.
             PromoCodeError: for a code the settings do not accept, that is not valid
@@ -86,12 +97,12 @@ class CabinetOrders:
                 promo=None if cart.promo is None else cart.promo.code,
                 covered=None,
             )
-            result = self._place(call, order_id, payment_method_id, summary)
+            result = self._place(call, order_id, payment_method_id, summary, payer_id)
         cart.clear()
         self._ctx.notify(result.events)
         return result
 
-    def place(self, order: Order) -> OrderResult:
+    def place(self, order: Order, *, payer_id: str | None = None) -> OrderResult:
         """Place an order checked out elsewhere, priced again from the catalog and the account.
 
         The order's amounts are not trusted: every line is priced again for today from
@@ -102,8 +113,12 @@ class CabinetOrders:
         from the balance at once (SPEC L2); an invoice of zero total (a 100% discount) is
         paid at once; otherwise it waits for a payment.
 
+        With a ``payer_id``, the invoice is made out to that payer of the account and its
+        services are billed to it, renewals included (SPEC A4).
+
         Raises:
             AccessDeniedError: without the right ``services.order``.
+            NotFoundError: for a payer the account does not have.
             OrderRejectedError: for another account's order, a currency, payment method
                 or plan the settings do not offer, or days no pricing rule gives.
             PromoCodeError: for a code the settings do not accept, that is not valid
@@ -123,7 +138,7 @@ class CabinetOrders:
                 promo=order.promo_code,
                 covered=[line.covered for line in order.lines],
             )
-            result = self._place(call, order.id, order.payment_method_id, summary)
+            result = self._place(call, order.id, order.payment_method_id, summary, payer_id)
         self._ctx.notify(result.events)
         return result
 
@@ -133,6 +148,7 @@ class CabinetOrders:
         order_id: str,
         method_id: str,
         summary: CartSummary,
+        payer_id: str | None = None,
     ) -> OrderResult:
         ctx = self._ctx
         uow, now, today, account = call.uow, call.now, call.today, call.account
@@ -140,6 +156,9 @@ class CabinetOrders:
         key = f"order:{order_id}"
         if uow.keys.seen(key):
             raise ConflictError(f"order {order_id!r}", "was placed already")
+        payers = uow.payers.get(account_id) if payer_id is not None else None
+        if payers is not None and payer_id is not None:
+            payers.get(payer_id)
         uow.keys.record(key)
         promo = _promo_of(ctx.settings, summary.promo_code)
         if promo is not None and promo.once_per_customer:
@@ -157,6 +176,8 @@ class CabinetOrders:
             )
             uow.services.add(service)
             service_ids.append(service.id)
+            if payers is not None:
+                payers.bill_service(service.id, payer_id)
             text = LineText.of(
                 "line.order",
                 plan=line.item.plan.name,
@@ -184,6 +205,7 @@ class CabinetOrders:
             kind=InvoiceKind.ORDER,
             payment_method_id=method_id,
             free=True,
+            payer_id=payer_id,
         )
         uow.invoices.add(invoice)
         events: list[BillingEvent] = [

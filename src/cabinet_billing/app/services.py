@@ -37,6 +37,7 @@ class CabinetServices:
         *,
         periods: int = 1,
         method_id: str | None = None,
+        payer_id: str | None = None,
     ) -> Invoice:
         """Issue an invoice for the next billing period(s) of a service (SPEC L4).
 
@@ -44,6 +45,9 @@ class CabinetServices:
             service_id: the service.
             periods: how many periods to renew for.
             method_id: the payment method the invoice is meant to be paid with.
+            payer_id: the payer of the account the invoice is made out to; the service
+                is billed to it from now on (SPEC A4). Default: the payer the service is
+                billed to, if any.
 
         Raises:
             AccessDeniedError: without the right ``services.renew``.
@@ -53,12 +57,15 @@ class CabinetServices:
             CreditBlockedError: while the account's credit line is blocked (SPEC R1).
             DeletionPendingError: while the account's deletion is pending
                 (AccountDeletedError once it is confirmed).
+            NotFoundError: for a payer the account does not have.
         """
         ctx = self._ctx
         with self._gate.open("services.renew") as call:
             call.account.ensure_not_closing("renew services")
             uow, today = call.uow, call.today
             service = _service(call, service_id)
+            if payer_id is not None:
+                uow.payers.get(call.account.id).bill_service(service_id, payer_id)
             for other in uow.invoices.for_account(call.account.id):
                 if (
                     other.is_open()

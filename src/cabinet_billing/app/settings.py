@@ -27,6 +27,7 @@ from cabinet_billing.rules.credit_limit import CreditPolicy
 from cabinet_billing.rules.presets import CabinetPreset
 from cabinet_billing.rules.proration import ProrationPolicy
 from cabinet_billing.rules.renewal import RenewalPolicy
+from cabinet_billing.rules.requisites import RequisitesRegistry, default_registry
 
 __all__ = ["BillingSettings", "PaymentMethod"]
 
@@ -134,6 +135,8 @@ class BillingSettings:
         transient_retries: how many more times the billing run tries an account whose
             unit of work failed on a transient storage error (a deadlock, a serialization
             failure, a lost connection) before it reports the account as failed.
+        requisites: the per-country checks a payer's requisites pass before it is kept
+            (default: the shipped rules for Ukraine and Russia).
     """
 
     tax: TaxPolicy = attrs.field(
@@ -175,6 +178,8 @@ class BillingSettings:
     logins_kept: int = attrs.field(default=LOGINS_KEPT)
     notification_delivery: DeliveryPolicy = attrs.field(factory=DeliveryPolicy)
     transient_retries: int = attrs.field(default=3, validator=_non_negative)
+    # A registry is mutable (a host registers its countries): left out of equality.
+    requisites: RequisitesRegistry = attrs.field(factory=default_registry, eq=False)
 
     @code_word_hashing.validator
     def _check_code_word_hashing(self, _attribute: object, value: object) -> None:

@@ -50,6 +50,7 @@ from cabinet_billing.errors import (
     ConflictError,
     CurrencyMismatchError,
     InvalidTransitionError,
+    NotFoundError,
     PayerNotReplaceableError,
     ValidationError,
 )
@@ -1009,3 +1010,39 @@ class AccountDocuments:
             if c.payer_id == payer_id and c.status is ContractStatus.ACTIVE:
                 return c
         return None
+
+    def _contract_index(self, number: str) -> int:
+        for i, c in enumerate(self._contracts):
+            if c.number == number:
+                return i
+        raise NotFoundError("contract", number)
+
+    def reassign_contract(self, number: str, payer_id: str) -> Contract:
+        """Make a contract out to another payer (merging payers, Astra Cloud).
+
+        >>> docs = AccountDocuments("acc-1")
+        >>> docs.add_contract(Contract("C-1", "p-2", date(2024, 3, 5)))
+        >>> docs.reassign_contract("C-1", "p-1").payer_id
+        'p-1'
+
+        Raises:
+            NotFoundError: for an unknown contract number.
+            ValidationError: for an empty payer id.
+        """
+        i = self._contract_index(number)
+        contract = attrs.evolve(self._contracts[i], payer_id=payer_id)
+        self._contracts[i] = contract
+        return contract
+
+    def terminate_contract(self, number: str, on: date) -> Contract:
+        """Terminate a contract on ``on``; it is kept, for the record.
+
+        Raises:
+            NotFoundError: for an unknown contract number.
+            InvalidTransitionError: when it is terminated already.
+            ValidationError: when ``on`` is before its start.
+        """
+        i = self._contract_index(number)
+        contract = self._contracts[i].terminate(on)
+        self._contracts[i] = contract
+        return contract

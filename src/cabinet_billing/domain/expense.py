@@ -357,6 +357,25 @@ class ExpenseBook:
         self._debts = kept
         return left
 
+    def rebill(self, payer_id: str, to: str) -> tuple[str, ...]:
+        """Bill a payer's expenses that are in no act to the payer ``to`` (merging payers).
+
+        An expense already in an act stays with the payer the act is made out to.
+
+        Returns:
+            The ids of the expenses billed to ``to`` now, oldest first.
+
+        >>> from datetime import date
+        >>> book = ExpenseBook("acc-1")
+        >>> _ = book.add(Expense("e1", "acc-1", "VPS", date(2024, 3, 1), Money("10", "RUB"), payer_id="p-2"))
+        >>> book.rebill("p-2", "p-1"), book.get("e1").payer_id
+        (('e1',), 'p-1')
+        """
+        moved = [e for e in self.expenses() if e.payer_id == payer_id and e.act_id is None]
+        for expense in moved:
+            expense.payer_id = to
+        return tuple(e.id for e in moved)
+
     # ------------------------------------------------------------------ queries
 
     def get(self, expense_id: str) -> Expense:

@@ -237,6 +237,26 @@ class Payer:
         wanted = scheme.lower()
         return next((t.value for t in self.tax_ids if t.scheme == wanted), None)
 
+    def identity_changes(self, other: Payer) -> tuple[str, ...]:
+        """The fields that say *who* the payer is and differ in ``other``.
+
+        The kind, the country and the tax ids name the legal party; a document made out
+        to the payer names them too. Contacts, addresses, bank details and the
+        signatory are details of the same party.
+
+        >>> a = Payer("p-1", PayerKind.LEGAL_ENTITY, "UA", "Lala", tax_ids=(TaxId("edrpou", "32855961"),))
+        >>> a.identity_changes(attrs.evolve(a, name="Lala limited", country="PL"))
+        ('country',)
+        """
+        mine = {t.scheme: t.value for t in self.tax_ids}
+        theirs = {t.scheme: t.value for t in other.tax_ids}
+        changed = (
+            ("kind", self.kind != other.kind),
+            ("country", self.country != other.country),
+            ("tax_ids", mine != theirs),
+        )
+        return tuple(name for name, differs in changed if differs)
+
 
 #: A country rule for payers: returns nothing, raises ValidationError when unmet.
 PayerValidator = Callable[[Payer], object]
@@ -251,12 +271,14 @@ class MergeResult:
         removed_id: the id of the joined payer, which no longer exists.
         moved_contracts: contracts moved from the joined payer to the main one.
         dropped_contracts: contracts of the joined payer that were deleted.
+        moved_services: services billed to the joined payer, billed to the main one now.
     """
 
     main: Payer
     removed_id: str
     moved_contracts: tuple[str, ...]
     dropped_contracts: tuple[str, ...]
+    moved_services: tuple[str, ...] = ()
 
 
 @attrs.define
@@ -273,6 +295,7 @@ class PayerBook:
 
     account_id: str
     _payers: dict[str, Payer] = attrs.field(factory=dict, alias="payers")
+    _services: dict[str, str] = attrs.field(factory=dict, alias="services")
 
     def __iter__(self) -> Iterator[Payer]:
         return iter(self._payers.values())
@@ -320,20 +343,54 @@ class PayerBook:
         self._payers[payer.id] = payer
 
     def remove(self, payer_id: str) -> Payer:
-        """Delete a payer and return it.
+        """Delete a payer and return it; the services billed to it are billed to nobody.
 
         Raises:
             NotFoundError: when there is none.
         """
         payer = self.get(payer_id)
         del self._payers[payer_id]
+        for service_id in self.services_of(payer_id):
+            del self._services[service_id]
         return payer
+
+    def bill_service(self, service_id: str, payer_id: str | None) -> None:
+        """Bill a service's invoices to ``payer_id`` from now on (``None``: to nobody).
+
+        Astra Cloud lets the customer choose the payer when ordering and when renewing a
+        service; the choice holds for the renewals that follow.
+
+        >>> book = PayerBook("acc-1")
+        >>> book.add(Payer("p-1", PayerKind.PRIVATE_PERSON, "RU", "Ivan Ivanov"))
+        >>> book.bill_service("svc-1", "p-1")
+        >>> book.payer_of("svc-1"), book.services_of("p-1")
+        ('p-1', ('svc-1',))
+
+        Raises:
+            NotFoundError: for a payer the book does not have.
+            ValidationError: for an empty service id.
+        """
+        check_text("service_id", service_id)
+        if payer_id is None:
+            self._services.pop(service_id, None)
+            return
+        self.get(payer_id)
+        self._services[service_id] = payer_id
+
+    def payer_of(self, service_id: str | None) -> str | None:
+        """The payer a service is billed to, or ``None``."""
+        return None if service_id is None else self._services.get(service_id)
+
+    def services_of(self, payer_id: str) -> tuple[str, ...]:
+        """The services billed to a payer, in the order they were assigned."""
+        return tuple(s for s, p in self._services.items() if p == payer_id)
 
     def merge(self, main_id: str, joined_id: str, *, move_contracts: bool = False) -> MergeResult:
         """Merge the payer ``joined_id`` into ``main_id``; the joined payer ceases to exist.
 
         With ``move_contracts`` the joined payer's contracts are reassigned to the main
-        payer; without it they are deleted (Astra Cloud "Merge payers").
+        payer; without it they are deleted (Astra Cloud "Merge payers"). The services
+        billed to the joined payer are billed to the main one.
 
         Raises:
             NotFoundError: when either payer does not exist.
@@ -349,6 +406,9 @@ class PayerBook:
             dropped: tuple[str, ...] = ()
         else:
             moved, dropped = (), joined.contracts
+        services = self.services_of(joined_id)
+        for service_id in services:
+            self._services[service_id] = main_id
         self._payers[main_id] = main
         del self._payers[joined_id]
-        return MergeResult(main, joined_id, moved, dropped)
+        return MergeResult(main, joined_id, moved, dropped, services)

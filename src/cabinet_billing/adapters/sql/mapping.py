@@ -21,9 +21,9 @@ writes only the rows whose image changed.
 >>> shape = Shape("payer_books", PayerBook, cols=(Col("account_id", Kind.ID),))
 >>> image = shape.image(PayerBook("acc-1"), {})
 >>> image.row
-{'account_id': 'acc-1', 'data': '{"$v":1,"_payers":[]}'}
+{'account_id': 'acc-1', 'data': '{"$v":1,"_payers":[],"_services":[]}'}
 >>> shape.assemble(image.row, {})
-PayerBook(account_id='acc-1', _payers={})
+PayerBook(account_id='acc-1', _payers={}, _services={})
 """
 
 from __future__ import annotations

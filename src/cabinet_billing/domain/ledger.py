@@ -31,9 +31,10 @@ Money('77.5863', 'RUB')
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol, Self
 
 import attrs
 import moneyed
@@ -49,7 +50,7 @@ from cabinet_billing.errors import (
     ValidationError,
 )
 
-__all__ = ["EntryKind", "Ledger", "LedgerEntry", "RoundingEntry"]
+__all__ = ["EntryKind", "Ledger", "LedgerEntry", "LedgerHistory", "ListHistory", "RoundingEntry"]
 
 
 class EntryKind(enum.Enum):
@@ -138,7 +139,70 @@ class RoundingEntry:
     key: str | None = None
 
 
-@attrs.define
+class LedgerHistory(Protocol):
+    """Where a ledger's stored entries live: read by range and by key, never all at once.
+
+    A store hands each ledger it loads the history of its account: the running balances
+    and the count of entries come with the ledger, the entries themselves are read only
+    when asked for (a statement, a reconciliation, a history page, a repeated
+    idempotency key). A ledger never asks for an entry past the count it was loaded with.
+    """
+
+    def read(self, first: int, last: int, currency: str | None = None) -> Sequence[LedgerEntry]:
+        """The entries with ``first <= seq <= last``, in booking order, optionally of a currency."""
+        ...
+
+    def with_key(self, key: str) -> Sequence[LedgerEntry]:
+        """The entries booked under an idempotency key, in booking order (empty when unused)."""
+        ...
+
+
+@shared_copies
+class ListHistory:
+    """A history kept in a list: a new ledger's, and the in-memory store's.
+
+    It is shared, not copied, by the copies of a ledger (a unit of work's private copy
+    reads the same list); only a store appends to it, once a commit is sure.
+
+    >>> history = ListHistory()
+    >>> history.read(1, 10)
+    ()
+    """
+
+    __slots__ = ("_entries", "_keys")
+
+    def __init__(self) -> None:
+        self._entries: list[LedgerEntry] = []
+        self._keys: dict[str, list[LedgerEntry]] = {}
+
+    def read(self, first: int, last: int, currency: str | None = None) -> tuple[LedgerEntry, ...]:
+        """The entries with ``first <= seq <= last``, optionally of one currency."""
+        chosen = self._entries[max(first, 1) - 1 : max(last, 0)]
+        if currency is None:
+            return tuple(chosen)
+        return tuple(e for e in chosen if e.amount.code == currency)
+
+    def with_key(self, key: str) -> tuple[LedgerEntry, ...]:
+        """The entries booked under a key."""
+        return tuple(self._keys.get(key, ()))
+
+    def append(self, entries: Iterable[LedgerEntry]) -> None:
+        """Add entries after the last one (a store, once it committed them)."""
+        for entry in entries:
+            if entry.seq != len(self._entries) + 1:
+                raise ConflictError(
+                    f"ledger entry {entry.seq}",
+                    f"does not follow entry {len(self._entries)} of the history",
+                )
+            self._entries.append(entry)
+            if entry.key is not None:
+                self._keys.setdefault(entry.key, []).append(entry)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@attrs.define(eq=False)
 class Ledger:
     """The append-only ledger of one account, with a running balance per currency.
 
@@ -148,14 +212,94 @@ class Ledger:
     Every method that books takes an optional idempotency ``key``. Booking again under a
     key already used returns the entry booked the first time and changes nothing; using
     it for a different movement raises :class:`~cabinet_billing.errors.ConflictError`.
+
+    A ledger loaded from a store holds its running balances and the number of its
+    entries; the entries stay in the store's :class:`LedgerHistory` and are read by
+    range (:meth:`entries`, :meth:`entry`) or by key (:meth:`by_key`) when asked for, so
+    loading a ledger and reading its balance cost the same after a million entries as
+    after ten. What is booked in the unit of work is kept apart (:meth:`unsaved`) until
+    the store writes it.
     """
 
     account_id: str = attrs.field(validator=id_field())
-    _entries: list[LedgerEntry] = attrs.field(factory=list, alias="_entries")
     _balances: dict[str, Money] = attrs.field(factory=dict, alias="_balances")
-    _keys: dict[str, tuple[LedgerEntry, ...]] = attrs.field(factory=dict, alias="_keys")
     _reversed: dict[int, int] = attrs.field(factory=dict, alias="_reversed")
     _rounding: list[RoundingEntry] = attrs.field(factory=list, alias="_rounding")
+    _stored: int = attrs.field(default=0, init=False)
+    _new: list[LedgerEntry] = attrs.field(factory=list, init=False)
+    _new_keys: dict[str, tuple[LedgerEntry, ...]] = attrs.field(factory=dict, init=False)
+    _history: LedgerHistory = attrs.field(factory=ListHistory, init=False, eq=False, repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        """Two ledgers are equal when they hold the same entries, balances and rounding.
+
+        It reads every entry of both (audits and tests); a store tells a changed ledger
+        by its :meth:`unsaved` entries instead.
+        """
+        if not isinstance(other, Ledger):
+            return NotImplemented
+        return (
+            self.account_id == other.account_id
+            and self._balances == other._balances
+            and self._reversed == other._reversed
+            and self._rounding == other._rounding
+            and len(self) == len(other)
+            and self.entries() == other.entries()
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # ------------------------------------------------------------------ stores
+
+    def attach(self, history: LedgerHistory, count: int) -> Self:
+        """Give a ledger read from a store its history: ``count`` entries stored there.
+
+        For stores. The running balances, reversals and rounding account come with the
+        ledger; the entries are read from ``history`` when asked for.
+        """
+        if self._new:
+            raise ConflictError(f"ledger {self.account_id!r}", "has entries not yet stored")
+        self._history = history
+        self._stored = count
+        return self
+
+    @property
+    def history(self) -> LedgerHistory:
+        """Where the stored entries are read from."""
+        return self._history
+
+    def unsaved(self) -> tuple[LedgerEntry, ...]:
+        """The entries booked since the ledger was loaded (what a store has to write)."""
+        return tuple(self._new)
+
+    def saved(self) -> None:
+        """The store wrote :meth:`unsaved` to the history: they are stored entries now."""
+        self._stored += len(self._new)
+        self._new = []
+        self._new_keys = {}
+
+    @classmethod
+    def rebuilt(
+        cls,
+        account_id: str,
+        entries: Iterable[LedgerEntry],
+        rounding: Iterable[RoundingEntry] = (),
+    ) -> Ledger:
+        """A ledger made from all its entries (an import): balances and reversals recomputed.
+
+        The entries are unsaved: a store writes them with the ledger.
+        """
+        ledger = cls(account_id, _rounding=list(rounding))
+        for entry in entries:
+            if entry.seq != len(ledger._new) + 1 or entry.account_id != account_id:
+                raise ConflictError(f"ledger entry {entry.seq}", "is out of order")
+            ledger._new.append(entry)
+            ledger._balances[entry.amount.code] = entry.balance_after
+            if entry.reverses is not None:
+                ledger._reversed[entry.reverses] = entry.seq
+            if entry.key is not None:
+                ledger._new_keys[entry.key] = (*ledger._new_keys.get(entry.key, ()), entry)
+        return ledger
 
     # ------------------------------------------------------------------ reading
 
@@ -174,12 +318,27 @@ class Ledger:
         """The currencies the account has used, sorted."""
         return tuple(sorted(self._balances))
 
-    def entries(self, currency: str | None = None) -> tuple[LedgerEntry, ...]:
-        """All entries in booking order, optionally of one currency."""
-        if currency is None:
-            return tuple(self._entries)
-        code = currency.upper()
-        return tuple(e for e in self._entries if e.amount.code == code)
+    def entries(
+        self, currency: str | None = None, *, first: int = 1, last: int | None = None
+    ) -> tuple[LedgerEntry, ...]:
+        """The entries in booking order, optionally of one currency and a range of ``seq``.
+
+        Args:
+            currency: only this currency.
+            first: from this ``seq`` on (default: the first entry).
+            last: up to this ``seq`` (default: the last entry).
+        """
+        code = currency.upper() if currency is not None else None
+        top = len(self) if last is None else min(last, len(self))
+        stored: tuple[LedgerEntry, ...] = ()
+        if first <= self._stored and top >= 1:
+            stored = tuple(self._history.read(first, min(top, self._stored), code))
+        fresh = [
+            e
+            for e in self._new
+            if first <= e.seq <= top and (code is None or e.amount.code == code)
+        ]
+        return (*stored, *fresh) if fresh else stored
 
     def entry(self, seq: int) -> LedgerEntry:
         """The entry with a sequence number.
@@ -187,19 +346,28 @@ class Ledger:
         Raises:
             NotFoundError: when there is no such entry.
         """
-        if not 1 <= seq <= len(self._entries):
+        if not 1 <= seq <= len(self):
             raise NotFoundError("ledger entry", seq)
-        return self._entries[seq - 1]
+        if seq > self._stored:
+            return self._new[seq - self._stored - 1]
+        (found,) = self._history.read(seq, seq)
+        return found
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return self._stored + len(self._new)
 
     def __iter__(self) -> Iterator[LedgerEntry]:
-        return iter(self._entries)
+        return iter(self.entries())
 
     def by_key(self, key: str) -> tuple[LedgerEntry, ...]:
         """The entries booked under an idempotency key (empty when unused)."""
-        return self._keys.get(key, ())
+        fresh = self._new_keys.get(key)
+        if fresh is not None:
+            return fresh
+        return tuple(e for e in self._history.with_key(key) if e.seq <= self._stored)
+
+    def _used(self, key: str | None) -> bool:
+        return key is not None and bool(self.by_key(key))
 
     def rounding(self, currency: str) -> Money:
         """The rounding account's total in a currency: what conversions' rounding kept.
@@ -228,12 +396,13 @@ class Ledger:
     def verify(self) -> bool:
         """Whether every running balance equals the sum of its entries.
 
-        It always does; this recomputes from scratch, for audits and tests. It also checks
-        the rounding account: its running totals, and that each conversion's target leg
-        plus its rounding entry is the exact converted value.
+        It always does; this recomputes from scratch (reading every entry), for audits and
+        tests. It also checks the rounding account: its running totals, and that each
+        conversion's target leg plus its rounding entry is the exact converted value.
         """
         sums: dict[str, Decimal] = {}
-        for e in self._entries:
+        entries = self.entries()
+        for e in entries:
             sums[e.amount.code] = sums.get(e.amount.code, Decimal(0)) + e.amount.amount
             if e.balance_after.amount != sums[e.amount.code]:
                 return False
@@ -242,7 +411,7 @@ class Ledger:
         rounded: dict[str, Decimal] = {}
         for r in self._rounding:
             rounded[r.amount.code] = rounded.get(r.amount.code, Decimal(0)) + r.amount.amount
-            target = self._entries[r.target_seq - 1]
+            target = entries[r.target_seq - 1]
             if (
                 r.total_after.amount != rounded[r.amount.code]
                 or target.conversion != r.conversion
@@ -365,7 +534,7 @@ class Ledger:
             (EntryKind.CONVERSION, -conversion.source, None),
             (EntryKind.CONVERSION, conversion.target, None),
         ]
-        replay = key is not None and key in self._keys
+        replay = self._used(key)
         first, second = self._book(pair, at, ref=None, key=key, memo=memo, conversion=conversion)
         difference = conversion.difference
         if not replay and difference.amount:
@@ -398,7 +567,7 @@ class Ledger:
             ConflictError: when it was already reversed, or is itself a reversal.
         """
         original = self.entry(seq)
-        if key is not None and key in self._keys:
+        if key is not None and self._used(key):
             return self._replay(key, [(EntryKind.REVERSAL, -original.amount, seq)])[0]
         if original.kind is EntryKind.REVERSAL:
             raise ConflictError(f"ledger entry {seq}", "a reversal cannot be reversed")
@@ -444,7 +613,7 @@ class Ledger:
         key: str,
         legs: Sequence[tuple[EntryKind, Money, int | None]],
     ) -> tuple[LedgerEntry, ...]:
-        booked = self._keys[key]
+        booked = self.by_key(key)
         if [(e.kind, e.amount, e.reverses) for e in booked] != list(legs):
             raise ConflictError(
                 f"idempotency key {key!r}",
@@ -463,7 +632,7 @@ class Ledger:
         conversion: Conversion | None = None,
         checked: bool = False,
     ) -> tuple[LedgerEntry, ...]:
-        if key is not None and key in self._keys:
+        if key is not None and self._used(key):
             return self._replay(key, legs)
         # Validate every leg before touching state, so a bad leg books nothing.
         check_aware("at", at)
@@ -474,7 +643,7 @@ class Ledger:
         for kind, amount, reverses in legs:
             after = self.balance(amount.code) + amount
             entry = LedgerEntry(
-                seq=len(self._entries) + 1,
+                seq=len(self) + 1,
                 account_id=self.account_id,
                 kind=kind,
                 amount=amount,
@@ -486,10 +655,10 @@ class Ledger:
                 reverses=reverses,
                 conversion=conversion,
             )
-            self._entries.append(entry)
+            self._new.append(entry)
             self._balances[amount.code] = after
             booked.append(entry)
         result = tuple(booked)
         if key is not None:
-            self._keys[key] = result
+            self._new_keys[key] = result
         return result

@@ -36,7 +36,7 @@ from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import ExpenseBook
 from cabinet_billing.domain.invoice import Invoice
-from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.ledger import Ledger, ListHistory
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
@@ -242,6 +242,34 @@ class _PerAccount(_Repository[T]):
         return super().get(key)
 
 
+class _Ledgers(_PerAccount[Ledger]):
+    """Ledgers: a commit appends the new entries to the account's shared history.
+
+    A unit of work's copy of a ledger shares the committed history (a list that only
+    grows) and holds the entries it books apart, so loading and comparing a ledger cost
+    the same whatever its length.
+    """
+
+    def __init__(self, table: _Table[Ledger]) -> None:
+        super().__init__(table, Ledger)
+
+    def changed(self) -> list[str]:
+        """The new ledgers and those with unsaved entries (nothing else changes a ledger)."""
+        return [
+            key for key, ledger in self.loaded.items() if self.read[key] is None or ledger.unsaved()
+        ]
+
+    def flush(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            ledger = self.loaded[key]
+            history = ledger.history
+            if not isinstance(history, ListHistory):
+                raise ConflictError(f"ledger {key!r}", "has a history from another store")
+            history.append(ledger.unsaved())
+            ledger.saved()
+        super().flush(keys)
+
+
 class _Invoices(_Repository[Invoice]):
     def __init__(self, store: MemoryStore) -> None:
         super().__init__(store.invoices, lambda i: i.id)
@@ -362,7 +390,7 @@ class MemoryUnitOfWork:
         self.tickets = _Repository(store.tickets, lambda t: t.id)
         self.invoices = _Invoices(store)
         self.payments = _Repository(store.payments, lambda p: p.id)
-        self.ledgers = _PerAccount(store.ledgers, Ledger)
+        self.ledgers = _Ledgers(store.ledgers)
         self.expenses = _PerAccount(store.expenses, ExpenseBook)
         self.payers = _PerAccount(store.payers, PayerBook)
         self.documents = _PerAccount(store.documents, AccountDocuments)

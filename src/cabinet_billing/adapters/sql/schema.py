@@ -76,7 +76,6 @@ from cabinet_billing.adapters.sql.mapping import (
     Col,
     Form,
     Kind,
-    Recomputed,
     Shape,
 )
 from cabinet_billing.adapters.sql.outbox import outbox_table
@@ -86,7 +85,7 @@ from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import ExpenseBook
 from cabinet_billing.domain.invoice import Invoice
-from cabinet_billing.domain.ledger import Ledger, LedgerEntry
+from cabinet_billing.domain.ledger import Ledger
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
@@ -211,14 +210,6 @@ _CURRENCY = Col("currency", Kind.CURRENCY, "")
 
 def _money(name: str, path: str | None = None, *, nullable: bool = False) -> Col:
     return Col(name, Kind.AMOUNT, path, nullable=nullable, currency="currency")
-
-
-def _keys_of(ledger: Ledger) -> dict[str, tuple[LedgerEntry, ...]]:
-    grouped: dict[str, list[LedgerEntry]] = {}
-    for entry in ledger._entries:  # noqa: SLF001 - the index is built from the entries
-        if entry.key is not None:
-            grouped.setdefault(entry.key, []).append(entry)
-    return {key: tuple(booked) for key, booked in grouped.items()}
 
 
 ACCOUNTS = Shape(
@@ -439,28 +430,37 @@ LEDGERS = Shape(
             cols=(Col("amount", Kind.AMOUNT, "@", currency="currency"),),
             payload=False,
         ),
-        Children(
-            "ledger_entries",
-            "_entries",
-            Form.LIST,
-            key="seq",
-            key_path="seq",
-            inherit=("account_id",),
-            cols=(
-                Col("at", Kind.INSTANT),
-                Col("kind", Kind.TEXT),
-                _CURRENCY,
-                _money("amount"),
-                _money("balance_after"),
-                Col("memo", Kind.LONG_TEXT),
-                Col("ref", Kind.ID, nullable=True),
-                Col("idempotency_key", Kind.LONG_TEXT, "key", nullable=True),
-                Col("reverses", Kind.INT, nullable=True),
-            ),
-        ),
     ),
-    recomputed=(Recomputed("_keys", _keys_of),),
 )
+"""A ledger's row and its running balances: what loading a ledger reads."""
+
+LEDGER_ENTRIES = Children(
+    "ledger_entries",
+    "_new",
+    Form.LIST,
+    key="seq",
+    key_path="seq",
+    inherit=("account_id",),
+    cols=(
+        Col("at", Kind.INSTANT),
+        Col("kind", Kind.TEXT),
+        _CURRENCY,
+        _money("amount"),
+        _money("balance_after"),
+        Col("memo", Kind.LONG_TEXT),
+        Col("ref", Kind.ID, nullable=True),
+        Col("idempotency_key", Kind.LONG_TEXT, "key", nullable=True),
+        Col("reverses", Kind.INT, nullable=True),
+    ),
+)
+"""A ledger's entries: rows of their own, written once (the unsaved entries of a commit)
+and read by range of ``seq`` or by idempotency key, never with the ledger."""
+
+LEDGER_WRITES = Shape("ledgers", Ledger, (_ACCOUNT,), children=(LEDGER_ENTRIES,))
+"""The shape that turns a ledger's unsaved entries into ``ledger_entries`` rows."""
+
+LEDGER_KEY_INDEX = "ledger_entries_key_idx"
+"""The index of ledger entries by ``(account_id, idempotency_key)`` (schema revision 0005)."""
 
 EXPENSE_BOOKS = Shape(
     "expense_books",
@@ -731,6 +731,14 @@ class Tables:
         self.aggregates[shape.table] = table
         for children in shape.children:
             self._children(shape, table, children)
+        if shape is LEDGERS:
+            self._children(shape, table, LEDGER_ENTRIES)
+            entries = self.children[LEDGER_ENTRIES.table]
+            Index(
+                self.name(LEDGER_KEY_INDEX),
+                entries.c.account_id,
+                entries.c.idempotency_key,
+            )
 
     def _children(self, shape: Shape, parent: Table, spec: Children) -> None:
         name = self.name(spec.table)

@@ -13,12 +13,16 @@ transaction is rolled back and :class:`~cabinet_billing.errors.ConflictError` na
 aggregate. Aggregates that were only read are not written.
 
 Ledgers and expense books grow every day, so their children are rows of their own
-(``ledger_entries``, ``expense_items``) and the aggregate's row keeps the rest. They are
-read together in one statement; a commit first writes the aggregate's row with the
-version check (whenever the row or a child changed), then inserts only the entries
-booked since loading, and inserts or updates only the expenses that are new or whose
-text changed. A commit writes as much as the unit of work changed, however long the
-history: one charge is one ``ledger_entries`` row.
+(``ledger_entries``, ``expenses``) and the aggregate's row keeps the rest. A ledger is
+loaded with its row, its running balances and the number of its entries — never its
+entries: those are read by range of ``seq`` or by idempotency key when the use case asks
+(:class:`~cabinet_billing.domain.ledger.LedgerHistory`), so loading a ledger and
+reading its balance cost the same after 10,000 entries as after 10. A commit first
+writes the aggregate's row with the version check (whenever the row or a child
+changed), then inserts only the entries booked since loading, and inserts or updates
+only the expenses that are new or whose text changed. A commit writes as much as the
+unit of work changed, however long the history: one charge is one ``ledger_entries``
+row.
 
 Counters are taken with one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` inside the
 transaction: the row stays locked until the end, so two transactions never get the same
@@ -71,6 +75,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from cabinet_billing.adapters.sql import schema
+from cabinet_billing.adapters.sql.codec import JsonValue, decode
 from cabinet_billing.adapters.sql.errors import SchemaOutOfDateError, StoredDataError
 from cabinet_billing.adapters.sql.mapping import Form, Image, Shape, is_unchanged
 from cabinet_billing.adapters.sql.outbox import SqlOutbox
@@ -82,7 +87,7 @@ from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import ExpenseBook
 from cabinet_billing.domain.invoice import Invoice
-from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.ledger import Ledger, LedgerEntry
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
@@ -221,6 +226,13 @@ class _Session:
             connection.begin()
             self._connection = connection
         return self._connection
+
+    def read(self, query: Any) -> list[RowMapping]:  # noqa: ANN401
+        """The rows of a query: in the open transaction, or on a connection of its own."""
+        if self._connection is not None:
+            return list(self._connection.execute(query).mappings())
+        with self._store.engine.connect() as connection:
+            return list(connection.execute(query).mappings())
 
     def commit(self) -> None:
         if self._connection is not None:
@@ -499,6 +511,105 @@ class _PerAccount(_Repository[T]):
         return created
 
 
+class _SqlHistory:
+    """A ledger's entries in ``ledger_entries``: read by range of ``seq`` or by key."""
+
+    def __init__(self, session: _Session, store_tables: Tables, account_id: str) -> None:
+        self._session = session
+        self._table = store_tables.children[schema.LEDGER_ENTRIES.table]
+        self._account_id = account_id
+
+    def read(self, first: int, last: int, currency: str | None = None) -> list[LedgerEntry]:
+        table = self._table
+        where = [
+            table.c.account_id == self._account_id,
+            table.c.seq >= first,
+            table.c.seq <= last,
+        ]
+        if currency is not None:
+            where.append(table.c.currency == currency)
+        return self._entries(select(table).where(*where).order_by(table.c.seq))
+
+    def with_key(self, key: str) -> list[LedgerEntry]:
+        table = self._table
+        query = (
+            select(table)
+            .where(table.c.account_id == self._account_id, table.c.idempotency_key == key)
+            .order_by(table.c.seq)
+        )
+        return self._entries(query)
+
+    def count(self) -> int:
+        table = self._table
+        query = select(func.max(table.c.seq)).where(table.c.account_id == self._account_id)
+        (row,) = self._session.read(query)
+        found = next(iter(row.values()))
+        return int(found or 0)
+
+    def _entries(self, query: Any) -> list[LedgerEntry]:  # noqa: ANN401
+        rows = self._session.read(query)
+        spec = schema.LEDGER_ENTRIES
+        found = schema.LEDGER_WRITES._collection(spec, rows, self._account_id, bool(rows))  # noqa: SLF001 - the shape's own reading
+        return [decode(data, LedgerEntry) for data in cast("list[JsonValue]", found)]
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Self:
+        del memo
+        return self
+
+
+class _Ledgers(_PerAccount[Ledger]):
+    """Ledgers: the row and running balances are loaded, the entries read when asked for.
+
+    A commit writes the ledger's row (with its version check) and balances when they
+    changed, and inserts the entries booked since loading; it never reads or rewrites
+    the stored entries.
+    """
+
+    def __init__(self, session: _Session, store_tables: Tables) -> None:
+        super().__init__(session, store_tables, schema.LEDGERS, "ledger", Ledger)
+
+    def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> Ledger:
+        key = str(row[self._key.name])
+        if key in self.loaded:
+            return self.loaded[key].aggregate
+        ledger = super()._adopt(row, children)
+        history = _SqlHistory(self._session, self._tables, key)
+        return ledger.attach(history, history.count())
+
+    def flush(self, connection: Connection) -> None:
+        for key, loaded in self.loaded.items():
+            ledger = loaded.aggregate
+            image = self._shape.image(ledger, loaded.elements)
+            new = ledger.unsaved()
+            try:
+                if loaded.image is None:
+                    self._insert(connection, image)
+                    self._write_children(connection, {}, image)
+                elif new or self._changed(loaded.image, image):
+                    self._update(connection, key, loaded, image)
+                    self._write_children(connection, loaded.image.children, image)
+                if new:
+                    self._write_entries(connection, ledger)
+            except IntegrityError as error:
+                done = "stored" if loaded.image is None else "changed"
+                raise ConflictError(
+                    f"ledger {key!r}",
+                    f"was {done} by another unit of work at the same time; nothing was stored",
+                ) from error
+
+    def _write_entries(self, connection: Connection, ledger: Ledger) -> None:
+        spec = schema.LEDGER_ENTRIES
+        shape = schema.LEDGER_WRITES
+        account = ledger.account_id
+        rows, _ = shape._child_rows(spec, ledger, account, {})  # noqa: SLF001 - the shape's own writing
+        table = self._tables.children[spec.table]
+        values = [
+            self._fit(table, {**row, "account_id": account, "position": int(str(row["seq"])) - 1})
+            for row in rows.values()
+        ]
+        connection.execute(insert(table), values)
+
+
 class _Invoices(_Repository[Invoice]):
     def add(self, row: Invoice) -> None:
         if self._number_owner(row.number) is not None:
@@ -627,7 +738,7 @@ class SqlUnitOfWork:
         self.tickets: _Repository[Ticket] = many(schema.TICKETS, "ticket")
         self.invoices = _Invoices(session, found, schema.INVOICES, "invoice")
         self.payments: _Repository[Payment] = many(schema.PAYMENTS, "payment")
-        self.ledgers: _PerAccount[Ledger] = per_account(schema.LEDGERS, "ledger", Ledger)
+        self.ledgers = _Ledgers(session, found)
         self.expenses: _PerAccount[ExpenseBook] = per_account(
             schema.EXPENSE_BOOKS, "expense book", ExpenseBook
         )
@@ -732,6 +843,9 @@ class _BoundSession(_Session):
     def connection(self) -> Connection:
         return self._bound
 
+    def read(self, query: Any) -> list[RowMapping]:  # noqa: ANN401
+        return list(self._bound.execute(query).mappings())
+
     def commit(self) -> None:
         """The holder commits."""
 
@@ -755,12 +869,17 @@ def write_new(
         shape: the aggregates' shape.
         aggregates: the aggregates, in the order to keep.
     """
-    repository: _Repository[object] = _Repository(
-        _BoundSession(connection), store_tables, shape, shape.table
+    bound = _BoundSession(connection)
+    repository: _Repository[Any] = (
+        _Ledgers(bound, store_tables)
+        if shape is schema.LEDGERS
+        else _Repository(bound, store_tables, shape, shape.table)
     )
     # The database is at the migration's revision: later revisions' columns are not there.
     found = inspect(connection)
     names = [shape.table, *(c.table for c in shape.children)]
+    if shape is schema.LEDGERS:
+        names.append(schema.LEDGER_ENTRIES.table)
     repository.present = {
         store_tables.name(n): {
             c["name"] for c in found.get_columns(store_tables.name(n), schema=store_tables.schema)

@@ -24,7 +24,7 @@ from cabinet_billing.adapters.sql import schema as types
 from cabinet_billing.adapters.sql.codec import decode, loads
 from cabinet_billing.adapters.sql.store import write_new
 from cabinet_billing.domain.expense import Expense, ExpenseBook
-from cabinet_billing.domain.ledger import Ledger, LedgerEntry
+from cabinet_billing.domain.ledger import Ledger, LedgerEntry, RoundingEntry
 
 revision = "0002"
 down_revision = "0001"
@@ -84,16 +84,20 @@ def _rows(connection: sa.Connection, table: sa.Table, order: str) -> list[Any]:
 
 
 def _ledger(data: dict[str, Any], entries: list[str]) -> Ledger:
-    ledger: Ledger = decode(data, Ledger)
-    if "_entries" in data:
-        return ledger
-    booked = [loads(LedgerEntry, text) for text in entries]
-    keys: dict[str, list[LedgerEntry]] = {}
-    for entry in booked:
-        if entry.key is not None:
-            keys.setdefault(entry.key, []).append(entry)
-    index = ledger._keys if "_keys" in data else {k: tuple(v) for k, v in keys.items()}  # noqa: SLF001 - kept as stored
-    return attrs.evolve(ledger, _entries=booked, _keys=index)
+    # The entries were inline (``_entries``) or rows of their own; the index of keys
+    # (``_keys``) and the balances are recomputed from them.
+    inline = data.pop("_entries", None)
+    data.pop("_keys", None)
+    data.pop("_balances", None)
+    data.pop("_reversed", None)
+    rounding = data.pop("_rounding", [])
+    if inline is not None:
+        booked = [decode(item, LedgerEntry) for item in inline]
+    else:
+        booked = [loads(LedgerEntry, text) for text in entries]
+    return Ledger.rebuilt(
+        str(data["account_id"]), booked, [decode(r, RoundingEntry) for r in rounding]
+    )
 
 
 def _book(data: dict[str, Any], items: list[tuple[str, str]]) -> ExpenseBook:

@@ -667,3 +667,32 @@ class AccountDeletedError(ConflictError):
             f"account {account_id!r}",
             f"cannot {action}: the account was deleted at {deleted_at}",
         )
+
+
+class TransientStorageError(BillingError):
+    """The store failed in a way that trying again may cure; nothing of the unit of work stayed.
+
+    A deadlock, a serialization failure, a lost connection or a database busy with
+    another writer. The unit of work was rolled back (when the connection was lost while
+    committing, the commit may have happened: the billing run's keys make trying again
+    safe). The billing run tries the account again a few times
+    (``BillingSettings.transient_retries``) and then reports it with this error.
+
+    Attributes:
+        kind: ``"deadlock"``, ``"serialization failure"``, ``"lock timeout"``,
+            ``"lost connection"`` or ``"database busy"``.
+        code: the SQLSTATE the database answered with, when it gave one.
+        detail: the database's message.
+
+    >>> print(TransientStorageError("deadlock", "40P01", "deadlock detected"))
+    the store failed with a deadlock (SQLSTATE 40P01): deadlock detected; nothing was stored, try again
+    """
+
+    def __init__(self, kind: str, code: str | None, detail: str) -> None:
+        self.kind = kind
+        self.code = code
+        self.detail = detail
+        state = f" (SQLSTATE {code})" if code else ""
+        super().__init__(
+            f"the store failed with a {kind}{state}: {detail}; nothing was stored, try again"
+        )

@@ -32,7 +32,12 @@ deadlock on them.
 An account done for the day is recorded under a key, so running the day again changes
 nothing, and a run that stopped half-way (a crash, a deploy) finishes where it stopped
 when started again. One account failing does not stop the others: its unit of work rolls
-back and the summary names it with the reason. A dry run does the same work in units of
+back and the summary names it with the reason and the error. A transient storage failure
+(a deadlock, a serialization failure, a lost connection:
+:class:`~cabinet_billing.errors.TransientStorageError`) is tried again first, up to
+``settings.transient_retries`` times. Notifications are queued in the outbox by the unit
+of work that bills the account and delivered after its commit; a notifier that fails
+leaves them there for :meth:`BillingRun.deliver` (see docs/notifications.md). A dry run does the same work in units of
 work it never commits and charges no saved method, and returns what would have happened.
 """
 
@@ -73,7 +78,13 @@ from cabinet_billing.domain.service import Actor, BillingMode, Service, ServiceS
 from cabinet_billing.domain.subscription import RenewalSource, Subscription
 from cabinet_billing.domain.tax import TaxMode
 from cabinet_billing.domain.text import LineText
-from cabinet_billing.errors import AmountOutOfRangeError, BillingError, ConflictError, GatewayError
+from cabinet_billing.errors import (
+    AmountOutOfRangeError,
+    BillingError,
+    ConflictError,
+    GatewayError,
+    TransientStorageError,
+)
 from cabinet_billing.ports.gateway import ChargeResult, ChargeStatus
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.autopay import autopay_charge, low_balance_notice
@@ -113,10 +124,20 @@ _OUTCOME_TRIES = 3
 
 @attrs.frozen
 class AccountFailure:
-    """An account the run could not finish, and why (its changes were rolled back)."""
+    """An account the run could not finish, and why (its changes were rolled back).
+
+    Attributes:
+        account_id: the account.
+        reason: why, in words.
+        error: the error itself (e.g. a
+            :class:`~cabinet_billing.errors.TransientStorageError` that every try met).
+        attempts: how many times the account was tried.
+    """
 
     account_id: str
     reason: str
+    error: BillingError | None = attrs.field(default=None, eq=False, repr=False)
+    attempts: int = attrs.field(default=1, eq=False)
 
 
 @attrs.frozen
@@ -254,11 +275,9 @@ class BillingRun:
         failures: list[AccountFailure] = []
         for start in range(0, len(ids), max(batch_size, 1)):
             for account_id in ids[start : start + batch_size]:
-                try:
-                    done = self._run_account(account_id, today, now, tally, dry_run=dry_run)
-                except BillingError as exc:
-                    failures.append(AccountFailure(account_id, str(exc)))
-                    done = True
+                done, failure = self._try_account(account_id, today, now, tally, dry_run=dry_run)
+                if failure is not None:
+                    failures.append(failure)
                 if done:
                     processed += 1
                 else:
@@ -292,6 +311,35 @@ class BillingRun:
         return report.failed
 
     # ------------------------------------------------------------------ one account
+
+    def _try_account(
+        self,
+        account_id: str,
+        today: date,
+        now: datetime,
+        tally: _Tally,
+        *,
+        dry_run: bool,
+    ) -> tuple[bool, AccountFailure | None]:
+        """Run one account, again after a transient storage failure; its failure, if any.
+
+        A deadlock, a serialization failure or a lost connection rolled the failing unit
+        of work back; what the account's earlier units of work committed stays, and the
+        next try goes on from there (the day's key and the attempts' keys make it safe),
+        ``settings.transient_retries`` times at most. Any other error fails the account
+        at once. Either way the other accounts go on.
+        """
+        retries = self._ctx.settings.transient_retries
+        for attempt in range(1, retries + 2):
+            try:
+                return self._run_account(account_id, today, now, tally, dry_run=dry_run), None
+            except TransientStorageError as exc:
+                if attempt > retries:
+                    reason = f"{exc} (tried {attempt} times)"
+                    return True, AccountFailure(account_id, reason, exc, attempt)
+            except BillingError as exc:
+                return True, AccountFailure(account_id, str(exc), exc, attempt)
+        raise AssertionError  # pragma: no cover - the loop always returns
 
     def _run_account(
         self,

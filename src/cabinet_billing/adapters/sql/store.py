@@ -30,6 +30,11 @@ number, and a number taken by a transaction that rolls back is handed out again.
 Idempotency keys are inserted at once with ``ON CONFLICT DO NOTHING``: a key recorded by
 another transaction raises :class:`~cabinet_billing.errors.ConflictError`.
 
+A transient failure of the database inside a ``with`` block (a deadlock, a serialization
+failure, a lost connection, SQLite busy: see :mod:`cabinet_billing.adapters.sql.transient`)
+leaves it as :class:`~cabinet_billing.errors.TransientStorageError`, after the rollback,
+so that callers (the billing run) can tell what is worth trying again.
+
 SQLite serves one writer at a time (the driver opens the transaction at the first
 write); PostgreSQL serves many, at READ COMMITTED, and billing workers share the accounts
 with :meth:`SqlUnitOfWork.claim_accounts` (``FOR UPDATE SKIP LOCKED``).
@@ -72,7 +77,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
 from cabinet_billing.adapters.sql import schema
 from cabinet_billing.adapters.sql.codec import JsonValue, decode
@@ -81,6 +86,7 @@ from cabinet_billing.adapters.sql.mapping import Form, Image, Shape, is_unchange
 from cabinet_billing.adapters.sql.outbox import SqlOutbox
 from cabinet_billing.adapters.sql.revision import HEAD
 from cabinet_billing.adapters.sql.schema import DEFAULT_PREFIX, Tables, tables
+from cabinet_billing.adapters.sql.transient import transient
 from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
@@ -780,7 +786,20 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.rollback()
+        failed = None if exc is None else transient(exc)
+        try:
+            self.rollback()
+        except DBAPIError as lost:
+            # The connection is gone (so is the transaction): nothing to roll back.
+            if exc is None:
+                failed = transient(lost)
+                if failed is None:
+                    raise
+                raise failed from lost
+        if failed is not None:
+            # A deadlock, a serialization failure, a lost connection: the caller may try
+            # again (the billing run does, a few times).
+            raise failed from exc
 
     def claim_accounts(self, limit: int, after: str | None = None) -> list[str]:
         """Lock up to ``limit`` accounts for this unit of work, skipping those locked by others.

@@ -74,7 +74,9 @@ def settings(**kw: object) -> BillingSettings:
 
 
 def complete_account(account_id: str) -> Account:
-    account = Account.open(account_id, f"login-{account_id}", email="j@example.com", country="RU")
+    account = Account.open(
+        account_id, f"login-{account_id}", email="j@example.com", country="RU", currency="RUB"
+    )
     account.change_name("Fairy", "Jill")
     account.change_postal_address(PostalAddress("Moscow", "100000", "Lenina 1"))
     return account

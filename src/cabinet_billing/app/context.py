@@ -604,7 +604,13 @@ class Context:
         The money is already on the balance (which was below zero by the debt); this only
         tells the credit line and marks the statement invoices it paid.
         """
-        profile = uow.profiles.get(payment.account_id)
+        self.repay_credit_with(uow, payment.account_id, payment.id, amount, now)
+
+    def repay_credit_with(
+        self, uow: UnitOfWork, account_id: str, ref: str, amount: Money, now: datetime
+    ) -> None:
+        """Let money ``ref`` put on the balance repay the credit line (see :meth:`repay_credit`)."""
+        profile = uow.profiles.get(account_id)
         line = profile.credit
         if line is None or line.currency != amount.code or line.debt.amount == 0:
             return
@@ -614,7 +620,7 @@ class Context:
             if invoice_id is not None:
                 invoice = uow.invoices.get(invoice_id)
                 if invoice.is_open():
-                    invoice.pay(payment.id, min(part, invoice.amount_due), now.date())
+                    invoice.pay(ref, min(part, invoice.amount_due), now.date())
         if result.remainder.amount > 0 and line.unbilled.amount > 0:
             line.repay_unbilled(min(result.remainder, line.unbilled))
 

@@ -1,15 +1,21 @@
 """The provider's staff: decisions and month-end work only the provider may do.
 
-Opening a credit line and changing its limit (SPEC R1), closing a billing month into
-acts (SPEC L8), answering and closing support tickets (SPEC S1), and the reads an
-administrator needs (balances, credit). Staff calls are trusted: the host authenticates
+Opening a credit line and changing its limit (SPEC R1), adjusting a balance with a
+reason (a credit or a debit recorded in the ledger with the member of staff), the
+profile fields only support may change (SPEC A1, A2), confirming deletions (SPEC L9),
+handing on the first user (SPEC A3), resetting and checking the code word (SPEC A5),
+closing a billing month into acts (SPEC L8), answering and closing support tickets
+(SPEC S1), and the reads an administrator needs (balances, credit). Staff calls are trusted: the host authenticates
 its staff before calling them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
+
+import attrs
+import moneyed
 
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.credit import credit_view
@@ -17,6 +23,7 @@ from cabinet_billing.app.profile import ProfileView, delete_services
 from cabinet_billing.app.results import CreditStatusView
 from cabinet_billing.app.tickets import ticket_of
 from cabinet_billing.domain.access import User
+from cabinet_billing.domain.checks import check_id, check_text
 from cabinet_billing.domain.credit import CreditLine
 from cabinet_billing.domain.customer import Account, ProfileType, payment_readiness
 from cabinet_billing.domain.documents import (
@@ -26,14 +33,62 @@ from cabinet_billing.domain.documents import (
     build_act,
     ensure_can_issue_acts,
 )
-from cabinet_billing.domain.events import DeletionConfirmed
+from cabinet_billing.domain.events import BillingEvent, DeletionConfirmed
+from cabinet_billing.domain.ledger import LedgerEntry
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.security import CodeWordReset
 from cabinet_billing.domain.support import Ticket, TicketAttachment, TicketSide
 from cabinet_billing.domain.tax import TaxRate
-from cabinet_billing.errors import ConflictError, ValidationError
+from cabinet_billing.errors import (
+    ConflictError,
+    CurrencyMismatchError,
+    InsufficientFundsError,
+    InvalidAmountError,
+    ValidationError,
+)
 
-__all__ = ["Staff"]
+__all__ = ["BalanceAdjustment", "Staff"]
+
+
+@attrs.frozen(kw_only=True)
+class BalanceAdjustment:
+    """A balance adjusted by the provider's staff.
+
+    Attributes:
+        account_id: the account.
+        amount: the signed amount (positive: a credit, negative: a debit).
+        reason: why, as recorded in the ledger entry's memo.
+        by: the member of staff, recorded as the entry's reference ``staff:<by>``.
+        at: when it was booked.
+        entry_seq: the ledger entry's sequence number.
+        balance: the balance in that currency after it.
+        events: what the credit then paid (invoices paid from the balance).
+    """
+
+    account_id: str
+    amount: Money
+    reason: str
+    by: str
+    at: datetime
+    entry_seq: int
+    balance: Money
+    events: tuple[BillingEvent, ...]
+
+    @classmethod
+    def of(
+        cls, entry: LedgerEntry, balance: Money, events: tuple[BillingEvent, ...]
+    ) -> BalanceAdjustment:
+        """The adjustment an entry records."""
+        return cls(
+            account_id=entry.account_id,
+            amount=entry.amount,
+            reason=entry.memo,
+            by=(entry.ref or "").removeprefix("staff:"),
+            at=entry.at,
+            entry_seq=entry.seq,
+            balance=balance,
+            events=events,
+        )
 
 
 class Staff:
@@ -69,10 +124,16 @@ class Staff:
     def open_credit_line(self, account_id: str, limit: Money | None = None) -> CreditLine:
         """Give an account credit up to a limit (a provider's decision, SPEC R1).
 
-        Without a limit, the settings' default limit is used. Changing the limit of an
-        existing line keeps its statements; a limit below the current debt is refused.
+        Without a limit, the settings' default limit is used. The limit is in the
+        account's currency (the line's debt is weighed against that balance). Changing
+        the limit of an existing line keeps its statements; a limit below the current
+        debt is refused.
 
         Raises:
+            CurrencyMismatchError: for a limit in another currency than the account's
+                (or the line's); nothing changes.
+            PrecisionError: for a limit finer than the currency's minor unit.
+            AmountOutOfRangeError: for a new limit below the line's debt.
             ConflictError: when the settings give no credit, or no limit is given and the
                 settings have no default.
             NotFoundError: for an unknown account.
@@ -84,14 +145,100 @@ class Staff:
         if limit is None:
             raise ConflictError("credit line", "give a limit: the settings have no default")
         with self._ctx.unit_of_work() as uow:
-            uow.accounts.get(account_id)
+            account = uow.accounts.get(account_id)
             profile = uow.profiles.get(account_id)
             if profile.credit is None:
-                profile.credit = CreditLine(account_id, limit)
+                profile.credit = CreditLine.for_account(account, limit)
             else:
                 profile.credit.change_limit(limit)
             uow.commit()
             return profile.credit
+
+    # ------------------------------------------------------------------ balance
+
+    def adjust_balance(
+        self,
+        account_id: str,
+        amount: moneyed.Money,
+        *,
+        reason: str,
+        by: str,
+        key: str | None = None,
+    ) -> BalanceAdjustment:
+        """Credit (a positive amount) or debit (a negative one) a balance, saying why.
+
+        The adjustment is a ledger entry of its own (kind ``adjustment``) that keeps the
+        reason as its memo and the member of staff as its reference (``staff:<by>``), so
+        the statement and the reconciliation show it. A credit is money in like a
+        payment: it pays off what is owed first (unpaid expenses, the credit line's
+        debt) and then open invoices when the settings apply the balance to them. A
+        debit takes money that is on the balance and not spent; to bill a customer for
+        something, issue an invoice instead. With a ``key``, repeating the call returns
+        the first adjustment and books nothing.
+
+        Args:
+            account_id: the account.
+            amount: the signed amount, in the currency's minor unit.
+            reason: why, in words (e.g. "goodwill credit for the outage of 3 March").
+            by: the member of staff who adjusts.
+            key: an idempotency key for this adjustment.
+
+        Raises:
+            InvalidAmountError: for a zero amount; PrecisionError for more decimals than
+                the currency's minor unit.
+            CurrencyMismatchError: for a currency the account may not hold (the
+                settings' currencies, else the account's currency and those it holds).
+            InsufficientFundsError: for a debit beyond the unspent balance.
+            ValidationError: for an empty reason or staff name, or an amount that is not
+                Money; nothing changes.
+            ConflictError: for a key used for another adjustment.
+            NotFoundError: for an unknown account.
+        """
+        if not isinstance(amount, moneyed.Money):
+            raise ValidationError("amount", amount, "expected Money, e.g. Money('10.00', 'EUR')")
+        money = Money(amount.amount, amount.currency).require_places()
+        if not money.amount:
+            raise InvalidAmountError(str(money), "an adjustment of zero changes nothing")
+        memo = check_text("reason", reason)
+        who = check_id("by", by)
+        ctx = self._ctx
+        now = ctx.clock.now()
+        with ctx.unit_of_work() as uow:
+            account = uow.accounts.get(account_id)
+            ledger = uow.ledgers.get(account_id)
+            entry_key = None if key is None else f"staff-adjustment:{check_id('key', key)}"
+            if entry_key is not None and ledger.by_key(entry_key):
+                (entry,) = ledger.by_key(entry_key)
+                if entry.amount != money or entry.memo != memo:
+                    raise ConflictError(
+                        f"idempotency key {key!r}",
+                        f"already used for an adjustment of {entry.amount} ({entry.memo})",
+                    )
+                return BalanceAdjustment.of(entry, ledger.balance(money.code), ())
+            allowed = ctx.settings.currencies or tuple(
+                dict.fromkeys((account.profile.currency, *ledger.currencies)),
+            )
+            if money.code not in allowed:
+                raise CurrencyMismatchError(money.code, allowed, "balance adjustment")
+            book = uow.expenses.get(account_id)
+            events: list[BillingEvent] = []
+            if money.amount < 0:
+                code = money.code
+                free = max(min(ledger.balance(code), book.available(code)), Money.zero(code))
+                if -money > free:
+                    raise InsufficientFundsError(-money, free, -money - free)
+                book.withdraw(-money)
+                entry = ledger.adjust(money, now, memo=memo, ref=f"staff:{who}", key=entry_key)
+            else:
+                entry = ledger.adjust(money, now, memo=memo, ref=f"staff:{who}", key=entry_key)
+                ref = f"adjustment-{entry.seq}"
+                book.fund(ref, money)
+                ctx.repay_credit_with(uow, account_id, ref, money, now)
+                if ctx.settings.apply_balance_to_open_invoices:
+                    events += ctx.apply_balance(uow, account_id, now)
+            uow.commit()
+        ctx.notify(events)
+        return BalanceAdjustment.of(entry, ledger.balance(money.code), tuple(events))
 
     # ------------------------------------------------------------------ profile
 

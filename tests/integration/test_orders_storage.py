@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -13,10 +14,10 @@ from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
-from cabinet_billing.domain.catalog import Catalog
+from cabinet_billing.domain.catalog import AddOn, Catalog
 from cabinet_billing.domain.invoice import InvoiceStatus
 from cabinet_billing.domain.promo import PromoCode
-from cabinet_billing.domain.service import ServiceOperation, ServiceStatus
+from cabinet_billing.domain.service import Actor, ServiceOperation, ServiceStatus
 from cabinet_billing.errors import PromoCodeError
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.proration import ProrationMethod, ProrationPolicy
@@ -51,12 +52,23 @@ def cabinet_over(new_uow: Callable[[], UnitOfWork]) -> Cabinet:
             gateway=SandboxGateway(b"orders storage tests: 32+ bytes of key"),
         ),
         BillingSettings(
-            catalog=Catalog([VPS]),
+            catalog=Catalog([VPS, SHOP]),
             promo_codes=(WELCOME, FREE),
             proration=ProrationPolicy(method=ProrationMethod.ANNIVERSARY),
         ),
     )
     return billing.cabinet("acc-1", "u-1")
+
+
+def provider_over(new_uow: Callable[[], UnitOfWork]) -> Billing:
+    """The provider's side over the store, as another process sees it."""
+    return Billing(
+        Ports(
+            unit_of_work=new_uow,
+            clock=FixedClock(START),
+            gateway=SandboxGateway(b"orders storage tests: 32+ bytes of key"),
+        ),
+    )
 
 
 def cart_with(code: PromoCode) -> Cart:
@@ -105,3 +117,41 @@ def test_item_15_full_discount_order_is_stored_paid(opened: Callable[[], UnitOfW
         ServiceOperation.OPENING,
         date(2024, 4, 5),
     )
+
+
+SHOP = Plan(
+    "shop",
+    "Shop",
+    ProductKind.SAAS,
+    {"month": Money("50.00", "EUR")},
+    [AddOn("ipv4", "IPv4", {"month": Money("5.00", "EUR")}, included=1)],
+)
+
+
+@pytest.mark.spec("C5", "C6")
+def test_a_services_ip_configuration_and_state_are_stored(
+    opened: Callable[[], UnitOfWork],
+) -> None:
+    cart = Cart("acc-1", "EUR")
+    cart.add(SHOP, "month", {"ipv4": 3})
+    placed = cabinet_over(opened).orders.checkout(cart, "card", order_id="o-1")
+    [service_id] = placed.service_ids
+    with opened() as uow:
+        invoice = uow.invoices.get(placed.invoice.id)
+        # Paid by hand here: the stores keep what the cabinet does next.
+        service = uow.services.get(service_id)
+        service.mark_paid(date(2024, 4, 5), Actor.system(), START, f"invoice {invoice.number}")
+        service.begin_processing(ServiceOperation.OPENING, Actor.system(), START)
+        uow.commit()
+    provider = provider_over(opened)
+    provider.services.finish(service_id, ip="203.0.113.5")
+    cabinet_over(opened).services.stop(service_id)
+    view = cabinet_over(opened).services.view(service_id)
+    assert (view.ip, view.configuration, view.status, view.paid_until) == (
+        "203.0.113.5",
+        {"ipv4": Decimal(3)},
+        ServiceStatus.STOPPED_BY_CLIENT,
+        date(2024, 4, 5),
+    )
+    page = cabinet_over(opened).services.list(limit=1)
+    assert ([v.id for v in page.services], page.next_after) == ([service_id], None)

@@ -35,6 +35,7 @@ def test_catalogue_is_data_and_holds_the_named_actions() -> None:
         "services.order",
         "services.renew",
         "services.delete",
+        "services.manage",
         "support.view",
         "support.write",
         "payers.manage",
@@ -71,7 +72,7 @@ def test_owner_has_every_right() -> None:
     owner = users.get("u-1")
     assert owner.is_owner
     assert owner.rights == frozenset(DEFAULT_CATALOGUE.actions)
-    assert [users.can("u-1", a) for a in DEFAULT_CATALOGUE.actions] == [True] * 12
+    assert [users.can("u-1", a) for a in DEFAULT_CATALOGUE.actions] == [True] * 13
 
 
 def test_rights_are_per_action() -> None:
@@ -130,7 +131,7 @@ def test_disabled_user_can_do_nothing() -> None:
     users = astra_users()
     users.disable("u-2")
     assert not users.get("u-2").enabled
-    assert [users.can("u-2", a) for a in DEFAULT_CATALOGUE.actions] == [False] * 12
+    assert [users.can("u-2", a) for a in DEFAULT_CATALOGUE.actions] == [False] * 13
     with pytest.raises(AccessDeniedError) as info:
         users.ensure_can("u-2", "invoices.pay")
     assert str(info.value) == (

@@ -157,6 +157,33 @@ def checkout(cabinet: Cabinet, order_id: str) -> object:
     return cabinet.orders.checkout(cart, "wallet", order_id=order_id)
 
 
+def checkout_daily(cabinet: Cabinet, order_id: str) -> object:
+    cart = Cart(ACCOUNT, "RUB")
+    cart.add(Plan("cloud", "Cloud", ProductKind.VPS, {"month": rub("660.00")}), "month")
+    return cabinet.orders.checkout_daily(cart, order_id=order_id)
+
+
+def open_daily(w: World) -> str:
+    """A daily-billed cloud server of acc-1, opened (active)."""
+    [service_id] = checkout_daily(w.owner, "o-daily-prepared").service_ids  # type: ignore[attr-defined]
+    w.s.billing.services.finish(service_id)
+    return service_id  # type: ignore[no-any-return]
+
+
+def daily_service(w: World) -> str:
+    with MemoryUnitOfWork(w.s.store) as uow:
+        services = uow.services.for_account(ACCOUNT)
+    return next(s.id for s in services if s.billing_mode.value == "daily")
+
+
+def unpaid_service(w: World) -> str:
+    """The service of the unpaid order of acc-1."""
+    with MemoryUnitOfWork(w.s.store) as uow:
+        service_id = uow.invoices.get(w.invoice_id).lines[0].service_id
+    assert service_id is not None
+    return service_id
+
+
 def company_payer(payer_id: str = "p-1") -> Payer:
     return Payer(
         payer_id,
@@ -297,6 +324,7 @@ USE_CASES: list[Row] = [
     # orders
     Row("orders", "place", "services.order", lambda c, w: order(w, c, "100.00", "o-matrix")),
     Row("orders", "checkout", "services.order", lambda c, w: checkout(c, "o-matrix-cart")),
+    Row("orders", "checkout_daily", "services.order", lambda c, w: checkout_daily(c, "o-daily")),
     # payers
     Row("payers", "add", "payers.manage", lambda c, w: c.payers.add(company_payer("p-2"))),
     Row("payers", "update", "payers.manage", lambda c, w: c.payers.update(company_payer())),
@@ -438,6 +466,44 @@ USE_CASES: list[Row] = [
     ),
     # services
     Row("services", "renew", "services.renew", lambda c, w: c.services.renew(w.service_id)),
+    Row("services", "view", "services.view", lambda c, w: c.services.view(w.service_id)),
+    Row("services", "list", "services.view", lambda c, w: c.services.list(limit=1)),
+    Row("services", "stop", "services.manage", lambda c, w: c.services.stop(w.service_id)),
+    Row(
+        "services",
+        "start",
+        "services.manage",
+        lambda c, w: c.services.start(w.service_id),
+        prepare=lambda w: w.owner.services.stop(w.service_id),
+    ),
+    Row(
+        "services",
+        "suspend",
+        "services.manage",
+        lambda c, w: c.services.suspend(daily_service(w)),
+        prepare=open_daily,
+    ),
+    Row(
+        "services",
+        "resume",
+        "services.manage",
+        lambda c, w: c.services.resume(daily_service(w)),
+        prepare=lambda w: w.owner.services.suspend(open_daily(w)),
+    ),
+    Row("services", "reboot", "services.manage", lambda c, w: c.services.reboot(w.service_id)),
+    Row("services", "delete", "services.delete", lambda c, w: c.services.delete(w.service_id)),
+    Row(
+        "services",
+        "cancel",
+        "services.delete",
+        lambda c, w: c.services.cancel(unpaid_service(w)),
+    ),
+    Row(
+        "services",
+        "renew_now",
+        "services.renew",
+        lambda c, w: c.services.renew_now(w.service_id),
+    ),
     Row(
         "services",
         "set_auto_renewal",

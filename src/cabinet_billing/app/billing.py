@@ -25,6 +25,7 @@ from cabinet_billing.app.gate import Gate
 from cabinet_billing.app.pay_links import PayLinks
 from cabinet_billing.app.run import BillingRun
 from cabinet_billing.app.security import record_login
+from cabinet_billing.app.services import ProviderServices
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.app.staff import Staff
 from cabinet_billing.app.webhooks import Webhooks
@@ -48,6 +49,7 @@ class Billing:
         webhooks: the payment provider's callbacks.
         bank: bank statements.
         staff: the provider's staff actions.
+        services: what the provider's control panel reports about services.
         pay_links: paying without logging in.
     """
 
@@ -59,6 +61,7 @@ class Billing:
         self.bank = Bank(self._ctx)
         self.staff = Staff(self._ctx)
         self.pay_links = PayLinks(self._ctx)
+        self.services = ProviderServices(self._ctx)
 
     @property
     def settings(self) -> BillingSettings:

@@ -28,7 +28,9 @@ not sell, a promo code it does not accept or that this customer already used).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+
+import attrs
 
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Call, Gate
@@ -39,13 +41,21 @@ from cabinet_billing.domain.catalog import Plan
 from cabinet_billing.domain.customer import Account, payment_readiness
 from cabinet_billing.domain.events import BillingEvent, InvoicePaid, OrderPlaced
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, IssuedLine
+from cabinet_billing.domain.money import Money, sum_money
+from cabinet_billing.domain.periods import PeriodUnit, period_end
 from cabinet_billing.domain.promo import PromoCode, find_code, redemption_key
-from cabinet_billing.domain.service import Actor, Service, ServiceAction
+from cabinet_billing.domain.service import (
+    Actor,
+    BillingMode,
+    Service,
+    ServiceAction,
+    ServiceOperation,
+)
 from cabinet_billing.domain.text import LineText
-from cabinet_billing.errors import ConflictError, OrderRejectedError
+from cabinet_billing.errors import ConflictError, InsufficientFundsError, OrderRejectedError
 from cabinet_billing.rules.credit_limit import CreditAction
 
-__all__ = ["BALANCE_METHOD", "CabinetOrders", "cancel_order_services"]
+__all__ = ["BALANCE_METHOD", "CabinetOrders", "DailyOrder", "cancel_order_services"]
 
 #: The payment method id of paying from the account's balance: always offered.
 BALANCE_METHOD = "balance"
@@ -141,6 +151,89 @@ class CabinetOrders:
             result = self._place(call, order.id, order.payment_method_id, summary, payer_id)
         self._ctx.notify(result.events)
         return result
+
+    def checkout_daily(self, cart: Cart, *, order_id: str) -> DailyOrder:
+        """Order the cart's items as daily-billed services (Astra Cloud's cloud servers).
+
+        A daily-billed service is paid day by day from the balance by the billing run
+        (the day's part of its period price, at accrual precision), so nothing is
+        invoiced up front: each service is paid up to today and opens at once. The
+        balance (and the credit line, when the account has one) must cover the first
+        day. Promo codes discount orders paid up front and are refused here.
+
+        Raises:
+            AccessDeniedError: without the right ``services.order``.
+            OrderRejectedError: as :meth:`checkout`, and for a cart with a promo code.
+            ProfileIncompleteError: while the profile does not allow paying (SPEC A2).
+            InsufficientFundsError: when the balance does not cover the first day.
+            ConflictError: when an order with this id was placed already.
+            DeletionPendingError: while the account's deletion is pending.
+        """
+        ctx = self._ctx
+        if cart.promo is not None:
+            raise OrderRejectedError(
+                "promo_code",
+                cart.promo.code,
+                "a daily-billed service is charged day by day; promo codes discount orders "
+                "paid up front",
+            )
+        with self._gate.open("services.order") as call:
+            uow, now, today, account = call.uow, call.now, call.today, call.account
+            summary = _price(
+                ctx,
+                call,
+                customer_id=cart.customer_id,
+                currency=cart.currency,
+                method_id=BALANCE_METHOD,
+                items=cart.items,
+                promo=None,
+                covered=None,
+            )
+            ctx.ensure_profile_may_pay(uow, account.id)
+            key = f"order:{order_id}"
+            if uow.keys.seen(key):
+                raise ConflictError(f"order {order_id!r}", "was placed already")
+            code = cart.currency
+            first_day = sum_money(
+                (
+                    ctx.settings.rounding.accrual(line.then / _days(line, today))
+                    for line in summary.lines
+                ),
+                code,
+            )
+            spendable = ctx.spendable(uow, account.id, code, with_credit=True)
+            if spendable < first_day:
+                raise InsufficientFundsError(first_day, spendable, first_day - spendable)
+            uow.keys.record(key)
+            service_ids: list[str] = []
+            for line in summary.lines:
+                service = _new_service(
+                    service_id=ctx.next_id(uow, "service"),
+                    account=account,
+                    user_id=call.user.id,
+                    line=line,
+                    currency=code,
+                    now=now,
+                    billing_mode=BillingMode.DAILY,
+                )
+                service.mark_paid(today, Actor.system(), now, "billed daily from the balance")
+                if ctx.settings.open_on_payment:
+                    service.begin_processing(ServiceOperation.OPENING, Actor.system(), now)
+                uow.services.add(service)
+                service_ids.append(service.id)
+            events: list[BillingEvent] = [
+                OrderPlaced(
+                    account_id=account.id,
+                    at=now,
+                    order_id=order_id,
+                    invoice_id="",
+                    service_ids=tuple(service_ids),
+                ),
+            ]
+            uow.commit()
+        cart.clear()
+        ctx.notify(events)
+        return DailyOrder(service_ids=tuple(service_ids), first_day=first_day, events=tuple(events))
 
     def _place(
         self,
@@ -250,6 +343,24 @@ class CabinetOrders:
             paid_from_balance=paid,
             events=tuple(events),
         )
+
+
+@attrs.frozen(kw_only=True)
+class DailyOrder:
+    """Daily-billed services ordered: their ids, what their first day costs, the events."""
+
+    service_ids: tuple[str, ...]
+    first_day: Money
+    events: tuple[BillingEvent, ...]
+
+
+def _days(line: CartLine, today: date) -> int:
+    """The days one period of the line's price is spread over (as the billing run does)."""
+    period = line.item.period
+    if period.unit is PeriodUnit.DAY:
+        return period.count
+    start = today.replace(day=1)
+    return (period_end(start, period) - start).days
 
 
 def cancel_order_services(call: Call, invoice: Invoice) -> list[str]:
@@ -393,6 +504,7 @@ def _new_service(
     line: CartLine,
     currency: str,
     now: datetime,
+    billing_mode: BillingMode = BillingMode.PERIODIC,
 ) -> Service:
     item = line.item
     quantities = dict(item.quantities)
@@ -409,6 +521,8 @@ def _new_service(
         auto_renew=account.settings.auto_renew_default,
         # Every period of the cycle ends at anchor + n * period (SPEC C2).
         anchor=line.anchor,
+        billing_mode=billing_mode,
+        configuration={ln.code: ln.quantity for ln in line.quote.lines[1:]},
         # Every period the plan sells, so that a renewal for another period is priced
         # from the plan (SPEC X1).
         prices=item.plan.price_list(currency, quantities),

@@ -1,31 +1,69 @@
-"""The cabinet's services: renewing by hand and automatic renewal (SPEC L4, R4).
+"""The cabinet's services: the client's actions, the services list, renewals (SPEC C5, C6, L4, R4).
 
-Renewing a service issues an invoice for its next period(s) (Introserv: "Renewing an
-order issues an invoice for the next period"); automatic renewal pays each period from
-the balance or from a saved method, on the schedule of the billing run.
+Every action the service lifecycle lets a client take is a use case of
+``cabinet.services``: stop and start (periodic billing), suspend and resume (daily
+billing), reboot, cancel an unpaid order, delete a paid service, renew now from the
+balance. Renewing a service issues an invoice for its next period(s) (Introserv:
+"Renewing an order issues an invoice for the next period"); automatic renewal pays each
+period from the balance or from a saved method, on the schedule of the billing run. The
+list and the view show per service its IP, configuration, paid-until date, days left
+and the actions that work for it now. The provider's control panel reports the end of
+what it runs (opening, reboot, deletion) through ``billing.services``.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Call, Gate
+from cabinet_billing.app.orders import cancel_order_services
 from cabinet_billing.domain.billing_profile import BillingProfile
+from cabinet_billing.domain.checks import check_text
+from cabinet_billing.domain.events import BillingEvent
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, InvoiceLine
+from cabinet_billing.domain.orders import (
+    OrdersQuery,
+    ServicePage,
+    ServiceUseCase,
+    ServiceView,
+    list_orders,
+    order_row,
+)
 from cabinet_billing.domain.periods import Period
 from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod
-from cabinet_billing.domain.service import Service, ServiceStatus
+from cabinet_billing.domain.service import (
+    Actor,
+    ActorRole,
+    BillingMode,
+    Service,
+    ServiceAction,
+    ServiceOperation,
+    ServiceStatus,
+    ServiceStep,
+)
 from cabinet_billing.domain.subscription import RenewalSource, Subscription
 from cabinet_billing.domain.text import LineText
-from cabinet_billing.errors import ConflictError, NotFoundError, ValidationError
+from cabinet_billing.errors import (
+    ConflictError,
+    InsufficientFundsError,
+    InvalidTransitionError,
+    NotFoundError,
+    ValidationError,
+)
 from cabinet_billing.rules.credit_limit import CreditAction
 
-__all__ = ["CabinetServices"]
+__all__ = ["CabinetServices", "ProviderServices"]
 
 
 class CabinetServices:
-    """Renewals and auto-renewal of the account's services (right ``services.renew``)."""
+    """The client's actions on the account's services, the services list and renewals.
+
+    Rights: ``services.view`` to read, ``services.manage`` to stop, start, suspend,
+    resume and reboot, ``services.delete`` to cancel and delete, ``services.renew`` to
+    renew and change auto-renewal.
+    """
 
     def __init__(self, context: Context, gate: Gate) -> None:
         self._ctx = context
@@ -62,43 +100,17 @@ class CabinetServices:
         ctx = self._ctx
         with self._gate.open("services.renew") as call:
             call.account.ensure_not_closing("renew services")
-            uow, today = call.uow, call.today
+            uow = call.uow
             service = _service(call, service_id)
             if payer_id is not None:
                 uow.payers.get(call.account.id).bill_service(service_id, payer_id)
-            for other in uow.invoices.for_account(call.account.id):
-                if (
-                    other.is_open()
-                    and other.kind is InvoiceKind.RENEWAL
-                    and any(ln.service_id == service_id for ln in other.lines)
-                ):
-                    raise ConflictError(
-                        f"service {service_id}",
-                        f"invoice {other.number} for its renewal is unpaid; pay or delete it",
-                    )
-            ctx.ensure_credit_allows(
-                uow, call.account.id, service.price.code, CreditAction.RENEW_THROUGH_CART, today
-            )
-            until = service.next_paid_until(periods)
-            invoice = ctx.issue_invoice(
-                uow,
-                call.account.id,
-                [
-                    InvoiceLine.of(
-                        LineText.of("line.renewal", plan=service.plan_name, until=until),
-                        service.price * periods,
-                        service_id=service_id,
-                        paid_until=until,
-                    ),
-                ],
-                today=today,
-                due_on=min(
-                    today + timedelta(days=ctx.settings.invoice_due_days),
-                    max(service.paid_until or today, today),
-                ),
-                kind=InvoiceKind.RENEWAL,
-                payment_method_id=method_id,
-            )
+            other = _open_renewal(call, service_id)
+            if other is not None:
+                raise ConflictError(
+                    f"service {service_id}",
+                    f"invoice {other.number} for its renewal is unpaid; pay or delete it",
+                )
+            invoice = _issue_renewal(ctx, call, service, periods, method_id)
             uow.commit()
         ctx.notify([ctx.issued(invoice, call.now)])
         return invoice
@@ -218,6 +230,313 @@ class CabinetServices:
                 sub.switch_off()
             call.uow.commit()
 
+    # ------------------------------------------------------------------ client actions
+
+    def stop(self, service_id: str) -> Service:
+        """Stop a periodically billed service (its paid period runs on; SPEC C5).
+
+        Raises:
+            AccessDeniedError: without the right ``services.manage``.
+            NotFoundError: for a service of another account.
+            InvalidTransitionError: unless the service is active and billed per period,
+                naming what its state allows.
+        """
+        return self._act("services.manage", service_id, Service.stop, "stopped by the client")
+
+    def start(self, service_id: str) -> Service:
+        """Start a service the client stopped (SPEC C5).
+
+        Raises:
+            AccessDeniedError: without the right ``services.manage``.
+            NotFoundError: for a service of another account.
+            InvalidTransitionError: unless the client stopped it.
+        """
+        return self._act("services.manage", service_id, Service.start, "started by the client")
+
+    def suspend(self, service_id: str) -> Service:
+        """Suspend a daily-billed service: it is not charged while suspended (SPEC C5).
+
+        Raises:
+            AccessDeniedError: without the right ``services.manage``.
+            NotFoundError: for a service of another account.
+            InvalidTransitionError: unless the service is active and billed daily.
+        """
+        return self._act("services.manage", service_id, Service.suspend, "suspended by the client")
+
+    def resume(self, service_id: str) -> Service:
+        """Resume a daily-billed service the client suspended (SPEC C5).
+
+        Raises:
+            AccessDeniedError: without the right ``services.manage``.
+            NotFoundError: for a service of another account.
+            InvalidTransitionError: unless the client suspended it.
+        """
+        return self._act("services.manage", service_id, Service.resume, "resumed by the client")
+
+    def reboot(self, service_id: str) -> Service:
+        """Ask the control panel to reboot an active service.
+
+        The service is *processing* until the provider reports the reboot done
+        (:meth:`ProviderServices.finish`).
+
+        Raises:
+            AccessDeniedError: without the right ``services.manage``.
+            NotFoundError: for a service of another account.
+            InvalidTransitionError: unless the service is active.
+        """
+        return self._act(
+            "services.manage",
+            service_id,
+            lambda svc, actor, at, why: svc.begin_processing(
+                ServiceOperation.REBOOTING, actor, at, why
+            ),
+            "reboot requested by the client",
+        )
+
+    def delete(self, service_id: str) -> Service:
+        """Delete a paid service: it is *deleting* until the provider reports it gone.
+
+        Its automatic renewal stops at once. An order not yet paid is cancelled with
+        :meth:`cancel` instead.
+
+        Raises:
+            AccessDeniedError: without the right ``services.delete``.
+            NotFoundError: for a service of another account.
+            InvalidTransitionError: for a service that was never paid (cancel it), or one
+                the state machine does not let the client delete now.
+        """
+        with self._gate.open("services.delete") as call:
+            service = _service(call, service_id)
+            if service.awaiting_payment:
+                raise InvalidTransitionError(
+                    f"service {service_id} (awaiting payment)",
+                    "delete",
+                    ["cancel"],
+                )
+            service.begin_processing(
+                ServiceOperation.DELETING,
+                Actor.client(call.user.id),
+                call.now,
+                "deletion requested by the client",
+            )
+            _stop_renewing(call, service)
+            call.uow.commit()
+        return service
+
+    def cancel(self, service_id: str) -> tuple[str, ...]:
+        """Cancel an order that was not paid: all of its services and its invoice.
+
+        An issued invoice is never edited, so cancelling one service of an unpaid order
+        cancels the whole order: every service its open invoice orders is cancelled and
+        the invoice is deleted (SPEC C4: to buy part of it, check out again).
+
+        Returns:
+            The ids of the services cancelled.
+
+        Raises:
+            AccessDeniedError: without the right ``services.delete``.
+            NotFoundError: for a service of another account.
+            InvalidTransitionError: for a paid service (delete it instead), naming what
+                its state allows.
+        """
+        with self._gate.open("services.delete") as call:
+            service = _service(call, service_id)
+            actor = Actor.client(call.user.id)
+            if not service.can(ServiceAction.CANCEL, actor.role):
+                allowed = [str(step) for step in service.available_steps(actor.role)]
+                raise InvalidTransitionError(
+                    f"service {service_id} ({service.status.value})", "cancel", allowed
+                )
+            invoice = _open_order_invoice(call, service_id)
+            cancelled: list[str] = []
+            if invoice is not None:
+                invoice.delete(call.today, reason=f"order cancelled by {call.user.id}")
+                cancelled = cancel_order_services(call, invoice)
+            if service.id not in cancelled:
+                service.cancel(actor, call.now, "cancelled by the client")
+                cancelled.append(service.id)
+            call.uow.commit()
+        return tuple(cancelled)
+
+    def renew_now(self, service_id: str, *, periods: int = 1) -> Invoice:
+        """Renew a service now, paid from the balance (SPEC L2, L4).
+
+        Pays the service's unpaid renewal invoice from the balance, or issues one for the
+        next ``periods`` and pays it; the paid period is extended at once.
+
+        Raises:
+            AccessDeniedError: without the right ``services.renew``.
+            NotFoundError: for a service of another account.
+            InsufficientFundsError: when the balance does not cover it, naming what is
+                missing; nothing is issued then.
+            ConflictError: when the service was never paid.
+            CreditBlockedError: while the account's credit line is blocked.
+            ProfileIncompleteError: while the profile does not allow paying (SPEC A2).
+            DeletionPendingError: while the account's deletion is pending.
+        """
+        ctx = self._ctx
+        with self._gate.open("services.renew") as call:
+            call.account.ensure_not_closing("renew services")
+            uow = call.uow
+            ctx.ensure_profile_may_pay(uow, call.account.id)
+            service = _service(call, service_id)
+            invoice = _open_renewal(call, service_id)
+            events: list[BillingEvent] = []
+            if invoice is None:
+                invoice = _issue_renewal(ctx, call, service, periods, None)
+                events.append(ctx.issued(invoice, call.now))
+            code = invoice.currency
+            ctx.ensure_credit_allows(
+                uow, call.account.id, code, CreditAction.PAY_FROM_BALANCE, call.today
+            )
+            free = ctx.spendable(uow, call.account.id, code, with_credit=False)
+            due = invoice.amount_due
+            if free < due:
+                raise InsufficientFundsError(due, free, due - free)
+            events += ctx.settle(uow, invoice, due, call.now, from_balance=True)
+            uow.commit()
+        ctx.notify(events)
+        return invoice
+
+    # ------------------------------------------------------------------ reads
+
+    def view(self, service_id: str) -> ServiceView:
+        """One service as the cabinet shows it (SPEC C6).
+
+        Its IP, configuration, paid-until date, days left and the actions that work for
+        it now, for this user.
+
+        Raises:
+            AccessDeniedError: without the right ``services.view``.
+            NotFoundError: for a service of another account.
+        """
+        with self._gate.open("services.view") as call:
+            return _view(call, _service(call, service_id))
+
+    def list(
+        self,
+        query: OrdersQuery | None = None,
+        *,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> ServicePage:
+        """The account's services, searched, filtered and sorted, a page at a time (SPEC C6).
+
+        Args:
+            query: the search, status filter and sort (default: every service but
+                deleted ones, oldest first).
+            limit: the most services on a page (1 to 500).
+            after: the ``next_after`` of the previous page, to read the next one.
+
+        Raises:
+            AccessDeniedError: without the right ``services.view``.
+            ValidationError: for a limit outside 1 to 500, or an ``after`` that is not a
+                service of this list.
+        """
+        if not _is_page_size(limit):
+            raise ValidationError("limit", limit, f"a page holds 1 to {_MAX_PAGE} services")
+        with self._gate.open("services.view") as call:
+            services = {s.id: s for s in call.uow.services.for_account(call.account.id)}
+            rows = list_orders(services.values(), call.today, query).rows
+            start = 0
+            if after is not None:
+                ids = [row.id for row in rows]
+                if after not in ids:
+                    raise ValidationError(
+                        "after", after, "not a service of this list; read it again from the start"
+                    )
+                start = ids.index(after) + 1
+            page = rows[start : start + limit]
+            views = tuple(_view(call, services[row.id]) for row in page)
+        more = start + limit < len(rows)
+        return ServicePage(
+            services=views,
+            total=len(rows),
+            next_after=views[-1].id if more and views else None,
+        )
+
+    # ------------------------------------------------------------------ machinery
+
+    def _act(
+        self,
+        right: str,
+        service_id: str,
+        step: Callable[[Service, Actor, datetime, str], object],
+        reason: str,
+    ) -> Service:
+        with self._gate.open(right) as call:
+            service = _service(call, service_id)
+            step(service, Actor.client(call.user.id), call.now, reason)
+            call.uow.commit()
+        return service
+
+
+class ProviderServices:
+    """What the provider's control panel reports about services (``billing.services``).
+
+    Opening, rebooting, turning off and on and deleting run in the provider's control
+    panel; the service is *processing* meanwhile. The panel reports the end here, and
+    keeps the service's IP address on it. These are the provider's calls: no cabinet
+    user or right is involved.
+
+    Args:
+        context: the billing's shared machinery.
+    """
+
+    def __init__(self, context: Context) -> None:
+        self._ctx = context
+
+    def finish(self, service_id: str, *, ip: str | None = None) -> Service:
+        """The operation under way succeeded: the service reaches the state it implies.
+
+        Args:
+            service_id: the service.
+            ip: the address the panel gave the service (e.g. when opening it), if any.
+
+        Raises:
+            NotFoundError: for an unknown service.
+            ValidationError: for an ``ip`` that is not an IPv4 or IPv6 address.
+            InvalidTransitionError: when the service is not processing.
+        """
+        with self._ctx.unit_of_work() as uow:
+            now = self._ctx.clock.now()
+            service = uow.services.get(service_id)
+            operation = service.operation
+            if ip is not None:
+                service.assign_ip(ip)
+            service.finish_processing(Actor.system(), now, f"{operation} done")
+            uow.commit()
+        return service
+
+    def fail(self, service_id: str, reason: str) -> Service:
+        """The operation under way failed: the service goes back where it began.
+
+        Raises:
+            NotFoundError: for an unknown service.
+            ValidationError: without a reason.
+            InvalidTransitionError: when the service is not processing.
+        """
+        check_text("reason", reason)
+        with self._ctx.unit_of_work() as uow:
+            service = uow.services.get(service_id)
+            service.fail_processing(Actor.system(), self._ctx.clock.now(), reason)
+            uow.commit()
+        return service
+
+    def assign_ip(self, service_id: str, ip: str | None) -> Service:
+        """Keep the service's main IP address (``None`` removes it).
+
+        Raises:
+            NotFoundError: for an unknown service.
+            ValidationError: for text that is not an IPv4 or IPv6 address.
+            ConflictError: when the service is deleted.
+        """
+        with self._ctx.unit_of_work() as uow:
+            service = uow.services.get(service_id)
+            service.assign_ip(ip)
+            uow.commit()
+        return service
+
 
 def _card_autopay_stopped(
     context: Context, profile: BillingProfile, method: SavedPaymentMethod
@@ -249,3 +568,130 @@ def _service(call: Call, service_id: str) -> Service:
     if service.account_id != call.account.id:
         raise NotFoundError("service", service_id)
     return service
+
+
+#: The most services one page of :meth:`CabinetServices.list` holds.
+_MAX_PAGE = 500
+
+#: The right each cabinet action of a service needs.
+_RIGHTS = {
+    ServiceUseCase.PAY: "invoices.pay",
+    ServiceUseCase.RENEW: "services.renew",
+    ServiceUseCase.RENEW_NOW: "services.renew",
+    ServiceUseCase.STOP: "services.manage",
+    ServiceUseCase.START: "services.manage",
+    ServiceUseCase.SUSPEND: "services.manage",
+    ServiceUseCase.RESUME: "services.manage",
+    ServiceUseCase.REBOOT: "services.manage",
+    ServiceUseCase.CANCEL: "services.delete",
+    ServiceUseCase.DELETE: "services.delete",
+}
+
+
+def _is_page_size(value: object) -> bool:
+    return type(value) is int and 1 <= value <= _MAX_PAGE
+
+
+def _open_renewal(call: Call, service_id: str) -> Invoice | None:
+    """The service's unpaid renewal invoice, if it has one."""
+    for invoice in call.uow.invoices.for_account(call.account.id):
+        if (
+            invoice.is_open()
+            and invoice.kind is InvoiceKind.RENEWAL
+            and any(ln.service_id == service_id for ln in invoice.lines)
+        ):
+            return invoice
+    return None
+
+
+def _open_order_invoice(call: Call, service_id: str) -> Invoice | None:
+    """The unpaid order invoice that orders the service, if there is one."""
+    for invoice in call.uow.invoices.for_account(call.account.id):
+        if (
+            invoice.is_open()
+            and invoice.kind is InvoiceKind.ORDER
+            and any(ln.service_id == service_id for ln in invoice.lines)
+        ):
+            return invoice
+    return None
+
+
+def _issue_renewal(
+    ctx: Context, call: Call, service: Service, periods: int, method_id: str | None
+) -> Invoice:
+    """Issue the invoice of the service's next ``periods`` (SPEC L4)."""
+    uow, today = call.uow, call.today
+    ctx.ensure_credit_allows(
+        uow, call.account.id, service.price.code, CreditAction.RENEW_THROUGH_CART, today
+    )
+    until = service.next_paid_until(periods)
+    return ctx.issue_invoice(
+        uow,
+        call.account.id,
+        [
+            InvoiceLine.of(
+                LineText.of("line.renewal", plan=service.plan_name, until=until),
+                service.price * periods,
+                service_id=service.id,
+                paid_until=until,
+            ),
+        ],
+        today=today,
+        due_on=min(
+            today + timedelta(days=ctx.settings.invoice_due_days),
+            max(service.paid_until or today, today),
+        ),
+        kind=InvoiceKind.RENEWAL,
+        payment_method_id=method_id,
+    )
+
+
+def _stop_renewing(call: Call, service: Service) -> None:
+    """Switch the automatic renewal of a service off (it is being deleted)."""
+    service.set_auto_renew(False)
+    sub = call.uow.profiles.get(call.account.id).subscription(service.id)
+    if sub is not None:
+        sub.switch_off()
+
+
+def _use_cases(call: Call, service: Service) -> tuple[ServiceUseCase, ...]:
+    """The cabinet actions that work for the service now, for this user."""
+    client = ActorRole.CLIENT
+    allowed = set(service.available_steps(client))
+    closing = call.account.pending_deletion is not None or call.account.is_deleted
+    found: list[ServiceUseCase] = []
+    if service.awaiting_payment and _open_order_invoice(call, service.id) is not None:
+        found.append(ServiceUseCase.PAY)
+    if (
+        service.paid
+        and not closing
+        and service.billing_mode is BillingMode.PERIODIC
+        and ServiceStep(ServiceAction.RENEW) in allowed
+    ):
+        if _open_renewal(call, service.id) is None:
+            found.append(ServiceUseCase.RENEW)
+        found.append(ServiceUseCase.RENEW_NOW)
+    steps = {
+        ServiceUseCase.STOP: ServiceStep(ServiceAction.STOP),
+        ServiceUseCase.START: ServiceStep(ServiceAction.START),
+        ServiceUseCase.SUSPEND: ServiceStep(ServiceAction.SUSPEND),
+        ServiceUseCase.RESUME: ServiceStep(ServiceAction.RESUME),
+        ServiceUseCase.REBOOT: ServiceStep(
+            ServiceAction.BEGIN_PROCESSING, ServiceOperation.REBOOTING
+        ),
+        ServiceUseCase.CANCEL: ServiceStep(ServiceAction.CANCEL),
+    }
+    found += [use_case for use_case, step in steps.items() if step in allowed]
+    deleting = ServiceStep(ServiceAction.BEGIN_PROCESSING, ServiceOperation.DELETING)
+    if service.paid and deleting in allowed:
+        found.append(ServiceUseCase.DELETE)
+    return tuple(u for u in found if call.users.can(call.user.id, _RIGHTS[u]))
+
+
+def _view(call: Call, service: Service) -> ServiceView:
+    return ServiceView(
+        row=order_row(service, call.today),
+        configuration=dict(service.configuration),
+        billing_mode=service.billing_mode,
+        actions=_use_cases(call, service),
+    )

@@ -127,6 +127,7 @@ DEFAULT_CATALOGUE: Final = RightsCatalogue(
         Right("services.order", "order new services"),
         Right("services.renew", "renew services and change auto-renewal"),
         Right("services.delete", "delete services"),
+        Right("services.manage", "stop, start, suspend, resume and reboot services"),
         Right("support.view", "read support tickets"),
         Right("support.write", "open and answer support tickets"),
         Right("payers.manage", "create, edit, merge and delete payers"),
@@ -297,7 +298,7 @@ class AccountUsers:
         >>> users = AccountUsers.create("acc-1", "u-1", "Jill", "j@test.com")
         >>> _ = users.add("u-2", "Anna", "anna@test.com", rights=["invoices.view"])
         >>> sorted(users.rights_of("u-2")), len(users.rights_of("u-1"))
-        (['invoices.view'], 12)
+        (['invoices.view'], 13)
         """
         user = self.get(user_id)
         return frozenset(self.catalogue.actions) if user.is_owner else user.rights

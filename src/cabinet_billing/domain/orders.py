@@ -47,6 +47,7 @@ from cabinet_billing.domain.numbering import document_sort_key
 from cabinet_billing.domain.periods import Period
 from cabinet_billing.domain.service import (
     ActorRole,
+    BillingMode,
     Service,
     ServiceAction,
     ServiceOperation,
@@ -62,6 +63,9 @@ __all__ = [
     "OrderSortKey",
     "OrdersQuery",
     "OrdersView",
+    "ServicePage",
+    "ServiceUseCase",
+    "ServiceView",
     "list_orders",
     "order_actions",
     "order_row",
@@ -358,3 +362,85 @@ def list_orders(
         awaiting_payment=tuple(row for row in rows if not row.paid),
         paid=tuple(row for row in rows if row.paid),
     )
+
+
+class ServiceUseCase(enum.StrEnum):
+    """A cabinet action that works for a service now, named after its use case.
+
+    ``pay`` is ``cabinet.invoices.pay`` of the service's order invoice; every other one
+    is the method of ``cabinet.services`` with that name.
+    """
+
+    PAY = "pay"
+    RENEW = "renew"
+    RENEW_NOW = "renew_now"
+    STOP = "stop"
+    START = "start"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    REBOOT = "reboot"
+    CANCEL = "cancel"
+    DELETE = "delete"
+
+
+@attrs.frozen
+class ServiceView:
+    """One service as the cabinet shows it (SPEC C6).
+
+    Attributes:
+        row: its row of the orders table (id, plan, IP, paid until, days left, status,
+            price, the lifecycle's actions).
+        configuration: the quantity of each add-on, as ordered.
+        billing_mode: daily or periodic billing.
+        actions: the cabinet actions that work for it now, for the viewing user: allowed
+            by the lifecycle, by the account's state (no renewal while its deletion is
+            pending, "pay" only with an invoice to pay) and by the user's rights.
+    """
+
+    row: OrderRow
+    configuration: Mapping[str, Decimal]
+    billing_mode: BillingMode
+    actions: tuple[ServiceUseCase, ...]
+
+    @property
+    def id(self) -> str:
+        """The service's id."""
+        return self.row.id
+
+    @property
+    def ip(self) -> str | None:
+        """The service's main IP address, if it has one."""
+        return self.row.ip
+
+    @property
+    def paid_until(self) -> date | None:
+        """The end of the paid period, once paid."""
+        return self.row.paid_until
+
+    @property
+    def days_left(self) -> int | None:
+        """Days until the paid period ends."""
+        return self.row.days_left
+
+    @property
+    def status(self) -> ServiceStatus:
+        """The current state."""
+        return self.row.status
+
+
+@attrs.frozen
+class ServicePage:
+    """One page of the services list.
+
+    Attributes:
+        services: the services of this page, in the list's order.
+        total: how many services match the query, on every page.
+        next_after: pass it as ``after`` to read the next page; ``None`` on the last.
+    """
+
+    services: tuple[ServiceView, ...]
+    total: int
+    next_after: str | None
+
+    def __len__(self) -> int:
+        return len(self.services)

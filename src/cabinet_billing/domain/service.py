@@ -43,6 +43,7 @@ import enum
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Final
 
@@ -51,12 +52,13 @@ import moneyed
 
 from cabinet_billing.domain.catalog import PriceList, ProductKind
 from cabinet_billing.domain.checks import check_id, check_text, shared_copies
-from cabinet_billing.domain.money import Money
+from cabinet_billing.domain.money import Money, to_decimal
 from cabinet_billing.domain.periods import BillingCycle, Period, cycle_anchor
 from cabinet_billing.domain.periods import days_left as _days_left
 from cabinet_billing.errors import (
     AccessDeniedError,
     ConflictError,
+    InvalidAmountError,
     InvalidTransitionError,
     ValidationError,
 )
@@ -699,6 +701,20 @@ def _frozen_history(records: Iterable[ServiceChange]) -> tuple[ServiceChange, ..
     return tuple(records)
 
 
+def _to_configuration(
+    value: Iterable[tuple[str, object]] | Mapping[str, object],
+) -> tuple[tuple[str, Decimal], ...]:
+    pairs = dict(value.items() if isinstance(value, Mapping) else value)
+    result: list[tuple[str, Decimal]] = []
+    for name, quantity in sorted(pairs.items()):
+        check_id("configuration", name)
+        try:
+            result.append((name, to_decimal(quantity)))
+        except InvalidAmountError as err:
+            raise ValidationError(f"configuration {name}", quantity, err.reason) from None
+    return tuple(result)
+
+
 def _day(field: str, value: object) -> date:
     if not isinstance(value, date) or isinstance(value, datetime):
         raise ValidationError(field, value, "must be a date")
@@ -737,6 +753,8 @@ class Service:
             plan sells, in the service's currency, as priced at order time; a renewal
             for another period than ``period`` is priced from it (see :meth:`price_for`).
             Empty: only ``period`` is sold, at ``price``.
+        configuration: the chosen quantity of each add-on of the plan, as ordered
+            (e.g. ``(("ipv4", Decimal(2)),)``).
         paid: ``False`` while the order awaits payment.
         status: the current state.
         operation: the operation under way while processing.
@@ -764,6 +782,9 @@ class Service:
     auto_renew: bool = attrs.field(default=False, validator=_is(bool))
     prices: PriceList = attrs.field(
         factory=lambda: PriceList(()), validator=attrs.validators.instance_of(PriceList)
+    )
+    configuration: tuple[tuple[str, Decimal], ...] = attrs.field(
+        default=(), converter=_to_configuration
     )
     paid: bool = attrs.field(default=False, validator=_is(bool))
     status: ServiceStatus = attrs.field(
@@ -823,6 +844,7 @@ class Service:
         lifecycle: ServiceLifecycle = SERVICE_LIFECYCLE,
         anchor: date | None = None,
         prices: PriceList | None = None,
+        configuration: Mapping[str, object] | None = None,
     ) -> Service:
         """Create a service in :attr:`ServiceStatus.ORDERED`, awaiting payment.
 
@@ -851,6 +873,7 @@ class Service:
             auto_renew=auto_renew,
             anchor=anchor,
             prices=PriceList(()) if prices is None else prices,
+            configuration=_to_configuration(configuration or {}),
             history=(record,),
             lifecycle=lifecycle,
         )
@@ -976,6 +999,17 @@ class Service:
         code = self.price.code
         sold = self.prices if self.prices.periods(code) else PriceList({self.period: self.price})
         return sold.get(wanted, code, f"plan {self.plan_id!r}")
+
+    def assign_ip(self, ip: str | None) -> None:
+        """Keep the service's main IP address (as the control panel assigned it).
+
+        Raises:
+            ValidationError: for text that is not an IPv4 or IPv6 address.
+            ConflictError: when the service is deleted.
+        """
+        self._require_not_deleted("assign an IP address")
+        _check_ip(self, attrs.fields(Service).ip, ip)
+        self._set(ip=ip)
 
     def set_auto_renew(self, enabled: bool) -> None:
         """Switch automatic renewal on or off.

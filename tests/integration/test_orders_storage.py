@@ -16,6 +16,7 @@ from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
 from cabinet_billing.domain.catalog import AddOn, Catalog
 from cabinet_billing.domain.invoice import InvoiceStatus
+from cabinet_billing.domain.limits import Limit
 from cabinet_billing.domain.promo import PromoCode
 from cabinet_billing.domain.service import Actor, ServiceOperation, ServiceStatus
 from cabinet_billing.errors import PromoCodeError
@@ -125,11 +126,12 @@ SHOP = Plan(
     ProductKind.SAAS,
     {"month": Money("50.00", "EUR")},
     [AddOn("ipv4", "IPv4", {"month": Money("5.00", "EUR")}, included=1)],
+    limits=[Limit("products", 1000)],
 )
 
 
-@pytest.mark.spec("C5", "C6")
-def test_a_services_ip_configuration_and_state_are_stored(
+@pytest.mark.spec("C5", "C6", "C7")
+def test_a_services_ip_configuration_limits_and_state_are_stored(
     opened: Callable[[], UnitOfWork],
 ) -> None:
     cart = Cart("acc-1", "EUR")
@@ -145,6 +147,7 @@ def test_a_services_ip_configuration_and_state_are_stored(
         uow.commit()
     provider = provider_over(opened)
     provider.services.finish(service_id, ip="203.0.113.5")
+    provider.limits.record(service_id, "products", 998)
     cabinet_over(opened).services.stop(service_id)
     view = cabinet_over(opened).services.view(service_id)
     assert (view.ip, view.configuration, view.status, view.paid_until) == (
@@ -153,5 +156,7 @@ def test_a_services_ip_configuration_and_state_are_stored(
         ServiceStatus.STOPPED_BY_CLIENT,
         date(2024, 4, 5),
     )
+    [products] = cabinet_over(opened).services.limits(service_id)
+    assert str(products) == "products: 998 of 1000 (as of 2024-03-05)"
     page = cabinet_over(opened).services.list(limit=1)
     assert ([v.id for v in page.services], page.next_after) == ([service_id], None)

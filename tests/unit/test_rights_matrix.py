@@ -468,6 +468,7 @@ USE_CASES: list[Row] = [
     Row("services", "renew", "services.renew", lambda c, w: c.services.renew(w.service_id)),
     Row("services", "view", "services.view", lambda c, w: c.services.view(w.service_id)),
     Row("services", "list", "services.view", lambda c, w: c.services.list(limit=1)),
+    Row("services", "limits", "services.view", lambda c, w: c.services.limits(w.service_id)),
     Row("services", "stop", "services.manage", lambda c, w: c.services.stop(w.service_id)),
     Row(
         "services",

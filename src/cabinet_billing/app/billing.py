@@ -22,6 +22,7 @@ from cabinet_billing.app.bank import Bank
 from cabinet_billing.app.cabinet import Cabinet
 from cabinet_billing.app.context import Context, Ports
 from cabinet_billing.app.gate import Gate
+from cabinet_billing.app.limits import Limits
 from cabinet_billing.app.pay_links import PayLinks
 from cabinet_billing.app.run import BillingRun
 from cabinet_billing.app.security import record_login
@@ -50,6 +51,7 @@ class Billing:
         bank: bank statements.
         staff: the provider's staff actions.
         services: what the provider's control panel reports about services.
+        limits: the counts of capped plan metrics (SPEC C7).
         pay_links: paying without logging in.
     """
 
@@ -62,6 +64,7 @@ class Billing:
         self.staff = Staff(self._ctx)
         self.pay_links = PayLinks(self._ctx)
         self.services = ProviderServices(self._ctx)
+        self.limits = Limits(self._ctx)
 
     @property
     def settings(self) -> BillingSettings:

@@ -523,6 +523,7 @@ def _new_service(
         anchor=line.anchor,
         billing_mode=billing_mode,
         configuration={ln.code: ln.quantity for ln in line.quote.lines[1:]},
+        limits=item.plan.new_limits(),
         # Every period the plan sells, so that a renewal for another period is priced
         # from the plan (SPEC X1).
         prices=item.plan.price_list(currency, quantities),

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Call, Gate
+from cabinet_billing.app.limits import LimitCount, limit_counts
 from cabinet_billing.app.orders import cancel_order_services
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.checks import check_text
@@ -454,6 +455,19 @@ class CabinetServices:
             total=len(rows),
             next_after=views[-1].id if more and views else None,
         )
+
+    def limits(self, service_id: str) -> tuple[LimitCount, ...]:
+        """The capped metrics of a service: count, cap and room left (SPEC C7).
+
+        A count older than the settings allow is flagged stale.
+
+        Raises:
+            AccessDeniedError: without the right ``services.view``.
+            NotFoundError: for a service of another account.
+        """
+        with self._gate.open("services.view") as call:
+            service = _service(call, service_id)
+            return limit_counts(service, call.today, self._ctx.settings.limit_count_max_age_days)
 
     # ------------------------------------------------------------------ machinery
 

@@ -113,6 +113,8 @@ class BillingSettings:
             and a plan it does not sell is refused (``None``: the plans in the order).
         promo_codes: the promo codes the cabinet accepts; an order with any other code
             is refused.
+        limit_count_max_age_days: how old a count of a capped plan metric may be before
+            the cabinet flags it stale (counts are refreshed daily: 1).
         renewal: when automatic renewals are attempted and retried.
         credit: the credit terms, or ``None`` when no credit is given.
         card_autopay_on_invoice_day: charge a bound card on the day an invoice is issued.
@@ -162,6 +164,7 @@ class BillingSettings:
     proration: ProrationPolicy = attrs.field(factory=ProrationPolicy)
     catalog: Catalog | None = None
     promo_codes: tuple[PromoCode, ...] = attrs.field(default=(), converter=_promo_codes)
+    limit_count_max_age_days: int = attrs.field(default=1, validator=_non_negative)
     renewal: RenewalPolicy = attrs.field(factory=RenewalPolicy)
     credit: CreditPolicy | None = None
     card_autopay_on_invoice_day: bool = False

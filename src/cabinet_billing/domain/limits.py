@@ -19,7 +19,7 @@ cabinet_billing.errors.LimitExceededError: products: 998 + 3 would exceed the pl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 
 import attrs
@@ -133,6 +133,18 @@ class LimitStatus:
         """Whether the count is already above the cap (e.g. after a downgrade)."""
         return self.limit.maximum is not None and self.current > self.limit.maximum
 
+    def stale(self, today: date, max_age_days: int = 1) -> bool:
+        """Whether the count is older than ``max_age_days`` days (or was never taken).
+
+        Counts are refreshed daily: with the default, a count taken today or yesterday is
+        fresh, and one from the day before yesterday means a refresh was missed.
+
+        >>> s = LimitStatus(Limit("products", 1000), 998, date(2024, 3, 5))
+        >>> s.stale(date(2024, 3, 6)), s.stale(date(2024, 3, 7))
+        (False, True)
+        """
+        return self.as_of is None or (today - self.as_of).days > max_age_days
+
     def would_exceed(self, adding: int = 1) -> bool:
         """Whether adding ``adding`` would take the count past the cap.
 
@@ -159,9 +171,9 @@ class LimitStatus:
         return f"{self.metric}: {self.current} of {cap}{when}"
 
 
-def _to_limits(limits: Iterable[Limit]) -> dict[str, Limit]:
+def _to_limits(limits: Iterable[Limit] | Mapping[str, Limit]) -> dict[str, Limit]:
     result: dict[str, Limit] = {}
-    for limit in limits:
+    for limit in limits.values() if isinstance(limits, Mapping) else limits:
         if limit.metric in result:
             raise ValidationError("metric", limit.metric, "each metric may be capped only once")
         result[limit.metric] = limit
@@ -179,13 +191,21 @@ class PlanLimits:
 
     Args:
         limits: one :class:`Limit` per metric.
+        counts: the latest count of each metric (for loading stored limits).
 
     Raises:
-        ValidationError: when a metric is capped twice.
+        ValidationError: when a metric is capped twice, or a count is of a metric the
+            limits do not cap.
     """
 
     limits: dict[str, Limit] = attrs.field(converter=_to_limits)
-    counts: dict[str, MetricCount] = attrs.field(factory=dict, init=False)
+    counts: dict[str, MetricCount] = attrs.field(factory=dict, converter=dict)
+
+    def __attrs_post_init__(self) -> None:
+        for metric, count in self.counts.items():
+            self.limit(metric)
+            if count.metric != metric:
+                raise ValidationError("counts", metric, "expected the MetricCount of that metric")
 
     def limit(self, metric: str) -> Limit:
         """The limit of ``metric``.

@@ -52,6 +52,7 @@ import moneyed
 
 from cabinet_billing.domain.catalog import PriceList, ProductKind
 from cabinet_billing.domain.checks import check_id, check_text, shared_copies
+from cabinet_billing.domain.limits import PlanLimits
 from cabinet_billing.domain.money import Money, to_decimal
 from cabinet_billing.domain.periods import BillingCycle, Period, cycle_anchor
 from cabinet_billing.domain.periods import days_left as _days_left
@@ -755,6 +756,7 @@ class Service:
             Empty: only ``period`` is sold, at ``price``.
         configuration: the chosen quantity of each add-on of the plan, as ordered
             (e.g. ``(("ipv4", Decimal(2)),)``).
+        limits: the plan's capped metrics with their latest counts (SPEC C7).
         paid: ``False`` while the order awaits payment.
         status: the current state.
         operation: the operation under way while processing.
@@ -785,6 +787,9 @@ class Service:
     )
     configuration: tuple[tuple[str, Decimal], ...] = attrs.field(
         default=(), converter=_to_configuration
+    )
+    limits: PlanLimits = attrs.field(
+        factory=lambda: PlanLimits(()), validator=attrs.validators.instance_of(PlanLimits)
     )
     paid: bool = attrs.field(default=False, validator=_is(bool))
     status: ServiceStatus = attrs.field(
@@ -845,6 +850,7 @@ class Service:
         anchor: date | None = None,
         prices: PriceList | None = None,
         configuration: Mapping[str, object] | None = None,
+        limits: PlanLimits | None = None,
     ) -> Service:
         """Create a service in :attr:`ServiceStatus.ORDERED`, awaiting payment.
 
@@ -874,6 +880,7 @@ class Service:
             anchor=anchor,
             prices=PriceList(()) if prices is None else prices,
             configuration=_to_configuration(configuration or {}),
+            limits=PlanLimits(()) if limits is None else limits,
             history=(record,),
             lifecycle=lifecycle,
         )

@@ -469,6 +469,12 @@ USE_CASES: list[Row] = [
     Row("services", "view", "services.view", lambda c, w: c.services.view(w.service_id)),
     Row("services", "list", "services.view", lambda c, w: c.services.list(limit=1)),
     Row("services", "limits", "services.view", lambda c, w: c.services.limits(w.service_id)),
+    Row(
+        "services",
+        "upcoming",
+        "invoices.view",
+        lambda c, w: c.services.upcoming(until=date(2024, 6, 1)),
+    ),
     Row("services", "stop", "services.manage", lambda c, w: c.services.stop(w.service_id)),
     Row(
         "services",

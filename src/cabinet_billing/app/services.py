@@ -14,12 +14,13 @@ what it runs (opening, reboot, deletion) through ``billing.services``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Call, Gate
 from cabinet_billing.app.limits import LimitCount, limit_counts
 from cabinet_billing.app.orders import cancel_order_services
+from cabinet_billing.app.upcoming import Upcoming, upcoming_invoices
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.checks import check_text
 from cabinet_billing.domain.events import BillingEvent
@@ -468,6 +469,20 @@ class CabinetServices:
         with self._gate.open("services.view") as call:
             service = _service(call, service_id)
             return limit_counts(service, call.today, self._ctx.settings.limit_count_max_age_days)
+
+    def upcoming(self, *, until: date) -> Upcoming:
+        """The renewal invoices the billing run will issue up to ``until`` (SPEC X6).
+
+        Every renewal between today and ``until`` is shown, not only the next one; the
+        store is read, nothing is issued or numbered (see :mod:`cabinet_billing.app.upcoming`).
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.view``.
+            ValidationError: for an ``until`` before today, more than ten years ahead, or
+                not a date.
+        """
+        with self._gate.open("invoices.view") as call:
+            return upcoming_invoices(self._ctx, call.uow, call.account.id, call.today, until)
 
     # ------------------------------------------------------------------ machinery
 

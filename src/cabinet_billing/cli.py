@@ -43,6 +43,8 @@ from cabinet_billing.testing.report import (
 from cabinet_billing.testing.scenario import Scenario
 
 __all__ = [
+    "MAX_ACCOUNTS",
+    "MAX_MONTHS",
     "MonthRow",
     "SimulationReport",
     "main",
@@ -53,6 +55,12 @@ __all__ = [
     "simulate_file",
     "simulate_population",
 ]
+
+#: The largest generated population ``simulate --preset`` bills (a year of 100 000 accounts
+#: takes minutes and its report is already too large to read).
+MAX_ACCOUNTS = 100_000
+#: The longest simulation ``simulate --preset`` runs: ten years.
+MAX_MONTHS = 120
 
 _LABELS = {
     "en": ("Order on", "Monthly price", "Now (until {until})", "Tax", "Fee", "To pay", "Cashback"),
@@ -249,13 +257,15 @@ def simulate_file(path: Path, timelines: Sequence[str] = ()) -> SimulationReport
 
     Raises:
         OSError: when the file cannot be read.
+        UnicodeDecodeError: when it is not UTF-8 text.
         tomllib.TOMLDecodeError: when it is not TOML.
         BillingError: for a step the scenario refuses.
         AssertionError: when an expectation of the file is not met.
     """
     text = path.read_text(encoding="utf-8")
+    data = tomllib.loads(text)
     scenario = Scenario.from_toml(text).run()
-    title = str(tomllib.loads(text).get("title", "")) or (
+    title = str(data.get("title", "")) or (
         scenario.preset.title if scenario.preset is not None else path.stem
     )
     for account_id in timelines:
@@ -283,6 +293,9 @@ def _simulate_file(path: Path, timelines: Sequence[str]) -> SimulationReport:
     except OSError as exc:
         msg = f"cannot read scenario file {str(path)!r}: {exc.strerror or exc}"
         raise _UsageError(msg) from None
+    except UnicodeDecodeError as exc:
+        msg = f"scenario file {str(path)!r} is not UTF-8 text (byte {exc.start}): give a TOML file"
+        raise _UsageError(msg) from None
     except tomllib.TOMLDecodeError as exc:
         msg = f"scenario file {str(path)!r} is not valid TOML: {exc}"
         raise _UsageError(msg) from None
@@ -300,9 +313,15 @@ def _simulate_population(args: argparse.Namespace) -> SimulationReport:
     if name not in PRESETS:
         msg = f"unknown preset {args.preset!r} (allowed: {', '.join(sorted(PRESETS))})"
         raise _UsageError(msg)
-    for option, value in (("--accounts", args.accounts), ("--months", args.months)):
+    for option, value, most in (
+        ("--accounts", args.accounts, MAX_ACCOUNTS),
+        ("--months", args.months, MAX_MONTHS),
+    ):
         if value < 1:
             msg = f"{option} {value}: must be 1 or more"
+            raise _UsageError(msg)
+        if value > most:
+            msg = f"{option} {value}: at most {most} (a larger population is a benchmark, not a simulation)"
             raise _UsageError(msg)
     show = args.progress or sys.stderr.isatty()
     bar = _ProgressBar(sys.stderr) if show else None

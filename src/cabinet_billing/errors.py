@@ -226,6 +226,29 @@ class ValidationError(BillingError, ValueError):
         super().__init__(f"{field}={value!r} is invalid: {reason}")
 
 
+class InvalidArgumentError(ValidationError, TypeError):
+    """An argument of the wrong kind handed to a use case, or one out of its bounds.
+
+    A str where an amount belongs, a datetime for a billing day, text for a callback's
+    body, a batch size of 0.
+
+    It is a :class:`ValidationError` (and a ``ValueError``) and also a ``TypeError``, so
+    host code catching either keeps working.
+    """
+
+
+class InvalidScenarioError(ValidationError):
+    """A scenario (TOML text or file) that cannot be read or run as written.
+
+    Attributes:
+        step: the number of the step at fault (from 1), or ``None`` for the file itself.
+    """
+
+    def __init__(self, field: str, value: object, reason: str, step: int | None = None) -> None:
+        self.step = step
+        super().__init__(field, _short(value), reason)
+
+
 class WeakHashParametersError(ValidationError):
     """Hash parameters cheaper than the library's floor (a scrypt cost ``n=2``)."""
 

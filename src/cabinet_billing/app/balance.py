@@ -15,6 +15,7 @@ from datetime import timedelta
 import attrs
 import moneyed
 
+from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Gate
 from cabinet_billing.domain.autopay import AutopayPolicy
@@ -42,8 +43,9 @@ class CabinetBalance:
         Raises:
             AccessDeniedError: without the right ``invoices.view``.
         """
+        chosen = None if currency is None else checks.currency("currency", currency)
         with self._gate.open("invoices.view") as call:
-            code = currency if currency is not None else call.account.profile.currency
+            code = chosen if chosen is not None else call.account.profile.currency
             return call.uow.ledgers.get(call.account.id).balance(code)
 
     def equivalents(self, amount: moneyed.Money) -> dict[str, Conversion]:
@@ -55,8 +57,8 @@ class CabinetBalance:
             ExchangeRateNotFoundError: when a currency has no rate.
         """
         ctx = self._ctx
+        money = checks.amount("amount", amount)
         rates = ctx.require_rates()
-        money = Money(amount.amount, amount.currency)
         with self._gate.open("invoices.view") as call:
             today = call.today
         others = [c for c in ctx.settings.currencies if c != money.code]
@@ -78,9 +80,9 @@ class CabinetBalance:
             ExchangeRateNotFoundError: when the pair has no rate.
         """
         ctx = self._ctx
+        money = checks.amount("amount", amount).require_places().require_positive()
+        target = checks.currency("to", to)
         rates = ctx.require_rates()
-        money = Money(amount.amount, amount.currency).require_places().require_positive()
-        target = to.upper()
         if ctx.settings.currencies and target not in ctx.settings.currencies:
             raise CurrencyMismatchError(target, ctx.settings.currencies, "target balance")
         with self._gate.open("invoices.pay") as call:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.results import StatementResult
 from cabinet_billing.domain.events import BankTransferForReview, BillingEvent
@@ -35,7 +36,14 @@ class Bank:
 
         Everything else is left for review with its reason (SPEC L7). Each line is
         processed once: a statement imported twice changes nothing the second time.
+
+        Raises:
+            InvalidArgumentError: for anything but a list of at most
+                :data:`~cabinet_billing.app.checks.MAX_STATEMENT_LINES` statement lines.
         """
+        lines = checks.items(
+            "lines", lines, StatementLine, "StatementLine", maximum=checks.MAX_STATEMENT_LINES
+        )
         ctx = self._ctx
         now = ctx.clock.now()
         with ctx.unit_of_work() as uow:

@@ -18,6 +18,7 @@ notifications and returns what happened. How money flows is described in
 
 from __future__ import annotations
 
+from cabinet_billing.app import checks
 from cabinet_billing.app.bank import Bank
 from cabinet_billing.app.cabinet import Cabinet
 from cabinet_billing.app.context import Context, Ports
@@ -31,6 +32,7 @@ from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.app.staff import Staff
 from cabinet_billing.app.webhooks import Webhooks
 from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.checks import check_text
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.events import AccountOpened
 
@@ -128,7 +130,13 @@ class Billing:
 
         Raises:
             ConflictError: when the account exists.
+            InvalidArgumentError: for an ``account`` that is not an :class:`Account`.
+            InvalidTextError: for an owner id that is not an id, or an owner name that is
+                empty, longer than 1000 characters or holds control characters.
         """
+        checks.instance("account", account, Account, "an Account such as Account.open(...)")
+        checks.identifier("owner_id", owner_id)
+        check_text("owner_name", owner_name)
         ctx = self._ctx
         now = ctx.clock.now()
         default = self._settings.low_balance_threshold

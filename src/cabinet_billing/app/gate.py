@@ -23,6 +23,7 @@ from datetime import date, datetime
 
 import attrs
 
+from cabinet_billing.app.checks import identifier
 from cabinet_billing.app.context import Context
 from cabinet_billing.domain.access import AccountUsers, User
 from cabinet_billing.domain.customer import Account
@@ -61,12 +62,6 @@ class Call:
 _ACTIONS = {OWNER: "act as the account's owner", ANY_USER: "use the cabinet"}
 
 
-def _check_id(field: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, value, "give a non-empty id")
-    return value
-
-
 class Gate:
     """Admits the calls of one user of one account.
 
@@ -85,8 +80,8 @@ class Gate:
         ip: str | None = None,
     ) -> None:
         self.context = context
-        self.account_id = _check_id("account_id", account_id)
-        self.user_id = _check_id("user_id", user_id)
+        self.account_id = identifier("account_id", account_id)
+        self.user_id = identifier("user_id", user_id)
         if ip is not None and not isinstance(ip, str):
             raise ValidationError("ip", ip, "give the caller's address as text, or None")
         self.ip = ip

@@ -32,6 +32,7 @@ from datetime import date, datetime, timedelta
 
 import attrs
 
+from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Call, Gate
 from cabinet_billing.app.results import OrderResult
@@ -95,7 +96,11 @@ class CabinetOrders:
                 today, or that this customer already used; the cart is unchanged.
             ConflictError: when an order with this id was placed already.
             DeletionPendingError: while the account's deletion is pending.
+            InvalidArgumentError: for a ``cart`` that is not a :class:`Cart`.
         """
+        checks.instance("cart", cart, Cart, "a Cart such as Cart(account_id, currency)")
+        checks.identifier("payment_method_id", payment_method_id)
+        checks.identifier("order_id", order_id)
         with self._gate.open("services.order") as call:
             summary = _price(
                 self._ctx,
@@ -137,6 +142,7 @@ class CabinetOrders:
             DeletionPendingError: while the account's deletion is pending
                 (AccountDeletedError once it is confirmed).
         """
+        checks.instance("order", order, Order, "an Order from Cart.checkout(...)")
         with self._gate.open("services.order") as call:
             summary = _price(
                 self._ctx,

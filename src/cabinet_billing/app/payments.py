@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import moneyed
 
+from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Gate
 from cabinet_billing.app.results import BindingResult, CheckoutStarted
@@ -58,7 +59,9 @@ class CabinetPayments:
             PayerNotReplaceableError: while another payer has unpaid expenses in an act.
         """
         ctx = self._ctx
-        money = Money(amount.amount, amount.currency)
+        money = checks.amount("amount", amount)
+        method_id = checks.identifier("method_id", method_id)
+        payer_id = checks.optional_identifier("payer_id", payer_id)
         with self._gate.open("invoices.pay") as call:
             uow, now = call.uow, call.now
             ctx.ensure_profile_may_pay(uow, call.account.id)

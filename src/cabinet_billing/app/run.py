@@ -48,6 +48,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import attrs
 
+from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context, notification_of
 from cabinet_billing.app.outbox import DeliveryReport
 from cabinet_billing.app.profile import hold_deletion
@@ -259,7 +260,13 @@ class BillingRun:
             batch_size: how many account ids are read at a time.
             accounts: only these accounts (default: all, in id order).
             progress: called with (accounts done, accounts in total) after each account.
+
+        Raises:
+            InvalidArgumentError: for a day that is not a date (a datetime, text), a
+                batch size outside 1 to 100 000, or accounts that are not a list of ids;
+                refused before any account is billed.
         """
+        accounts = _checked_arguments(day, batch_size, accounts)
         today = day if day is not None else self._ctx.clock.today()
         now = _instant(self._ctx.clock.now(), today)
         if accounts is None:
@@ -1205,6 +1212,21 @@ class BillingRun:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _checked_arguments(
+    day: object, batch_size: object, accounts: Iterable[str] | None
+) -> tuple[str, ...] | None:
+    """The run's arguments checked before any account is billed (the accounts as a tuple)."""
+    if day is not None:
+        checks.billing_day("day", day)
+    checks.count("batch_size", batch_size, minimum=1, maximum=100_000)
+    if accounts is None:
+        return None
+    ids = checks.items("accounts", accounts, str, "account ids", maximum=100_000_000)
+    for position, account_id in enumerate(ids):
+        checks.identifier(f"accounts[{position}]", account_id)
+    return ids
 
 
 def _cycle_key(account_id: str, day: date) -> str:

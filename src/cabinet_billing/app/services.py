@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Call, Gate
 from cabinet_billing.app.limits import LimitCount, limit_counts
@@ -98,7 +99,9 @@ class CabinetServices:
             DeletionPendingError: while the account's deletion is pending
                 (AccountDeletedError once it is confirmed).
             NotFoundError: for a payer the account does not have.
+            InvalidArgumentError: for ``periods`` outside 1 to 120.
         """
+        checks.count("periods", periods, minimum=1, maximum=120)
         ctx = self._ctx
         with self._gate.open("services.renew") as call:
             call.account.ensure_not_closing("renew services")

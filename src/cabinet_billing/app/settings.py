@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import attrs
 
+from cabinet_billing.app import checks
 from cabinet_billing.domain.catalog import Catalog
 from cabinet_billing.domain.customer import PaymentRequirements
 from cabinet_billing.domain.documents import DocumentPolicy
@@ -65,7 +66,9 @@ class PaymentMethod:
 
 
 def _methods(value: Iterable[PaymentMethod]) -> tuple[PaymentMethod, ...]:
-    methods = tuple(value)
+    methods = checks.items(
+        "payment_methods", value, PaymentMethod, "PaymentMethod(id, name, pricing)", maximum=1000
+    )
     seen: set[tuple[str, str]] = set()
     for m in methods:
         if (m.id, m.currency) in seen:
@@ -76,6 +79,11 @@ def _methods(value: Iterable[PaymentMethod]) -> tuple[PaymentMethod, ...]:
 
 def _promo_codes(value: Iterable[PromoCode]) -> tuple[PromoCode, ...]:
     return tuple(value)
+
+
+def _currencies(value: Iterable[str]) -> tuple[str, ...]:
+    codes = checks.items("currencies", value, str, "ISO 4217 codes such as 'EUR'", maximum=400)
+    return tuple(checks.currency(f"currencies[{i}]", code) for i, code in enumerate(codes))
 
 
 def _non_negative(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -175,7 +183,7 @@ class BillingSettings:
     credit_limit: Money | None = None
     low_balance_threshold: Money | None = None
     autopay_markup_percent: Decimal = Decimal(10)
-    currencies: tuple[str, ...] = ()
+    currencies: tuple[str, ...] = attrs.field(default=(), converter=_currencies)
     card_verification: Money | None = None
     code_word_hashing: ScryptParams = attrs.field(factory=ScryptParams)
     logins_kept: int = attrs.field(default=LOGINS_KEPT)

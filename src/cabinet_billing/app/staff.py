@@ -17,6 +17,7 @@ from datetime import date, datetime
 import attrs
 import moneyed
 
+from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.credit import credit_view
 from cabinet_billing.app.profile import ProfileView, delete_services
@@ -105,9 +106,11 @@ class Staff:
         Raises:
             NotFoundError: for an unknown account.
         """
+        checks.identifier("account_id", account_id)
+        code = checks.currency("currency", currency)
         with self._ctx.unit_of_work() as uow:
             uow.accounts.get(account_id)
-            return uow.ledgers.get(account_id).balance(currency)
+            return uow.ledgers.get(account_id).balance(code)
 
     def credit_status(self, account_id: str) -> CreditStatusView:
         """The account's credit line state and dashboard today (SPEC R1, R2).
@@ -115,6 +118,7 @@ class Staff:
         Raises:
             NotFoundError: when the account has no credit line.
         """
+        checks.identifier("account_id", account_id)
         today = self._ctx.clock.today()
         with self._ctx.unit_of_work() as uow:
             return credit_view(self._ctx, uow, account_id, today)
@@ -138,6 +142,8 @@ class Staff:
                 settings have no default.
             NotFoundError: for an unknown account.
         """
+        checks.identifier("account_id", account_id)
+        limit = checks.optional_amount("limit", limit)
         settings = self._ctx.settings
         if settings.credit is None:
             raise ConflictError("credit line", "the settings give no credit (credit is None)")
@@ -257,6 +263,7 @@ class Staff:
             ConflictError: when the account is not pending verification.
             NotFoundError: for an unknown account.
         """
+        checks.identifier("account_id", account_id)
         return self._change_account(account_id, lambda account: account.mark_verified())
 
     def change_country(self, account_id: str, country: str) -> ProfileView:
@@ -266,6 +273,7 @@ class Staff:
             ValidationError: for a code that is not ISO 3166-1 alpha-2; nothing changes.
             NotFoundError: for an unknown account.
         """
+        checks.identifier("account_id", account_id)
         return self._change_account(account_id, lambda account: account.change_country(country))
 
     def change_email(self, account_id: str, email: str) -> ProfileView:
@@ -275,6 +283,7 @@ class Staff:
             ValidationError: for a malformed or empty address; nothing changes.
             NotFoundError: for an unknown account.
         """
+        checks.identifier("account_id", account_id)
         given: object = email
         if not isinstance(given, str) or not given.strip():
             raise ValidationError("email", email, "expected an address such as 'name@example.com'")
@@ -296,6 +305,7 @@ class Staff:
             ValidationError: for anything but a ``ProfileType``; nothing changes.
             NotFoundError: for an unknown account.
         """
+        checks.identifier("account_id", account_id)
         if not isinstance(profile_type, ProfileType):
             raise ValidationError(
                 "profile_type",
@@ -327,6 +337,7 @@ class Staff:
             ValidationError: for an empty ``by``; nothing changes.
             NotFoundError: for an unknown account.
         """
+        checks.identifier("account_id", account_id)
         now = self._ctx.clock.now()
         with self._ctx.unit_of_work() as uow:
             account = uow.accounts.get(account_id)
@@ -352,6 +363,8 @@ class Staff:
             ConflictError: when the user is the owner already or is disabled.
             NotFoundError: for an unknown account or user.
         """
+        checks.identifier("account_id", account_id)
+        checks.identifier("to_user_id", to_user_id)
         with self._ctx.unit_of_work() as uow:
             uow.accounts.get(account_id)
             owner = uow.users.get(account_id).transfer_ownership(to_user_id, grant_every_right=True)
@@ -373,6 +386,8 @@ class Staff:
             ValidationError: for a malformed email; nothing changes.
             NotFoundError: for an unknown account or user.
         """
+        checks.identifier("account_id", account_id)
+        checks.identifier("user_id", user_id)
         with self._ctx.unit_of_work() as uow:
             uow.accounts.get(account_id)
             user = uow.users.get(account_id).edit(user_id, name=name, email=email)
@@ -397,6 +412,7 @@ class Staff:
             ValidationError: for an empty ``by`` or ``reason``; nothing changes.
             NotFoundError: for an unknown account.
         """
+        checks.identifier("account_id", account_id)
         now = self._ctx.clock.now()
         with self._ctx.unit_of_work() as uow:
             security = uow.accounts.get(account_id).security
@@ -416,6 +432,7 @@ class Staff:
         Raises:
             NotFoundError: for an unknown account.
         """
+        checks.identifier("account_id", account_id)
         with self._ctx.unit_of_work() as uow:
             security = uow.accounts.get(account_id).security
         return security.verify_code_word(word)
@@ -433,6 +450,7 @@ class Staff:
         Raises:
             ConflictError: when the policy needs the e-document exchange and it is off.
         """
+        checks.identifier("account_id", account_id)
         ctx = self._ctx
         first = billing_month(month)
         with ctx.unit_of_work() as uow:
@@ -497,6 +515,8 @@ class Staff:
             NotFoundError: for a ticket of another account.
             InvalidTransitionError: when the ticket takes no replies (archived).
         """
+        checks.identifier("account_id", account_id)
+        checks.identifier("ticket_id", ticket_id)
         ctx = self._ctx
         now = ctx.clock.now()
         with ctx.unit_of_work() as uow:
@@ -515,6 +535,8 @@ class Staff:
             NotFoundError: for a ticket of another account.
             InvalidTransitionError: when it is closed or archived already.
         """
+        checks.identifier("account_id", account_id)
+        checks.identifier("ticket_id", ticket_id)
         ctx = self._ctx
         now = ctx.clock.now()
         with ctx.unit_of_work() as uow:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import NoReturn
 
+from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.results import CallbackHandled
 from cabinet_billing.domain.events import BillingEvent
@@ -89,9 +90,18 @@ class Webhooks:
             NotFoundError: for an unknown payment.
             InvalidTransitionError: for an event that contradicts the payment.
             InvalidAmountError: for a refund of more than is left to refund.
+            InvalidArgumentError: for headers that are not a mapping of text, a body that
+                is not bytes or is longer than
+                :data:`~cabinet_billing.app.checks.MAX_CALLBACK_BYTES`.
+            InvalidTextError: for an event or payment id that is not an id (empty, over
+                200 characters, with NUL or control characters).
         """
         ctx = self._ctx
-        parsed = ctx.gateway.parse_webhook(headers, body)
+        parsed = ctx.gateway.parse_webhook(
+            checks.callback_headers(headers), checks.callback_body(body)
+        )
+        checks.identifier("event id", parsed.event.key)
+        checks.identifier("payment id", parsed.payment_id)
         fingerprint = event_fingerprint(parsed)
         key = f"gateway-event:{parsed.event.key}"
         now = ctx.clock.now()

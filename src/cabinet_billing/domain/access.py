@@ -26,7 +26,13 @@ from typing import Final
 import attrs
 
 from cabinet_billing.domain.customer import check_email
-from cabinet_billing.errors import AccessDeniedError, ConflictError, NotFoundError, ValidationError
+from cabinet_billing.errors import (
+    AccessDeniedError,
+    ConflictError,
+    InvalidTextError,
+    NotFoundError,
+    ValidationError,
+)
 
 __all__ = [
     "DEFAULT_CATALOGUE",
@@ -143,13 +149,13 @@ def _action_set(value: Iterable[str]) -> frozenset[str]:
 
 def _user_id(value: object) -> str:
     if not isinstance(value, str) or not value.strip() or not value.isprintable():
-        raise ValidationError("user_id", value, "expected a non-empty printable id")
+        raise InvalidTextError("user_id", value, "expected a non-empty printable id")
     return value
 
 
 def _user_name(value: object) -> str:
     if not isinstance(value, str) or not value.isprintable() or len(value) > 200:  # noqa: PLR2004 - a generous bound for a name
-        raise ValidationError("name", value, "expected printable text of at most 200 characters")
+        raise InvalidTextError("name", value, "expected printable text of at most 200 characters")
     return value.strip()
 
 

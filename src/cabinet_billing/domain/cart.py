@@ -33,11 +33,17 @@ import attrs
 
 from cabinet_billing.domain.allocation import allocate, round_lines
 from cabinet_billing.domain.catalog import Plan, Quote
-from cabinet_billing.domain.money import HALF_UP, Money, Rounding, sum_money
+from cabinet_billing.domain.checks import id_field
+from cabinet_billing.domain.money import HALF_UP, Money, Rounding, currency_places, sum_money
 from cabinet_billing.domain.periods import DateRange, Period, period_end
 from cabinet_billing.domain.promo import PromoCode
 from cabinet_billing.domain.tax import TaxAmounts, TaxPolicy, TaxRate
-from cabinet_billing.errors import NotFoundError, PromoCodeError, ValidationError
+from cabinet_billing.errors import (
+    NotFoundError,
+    PromoCodeError,
+    UnknownCurrencyError,
+    ValidationError,
+)
 
 __all__ = [
     "Cart",
@@ -314,6 +320,15 @@ def _discounts(
     return allocate(promo.discount_on(base), weights, rounding)
 
 
+def _currency_code(value: object) -> str:
+    """The ISO 4217 code of a cart: known to the library, in upper case."""
+    if not isinstance(value, str):
+        raise UnknownCurrencyError(value)
+    code = value.upper()
+    currency_places(code)  # raises UnknownCurrencyError for an unknown code
+    return code
+
+
 def _to_items(value: Sequence[CartItem]) -> list[CartItem]:
     return list(value)
 
@@ -330,8 +345,8 @@ class Cart:
     it raises.
     """
 
-    customer_id: str
-    currency: str
+    customer_id: str = attrs.field(validator=id_field())
+    currency: str = attrs.field(converter=_currency_code)
     _items: list[CartItem] = attrs.field(factory=list, converter=_to_items, alias="items")
     _promo: PromoCode | None = attrs.field(default=None, alias="promo")
     _next_id: int = attrs.field(default=1, init=False)

@@ -70,13 +70,17 @@ from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payment import PaymentEventKind
 from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod, mask_card
 from cabinet_billing.domain.service import Actor, Service, ServiceStatus
-from cabinet_billing.errors import ValidationError
+from cabinet_billing.errors import InvalidScenarioError, NotFoundError, ValidationError
 from cabinet_billing.rules.credit_limit import CreditStatus, evaluate_credit
 from cabinet_billing.rules.matching import StatementLine
-from cabinet_billing.rules.presets import CabinetPreset, preset
+from cabinet_billing.rules.presets import PRESETS, CabinetPreset, preset
 from cabinet_billing.testing.history import CreditHistory
 
-__all__ = ["STEP_NAMES", "MonthReport", "Scenario", "Step"]
+__all__ = ["MAX_STEPS", "STEP_NAMES", "MonthReport", "Scenario", "Step"]
+
+#: The most steps a TOML scenario may have: a story of years is a few hundred steps (an
+#: ``advance`` step covers any number of days), and a file of more is refused up front.
+MAX_STEPS = 10_000
 
 #: The step names a TOML scenario may use, mapped to the method that runs them.
 STEP_NAMES = (
@@ -312,7 +316,13 @@ class Scenario:
         return self.cabinet.notifier.kinds(account_id)
 
     def _currency(self, account_id: str) -> str:
-        return self.cabinet.store.accounts.rows[account_id].profile.currency
+        account = self.cabinet.store.accounts.rows.get(account_id)
+        if account is None:
+            known = ", ".join(sorted(self.cabinet.store.accounts.rows)) or "none"
+            raise NotFoundError(
+                f"account (open it with an account step first; known: {known})", account_id
+            )
+        return account.profile.currency
 
     def _tick(self) -> datetime:
         """Move the clock on by a second, so every action has its own instant."""
@@ -836,21 +846,42 @@ class Scenario:
         Money('50.00', 'EUR')
 
         Raises:
-            ValidationError: for an unknown key, step or argument, naming what is allowed.
+            InvalidScenarioError: for a file that cannot be read, text that is not TOML, an
+                unknown key, step or argument, or more than :data:`MAX_STEPS` steps,
+                naming what is allowed.
+            NotFoundError: for an unknown preset.
         """
-        text = Path(source).read_text(encoding="utf-8") if _is_file(source) else str(source)
-        data = tomllib.loads(text)
+        data = _read_toml(source)
         unknown = sorted(set(data) - {"preset", "start", "step", "title", "description"})
         if unknown:
-            raise ValidationError(
+            raise InvalidScenarioError(
                 "scenario", unknown, "allowed keys: preset, start, title, description, step"
             )
+        chosen = data.get("preset")
+        if chosen is not None and not isinstance(chosen, str):
+            raise InvalidScenarioError(
+                "preset", chosen, f"expected a preset name ({', '.join(sorted(PRESETS))})"
+            )
+        for key in ("title", "description"):
+            if not isinstance(data.get(key, ""), str):
+                raise InvalidScenarioError(key, data[key], "expected text")
+        tables = data.get("step", [])
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            raise InvalidScenarioError(
+                "step", tables, "expected [[step]] tables, each with do = '<step name>'"
+            )
+        if len(tables) > MAX_STEPS:
+            raise InvalidScenarioError(
+                "step",
+                f"{len(tables)} steps",
+                f"a scenario has at most {MAX_STEPS} steps; split it or use advance steps",
+            )
         scenario = cls(
-            data.get("preset"),
+            chosen,
             start=_to_date(data.get("start", date(2024, 1, 1)), "start"),
         )
         scenario.title = str(data.get("title", ""))
-        for i, table in enumerate(data.get("step", []), start=1):
+        for i, table in enumerate(tables, start=1):
             args = {_ALIASES.get(k, k): v for k, v in table.items() if k != "do"}
             step = Step(str(table.get("do", "")), args)
             scenario._check(step, i)
@@ -859,16 +890,25 @@ class Scenario:
 
     def _check(self, step: Step, number: int) -> None:
         if step.do not in STEP_NAMES:
-            raise ValidationError(f"step {number}", step.do, f"allowed: {', '.join(STEP_NAMES)}")
+            raise InvalidScenarioError(
+                f"step {number}", step.do, f"allowed: {', '.join(STEP_NAMES)}", number
+            )
         method = self._method(step.do)
         args = dict(step.args)
         if step.do == "script_card":
-            args.pop("outcomes", None)
+            outcomes = args.pop("outcomes", [])
+            if not isinstance(outcomes, list):
+                raise InvalidScenarioError(
+                    f"step {number} (script_card) outcomes",
+                    outcomes,
+                    "expected a list such as ['approve', 'decline']",
+                    number,
+                )
         try:
             inspect.signature(method).bind(**args)
         except TypeError as exc:
-            raise ValidationError(
-                f"step {number} ({step.do})", sorted(step.args), str(exc)
+            raise InvalidScenarioError(
+                f"step {number} ({step.do})", sorted(step.args), str(exc), number
             ) from None
 
     def _method(self, name: str) -> Callable[..., Scenario]:
@@ -898,6 +938,30 @@ class Scenario:
                 exc.add_note(f"in scenario step do = {step.do!r} {dict(step.args)}")
                 raise
         return self
+
+
+def _read_toml(source: object) -> dict[str, Any]:
+    """The TOML table of a scenario file or text."""
+    if not isinstance(source, str | Path):
+        raise InvalidScenarioError(
+            "source", source, f"expected TOML text or a path, got {type(source).__name__}"
+        )
+    try:
+        text = Path(source).read_text(encoding="utf-8") if _is_file(source) else str(source)
+    except OSError as exc:
+        raise InvalidScenarioError(
+            "file", str(source), f"cannot be read: {exc.strerror or exc}"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidScenarioError(
+            "file",
+            str(source),
+            f"is not UTF-8 text (byte {exc.start}); a scenario is a TOML file",
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidScenarioError("scenario", text, f"is not valid TOML: {exc}") from None
 
 
 def _is_file(source: str | Path) -> bool:

@@ -24,11 +24,17 @@ from cabinet_billing import (
 )
 from cabinet_billing.adapters.clock import FixedClock
 from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
+from cabinet_billing.adapters.memory.outbox import InMemoryOutbox
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.domain.documents import ContractStatus
+from cabinet_billing.domain.notifications import (
+    DeliveryContacts,
+    NotificationCategory,
+    NotificationChannel,
+)
 from cabinet_billing.domain.payer import BankDetails, PayerKind, TaxId
 from cabinet_billing.domain.payment import PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
@@ -51,6 +57,7 @@ class Wired:
     uow: Callable[[], UnitOfWork]
     clock: FixedClock
     gateway: SandboxGateway
+    notifier: InMemoryNotifier
 
     @property
     def owner(self) -> Cabinet:
@@ -99,12 +106,13 @@ def s(request: pytest.FixtureRequest) -> Wired:
         unit_of_work = lambda: SqlUnitOfWork(sql)  # noqa: E731
     clock = FixedClock(START)
     gateway = SandboxGateway(b"payers: a sandbox signing key of 32+ bytes")
+    notifier = InMemoryNotifier()
     billing = Billing(
         Ports(
             unit_of_work=unit_of_work,
             clock=clock,
             gateway=gateway,
-            notifier=InMemoryNotifier(),
+            notifier=notifier,
         ),
         BillingSettings(
             payment_methods=(PaymentMethod("card", "Card", PaymentMethodPricing("UAH")),),
@@ -116,7 +124,7 @@ def s(request: pytest.FixtureRequest) -> Wired:
     account.change_name("Shevchenko", "Taras")
     account.change_postal_address(PostalAddress("Kyiv", "01001", "Khreshchatyk 1"))
     billing.open_account(account, owner_id="u1", owner_name="Taras")
-    wired = Wired(billing, unit_of_work, clock, gateway)
+    wired = Wired(billing, unit_of_work, clock, gateway, notifier)
     wired.owner.payers.add(company("p-1"))
     wired.owner.payers.add(person("p-2"))
     return wired
@@ -344,3 +352,61 @@ def test_the_daily_run_renews_a_service_for_its_payer(s: Wired) -> None:
         ("renewal", "p-1", False)
     ]
     assert [e.payer_id for e in expenses] == ["p-1", "p-1"]
+
+
+@pytest.mark.spec("A4", "R9")
+def test_financial_notices_of_a_payer_name_its_email(s: Wired) -> None:
+    s.top_up("500.00", payer_id="p-1")
+    invoice_id, _ = s.order("100.00", "o-1", payer_id="p-2")
+    s.order("50.00", "o-2", payer_id=None)
+    payer_of = {
+        (n.kind, n.params.get("invoice_id") or n.params.get("payment_id")): (
+            n.params.get("payer_id"),
+            n.params.get("payer_email"),
+        )
+        for n in s.notifier.sent
+        if n.category is NotificationCategory.FINANCE
+    }
+    assert payer_of == {
+        ("payment.credited", "pay-1"): ("p-1", "accounts@romashka.example"),
+        ("invoice.issued", invoice_id): ("p-2", "ivan@example.com"),
+        ("invoice.paid", invoice_id): ("p-2", "ivan@example.com"),
+        ("invoice.issued", "inv-2"): (None, None),
+        ("invoice.paid", "inv-2"): (None, None),
+    }
+
+
+@pytest.mark.spec("A4", "R9")
+def test_a_payers_financial_email_goes_to_the_payer() -> None:
+    store = MemoryStore()
+    clock = FixedClock(START)
+    gateway = SandboxGateway(b"payers: a sandbox signing key of 32+ bytes")
+    outbox = InMemoryOutbox()
+    outbox.register(DeliveryContacts("acc-1", main_email="o@shop.example"))
+    billing = Billing(
+        Ports(
+            unit_of_work=lambda: MemoryUnitOfWork(store),
+            clock=clock,
+            gateway=gateway,
+            notifier=outbox,
+        ),
+        BillingSettings(
+            payment_methods=(PaymentMethod("card", "Card", PaymentMethodPricing("UAH")),)
+        ),
+    )
+    account = Account.open("acc-1", "shop", email="o@shop.example", currency="UAH", country="UA")
+    account.change_name("Shevchenko", "Taras")
+    account.change_postal_address(PostalAddress("Kyiv", "01001", "Khreshchatyk 1"))
+    billing.open_account(account, owner_id="u1", owner_name="Taras")
+    cabinet = billing.cabinet("acc-1", "u1")
+    cabinet.payers.add(company("p-1"))
+    for payer_id in ("p-1", None):
+        started = cabinet.payments.top_up(uah("10.00"), "card", payer_id=payer_id)
+        billing.webhooks.handle(
+            *gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, clock.now()),
+        )
+        clock.advance(minutes=1)
+    assert [
+        (d.notification.params["payment_id"], d.address)
+        for d in outbox.to(NotificationChannel.EMAIL)
+    ] == [("pay-1", "accounts@romashka.example"), ("pay-2", "o@shop.example")]

@@ -90,7 +90,14 @@ from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.credit_limit import CreditAction, ensure_allowed, is_allowed
 from cabinet_billing.rules.matching import StatementLine
 
-__all__ = ["COUNTER_ORDER", "Context", "Ports", "notification_of", "require_open"]
+__all__ = [
+    "COUNTER_ORDER",
+    "Context",
+    "Ports",
+    "notification_of",
+    "payer_address",
+    "require_open",
+]
 
 #: The order in which a unit of work takes the store's counters (``sequences.next``), by
 #: name (``invoice-number:<code>`` ranks as ``invoice-number``). A counter is locked by the
@@ -167,7 +174,11 @@ class Context:
         self.rates = ports.rates
         self.settings = settings
         self.outbox = Outbox(
-            ports.unit_of_work, ports.notifier, settings.notification_delivery, ports.clock
+            ports.unit_of_work,
+            ports.notifier,
+            settings.notification_delivery,
+            ports.clock,
+            address=payer_address,
         )
 
     def ensure_payer_may_pay(self, uow: UnitOfWork, account_id: str, payer_id: str | None) -> None:
@@ -898,6 +909,35 @@ def notification_of(event: BillingEvent) -> Notification | None:
         if f.name not in {"account_id", "at"}
     }
     return Notification(event.account_id, category, kind, event.at, params, dedup)
+
+
+def payer_address(uow: UnitOfWork, notification: Notification) -> Notification:
+    """A financial notice about a payer's invoice or payment, addressed to the payer (A4).
+
+    Astra Cloud: the payer receives the financial notices of its operations. A notice
+    about an invoice made out to a payer, or a payment a payer made, gets the params
+    ``payer_id`` and, when the payer has one, ``payer_email``: email deliveries go there
+    (:func:`cabinet_billing.rules.notify.deliveries`). Other notices are left as they are.
+    """
+    if notification.category is not NotificationCategory.FINANCE:
+        return notification
+    params = notification.params
+    try:
+        payer_id = None
+        if "invoice_id" in params:
+            payer_id = uow.invoices.get(params["invoice_id"]).payer_id
+        elif "payment_id" in params:
+            payment = uow.payments.get(params["payment_id"].removesuffix("-cashback"))
+            payer_id = payment.payer_id
+            if payer_id is None and payment.invoice_id is not None:
+                payer_id = uow.invoices.get(payment.invoice_id).payer_id
+        if payer_id is None:
+            return notification
+        payer = uow.payers.get(notification.account_id).get(payer_id)
+    except NotFoundError:
+        return notification  # a payer merged or deleted since: the account's mailbox
+    extra = {"payer_id": payer.id} | ({"payer_email": payer.email} if payer.email else {})
+    return attrs.evolve(notification, params={**params, **extra})
 
 
 def _with_contract(payer: Payer, number: str) -> Payer:

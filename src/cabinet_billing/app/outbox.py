@@ -71,6 +71,8 @@ class Outbox:
         notifier: where notifications go; without one nothing is queued.
         policy: the retries of a failed delivery.
         clock: the clock deliveries are stamped with.
+        address: completes a notification, in the unit of work it is queued in, with
+            what the store knows of its recipient (a payer's email, SPEC A4).
     """
 
     def __init__(
@@ -79,11 +81,13 @@ class Outbox:
         notifier: Notifier | None,
         policy: DeliveryPolicy,
         clock: Clock,
+        address: Callable[[UnitOfWork, Notification], Notification] | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._notifier = notifier
         self._policy = policy
         self._clock = clock
+        self._address = address
 
     def queue(
         self, uow: UnitOfWork, notifications: Iterable[Notification | None]
@@ -94,9 +98,11 @@ class Outbox:
         """
         if self._notifier is None:
             return []
+        address = self._address
+        addressed = (n if n is None or address is None else address(uow, n) for n in notifications)
         return [
             OutboxMessage(notification)
-            for notification in notifications
+            for notification in addressed
             if notification is not None and uow.outbox.add(notification)
         ]
 

@@ -159,7 +159,9 @@ def deliveries(
 
     A mandatory channel is reported as ``MANDATORY`` even when the customer also chose it.
     A wanted channel that cannot reach the customer is skipped; when nothing is left, the
-    cabinet keeps the notification as a ``FALLBACK``.
+    cabinet keeps the notification as a ``FALLBACK``. A financial notice about a payer's
+    invoice or payment carries the payer's email (param ``payer_email``, SPEC A4): its
+    email goes there instead of the account's mailbox.
 
     Args:
         notification: what to deliver.
@@ -188,9 +190,12 @@ def deliveries(
             f"belong to another account; expected the contacts of {notification.account_id!r}",
         )
     purpose = routing.purpose_for(notification)
+    payer_email = notification.params.get("payer_email") or None
     found: list[Delivery] = []
     for channel, reason in _wanted(notification, preferences):
         address = contacts.address(channel, purpose)
+        if channel is NotificationChannel.EMAIL and payer_email is not None:
+            address = payer_email
         if address is not None:
             found.append(Delivery(notification, channel, address, reason))
     if not found:

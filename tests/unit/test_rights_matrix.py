@@ -295,6 +295,13 @@ USE_CASES: list[Row] = [
         "invoices.view",
         lambda c, w: c.balance.recommended_autopay_cap(),
     ),
+    Row("balance", "expenses", "invoices.view", lambda c, w: c.balance.expenses()),
+    Row(
+        "balance",
+        "statement",
+        "invoices.view",
+        lambda c, w: c.balance.statement(date(2024, 3, 1), date(2024, 4, 1)),
+    ),
     # credit
     Row("credit", "status", "invoices.view", lambda c, w: c.credit.status()),
     # documents
@@ -321,6 +328,8 @@ USE_CASES: list[Row] = [
     Row("invoices", "pay", "invoices.pay", lambda c, w: c.invoices.pay(w.invoice_id)),
     Row("invoices", "delete", "invoices.pay", lambda c, w: c.invoices.delete(w.invoice_id)),
     Row("invoices", "pay_link", "invoices.pay", lambda c, w: c.invoices.pay_link(w.invoice_id)),
+    Row("invoices", "list", "invoices.view", lambda c, w: c.invoices.list("all")),
+    Row("invoices", "get", "invoices.view", lambda c, w: c.invoices.get(w.invoice_id)),
     # orders
     Row("orders", "place", "services.order", lambda c, w: order(w, c, "100.00", "o-matrix")),
     Row("orders", "checkout", "services.order", lambda c, w: checkout(c, "o-matrix-cart")),
@@ -376,6 +385,7 @@ USE_CASES: list[Row] = [
         "invoices.pay",
         lambda c, w: c.payments.stop_card_autopay(),
     ),
+    Row("payments", "list", "invoices.view", lambda c, w: c.payments.list()),
     # profile
     Row("profile", "get", ANY_USER, lambda c, w: c.profile.get()),
     Row(

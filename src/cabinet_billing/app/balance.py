@@ -10,7 +10,7 @@ up from a saved method when it runs low, never past the monthly cap.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import attrs
 import moneyed
@@ -18,11 +18,14 @@ import moneyed
 from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Gate
+from cabinet_billing.app.paging import DEFAULT_LIMIT, paginate
+from cabinet_billing.app.results import ExpenseList, LedgerStatement
 from cabinet_billing.domain.autopay import AutopayPolicy
 from cabinet_billing.domain.billing_profile import AutopaySettings
+from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.fx import Conversion, RateTable, convert, equivalents
 from cabinet_billing.domain.ledger import LedgerEntry
-from cabinet_billing.domain.money import Money
+from cabinet_billing.domain.money import Money, sum_money
 from cabinet_billing.domain.payment_method import LimitBasis
 from cabinet_billing.errors import CurrencyMismatchError, InsufficientFundsError, ValidationError
 from cabinet_billing.rules.autopay import ScheduledCharge, forecast, recommended_cap
@@ -47,6 +50,118 @@ class CabinetBalance:
         with self._gate.open("invoices.view") as call:
             code = chosen if chosen is not None else call.account.profile.currency
             return call.uow.ledgers.get(call.account.id).balance(code)
+
+    def expenses(
+        self,
+        *,
+        currency: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        service_id: str | None = None,
+        unpaid_only: bool = False,
+        newest_first: bool = True,
+        limit: int = DEFAULT_LIMIT,
+        after: str | None = None,
+    ) -> ExpenseList:
+        """A page of the account's expenses, with the total and the unpaid total (SPEC L3).
+
+        The totals count every expense the filters choose, not just the page's.
+
+        Args:
+            currency: the expenses' currency (default: the account's).
+            since: only expenses charged on or after this day.
+            until: only expenses charged before this day.
+            service_id: only the expenses of this service.
+            unpaid_only: only expenses with something left to pay.
+            newest_first: the latest charge first (else the oldest first).
+            limit: the page size (1 to 500).
+            after: the ``next_after`` of the previous page.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.view``.
+            ValidationError: for a day that is not a date, ``since`` after ``until``, a
+                limit out of range or a cursor that is not an expense of this list.
+        """
+        start = _day("since", since)
+        end = _day("until", until)
+        if start is not None and end is not None and end < start:
+            raise ValidationError("until", end, f"must not be before since={start}")
+        with self._gate.open("invoices.view") as call:
+            code = (currency or call.account.profile.currency).upper()
+            ordered = call.uow.expenses.get(call.account.id).expenses(code)
+
+        def matches(expense: Expense) -> bool:
+            return (
+                (start is None or expense.charged_on >= start)
+                and (end is None or expense.charged_on < end)
+                and (service_id is None or expense.service_id == service_id)
+                and (not unpaid_only or not expense.is_paid)
+            )
+
+        chosen = [e for e in ordered if matches(e)]
+        return ExpenseList(
+            page=paginate(
+                ordered,
+                _expense_id,
+                matches=matches,
+                limit=limit,
+                after=after,
+                newest_first=newest_first,
+            ),
+            total=sum_money((e.amount for e in chosen), code),
+            unpaid=sum_money((e.unpaid for e in chosen), code),
+            tax=sum_money((e.tax for e in chosen), code),
+        )
+
+    def statement(
+        self,
+        start: date,
+        end: date,
+        *,
+        currency: str | None = None,
+        newest_first: bool = False,
+        limit: int = DEFAULT_LIMIT,
+        after: str | None = None,
+    ) -> LedgerStatement:
+        """The ledger of one balance over the days [start, end): opening, moves, closing.
+
+        Days are the provider's (the clock's time zone). The entries come oldest first
+        by default, as a statement reads; the cursor is an entry's ``seq`` as text.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.view``.
+            ValidationError: for a day that is not a date, ``end`` not after ``start``,
+                a limit out of range or a cursor that is not an entry of this period.
+        """
+        first = _day("start", start)
+        last = _day("end", end)
+        if first is None or last is None or last <= first:
+            raise ValidationError("end", end, f"must be a day after start={start}")
+        with self._gate.open("invoices.view") as call:
+            code = (currency or call.account.profile.currency).upper()
+            tz = call.now.tzinfo or UTC
+            entries = call.uow.ledgers.get(call.account.id).entries(code)
+
+        def day_of(entry: LedgerEntry) -> date:
+            return entry.at.astimezone(tz).date()
+
+        before = [e for e in entries if day_of(e) < first]
+        during = [e for e in entries if first <= day_of(e) < last]
+        opening = sum_money((e.amount for e in before), code)
+        money_in = sum_money((e.amount for e in during if e.amount.amount > 0), code)
+        money_out = sum_money((-e.amount for e in during if e.amount.amount < 0), code)
+        return LedgerStatement(
+            currency=code,
+            start=first,
+            end=last,
+            opening=opening,
+            credits=money_in,
+            debits=money_out,
+            closing=opening + money_in - money_out,
+            entries=paginate(
+                during, _entry_id, limit=limit, after=after, newest_first=newest_first
+            ),
+        )
 
     def equivalents(self, amount: moneyed.Money) -> dict[str, Conversion]:
         """What a top-up is worth in each of the provider's other currencies today.
@@ -183,3 +298,19 @@ def _bound(
     if mine is None or method is None:
         return method if mine is None else mine
     return pick(mine, method)
+
+
+def _day(field: str, value: object) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise ValidationError(field, value, "expected a day (datetime.date), or None")
+    return value
+
+
+def _expense_id(expense: Expense) -> str:
+    return expense.id
+
+
+def _entry_id(entry: LedgerEntry) -> str:
+    return str(entry.seq)

@@ -1,4 +1,8 @@
-"""The cabinet's invoices: paying, deleting and sharing a pay link (SPEC L2, L4, L5).
+"""The cabinet's invoices: the list, paying, deleting and sharing a pay link (SPEC L2, L4, L5).
+
+The list shows unpaid invoices by default (Introserv), or paid, overdue or all of them,
+optionally only those of one service ("all invoices of this order"), newest first and a
+page at a time (see :mod:`cabinet_billing.app.paging`).
 
 An invoice is paid from the balance when the balance (and, where the credit line allows,
 the available credit) covers it; otherwise the result says how much is missing and which
@@ -12,23 +16,83 @@ from decimal import ROUND_CEILING
 from cabinet_billing.app.context import Context, require_open
 from cabinet_billing.app.gate import Gate
 from cabinet_billing.app.orders import cancel_order_services
+from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, paginate
 from cabinet_billing.app.results import InvoiceSettled, PayResult, TopUpNeeded
 from cabinet_billing.domain.events import InvoiceDeleted
-from cabinet_billing.domain.invoice import InvoiceKind
+from cabinet_billing.domain.invoice import Invoice, InvoiceFilter, InvoiceKind, invoice_order
 from cabinet_billing.domain.money import Money, Rounding
 from cabinet_billing.domain.paylink import PayLink
 from cabinet_billing.domain.payment import Payment
+from cabinet_billing.errors import NotFoundError
 from cabinet_billing.rules.credit_limit import CreditAction
 
 __all__ = ["CabinetInvoices"]
 
 
 class CabinetInvoices:
-    """Paying and managing the account's invoices (right ``invoices.pay``)."""
+    """The account's invoices (right ``invoices.view`` to read, ``invoices.pay`` to act)."""
 
     def __init__(self, context: Context, gate: Gate) -> None:
         self._ctx = context
         self._gate = gate
+
+    def list(
+        self,
+        status: InvoiceFilter | str = InvoiceFilter.UNPAID,
+        *,
+        service_id: str | None = None,
+        newest_first: bool = True,
+        limit: int = DEFAULT_LIMIT,
+        after: str | None = None,
+    ) -> Page[Invoice]:
+        """A page of the account's invoices (SPEC L4).
+
+        Args:
+            status: ``"unpaid"`` (the default, as Introserv shows), ``"paid"``,
+                ``"overdue"`` or ``"all"`` (every invoice but the deleted ones).
+            service_id: only the invoices with a line for this service (Introserv's
+                "all invoices of this order").
+            newest_first: newest first (by issue date, then by number in natural order:
+                ``HOR-11111-1000`` before ``HOR-11111-999``), else oldest first.
+            limit: the page size (1 to 500).
+            after: the ``next_after`` of the previous page.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.view``.
+            NotFoundError: for a service of another account.
+            ValidationError: for an unknown status, a limit out of range or a cursor that
+                is not an invoice of this list.
+        """
+        shown = InvoiceFilter.of(status)
+        with self._gate.open("invoices.view") as call:
+            uow, account_id, today = call.uow, call.account.id, call.today
+            if service_id is not None and uow.services.get(service_id).account_id != account_id:
+                raise NotFoundError("service", service_id)
+            ordered = sorted(uow.invoices.for_account(account_id), key=invoice_order)
+
+        def matches(invoice: Invoice) -> bool:
+            return shown.shows(invoice, today) and (
+                service_id is None or any(ln.service_id == service_id for ln in invoice.lines)
+            )
+
+        return paginate(
+            ordered,
+            _invoice_id,
+            matches=matches,
+            limit=limit,
+            after=after,
+            newest_first=newest_first,
+        )
+
+    def get(self, invoice_id: str) -> Invoice:
+        """One invoice of the account, with its lines, payments and actions.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.view``.
+            NotFoundError: for an invoice of another account.
+        """
+        with self._gate.open("invoices.view") as call:
+            return self._ctx.invoice_of(call.uow, call.account.id, invoice_id)
 
     def pay(
         self,
@@ -144,3 +208,7 @@ class CabinetInvoices:
             invoice = self._ctx.invoice_of(call.uow, call.account.id, invoice_id)
             require_open(invoice)
             return signer.issue(invoice.id, call.account.id, call.now)
+
+
+def _invoice_id(invoice: Invoice) -> str:
+    return invoice.id

@@ -14,12 +14,13 @@ import moneyed
 from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Gate
+from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, choice, paginate
 from cabinet_billing.app.results import BindingResult, CheckoutStarted
 from cabinet_billing.domain.autopay import CardAutopay, CardAutopayStatus
 from cabinet_billing.domain.events import BillingEvent
 from cabinet_billing.domain.invoice import InvoiceKind
 from cabinet_billing.domain.money import Money
-from cabinet_billing.domain.payment import Payment
+from cabinet_billing.domain.payment import Payment, PaymentPurpose, PaymentStatus
 from cabinet_billing.domain.saved_method import (
     BindingAction,
     MethodKind,
@@ -37,6 +38,55 @@ class CabinetPayments:
     def __init__(self, context: Context, gate: Gate) -> None:
         self._ctx = context
         self._gate = gate
+
+    def list(
+        self,
+        *,
+        status: PaymentStatus | str | None = None,
+        purpose: PaymentPurpose | str | None = None,
+        invoice_id: str | None = None,
+        newest_first: bool = True,
+        limit: int = DEFAULT_LIMIT,
+        after: str | None = None,
+    ) -> Page[Payment]:
+        """A page of the account's payments, newest first (SPEC L6).
+
+        Args:
+            status: only payments in this status (``"credited"``, ``"refunded"`` ...).
+            purpose: only top-ups, invoice payments or cashback.
+            invoice_id: only the payments made for this invoice.
+            newest_first: newest first (else oldest first).
+            limit: the page size (1 to 500).
+            after: the ``next_after`` of the previous page.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.view``.
+            ValidationError: for an unknown status or purpose, a limit out of range or a
+                cursor that is not a payment of this list.
+        """
+        wanted = choice(PaymentStatus, status, "status")
+        kind = choice(PaymentPurpose, purpose, "purpose")
+        with self._gate.open("invoices.view") as call:
+            ordered = sorted(
+                enumerate(call.uow.payments.for_account(call.account.id)),
+                key=lambda pair: (pair[1].created_at, pair[0]),
+            )
+
+        def matches(payment: Payment) -> bool:
+            return (
+                (wanted is None or payment.status is wanted)
+                and (kind is None or payment.purpose is kind)
+                and (invoice_id is None or payment.invoice_id == invoice_id)
+            )
+
+        return paginate(
+            [p for _, p in ordered],
+            _payment_id,
+            matches=matches,
+            limit=limit,
+            after=after,
+            newest_first=newest_first,
+        )
 
     def top_up(
         self,
@@ -202,3 +252,7 @@ class CabinetPayments:
                     sub.switch_off()
                     call.uow.services.get(sub.service_id).set_auto_renew(False)
             call.uow.commit()
+
+
+def _payment_id(payment: Payment) -> str:
+    return payment.id

@@ -6,11 +6,16 @@ so a host that reacts to events does not have to diff state.
 
 from __future__ import annotations
 
+from datetime import date
+
 import attrs
 
+from cabinet_billing.app.paging import Page
 from cabinet_billing.app.settings import PaymentMethod
 from cabinet_billing.domain.events import BillingEvent
+from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.invoice import Invoice
+from cabinet_billing.domain.ledger import LedgerEntry
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payment import EventOutcome, Payment, PaymentStatus
 from cabinet_billing.domain.payment_method import PaymentQuote
@@ -23,7 +28,9 @@ __all__ = [
     "CallbackHandled",
     "CheckoutStarted",
     "CreditStatusView",
+    "ExpenseList",
     "InvoiceSettled",
+    "LedgerStatement",
     "OrderResult",
     "PayResult",
     "StatementResult",
@@ -114,3 +121,48 @@ class CreditStatusView:
 
     state: CreditState
     dashboard: CreditDashboard
+
+
+@attrs.frozen(kw_only=True)
+class ExpenseList:
+    """A page of expenses and the totals of every expense the filters chose (SPEC L3).
+
+    Attributes:
+        page: the expenses of this page.
+        total: what all the chosen expenses amount to, at accrual precision.
+        unpaid: how much of that is still unpaid.
+        tax: the tax they contain.
+    """
+
+    page: Page[Expense]
+    total: Money
+    unpaid: Money
+    tax: Money
+
+
+@attrs.frozen(kw_only=True)
+class LedgerStatement:
+    """The ledger of one currency over the days [start, end) (SPEC L1).
+
+    ``closing`` is ``opening + credits - debits`` and equals the balance after the last
+    entry of the period.
+
+    Attributes:
+        currency: the balance's currency.
+        start: the first day.
+        end: the day after the last.
+        opening: the balance before ``start``.
+        credits: the money in during the period (entries above zero).
+        debits: the money out during the period, as a positive amount.
+        closing: the balance at the end of the period.
+        entries: a page of the period's entries.
+    """
+
+    currency: str
+    start: date
+    end: date
+    opening: Money
+    credits: Money
+    debits: Money
+    closing: Money
+    entries: Page[LedgerEntry]

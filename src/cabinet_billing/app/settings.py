@@ -16,7 +16,7 @@ from cabinet_billing.domain.catalog import Catalog
 from cabinet_billing.domain.customer import PaymentRequirements
 from cabinet_billing.domain.documents import DocumentPolicy
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding
-from cabinet_billing.domain.numbering import NumberFormat
+from cabinet_billing.domain.numbering import NumberFormat, check_per_account
 from cabinet_billing.domain.outbox import DeliveryPolicy
 from cabinet_billing.domain.paylink import PayLinkKeys, PayLinkPolicy, PayLinkSigner
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
@@ -115,7 +115,9 @@ class BillingSettings:
         service_code: the ``{service_code}`` of invoice numbers for accounts that have none
             of their own (see ``AccountSettings.service_code``).
         invoice_sequence_per_account: number each account's invoices from 1 (with its
-            service code in the number), instead of one sequence for all accounts.
+            service code in the number), instead of one sequence for all accounts; the
+            number template must then have ``{service_code}`` or ``{account}``
+            (PerAccountNumberingError otherwise).
         proration: how new orders are priced until the alignment day.
         catalog: the plans the cabinet sells; when set, every order is priced from it
             and a plan it does not sell is refused (``None``: the plans in the order).
@@ -168,7 +170,7 @@ class BillingSettings:
     )
     contract_numbers: NumberFormat = attrs.field(factory=lambda: NumberFormat("C-{year}-{seq:05}"))
     service_code: str = ""
-    invoice_sequence_per_account: bool = False
+    invoice_sequence_per_account: bool = attrs.field(default=False)
     proration: ProrationPolicy = attrs.field(factory=ProrationPolicy)
     catalog: Catalog | None = None
     promo_codes: tuple[PromoCode, ...] = attrs.field(default=(), converter=_promo_codes)
@@ -191,6 +193,12 @@ class BillingSettings:
     transient_retries: int = attrs.field(default=3, validator=_non_negative)
     # A registry is mutable (a host registers its countries): left out of equality.
     requisites: RequisitesRegistry = attrs.field(factory=default_registry, eq=False)
+
+    @invoice_sequence_per_account.validator
+    def _check_per_account(self, _attribute: object, value: bool) -> None:
+        # A sequence per account with a template that does not tell accounts apart gives
+        # every account's first invoice the same number.
+        check_per_account(self.invoice_numbers, per_account=value)
 
     @code_word_hashing.validator
     def _check_code_word_hashing(self, _attribute: object, value: object) -> None:

@@ -55,6 +55,7 @@ __all__ = [
     "InvoiceStatus",
     "IssuedLine",
     "filter_invoices",
+    "invoice_order",
 ]
 
 
@@ -90,11 +91,46 @@ class InvoiceAction(enum.Enum):
 
 
 class InvoiceFilter(enum.Enum):
-    """The invoice list's filter; the default view shows unpaid invoices."""
+    """The invoice list's filter; the default view shows unpaid invoices.
+
+    ``UNPAID`` shows what is left to pay (unpaid and partially paid), ``OVERDUE`` the
+    part of it past its due date, ``PAID`` the invoices paid in full and ``ALL`` every
+    invoice but the deleted ones (cancelled ones included).
+
+    >>> InvoiceFilter.of("overdue")
+    <InvoiceFilter.OVERDUE: 'overdue'>
+    """
 
     UNPAID = "unpaid"
     PAID = "paid"
+    OVERDUE = "overdue"
     ALL = "all"
+
+    @classmethod
+    def of(cls, value: InvoiceFilter | str) -> InvoiceFilter:
+        """The filter named ``value``.
+
+        Raises:
+            ValidationError: naming the value and the filters there are.
+        """
+        if isinstance(value, InvoiceFilter):
+            return value
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValidationError(
+                "status", value, f"expected one of {', '.join(f.value for f in cls)}"
+            ) from None
+
+    def shows(self, invoice: Invoice, today: date) -> bool:
+        """Whether the list with this filter shows ``invoice`` on ``today``."""
+        if self is InvoiceFilter.UNPAID:
+            return invoice.is_open()
+        if self is InvoiceFilter.OVERDUE:
+            return invoice.status_on(today) is InvoiceStatus.OVERDUE
+        if self is InvoiceFilter.PAID:
+            return invoice.status is InvoiceStatus.PAID
+        return invoice.status is not InvoiceStatus.DELETED
 
 
 _OPEN = frozenset({InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID})
@@ -532,20 +568,31 @@ class Invoice:
             )
 
 
+def invoice_order(invoice: Invoice) -> tuple[object, ...]:
+    """The key that sorts invoices oldest first: by issue date, then naturally by number.
+
+    Numbers compare as :func:`~cabinet_billing.domain.numbering.document_sort_key` does,
+    so ``HOR-11111-999`` comes before ``HOR-11111-1000``.
+    """
+    return (invoice.issued_on, document_sort_key(invoice.number), invoice.id)
+
+
 def filter_invoices(
     invoices: Iterable[Invoice],
     shown: InvoiceFilter = InvoiceFilter.UNPAID,
+    today: date | None = None,
 ) -> list[Invoice]:
-    """The invoice list: unpaid ones by default, or paid ones, or all; never deleted ones.
+    """The invoice list: unpaid ones by default, or paid, overdue or all; never deleted ones.
 
     Newest first: by issue date, then by number in natural order
     (:func:`~cabinet_billing.domain.numbering.document_sort_key`), so ``HOR-11111-1000``
-    comes before ``HOR-11111-999`` on the same day.
+    comes before ``HOR-11111-999`` on the same day. ``OVERDUE`` needs ``today``.
+
+    Raises:
+        ValidationError: for ``OVERDUE`` without ``today``.
     """
-    if shown is InvoiceFilter.UNPAID:
-        chosen = [i for i in invoices if i.is_open()]
-    elif shown is InvoiceFilter.PAID:
-        chosen = [i for i in invoices if i.status is InvoiceStatus.PAID]
-    else:
-        chosen = [i for i in invoices if i.status is not InvoiceStatus.DELETED]
-    return sorted(chosen, key=lambda i: (i.issued_on, document_sort_key(i.number)), reverse=True)
+    if shown is InvoiceFilter.OVERDUE and today is None:
+        raise ValidationError("today", None, "the overdue filter needs the day to look at")
+    day = today or date.min
+    chosen = [i for i in invoices if shown.shows(i, day)]
+    return sorted(chosen, key=invoice_order, reverse=True)

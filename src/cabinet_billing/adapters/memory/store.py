@@ -35,7 +35,7 @@ from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import ExpenseBook
-from cabinet_billing.domain.invoice import Invoice
+from cabinet_billing.domain.invoice import Invoice, invoice_order
 from cabinet_billing.domain.ledger import Ledger, ListHistory
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
@@ -293,7 +293,7 @@ class _Invoices(_Repository[Invoice]):
         keys = [k for k, row in self._table.rows.items() if row.is_open()]
         keys += [k for k, row in self.loaded.items() if k not in self._table.rows]
         found = [self.get(k) for k in dict.fromkeys(keys)]
-        return sorted((i for i in found if i.is_open()), key=lambda i: (i.issued_on, i.number))
+        return sorted((i for i in found if i.is_open()), key=invoice_order)
 
     def check(self, keys: Iterable[str]) -> None:
         super().check(keys)

@@ -92,7 +92,7 @@ from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import ExpenseBook
-from cabinet_billing.domain.invoice import Invoice
+from cabinet_billing.domain.invoice import Invoice, invoice_order
 from cabinet_billing.domain.ledger import Ledger, LedgerEntry
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
@@ -641,7 +641,7 @@ class _Invoices(_Repository[Invoice]):
         found = self._load(self._table.c.is_open.is_(True))
         found += [loaded.aggregate for loaded in self.loaded.values() if loaded.version is None]
         unique = {id(i): i for i in found}.values()
-        return sorted((i for i in unique if i.is_open()), key=lambda i: (i.issued_on, i.number))
+        return sorted((i for i in unique if i.is_open()), key=invoice_order)
 
 
 class _Sequences:

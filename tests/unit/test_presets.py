@@ -340,9 +340,11 @@ def test_introserv_invoice_list_filters_unpaid_paid_all() -> None:
     renewal = owner(s).services.renew(service_id)
     with MemoryUnitOfWork(s.store) as uow:
         invoices = uow.invoices.for_account("acc-1")
-    listed = {f: [i.number for i in filter_invoices(invoices, f)] for f in InvoiceFilter}
+    today = s.clock.today()
+    listed = {f: [i.number for i in filter_invoices(invoices, f, today)] for f in InvoiceFilter}
     assert listed == {
         InvoiceFilter.UNPAID: ["IS-000004"],
+        InvoiceFilter.OVERDUE: [],
         InvoiceFilter.PAID: ["IS-000003", "IS-000002", "IS-000001"],
         InvoiceFilter.ALL: ["IS-000004", "IS-000003", "IS-000002", "IS-000001"],
     }

@@ -330,6 +330,13 @@ USE_CASES: list[Row] = [
     Row("invoices", "pay_link", "invoices.pay", lambda c, w: c.invoices.pay_link(w.invoice_id)),
     Row("invoices", "list", "invoices.view", lambda c, w: c.invoices.list("all")),
     Row("invoices", "get", "invoices.view", lambda c, w: c.invoices.get(w.invoice_id)),
+    Row(
+        "invoices",
+        "request_quote",
+        "invoices.view",
+        lambda c, w: c.invoices.request_quote(w.invoice_id),
+    ),
+    Row("invoices", "reissue", "invoices.pay", lambda c, w: c.invoices.reissue(w.invoice_id)),
     # orders
     Row("orders", "place", "services.order", lambda c, w: order(w, c, "100.00", "o-matrix")),
     Row("orders", "checkout", "services.order", lambda c, w: checkout(c, "o-matrix-cart")),

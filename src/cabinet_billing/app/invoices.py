@@ -11,19 +11,20 @@ methods can take it. Paying by a method starts a payment for exactly this invoic
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import ROUND_CEILING
 
 from cabinet_billing.app.context import Context, require_open
 from cabinet_billing.app.gate import Gate
 from cabinet_billing.app.orders import cancel_order_services
 from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, paginate
-from cabinet_billing.app.results import InvoiceSettled, PayResult, TopUpNeeded
+from cabinet_billing.app.results import InvoiceReissued, InvoiceSettled, PayResult, TopUpNeeded
 from cabinet_billing.domain.events import InvoiceDeleted
 from cabinet_billing.domain.invoice import Invoice, InvoiceFilter, InvoiceKind, invoice_order
 from cabinet_billing.domain.money import Money, Rounding
 from cabinet_billing.domain.paylink import PayLink
 from cabinet_billing.domain.payment import Payment
-from cabinet_billing.errors import NotFoundError
+from cabinet_billing.errors import ConflictError, NotFoundError, ValidationError
 from cabinet_billing.rules.credit_limit import CreditAction
 
 __all__ = ["CabinetInvoices"]
@@ -195,6 +196,86 @@ class CabinetInvoices:
             number=invoice.number,
         )
 
+    def request_quote(self, invoice_id: str) -> Invoice:
+        """Ask for a quote of an unpaid invoice: a pro-forma invoice to pay by transfer (L4).
+
+        The request is recorded on the invoice (``quote_requests``, one date per request);
+        the quote itself is rendered by ``cabinet.documents.download("quote", invoice_id)``.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.view``.
+            NotFoundError: for an invoice of another account.
+            InvalidTransitionError: unless the invoice is unpaid (naming what it allows).
+        """
+        with self._gate.open("invoices.view") as call:
+            invoice = self._ctx.invoice_of(call.uow, call.account.id, invoice_id)
+            invoice.request_quote(call.today)
+            call.uow.commit()
+        return invoice
+
+    def reissue(self, invoice_id: str, *, method_id: str | None = None) -> InvoiceReissued:
+        """Delete an unpaid invoice and issue it again, e.g. to pay by another method (L4).
+
+        The new invoice has the same lines (the same amounts, paying the same periods),
+        the next number, today's date and a new due date. A renewal invoice may change
+        its payment method; an order's invoice keeps the method chosen at checkout
+        (SPEC C4: another method needs a new order), and unlike :meth:`delete`, its
+        services stay ordered, waiting for the new invoice. Top-up and credit statement
+        invoices belong to their payment and their statement and are never re-issued.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.pay``.
+            NotFoundError: for an invoice of another account, or a method not offered in
+                the invoice's currency.
+            InvalidTransitionError: unless the invoice is unpaid.
+            ConflictError: for a top-up or credit statement invoice.
+            ValidationError: for another method on an order's invoice.
+            DeletionPendingError: while the account's deletion is pending.
+        """
+        ctx = self._ctx
+        with self._gate.open("invoices.pay") as call:
+            uow, today, account_id = call.uow, call.today, call.account.id
+            call.account.ensure_not_closing("re-issue an invoice")
+            old = ctx.invoice_of(uow, account_id, invoice_id)
+            if old.kind not in _REISSUED:
+                raise ConflictError(
+                    f"invoice {old.number} ({old.kind.value})",
+                    "is never re-issued: only order and renewal invoices are",
+                )
+            method = old.payment_method_id if method_id is None else method_id
+            if method_id is not None:
+                ctx.settings.method(method_id, old.currency)
+                if old.kind is InvoiceKind.ORDER and method_id != old.payment_method_id:
+                    raise ValidationError(
+                        "method_id",
+                        method_id,
+                        f"an order is paid by the method chosen at checkout "
+                        f"({old.payment_method_id}); place a new order to pay another way",
+                    )
+            old.delete(today, reason=f"re-issued by {call.user.id}")
+            due = None if old.due_on is None else today + timedelta(ctx.settings.invoice_due_days)
+            new = Invoice.from_lines(
+                ctx.next_id(uow, "invoice"),
+                ctx.invoice_number(uow, today, account_id),
+                account_id,
+                old.lines,
+                issued_on=today,
+                due_on=due,
+                kind=old.kind,
+                payment_method_id=method,
+                payer_id=old.payer_id,
+            )
+            uow.invoices.add(new)
+            events = (
+                InvoiceDeleted(
+                    account_id=account_id, at=call.now, invoice_id=old.id, number=old.number
+                ),
+                ctx.issued(new, call.now),
+            )
+            uow.commit()
+        ctx.notify(events)
+        return InvoiceReissued(deleted=old, invoice=new, events=events)
+
     def pay_link(self, invoice_id: str) -> PayLink:
         """A signed link to pay an open invoice without logging in (SPEC L5).
 
@@ -208,6 +289,11 @@ class CabinetInvoices:
             invoice = self._ctx.invoice_of(call.uow, call.account.id, invoice_id)
             require_open(invoice)
             return signer.issue(invoice.id, call.account.id, call.now)
+
+
+#: The invoices a customer may re-issue: a top-up invoice belongs to its payment and a
+#: credit statement to the credit line.
+_REISSUED = frozenset({InvoiceKind.ORDER, InvoiceKind.RENEWAL})
 
 
 def _invoice_id(invoice: Invoice) -> str:

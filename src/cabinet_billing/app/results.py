@@ -29,6 +29,7 @@ __all__ = [
     "CheckoutStarted",
     "CreditStatusView",
     "ExpenseList",
+    "InvoiceReissued",
     "InvoiceSettled",
     "LedgerStatement",
     "OrderResult",
@@ -166,3 +167,18 @@ class LedgerStatement:
     debits: Money
     closing: Money
     entries: Page[LedgerEntry]
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceReissued:
+    """An unpaid invoice deleted and issued again under a new number (SPEC L4).
+
+    Attributes:
+        deleted: the invoice as it was deleted.
+        invoice: the new invoice: the same lines, issued today.
+        events: the deletion and the issue.
+    """
+
+    deleted: Invoice
+    invoice: Invoice
+    events: tuple[BillingEvent, ...]

@@ -35,9 +35,11 @@ from cabinet_billing.domain.documents import (
     ensure_can_issue_acts,
 )
 from cabinet_billing.domain.events import BillingEvent, DeletionConfirmed
+from cabinet_billing.domain.invoice import Invoice, InvoiceKind
 from cabinet_billing.domain.ledger import LedgerEntry
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.security import CodeWordReset
+from cabinet_billing.domain.service import Actor, ServiceAction
 from cabinet_billing.domain.support import Ticket, TicketAttachment, TicketSide
 from cabinet_billing.domain.tax import TaxRate
 from cabinet_billing.errors import (
@@ -438,6 +440,33 @@ class Staff:
         return security.verify_code_word(word)
 
     # ------------------------------------------------------------------ documents
+
+    def cancel_invoice(self, account_id: str, invoice_id: str, *, reason: str) -> Invoice:
+        """Cancel an unpaid invoice on the provider's side; it stays listed as cancelled (L4).
+
+        An order's invoice cancels the order too: its services still awaiting payment
+        are cancelled with the reason in their history, as when the customer deletes it.
+
+        Raises:
+            NotFoundError: for an invoice of another account.
+            InvalidTransitionError: unless the invoice is unpaid.
+            ValidationError: without a reason.
+        """
+        ctx = self._ctx
+        now = ctx.clock.now()
+        with ctx.unit_of_work() as uow:
+            invoice = ctx.invoice_of(uow, account_id, invoice_id)
+            invoice.cancel(ctx.clock.today(), reason)
+            if invoice.kind is InvoiceKind.ORDER:
+                actor = Actor.admin("staff")
+                for line in invoice.lines:
+                    if line.service_id is None:
+                        continue
+                    service = uow.services.get(line.service_id)
+                    if service.awaiting_payment and service.can(ServiceAction.CANCEL, actor.role):
+                        service.cancel(actor, now, f"invoice {invoice.number} cancelled: {reason}")
+            uow.commit()
+        return invoice
 
     def close_month(self, account_id: str, month: date) -> tuple[Act, ...]:
         """Produce the acts of completed work of a billing month (SPEC L8).

@@ -49,7 +49,7 @@ def test_a_ticket_goes_back_and_forth_and_notifies_the_customer(setup: InMemoryB
     closed = alice.tickets.close(ticket.id)
     assert closed.is_closed
     assert [t.id for t in alice.tickets.list("closed")] == [ticket.id]
-    assert alice.tickets.list("open") == []
+    assert list(alice.tickets.list("open")) == []
     setup.clock.advance(minutes=5)
     reopened = alice.tickets.reply(ticket.id, "One more question")
     assert reopened.is_open

@@ -556,6 +556,18 @@ USE_CASES: list[Row] = [
     Row("tickets", "reply", "support.write", lambda c, w: c.tickets.reply(w.ticket_id, "Still")),
     Row("tickets", "close", "support.write", lambda c, w: c.tickets.close(w.ticket_id)),
     Row("tickets", "list", "support.view", lambda c, w: c.tickets.list()),
+    Row("tickets", "get", "support.view", lambda c, w: c.tickets.get(w.ticket_id)),
+    Row("tickets", "mark_read", "support.view", lambda c, w: c.tickets.mark_read(w.ticket_id)),
+    Row("tickets", "departments", "support.write", lambda c, w: c.tickets.departments()),
+    Row(
+        "tickets",
+        "archive",
+        "support.write",
+        lambda c, w: c.tickets.archive(w.ticket_id),
+        prepare=lambda w: w.s.billing.staff.reply_to_ticket(
+            ACCOUNT, w.ticket_id, "Fixed", author="Ivan"
+        ),
+    ),
     # users
     Row("users", "list", "users.manage", lambda c, w: c.users.list()),
     Row(

@@ -22,6 +22,7 @@ from cabinet_billing.domain.paylink import PayLinkKeys, PayLinkPolicy, PayLinkSi
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.promo import PromoCode
 from cabinet_billing.domain.security import LOGINS_KEPT, ScryptParams
+from cabinet_billing.domain.support import TicketPolicy
 from cabinet_billing.domain.tax import TaxMode, TaxPolicy, TaxRate
 from cabinet_billing.errors import NotFoundError, ValidationError
 from cabinet_billing.rules.credit_limit import CreditPolicy
@@ -142,6 +143,8 @@ class BillingSettings:
         code_word_hashing: the scrypt cost of code word hashes (no cheaper than the scrypt
             paper's interactive setting, which is the default).
         logins_kept: how many recent logins each account remembers.
+        tickets: the support departments and what a ticket message may carry
+            (attachments, length, whether a reply reopens a closed ticket).
         notification_delivery: how a notification the notifier failed to take is tried
             again (see docs/notifications.md).
         transient_retries: how many more times the billing run tries an account whose
@@ -189,6 +192,7 @@ class BillingSettings:
     card_verification: Money | None = None
     code_word_hashing: ScryptParams = attrs.field(factory=ScryptParams)
     logins_kept: int = attrs.field(default=LOGINS_KEPT)
+    tickets: TicketPolicy = attrs.field(factory=TicketPolicy)
     notification_delivery: DeliveryPolicy = attrs.field(factory=DeliveryPolicy)
     transient_retries: int = attrs.field(default=3, validator=_non_negative)
     # A registry is mutable (a host registers its countries): left out of equality.

@@ -20,6 +20,7 @@ import moneyed
 from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.credit import credit_view
+from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, paginate
 from cabinet_billing.app.profile import ProfileView, delete_services
 from cabinet_billing.app.results import CreditStatusView
 from cabinet_billing.app.tickets import ticket_of
@@ -40,7 +41,13 @@ from cabinet_billing.domain.ledger import LedgerEntry
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.security import CodeWordReset
 from cabinet_billing.domain.service import Actor, ServiceAction
-from cabinet_billing.domain.support import Ticket, TicketAttachment, TicketSide
+from cabinet_billing.domain.support import (
+    Ticket,
+    TicketAttachment,
+    TicketSide,
+    TicketStatus,
+    sort_by_last_activity,
+)
 from cabinet_billing.domain.tax import TaxRate
 from cabinet_billing.errors import (
     ConflictError,
@@ -551,11 +558,83 @@ class Staff:
         with ctx.unit_of_work() as uow:
             ticket = ticket_of(uow, account_id, ticket_id)
             events = ticket.reply(
-                TicketSide.STAFF, text, now, attachments=attachments, author_name=author
+                TicketSide.STAFF,
+                text,
+                now,
+                attachments=attachments,
+                author_name=author,
+                policy=ctx.settings.tickets,
             )
             uow.commit()
         ctx.send_ticket_events(events)
         return ticket
+
+    def see_ticket(self, account_id: str, ticket_id: str) -> Ticket:
+        """The staff read the customer's last message and close the ticket ("viewed").
+
+        Astra Cloud's "Просмотрен": nothing more to answer. The customer may still reply,
+        which reopens it.
+
+        Raises:
+            NotFoundError: for a ticket of another account.
+            InvalidTransitionError: unless the ticket awaits the staff.
+        """
+        ctx = self._ctx
+        now = ctx.clock.now()
+        with ctx.unit_of_work() as uow:
+            ticket = ticket_of(uow, account_id, ticket_id)
+            event = ticket.see_and_close(now)
+            uow.commit()
+        ctx.send_ticket_events((event,))
+        return ticket
+
+    def read_ticket(self, account_id: str, ticket_id: str) -> Ticket:
+        """The staff have read the customer's messages: the ticket is no longer unread for them.
+
+        Raises:
+            NotFoundError: for a ticket of another account.
+        """
+        with self._ctx.unit_of_work() as uow:
+            ticket = ticket_of(uow, account_id, ticket_id)
+            if ticket.unread_by_staff:
+                ticket.mark_read(TicketSide.STAFF)
+                uow.commit()
+        return ticket
+
+    def ticket_queue(
+        self,
+        *,
+        department: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        after: str | None = None,
+    ) -> Page[Ticket]:
+        """The tickets awaiting the staff, of every account, the longest waiting first.
+
+        Args:
+            department: only this department's tickets.
+            limit: the page size (1 to 500).
+            after: the ``next_after`` of the previous page.
+
+        Raises:
+            ValidationError: for a department the settings do not have, a limit out of
+                range or a cursor that is not a ticket of the queue.
+        """
+        ctx = self._ctx
+        if department is not None:
+            ctx.settings.tickets.check_department(department)
+        with ctx.unit_of_work() as uow:
+            tickets = [t for a in uow.accounts.ids() for t in uow.tickets.for_account(a)]
+        return paginate(
+            sort_by_last_activity(tickets, newest_first=False),
+            lambda t: t.id,
+            matches=lambda t: (
+                t.status is TicketStatus.AWAITING_STAFF
+                and (department is None or t.department == department)
+            ),
+            limit=limit,
+            after=after,
+            newest_first=False,
+        )
 
     def close_ticket(self, account_id: str, ticket_id: str) -> Ticket:
         """Close a ticket on the staff's side.

@@ -70,6 +70,7 @@ __all__ = [
     "TicketSide",
     "TicketStatus",
     "filter_tickets",
+    "shows",
     "sort_by_last_activity",
     "ticket_notification",
 ]
@@ -797,10 +798,11 @@ def filter_tickets(
     ['t-2']
     """
     chosen = TicketFilter(which)
-    return sort_by_last_activity(t for t in tickets if _shows(t, chosen, side))
+    return sort_by_last_activity(t for t in tickets if shows(t, chosen, side))
 
 
-def _shows(ticket: Ticket, which: TicketFilter, side: TicketSide) -> bool:
+def shows(ticket: Ticket, which: TicketFilter, side: TicketSide = TicketSide.CUSTOMER) -> bool:
+    """Whether the tab ``which`` of ``side``'s list shows ``ticket``."""
     if which is TicketFilter.OPEN:
         return ticket.is_open
     if which is TicketFilter.CLOSED:

@@ -568,6 +568,32 @@ USE_CASES: list[Row] = [
             ACCOUNT, w.ticket_id, "Fixed", author="Ivan"
         ),
     ),
+    # notifications
+    Row("notifications", "preferences", ANY_USER, lambda c, w: c.notifications.preferences()),
+    Row(
+        "notifications",
+        "switch",
+        ANY_USER,
+        lambda c, w: c.notifications.switch("news", "email", on=True),
+    ),
+    Row(
+        "notifications",
+        "switch_category",
+        ANY_USER,
+        lambda c, w: c.notifications.switch_category("finance", on=False),
+    ),
+    Row(
+        "notifications",
+        "low_balance_threshold",
+        "invoices.view",
+        lambda c, w: c.notifications.low_balance_threshold(),
+    ),
+    Row(
+        "notifications",
+        "set_low_balance_threshold",
+        "settings.manage",
+        lambda c, w: c.notifications.set_low_balance_threshold(rub("50.00")),
+    ),
     # users
     Row("users", "list", "users.manage", lambda c, w: c.users.list()),
     Row(

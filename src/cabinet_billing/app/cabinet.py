@@ -26,6 +26,7 @@ from cabinet_billing.app.credit import CabinetCredit
 from cabinet_billing.app.documents import CabinetDocuments
 from cabinet_billing.app.gate import Gate
 from cabinet_billing.app.invoices import CabinetInvoices
+from cabinet_billing.app.notifications import CabinetNotifications
 from cabinet_billing.app.orders import CabinetOrders
 from cabinet_billing.app.payers import CabinetPayers
 from cabinet_billing.app.payments import CabinetPayments
@@ -59,6 +60,7 @@ class Cabinet:
         security: the billing IP allowlist, the code word and the recent logins.
         users: the account's users and their rights.
         tickets: support tickets.
+        notifications: the user's notification matrix and the low-balance threshold.
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class Cabinet:
         self.security = CabinetSecurity(context, gate)
         self.users = CabinetUsers(context, gate)
         self.tickets = CabinetTickets(context, gate)
+        self.notifications = CabinetNotifications(context, gate)
 
     def __repr__(self) -> str:
         return f"Cabinet(account_id={self.account_id!r}, user_id={self.user_id!r})"

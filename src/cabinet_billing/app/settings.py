@@ -16,6 +16,7 @@ from cabinet_billing.domain.catalog import Catalog
 from cabinet_billing.domain.customer import PaymentRequirements
 from cabinet_billing.domain.documents import DocumentPolicy
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding
+from cabinet_billing.domain.notifications import DEFAULT_MANDATORY, MandatoryNotices
 from cabinet_billing.domain.numbering import NumberFormat, check_per_account
 from cabinet_billing.domain.outbox import DeliveryPolicy
 from cabinet_billing.domain.paylink import PayLinkKeys, PayLinkPolicy, PayLinkSigner
@@ -145,6 +146,8 @@ class BillingSettings:
         logins_kept: how many recent logins each account remembers.
         tickets: the support departments and what a ticket message may carry
             (attachments, length, whether a reply reopens a closed ticket).
+        mandatory_notices: the notifications that go out whatever a customer chose
+            (the cells of the matrix a user cannot switch off).
         notification_delivery: how a notification the notifier failed to take is tried
             again (see docs/notifications.md).
         transient_retries: how many more times the billing run tries an account whose
@@ -193,6 +196,7 @@ class BillingSettings:
     code_word_hashing: ScryptParams = attrs.field(factory=ScryptParams)
     logins_kept: int = attrs.field(default=LOGINS_KEPT)
     tickets: TicketPolicy = attrs.field(factory=TicketPolicy)
+    mandatory_notices: MandatoryNotices = DEFAULT_MANDATORY
     notification_delivery: DeliveryPolicy = attrs.field(factory=DeliveryPolicy)
     transient_retries: int = attrs.field(default=3, validator=_non_negative)
     # A registry is mutable (a host registers its countries): left out of equality.

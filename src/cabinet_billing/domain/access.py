@@ -26,6 +26,7 @@ from typing import Final
 import attrs
 
 from cabinet_billing.domain.customer import check_email
+from cabinet_billing.domain.notifications import NotificationCategory, NotificationChannel
 from cabinet_billing.errors import (
     AccessDeniedError,
     ConflictError,
@@ -170,6 +171,8 @@ class User:
         rights: the actions switched on for this user (an owner implicitly has all).
         enabled: a disabled user can do nothing.
         is_owner: whether this is the account's first user.
+        notifications: the cells (category, channel) of the notification matrix the user
+            switched on; ``None`` until they change it (the provider's defaults).
     """
 
     id: str
@@ -178,6 +181,7 @@ class User:
     rights: frozenset[str] = attrs.field(factory=frozenset, converter=_action_set)
     enabled: bool = True
     is_owner: bool = False
+    notifications: frozenset[tuple[NotificationCategory, NotificationChannel]] | None = None
 
     def __str__(self) -> str:
         return f"user {self.id!r} ({self.email})" if self.email else f"user {self.id!r}"
@@ -332,6 +336,20 @@ class AccountUsers:
             email=user.email if email is None else email,
         )
         self._ensure_email_free(changed.email, user_id)
+        self._users[user_id] = changed
+        return changed
+
+    def set_notifications(
+        self,
+        user_id: str,
+        cells: frozenset[tuple[NotificationCategory, NotificationChannel]],
+    ) -> User:
+        """Keep the cells of the notification matrix a user switched on (SPEC R9).
+
+        Raises:
+            NotFoundError: for an unknown user.
+        """
+        changed = attrs.evolve(self.get(user_id), notifications=frozenset(cells))
         self._users[user_id] = changed
         return changed
 

@@ -99,29 +99,34 @@ class TrappedUnitOfWork:
     def _deadlock(self) -> None:
         """Wait for a row another transaction holds while it waits for one this one holds."""
         trap = self._trap
-        self._inner.sequences.next("trap-a")  # this transaction now holds row A
+        _lock(self._inner, 1)  # this transaction now holds lock A
         holds_b = threading.Event()
 
         def other() -> None:
             with SqlUnitOfWork(trap.store) as uow:
-                uow.sequences.next("trap-b")
+                _lock(uow, 2)
                 holds_b.set()
                 time.sleep(0.3)  # the run's transaction is waiting for row B by now
-                uow.sequences.next("trap-a")  # waits for the run's transaction: a cycle
+                _lock(uow, 1)  # waits for the run's transaction: a cycle
                 uow.commit()
 
         thread = threading.Thread(target=other)
         trap.others.append(thread)
         thread.start()
         holds_b.wait(10)
-        self._inner.sequences.next("trap-b")  # PostgreSQL aborts this: deadlock detected
+        _lock(self._inner, 2)  # PostgreSQL aborts this: deadlock detected
 
     def _lose_connection(self) -> None:
         """The server ends this transaction's connection (a restart, a failover)."""
-        pid = self._inner.sequences.next("trap-pid") and _backend_pid(self._inner)
+        pid = _backend_pid(self._inner)
         with self._trap.store.engine.connect() as admin:
             admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        self._inner.sequences.next("trap-after")
+        _lock(self._inner, 3)
+
+
+def _lock(uow: SqlUnitOfWork, key: int) -> None:
+    """Take a transaction-level advisory lock (counters no longer hold row locks)."""
+    uow._session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def _backend_pid(uow: SqlUnitOfWork) -> int:

@@ -335,8 +335,10 @@ def test_a_failing_gateway_rolls_the_whole_use_case_back(setup: SqlBilling) -> N
         owner(setup).payments.top_up(rub("100.00"), "card")
     with setup.uow() as uow:
         assert uow.payments.for_account("acc-1") == []
-        # the payment number taken by the failed use case is handed out again
-        assert uow.sequences.next("payment") == 1
+        # the payment id taken by the failed use case is handed out again from a counter
+        # row (SQLite); a PostgreSQL sequence, which never waits, skips it
+        skipped = uow.store.engine.dialect.name == "postgresql"
+        assert uow.sequences.next("payment") == (2 if skipped else 1)
 
 
 def test_placing_the_same_order_twice_is_refused(setup: SqlBilling) -> None:

@@ -33,6 +33,7 @@ from cabinet_billing.domain.service import Service
 from cabinet_billing.domain.support import Ticket
 
 __all__ = [
+    "GAPLESS_COUNTERS",
     "AccountRepository",
     "DocumentRepository",
     "ExpenseRepository",
@@ -48,6 +49,7 @@ __all__ = [
     "TicketRepository",
     "UnitOfWork",
     "UserRepository",
+    "is_gapless",
 ]
 
 
@@ -191,12 +193,30 @@ class ProfileRepository(Protocol):
         ...
 
 
-class SequenceRepository(Protocol):
-    """Named counters for document numbers.
+GAPLESS_COUNTERS = ("invoice-number", "act", "contract")
+"""The counters of document numbers: they never skip a value (see :func:`is_gapless`)."""
 
-    A number is taken inside the unit of work that stores the document, so it is kept
-    only if the document is: numbers never repeat and, with a transactional store, never
-    skip.
+
+def is_gapless(name: str) -> bool:
+    """Whether a counter numbers documents (it never skips) rather than ids (it may).
+
+    A counter's kind is its name up to the first ``:`` (``invoice-number:HOR-11111`` is
+    an invoice-number counter).
+
+    >>> is_gapless("invoice-number:HOR-11111"), is_gapless("act"), is_gapless("payment")
+    (True, True, False)
+    """
+    return name.split(":", 1)[0] in GAPLESS_COUNTERS
+
+
+class SequenceRepository(Protocol):
+    """Named counters for ids and document numbers.
+
+    A value is taken inside the unit of work that stores what it numbers. Values never
+    repeat. A document number (:func:`is_gapless`) is kept only if its document is: a
+    number a unit of work took and rolled back is handed out again, so with a
+    transactional store numbers never skip. An id may skip a value a rolled-back unit of
+    work took (a store may serve ids from a database sequence that never waits).
     """
 
     def next(self, name: str) -> int:

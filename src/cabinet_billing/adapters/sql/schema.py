@@ -31,7 +31,7 @@ in a schema of their own: ``Tables(prefix="billing_", schema="finance")``.
  'cb_contracts', 'cb_counters', 'cb_credit_lines', 'cb_credit_statements',
  'cb_document_books', 'cb_done_keys', 'cb_expense_books', 'cb_expenses', 'cb_invoice_lines',
  'cb_invoice_payments', 'cb_invoices', 'cb_keys', 'cb_ledger_entries', 'cb_ledgers',
- 'cb_outbox', 'cb_payer_books', 'cb_payers', 'cb_payment_events', 'cb_payments', 'cb_saved_methods',
+ 'cb_number_claims', 'cb_outbox', 'cb_payer_books', 'cb_payers', 'cb_payment_events', 'cb_payments', 'cb_saved_methods',
  'cb_service_history', 'cb_services', 'cb_subscriptions', 'cb_ticket_messages',
  'cb_tickets', 'cb_users']
 """
@@ -682,6 +682,14 @@ class Tables:
             Column("value", BigInteger, nullable=False),
             PrimaryKeyConstraint("account_id", "name", name=f"{prefix}counters_pkey"),
             CheckConstraint("value >= 1", name=f"{prefix}counters_value_check"),
+        )
+        self.number_claims = Table(
+            f"{prefix}number_claims",
+            self.metadata,
+            Column("account_id", String(200), nullable=False),
+            Column("name", String(200), nullable=False),
+            Column("value", BigInteger, nullable=False),
+            PrimaryKeyConstraint("account_id", "name", "value", name=f"{prefix}number_claims_pkey"),
         )
         self.keys = Table(
             f"{prefix}keys",

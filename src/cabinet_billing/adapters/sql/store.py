@@ -24,9 +24,12 @@ only the expenses that are new or whose text changed. A commit writes as much as
 unit of work changed, however long the history: one charge is one ``ledger_entries``
 row.
 
-Counters are taken with one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` inside the
-transaction: the row stays locked until the end, so two transactions never get the same
-number, and a number taken by a transaction that rolls back is handed out again.
+Counters are taken inside the transaction, and none makes another account's transaction
+wait on PostgreSQL: ids come from a ``SEQUENCE`` per counter (they may skip a value a
+rolled-back transaction took), document numbers are claimed in a transaction of their
+own and handed out again when the unit of work that took them rolls back (see
+:class:`_Sequences`). On SQLite a counter is a row taken with one ``INSERT ... ON CONFLICT
+DO UPDATE ... RETURNING``, locked to the end of the (single writer's) transaction.
 Idempotency keys are inserted at once with ``ON CONFLICT DO NOTHING``: a key recorded by
 another transaction raises :class:`~cabinet_billing.errors.ConflictError`.
 
@@ -55,6 +58,8 @@ with :meth:`SqlUnitOfWork.claim_accounts` (``FOR UPDATE SKIP LOCKED``).
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
@@ -76,8 +81,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import Sequence as DbSequence
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.schema import CreateSequence, DropSequence
 
 from cabinet_billing.adapters.sql import schema
 from cabinet_billing.adapters.sql.codec import JsonValue, decode
@@ -99,6 +106,7 @@ from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
 from cabinet_billing.domain.support import Ticket
 from cabinet_billing.errors import ConflictError, NotFoundError
+from cabinet_billing.ports.repositories import is_gapless
 
 __all__ = ["SQLITE_PRAGMAS", "SqlStore", "SqlUnitOfWork", "write_new"]
 
@@ -148,6 +156,7 @@ class SqlStore:
         self.engine = engine
         self.tables: Tables = tables(prefix, schema)
         self._checked = False
+        self._sequences: dict[str, DbSequence] = {}
         if engine.dialect.name == "sqlite" and not event.contains(
             engine, "connect", _sqlite_pragmas
         ):
@@ -168,11 +177,18 @@ class SqlStore:
         self._checked = True
 
     def drop_schema(self) -> None:
-        """Drop every table of the store, with its data."""
+        """Drop every table of the store, with its data (and its id sequences)."""
         with self.engine.begin() as connection:
             self.tables.metadata.drop_all(connection)
             _version_table(self.tables).drop(connection, checkfirst=True)
+            if self.engine.dialect.name == "postgresql":
+                for named in inspect(connection).get_sequence_names(schema=self.tables.schema):
+                    if named.startswith(f"{self.tables.prefix}seq_"):
+                        connection.execute(
+                            DropSequence(DbSequence(named, schema=self.tables.schema))
+                        )
         self._checked = False
+        self._sequences = {}
 
     def revision(self) -> str | None:
         """The schema revision the database is at (None: none recorded)."""
@@ -200,6 +216,40 @@ class SqlStore:
     def unit_of_work(self) -> SqlUnitOfWork:
         """A new unit of work over this store."""
         return SqlUnitOfWork(self)
+
+    def next_in_sequence(self, connection: Connection, name: str) -> int:
+        """The next value of an id counter from its PostgreSQL sequence (made on first use).
+
+        A new sequence starts after the value the counter's ``counters`` row reached, so
+        ids go on where an earlier version of the library left them.
+        """
+        sequence = self._sequences.get(name)
+        if sequence is None:
+            sequence = self._sequence(name)
+        value: int = connection.execute(select(sequence.next_value())).scalar_one()
+        return value
+
+    def _sequence(self, name: str) -> DbSequence:
+        slug = re.sub(r"[^a-z0-9]+", "_", name.lower())[:24]
+        digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+        named = f"{self.tables.prefix}seq_{slug}_{digest}"
+        schema_name = self.tables.schema
+        qualified = f'"{schema_name}"."{named}"' if schema_name else f'"{named}"'
+        counters = self.tables.counters
+        with self.engine.begin() as own:
+            # One process creates it; the others wait here and find it.
+            own.execute(select(func.pg_advisory_xact_lock(func.hashtext(qualified))))
+            if own.execute(select(func.to_regclass(qualified))).scalar_one_or_none() is None:
+                reached = own.execute(
+                    select(counters.c.value).where(
+                        counters.c.account_id == "", counters.c.name == name
+                    )
+                ).scalar_one_or_none()
+                start = int(reached or 0) + 1
+                own.execute(CreateSequence(DbSequence(named, start=start, schema=schema_name)))
+        sequence = DbSequence(named, schema=schema_name)
+        self._sequences[name] = sequence
+        return sequence
 
 
 def _version_table(tables: Tables) -> Table:
@@ -645,13 +695,35 @@ class _Invoices(_Repository[Invoice]):
 
 
 class _Sequences:
-    def __init__(self, session: _Session, store_tables: Tables) -> None:
+    """Counters: PostgreSQL sequences for ids, claimed numbers for documents, rows elsewhere.
+
+    On PostgreSQL a counter named for an id (see
+    :func:`~cabinet_billing.ports.repositories.is_gapless`) is a ``SEQUENCE`` of its own:
+    ``nextval`` never waits for another transaction, and a value a transaction took and
+    rolled back is skipped. A document number is taken in a transaction of its own that
+    advances the counter row and records the number as *claimed*, committed at once (the
+    row is locked for that instant only); the unit of work then deletes its claim, which
+    it holds locked to its end: its commit removes the claim with the document, its
+    rollback (or death) puts it back unlocked, and the next number taken is that one
+    (``FOR UPDATE SKIP LOCKED``). Numbers never repeat nor skip, and no transaction
+    waits for another account's. On SQLite (one writer) and other databases a counter
+    is a row of ``counters``, locked to the end of the transaction.
+    """
+
+    def __init__(self, session: _Session, store: SqlStore) -> None:
         self._session = session
-        self._table = store_tables.counters
+        self._store = store
+        self._table = store.tables.counters
 
     def next(self, name: str) -> int:
+        if self._session.dialect == "postgresql":
+            if is_gapless(name):
+                return self._claim(name)
+            return self._store.next_in_sequence(self._session.connection(), name)
+        return self._row(self._session.connection(), name)
+
+    def _row(self, connection: Connection, name: str) -> int:
         table = self._table
-        connection = self._session.connection()
         dialect = self._session.dialect
         if dialect in {"postgresql", "sqlite"}:
             module = postgresql if dialect == "postgresql" else sqlite
@@ -674,6 +746,32 @@ class _Sequences:
             return 1
         connection.execute(update(table).where(mine).values(value=current + 1))
         return current + 1
+
+    def _claim(self, name: str) -> int:
+        claims = self._store.tables.number_claims
+        connection = self._session.connection()
+        mine = and_(claims.c.account_id == "", claims.c.name == name)
+        given_up = (
+            select(claims.c.value)
+            .where(mine)
+            .order_by(claims.c.value)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        reused = connection.execute(
+            delete(claims).where(mine, claims.c.value == given_up).returning(claims.c.value)
+        ).scalar_one_or_none()
+        if reused is not None:
+            return int(reused)
+        while True:
+            with self._store.engine.begin() as own:
+                value = self._row(own, name)
+                own.execute(insert(claims).values(account_id="", name=name, value=value))
+            taken = connection.execute(delete(claims).where(mine, claims.c.value == value))
+            if taken.rowcount == 1:
+                return value
+            # Another unit of work took the claim in the instant between: take the next.
 
 
 class _Keys:
@@ -755,7 +853,7 @@ class SqlUnitOfWork:
         self.profiles: _PerAccount[BillingProfile] = per_account(
             schema.BILLING_PROFILES, "billing profile", BillingProfile
         )
-        self.sequences = _Sequences(session, found)
+        self.sequences = _Sequences(session, self.store)
         self.keys = _Keys(session, found)
         self.outbox = SqlOutbox(session.connection, session.dialect, found.outbox, _row_order)
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint typecheck contracts pytest spec-coverage demo bench report-screenshot document-pictures clean messages
+.PHONY: venv test lint typecheck contracts pytest spec-coverage demo bench soak report-screenshot document-pictures clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ demo: venv
 
 bench: venv
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,median,mean,rounds
+
+# The billing state machine (tests/property/test_billing_machine.py) at length: SOAK_STEPS
+# steps in all (default a million), then the steps, accounts, events and violations.
+SOAK_STEPS ?= 1000000
+soak: venv
+	CABINET_BILLING_SOAK_STEPS=$(SOAK_STEPS) $(BIN)/python -m pytest -q -s -p no:randomly \
+		tests/property/test_billing_machine.py
 
 # The picture of the simulation report in docs/ (needs Chromium: apt-get install chromium).
 report-screenshot: venv

@@ -8,7 +8,16 @@ from decimal import Decimal
 
 import pytest
 
-from cabinet_billing import Account, BillingSettings, Cabinet, Cart, Money, Plan, ProductKind
+from cabinet_billing import (
+    Account,
+    BillingSettings,
+    Cabinet,
+    Cart,
+    Money,
+    Plan,
+    PostalAddress,
+    ProductKind,
+)
 from cabinet_billing.adapters.clock import FixedClock
 from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
@@ -18,7 +27,7 @@ from cabinet_billing.domain.catalog import AddOn, Catalog
 from cabinet_billing.domain.invoice import InvoiceStatus
 from cabinet_billing.domain.limits import Limit
 from cabinet_billing.domain.promo import PromoCode
-from cabinet_billing.domain.service import Actor, ServiceOperation, ServiceStatus
+from cabinet_billing.domain.service import Actor, BillingMode, ServiceOperation, ServiceStatus
 from cabinet_billing.errors import PromoCodeError
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.proration import ProrationMethod, ProrationPolicy
@@ -160,3 +169,37 @@ def test_a_services_ip_configuration_limits_and_state_are_stored(
     assert str(products) == "products: 998 of 1000 (as of 2024-03-05)"
     page = cabinet_over(opened).services.list(limit=1)
     assert ([v.id for v in page.services], page.next_after) == ([service_id], None)
+
+
+@pytest.mark.spec("C5", "X6")
+def test_a_daily_order_and_the_upcoming_invoices_over_every_store(
+    opened: Callable[[], UnitOfWork],
+) -> None:
+    with opened() as uow:
+        # A profile that may pay, and money for the first day of the cloud server.
+        account = uow.accounts.get("acc-1")
+        account.change_name("Fairy", "Anna")
+        account.change_postal_address(PostalAddress("Berlin", "10115", "Unter den Linden 1"))
+        account.change_email("a@example.com")
+        uow.ledgers.get("acc-1").top_up(Money("150.00", "EUR"), START, ref="gift", key="gift")
+        uow.commit()
+    cart = Cart("acc-1", "EUR")
+    cart.add(VPS, "month")
+    [cloud] = cabinet_over(opened).orders.checkout_daily(cart, order_id="o-1").service_ids
+    provider_over(opened).services.finish(cloud)
+    view = cabinet_over(opened).services.view(cloud)
+    assert (view.billing_mode, view.paid_until, view.status) == (
+        BillingMode.DAILY,
+        date(2024, 3, 5),
+        ServiceStatus.ACTIVE,
+    )
+    cart = Cart("acc-1", "EUR")
+    cart.add(VPS, "month")
+    [vps] = cabinet_over(opened).orders.checkout(cart, "balance", order_id="o-2").service_ids
+    provider_over(opened).services.finish(vps)
+    cabinet_over(opened).services.set_auto_renewal(vps)
+    upcoming = cabinet_over(opened).services.upcoming(until=date(2024, 5, 31))
+    assert [(i.service_id, i.period_end, str(i.total)) for i in upcoming.invoices] == [
+        (vps, date(2024, 5, 5), "100.00 EUR"),
+        (vps, date(2024, 6, 5), "100.00 EUR"),
+    ]

@@ -261,7 +261,7 @@ def test_an_unknown_status_names_the_allowed_statuses() -> None:
 def test_query_values_are_validated_and_immutable() -> None:
     with pytest.raises(ValidationError, match="search=3925 is invalid: must be text"):
         OrdersQuery(text=3925)  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
+    with pytest.raises(ValidationError, match="descending='yes' is invalid: must be True or False"):
         OrdersQuery(descending="yes")  # type: ignore[arg-type]
     query = OrdersQuery(text="vps")
     with pytest.raises(attrs.exceptions.FrozenInstanceError):

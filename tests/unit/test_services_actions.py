@@ -322,3 +322,18 @@ def test_a_daily_billed_order_needs_the_first_day_on_the_balance(s: InMemoryBill
         daily_cloud(s)
     assert str(err.value.missing) == "10.0000 EUR"
     assert state(s) == before
+
+
+@pytest.mark.spec("C6")
+def test_list_splits_orders_awaiting_payment_from_paid_ones(s: InMemoryBilling) -> None:
+    paid = active(s)
+    unpaid = ordered(s, "o-2")
+    awaiting = owner(s).services.list(OrdersQuery(paid=False))
+    done = owner(s).services.list(OrdersQuery(paid=True))
+    assert ([v.id for v in awaiting.services], [v.id for v in done.services]) == (
+        [unpaid],
+        [paid],
+    )
+    with pytest.raises(ValidationError) as err:
+        OrdersQuery(paid="yes")  # type: ignore[arg-type]
+    assert str(err.value) == "paid='yes' is invalid: must be True, False or None"

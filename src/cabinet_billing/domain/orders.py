@@ -159,6 +159,18 @@ def _to_text(value: str | None) -> str | None:
     return value.strip() or None
 
 
+def _check_flag(_instance: object, attribute: attrs.Attribute[bool], value: object) -> None:
+    if not isinstance(value, bool):
+        raise ValidationError(attribute.name, value, "must be True or False")
+
+
+def _check_optional_flag(
+    _instance: object, attribute: attrs.Attribute[bool | None], value: object
+) -> None:
+    if value is not None and not isinstance(value, bool):
+        raise ValidationError(attribute.name, value, "must be True, False or None")
+
+
 @attrs.frozen
 class OrdersQuery:
     """What the customer typed and clicked above the orders table.
@@ -172,6 +184,8 @@ class OrdersQuery:
         sort_by: a :class:`OrderSortKey` or its value (``created``, ``status``, ``price``,
             ``id``, ``paid_until``).
         descending: sort from the largest/latest.
+        paid: ``True`` shows only paid services, ``False`` only the orders awaiting
+            payment (Astra Cloud's two blocks); ``None`` both.
 
     Raises:
         ValidationError: for an unknown sort key or status, naming the allowed ones.
@@ -187,10 +201,13 @@ class OrdersQuery:
     plan: str | None = attrs.field(default=None, converter=_to_text)
     statuses: frozenset[ServiceStatus] = attrs.field(default=frozenset(), converter=_to_statuses)
     sort_by: OrderSortKey = attrs.field(default=OrderSortKey.CREATED, converter=_to_sort_key)
-    descending: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    descending: bool = attrs.field(default=False, validator=_check_flag)
+    paid: bool | None = attrs.field(default=None, validator=_check_optional_flag)
 
     def matches(self, service: Service) -> bool:
         """Whether ``service`` passes the search and the status filter."""
+        if self.paid is not None and service.paid != self.paid:
+            return False
         if self.statuses:
             if service.status not in self.statuses:
                 return False

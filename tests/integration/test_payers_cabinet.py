@@ -178,6 +178,9 @@ def test_item_20_the_payer_lock_fires_when_a_payers_unpaid_expenses_are_in_an_ac
         s.owner.payers.delete("p-1")
     with pytest.raises(PayerNotReplaceableError, match="p-1"):
         s.owner.payers.merge("p-2", "p-1")
+    other_invoice, _ = s.order("30.00", "o-2", payer_id="p-2")
+    with pytest.raises(PayerNotReplaceableError, match="p-1"):
+        s.owner.invoices.pay(other_invoice, method_id="card")  # made out to p-2
     with s.read() as uow:
         assert uow.payments.for_account("acc-1") == []
         assert [p.id for p in uow.payers.get("acc-1")] == ["p-1", "p-2"]

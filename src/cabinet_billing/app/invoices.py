@@ -119,16 +119,17 @@ class CabinetInvoices:
             NotFoundError: for an invoice of another account or an unknown method.
             InvalidTransitionError: when the invoice is paid, cancelled or deleted.
             CreditBlockedError: paying from the balance while the credit line is blocked.
-            PayerNotReplaceableError: as ``payer_id``, while another payer has unpaid
-                expenses in an act.
+            PayerNotReplaceableError: as ``payer_id`` (or the payer the invoice is made
+                out to), while another payer has unpaid expenses in an act.
         """
         ctx = self._ctx
         with self._gate.open("invoices.pay") as call:
             uow, now, today = call.uow, call.now, call.today
             account_id = call.account.id
             ctx.ensure_profile_may_pay(uow, account_id)
-            ctx.ensure_payer_may_pay(uow, account_id, payer_id)
             invoice = ctx.invoice_of(uow, account_id, invoice_id)
+            # Without a payer chosen, the payer the invoice is made out to pays (SPEC A4).
+            ctx.ensure_payer_may_pay(uow, account_id, payer_id or invoice.payer_id)
             require_open(invoice)
             due = invoice.amount_due
             if method_id is not None:

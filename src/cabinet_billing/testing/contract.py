@@ -60,6 +60,7 @@ from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.catalog import ProductKind
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.invoice import Invoice, InvoiceLine
+from cabinet_billing.domain.limits import Limit, PlanLimits
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payer import Payer, PayerKind
 from cabinet_billing.domain.payment import Payment
@@ -109,6 +110,9 @@ def _service(service_id: str, account_id: str) -> Service:
         period=Period(PeriodUnit.MONTH),
         created_at=_AT,
         actor=Actor.client("owner"),
+        ip="192.0.2.10",
+        configuration={"ipv4": 2},
+        limits=PlanLimits([Limit("products", 1000)]),
     )
 
 
@@ -459,7 +463,10 @@ def check_per_account_conflict(make_uow: UowFactory) -> None:
 
 
 def check_services_change(make_uow: UowFactory) -> None:
-    """A service's history survives the store, and a later change is committed."""
+    """A service (history, IP, configuration, limits) survives the store with its changes.
+
+    A later change is committed, also one made inside the service's limits.
+    """
     account_id, service_id = _fresh("acc"), _fresh("ser")
     service = _service(service_id, account_id)
     with make_uow() as uow:
@@ -469,10 +476,20 @@ def check_services_change(make_uow: UowFactory) -> None:
         stored = uow.services.get(service_id)
         _expect(stored == service, "the service differs")
         stored.set_auto_renew(enabled=True)
+        # A count changes inside the service's limits: the store must keep it too.
+        stored.limits.refresh("products", 998, _ON)
         uow.commit()
     with make_uow() as uow:
         stored = uow.services.get(service_id)
         _expect(stored.auto_renew and stored.history == service.history, "the change was lost")
+        _expect(
+            stored.limits.status("products").current == 998,  # noqa: PLR2004 - the count above
+            "a count refreshed inside the service's limits was lost",
+        )
+        _expect(
+            (stored.ip, stored.configuration) == (service.ip, service.configuration),
+            "the service's IP or configuration differs",
+        )
 
 
 def check_profiles_and_tickets(make_uow: UowFactory) -> None:

@@ -19,6 +19,7 @@ from cabinet_billing.app.outbox import Outbox
 from cabinet_billing.app.results import CheckoutStarted
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.domain.allocation import allocate
+from cabinet_billing.domain.checks import check_text
 from cabinet_billing.domain.credit import CreditLine
 from cabinet_billing.domain.customer import Account, ensure_can_pay
 from cabinet_billing.domain.documents import (
@@ -98,6 +99,9 @@ __all__ = [
     "payer_address",
     "require_open",
 ]
+
+#: The longest address a payment provider is asked to return the customer to.
+MAX_URL_LENGTH = 2048
 
 #: The order in which a unit of work takes the store's counters (``sequences.next``), by
 #: name (``invoice-number:<code>`` ranks as ``invoice-number``). A counter is locked by the
@@ -414,6 +418,8 @@ class Context:
         return_url: str | None,
     ) -> CheckoutStarted:
         """Keep a new payment, open the provider's checkout for it and commit."""
+        if return_url is not None:
+            check_text("return_url", return_url, max_length=MAX_URL_LENGTH)
         uow.payments.add(payment)
         session = self.gateway.checkout(payment, return_url=return_url)
         uow.commit()

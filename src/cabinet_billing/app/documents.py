@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, date
 from types import MappingProxyType
 
+from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Gate
 from cabinet_billing.domain.documents import (
@@ -95,7 +96,12 @@ class CabinetDocuments:
 
         Raises:
             AccessDeniedError: without the right ``documents.view``.
+            InvalidArgumentError: for a currency that is not a code, or days that are
+                not dates.
         """
+        currency = checks.currency("currency", currency)
+        checks.billing_day("start", start)
+        checks.billing_day("end", end)
         with self._gate.open("documents.view") as call:
             entries = call.uow.ledgers.get(call.account.id).entries(currency)
             return build_reconciliation(

@@ -46,6 +46,7 @@ from datetime import UTC, date
 
 import attrs
 
+from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Call, Gate
 from cabinet_billing.domain.documents import (
@@ -139,7 +140,9 @@ class CabinetPayers:
             AccessDeniedError: without the right ``payers.manage``.
             ValidationError: when a requisite fails its country's check; nothing is added.
             ConflictError: when the id is taken.
+            InvalidArgumentError: for a ``payer`` that is not a :class:`Payer`.
         """
+        checks.instance("payer", payer, Payer, "a Payer(id, kind, country, name, ...)")
         validate = self._validator(registry)
         with self._gate.open(_RIGHT) as call:
             book = call.uow.payers.get(call.account.id)

@@ -147,6 +147,9 @@ class CabinetPayments:
             DeletionPendingError: while the account's deletion is pending
                 (AccountDeletedError once it is confirmed).
         """
+        checks.instance(
+            "method", method, SavedPaymentMethod, "a SavedPaymentMethod(id, account_id, ...)"
+        )
         ctx = self._ctx
         with self._gate.open("invoices.pay") as call:
             call.account.ensure_not_closing("bind a card")

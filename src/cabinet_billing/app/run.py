@@ -55,6 +55,7 @@ from cabinet_billing.app.profile import hold_deletion
 from cabinet_billing.domain.attempts import AttemptPurpose, AttemptStatus, ChargeAttempt
 from cabinet_billing.domain.autopay import CardAutopayStatus
 from cabinet_billing.domain.billing_profile import BillingProfile
+from cabinet_billing.domain.checks import check_aware
 from cabinet_billing.domain.events import (
     AutoTopUp,
     BillingEvent,
@@ -84,6 +85,7 @@ from cabinet_billing.errors import (
     BillingError,
     ConflictError,
     GatewayError,
+    InvalidArgumentError,
     TransientStorageError,
 )
 from cabinet_billing.ports.gateway import ChargeResult, ChargeStatus
@@ -266,7 +268,7 @@ class BillingRun:
                 batch size outside 1 to 100 000, or accounts that are not a list of ids;
                 refused before any account is billed.
         """
-        accounts = _checked_arguments(day, batch_size, accounts)
+        accounts = _checked_arguments(day, batch_size, accounts, progress)
         today = day if day is not None else self._ctx.clock.today()
         now = _instant(self._ctx.clock.now(), today)
         if accounts is None:
@@ -307,7 +309,12 @@ class BillingRun:
 
         Returns:
             What was delivered, what is to be tried again and what was given up.
+
+        Raises:
+            ValidationError: for an instant that is not an aware datetime.
         """
+        if now is not None:
+            check_aware("now", now)
         return self._ctx.outbox.deliver(now)
 
     def _redeliver(self, now: datetime) -> int:
@@ -1215,12 +1222,16 @@ class BillingRun:
 
 
 def _checked_arguments(
-    day: object, batch_size: object, accounts: Iterable[str] | None
+    day: object, batch_size: object, accounts: Iterable[str] | None, progress: object
 ) -> tuple[str, ...] | None:
     """The run's arguments checked before any account is billed (the accounts as a tuple)."""
     if day is not None:
         checks.billing_day("day", day)
     checks.count("batch_size", batch_size, minimum=1, maximum=100_000)
+    if progress is not None and not callable(progress):
+        raise InvalidArgumentError(
+            "progress", progress, "expected a function of (done, total), or None"
+        )
     if accounts is None:
         return None
     ids = checks.items("accounts", accounts, str, "account ids", maximum=100_000_000)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import attrs
 
+from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import ANY_USER, Gate
 from cabinet_billing.domain.security import IpAllowlist, LoginRecord, SecuritySettings, parse_ip
@@ -127,6 +128,7 @@ class CabinetSecurity:
         """
         if not isinstance(confirm_lockout, bool):
             raise ValidationError("confirm_lockout", confirm_lockout, "expected True or False")
+        checks.instance("text", text, str, "the allowlist as text, one address or range a line")
         with self._gate.open("settings.manage") as call:
             allowlist = IpAllowlist.parse(text)
             warning = _lockout(allowlist, call.ip)

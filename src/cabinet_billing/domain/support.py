@@ -48,7 +48,7 @@ from typing import Final
 
 import attrs
 
-from cabinet_billing.domain.checks import MAX_TEXT_LENGTH, aware, check_id, check_text
+from cabinet_billing.domain.checks import MAX_TEXT_LENGTH, aware, check_id, check_text, enum_member
 from cabinet_billing.domain.notifications import Notification, NotificationCategory
 from cabinet_billing.errors import InvalidTransitionError, ValidationError
 
@@ -566,7 +566,7 @@ class Ticket:
             account_id,
             policy.check_department(department),
             subject,
-            TicketPriority(priority),
+            enum_member(TicketPriority, "priority", priority),
             related_service_id,
             TicketStatus.AWAITING_STAFF if from_customer else TicketStatus.AWAITING_CUSTOMER,
             [message],
@@ -797,7 +797,7 @@ def filter_tickets(
     >>> [t.id for t in filter_tickets([a, b], TicketFilter.UNREAD)]
     ['t-2']
     """
-    chosen = TicketFilter(which)
+    chosen = enum_member(TicketFilter, "which", which)
     return sort_by_last_activity(t for t in tickets if shows(t, chosen, side))
 
 

@@ -87,6 +87,7 @@ from cabinet_billing.errors import (
     GatewayError,
     InvalidArgumentError,
     TransientStorageError,
+    ValidationError,
 )
 from cabinet_billing.ports.gateway import ChargeResult, ChargeStatus
 from cabinet_billing.ports.repositories import UnitOfWork
@@ -107,7 +108,14 @@ from cabinet_billing.rules.renewal import (
     renewal_key,
 )
 
-__all__ = ["MAX_CALLS_PER_DAY", "AccountFailure", "BillingRun", "CycleSummary", "Preview"]
+__all__ = [
+    "MAX_CALLS_PER_DAY",
+    "MAX_PREVIEW_DAYS",
+    "AccountFailure",
+    "BillingRun",
+    "CycleSummary",
+    "Preview",
+]
 
 #: Statuses in which a paid service expires when its period ends unrenewed.
 _LIVE = frozenset(
@@ -119,6 +127,9 @@ _RENEWABLE = _LIVE | {ServiceStatus.PROCESSING, ServiceStatus.EXPIRED}
 #: The most calls to the payment provider the run makes for one account on one day; an
 #: account that would need more is reported as failed (it points at a defect, not a load).
 MAX_CALLS_PER_DAY = 200
+
+#: The furthest ahead of the clock's today a dry run looks (it bills every day up to it).
+MAX_PREVIEW_DAYS = 731
 
 #: How many times booking the outcome of a provider call is tried when it conflicts with a
 #: concurrent change of the account (the call is not made again for it).
@@ -145,11 +156,19 @@ class AccountFailure:
 
 @attrs.frozen
 class Preview:
-    """Something a dry run found would happen: an invoice, a charge, an expiry."""
+    """Something a dry run found would happen: an invoice, a charge, an expiry.
+
+    Attributes:
+        account_id: the account.
+        what: what would happen, in words.
+        amount: the amount, when there is one.
+        on: the day it would happen (a dry run for a later day walks every day before).
+    """
 
     account_id: str
     what: str
     amount: Money | None = None
+    on: date | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -258,7 +277,10 @@ class BillingRun:
 
         Args:
             day: the billing day (default: the clock's today).
-            dry_run: do the work without committing it or charging anything.
+            dry_run: do the work without committing it or charging anything. For a day
+                after the clock's today, every day from today to it is run in turn (at
+                most :data:`MAX_PREVIEW_DAYS` ahead), so the preview is what the daily
+                runs up to that day would do.
             batch_size: how many account ids are read at a time.
             accounts: only these accounts (default: all, in id order).
             progress: called with (accounts done, accounts in total) after each account.
@@ -270,6 +292,13 @@ class BillingRun:
         """
         accounts = _checked_arguments(day, batch_size, accounts, progress)
         today = day if day is not None else self._ctx.clock.today()
+        if dry_run and (today - self._ctx.clock.today()).days > MAX_PREVIEW_DAYS:
+            raise ValidationError(
+                "day",
+                today,
+                f"a dry run looks at most {MAX_PREVIEW_DAYS} days ahead of "
+                f"{self._ctx.clock.today().isoformat()}",
+            )
         now = _instant(self._ctx.clock.now(), today)
         if accounts is None:
             with self._ctx.unit_of_work() as uow:
@@ -441,16 +470,29 @@ class BillingRun:
         part.queued += queued
 
     def _dry_run_account(self, account_id: str, today: date, now: datetime, tally: _Tally) -> bool:
+        """Run the days up to ``today`` the account has not been billed for, committing nothing.
+
+        A day after the clock's today is previewed as the runs of every day from today
+        to it would bill it: a service that renews before it is renewed, then renewed
+        again on the day (paid until Apr 10 on Mar 9, not Mar 10), in one unit of work
+        that is never committed.
+        """
         with self._ctx.unit_of_work() as uow:
             if uow.keys.seen(_cycle_key(account_id, today)):
                 return False
             profile = uow.profiles.get(account_id)
-            before = profile.last_balance or uow.ledgers.get(account_id).balance(
-                uow.accounts.get(account_id).profile.currency
-            )
-            run = _Run(uow, profile, today, now, tally, dry_run=True)
-            self._steps(run)
-            self._finish(run, before)
+            for day in _days_to_preview(self._ctx.clock.today(), today):
+                if day != today and uow.keys.seen(_cycle_key(account_id, day)):
+                    continue
+                before = profile.last_balance or uow.ledgers.get(account_id).balance(
+                    uow.accounts.get(account_id).profile.currency
+                )
+                at = now if day == today else _instant(self._ctx.clock.now(), day)
+                seen = len(tally.previews)
+                run = _Run(uow, profile, day, at, tally, dry_run=True)
+                self._steps(run)
+                self._finish(run, before)
+                tally.previews[seen:] = [attrs.evolve(p, on=day) for p in tally.previews[seen:]]
             # Never committed: leaving the block rolls everything back.
         return True
 
@@ -1330,6 +1372,13 @@ def _open_renewal(invoices: Iterable[Invoice], service_id: str, period_end: date
                 if line.service_id == service_id and line.paid_until == period_end:
                     return invoice
     return None
+
+
+def _days_to_preview(current: date, day: date) -> list[date]:
+    """The days a dry run for ``day`` bills: from the clock's today to it, or just that day."""
+    if day <= current:
+        return [day]
+    return [current + timedelta(days=n) for n in range((day - current).days + 1)]
 
 
 def _instant(now: datetime, today: date) -> datetime:

@@ -719,3 +719,27 @@ class TransientStorageError(BillingError):
         super().__init__(
             f"the store failed with a {kind}{state}: {detail}; nothing was stored, try again"
         )
+
+
+class MonthNotFinishedError(BillingError, ValueError):
+    """A billing month closed before it is over: its acts would miss its last expenses.
+
+    Attributes:
+        month: the first day of the month asked for.
+        today: the provider's today.
+
+    >>> from datetime import date
+    >>> print(MonthNotFinishedError(date(2024, 3, 1), date(2024, 3, 15)))
+    month 2024-03 is not finished on 2024-03-15: it can be closed from 2024-04-01 on
+    """
+
+    def __init__(self, month: object, today: object) -> None:
+        self.month = month
+        self.today = today
+        first = getattr(month, "month", 0)
+        year = getattr(month, "year", 0)
+        after = f"{year + first // 12:04d}-{first % 12 + 1:02d}-01"
+        super().__init__(
+            f"month {year:04d}-{first:02d} is not finished on {today}: "
+            f"it can be closed from {after} on"
+        )

@@ -16,6 +16,7 @@ from datetime import date, datetime
 
 import attrs
 import moneyed
+from dateutil.relativedelta import relativedelta
 
 from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
@@ -29,6 +30,7 @@ from cabinet_billing.domain.checks import check_id, check_text
 from cabinet_billing.domain.credit import CreditLine
 from cabinet_billing.domain.customer import Account, ProfileType, payment_readiness
 from cabinet_billing.domain.documents import (
+    AccountDocuments,
     Act,
     assign_expenses_to_act,
     billing_month,
@@ -36,6 +38,7 @@ from cabinet_billing.domain.documents import (
     ensure_can_issue_acts,
 )
 from cabinet_billing.domain.events import BillingEvent, DeletionConfirmed
+from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind
 from cabinet_billing.domain.ledger import LedgerEntry
 from cabinet_billing.domain.money import Money
@@ -54,8 +57,10 @@ from cabinet_billing.errors import (
     CurrencyMismatchError,
     InsufficientFundsError,
     InvalidAmountError,
+    MonthNotFinishedError,
     ValidationError,
 )
+from cabinet_billing.ports.repositories import UnitOfWork
 
 __all__ = ["BalanceAdjustment", "Staff"]
 
@@ -476,53 +481,49 @@ class Staff:
         return invoice
 
     def close_month(self, account_id: str, month: date) -> tuple[Act, ...]:
-        """Produce the acts of completed work of a billing month (SPEC L8).
+        """Produce the acts of completed work of a finished billing month (SPEC L8).
 
         One act per payer (and one for expenses without a payer) and currency, from the
         expenses charged in the month; each is kept, its expenses are marked, and it is
-        sent to the e-document exchange when one is plugged in and on. Closing a month
-        again produces nothing new.
+        sent to the e-document exchange when one is plugged in and on.
+
+        Only a month that is over closes (from the 1st of the next month on), and a
+        closed month stays closed. An expense charged in it afterwards (a billing run
+        for its last day that ran after the closing, a charge booked late) goes into an
+        **additional act** of that month (``act.additional`` 1, 2, ...), made by the
+        next closing: of the same month again, or of any later month. So every expense
+        of a closed month reaches exactly one act, and closing again with nothing new
+        produces nothing.
 
         Raises:
+            MonthNotFinishedError: for the current or a future month; nothing changes.
             ConflictError: when the policy needs the e-document exchange and it is off.
+            NotFoundError: for an unknown account.
         """
         checks.identifier("account_id", account_id)
         ctx = self._ctx
         first = billing_month(month)
+        today = ctx.clock.today()
+        if first + relativedelta(months=1) > today:
+            raise MonthNotFinishedError(first, today)
         with ctx.unit_of_work() as uow:
-            key = f"acts:{account_id}:{first.isoformat()}"
-            if uow.keys.seen(key):
-                return ()
             documents = uow.documents.get(account_id)
             ensure_can_issue_acts(ctx.settings.documents, documents.exchange)
             account = uow.accounts.get(account_id)
-            expenses = [
-                e
-                for e in uow.expenses.get(account_id).expenses()
-                if billing_month(e.charged_on) == first
-            ]
+            key = _acts_key(account_id, first)
+            closed = uow.keys.seen(key)
+            expenses = uow.expenses.get(account_id).expenses()
+            loose: dict[date, list[Expense]] = {}
+            for e in expenses:
+                if e.act_id is None and billing_month(e.charged_on) <= first:
+                    loose.setdefault(billing_month(e.charged_on), []).append(e)
             rate = ctx.tax_rate(account) or TaxRate("0", "no tax")
             made: list[Act] = []
-            groups = sorted({(e.payer_id or "", e.currency) for e in expenses})
-            for payer_id, currency in groups:
-                seq = uow.sequences.next("act")
-                act = build_act(
-                    f"act-{seq}",
-                    ctx.settings.act_numbers.format(seq, year=first.year, month=first.month),
-                    account_id=account_id,
-                    month=first,
-                    expenses=[e for e in expenses if (e.payer_id or "") == payer_id],
-                    rate=rate,
-                    mode=ctx.settings.tax.mode,
-                    payer_id=payer_id or None,
-                    currency=currency,
-                    rounding=ctx.settings.rounding,
-                )
-                if act is None:
-                    continue
-                documents.add_act(act)
-                assign_expenses_to_act(act, expenses)
-                made.append(act)
+            for start, found in sorted(loose.items()):
+                late = closed if start == first else uow.keys.seen(_acts_key(account_id, start))
+                if start != first and not late:
+                    continue  # a month never closed gets its acts when it is closed
+                made += _month_acts(ctx, uow, documents, start, found, rate=rate, late=late)
             exchange = documents.exchange
             if ctx.exchange is not None and exchange is not None and exchange.is_on:
                 requisites = exchange.requisites
@@ -530,7 +531,8 @@ class Staff:
                     raise ConflictError("e-document exchange", "is on without requisites")
                 for act in made:
                     ctx.exchange.send_act(act, requisites)
-            uow.keys.record(key)
+            if not closed:
+                uow.keys.record(key)
             uow.commit()
         return tuple(made)
 
@@ -653,3 +655,49 @@ class Staff:
             uow.commit()
         ctx.send_ticket_events((event,))
         return ticket
+
+
+def _acts_key(account_id: str, month: date) -> str:
+    """The key that records a closed month of an account."""
+    return f"acts:{account_id}:{month.isoformat()}"
+
+
+def _month_acts(
+    ctx: Context,
+    uow: UnitOfWork,
+    documents: AccountDocuments,
+    month: date,
+    expenses: list[Expense],
+    *,
+    rate: TaxRate,
+    late: bool,
+) -> list[Act]:
+    """The acts of a month's expenses not in an act yet: one per payer and currency.
+
+    For a month closed before (``late``), each is the next additional act of its payer
+    and currency.
+    """
+    made: list[Act] = []
+    for payer_id, currency in sorted({(e.payer_id or "", e.currency) for e in expenses}):
+        payer = payer_id or None
+        extra = documents.additional_acts(month, payer, currency) + 1 if late else 0
+        seq = uow.sequences.next("act")
+        act = build_act(
+            f"act-{seq}",
+            ctx.settings.act_numbers.format(seq, year=month.year, month=month.month),
+            account_id=documents.account_id,
+            month=month,
+            expenses=[e for e in expenses if (e.payer_id or "") == payer_id],
+            rate=rate,
+            mode=ctx.settings.tax.mode,
+            payer_id=payer,
+            currency=currency,
+            rounding=ctx.settings.rounding,
+            additional=extra,
+        )
+        if act is None:
+            continue
+        documents.add_act(act)
+        assign_expenses_to_act(act, expenses)
+        made.append(act)
+    return made

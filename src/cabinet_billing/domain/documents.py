@@ -200,6 +200,8 @@ class Act:
         mode: whether the expense amounts include the tax.
         lines: one line per expense, in charge order.
         total: the act's net, tax and gross.
+        additional: 0 for the month's act; 1, 2, ... for the additional acts of the
+            expenses that reached the month after it was closed.
     """
 
     id: str = attrs.field(validator=_text)
@@ -211,6 +213,7 @@ class Act:
     mode: TaxMode
     lines: tuple[ActLine, ...]
     total: TaxAmounts
+    additional: int = 0
 
     @property
     def currency(self) -> str:
@@ -253,6 +256,7 @@ def build_act(
     payer_id: str | None = None,
     currency: str | None = None,
     rounding: Rounding = HALF_UP,
+    additional: int = 0,
 ) -> Act | None:
     """Build the act of one billing month from the expenses charged in it.
 
@@ -272,6 +276,8 @@ def build_act(
         payer_id: make the act out to this payer, with only its expenses.
         currency: only expenses in this currency.
         rounding: the rounding mode for the lines.
+        additional: 0 for the month's act, n for its n-th additional act (of expenses
+            that reached the month after it was closed).
 
     Returns:
         The act, or ``None`` when no expense was charged in the month.
@@ -325,6 +331,7 @@ def build_act(
         mode=mode,
         lines=lines,
         total=breakdown.total,
+        additional=additional,
     )
 
 
@@ -983,16 +990,28 @@ class AccountDocuments:
         for other in self._acts:
             if other.id == act.id or other.number == act.number:
                 raise ConflictError(f"act {act.number!r}", "is kept already")
-            if (other.month, other.payer_id, other.currency) == (
+            if (other.month, other.payer_id, other.currency, other.additional) == (
                 act.month,
                 act.payer_id,
                 act.currency,
+                act.additional,
             ):
                 raise ConflictError(
                     f"act {act.number!r}",
                     f"act {other.number} already covers {act.month:%Y-%m} for this payer",
                 )
         self._acts.append(act)
+
+    def additional_acts(self, month: date, payer_id: str | None, currency: str) -> int:
+        """How many additional acts the month has for the payer and currency."""
+        return max(
+            (
+                a.additional
+                for a in self._acts
+                if (a.month, a.payer_id, a.currency) == (month, payer_id, currency)
+            ),
+            default=0,
+        )
 
     def add_contract(self, contract: Contract) -> None:
         """Keep a contract.

@@ -34,6 +34,7 @@ from cabinet_billing.domain.outbox import DeliveryPolicy, OutboxStatus
 from cabinet_billing.domain.payment import PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.testing.outbox_contract import OUTBOX_CHECKS
 
 pytestmark = pytest.mark.spec("R9", "P")
 
@@ -244,3 +245,13 @@ def test_item_26_a_use_case_is_not_failed_by_the_notifier(
     host.clock.advance(minutes=1)
     assert host.billing.run.deliver().delivered == 1
     assert host.mail.kinds("acc-1")[-1] == "payment.credited"
+
+
+# ----------------------------------------------------------------------------- the port
+
+
+@pytest.mark.parametrize("check", OUTBOX_CHECKS, ids=lambda c: c.__name__)
+def test_item_26_the_outbox_keeps_its_contract(
+    make_uow: Callable[[], UnitOfWork], check: Callable[[Callable[[], UnitOfWork]], None]
+) -> None:
+    check(make_uow)

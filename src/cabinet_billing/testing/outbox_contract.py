@@ -1,0 +1,152 @@
+"""The contract of a unit of work's notification outbox (``uow.outbox``).
+
+A host with its own store proves its outbox with the checks the shipped stores pass:
+
+>>> from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
+>>> store = MemoryStore()
+>>> check_outbox(lambda: MemoryUnitOfWork(store))
+>>> len(OUTBOX_CHECKS)
+3
+
+The checks make their own account ids, so they may share a store that holds data. They
+hold an outbox to this: a queued notification is committed with its unit of work or
+rolled back with it, and is queued once per key; ``pending`` answers oldest first, by
+account and by the instant a message is due, and gives back the notification exactly as
+queued (its instant keeps its UTC offset, which is part of its key); ``update`` of a
+message another delivery finished is refused with
+:class:`~cabinet_billing.errors.ConflictError`, and ``get`` of an unknown key raises
+:class:`~cabinet_billing.errors.NotFoundError`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from cabinet_billing.domain.notifications import Notification, NotificationCategory
+from cabinet_billing.domain.outbox import DeliveryPolicy, OutboxMessage, OutboxStatus
+from cabinet_billing.errors import ConflictError, NotFoundError
+from cabinet_billing.ports.repositories import UnitOfWork
+
+__all__ = ["OUTBOX_CHECKS", "check_outbox"]
+
+_AT = datetime(2024, 3, 21, 9, tzinfo=UTC)
+
+
+def _note(account_id: str, kind: str, minute: int = 0) -> Notification:
+    return Notification(
+        account_id, NotificationCategory.FINANCE, kind, _AT + timedelta(minutes=minute)
+    )
+
+
+def _account() -> str:
+    return f"outbox-{uuid.uuid4().hex[:12]}"
+
+
+def _check(condition: bool, what: str) -> None:
+    if not condition:
+        raise AssertionError(what)
+
+
+def check_queued_notifications_roll_back_with_their_unit_of_work(
+    make_uow: Callable[[], UnitOfWork],
+) -> None:
+    """What is queued is committed with its unit of work or not at all, once per key."""
+    account = _account()
+    note = _note(account, "invoice.paid")
+    with make_uow() as uow:
+        _check(uow.outbox.add(note), "a new notification is queued")
+        _check([m.key for m in uow.outbox.pending(10, account)] == [note.key], "seen pending")
+    with make_uow() as uow:
+        _check(uow.outbox.pending(10, account) == [], "a rolled-back queue is gone")
+        _check(uow.outbox.add(note), "queued again after the rollback")
+        _check(not uow.outbox.add(note), "the same key is queued once")
+        uow.commit()
+    with make_uow() as uow:
+        _check(not uow.outbox.add(note), "a committed key is not queued again")
+        found = uow.outbox.pending(10, account)
+    _check(
+        [(m.status, m.attempts, m.notification) for m in found]
+        == [(OutboxStatus.PENDING, 0, note)],
+        f"the committed message is pending as queued, got {found!r}",
+    )
+
+
+def check_pending_messages_are_found_oldest_first_when_due(
+    make_uow: Callable[[], UnitOfWork],
+) -> None:
+    """``pending`` answers oldest first, by account and due instant, notifications intact."""
+    one, two = _account(), _account()
+    policy = DeliveryPolicy(retry_delays=(timedelta(minutes=10),))
+    local = _note(two, "payment.credited", 1)
+    local = attrs.evolve(local, at=local.at.astimezone(ZoneInfo("Europe/Kyiv")), params={"n": "1"})
+    first, last = _note(one, "a"), _note(one, "b", 2)
+    with make_uow() as uow:
+        for note in (first, local, last):
+            uow.outbox.add(note)
+        uow.commit()
+    with make_uow() as uow:
+        uow.outbox.update(uow.outbox.get(first.key).failed(_AT, "ConnectionError: down", policy))
+        uow.outbox.update(uow.outbox.get(last.key).delivered(_AT))
+        uow.commit()
+    with make_uow() as uow:
+        mine = [m for m in uow.outbox.pending(1000) if m.account_id in {one, two}]
+        _check([m.key for m in mine] == [first.key, local.key], "pending, oldest first")
+        due = [m.key for m in uow.outbox.pending(1000, due_by=_AT) if m.account_id in {one, two}]
+        _check(due == [local.key], "a message that failed is not due before its delay")
+        _check([m.key for m in uow.outbox.pending(10, one)] == [first.key], "pending by account")
+        _check(uow.outbox.get(local.key).notification == local, "the notification as queued")
+        retried = uow.outbox.get(first.key)
+    _check(
+        (retried.attempts, retried.last_error, retried.next_attempt_at)
+        == (1, "ConnectionError: down", _AT + timedelta(minutes=10)),
+        f"the failure is kept, got {retried!r}",
+    )
+
+
+def check_a_finished_message_is_not_written_again(make_uow: Callable[[], UnitOfWork]) -> None:
+    """``update`` of a delivered message conflicts; ``get`` of an unknown key is NotFound."""
+    note = _note(_account(), "invoice.paid")
+    with make_uow() as uow:
+        uow.outbox.add(note)
+        uow.commit()
+    with make_uow() as uow:
+        uow.outbox.update(uow.outbox.get(note.key).delivered(_AT))
+        uow.commit()
+    try:
+        with make_uow() as uow:
+            uow.outbox.update(OutboxMessage(note).failed(_AT, "late", DeliveryPolicy()))
+            uow.commit()
+    except ConflictError:
+        pass
+    else:
+        raise AssertionError("a delivered message was written again")
+    with make_uow() as uow:
+        _check(uow.outbox.get(note.key).status is OutboxStatus.DELIVERED, "still delivered")
+        try:
+            uow.outbox.get(f"{note.key}:unknown")
+        except NotFoundError:
+            return
+    raise AssertionError("get of an unknown key did not raise NotFoundError")
+
+
+OUTBOX_CHECKS: tuple[Callable[[Callable[[], UnitOfWork]], None], ...] = (
+    check_queued_notifications_roll_back_with_their_unit_of_work,
+    check_pending_messages_are_found_oldest_first_when_due,
+    check_a_finished_message_is_not_written_again,
+)
+"""Every check of :func:`check_outbox`."""
+
+
+def check_outbox(make_uow: Callable[[], UnitOfWork]) -> None:
+    """Run every outbox check against a factory of units of work.
+
+    Raises:
+        AssertionError: naming the first promise the outbox does not keep.
+    """
+    for check in OUTBOX_CHECKS:
+        check(make_uow)

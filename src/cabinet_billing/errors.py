@@ -380,6 +380,31 @@ class ConflictError(BillingError):
         super().__init__(f"{subject}: {reason}")
 
 
+class PaymentMethodFixedError(ConflictError):
+    """An invoice paid another way than the method its order was checked out with.
+
+    The method is chosen at checkout and never changes (SPEC C4): paying the order's
+    invoice by another method, or from the balance when it was checked out for a method,
+    needs a new order.
+
+    Attributes:
+        invoice_id: the invoice.
+        fixed: the method chosen at checkout.
+        asked: the method asked for (``"balance"`` for paying from the balance).
+    """
+
+    def __init__(self, invoice_id: str, fixed: str, asked: str) -> None:
+        self.invoice_id = invoice_id
+        self.fixed = fixed
+        self.asked = asked
+        super().__init__(
+            f"invoice {_short(invoice_id)!r}",
+            f"was checked out to be paid by {_short(fixed)!r}, not by {_short(asked)!r}: "
+            f"pay it by {_short(fixed)!r}, or delete it and place a new order to pay "
+            "another way",
+        )
+
+
 class PromoCodeError(BillingError, ValueError):
     """A promo code that does not exist, has expired, was used up or does not apply.
 

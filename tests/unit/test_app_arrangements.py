@@ -72,7 +72,7 @@ def order(s: InMemoryBilling, price: str, *, activate: bool = True) -> str:
     cart.add(plan, "month")
     placed = owner(s).orders.place(
         cart.checkout(
-            "card",
+            "balance",
             s.clock.today(),
             order_id=f"o-{s.clock.now().isoformat()}",
             tax=s.billing.settings.tax,

@@ -87,12 +87,14 @@ def credit(
     return s.gateway.webhook(payment_id, kind, s.clock.now())
 
 
-def vps_order(s: InMemoryBilling, order_id: str = "o-1", price: str = "100.00") -> OrderResult:
+def vps_order(
+    s: InMemoryBilling, order_id: str = "o-1", price: str = "100.00", method: str = "balance"
+) -> OrderResult:
     plan = Plan("vps", "VPS", ProductKind.VPS, {"month": rub(price)})
     cart = Cart("acc-1", "RUB")
     cart.add(plan, "month")
     order = cart.checkout(
-        "card",
+        method,
         s.clock.today(),
         order_id=order_id,
         tax=s.billing.settings.tax,
@@ -225,7 +227,7 @@ def test_pay_invoice_explicitly_from_balance_when_auto_apply_is_off() -> None:
 def test_direct_payment_pays_the_invoice_and_leaves_the_balance_as_it_was(
     setup: InMemoryBilling,
 ) -> None:
-    placed = vps_order(setup, "o-1", "100.00")
+    placed = vps_order(setup, "o-1", "100.00", method="card")
     started = owner(setup).invoices.pay(placed.invoice.id, method_id="card")
     assert isinstance(started, CheckoutStarted)
     assert started.quote.total == rub("115.00")

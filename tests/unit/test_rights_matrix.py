@@ -146,7 +146,7 @@ def order(w: World | InMemoryBilling, cabinet: Cabinet, price: str, order_id: st
     cart.add(plan, "month")
     return cabinet.orders.place(
         cart.checkout(
-            "wallet", s.clock.today(), order_id=order_id, tax=s.billing.settings.tax, country="RU"
+            "balance", s.clock.today(), order_id=order_id, tax=s.billing.settings.tax, country="RU"
         ),
     )
 

@@ -58,6 +58,7 @@ from cabinet_billing.domain.notifications import Notification, NotificationCateg
 from cabinet_billing.domain.payer import Payer
 from cabinet_billing.domain.paylink import PayLinkSigner
 from cabinet_billing.domain.payment import (
+    BALANCE_METHOD,
     GatewayEvent,
     Payment,
     PaymentEventKind,
@@ -81,6 +82,7 @@ from cabinet_billing.errors import (
     InsufficientFundsError,
     InvalidTransitionError,
     NotFoundError,
+    PaymentMethodFixedError,
 )
 from cabinet_billing.ports.clock import Clock
 from cabinet_billing.ports.documents import DocumentExchange
@@ -285,6 +287,30 @@ class Context:
         )
         uow.invoices.add(invoice)
         return invoice
+
+    def fixed_method(self, invoice: Invoice) -> str | None:
+        """The method an invoice must be paid by, chosen at its checkout (SPEC C4).
+
+        ``None`` when the balance may pay it: no method was chosen (a renewal or a
+        statement) or the order was checked out with ``"balance"``.
+        """
+        method = invoice.payment_method_id
+        return None if method in {None, BALANCE_METHOD} else method
+
+    def ensure_method_allowed(self, invoice: Invoice, method_id: str | None) -> None:
+        """Refuse paying an invoice another way than its checkout chose (SPEC C4).
+
+        ``method_id=None`` is paying from the balance.
+
+        Raises:
+            PaymentMethodFixedError: naming the invoice, its method and the one asked.
+        """
+        chosen = invoice.payment_method_id
+        if chosen is None:
+            return
+        asked = BALANCE_METHOD if method_id is None else method_id
+        if asked != chosen:
+            raise PaymentMethodFixedError(invoice.id, chosen, asked)
 
     def credit_line(self, uow: UnitOfWork, account_id: str, currency: str) -> CreditLine | None:
         """The account's credit line in a currency, when the settings give credit."""
@@ -646,7 +672,12 @@ class Context:
         ledger = uow.ledgers.get(account_id)
         events: list[BillingEvent] = []
         for invoice in uow.invoices.for_account(account_id):
-            if not invoice.is_open() or invoice.kind in _NOT_FROM_BALANCE:
+            if (
+                not invoice.is_open()
+                or invoice.kind in _NOT_FROM_BALANCE
+                or self.fixed_method(invoice) is not None
+            ):
+                # Checked out for a method: only that method pays it (SPEC C4).
                 continue
             spendable = _floor_minor(ledger.balance(invoice.currency))
             due = invoice.amount_due

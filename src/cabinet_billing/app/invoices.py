@@ -121,6 +121,8 @@ class CabinetInvoices:
             CreditBlockedError: paying from the balance while the credit line is blocked.
             PayerNotReplaceableError: as ``payer_id`` (or the payer the invoice is made
                 out to), while another payer has unpaid expenses in an act.
+            PaymentMethodFixedError: for an order's invoice paid by another method than
+                its checkout chose, or from the balance when it chose a method (SPEC C4).
         """
         ctx = self._ctx
         with self._gate.open("invoices.pay") as call:
@@ -131,6 +133,7 @@ class CabinetInvoices:
             # Without a payer chosen, the payer the invoice is made out to pays (SPEC A4).
             ctx.ensure_payer_may_pay(uow, account_id, payer_id or invoice.payer_id)
             require_open(invoice)
+            ctx.ensure_method_allowed(invoice, method_id)
             due = invoice.amount_due
             if method_id is not None:
                 method = ctx.settings.method(method_id, due.code)

@@ -52,6 +52,8 @@ class PayLinks:
             InvalidPayLinkError: for an altered, malformed or expired link.
             InvalidTransitionError: when the invoice has nothing left to pay.
             NotFoundError: for a method not offered in the invoice's currency.
+            PaymentMethodFixedError: for an order's invoice paid by another method than
+                its checkout chose (SPEC C4).
         """
         ctx = self._ctx
         now = ctx.clock.now()
@@ -59,6 +61,7 @@ class PayLinks:
         with ctx.unit_of_work() as uow:
             invoice = ctx.invoice_of(uow, claims.account_id, claims.invoice_id)
             require_open(invoice)
+            ctx.ensure_method_allowed(invoice, method_id)
             method = ctx.settings.method(method_id, invoice.currency)
             payment = Payment.for_invoice(
                 ctx.next_id(uow, "payment"),

@@ -39,6 +39,7 @@ from cabinet_billing.errors import (
 )
 
 __all__ = [
+    "BALANCE_METHOD",
     "EventOutcome",
     "GatewayEvent",
     "Payment",
@@ -48,6 +49,10 @@ __all__ = [
     "PaymentTransition",
     "ProcessedEvent",
 ]
+
+#: The method id an order is checked out with to be paid from the account's balance; an
+#: order checked out with any other method is paid by that method only (SPEC C4).
+BALANCE_METHOD = "balance"
 
 
 class PaymentStatus(enum.Enum):

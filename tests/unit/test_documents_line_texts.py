@@ -86,7 +86,7 @@ def order(s: InMemoryBilling) -> tuple[str, Invoice]:
     cart.add(VPS, "month")
     placed = owner(s).orders.place(
         cart.checkout(
-            "card", s.clock.today(), order_id="o-1", tax=s.billing.settings.tax, country="RU"
+            "balance", s.clock.today(), order_id="o-1", tax=s.billing.settings.tax, country="RU"
         )
     )
     service_id = placed.service_ids[0]

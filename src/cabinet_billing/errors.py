@@ -510,6 +510,37 @@ class ExpiredPayLinkError(InvalidPayLinkError):
         )
 
 
+class PayLinkTooOldError(ExpiredPayLinkError):
+    """An expired pay link that is no longer re-issued: it expired too long ago.
+
+    Attributes:
+        reissue_within: how long after expiry links are re-issued.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        invoice_id: str,
+        account_id: str,
+        expires_at: object,
+        now: object,
+        *,
+        reissue_within: object,
+    ) -> None:
+        self.invoice_id = invoice_id
+        self.account_id = account_id
+        self.expires_at = expires_at
+        self.now = now
+        self.reissue_within = reissue_within
+        InvalidPayLinkError.__init__(
+            self,
+            token,
+            f"the link to pay invoice {invoice_id!r} expired at {expires_at}, more than "
+            f"{reissue_within} before now ({now}), and is no longer re-issued; copy a new "
+            "link in the cabinet",
+        )
+
+
 class InsufficientFundsError(BillingError):
     """The balance does not cover an amount that must be paid from it.
 

@@ -65,6 +65,7 @@ def shop() -> InMemoryBilling:
     account.change_name("Shevchenko", "Taras")
     account.change_postal_address(PostalAddress("Kyiv", "01001", "Khreshchatyk 1"))
     s.billing.open_account(account, owner_id="u1", owner_name="Taras")
+    s.billing.cabinet("acc-1", "u1").payments.set_pay_without_login(True)
     return s
 
 

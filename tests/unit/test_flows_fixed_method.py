@@ -139,6 +139,7 @@ def test_item_14_an_order_checked_out_for_the_balance_is_paid_from_it_only(
 @pytest.mark.spec("C4", "L5")
 def test_item_14_a_pay_link_pays_only_by_the_method_of_the_order(s: InMemoryBilling) -> None:
     invoice_id = place(s, "card")
+    owner(s).payments.set_pay_without_login(True)
     link = owner(s).invoices.pay_link(invoice_id)
     before = state(s)
     with pytest.raises(PaymentMethodFixedError, match="not by 'crypto'"):

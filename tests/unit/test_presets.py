@@ -672,6 +672,7 @@ def test_horoshop_binding_a_card_without_unpaid_invoices_verifies_with_1_uah() -
 @pytest.mark.spec("L5")
 def test_horoshop_pay_link_lives_30_minutes_and_is_reissued() -> None:
     s, _, seventh = _horoshop_to_seventh()
+    owner(s).payments.set_pay_without_login(True)
     link = owner(s).invoices.pay_link(seventh)
     assert link.expires_at == at(date(2024, 7, 10), 7) + timedelta(minutes=30)
     s.clock.advance(minutes=30)

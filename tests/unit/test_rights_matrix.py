@@ -393,6 +393,12 @@ USE_CASES: list[Row] = [
         lambda c, w: c.payments.stop_card_autopay(),
     ),
     Row("payments", "list", "invoices.view", lambda c, w: c.payments.list()),
+    Row(
+        "payments",
+        "set_pay_without_login",
+        "settings.manage",
+        lambda c, w: c.payments.set_pay_without_login(True),
+    ),
     # profile
     Row("profile", "get", ANY_USER, lambda c, w: c.profile.get()),
     Row(

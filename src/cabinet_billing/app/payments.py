@@ -27,7 +27,7 @@ from cabinet_billing.domain.saved_method import (
     SavedPaymentMethod,
     binding_plan,
 )
-from cabinet_billing.errors import ConflictError
+from cabinet_billing.errors import ConflictError, ValidationError
 
 __all__ = ["CabinetPayments"]
 
@@ -230,6 +230,26 @@ class CabinetPayments:
                 profile.card_autopay.stop()
             uow.commit()
         return switched
+
+    def set_pay_without_login(self, enabled: bool) -> bool:
+        """Allow or forbid paying the account's invoices by pay link, without a login (L5).
+
+        While it is off, ``billing.pay_links`` refuses the account's links, valid or not,
+        and expired ones are not re-issued.
+
+        Returns:
+            The setting as it now is.
+
+        Raises:
+            AccessDeniedError: without the right ``settings.manage``.
+            ValidationError: for anything but ``True`` or ``False``.
+        """
+        if not isinstance(enabled, bool):
+            raise ValidationError("pay_without_login", enabled, "must be True or False")
+        with self._gate.open("settings.manage") as call:
+            call.account.set_pay_without_login(enabled)
+            call.uow.commit()
+        return enabled
 
     def stop_card_autopay(self) -> None:
         """Stop charging the card on invoice day: bank transfer stays the only way (R7).

@@ -38,10 +38,16 @@ from typing import Final
 
 import attrs
 
-from cabinet_billing.errors import ExpiredPayLinkError, InvalidPayLinkError, ValidationError
+from cabinet_billing.errors import (
+    ExpiredPayLinkError,
+    InvalidPayLinkError,
+    PayLinkTooOldError,
+    ValidationError,
+)
 
 __all__ = [
     "MIN_SECRET_BYTES",
+    "REISSUE_WITHIN",
     "PayLink",
     "PayLinkClaims",
     "PayLinkKeys",
@@ -97,22 +103,41 @@ def _check_lifetime(
         raise ValidationError("lifetime", value, "must be a positive timedelta, e.g. 30 minutes")
 
 
+def _check_reissue_within(
+    _instance: object, _attribute: attrs.Attribute[timedelta], value: object
+) -> None:
+    if not isinstance(value, timedelta) or value < timedelta(0):
+        raise ValidationError(
+            "reissue_within", value, "must be a timedelta of zero or more, e.g. 14 days"
+        )
+
+
+#: How long after expiry a pay link may still be re-issued by default: the default payment
+#: term of an invoice (``BillingSettings.invoice_due_days``), so a link sent with an invoice
+#: keeps working while the invoice is due, and a leaked old link does not work forever.
+REISSUE_WITHIN: Final = timedelta(days=14)
+
+
 @attrs.frozen
 class PayLinkPolicy:
-    """How long pay links live.
+    """How long pay links live, and how long after expiry they may be re-issued.
 
     Args:
         lifetime: how long a link stays valid after it is issued; Horoshop's links live
             30 minutes, the default.
+        reissue_within: how long after its expiry an expired link is still re-issued
+            when opened (14 days by default; zero: never re-issued).
 
     Raises:
-        ValidationError: for a lifetime that is not a positive ``timedelta``.
+        ValidationError: for a lifetime that is not a positive ``timedelta``, or a
+            negative ``reissue_within``.
 
-    >>> PayLinkPolicy().lifetime
-    datetime.timedelta(seconds=1800)
+    >>> PayLinkPolicy().lifetime, PayLinkPolicy().reissue_within
+    (datetime.timedelta(seconds=1800), datetime.timedelta(days=14))
     """
 
     lifetime: timedelta = attrs.field(default=timedelta(minutes=30), validator=_check_lifetime)
+    reissue_within: timedelta = attrs.field(default=REISSUE_WITHIN, validator=_check_reissue_within)
 
 
 def _secrets(
@@ -310,18 +335,39 @@ class PayLinkSigner:
     def reissue_if_expired(self, token: str, now: datetime) -> PayLink:
         """The same link while it is valid; a new one for the same invoice once it expired.
 
-        Horoshop re-issues expired links automatically. An altered or malformed token is
-        never re-issued. Whether the invoice may still be paid is for the caller to check.
+        Horoshop re-issues expired links automatically, up to the policy's
+        ``reissue_within`` after expiry. An altered or malformed token is never
+        re-issued. Whether the invoice may still be paid, and by a link, is for the caller
+        to check (``billing.pay_links.open`` does).
 
         Raises:
             InvalidPayLinkError: for a malformed or altered token, or an unknown key.
+            PayLinkTooOldError: for a link that expired longer than ``reissue_within`` ago.
             ValidationError: for a naive ``now``.
         """
         try:
             claims = self.verify(token, now)
         except ExpiredPayLinkError as expired:
-            return self.issue(expired.invoice_id, expired.account_id, now)
+            return self.reissue(expired)
         return PayLink(token, claims.expires_at)
+
+    def reissue(self, expired: ExpiredPayLinkError) -> PayLink:
+        """A new link for the invoice of an expired one, while it may still be re-issued.
+
+        Raises:
+            PayLinkTooOldError: for a link that expired longer than ``reissue_within`` ago.
+        """
+        now = _instant(expired.now, "now")
+        if now - _instant(expired.expires_at, "expires_at") > self.policy.reissue_within:
+            raise PayLinkTooOldError(
+                expired.token,
+                expired.invoice_id,
+                expired.account_id,
+                expired.expires_at,
+                now,
+                reissue_within=self.policy.reissue_within,
+            )
+        return self.issue(expired.invoice_id, expired.account_id, now)
 
     def _signature(self, key_id: str, signed: str, token: str) -> str:
         secret = self.keys.secret(key_id)

@@ -76,13 +76,15 @@ class Wired:
         self.credit(started.payment.id)
         return started.payment.id
 
-    def order(self, price: str, order_id: str, payer_id: str | None) -> tuple[str, str]:
+    def order(
+        self, price: str, order_id: str, payer_id: str | None, method: str = "balance"
+    ) -> tuple[str, str]:
         plan = Plan("vps", "VPS", ProductKind.VPS, {"month": uah(price)})
         cart = Cart("acc-1", "UAH")
         cart.add(plan, "month")
         placed = self.owner.orders.place(
             cart.checkout(
-                "card",
+                method,
                 self.clock.today(),
                 order_id=order_id,
                 tax=self.billing.settings.tax,
@@ -218,7 +220,7 @@ def test_the_payer_is_chosen_on_orders_renewals_and_top_ups(s: Wired) -> None:
 
 @pytest.mark.spec("A4")
 def test_an_invoice_paid_by_a_payer_bills_its_expenses_to_that_payer(s: Wired) -> None:
-    invoice_id, _ = s.order("100.00", "o-1", payer_id=None)
+    invoice_id, _ = s.order("100.00", "o-1", payer_id=None, method="card")
     started = s.owner.invoices.pay(invoice_id, method_id="card", payer_id="p-2")
     s.credit(started.payment.id)  # type: ignore[union-attr]
     with s.read() as uow:

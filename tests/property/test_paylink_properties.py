@@ -8,7 +8,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from cabinet_billing.domain.paylink import PayLinkKeys, PayLinkPolicy, PayLinkSigner
-from cabinet_billing.errors import ExpiredPayLinkError, InvalidPayLinkError
+from cabinet_billing.errors import ExpiredPayLinkError, InvalidPayLinkError, PayLinkTooOldError
 
 pytestmark = pytest.mark.spec("L5")
 
@@ -64,6 +64,10 @@ def test_a_token_verifies_until_exactly_its_expiry_and_fails_after(
         with pytest.raises(ExpiredPayLinkError) as info:
             signer.verify(link.token, later)
         assert info.value.invoice_id == "inv-7"
+        if later - link.expires_at > signer.policy.reissue_within:
+            with pytest.raises(PayLinkTooOldError):
+                signer.reissue_if_expired(link.token, later)
+            return
         renewed = signer.reissue_if_expired(link.token, later)
         assert renewed.expires_at == later + lifetime
         assert signer.verify(renewed.token, later).invoice_id == "inv-7"

@@ -23,7 +23,7 @@ from cabinet_billing.app.results import ExpenseList, LedgerStatement
 from cabinet_billing.domain.autopay import AutopayPolicy
 from cabinet_billing.domain.billing_profile import AutopaySettings
 from cabinet_billing.domain.expense import Expense
-from cabinet_billing.domain.fx import Conversion, RateTable, convert, equivalents
+from cabinet_billing.domain.fx import Equivalents, convert, equivalents
 from cabinet_billing.domain.ledger import LedgerEntry
 from cabinet_billing.domain.money import Money, sum_money
 from cabinet_billing.domain.payment_method import LimitBasis
@@ -163,13 +163,15 @@ class CabinetBalance:
             ),
         )
 
-    def equivalents(self, amount: moneyed.Money) -> dict[str, Conversion]:
+    def equivalents(self, amount: moneyed.Money) -> Equivalents:
         """What a top-up is worth in each of the provider's other currencies today.
+
+        A currency without a rate today is left out and listed in the result's
+        ``missing``.
 
         Raises:
             AccessDeniedError: without the right ``invoices.view``.
             ConflictError: when no exchange-rate provider is plugged in.
-            ExchangeRateNotFoundError: when a currency has no rate.
         """
         ctx = self._ctx
         money = checks.amount("amount", amount)
@@ -177,8 +179,10 @@ class CabinetBalance:
         with self._gate.open("invoices.view") as call:
             today = call.today
         others = [c for c in ctx.settings.currencies if c != money.code]
-        table = RateTable([rates.rate(money.code, code, today) for code in others])
-        return equivalents(money, others, table, ctx.settings.rounding)
+        # A pair without a rate is listed in ``missing``: it does not hide the others.
+        return equivalents(
+            money, others, lambda base, quote: rates.rate(base, quote, today), ctx.settings.rounding
+        )
 
     def convert(self, amount: moneyed.Money, to: str) -> tuple[LedgerEntry, LedgerEntry]:
         """Move money from one of the account's balances to another at today's rate.

@@ -46,6 +46,7 @@ from cabinet_billing.domain.events import (
     ServiceStopped,
 )
 from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.fx import ExchangeRate, convert, source_for
 from cabinet_billing.domain.invoice import (
     Invoice,
     InvoiceKind,
@@ -79,6 +80,8 @@ from cabinet_billing.domain.support import TicketEvent, ticket_notification
 from cabinet_billing.domain.tax import TaxRate
 from cabinet_billing.errors import (
     ConflictError,
+    ConversionTooSmallError,
+    ExchangeRateNotFoundError,
     InsufficientFundsError,
     InvalidTransitionError,
     NotFoundError,
@@ -356,12 +359,94 @@ class Context:
         currency: str,
         *,
         with_credit: bool,
+        on: date | None = None,
     ) -> Money:
-        """What the account can pay now: its free balance, plus available credit if asked."""
+        """What the account can pay now: its free balance, plus available credit if asked.
+
+        Given the day ``on`` and with ``pay_across_currencies``, the free balances in
+        other currencies count for what they convert to at that day's rates (the caller
+        then pays through :meth:`settle`, which converts them).
+        """
         balance = uow.ledgers.get(account_id).balance(currency)
         free = max(balance, Money.zero(currency))
+        if on is not None:
+            free += self._worth_elsewhere(uow, account_id, currency, on)
         line = self.credit_line(uow, account_id, currency) if with_credit else None
         return free if line is None else free + line.available
+
+    def _other_balances(self, uow: UnitOfWork, account_id: str, currency: str) -> list[Money]:
+        """The account's free balances in other currencies, in the settings' order."""
+        if not self.settings.pay_across_currencies or self.rates is None:
+            return []
+        ledger = uow.ledgers.get(account_id)
+        held = ledger.currencies
+        order = [c for c in self.settings.currencies if c in held]
+        order += sorted(c for c in held if c not in order)
+        balances = [_floor_minor(ledger.balance(code)) for code in order if code != currency]
+        return [b for b in balances if b.amount > 0]
+
+    def _rate(self, base: str, quote: str, on: date | None) -> ExchangeRate | None:
+        rates = self.rates
+        if rates is None:
+            return None
+        try:
+            return rates.rate(base, quote, on or self.clock.today())
+        except ExchangeRateNotFoundError:
+            return None
+
+    def _worth_elsewhere(
+        self, uow: UnitOfWork, account_id: str, currency: str, on: date | None
+    ) -> Money:
+        """What the free balances in other currencies convert to in ``currency``."""
+        total = Money.zero(currency)
+        for held in self._other_balances(uow, account_id, currency):
+            rate = self._rate(held.code, currency, on)
+            if rate is not None:
+                total += _worth(held, currency, rate, self.settings.rounding)
+        return total
+
+    def convert_to_pay(
+        self,
+        uow: UnitOfWork,
+        invoice: Invoice,
+        needed: Money,
+        now: datetime,
+        on: date | None = None,
+    ) -> None:
+        """Convert from the account's other balances what the invoice's currency lacks.
+
+        Each conversion takes the smallest amount that covers what is still missing (or
+        all of a balance that does not), at the rate of ``on``, and is booked as a pair of
+        ledger entries with its rounding difference (SPEC M4), so the invoice is then
+        paid from the balance in its own currency.
+        """
+        account_id = invoice.account_id
+        missing = _CEILING.minor(needed)
+        rounding = self.settings.rounding
+        for held in self._other_balances(uow, account_id, needed.code):
+            if missing.amount <= 0:
+                return
+            rate = self._rate(held.code, needed.code, on)
+            if rate is None:
+                continue
+            source = min(source_for(missing, rate, rounding), held)
+            try:
+                conversion = convert(source, needed.code, rate, rounding)
+            except ConversionTooSmallError:
+                continue
+            seq = uow.sequences.next("conversion")
+            uow.ledgers.get(account_id).convert(
+                conversion,
+                now,
+                key=f"conversion:{account_id}:{seq}",
+                memo=f"to pay invoice {invoice.number}",
+            )
+            book = uow.expenses.get(account_id)
+            taken = min(source, book.available(source.code))
+            if taken.amount > 0:
+                book.withdraw(taken)
+            book.fund(f"conversion-{seq}", conversion.target)
+            missing -= conversion.target
 
     def pricing_of(self, method: SavedPaymentMethod, currency: str) -> PaymentMethodPricing | None:
         """The fee and range of an automatic charge of a saved method (SPEC M5).
@@ -679,12 +764,13 @@ class Context:
             ):
                 # Checked out for a method: only that method pays it (SPEC C4).
                 continue
-            spendable = _floor_minor(ledger.balance(invoice.currency))
+            own = _floor_minor(ledger.balance(invoice.currency))
+            spendable = own + self._worth_elsewhere(uow, account_id, invoice.currency, None)
             due = invoice.amount_due
             if spendable >= due:
                 events += self.settle(uow, invoice, due, now, from_balance=True)
-            elif self.settings.partial_from_balance and spendable.amount > 0:
-                events += self.settle(uow, invoice, spendable, now, from_balance=True)
+            elif self.settings.partial_from_balance and own.amount > 0:
+                events += self.settle(uow, invoice, own, now, from_balance=True)
         return events
 
     def bank_transfer(
@@ -727,12 +813,16 @@ class Context:
         from_balance: bool,
         on_credit: bool = False,
         payer_id: str | None = None,
+        on: date | None = None,
     ) -> list[BillingEvent]:
         """Charge ``amount`` from the balance to the invoice, with expenses for its lines.
 
-        With ``on_credit``, what the balance does not cover is taken from the account's
-        credit line (SPEC R1): the balance goes below zero by that much and the line
-        records it as usage, to be billed on the next statement.
+        With ``pay_across_currencies``, what the balance in the invoice's currency does
+        not cover is first converted from the other balances at the rates of ``on``
+        (default: today), each conversion booked. With ``on_credit``, what is still not
+        covered is taken from the account's credit line (SPEC R1): the balance goes below
+        zero by that much and the line records it as usage, to be billed on the next
+        statement.
 
         The expenses are billed to ``payer_id`` (the payer who pays), else to the
         invoice's payer (SPEC A4): acts are made out per payer from them.
@@ -740,13 +830,20 @@ class Context:
         account_id = invoice.account_id
         ledger = uow.ledgers.get(account_id)
         balance = ledger.balance(amount.code)
+        # Taken first: the counters of one unit of work are taken in COUNTER_ORDER.
+        applied = f"balance-{uow.sequences.next('balance-payment')}"
+        if from_balance and balance < amount:
+            # What the balance lacks, the other currencies pay first (Introserv).
+            self.convert_to_pay(
+                uow, invoice, amount - max(balance, Money.zero(amount.code)), now, on
+            )
+            balance = ledger.balance(amount.code)
         if from_balance and balance < amount:
             shortfall = _CEILING.minor(amount - max(balance, Money.zero(amount.code)))
             credit = uow.profiles.get(account_id).credit if on_credit else None
             if credit is None or credit.currency != amount.code or credit.available < shortfall:
                 raise InsufficientFundsError(amount, balance, amount - balance)
             credit.record_usage(shortfall, now.date(), f"invoice {invoice.number}")
-        applied = f"balance-{uow.sequences.next('balance-payment')}"
         ledger.charge(
             amount,
             now,
@@ -862,6 +959,14 @@ _CEILING = Rounding(ROUND_CEILING)
 #: Invoices the balance never pays: a top-up invoice is paid by the top-up itself, and a
 #: credit statement by repaying the credit line.
 _NOT_FROM_BALANCE = frozenset({InvoiceKind.TOP_UP, InvoiceKind.STATEMENT})
+
+
+def _worth(held: Money, currency: str, rate: ExchangeRate, rounding: Rounding) -> Money:
+    """What ``held`` converts to, or nothing when it is too small to convert."""
+    try:
+        return convert(held, currency, rate, rounding).target
+    except ConversionTooSmallError:
+        return Money.zero(currency)
 
 
 def _cashback_id(payment_id: str) -> str:

@@ -158,7 +158,7 @@ class CabinetInvoices:
             spendable = (
                 Money.zero(due.code)
                 if invoice.kind is InvoiceKind.STATEMENT
-                else ctx.spendable(uow, account_id, due.code, with_credit=on_credit)
+                else ctx.spendable(uow, account_id, due.code, with_credit=on_credit, on=today)
             )
             if spendable < due:
                 # Round up: a top-up of the rounded-down amount would still fall short.
@@ -170,7 +170,14 @@ class CabinetInvoices:
                     methods=ctx.settings.methods_for(missing),
                 )
             events = ctx.settle(
-                uow, invoice, due, now, from_balance=True, on_credit=on_credit, payer_id=payer_id
+                uow,
+                invoice,
+                due,
+                now,
+                from_balance=True,
+                on_credit=on_credit,
+                payer_id=payer_id,
+                on=today,
             )
             uow.commit()
         ctx.notify(events)

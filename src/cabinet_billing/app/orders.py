@@ -338,9 +338,10 @@ class CabinetOrders:
         elif (
             payment_readiness(account, ctx.settings.payment_requirements).ready
             and ctx.credit_allows(uow, account_id, code, CreditAction.PAY_FROM_BALANCE, today)
-            and ctx.spendable(uow, account_id, code, with_credit=False) >= invoice.amount_due
+            and ctx.spendable(uow, account_id, code, with_credit=False, on=today)
+            >= invoice.amount_due
         ):
-            events += ctx.settle(uow, invoice, invoice.amount_due, now, from_balance=True)
+            events += ctx.settle(uow, invoice, invoice.amount_due, now, from_balance=True, on=today)
             paid = True
         uow.commit()
         return OrderResult(

@@ -803,6 +803,7 @@ class BillingRun:
                     run.profile.account_id,
                     sub.price.code,
                     with_credit=not balance_blocked,
+                    on=today,
                 ),
                 method=method,
                 balance_renewal_blocked=balance_blocked,
@@ -853,6 +854,7 @@ class BillingRun:
                 now,
                 from_balance=True,
                 on_credit=not balance_blocked,
+                on=today,
             )
             _renewed(
                 run.tally,

@@ -135,6 +135,10 @@ class BillingSettings:
             invoice, paid by card autopay or bank transfer); ``None``: renewal invoices are
             issued only by a renewal (by hand or automatic).
         bank_transfer_method: the method id bank transfers are recorded under.
+        pay_across_currencies: let the balance in any currency pay, at the day's rate of
+            the exchange-rate port, what the balance in the amount's currency does not
+            cover; each conversion is booked (Introserv). Without a rate for a pair, that
+            currency does not pay.
         credit_limit: the limit a credit line gets when opened without one.
         low_balance_threshold: the low-balance threshold of new accounts that set none.
         autopay_markup_percent: the recommended autopayment cap over the forecast.
@@ -188,6 +192,7 @@ class BillingSettings:
         default=None, validator=attrs.validators.optional(_non_negative)
     )
     bank_transfer_method: str = "bank_transfer"
+    pay_across_currencies: bool = False
     credit_limit: Money | None = None
     low_balance_threshold: Money | None = None
     autopay_markup_percent: Decimal = Decimal(10)
@@ -264,6 +269,7 @@ class BillingSettings:
             autopay_markup_percent=preset.autopay_markup_percent,
             currencies=preset.currencies,
             card_verification=preset.card_verification,
+            pay_across_currencies=preset.pay_across_currencies,
         )
 
     def method(self, method_id: str, currency: str) -> PaymentMethod:

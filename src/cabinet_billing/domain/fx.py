@@ -64,6 +64,7 @@ __all__ = [
     "convert",
     "equivalents",
     "smallest_convertible",
+    "source_for",
 ]
 
 #: Significant digits kept when a rate must be divided (an inverse rate, or a conversion
@@ -426,6 +427,47 @@ def convert(
             smallest_convertible(source.code, rate, rounding),
         )
     return conversion
+
+
+@in_money_context
+def source_for(
+    target: moneyed.Money,
+    rate: ExchangeRate,
+    rounding: Rounding = _HALF_UP,
+) -> Money:
+    """The smallest amount of ``rate.base`` (in its minor unit) that converts to ``target`` or more.
+
+    What a balance in another currency gives up to pay an amount (Introserv pays from a
+    balance in any currency at the current rate): converting the result gives at least
+    the target, and one minor unit less gives less.
+
+    Args:
+        target: the amount needed, in ``rate.quote``.
+        rate: the rate to use.
+        rounding: how the converted amount is rounded to its minor unit.
+
+    Raises:
+        CurrencyMismatchError: when ``target`` is not in the rate's quote currency.
+
+    >>> from datetime import date
+    >>> rate = ExchangeRate("USD", "EUR", "0.92", date(2024, 3, 1))
+    >>> source_for(Money("30.00", "EUR"), rate)
+    Money('32.61', 'USD')
+    >>> convert(Money("32.61", "USD"), "EUR", rate).target, convert(Money("32.60", "USD"), "EUR", rate).target
+    (Money('30.00', 'EUR'), Money('29.99', 'EUR'))
+    """
+    needed = Money(target.amount, target.currency)
+    if needed.code != rate.quote:
+        raise CurrencyMismatchError(needed.code, rate.quote, f"amount to get at {rate.pair}")
+    places = currency_places(rate.base)
+    unit = Decimal(1).scaleb(-places)
+    per_unit = _conversion(Money(1, rate.base), rate.quote, rate, rounding).exact.amount
+    guess = (needed.amount / per_unit).quantize(unit, rounding=decimal.ROUND_FLOOR)
+    # Rounding makes the exact quotient a guess: step up from just below it.
+    amount = max(guess - unit, Decimal(0))
+    while _conversion(Money(amount, rate.base), rate.quote, rate, rounding).target < needed:
+        amount += unit
+    return Money(amount, rate.base)
 
 
 #: Where :func:`equivalents` finds rates: a :class:`RateTable`, or a function giving the

@@ -26,12 +26,13 @@ with :func:`attrs.evolve`.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import attrs
 
 from cabinet_billing.domain.documents import DocumentPolicy
+from cabinet_billing.domain.fx import ExchangeRate
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.numbering import NumberFormat, check_per_account
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
@@ -93,6 +94,10 @@ class CabinetPreset:
             ``currency``.
         autopay_markup_percent: the recommended autopayment cap over the forecast.
         card_verification: the amount charged and refunded to check a new card.
+        pay_across_currencies: the balance in any currency pays at the current rate.
+        exchange_rates: reference rates for simulations and demos (the preset's own
+            scenario and population tools plug them in); an installation plugs its own
+            rate feed as ``Ports(rates=...)``.
 
     Raises:
         PerAccountNumberingError: for a sequence per account with a template that does not
@@ -124,6 +129,8 @@ class CabinetPreset:
     low_balance_threshold: Money | None = None
     autopay_markup_percent: Decimal = Decimal(10)
     card_verification: Money | None = None
+    pay_across_currencies: bool = False
+    exchange_rates: tuple[ExchangeRate, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         check_per_account(self.invoice_numbers, per_account=self.invoice_sequence_per_account)
@@ -160,6 +167,12 @@ INTROSERV = CabinetPreset(
     invoice_due_days=3,
     pay_link_lifetime=timedelta(days=3),
     low_balance_threshold=Money("20.00", "EUR"),
+    pay_across_currencies=True,
+    exchange_rates=(
+        ExchangeRate("EUR", "USD", "1.08", date(2024, 1, 1)),
+        ExchangeRate("EUR", "UAH", "42.50", date(2024, 1, 1)),
+        ExchangeRate("USD", "UAH", "39.35", date(2024, 1, 1)),
+    ),
 )
 
 #: Astra Cloud on a billing panel: VAT included, card fee and cashback, calendar

@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import attrs
 from dateutil.relativedelta import relativedelta
 
+from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
 from cabinet_billing.adapters.sandbox import Outcome
 from cabinet_billing.app.settings import BillingSettings
@@ -269,7 +270,10 @@ class Population:
         self.start = start
         self.seed = seed
         self.setup: InMemoryBilling = in_memory_billing(
-            BillingSettings.from_preset(chosen), now=_at(start)
+            BillingSettings.from_preset(chosen),
+            now=_at(start),
+            # The preset's reference rates, for the balances in other currencies.
+            rates=FixedRates(chosen.exchange_rates) if chosen.exchange_rates else None,
         )
         self._rng = random.Random(seed)  # noqa: S311 - reproducible, not secret
         self._customers: list[_Customer] = []

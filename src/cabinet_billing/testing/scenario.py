@@ -38,6 +38,7 @@ from typing import Any, Self
 import attrs
 import moneyed
 
+from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
 from cabinet_billing.adapters.sandbox import Outcome
 from cabinet_billing.app.billing import Billing
@@ -245,7 +246,10 @@ class Scenario:
             settings = BillingSettings.from_preset(chosen) if chosen else BillingSettings()
         self.preset = chosen
         self.cabinet: InMemoryBilling = in_memory_billing(
-            settings, now=datetime.combine(start, time(), tzinfo=UTC)
+            settings,
+            now=datetime.combine(start, time(), tzinfo=UTC),
+            # The preset's reference rates, for the balances in other currencies.
+            rates=FixedRates(chosen.exchange_rates) if chosen and chosen.exchange_rates else None,
         )
         self.start = start
         self.credit_history = CreditHistory(self.cabinet.store, settings.credit)

@@ -195,6 +195,15 @@ def company_payer(payer_id: str = "p-1") -> Payer:
     )
 
 
+def open_renewal(w: World) -> str:
+    """The id of the account's open renewal invoice (made by a row's ``prepare``)."""
+    return next(
+        i.id
+        for i in w.s.store.invoices.rows.values()
+        if i.account_id == ACCOUNT and i.is_open() and i.kind.value == "renewal"
+    )
+
+
 def card(method_id: str, token: str) -> SavedPaymentMethod:
     return SavedPaymentMethod(method_id, ACCOUNT, "card", token, "Visa", "•••• 4242")
 
@@ -393,6 +402,20 @@ USE_CASES: list[Row] = [
         lambda c, w: c.payments.stop_card_autopay(),
     ),
     Row("payments", "list", "invoices.view", lambda c, w: c.payments.list()),
+    Row("payments", "methods", "invoices.view", lambda c, w: c.payments.methods()),
+    Row(
+        "payments",
+        "rename_method",
+        "invoices.pay",
+        lambda c, w: c.payments.rename_method(w.method_id, "Company card"),
+    ),
+    Row(
+        "payments",
+        "pay_invoice",
+        "invoices.pay",
+        lambda c, w: c.payments.pay_invoice(open_renewal(w), w.method_id),
+        prepare=lambda w: w.owner.services.renew(w.service_id),
+    ),
     Row(
         "payments",
         "set_pay_without_login",

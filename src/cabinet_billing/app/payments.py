@@ -9,10 +9,11 @@ renewals it paid.
 
 from __future__ import annotations
 
+import attrs
 import moneyed
 
 from cabinet_billing.app import checks
-from cabinet_billing.app.context import Context
+from cabinet_billing.app.context import Context, require_open
 from cabinet_billing.app.gate import Gate
 from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, choice, paginate
 from cabinet_billing.app.results import BindingResult, CheckoutStarted
@@ -24,12 +25,51 @@ from cabinet_billing.domain.payment import Payment, PaymentPurpose, PaymentStatu
 from cabinet_billing.domain.saved_method import (
     BindingAction,
     MethodKind,
+    SavedMethodStatus,
     SavedPaymentMethod,
     binding_plan,
 )
 from cabinet_billing.errors import ConflictError, ValidationError
 
-__all__ = ["CabinetPayments"]
+__all__ = ["CabinetPayments", "SavedMethodPayment", "SavedMethodView"]
+
+
+@attrs.frozen(kw_only=True)
+class SavedMethodView:
+    """A saved method with what it pays automatically (SPEC R5).
+
+    Attributes:
+        method: the method.
+        renews: the services whose auto-renewal it pays.
+        card_autopay: whether card autopay on invoice day charges it (SPEC R7).
+        autopay: whether the automatic top-up charges it (SPEC R6).
+    """
+
+    method: SavedPaymentMethod
+    renews: tuple[str, ...]
+    card_autopay: bool
+    autopay: bool
+
+
+@attrs.frozen(kw_only=True)
+class SavedMethodPayment:
+    """An invoice charged to a saved method: paid, or declined with the reason.
+
+    Attributes:
+        invoice_id: the invoice.
+        method: the method, with its status after the charge.
+        amount: what was charged (the amount due plus the method's fee).
+        succeeded: whether the provider took the money.
+        reason: why it was declined (empty when it succeeded).
+        events: what happened.
+    """
+
+    invoice_id: str
+    method: SavedPaymentMethod
+    amount: Money
+    succeeded: bool
+    reason: str
+    events: tuple[BillingEvent, ...]
 
 
 class CabinetPayments:
@@ -230,6 +270,119 @@ class CabinetPayments:
                 profile.card_autopay.stop()
             uow.commit()
         return switched
+
+    def methods(self) -> tuple[SavedMethodView, ...]:
+        """The saved methods, each with the services and subscriptions it renews (SPEC R5).
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.view``.
+        """
+        with self._gate.open("invoices.view") as call:
+            profile = call.uow.profiles.get(call.account.id)
+            return tuple(
+                SavedMethodView(
+                    method=method,
+                    renews=tuple(
+                        s.service_id
+                        for s in profile.subscriptions
+                        if s.enabled and s.method_id == method.id
+                    ),
+                    card_autopay=(
+                        profile.card_autopay is not None
+                        and profile.card_autopay.method_id == method.id
+                        and profile.card_autopay.status is not CardAutopayStatus.STOPPED
+                    ),
+                    autopay=profile.autopay is not None and profile.autopay.method_id == method.id,
+                )
+                for method in profile.methods
+            )
+
+    def rename_method(self, method_id: str, name: str) -> SavedPaymentMethod:
+        """Rename a saved method (SPEC R5).
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.pay``.
+            NotFoundError: for an unknown method.
+            ValidationError: for an empty or too long name, or one holding a card number.
+        """
+        with self._gate.open("invoices.pay") as call:
+            method = call.uow.profiles.get(call.account.id).method(method_id)
+            method.rename(name)
+            call.uow.commit()
+        return method
+
+    def pay_invoice(self, invoice_id: str, saved_method_id: str) -> SavedMethodPayment:
+        """Pay an open invoice with a saved method, the customer present (SPEC R5, L2).
+
+        The charge is made with the idempotency key of the invoice and the method, so a
+        call repeated after a timeout never charges twice. A declined charge leaves the
+        invoice unpaid and the method not working.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.pay``.
+            ProfileIncompleteError: while required profile fields are missing.
+            NotFoundError: for an unknown invoice or method.
+            InvalidTransitionError: when the invoice has nothing left to pay.
+            PaymentMethodFixedError: for an order checked out for another method.
+            ConflictError: for a method that may not pay for purchases.
+            GatewayTimeoutError: when the provider does not answer (nothing is booked).
+        """
+        ctx = self._ctx
+        with self._gate.open("invoices.pay") as call:
+            uow, now = call.uow, call.now
+            account_id = call.account.id
+            ctx.ensure_profile_may_pay(uow, account_id)
+            invoice = ctx.invoice_of(uow, account_id, invoice_id)
+            require_open(invoice)
+            method = uow.profiles.get(account_id).method(saved_method_id)
+            if method.status is SavedMethodStatus.CONFIGURING:
+                raise ConflictError(
+                    f"saved payment method {method.id!r}", "is still being configured"
+                )
+            ctx.ensure_method_allowed(invoice, method.provider or method.kind.value)
+            if not method.for_purchases:
+                raise ConflictError(
+                    f"saved payment method {method.id!r}", "may not pay for purchases"
+                )
+            due = invoice.amount_due
+            pricing = ctx.pricing_of(method, due.code)
+            amount = due if pricing is None else pricing.quote(due).total
+            profile = uow.profiles.get(account_id)
+            # One key per try: a repeat after a timeout reuses it (never a second charge),
+            # a try after a decline is a new charge.
+            series = f"pay:{invoice.id}:{method.id}:"
+            key = series + str(sum(1 for k in profile.keys if k.startswith(series)))
+            result = ctx.gateway.charge_saved_method(method.token, amount, idempotency_key=key)
+            events: list[BillingEvent] = []
+            if not result.succeeded:
+                reason = result.reason or result.status.value
+                if method.working:
+                    method.mark_failed(now, reason)
+                else:
+                    method.check_failed(now, reason)
+                profile.record(key)
+            else:
+                if not method.working:
+                    method.mark_working(now)
+                payment = Payment.for_invoice(
+                    ctx.next_id(uow, "payment"),
+                    account_id,
+                    invoice.id,
+                    due if pricing is None else pricing.quote(due),
+                    now,
+                    method_id=method.id,
+                )
+                events += ctx.credit_charge(uow, payment, key, now)
+            uow.commit()
+        ctx.notify(events)
+        return SavedMethodPayment(
+            invoice_id=invoice.id,
+            method=method,
+            amount=amount,
+            succeeded=result.succeeded,
+            reason=result.reason or ("" if result.succeeded else result.status.value),
+            events=tuple(events),
+        )
 
     def set_pay_without_login(self, enabled: bool) -> bool:
         """Allow or forbid paying the account's invoices by pay link, without a login (L5).

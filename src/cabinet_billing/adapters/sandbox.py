@@ -154,12 +154,17 @@ class SandboxGateway:
         reason: str = "",
         event_key: str | None = None,
         amount: Money | None = None,
+        method_token: str = "",
+        method_label: str = "",
+        method_kind: str = "card",
     ) -> tuple[dict[str, str], bytes]:
         """The signed callback the sandbox sends about a payment: ``(headers, body)``.
 
         Deliver it to the application as many times as you like: a real provider may.
         A refund may name the ``amount`` returned (a partial refund); without one it
-        refunds all that is left.
+        refunds all that is left. A credit may carry the token of the card or wallet the
+        provider saved during the checkout (``method_token``, with its masked
+        ``method_label`` and ``method_kind``).
         """
         if event_key is None:
             self._events += 1
@@ -173,6 +178,8 @@ class SandboxGateway:
         }
         if amount is not None:
             data |= {"amount": str(amount.amount), "currency": amount.code}
+        if method_token:
+            data |= {"token": method_token, "label": method_label, "method": method_kind}
         body = json.dumps(data, sort_keys=True).encode()
         return {_SIGNATURE: self._sign(body)}, body
 
@@ -201,6 +208,12 @@ class SandboxGateway:
                 str(data.get("reason", "")),
                 amount=amount,
             )
-            return WebhookEvent(str(data["payment"]), event)
+            return WebhookEvent(
+                str(data["payment"]),
+                event,
+                method_token=str(data.get("token", "")),
+                method_label=str(data.get("label", "")),
+                method_kind=str(data.get("method", "card")),
+            )
         except (BillingError, ValueError, KeyError, TypeError) as exc:
             raise InvalidWebhookError(f"malformed event: {exc}") from None

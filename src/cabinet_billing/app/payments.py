@@ -17,6 +17,7 @@ from cabinet_billing.app.context import Context, require_open
 from cabinet_billing.app.gate import Gate
 from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, choice, paginate
 from cabinet_billing.app.results import BindingResult, CheckoutStarted
+from cabinet_billing.app.webhooks import remember_key
 from cabinet_billing.domain.autopay import CardAutopay, CardAutopayStatus
 from cabinet_billing.domain.events import BillingEvent
 from cabinet_billing.domain.invoice import InvoiceKind
@@ -135,11 +136,14 @@ class CabinetPayments:
         *,
         payer_id: str | None = None,
         return_url: str | None = None,
+        remember: bool = False,
     ) -> CheckoutStarted:
         """Start an advance payment to the balance by a method (SPEC L2, M5).
 
         With a ``payer_id``, the payment is made by that payer of the account; its first
-        payment concludes its contract (SPEC L8).
+        payment concludes its contract (SPEC L8). With ``remember``, the card or wallet
+        the customer pays with is saved once the provider's credit brings its token
+        (SPEC R5, "remember this method").
 
         Raises:
             AccessDeniedError: without the right ``invoices.pay``.
@@ -165,6 +169,8 @@ class CabinetPayments:
                 method_id=method.id,
                 payer_id=payer_id,
             )
+            if remember:
+                uow.profiles.get(call.account.id).record(remember_key(payment.id))
             return ctx.checkout(uow, payment, now, return_url)
 
     def bind_card(

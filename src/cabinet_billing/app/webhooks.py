@@ -16,16 +16,18 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import NoReturn
 
 from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.results import CallbackHandled
 from cabinet_billing.domain.events import BillingEvent
-from cabinet_billing.domain.payment import EventOutcome
+from cabinet_billing.domain.payment import EventOutcome, Payment, PaymentStatus
+from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod
 from cabinet_billing.errors import EventIdReusedError
 from cabinet_billing.ports.gateway import WebhookEvent
+from cabinet_billing.ports.repositories import UnitOfWork
 
 __all__ = ["Webhooks", "event_fingerprint"]
 
@@ -55,8 +57,46 @@ def event_fingerprint(parsed: WebhookEvent) -> str:
         "reason": event.reason,
         "amount": None if amount is None else [str(amount.amount), amount.code],
     }
+    if parsed.method_token:
+        # Only when there is one: events without a token keep their fingerprints.
+        content["token"] = [parsed.method_token, parsed.method_label, parsed.method_kind]
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def remember_key(payment_id: str) -> str:
+    """The key that records "remember this method" for a payment's checkout."""
+    return f"remember-method:{payment_id}"
+
+
+def remember_method(
+    uow: UnitOfWork, payment: Payment, parsed: WebhookEvent, now: datetime
+) -> SavedPaymentMethod | None:
+    """Save the card or wallet a credited payment was made with, if the customer asked.
+
+    The method is saved only when the checkout asked to remember it (the provider's
+    token alone saves nothing), once, as working, named after its kind and label.
+    """
+    profile = uow.profiles.get(payment.account_id)
+    method_id = f"sm-{payment.id}"
+    if not profile.done(remember_key(payment.id)) or any(
+        m.id == method_id for m in profile.methods
+    ):
+        return None
+    kind = MethodKind.WALLET if parsed.method_kind == MethodKind.WALLET.value else MethodKind.CARD
+    label = parsed.method_label or kind.value
+    method = SavedPaymentMethod(
+        method_id,
+        payment.account_id,
+        kind,
+        parsed.method_token,
+        f"{kind.value.title()} {label}",
+        label,
+        provider=payment.method_id or "",
+    )
+    method.mark_working(now)
+    profile.add_method(method)
+    return method
 
 
 def _refuse(parsed: WebhookEvent) -> NoReturn:
@@ -127,6 +167,8 @@ class Webhooks:
             events: list[BillingEvent] = []
             if result.changed:
                 events = ctx.after_event(uow, payment, result, now)
+                if payment.status is PaymentStatus.CREDITED and parsed.method_token:
+                    remember_method(uow, payment, parsed, now)
             uow.keys.record(key, fingerprint)
             uow.commit()
         ctx.notify(events)

@@ -55,10 +55,18 @@ class ChargeResult:
 
 @attrs.frozen
 class WebhookEvent:
-    """A verified callback: which payment it is about, and the event."""
+    """A verified callback: which payment it is about, and the event.
+
+    A provider that saved the payer's card or wallet during the checkout (the customer
+    ticked "remember this method") sends its token with the credit: ``method_token``, with
+    the masked ``method_label`` and the ``method_kind`` (``"card"`` or ``"wallet"``).
+    """
 
     payment_id: str
     event: GatewayEvent
+    method_token: str = ""
+    method_label: str = ""
+    method_kind: str = "card"
 
 
 class PaymentGateway(Protocol):

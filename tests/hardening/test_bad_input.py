@@ -145,6 +145,7 @@ def build_world() -> World:
     unpaid = place(s, owner, "5000.00", "o-2")
     ticket = owner.tickets.open(department="technical", subject="Ping", text="Ping fails")
     s.billing.staff.open_credit_line(ACCOUNT)
+    owner.payments.set_pay_without_login(True)
     link = owner.invoices.pay_link(unpaid.invoice.id)
     return World(
         s,

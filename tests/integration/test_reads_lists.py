@@ -64,7 +64,7 @@ class Wired:
         cart.add(plan, "month")
         return self.owner.orders.place(
             cart.checkout(
-                "card",
+                "balance",
                 self.clock.today(),
                 order_id=order_id,
                 tax=self.billing.settings.tax,

@@ -133,10 +133,11 @@ class CabinetInvoices:
             # Without a payer chosen, the payer the invoice is made out to pays (SPEC A4).
             ctx.ensure_payer_may_pay(uow, account_id, payer_id or invoice.payer_id)
             require_open(invoice)
-            ctx.ensure_method_allowed(invoice, method_id)
             due = invoice.amount_due
             if method_id is not None:
                 method = ctx.settings.method(method_id, due.code)
+            ctx.ensure_method_allowed(invoice, method_id)
+            if method_id is not None:
                 payment = Payment.for_invoice(
                     ctx.next_id(uow, "payment"),
                     account_id,

@@ -96,8 +96,8 @@ class PayLinks:
         with ctx.unit_of_work() as uow:
             invoice = self._payable(uow, claims.account_id, claims.invoice_id)
             ctx.ensure_profile_may_pay(uow, invoice.account_id)
-            ctx.ensure_method_allowed(invoice, method_id)
             method = ctx.settings.method(method_id, invoice.currency)
+            ctx.ensure_method_allowed(invoice, method_id)
             payment = Payment.for_invoice(
                 ctx.next_id(uow, "payment"),
                 invoice.account_id,

@@ -39,7 +39,7 @@ from cabinet_billing.domain.payer import BankDetails, PayerKind, TaxId
 from cabinet_billing.domain.payment import PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.service import Actor
-from cabinet_billing.errors import PayerNotReplaceableError
+from cabinet_billing.errors import PayerNotReplaceableError, UnknownCurrencyError
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.credit_limit import CreditPolicy
 
@@ -415,3 +415,33 @@ def test_a_payers_financial_email_goes_to_the_payer() -> None:
         (d.notification.params["payment_id"], d.address)
         for d in outbox.to(NotificationChannel.EMAIL)
     ] == [("pay-1", "accounts@romashka.example"), ("pay-2", "o@shop.example")]
+
+
+@pytest.mark.spec("A4")
+def test_bad_input_to_payers_is_refused_with_a_typed_error(s: Wired) -> None:
+    payers = s.owner.payers
+    march, april = date(2024, 3, 1), date(2024, 4, 1)
+    refusals: list[tuple[type[Exception], str, Callable[[], object]]] = [
+        (ValidationError, "expected a Payer", lambda: payers.add("p-3")),  # type: ignore[arg-type]
+        (ValidationError, "expected a Payer", lambda: payers.update(None)),  # type: ignore[arg-type]
+        (ValidationError, "RequisitesRegistry", lambda: payers.add(person("p-3"), registry={})),  # type: ignore[arg-type]
+        (ValidationError, "move_contracts=1", lambda: payers.merge("p-1", "p-2", move_contracts=1)),  # type: ignore[arg-type]
+        (UnknownCurrencyError, "XYZ", lambda: payers.reconciliation("p-1", "XYZ", march, april)),
+        (
+            ValidationError,
+            "expected an ISO 4217 code",
+            lambda: payers.reconciliation("p-1", 7, march, april),  # type: ignore[arg-type]
+        ),
+        (
+            ValidationError,
+            "start=",
+            lambda: payers.reconciliation("p-1", "UAH", START, april),
+        ),
+        (ValidationError, "end=", lambda: payers.reconciliation("p-1", "UAH", april, march)),
+        (NotFoundError, "'p-9'", lambda: payers.delete("p-9")),
+        (NotFoundError, "'p-9'", lambda: payers.preview_merge("p-1", "p-9")),
+    ]
+    for error, text, call in refusals:
+        with pytest.raises(error, match=text):
+            call()
+    assert [p.id for p in payers.list()] == ["p-1", "p-2"]

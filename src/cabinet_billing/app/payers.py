@@ -163,6 +163,7 @@ class CabinetPayers:
             ValidationError: when a requisite fails its country's check.
             NotFoundError: for an unknown payer.
         """
+        checks.instance("payer", payer, Payer, "a Payer(id, kind, country, name, ...)")
         validate = self._validator(registry)
         with self._gate.open(_RIGHT) as call:
             uow = call.uow
@@ -260,7 +261,11 @@ class CabinetPayers:
             AccessDeniedError: without the right ``documents.view``.
             NotFoundError: for an unknown payer.
             ValidationError: when ``end`` is not after ``start``.
+            InvalidArgumentError: for a day or currency of the wrong kind.
+            UnknownCurrencyError: for a code that is not an ISO 4217 currency.
         """
+        code = checks.currency("currency", currency)
+        first, after = checks.billing_day("start", start), checks.billing_day("end", end)
         with self._gate.open("documents.view") as call:
             uow = call.uow
             account_id = call.account.id
@@ -277,9 +282,9 @@ class CabinetPayers:
             return build_reconciliation(
                 entries,
                 account_id=account_id,
-                currency=currency,
-                start=start,
-                end=end,
+                currency=code,
+                start=first,
+                end=after,
                 payer_id=payer_id,
                 tz=call.now.tzinfo or UTC,
             )

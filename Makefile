@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint typecheck contracts pytest spec-coverage demo bench soak report-screenshot document-pictures clean messages
+.PHONY: venv test lint typecheck contracts pytest spec-coverage demo bench bench-peer soak report-screenshot document-pictures clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,20 @@ SOAK_STEPS ?= 1000000
 soak: venv
 	CABINET_BILLING_SOAK_STEPS=$(SOAK_STEPS) $(BIN)/python -m pytest -q -s -p no:randomly \
 		tests/property/test_billing_machine.py
+
+# A month of renewals side by side with django-silver's month of draft invoices
+# (benchmarks/peer.py). The peer is installed from its pinned requirements into a virtual
+# environment of its own, .bench/, never into .venv; where that cannot be done the target
+# says why and stops without failing.
+PEER_REQUIREMENTS ?= $(firstword $(wildcard ../shared/peer/django-silver-requirements.txt /work/shared/peer/django-silver-requirements.txt))
+bench-peer: venv
+	@if [ -z "$(PEER_REQUIREMENTS)" ]; then \
+		echo "bench-peer skipped: no peer/django-silver-requirements.txt in ../shared"; exit 0; fi; \
+	if ! .bench/bin/python -c "import silver" 2>/dev/null; then \
+		$(PYTHON) -m venv .bench && .bench/bin/python -m pip install --quiet -r $(PEER_REQUIREMENTS) \
+		|| { echo "bench-peer skipped: django-silver could not be installed into .bench/"; exit 0; }; \
+	fi; \
+	$(BIN)/python benchmarks/peer.py
 
 # The picture of the simulation report in docs/ (needs Chromium: apt-get install chromium).
 report-screenshot: venv

@@ -1,0 +1,169 @@
+"""A month of renewals, side by side with django-silver's month of draft invoices.
+
+``make bench-peer`` installs django-silver into ``.bench/`` (a virtual environment of its
+own, from the peer's pinned requirements) and runs this with the project's Python. Both
+sides bill the same month in the same run: ``--subscriptions`` customers, each with one
+monthly subscription, their renewal days spread over the month, and a billing run every
+day of it — silver's ``DocumentsGenerator().generate(billing_date=day)`` over SQLite
+(``benchmarks/peer_silver.py``, in the peer's environment), and this library's
+``billing.run.day(day)`` over SQLite (and PostgreSQL when ``CABINET_BILLING_PG_DSN`` is
+set). It prints the cost per subscription of each and the ratio, silver / ours (targets:
+100 on SQLite, 30 on PostgreSQL). Without the peer's environment it says why and stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, make_url, text
+
+from cabinet_billing import Account, BillingSettings, Money, Period, Service
+from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.sandbox import SandboxGateway
+from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
+from cabinet_billing.app.billing import Billing
+from cabinet_billing.app.context import Ports
+from cabinet_billing.domain.service import Actor
+from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.rules.presets import INTROSERV
+
+HERE = Path(__file__).resolve().parent
+PEER_PYTHON = HERE.parent / ".bench" / "bin" / "python"
+AT = datetime(2024, 1, 1, 9, tzinfo=UTC)
+MONTH = date(2024, 2, 1)
+
+
+def silver(subscriptions: int) -> tuple[float, int] | str:
+    """Silver's seconds for the month and the invoices it made, or why it could not run."""
+    if not PEER_PYTHON.exists():
+        return f"no {PEER_PYTHON}: run `make bench-peer` to install django-silver there"
+    script = HERE / "peer_silver.py"
+    done = subprocess.run(  # noqa: S603 - our own script in the peer's environment
+        [str(PEER_PYTHON), str(script), "--subscriptions", str(subscriptions)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("silver ")]
+    if done.returncode or not lines:
+        return f"django-silver did not run: {(done.stderr or done.stdout).strip()[-500:]}"
+    _, _, seconds, invoices = lines[-1].split()
+    return float(seconds), int(invoices)
+
+
+def populate(make_uow: Callable[[], UnitOfWork], subscriptions: int) -> None:
+    """One account per subscription, one monthly service renewing on a day of MONTH."""
+    chunk = 250
+    for first in range(0, subscriptions, chunk):
+        with make_uow() as uow:
+            for n in range(first, min(first + chunk, subscriptions)):
+                account_id = f"acc-{n:06}"
+                uow.accounts.add(Account.open(account_id, f"user{n}", currency="EUR"))
+                uow.ledgers.get(account_id).top_up(Money("100.00", "EUR"), AT)
+                service = Service.order(
+                    id=f"ser-{n:06}",
+                    account_id=account_id,
+                    plan_id="vps",
+                    plan_name="VPS",
+                    kind="vps",
+                    price=Money("30.00", "EUR"),
+                    period=Period.months(),
+                    created_at=AT,
+                    actor=Actor.system(),
+                    auto_renew=True,
+                )
+                service.mark_paid(MONTH + timedelta(days=n % 28), Actor.system(), AT)
+                service.activate(Actor.system(), AT)
+                uow.services.add(service)
+            uow.commit()
+
+
+def ours(make_uow: Callable[[], UnitOfWork], subscriptions: int) -> tuple[float, int]:
+    """Our seconds for the month of daily runs and the renewals they made."""
+    populate(make_uow, subscriptions)
+    billing = Billing(
+        Ports(unit_of_work=make_uow, clock=FixedClock(AT), gateway=SandboxGateway(b"p" * 32)),
+        BillingSettings.from_preset(INTROSERV),
+    )
+    renewals = 0
+    began = time.perf_counter()
+    day = MONTH
+    while day < date(2024, 3, 1):
+        summary = billing.run.day(day)
+        if summary.failures:
+            raise SystemExit(f"failures: {summary.failures[:3]}")
+        renewals += summary.renewals
+        day += timedelta(days=1)
+    return time.perf_counter() - began, renewals
+
+
+@contextmanager
+def sqlite() -> Iterator[Callable[[], UnitOfWork]]:
+    with tempfile.TemporaryDirectory() as folder:
+        store = SqlStore(create_engine(f"sqlite:///{Path(folder) / 'ours.db'}"))
+        store.create_schema()
+        yield lambda: SqlUnitOfWork(store)
+        store.engine.dispose()
+
+
+@contextmanager
+def postgresql(dsn: str) -> Iterator[Callable[[], UnitOfWork]]:
+    url = make_url(dsn).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    schema = f"peer_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    store = SqlStore(create_engine(url, connect_args={"options": f"-csearch_path={schema}"}))
+    try:
+        store.create_schema()
+        yield lambda: SqlUnitOfWork(store)
+    finally:
+        store.engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscriptions", type=int, default=100)
+    args = parser.parse_args(argv)
+    n = args.subscriptions
+    peer = silver(n)
+    if isinstance(peer, str):
+        print(f"bench-peer skipped: {peer}")
+        return 0
+    seconds, invoices = peer
+    per_silver = seconds / n * 1e3
+    print(
+        f"django-silver, SQLite: {n} subscriptions, {invoices} draft invoices in "
+        f"{seconds:.2f} s = {per_silver:.3f} ms per subscription"
+    )
+    stores = [("SQLite", sqlite, 100)]
+    dsn = os.environ.get("CABINET_BILLING_PG_DSN")
+    if dsn:
+        stores.append(("PostgreSQL", lambda: postgresql(dsn), 30))
+    for name, opened, target in stores:
+        with opened() as make_uow:
+            took, renewals = ours(make_uow, n)
+        per = took / n * 1e3
+        print(
+            f"cabinet_billing, {name}: {n} subscriptions, {renewals} renewals in {took:.2f} s = "
+            f"{per:.3f} ms per subscription; silver / ours = {per_silver / per:.2f}x "
+            f"(target {target}x)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

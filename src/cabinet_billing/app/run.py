@@ -604,7 +604,7 @@ class BillingRun:
         if run.profile.done(key):
             return
         run.profile.record(key)
-        invoices = run.uow.invoices.for_account(service.account_id)
+        invoices = run.uow.invoices.open_for_service(service.id)
         if _open_renewal(invoices, service.id, until) is not None:
             return
         invoice = self._renewal_invoice(run, service, price, service.paid_until, until)
@@ -831,7 +831,7 @@ class BillingRun:
         profile, uow, today, now = run.profile, run.uow, run.today, run.now
         assert decision.amount is not None  # noqa: S101 - checked by the caller
         invoice = _open_renewal(
-            uow.invoices.for_account(service.account_id), service.id, decision.period_end
+            uow.invoices.open_for_service(service.id), service.id, decision.period_end
         )
         if invoice is None:
             invoice = self._renewal_invoice(

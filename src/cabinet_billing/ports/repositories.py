@@ -136,6 +136,14 @@ class InvoiceRepository(Protocol):
         """Every invoice with something left to pay, oldest first."""
         ...
 
+    def open_for_service(self, service_id: str) -> list[Invoice]:
+        """The open invoices with a line for a service, oldest first.
+
+        Found through an index of invoice lines by service, not by reading every invoice
+        of the account: the billing run asks it for each renewal.
+        """
+        ...
+
 
 class PaymentRepository(Protocol):
     """Payments of all accounts."""

@@ -341,6 +341,36 @@ def check_queries(make_uow: UowFactory) -> None:
         _expect(uow.payments.for_account(account_id) == [], "another account's payment")
         _expect(len(uow.payments.for_account(other_id)) == 1, "the account's payment")
         _expect(uow.invoices.by_number(newer.number) is newer, "by_number() of a new invoice")
+    service_id = _fresh("ser")
+    renewal = Invoice.issue(
+        _fresh("inv"),
+        _fresh("N"),
+        account_id,
+        [InvoiceLine("VPS", _rub("10.00"), service_id=service_id)],
+        issued_on=date(2024, 3, 1),
+    )
+    settled = Invoice.issue(
+        _fresh("inv"),
+        _fresh("N"),
+        account_id,
+        [InvoiceLine("VPS", _rub("10.00"), service_id=service_id)],
+        issued_on=date(2024, 2, 1),
+    )
+    with make_uow() as uow:
+        uow.invoices.add(settled)
+        uow.invoices.add(renewal)
+        uow.commit()
+    with make_uow() as uow:
+        found = [i.id for i in uow.invoices.open_for_service(service_id)]
+        _expect(found == [settled.id, renewal.id], f"open_for_service(): {found}")
+        uow.invoices.get(settled.id).pay("pay-1", _rub("10.00"), _ON)
+        found = [i.id for i in uow.invoices.open_for_service(service_id)]
+        _expect(found == [renewal.id], f"open_for_service() after paying one: {found}")
+        uow.commit()
+    with make_uow() as uow:
+        found = [i.id for i in uow.invoices.open_for_service(service_id)]
+        _expect(found == [renewal.id], f"open_for_service() once paid: {found}")
+        _expect(uow.invoices.open_for_service(_fresh("ser")) == [], "another service's invoices")
 
 
 def check_sequences(make_uow: UowFactory) -> None:

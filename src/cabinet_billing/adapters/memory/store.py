@@ -106,6 +106,8 @@ class MemoryStore:
         factory=lambda: _Table("billing profile", lambda x: x.account_id),
     )
     invoice_numbers: dict[str, str] = attrs.field(factory=dict)
+    open_by_service: dict[str, set[str]] = attrs.field(factory=dict)
+    """The open invoices with a line for each service, by service id."""
     sequences: dict[str, int] = attrs.field(factory=dict)
     keys: set[str] = attrs.field(factory=set)
     fingerprints: dict[str, str] = attrs.field(factory=dict)
@@ -274,6 +276,7 @@ class _Invoices(_Repository[Invoice]):
     def __init__(self, store: MemoryStore) -> None:
         super().__init__(store.invoices, lambda i: i.id)
         self._numbers = store.invoice_numbers
+        self._open_by_service = store.open_by_service
 
     def add(self, row: Invoice) -> None:
         if row.number in self._numbers or any(i.number == row.number for i in self.loaded.values()):
@@ -295,6 +298,16 @@ class _Invoices(_Repository[Invoice]):
         found = [self.get(k) for k in dict.fromkeys(keys)]
         return sorted((i for i in found if i.is_open()), key=invoice_order)
 
+    def open_for_service(self, service_id: str) -> list[Invoice]:
+        keys = [*self._open_by_service.get(service_id, ()), *self.loaded]
+        found = [self.get(k) for k in dict.fromkeys(keys)]
+        chosen = {
+            i.id: i
+            for i in found
+            if i.is_open() and any(line.service_id == service_id for line in i.lines)
+        }
+        return sorted(chosen.values(), key=invoice_order)
+
     def check(self, keys: Iterable[str]) -> None:
         super().check(keys)
         for key in keys:
@@ -308,7 +321,14 @@ class _Invoices(_Repository[Invoice]):
 
     def flush(self, keys: Iterable[str]) -> None:
         for key in keys:
-            self._numbers[self.loaded[key].number] = key
+            invoice = self.loaded[key]
+            self._numbers[invoice.number] = key
+            for service_id in {line.service_id for line in invoice.lines if line.service_id}:
+                held = self._open_by_service.setdefault(service_id, set())
+                if invoice.is_open():
+                    held.add(key)
+                else:
+                    held.discard(key)
         super().flush(keys)
 
 

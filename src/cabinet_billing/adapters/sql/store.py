@@ -688,6 +688,18 @@ class _Invoices(_Repository[Invoice]):
             raise NotFoundError("invoice with number", number)
         return self.get(key)
 
+    def open_for_service(self, service_id: str) -> list[Invoice]:
+        lines = self._tables.children["invoice_lines"]
+        owners = select(lines.c.invoice_id).where(lines.c.service_id == service_id)
+        found = self._load(and_(self._table.c.is_open.is_(True), self._key.in_(owners)))
+        found += [loaded.aggregate for loaded in self.loaded.values()]
+        chosen = {
+            i.id: i
+            for i in found
+            if i.is_open() and any(line.service_id == service_id for line in i.lines)
+        }
+        return sorted(chosen.values(), key=invoice_order)
+
     def open(self) -> list[Invoice]:
         found = self._load(self._table.c.is_open.is_(True))
         found += [loaded.aggregate for loaded in self.loaded.values() if loaded.version is None]

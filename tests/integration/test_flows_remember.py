@@ -10,13 +10,24 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cabinet_billing import Account, BillingSettings, Cabinet, Money, PaymentMethod, PostalAddress
+from cabinet_billing import (
+    Account,
+    BillingSettings,
+    Cabinet,
+    CheckoutStarted,
+    Money,
+    PaymentMethod,
+    Plan,
+    PostalAddress,
+    ProductKind,
+)
 from cabinet_billing.adapters.clock import FixedClock
 from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
+from cabinet_billing.domain.cart import Cart
 from cabinet_billing.domain.payment import EventOutcome, PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.saved_method import MethodKind, SavedMethodStatus
@@ -98,3 +109,32 @@ def test_a_token_the_customer_did_not_ask_to_remember_saves_nothing(
     )
     assert owner(billing).payments.methods() == ()
     assert owner(billing).balance.get("EUR") == Money("20.00", "EUR")
+
+
+@pytest.mark.spec("R5", "L2")
+def test_paying_an_invoice_by_a_method_may_remember_it(
+    wired: tuple[Billing, SandboxGateway],
+) -> None:
+    billing, gateway = wired
+    cart = Cart("acc-1", "EUR")
+    cart.add(Plan("vps", "VPS", ProductKind.VPS, {"month": Money("30.00", "EUR")}), "month")
+    placed = owner(billing).orders.place(
+        cart.checkout("card", START.date(), order_id="o-1", tax=billing.settings.tax, country="DE")
+    )
+    started = owner(billing).invoices.pay(placed.invoice.id, method_id="card", remember=True)
+    assert isinstance(started, CheckoutStarted)
+    billing.webhooks.handle(
+        *gateway.webhook(
+            started.payment.id,
+            PaymentEventKind.CREDITED,
+            START,
+            method_token="tok_1111",
+            method_label="•••• 1111",
+        )
+    )
+    [view] = owner(billing).payments.methods()
+    assert (view.method.token, view.method.name) == ("tok_1111", "Card •••• 1111")
+    # The saved card then pays by itself: the next invoice is paid with it.
+    renewal = owner(billing).services.renew(placed.service_ids[0])
+    paid = owner(billing).payments.pay_invoice(renewal.id, view.method.id)
+    assert (paid.succeeded, paid.amount) == (True, Money("30.00", "EUR"))

@@ -19,6 +19,7 @@ from cabinet_billing.app.gate import Gate
 from cabinet_billing.app.orders import cancel_order_services
 from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, paginate
 from cabinet_billing.app.results import InvoiceReissued, InvoiceSettled, PayResult, TopUpNeeded
+from cabinet_billing.app.webhooks import remember_key
 from cabinet_billing.domain.events import InvoiceDeleted
 from cabinet_billing.domain.invoice import Invoice, InvoiceFilter, InvoiceKind, invoice_order
 from cabinet_billing.domain.money import Money, Rounding
@@ -102,8 +103,12 @@ class CabinetInvoices:
         method_id: str | None = None,
         payer_id: str | None = None,
         return_url: str | None = None,
+        remember: bool = False,
     ) -> PayResult:
         """Pay an invoice from the balance, or directly by a method (SPEC L2).
+
+        With a method and ``remember``, the card or wallet paid with is saved once the
+        provider's credit callback brings its token (SPEC R5, "remember this method").
 
         Without a method, the balance pays when it covers the amount due; otherwise the
         result says how much is missing and which methods can take that amount. With a
@@ -147,6 +152,8 @@ class CabinetInvoices:
                     method_id=method.id,
                     payer_id=payer_id or invoice.payer_id,
                 )
+                if remember:
+                    uow.profiles.get(account_id).record(remember_key(payment.id))
                 return ctx.checkout(uow, payment, now, return_url)
             ctx.ensure_credit_allows(
                 uow, account_id, due.code, CreditAction.PAY_FROM_BALANCE, today

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.bank_review import BankReview
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
@@ -35,6 +36,7 @@ from cabinet_billing.domain.support import Ticket
 __all__ = [
     "GAPLESS_COUNTERS",
     "AccountRepository",
+    "BankReviewRepository",
     "DocumentRepository",
     "ExpenseRepository",
     "InvoiceRepository",
@@ -262,6 +264,22 @@ class KeyRepository(Protocol):
         ...
 
 
+class BankReviewRepository(Protocol):
+    """Bank statement lines left for a person, by line id (SPEC L7)."""
+
+    def add(self, review: BankReview) -> None:
+        """Store a line put on the review queue. Raises ConflictError when the id exists."""
+        ...
+
+    def get(self, line_id: str) -> BankReview:
+        """The review of a statement line. Raises NotFoundError when there is none."""
+        ...
+
+    def pending(self) -> list[BankReview]:
+        """Every line still waiting for a person, in the order they were put there."""
+        ...
+
+
 class OutboxRepository(Protocol):
     """Notifications waiting to be delivered, committed with the change that caused them.
 
@@ -367,6 +385,11 @@ class UnitOfWork(Protocol):
     @property
     def outbox(self) -> OutboxRepository:
         """Notifications waiting to be delivered."""
+        ...
+
+    @property
+    def bank_reviews(self) -> BankReviewRepository:
+        """Bank statement lines left for review."""
         ...
 
     def __enter__(self) -> Self:

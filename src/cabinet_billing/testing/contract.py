@@ -20,7 +20,7 @@ checks make their own ids, so they may share one store, even one that holds data
 >>> store = MemoryStore()
 >>> check_unit_of_work(lambda: MemoryUnitOfWork(store))
 >>> len(CHECKS)
-17
+18
 
 What the checks hold a store to:
 
@@ -57,6 +57,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.bank_review import BankReview
 from cabinet_billing.domain.catalog import ProductKind
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.invoice import Invoice, InvoiceLine
@@ -548,6 +549,45 @@ def check_profiles_and_tickets(make_uow: UowFactory) -> None:
             uow.tickets.add(ticket)
 
 
+def check_bank_reviews(make_uow: UowFactory) -> None:
+    """Lines left for review round-trip; a decided one leaves the pending list."""
+    account_id = _fresh("acc")
+    at = datetime(2024, 5, 2, 9, tzinfo=UTC)
+    first, second = (
+        BankReview(
+            _fresh("line"),
+            date(2024, 5, 2),
+            Money(amount, "UAH"),
+            "FOP Petrenko",
+            "for hosting",
+            reason="no_number",
+            message="no invoice number in the purpose",
+            received_at=at,
+            account_id=account_id,
+        )
+        for amount in ("700.00", "50.00")
+    )
+    with make_uow() as uow:
+        uow.bank_reviews.add(first)
+        uow.bank_reviews.add(second)
+        uow.commit()
+    with make_uow() as uow:
+        stored = uow.bank_reviews.get(first.line_id)
+        _expect(stored == first, "a bank review changed on its way through the store")
+        mine = [r.line_id for r in uow.bank_reviews.pending() if r.account_id == account_id]
+        _expect(mine == [first.line_id, second.line_id], "pending reviews, oldest first")
+        stored.reject(by="olga", at=at, note="sent back")
+        uow.commit()
+    with make_uow() as uow:
+        _expect(uow.bank_reviews.get(first.line_id).status.value == "rejected", "a decision")
+        mine = [r.line_id for r in uow.bank_reviews.pending() if r.account_id == account_id]
+        _expect(mine == [second.line_id], "a decided review is no longer pending")
+        with pytest.raises(ConflictError):
+            uow.bank_reviews.add(second)
+        with pytest.raises(NotFoundError):
+            uow.bank_reviews.get(_fresh("line"))
+
+
 CHECKS: tuple[Callable[[UowFactory], None], ...] = (
     check_commit_persists,
     check_exit_without_commit_rolls_back,
@@ -566,6 +606,7 @@ CHECKS: tuple[Callable[[UowFactory], None], ...] = (
     check_users_and_payments_round_trip,
     check_services_change,
     check_profiles_and_tickets,
+    check_bank_reviews,
 )
 """Every check, in the order :func:`check_unit_of_work` runs them."""
 
@@ -663,6 +704,10 @@ class UnitOfWorkContract(abc.ABC):
     def test_profiles_and_tickets(self) -> None:
         """See :func:`check_profiles_and_tickets`."""
         check_profiles_and_tickets(self.make_uow)
+
+    def test_bank_reviews(self) -> None:
+        """See :func:`check_bank_reviews`."""
+        check_bank_reviews(self.make_uow)
 
     def test_every_check_runs_in_one_store(self) -> None:
         """Every check again, one after the other, in the same store."""

@@ -31,6 +31,7 @@ import attrs
 
 from cabinet_billing.adapters.memory.outbox import OutboxRepository, OutboxTable
 from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.bank_review import BankReview
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
@@ -114,6 +115,10 @@ class MemoryStore:
     """The fingerprints of the keys recorded with one."""
     outbox: OutboxTable = attrs.field(factory=OutboxTable)
     """Notifications queued by the use cases, delivered or waiting."""
+    bank_reviews: _Table[BankReview] = attrs.field(
+        factory=lambda: _Table("bank transfer for review", lambda r: r.account_id),
+    )
+    """Bank statement lines left for a person."""
 
 
 @attrs.frozen
@@ -272,6 +277,17 @@ class _Ledgers(_PerAccount[Ledger]):
         super().flush(keys)
 
 
+class _BankReviews(_Repository[BankReview]):
+    def __init__(self, table: _Table[BankReview]) -> None:
+        super().__init__(table, lambda r: r.line_id)
+
+    def pending(self) -> list[BankReview]:
+        keys = [k for k, row in self._table.rows.items() if row.is_pending]
+        keys += [k for k in self.loaded if k not in self._table.rows]
+        found = [self.get(k) for k in dict.fromkeys(keys)]
+        return [r for r in found if r.is_pending]
+
+
 class _Invoices(_Repository[Invoice]):
     def __init__(self, store: MemoryStore) -> None:
         super().__init__(store.invoices, lambda i: i.id)
@@ -418,6 +434,7 @@ class MemoryUnitOfWork:
         self.sequences = _Sequences(store.sequences)
         self.keys = _Keys(store.keys, store.fingerprints)
         self.outbox = OutboxRepository(store.outbox)
+        self.bank_reviews = _BankReviews(store.bank_reviews)
 
     def __enter__(self) -> Self:
         self.committed = False
@@ -454,6 +471,7 @@ class MemoryUnitOfWork:
                 self.payers,
                 self.documents,
                 self.profiles,
+                self.bank_reviews,
             ),
         )
         changes = [(repo, repo.changed()) for repo in repos]

@@ -27,7 +27,8 @@ in a schema of their own: ``Tables(prefix="billing_", schema="finance")``.
 >>> tables = Tables()
 >>> tables.metadata.create_all(engine)
 >>> sorted(inspect(engine).get_table_names())  # doctest: +NORMALIZE_WHITESPACE
-['cb_account_users', 'cb_accounts', 'cb_acts', 'cb_balances', 'cb_billing_profiles',
+['cb_account_users', 'cb_accounts', 'cb_acts', 'cb_balances', 'cb_bank_reviews',
+ 'cb_billing_profiles',
  'cb_contracts', 'cb_counters', 'cb_credit_lines', 'cb_credit_statements',
  'cb_document_books', 'cb_done_keys', 'cb_expense_books', 'cb_expenses', 'cb_invoice_lines',
  'cb_invoice_payments', 'cb_invoices', 'cb_keys', 'cb_ledger_entries', 'cb_ledgers',
@@ -80,6 +81,7 @@ from cabinet_billing.adapters.sql.mapping import (
 )
 from cabinet_billing.adapters.sql.outbox import outbox_table
 from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.bank_review import BankReview
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
@@ -629,6 +631,26 @@ BILLING_PROFILES = Shape(
     ),
 )
 
+BANK_REVIEWS = Shape(
+    "bank_reviews",
+    BankReview,
+    (
+        _id("line_id", "line_id"),
+        _ACCOUNT,
+        Col("status", Kind.TEXT, index=True),
+        Col("reason", Kind.TEXT),
+        Col("value_date", Kind.DATE),
+        _money("amount"),
+        _CURRENCY,
+        Col("received_at", Kind.INSTANT),
+        Col("invoice_id", Kind.ID, nullable=True),
+        Col("credited_to", Kind.ID),
+        Col("payment_id", Kind.ID, nullable=True),
+        Col("resolved_by", Kind.TEXT),
+        Col("resolved_at", Kind.INSTANT, nullable=True),
+    ),
+)
+
 SHAPES = (
     ACCOUNTS,
     ACCOUNT_USERS,
@@ -641,6 +663,7 @@ SHAPES = (
     PAYER_BOOKS,
     DOCUMENT_BOOKS,
     BILLING_PROFILES,
+    BANK_REVIEWS,
 )
 """Every aggregate's shape, in the order a unit of work writes them."""
 

@@ -96,6 +96,7 @@ from cabinet_billing.adapters.sql.revision import HEAD
 from cabinet_billing.adapters.sql.schema import DEFAULT_PREFIX, Tables, tables
 from cabinet_billing.adapters.sql.transient import transient
 from cabinet_billing.domain.access import AccountUsers
+from cabinet_billing.domain.bank_review import BankReview
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
@@ -707,6 +708,14 @@ class _Invoices(_Repository[Invoice]):
         return sorted((i for i in unique if i.is_open()), key=invoice_order)
 
 
+class _BankReviews(_Repository[BankReview]):
+    def pending(self) -> list[BankReview]:
+        found = self._load(self._table.c.status == "pending")
+        found += [loaded.aggregate for loaded in self.loaded.values() if loaded.version is None]
+        unique = {id(r): r for r in found}.values()
+        return [r for r in unique if r.is_pending]
+
+
 class _Sequences:
     """Counters: PostgreSQL sequences for ids, claimed numbers for documents, rows elsewhere.
 
@@ -873,6 +882,9 @@ class SqlUnitOfWork:
         self.sequences = _Sequences(session, self.store)
         self.keys = _Keys(session, found)
         self.outbox = SqlOutbox(session.connection, session.dialect, found.outbox, _row_order)
+        self.bank_reviews = _BankReviews(
+            session, found, schema.BANK_REVIEWS, "bank transfer for review"
+        )
 
     def _repositories(self) -> tuple[_Repository[Any], ...]:
         return (
@@ -887,6 +899,7 @@ class SqlUnitOfWork:
             self.payers,
             self.documents,
             self.profiles,
+            self.bank_reviews,
         )
 
     def __enter__(self) -> Self:

@@ -43,6 +43,7 @@ from cabinet_billing.domain.customer import Account, payment_readiness
 from cabinet_billing.domain.events import BillingEvent, InvoicePaid, OrderPlaced
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, IssuedLine
 from cabinet_billing.domain.money import Money, sum_money
+from cabinet_billing.domain.payment import BALANCE_METHOD
 from cabinet_billing.domain.periods import PeriodUnit, period_end
 from cabinet_billing.domain.promo import PromoCode, find_code, redemption_key
 from cabinet_billing.domain.service import (
@@ -57,9 +58,6 @@ from cabinet_billing.errors import ConflictError, InsufficientFundsError, OrderR
 from cabinet_billing.rules.credit_limit import CreditAction
 
 __all__ = ["BALANCE_METHOD", "CabinetOrders", "DailyOrder", "cancel_order_services"]
-
-#: The payment method id of paying from the account's balance: always offered.
-BALANCE_METHOD = "balance"
 
 
 class CabinetOrders:

@@ -30,9 +30,14 @@ def _rank(name: str) -> int:
 def taken(monkeypatch: pytest.MonkeyPatch) -> dict[int, list[str]]:
     """The counters each unit of work advanced, in the order it advanced them."""
     record: dict[int, list[str]] = {}
+    # Each unit of work's counters stay alive to the end of the test, so that no later one
+    # is given the id (the address) of one that is gone and its names mixed with its own.
+    alive: list[memory_store._Sequences] = []
     original = memory_store._Sequences.next
 
     def watched(self: memory_store._Sequences, name: str) -> int:
+        if id(self) not in record:
+            alive.append(self)
         names = record.setdefault(id(self), [])
         if name not in names:
             names.append(name)

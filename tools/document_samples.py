@@ -23,6 +23,7 @@ from cabinet_billing.domain.documents import (
     build_act,
     build_reconciliation,
     contract_for_first_payment,
+    credit_note_for_refund,
 )
 from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.invoice import InvoiceKind, InvoiceLine
@@ -107,11 +108,10 @@ def samples() -> dict[str, tuple[str, bytes, bytes]]:
     link = "https://pay.example.com/i/HOR-11111-007?exp=1709290800&sig=9f2c"
     top_up = Invoice.issue(
         "i-2",
-        "ИС-2024-0042",
+        "AV-2024-00042",
         "acc-2",
         [InvoiceLine.of(LineText.of("line.top_up"), Money("5000.00", "RUB"))],
         issued_on=date(2024, 3, 1),
-        due_on=date(2024, 3, 4),
         tax_rate=VAT,
         kind=InvoiceKind.TOP_UP,
         payer_id="p-2",
@@ -164,6 +164,16 @@ def samples() -> dict[str, tuple[str, bytes, bytes]]:
         due_on=date(2024, 3, 16),
         tax_rate=TaxRate("19"),
     )
+    # Half of the renewal invoice refunded: taxed at the invoice's rate.
+    note = credit_note_for_refund(
+        "cre-1",
+        "CN-2024-00003",
+        account_id="acc-1",
+        amount=Money("509.50", "UAH"),
+        on=date(2024, 3, 9),
+        payment_id="pay-7",
+        invoice=renewal,
+    )
     today = date(2024, 3, 2)
     return {
         "invoice": (
@@ -195,6 +205,11 @@ def samples() -> dict[str, tuple[str, bytes, bytes]]:
             "uk",
             pdf.render_contract(contract, "uk", payer=PAYER),
             html.render_contract(contract, "uk", payer=PAYER),
+        ),
+        "credit-note": (
+            "en",
+            pdf.render_credit_note(note, "en", payer=PAYER),
+            html.render_credit_note(note, "en", payer=PAYER),
         ),
     }
 

@@ -29,7 +29,7 @@ from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.tax import TaxAmounts, TaxMode, TaxRate, tax_amounts
 from cabinet_billing.errors import BillingError
-from cabinet_billing.l10n import SUPPORTED_LOCALES, format_date, format_money
+from cabinet_billing.l10n import N_, SUPPORTED_LOCALES, format_date, format_money, translate
 from cabinet_billing.rules.presets import PRESETS, preset
 from cabinet_billing.rules.proration import ProratedPrice, ProrationPolicy
 from cabinet_billing.testing.population import Population
@@ -62,36 +62,22 @@ MAX_ACCOUNTS = 100_000
 #: The longest simulation ``simulate --preset`` runs: ten years.
 MAX_MONTHS = 120
 
-_LABELS = {
-    "en": ("Order on", "Monthly price", "Now (until {until})", "Tax", "Fee", "To pay", "Cashback"),
-    "de": (
-        "Bestellt am",
-        "Monatspreis",
-        "Jetzt (bis {until})",
-        "Steuer",
-        "Gebühr",
-        "Zu zahlen",
-        "Cashback",
-    ),
-    "ru": (
-        "Заказ от",
-        "Цена в месяц",
-        "Сейчас (до {until})",
-        "Налог",
-        "Комиссия",
-        "К оплате",
-        "Кешбэк",
-    ),
-    "uk": (
-        "Замовлення від",
-        "Ціна за місяць",
-        "Зараз (до {until})",
-        "Податок",
-        "Комісія",
-        "До сплати",
-        "Кешбек",
-    ),
-}
+#: The demo's labels, in the order of its rows (words from the gettext catalogs).
+_LABELS = (
+    N_("cli.order_on"),
+    N_("cli.monthly_price"),
+    N_("cli.now_until"),
+    N_("cli.tax"),
+    N_("cli.fee"),
+    N_("cli.to_pay"),
+    N_("cli.cashback"),
+)
+
+
+def _labels(locale: str) -> list[str]:
+    # Other languages get the English labels with their own notation.
+    language = locale if locale in SUPPORTED_LOCALES else "en"
+    return [translate(msgid, language) for msgid in _LABELS]
 
 
 def _demo_figures(ordered_on: date) -> tuple[ProratedPrice, TaxAmounts, PaymentMethodPricing]:
@@ -128,7 +114,7 @@ def render_demo(
     quote = card.quote(taxed.gross)
     blocks = []
     for locale in locales:
-        order, monthly, now, tax, fee, total, cashback = _LABELS.get(locale, _LABELS["en"])
+        order, monthly, now, tax, fee, total, cashback = _labels(locale)
         until = format_date(prorated.paid_until, locale, "medium")
         rows = [
             (order, format_date(ordered_on, locale, "long")),

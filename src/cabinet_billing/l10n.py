@@ -303,11 +303,15 @@ _DATA_IDS: Final = (
     N_("status.ticket.archived"),
     N_("status.contract.active"),
     N_("status.contract.terminated"),
+    N_("status.credit_note.issued"),
+    N_("status.credit_note.void"),
     N_("line.renewal"),
     N_("line.order"),
     N_("line.credit_statement"),
     N_("line.top_up"),
     N_("line.daily_charges"),
+    N_("line.refund"),
+    N_("line.refund_of_invoice"),
 )
 
 #: The status enums :func:`format_status` names, by class name, and the group of their
@@ -323,6 +327,7 @@ _STATUS_GROUPS: Final = MappingProxyType(
         "SavedMethodStatus": "saved_method",
         "TicketStatus": "ticket",
         "ContractStatus": "contract",
+        "CreditNoteStatus": "credit_note",
     },
 )
 
@@ -501,7 +506,7 @@ def format_status(status: enum.Enum, locale: str) -> str:
 
     Accepts the members of ``InvoiceStatus``, ``PaymentStatus``, ``ServiceStatus``,
     ``ServiceOperation``, ``CreditStatus``, ``StatementStatus``, ``SavedMethodStatus``,
-    ``TicketStatus`` and ``ContractStatus``.
+    ``TicketStatus``, ``ContractStatus`` and ``CreditNoteStatus``.
 
     Raises:
         ValidationError: for anything else, or a locale without messages.

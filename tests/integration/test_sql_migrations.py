@@ -221,7 +221,16 @@ def test_an_empty_database_upgrades_to_the_schema_the_store_uses(engine: Engine)
 
 
 def test_the_head_is_the_last_revision() -> None:
-    assert [r for r, _ in history()] == ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
+    assert [r for r, _ in history()] == [
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+        "0007",
+        "0008",
+    ]
     assert history()[-1][0] == HEAD
 
 

@@ -22,6 +22,7 @@ from cabinet_billing import (
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
 from cabinet_billing.domain.documents import DocumentPolicy
 from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.invoice import InvoiceKind
 from cabinet_billing.domain.payer import BankDetails, PayerKind, TaxId
 from cabinet_billing.domain.payment import PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
@@ -193,5 +194,10 @@ def test_reconciliation_closing_balance_equals_the_ledger() -> None:
     april = owner(s).documents.reconciliation("UAH", date(2024, 4, 1), date(2024, 5, 1))
     assert april.opening == march.closing
     assert april.closing == owner(s).balance.get("UAH")
-    assert s.store.invoices.ids() == []
+    # Each top-up issued its advance-payment invoice, paid by its payment.
+    invoices = [s.store.invoices.rows[i] for i in s.store.invoices.ids()]
+    assert [(i.kind, i.status, i.total.gross) for i in invoices] == [
+        (InvoiceKind.TOP_UP, InvoiceStatus.PAID, uah("300.00")),
+        (InvoiceKind.TOP_UP, InvoiceStatus.PAID, uah("50.00")),
+    ]
     assert InvoiceStatus.PAID.value == "paid"

@@ -22,10 +22,12 @@ from cabinet_billing.adapters.memory.documents import PlainTextRenderer
 from cabinet_billing.domain.documents import (
     Act,
     Contract,
+    CreditNote,
     ProviderRequisites,
     ReconciliationStatement,
     build_act,
     build_reconciliation,
+    credit_note_for_refund,
 )
 from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.invoice import InvoiceKind, InvoiceLine, IssuedLine
@@ -192,6 +194,19 @@ def contract() -> Contract:
     return Contract("Д-0001", "p-1", date(2024, 3, 5), payment_id="pay-1")
 
 
+def credit_note() -> CreditNote:
+    # Half of the AC renewal invoice refunded: taxed at the invoice's 20%.
+    return credit_note_for_refund(
+        "cre-1",
+        "CN-2024-00007",
+        account_id="acc-1",
+        amount=Money("50.33", "RUB"),
+        on=date(2024, 3, 9),
+        payment_id="pay-1",
+        invoice=ac_invoice(),
+    )
+
+
 Render = Callable[[DocumentRenderer, str], bytes]
 
 DOCUMENTS: dict[str, Render] = {
@@ -203,6 +218,7 @@ DOCUMENTS: dict[str, Render] = {
     "act": lambda r, loc: r.render_act(ac_act(), loc, payer=PAYER),
     "statement": lambda r, loc: r.render_statement(statement(), loc, payer=PAYER),
     "contract": lambda r, loc: r.render_contract(contract(), loc, payer=PAYER),
+    "credit_note": lambda r, loc: r.render_credit_note(credit_note(), loc, payer=PAYER),
 }
 
 #: What each document shows in every language: the amounts of its totals.
@@ -213,6 +229,7 @@ TOTALS = {
     "act": ("83,88", "16,78", "100,66"),
     "statement": ("100,00", "22,4137", "500,00", "577,5863"),
     "contract": (),
+    "credit_note": ("41,94", "8,39", "50,33"),
 }
 
 TITLES = {
@@ -223,6 +240,7 @@ TITLES = {
         "act": "Акт виконаних робіт № A-2024-03",
         "statement": "Акт звірки взаєморозрахунків",
         "contract": "Договір № Д-0001",
+        "credit_note": "Кредит-нота № CN-2024-00007",
     },
     "ru": {
         "invoice": "Счёт № HOR-11111-007",
@@ -231,6 +249,7 @@ TITLES = {
         "act": "Акт выполненных работ № A-2024-03",
         "statement": "Акт сверки взаиморасчётов",
         "contract": "Договор № Д-0001",
+        "credit_note": "Кредит-нота № CN-2024-00007",
     },
     "de": {
         "invoice": "Rechnung Nr. HOR-11111-007",
@@ -239,6 +258,7 @@ TITLES = {
         "act": "Leistungsnachweis Nr. A-2024-03",
         "statement": "Saldenbestätigung",
         "contract": "Vertrag Nr. Д-0001",
+        "credit_note": "Gutschrift Nr. CN-2024-00007",
     },
     "en": {
         "invoice": "Invoice No. HOR-11111-007",
@@ -247,6 +267,7 @@ TITLES = {
         "act": "Act of completed work No. A-2024-03",
         "statement": "Reconciliation statement",
         "contract": "Contract No. Д-0001",
+        "credit_note": "Credit note No. CN-2024-00007",
     },
 }
 
@@ -303,7 +324,7 @@ def test_each_document_as_pdf_in_each_language(pdf: PdfRenderer, kind: str, lang
         assert local(amount, language) in text
     for requisite in (*PROVIDER_REQUISITES, *PAYER_REQUISITES, PROVIDER.name, PAYER.name):
         assert requisite in text
-    if kind in {"invoice", "quote", "top_up", "act"}:
+    if kind in {"invoice", "quote", "top_up", "act", "credit_note"}:
         assert RATE[language] in text
 
 
@@ -528,6 +549,7 @@ GOLDEN_CASES = [
     ("quote", "de"),
     ("contract", "uk"),
     ("top_up", "ru"),
+    ("credit_note", "en"),
 ]
 
 

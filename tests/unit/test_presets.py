@@ -342,11 +342,12 @@ def test_introserv_invoice_list_filters_unpaid_paid_all() -> None:
         invoices = uow.invoices.for_account("acc-1")
     today = s.clock.today()
     listed = {f: [i.number for i in filter_invoices(invoices, f, today)] for f in InvoiceFilter}
+    # The first top-up's advance-payment invoice, paid by it, is listed with the others.
     assert listed == {
         InvoiceFilter.UNPAID: ["IS-000004"],
         InvoiceFilter.OVERDUE: [],
-        InvoiceFilter.PAID: ["IS-000003", "IS-000002", "IS-000001"],
-        InvoiceFilter.ALL: ["IS-000004", "IS-000003", "IS-000002", "IS-000001"],
+        InvoiceFilter.PAID: ["IS-000003", "IS-000002", "IS-000001", "AV-2024-00001"],
+        InvoiceFilter.ALL: ["IS-000004", "IS-000003", "IS-000002", "IS-000001", "AV-2024-00001"],
     }
     assert filter_invoices(invoices) == filter_invoices(invoices, InvoiceFilter.UNPAID)
     assert owner(s).invoices.pay_link(renewal.id).expires_at == s.clock.now() + timedelta(days=3)

@@ -333,6 +333,14 @@ USE_CASES: list[Row] = [
         "documents.view",
         lambda c, w: c.documents.reconciliation("RUB", date(2024, 3, 1), date(2024, 4, 1)),
     ),
+    Row(
+        "documents",
+        "download",
+        "documents.view",
+        lambda c, w: c.documents.download(
+            "statement", format="text", currency="RUB", start=date(2024, 3, 1), end=date(2024, 4, 1)
+        ),
+    ),
     # invoices
     Row("invoices", "pay", "invoices.pay", lambda c, w: c.invoices.pay(w.invoice_id)),
     Row("invoices", "delete", "invoices.pay", lambda c, w: c.invoices.delete(w.invoice_id)),

@@ -9,7 +9,7 @@ cent at every moment.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
@@ -24,7 +24,9 @@ from cabinet_billing.domain.credit import CreditLine
 from cabinet_billing.domain.customer import Account, ensure_can_pay
 from cabinet_billing.domain.documents import (
     Contract,
+    CreditNote,
     contract_for_first_payment,
+    credit_note_for_refund,
     ensure_payer_replaceable,
 )
 from cabinet_billing.domain.events import (
@@ -88,7 +90,7 @@ from cabinet_billing.errors import (
     PaymentMethodFixedError,
 )
 from cabinet_billing.ports.clock import Clock
-from cabinet_billing.ports.documents import DocumentExchange
+from cabinet_billing.ports.documents import DocumentExchange, DocumentRenderer
 from cabinet_billing.ports.fx import ExchangeRateProvider
 from cabinet_billing.ports.gateway import PaymentGateway
 from cabinet_billing.ports.notifier import Notifier
@@ -118,12 +120,14 @@ COUNTER_ORDER = (
     "service",
     "invoice",
     "invoice-number",
+    "advance-number",
     "payment",
     "balance-payment",
     "contract",
     "act",
     "conversion",
     "ticket",
+    "credit-note",
 )
 
 
@@ -138,6 +142,8 @@ class Ports:
         notifier: where notifications go (none are sent without one).
         rates: where exchange rates come from, for multi-currency balances.
         exchange: the e-document exchange acts are sent to, if any.
+        renderers: the document renderers by format name (``"pdf"``, ``"html"`` ...),
+            which ``cabinet.documents.download`` renders with.
 
     >>> from datetime import datetime, timezone
     >>> from cabinet_billing.adapters.clock import FixedClock
@@ -159,6 +165,7 @@ class Ports:
     notifier: Notifier | None = None
     rates: ExchangeRateProvider | None = None
     exchange: DocumentExchange | None = None
+    renderers: Mapping[str, DocumentRenderer] = attrs.field(factory=dict)
 
 
 class Context:
@@ -268,15 +275,24 @@ class Context:
         """Issue and keep an invoice with the next number and the account's tax rate.
 
         The invoice is made out to ``payer_id``, else to the payer its first service is
-        billed to (SPEC A4), else to nobody.
+        billed to (SPEC A4), else to nobody. An advance-payment invoice
+        (``InvoiceKind.TOP_UP``) is numbered in its own sequence
+        (``settings.advance_invoice_numbers``).
         """
         if payer_id is None:
             services = [line.service_id for line in lines if line.service_id is not None]
             if services:
                 payer_id = uow.payers.get(account_id).payer_of(services[0])
+        invoice_id = self.next_id(uow, "invoice")
+        if kind is InvoiceKind.TOP_UP:
+            number = self.settings.advance_invoice_numbers.format(
+                uow.sequences.next("advance-number"), year=today.year, month=today.month
+            )
+        else:
+            number = self.invoice_number(uow, today, account_id)
         invoice = Invoice.issue(
-            self.next_id(uow, "invoice"),
-            self.invoice_number(uow, today, account_id),
+            invoice_id,
+            number,
             account_id,
             lines,
             issued_on=today,
@@ -555,6 +571,7 @@ class Context:
         if payment.status is PaymentStatus.CREDITED:
             return self.book_credited(uow, payment, now)
         if payment.status in {PaymentStatus.FAILED, PaymentStatus.CANCELLED}:
+            _cancel_advance_invoice(uow, payment, now)
             return [
                 PaymentFailed(
                     account_id=payment.account_id,
@@ -631,6 +648,8 @@ class Context:
                 key=f"refund:{back.id}:{back.refunds}",
                 memo=f"cashback taken back with the refund of payment {payment.id}",
             )
+        if taken.amount > 0:
+            self.issue_refund_note(uow, payment, taken, now.date())
         return [
             PaymentRefunded(
                 account_id=payment.account_id,
@@ -642,6 +661,31 @@ class Context:
                 owed=owed,
             ),
         ]
+
+    def issue_refund_note(
+        self, uow: UnitOfWork, payment: Payment, amount: Money, on: date
+    ) -> CreditNote:
+        """Keep the numbered credit note of a refund, taxed like the invoice it paid (SPEC X3).
+
+        The invoice is the payment's own (a direct payment's, or a top-up's advance-payment
+        invoice); a payment without one is taxed at the account's rate.
+        """
+        invoice = None if payment.invoice_id is None else uow.invoices.get(payment.invoice_id)
+        seq = uow.sequences.next("credit-note")
+        note = credit_note_for_refund(
+            f"cre-{seq}",
+            self.settings.credit_note_numbers.format(seq, year=on.year, month=on.month),
+            account_id=payment.account_id,
+            amount=amount,
+            on=on,
+            payment_id=payment.id,
+            invoice=invoice,
+            rate=None if invoice else self.tax_rate(uow.accounts.get(payment.account_id)),
+            payer_id=payment.payer_id,
+            rounding=self.settings.rounding,
+        )
+        uow.documents.get(payment.account_id).add_credit_note(note)
+        return note
 
     def _take_back(
         self,
@@ -691,7 +735,9 @@ class Context:
             ),
         ]
         free = payment.amount
-        if payment.purpose is PaymentPurpose.INVOICE and payment.invoice_id is not None:
+        # An advance payment's invoice is marked paid and its money stays on the balance.
+        advance = _pay_advance_invoice(uow, payment, now)
+        if not advance and payment.purpose is PaymentPurpose.INVOICE and payment.invoice_id:
             invoice = uow.invoices.get(payment.invoice_id)
             # A statement is paid by repaying the credit line (below), never charged again.
             if invoice.is_open() and invoice.kind is not InvoiceKind.STATEMENT:
@@ -972,6 +1018,27 @@ def _worth(held: Money, currency: str, rate: ExchangeRate, rounding: Rounding) -
 def _cashback_id(payment_id: str) -> str:
     """The id of the cashback payment that came with a payment (SPEC M6)."""
     return f"{payment_id}-cashback"
+
+
+def _pay_advance_invoice(uow: UnitOfWork, payment: Payment, now: datetime) -> bool:
+    """Mark the advance-payment invoice a credited payment pays; whether it pays one (SPEC L2)."""
+    if payment.invoice_id is None:
+        return False
+    invoice = uow.invoices.get(payment.invoice_id)
+    if invoice.kind is not InvoiceKind.TOP_UP:
+        return False
+    if invoice.is_open():
+        invoice.pay(payment.id, min(payment.amount, invoice.amount_due), now.date())
+    return True
+
+
+def _cancel_advance_invoice(uow: UnitOfWork, payment: Payment, now: datetime) -> None:
+    """Cancel the unpaid advance-payment invoice of a top-up that failed or was cancelled."""
+    if payment.purpose is not PaymentPurpose.TOP_UP or payment.invoice_id is None:
+        return
+    invoice = uow.invoices.get(payment.invoice_id)
+    if invoice.kind is InvoiceKind.TOP_UP and invoice.status is InvoiceStatus.UNPAID:
+        invoice.cancel(now.date(), f"payment {payment.id} {payment.status.value}")
 
 
 def _expense_name(line: IssuedLine) -> str:

@@ -162,10 +162,11 @@ class CabinetInvoices:
             on_credit = ctx.credit_allows(
                 uow, account_id, due.code, CreditAction.PAY_FROM_CREDIT, today
             )
-            # A credit statement is paid by money coming in, never from the balance.
+            # A credit statement and an advance payment are paid by money coming in, never
+            # from the balance.
             spendable = (
                 Money.zero(due.code)
-                if invoice.kind is InvoiceKind.STATEMENT
+                if invoice.kind in {InvoiceKind.STATEMENT, InvoiceKind.TOP_UP}
                 else ctx.spendable(uow, account_id, due.code, with_credit=on_credit, on=today)
             )
             if spendable < due:

@@ -20,7 +20,7 @@ from cabinet_billing.app.results import BindingResult, CheckoutStarted
 from cabinet_billing.app.webhooks import remember_key
 from cabinet_billing.domain.autopay import CardAutopay, CardAutopayStatus
 from cabinet_billing.domain.events import BillingEvent
-from cabinet_billing.domain.invoice import InvoiceKind
+from cabinet_billing.domain.invoice import InvoiceKind, InvoiceLine
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payment import Payment, PaymentPurpose, PaymentStatus
 from cabinet_billing.domain.saved_method import (
@@ -30,6 +30,7 @@ from cabinet_billing.domain.saved_method import (
     SavedPaymentMethod,
     binding_plan,
 )
+from cabinet_billing.domain.text import LineText
 from cabinet_billing.errors import ConflictError, ValidationError
 
 __all__ = ["CabinetPayments", "SavedMethodPayment", "SavedMethodView"]
@@ -140,6 +141,11 @@ class CabinetPayments:
     ) -> CheckoutStarted:
         """Start an advance payment to the balance by a method (SPEC L2, M5).
 
+        The top-up issues an advance-payment invoice ("Авансовый платеж") of the amount
+        credited, with the account's tax rate; the payment pays it when it is credited
+        (the money stays on the balance), a failed or cancelled payment cancels it. The
+        result names it (``invoice``); download it with ``cabinet.documents.download``.
+
         With a ``payer_id``, the payment is made by that payer of the account; its first
         payment concludes its contract (SPEC L8). With ``remember``, the card or wallet
         the customer pays with is saved once the provider's credit brings its token
@@ -161,17 +167,30 @@ class CabinetPayments:
             ctx.ensure_profile_may_pay(uow, call.account.id)
             ctx.ensure_payer_may_pay(uow, call.account.id, payer_id)
             method = ctx.settings.method(method_id, money.code)
+            quote = method.pricing.quote(money)
+            invoice = ctx.issue_invoice(
+                uow,
+                call.account.id,
+                [InvoiceLine.of(LineText("line.top_up"), quote.base)],
+                today=call.today,
+                due_on=None,
+                kind=InvoiceKind.TOP_UP,
+                payment_method_id=method.id,
+                payer_id=payer_id,
+            )
             payment = Payment.top_up(
                 ctx.next_id(uow, "payment"),
                 call.account.id,
-                method.pricing.quote(money),
+                quote,
                 now,
                 method_id=method.id,
                 payer_id=payer_id,
+                invoice_id=invoice.id,
             )
             if remember:
                 uow.profiles.get(call.account.id).record(remember_key(payment.id))
-            return ctx.checkout(uow, payment, now, return_url)
+            started = ctx.checkout(uow, payment, now, return_url)
+            return attrs.evolve(started, invoice=invoice)
 
     def bind_card(
         self,

@@ -46,6 +46,8 @@ class CheckoutStarted:
     payment: Payment
     url: str
     events: tuple[BillingEvent, ...]
+    invoice: Invoice | None = None
+    """For a top-up, the advance-payment invoice the payment pays."""
 
     @property
     def quote(self) -> PaymentQuote:

@@ -114,6 +114,9 @@ class BillingSettings:
         documents: how acts are produced (e.g. only while the e-document exchange is on).
         act_numbers: the template of act numbers.
         contract_numbers: the template of contract numbers.
+        credit_note_numbers: the template of credit note numbers (one sequence for all).
+        advance_invoice_numbers: the template of the numbers of top-ups' advance-payment
+            invoices (their own sequence, so that the invoice sequence stays gapless).
         service_code: the ``{service_code}`` of invoice numbers for accounts that have none
             of their own (see ``AccountSettings.service_code``).
         invoice_sequence_per_account: number each account's invoices from 1 (with its
@@ -179,6 +182,12 @@ class BillingSettings:
         factory=lambda: NumberFormat("A-{year}{month:02}-{seq:05}")
     )
     contract_numbers: NumberFormat = attrs.field(factory=lambda: NumberFormat("C-{year}-{seq:05}"))
+    credit_note_numbers: NumberFormat = attrs.field(
+        factory=lambda: NumberFormat("CN-{year}-{seq:05}")
+    )
+    advance_invoice_numbers: NumberFormat = attrs.field(
+        factory=lambda: NumberFormat("AV-{year}-{seq:05}")
+    )
     service_code: str = ""
     invoice_sequence_per_account: bool = attrs.field(default=False)
     proration: ProrationPolicy = attrs.field(factory=ProrationPolicy)

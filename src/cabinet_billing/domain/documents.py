@@ -1,4 +1,4 @@
-"""Accounting documents: acts, reconciliation statements, contracts, e-document exchange (SPEC L8, A4).
+"""Accounting documents: acts, statements, contracts, credit notes, e-document exchange (SPEC L8, A4, X3).
 
 Astra Cloud prints three kinds of document for a payer: an *act of completed work* for
 each billing month, a *reconciliation statement* for any period, and a *contract*, which
@@ -38,14 +38,17 @@ from decimal import Decimal
 import attrs
 from dateutil.relativedelta import relativedelta
 
+from cabinet_billing.domain.allocation import allocate
 from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.domain.customer import PostalAddress, check_email, check_phone
 from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.invoice import Invoice, IssuedLine
 from cabinet_billing.domain.ledger import EntryKind, LedgerEntry
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding, in_money_context, sum_money
 from cabinet_billing.domain.numbering import NumberFormat
 from cabinet_billing.domain.payer import BankDetails, Payer, Signatory, TaxId
 from cabinet_billing.domain.tax import TaxAmounts, TaxMode, TaxRate, tax_breakdown
+from cabinet_billing.domain.text import LineText
 from cabinet_billing.errors import (
     ConflictError,
     CurrencyMismatchError,
@@ -60,6 +63,9 @@ __all__ = [
     "ActLine",
     "Contract",
     "ContractStatus",
+    "CreditNote",
+    "CreditNoteReason",
+    "CreditNoteStatus",
     "DocumentPolicy",
     "EDocumentExchange",
     "ExchangeRequisites",
@@ -74,6 +80,7 @@ __all__ = [
     "build_act",
     "build_reconciliation",
     "contract_for_first_payment",
+    "credit_note_for_refund",
     "ensure_can_issue_acts",
     "ensure_payer_replaceable",
     "release_act",
@@ -712,6 +719,188 @@ def contract_for_first_payment(
     return Contract(number=chosen, payer_id=payer_id, started_on=on, payment_id=payment_id)
 
 
+# ----------------------------------------------------------------------------- credit notes
+
+
+class CreditNoteReason(enum.Enum):
+    """What a credit note gives back (SPEC X3)."""
+
+    REFUND = "refund"
+    """Money returned to the payment method."""
+    BALANCE_CREDIT = "balance_credit"
+    """An amount credited to the customer's balance."""
+    OFFSET = "offset"
+    """The unpaid part of an invoice, written off."""
+
+
+class CreditNoteStatus(enum.Enum):
+    """Whether a credit note stands."""
+
+    ISSUED = "issued"
+    VOID = "void"
+
+
+@shared_copies
+@attrs.frozen
+class CreditNote:
+    """A numbered credit note: a refund or a downward correction of what was billed (SPEC X3).
+
+    An issued invoice is never edited; what is given back is a credit note, taxed like
+    the invoice it corrects. Build one with :func:`credit_note_for_refund`. A note is
+    *applied* once what it gives back has happened (a refund already paid out is); a
+    note not yet applied can be voided.
+
+    Attributes:
+        id: the note's id.
+        number: its number as printed.
+        account_id: the account.
+        issued_on: its date.
+        reason: what it gives back.
+        lines: what is given back, with net, tax rate, tax and gross per line.
+        total: the note's net, tax and gross.
+        invoice_id: the invoice it corrects, if any.
+        invoice_number: that invoice's number, as printed on the note.
+        payment_id: the payment refunded, if any.
+        payer_id: the payer it is made out to, if any.
+        applied: whether what it gives back has happened.
+        status: issued or void.
+        voided_on: when it was voided.
+    """
+
+    id: str = attrs.field(validator=_text)
+    number: str = attrs.field(validator=_text)
+    account_id: str = attrs.field(validator=_text)
+    issued_on: date
+    reason: CreditNoteReason
+    lines: tuple[IssuedLine, ...]
+    total: TaxAmounts
+    invoice_id: str | None = None
+    invoice_number: str | None = None
+    payment_id: str | None = None
+    payer_id: str | None = None
+    applied: bool = False
+    status: CreditNoteStatus = CreditNoteStatus.ISSUED
+    voided_on: date | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.lines:
+            raise ValidationError("lines", [], "a credit note gives back at least one line")
+        if self.total.gross.amount <= 0:
+            raise ValidationError(
+                "total", str(self.total.gross), "a credit note gives back more than zero"
+            )
+
+    @property
+    def currency(self) -> str:
+        """The note's currency code."""
+        return self.total.gross.code
+
+    def void(self, on: date) -> CreditNote:
+        """The note, voided on ``on``.
+
+        Raises:
+            InvalidTransitionError: when it is void already or applied (a refund paid
+                out cannot be taken back by voiding its note).
+            ValidationError: when ``on`` is before its date.
+        """
+        if self.status is CreditNoteStatus.VOID or self.applied:
+            state = "void" if self.status is CreditNoteStatus.VOID else "applied"
+            raise InvalidTransitionError(f"credit note {self.number} ({state})", "void", ())
+        if on < self.issued_on:
+            raise ValidationError("on", on, f"must not be before the note's date {self.issued_on}")
+        return attrs.evolve(self, status=CreditNoteStatus.VOID, voided_on=on)
+
+
+def credit_note_for_refund(
+    note_id: str,
+    number: str,
+    *,
+    account_id: str,
+    amount: Money,
+    on: date,
+    payment_id: str,
+    invoice: Invoice | None = None,
+    rate: TaxRate | None = None,
+    payer_id: str | None = None,
+    rounding: Rounding = HALF_UP,
+) -> CreditNote:
+    """The credit note of a refund: what was paid back, taxed like the invoice it paid.
+
+    The amount is gross (money returned includes its tax). With an ``invoice``, it is
+    split over the invoice's tax rates in proportion to their gross, each part taxed at
+    its rate, so that the note's tax undoes the invoice's share exactly; without one, it
+    is taxed at ``rate`` (``None``: no tax). A refund is applied as soon as it is booked.
+
+    Args:
+        note_id: the note's id.
+        number: its number.
+        account_id: the account.
+        amount: what was refunded, gross.
+        on: the refund's date.
+        payment_id: the payment refunded.
+        invoice: the invoice the payment paid (an advance-payment invoice for a top-up).
+        rate: the tax rate without an invoice.
+        payer_id: the payer the note is made out to.
+        rounding: the rounding mode.
+
+    Raises:
+        ValidationError: for an amount that is not positive.
+        CurrencyMismatchError: for an amount in another currency than the invoice.
+
+    >>> from cabinet_billing import Money, TaxRate
+    >>> note = credit_note_for_refund("cn-1", "CN-1", account_id="acc-1",
+    ...     amount=Money("120.00", "RUB"), on=date(2024, 3, 9), payment_id="pay-1",
+    ...     rate=TaxRate("20"))
+    >>> str(note.total.net), str(note.total.tax), note.lines[0].text.msgid, note.applied
+    ('100.00 RUB', '20.00 RUB', 'line.refund', True)
+    """
+    money = Money(amount.amount, amount.currency)
+    if money.amount <= 0:
+        raise ValidationError(
+            "amount", str(money), "a refund's credit note needs an amount above zero"
+        )
+    if invoice is not None and invoice.currency != money.code:
+        raise CurrencyMismatchError(
+            money.code, invoice.currency, f"refund of invoice {invoice.number}"
+        )
+    if invoice is None:
+        groups: list[tuple[TaxRate | None, Money]] = [(rate, money)]
+        text = LineText.of("line.refund", payment=payment_id)
+    else:
+        by_rate: dict[TaxRate | None, Decimal] = {}
+        for ln in invoice.lines:
+            by_rate[ln.rate] = by_rate.get(ln.rate, Decimal(0)) + ln.amounts.gross.amount
+        rates = list(by_rate)
+        parts = allocate(money, [by_rate[r] for r in rates], rounding)
+        groups = [(r, part) for r, part in zip(rates, parts, strict=True) if part.amount > 0]
+        text = LineText.of("line.refund_of_invoice", number=invoice.number, payment=payment_id)
+    no_tax = TaxRate("0", "no tax")
+    breakdown = tax_breakdown(
+        [part for _, part in groups],
+        [r if r is not None else no_tax for r, _ in groups],
+        TaxMode.INCLUSIVE,
+        rounding,
+    )
+    lines = tuple(
+        IssuedLine(text.fallback, amounts, r, text=text)
+        for (r, _), amounts in zip(groups, breakdown.lines, strict=True)
+    )
+    return CreditNote(
+        id=note_id,
+        number=number,
+        account_id=account_id,
+        issued_on=on,
+        reason=CreditNoteReason.REFUND,
+        lines=lines,
+        total=breakdown.total,
+        invoice_id=None if invoice is None else invoice.id,
+        invoice_number=None if invoice is None else invoice.number,
+        payment_id=payment_id,
+        payer_id=payer_id if payer_id is not None else (invoice.payer_id if invoice else None),
+        applied=True,
+    )
+
+
 # ----------------------------------------------------------------------------- e-document exchange
 
 #: A number check: takes the text and the field name, returns the normalized number or
@@ -969,6 +1158,7 @@ class AccountDocuments:
     _acts: list[Act] = attrs.field(factory=list, alias="_acts")
     _contracts: list[Contract] = attrs.field(factory=list, alias="_contracts")
     exchange: EDocumentExchange | None = None
+    _credit_notes: list[CreditNote] = attrs.field(factory=list, alias="_credit_notes")
 
     @property
     def acts(self) -> tuple[Act, ...]:
@@ -1012,6 +1202,39 @@ class AccountDocuments:
             ),
             default=0,
         )
+
+    @property
+    def credit_notes(self) -> tuple[CreditNote, ...]:
+        """The credit notes, oldest first."""
+        return tuple(self._credit_notes)
+
+    def credit_note(self, note_id: str) -> CreditNote:
+        """A credit note by its id.
+
+        Raises:
+            NotFoundError: when the account has no such note.
+        """
+        for note in self._credit_notes:
+            if note.id == note_id:
+                return note
+        raise NotFoundError("credit note", note_id)
+
+    def add_credit_note(self, note: CreditNote) -> None:
+        """Keep a credit note.
+
+        Raises:
+            ConflictError: when a note with its id or number is kept already.
+        """
+        if any(n.id == note.id or n.number == note.number for n in self._credit_notes):
+            raise ConflictError(f"credit note {note.number!r}", "is kept already")
+        self._credit_notes.append(note)
+
+    def void_credit_note(self, note_id: str, on: date) -> CreditNote:
+        """Void a credit note not yet applied (see :meth:`CreditNote.void`)."""
+        note = self.credit_note(note_id)
+        voided = note.void(on)
+        self._credit_notes[self._credit_notes.index(note)] = voided
+        return voided
 
     def add_contract(self, contract: Contract) -> None:
         """Keep a contract.

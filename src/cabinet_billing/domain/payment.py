@@ -253,6 +253,7 @@ class Payment:
         *,
         method_id: str | None = None,
         payer_id: str | None = None,
+        invoice_id: str | None = None,
     ) -> Payment:
         """An advance payment: the amount is credited to the balance.
 
@@ -263,6 +264,7 @@ class Payment:
             created_at: when it was created.
             method_id: the payment method used.
             payer_id: the payer who pays, if the account has payers.
+            invoice_id: the advance-payment invoice the payment pays, if one was issued.
         """
         return cls(
             id=payment_id,
@@ -271,6 +273,7 @@ class Payment:
             quote=_as_quote(amount),
             created_at=created_at,
             method_id=method_id,
+            invoice_id=invoice_id,
             payer_id=payer_id,
         )
 

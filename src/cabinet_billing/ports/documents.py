@@ -25,6 +25,7 @@ import attrs
 from cabinet_billing.domain.documents import (
     Act,
     Contract,
+    CreditNote,
     ExchangeRequisites,
     ReconciliationStatement,
 )
@@ -144,4 +145,10 @@ class DocumentRenderer(Protocol):
 
     def render_contract(self, contract: Contract, locale: str, *, payer: Payer) -> bytes:
         """A contract's summary: number, parties, dates and status."""
+        ...
+
+    def render_credit_note(
+        self, note: CreditNote, locale: str, *, payer: Payer | None = None
+    ) -> bytes:
+        """A credit note: what is given back, its lines with their tax rates, and totals."""
         ...

@@ -203,7 +203,7 @@ class ProfileRepository(Protocol):
         ...
 
 
-GAPLESS_COUNTERS = ("invoice-number", "act", "contract")
+GAPLESS_COUNTERS = ("invoice-number", "advance-number", "act", "contract", "credit-note")
 """The counters of document numbers: they never skip a value (see :func:`is_gapless`)."""
 
 

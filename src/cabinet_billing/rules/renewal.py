@@ -51,6 +51,7 @@ from cabinet_billing.domain.periods import PeriodUnit
 from cabinet_billing.domain.saved_method import SavedPaymentMethod
 from cabinet_billing.domain.subscription import RenewalSource, Subscription
 from cabinet_billing.errors import ValidationError
+from cabinet_billing.l10n import N_, translate
 
 __all__ = [
     "DEFAULT_LEAD_DAYS_BY_KIND",
@@ -530,58 +531,24 @@ def renewal_failure_notice(
 # ----------------------------------------------------------------------------- wording
 
 
-@attrs.frozen
-class _Wording:
-    date_pattern: str
-    monthly: str
-    months: str
-    daily: str
-    days: str
-    short_months: str
-
-
 _EN_ORDINAL_TEEN: Final = range(11, 14)
 _EN_SUFFIX: Final = {1: "st", 2: "nd", 3: "rd"}
 
 #: The latest day of month every month has; later anchor days fall on shorter months' ends.
 _SHORTEST_MONTH: Final = 28
 
-_WORDINGS: Final[Mapping[str, _Wording]] = MappingProxyType(
-    {
-        "en": _Wording(
-            "d MMMM y",
-            "{amount} will be charged on {date} and every {ordinal}",
-            "{amount} will be charged on {date} and then every {n} months on the {ordinal}",
-            "{amount} will be charged on {date} and then every day",
-            "{amount} will be charged on {date} and then every {n} days",
-            " (on the last day of shorter months)",
-        ),
-        "ru": _Wording(
-            "d MMMM y",
-            "{amount} спишется {date} и будет списываться каждое {day} число",
-            "{amount} спишется {date} и будет списываться раз в {n} мес. {day} числа",
-            "{amount} спишется {date} и будет списываться каждый день",
-            "{amount} спишется {date} и будет списываться раз в {n} дн.",
-            " (в более коротких месяцах — в последний день)",
-        ),
-        "uk": _Wording(
-            "d MMMM y",
-            "{amount} буде списано {date} і надалі списуватиметься щомісяця {day} числа",
-            "{amount} буде списано {date} і надалі списуватиметься раз на {n} міс. {day} числа",
-            "{amount} буде списано {date} і надалі списуватиметься щодня",
-            "{amount} буде списано {date} і надалі списуватиметься раз на {n} дн.",
-            " (у коротших місяцях — в останній день)",
-        ),
-        "de": _Wording(
-            "d. MMMM y",
-            "{amount} werden am {date} und danach jeden Monat am {day}. abgebucht",
-            "{amount} werden am {date} und danach alle {n} Monate am {day}. abgebucht",
-            "{amount} werden am {date} und danach täglich abgebucht",
-            "{amount} werden am {date} und danach alle {n} Tage abgebucht",
-            " (in kürzeren Monaten am letzten Tag)",
-        ),
-    },
+#: The CLDR date pattern of each language's sentence (a notation, not words: the words
+#: come from the gettext catalogs, ``subscription.*``).
+_DATE_PATTERNS: Final[Mapping[str, str]] = MappingProxyType(
+    {"en": "d MMMM y", "ru": "d MMMM y", "uk": "d MMMM y", "de": "d. MMMM y"}
 )
+
+#: The sentences of a charge schedule, by rhythm.
+_MONTHLY: Final = N_("subscription.monthly")
+_MONTHS: Final = N_("subscription.months")
+_DAILY: Final = N_("subscription.daily")
+_DAYS: Final = N_("subscription.days")
+_SHORT_MONTHS: Final = N_("subscription.short_months")
 
 
 def _english_ordinal(day: int) -> str:
@@ -589,16 +556,15 @@ def _english_ordinal(day: int) -> str:
     return f"{day}{suffix}"
 
 
-def _language(locale: str) -> tuple[Locale, _Wording]:
-    supported = ", ".join(_WORDINGS)
+def _language(locale: str) -> tuple[Locale, str]:
+    supported = ", ".join(_DATE_PATTERNS)
     try:
         loc = Locale.parse(str(locale).strip().replace("-", "_"))
     except (UnknownLocaleError, ValueError, TypeError):
         raise ValidationError("locale", locale, f"expected one of {supported}") from None
-    wording = _WORDINGS.get(loc.language)
-    if wording is None:
+    if loc.language not in _DATE_PATTERNS:
         raise ValidationError("locale", locale, f"expected one of {supported}")
-    return loc, wording
+    return loc, str(loc.language)
 
 
 def describe_subscription(sub: Subscription, locale: str) -> str:
@@ -607,7 +573,8 @@ def describe_subscription(sub: Subscription, locale: str) -> str:
     Names the amount with its currency code, the next day charged for and the rhythm
     that follows: the day of month of the renewal cycle's anchor for monthly periods
     (with a note for anchors after the 28th, which fall on the last day of shorter
-    months), or the number of days. Supported languages: en, ru, uk, de (any region).
+    months), or the number of days. The sentences come from the gettext catalogs
+    (``subscription.*``). Supported languages: en, ru, uk, de (any region).
 
     Raises:
         ValidationError: for a locale in another language, or one babel cannot read.
@@ -619,7 +586,7 @@ def describe_subscription(sub: Subscription, locale: str) -> str:
     >>> describe_subscription(sub, "de").replace("\xa0", " ")
     '1.250,00 EUR werden am 31. Januar 2024 und danach jeden Monat am 31. abgebucht (in kürzeren Monaten am letzten Tag)'
     """
-    loc, wording = _language(locale)
+    loc, language = _language(locale)
     amount = format_currency(
         Decimal(sub.price.amount),
         sub.price.code,
@@ -627,18 +594,18 @@ def describe_subscription(sub: Subscription, locale: str) -> str:
         locale=loc,
         currency_digits=True,
     )
-    when = format_date(sub.paid_until, wording.date_pattern, locale=loc)
+    when = format_date(sub.paid_until, _DATE_PATTERNS[language], locale=loc)
     period = sub.period
     if period.unit is PeriodUnit.DAY:
-        template = wording.daily if period.count == 1 else wording.days
+        template = translate(_DAILY if period.count == 1 else _DAYS, language)
         return template.format(amount=amount, date=when, n=period.count)
     day = (sub.anchor or sub.paid_until).day
-    template = wording.monthly if period.count == 1 else wording.months
+    template = translate(_MONTHLY if period.count == 1 else _MONTHS, language)
+    # English names the day by its ordinal ("every 21st"), the others by its number.
     text = template.format(
         amount=amount,
         date=when,
         n=period.count,
-        day=day,
-        ordinal=_english_ordinal(day),
+        day=_english_ordinal(day) if language == "en" else day,
     )
-    return text + (wording.short_months if day > _SHORTEST_MONTH else "")
+    return text + (" " + translate(_SHORT_MONTHS, language) if day > _SHORTEST_MONTH else "")

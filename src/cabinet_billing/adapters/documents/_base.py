@@ -17,6 +17,7 @@ from cabinet_billing.adapters.documents.view import (
 from cabinet_billing.domain.documents import (
     Act,
     Contract,
+    CreditNote,
     ProviderRequisites,
     ReconciliationStatement,
 )
@@ -83,3 +84,9 @@ class ViewRenderer(abc.ABC):
     def render_contract(self, contract: Contract, locale: str, *, payer: Payer) -> bytes:
         """A contract's summary (see :meth:`Composer.contract`)."""
         return self.render_view(self.composer.contract(contract, locale, payer=payer))
+
+    def render_credit_note(
+        self, note: CreditNote, locale: str, *, payer: Payer | None = None
+    ) -> bytes:
+        """A credit note (see :meth:`Composer.credit_note`)."""
+        return self.render_view(self.composer.credit_note(note, locale, payer=payer))

@@ -21,18 +21,22 @@ b'%PDF-'
 
 from __future__ import annotations
 
+import copy
+import io
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, time
+from functools import cache
 from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Final, Literal, cast
 
 import attrs
 import segno
+from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.enums import TableBordersLayout
-from fpdf.fonts import FontFace
+from fpdf.fonts import FontFace, TTFFont
 
 from cabinet_billing.adapters.documents._base import ViewRenderer
 from cabinet_billing.adapters.documents.view import DocumentView, Field, LinesTable, Party
@@ -69,16 +73,61 @@ def _font_files() -> Iterator[list[tuple[str, Path]]]:
 class _Page(FPDF):
     """An A4 page with the document's page caption at the foot."""
 
-    def __init__(self, caption: str) -> None:
+    def __init__(self) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
-        self._caption = caption
+        self.caption = ""
 
     def footer(self) -> None:
         self.set_y(-11)
         self.set_font(FONT_FAMILY, "", 7)
         self.set_text_color(*_MUTED)
-        text = self._caption.format(page=self.page_no(), pages=self.str_alias_nb_pages)
+        text = self.caption.format(page=self.page_no(), pages=self.str_alias_nb_pages)
         self.cell(0, 4, text, align="C")
+
+
+@cache
+def _font_data() -> tuple[tuple[str, bytes], ...]:
+    root = files("cabinet_billing.adapters.documents") / "fonts"
+    return tuple((style, (root / name).read_bytes()) for style, name in _FONTS)
+
+
+@cache
+def _blank_page() -> _Page:
+    """A document with the fonts added and nothing drawn: the template of every PDF.
+
+    Adding the two TrueType fonts (fpdf2 reads every glyph's width) is most of what a
+    PDF costs; it is done once per process, and each PDF starts from a copy (see
+    :func:`_new_page`). The template is never drawn on.
+    """
+    page = _Page()
+    with _font_files() as fonts:
+        for style, path in fonts:
+            page.add_font(FONT_FAMILY, style, str(path))
+    _own_font_files(page)
+    return page
+
+
+def _own_font_files(page: _Page) -> None:
+    # Each font of the page reads its tables lazily from a font file of its own, held in
+    # memory: nothing stays open on disk, and no two pages share one.
+    for (_, data), font in zip(_font_data(), page.fonts.values(), strict=True):
+        if isinstance(font, TTFFont):
+            font.ttfont.close()
+            font.ttfont = ttLib.TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
+
+
+def _new_page(caption: str) -> _Page:
+    """A fresh document with the fonts added, copied from the template.
+
+    fpdf2's copy of a font shares its fontTools font, and writing a PDF subsets that
+    font in place: each copy gets a font file of its own, read lazily from the cached
+    bytes (cheap: only the tables the subset needs are read), so that every PDF embeds
+    exactly the glyphs it uses and depends only on its document.
+    """
+    page = copy.deepcopy(_blank_page())
+    page.caption = caption
+    _own_font_files(page)
+    return page
 
 
 @attrs.define(frozen=True, slots=False)
@@ -100,10 +149,7 @@ class PdfRenderer(ViewRenderer):
 
     def render_view(self, view: DocumentView) -> bytes:
         """The PDF of a composed view."""
-        pdf = _Page(view.captions.page)
-        with _font_files() as fonts:
-            for style, path in fonts:
-                pdf.add_font(FONT_FAMILY, style, str(path))
+        pdf = _new_page(view.captions.page)
         pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
         pdf.set_auto_page_break(auto=True, margin=16)
         pdf.set_title(view.title)

@@ -1,6 +1,6 @@
 r"""What a document shows, put into words once for every medium (SPEC L8, M7).
 
-:class:`Composer` turns an invoice, an act, a reconciliation statement or a contract
+:class:`Composer` turns an invoice, an act, a reconciliation statement, a contract or a credit note
 into a :class:`DocumentView`: the title, the facts (number, dates, period), the status,
 both parties' requisites, the lines with net, tax rate, tax and gross, the totals, the
 total in words where the language writes it out (Russian and Ukrainian), notes, the pay
@@ -37,6 +37,8 @@ from cabinet_billing.domain.customer import PostalAddress
 from cabinet_billing.domain.documents import (
     Act,
     Contract,
+    CreditNote,
+    CreditNoteReason,
     ProviderRequisites,
     ReconciliationStatement,
 )
@@ -44,7 +46,7 @@ from cabinet_billing.domain.invoice import Invoice, InvoiceKind, IssuedLine
 from cabinet_billing.domain.ledger import EntryKind
 from cabinet_billing.domain.money import HALF_UP, Money
 from cabinet_billing.domain.payer import BankDetails, Payer, Signatory, TaxId
-from cabinet_billing.domain.tax import TaxMode, TaxRate
+from cabinet_billing.domain.tax import TaxAmounts, TaxMode, TaxRate
 from cabinet_billing.errors import ValidationError
 from cabinet_billing.l10n import (
     DATE_FORMATS,
@@ -75,7 +77,7 @@ WORDS_LANGUAGES: Final = ("ru", "uk")
 
 #: What kind of document a view is: the HTML and PDF layouts style each a little
 #: differently.
-DocumentKind = Literal["invoice", "quote", "top_up", "act", "statement", "contract"]
+DocumentKind = Literal["invoice", "quote", "top_up", "act", "statement", "contract", "credit_note"]
 
 DateFormat = Literal["full", "long", "medium", "short"]
 
@@ -88,6 +90,12 @@ _TAX_ID_LABELS: Final = {
     "rnokpp": N_("doc.tax_id.rnokpp"),
     "ipn": N_("doc.tax_id.ipn"),
     "vat": N_("doc.tax_id.vat"),
+}
+
+_REASON_IDS: Final = {
+    CreditNoteReason.REFUND: N_("doc.credit_note_reason.refund"),
+    CreditNoteReason.BALANCE_CREDIT: N_("doc.credit_note_reason.balance_credit"),
+    CreditNoteReason.OFFSET: N_("doc.credit_note_reason.offset"),
 }
 
 _KIND_IDS: Final = {
@@ -405,6 +413,44 @@ class Composer:
     def _line_text(self, w: _Words, line: IssuedLine) -> str:
         return line.description if line.text is None else render_line_text(line.text, w.language)
 
+    def _issued_table(
+        self, w: _Words, lines: Sequence[IssuedLine], total: TaxAmounts
+    ) -> LinesTable:
+        rows = tuple(
+            (
+                str(i),
+                self._line_text(w, ln),
+                w.rate(ln.rate, ln.amounts.tax),
+                w.money(ln.amounts.net),
+                w.money(ln.amounts.tax),
+                w.money(ln.amounts.gross),
+            )
+            for i, ln in enumerate(lines, start=1)
+        )
+        return LinesTable(
+            header=(
+                w.tr("doc.line_no"),
+                w.tr("doc.service"),
+                w.tr("doc.rate"),
+                w.tr("doc.net"),
+                w.tr("doc.tax"),
+                w.tr("doc.gross"),
+            ),
+            rows=rows,
+            footer=(
+                (
+                    "",
+                    w.tr("doc.total"),
+                    "",
+                    w.money(total.net),
+                    w.money(total.tax),
+                    w.money(total.gross),
+                ),
+            ),
+            numeric_from=3,
+            widths=(11, 59, 22, 30, 27, 31),
+        )
+
     # ------------------------------------------------------------------ documents
 
     def invoice(
@@ -440,41 +486,8 @@ class Composer:
         facts = [Field(w.tr("doc.issued"), w.day(invoice.issued_on))]
         if invoice.due_on is not None:
             facts.append(Field(w.tr("doc.due"), w.day(invoice.due_on)))
-        rows = tuple(
-            (
-                str(i),
-                self._line_text(w, ln),
-                w.rate(ln.rate, ln.amounts.tax),
-                w.money(ln.amounts.net),
-                w.money(ln.amounts.tax),
-                w.money(ln.amounts.gross),
-            )
-            for i, ln in enumerate(invoice.lines, start=1)
-        )
         total = invoice.total
-        table = LinesTable(
-            header=(
-                w.tr("doc.line_no"),
-                w.tr("doc.service"),
-                w.tr("doc.rate"),
-                w.tr("doc.net"),
-                w.tr("doc.tax"),
-                w.tr("doc.gross"),
-            ),
-            rows=rows,
-            footer=(
-                (
-                    "",
-                    w.tr("doc.total"),
-                    "",
-                    w.money(total.net),
-                    w.money(total.tax),
-                    w.money(total.gross),
-                ),
-            ),
-            numeric_from=3,
-            widths=(11, 59, 22, 30, 27, 31),
-        )
+        table = self._issued_table(w, invoice.lines, total)
         totals = self._totals(
             w, total.net, total.tax, total.gross, [ln.rate for ln in invoice.lines]
         )
@@ -673,5 +686,44 @@ class Composer:
             status_key=contract.status.value,
             parties=(provider, customer),
             notes=(w.tr("doc.contract_subject"),),
+            signatures=(provider.role, customer.role),
+        )
+
+    def credit_note(
+        self, note: CreditNote, locale: str, *, payer: Payer | None = None
+    ) -> DocumentView:
+        """The view of a credit note: what is given back, taxed like the invoice it corrects.
+
+        Raises:
+            ValidationError: for an unknown locale.
+        """
+        w = self._words(locale)
+        facts = [Field(w.tr("doc.date"), w.day(note.issued_on))]
+        if note.invoice_number is not None:
+            facts.append(Field(w.tr("doc.credit_note_invoice"), note.invoice_number))
+        facts.append(Field(w.tr("doc.credit_note_reason"), w.tr(_REASON_IDS[note.reason])))
+        if note.voided_on is not None:
+            facts.append(Field(w.tr("doc.credit_note_voided"), w.day(note.voided_on)))
+        provider = self._provider(w)
+        customer = self._payer(w, w.tr("doc.payer"), note.account_id, payer)
+        total = note.total
+        return DocumentView(
+            locale=w.locale,
+            language=w.language,
+            captions=w.captions(),
+            kind="credit_note",
+            title=w.tr("doc.credit_note", number=note.number),
+            number=note.number,
+            issued_on=note.issued_on,
+            facts=tuple(facts),
+            status=format_status(note.status, w.language),
+            status_key=note.status.value,
+            parties=(provider, customer),
+            table=self._issued_table(w, note.lines, total),
+            totals=tuple(
+                self._totals(w, total.net, total.tax, total.gross, [ln.rate for ln in note.lines])
+            ),
+            in_words=self._in_words(w, total.gross),
+            notes=(w.tr("doc.credit_note_note"),),
             signatures=(provider.role, customer.role),
         )

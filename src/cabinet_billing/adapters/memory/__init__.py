@@ -13,18 +13,20 @@ over an in-memory store, a fixed clock and the sandbox gateway:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import attrs
 
 from cabinet_billing.adapters.clock import FixedClock
-from cabinet_billing.adapters.memory.documents import InMemoryDocumentExchange
+from cabinet_billing.adapters.memory.documents import InMemoryDocumentExchange, PlainTextRenderer
 from cabinet_billing.adapters.memory.notifier import InMemoryNotifier
 from cabinet_billing.adapters.memory.store import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
 from cabinet_billing.app.settings import BillingSettings
+from cabinet_billing.ports.documents import DocumentRenderer
 from cabinet_billing.ports.fx import ExchangeRateProvider
 
 __all__ = [
@@ -56,6 +58,7 @@ def in_memory_billing(
     now: datetime | None = None,
     tz: str = "UTC",
     rates: ExchangeRateProvider | None = None,
+    renderers: Mapping[str, DocumentRenderer] | None = None,
 ) -> InMemoryBilling:
     """A complete billing over in-memory adapters.
 
@@ -64,6 +67,8 @@ def in_memory_billing(
         now: the clock's starting instant (default 2024-01-01 00:00 UTC).
         tz: the provider's time zone.
         rates: where exchange rates come from (e.g. :class:`~cabinet_billing.adapters.fx.FixedRates`).
+        renderers: the document renderers by format (default: ``"text"``, the
+            :class:`~cabinet_billing.adapters.memory.documents.PlainTextRenderer`).
     """
     store = MemoryStore()
     clock = FixedClock(now or datetime(2024, 1, 1, tzinfo=UTC), tz=tz)
@@ -78,6 +83,7 @@ def in_memory_billing(
             notifier=notifier,
             rates=rates,
             exchange=exchange,
+            renderers={"text": PlainTextRenderer()} if renderers is None else renderers,
         ),
         settings,
     )

@@ -34,6 +34,7 @@ import attrs
 from cabinet_billing.domain.documents import (
     Act,
     Contract,
+    CreditNote,
     ExchangeRequisites,
     ProviderRequisites,
     ReconciliationStatement,
@@ -185,6 +186,8 @@ _LABEL_IDS: Final = MappingProxyType(
         "pay_link": N_("doc.pay_link"),
         "contract_started": N_("doc.contract_started"),
         "contract_terminated": N_("doc.contract_terminated"),
+        "credit_note": N_("doc.credit_note"),
+        "credit_note_invoice": N_("doc.credit_note_invoice"),
     },
 )
 
@@ -356,7 +359,7 @@ class PlainTextRenderer:
         rows = [[labels["opening"], blank, *self._balance(statement.opening, locale)]]
         for ln in statement.lines:
             kind = translate(_KIND_IDS[ln.kind], language)
-            text = ln.memo or " ".join(p for p in (kind, ln.ref or "") if p)
+            text = " ".join(p for p in (kind, ln.ref or "") if p)
             rows.append(
                 [
                     self._date(ln.on, locale),
@@ -439,6 +442,43 @@ class PlainTextRenderer:
                 f"{labels['contract_terminated']}: {self._date(contract.terminated_on, locale)}"
             )
         return _encode(lines)
+
+    def render_credit_note(
+        self, note: CreditNote, locale: str, *, payer: Payer | None = None
+    ) -> bytes:
+        """A credit note as text: heading, date, the invoice it corrects, parties, lines."""
+        language = _language(locale)
+        labels = LABELS[language]
+        head = [
+            labels["credit_note"].format(number=note.number),
+            f"{labels['issued']}: {self._date(note.issued_on, locale)}",
+        ]
+        if note.invoice_number is not None:
+            head.append(f"{labels['credit_note_invoice']}: {note.invoice_number}")
+        head.extend(self._parties(labels, note.account_id, note.payer_id, payer))
+        head.append(f"{labels['status']}: {format_status(note.status, language)}")
+        rows = [
+            [
+                self._line_text(ln, locale),
+                self._rate(ln.rate, locale, labels),
+                self._money(ln.amounts.net, locale),
+                self._money(ln.amounts.tax, locale),
+                self._money(ln.amounts.gross, locale),
+            ]
+            for ln in note.lines
+        ]
+        total = note.total
+        rows.append(
+            [
+                labels["total"],
+                "",
+                self._money(total.net, locale),
+                self._money(total.tax, locale),
+                self._money(total.gross, locale),
+            ]
+        )
+        header = [labels["service"], labels["rate"], labels["net"], labels["tax"], labels["gross"]]
+        return _encode([*head, "", *_table(header, rows, numeric_from=2)])
 
 
 def _encode(lines: Sequence[str]) -> bytes:

@@ -12,7 +12,7 @@ grows on every change (optimistic locking).
 Collections that grow or that people query are child tables keyed by their parent:
 ``invoice_lines`` and ``invoice_payments``, ``ledger_entries`` and ``balances``,
 ``expenses``, ``service_history``, ``ticket_messages``, ``payment_events``,
-``payers``, ``acts`` and ``contracts``, ``saved_methods``, ``subscriptions``,
+``payers``, ``acts``, ``contracts`` and ``credit_notes``, ``saved_methods``, ``subscriptions``,
 ``credit_lines`` and ``credit_statements``, ``done_keys`` (what the billing run did for an
 account, once per key) and ``users``. Counters are rows of ``counters`` keyed by
 ``(account_id, name)`` and idempotency keys rows of ``keys``, each with the fingerprint of
@@ -29,7 +29,7 @@ in a schema of their own: ``Tables(prefix="billing_", schema="finance")``.
 >>> sorted(inspect(engine).get_table_names())  # doctest: +NORMALIZE_WHITESPACE
 ['cb_account_users', 'cb_accounts', 'cb_acts', 'cb_balances', 'cb_bank_reviews',
  'cb_billing_profiles',
- 'cb_contracts', 'cb_counters', 'cb_credit_lines', 'cb_credit_statements',
+ 'cb_contracts', 'cb_counters', 'cb_credit_lines', 'cb_credit_notes', 'cb_credit_statements',
  'cb_document_books', 'cb_done_keys', 'cb_expense_books', 'cb_expenses', 'cb_invoice_lines',
  'cb_invoice_payments', 'cb_invoices', 'cb_keys', 'cb_ledger_entries', 'cb_ledgers',
  'cb_number_claims', 'cb_outbox', 'cb_payer_books', 'cb_payers', 'cb_payment_events', 'cb_payments', 'cb_saved_methods',
@@ -551,6 +551,26 @@ DOCUMENT_BOOKS = Shape(
                 Col("terminated_on", Kind.DATE, nullable=True),
             ),
             payload=False,
+        ),
+        Children(
+            "credit_notes",
+            "_credit_notes",
+            Form.LIST,
+            key="credit_note_id",
+            key_path="id",
+            inherit=("account_id",),
+            cols=(
+                Col("number", Kind.TEXT),
+                Col("issued_on", Kind.DATE),
+                Col("reason", Kind.TEXT),
+                Col("status", Kind.TEXT),
+                Col("invoice_id", Kind.ID, nullable=True),
+                Col("payment_id", Kind.ID, nullable=True),
+                Col("payer_id", Kind.ID, nullable=True),
+                _CURRENCY,
+                *_TOTALS,
+            ),
+            unique=("number",),
         ),
     ),
 )

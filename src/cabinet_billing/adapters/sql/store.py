@@ -1022,15 +1022,19 @@ def write_new(
         if shape is schema.LEDGERS
         else _Repository(bound, store_tables, shape, shape.table)
     )
-    # The database is at the migration's revision: later revisions' columns are not there.
+    # The database is at the migration's revision: later revisions' columns and tables
+    # are not there (a table that is not there takes no rows).
     found = inspect(connection)
-    names = [shape.table, *(c.table for c in shape.children)]
+    tables = [shape.table, *(c.table for c in shape.children)]
     if shape is schema.LEDGERS:
-        names.append(schema.LEDGER_ENTRIES.table)
+        tables.append(schema.LEDGER_ENTRIES.table)
+    names = [store_tables.name(n) for n in tables]
     repository.present = {
-        store_tables.name(n): {
-            c["name"] for c in found.get_columns(store_tables.name(n), schema=store_tables.schema)
-        }
+        n: (
+            {c["name"] for c in found.get_columns(n, schema=store_tables.schema)}
+            if found.has_table(n, schema=store_tables.schema)
+            else set()
+        )
         for n in names
     }
     for aggregate in aggregates:

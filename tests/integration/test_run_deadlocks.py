@@ -36,6 +36,7 @@ from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
+from cabinet_billing.domain.invoice import InvoiceKind
 from cabinet_billing.domain.payment import PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.errors import TransientStorageError
@@ -201,7 +202,10 @@ def open_with_vps(host: Host, account_id: str) -> None:
 def renewals_in_database(host: Host, account_id: str) -> tuple[Money, date | None, int]:
     with SqlUnitOfWork(host.trap.store) as uow:
         (service,) = uow.services.for_account(account_id)
-        invoices = len(uow.invoices.for_account(account_id))
+        # The invoices for services (each top-up has its advance-payment invoice besides).
+        invoices = sum(
+            i.kind is not InvoiceKind.TOP_UP for i in uow.invoices.for_account(account_id)
+        )
         return uow.ledgers.get(account_id).balance("RUB"), service.paid_until, invoices
 
 

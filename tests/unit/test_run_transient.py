@@ -30,6 +30,7 @@ from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, Memor
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
+from cabinet_billing.domain.invoice import InvoiceKind
 from cabinet_billing.domain.payment import PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.errors import TransientStorageError
@@ -150,7 +151,11 @@ def state(host: Host, account_id: str) -> tuple[Money, list[date | None], int]:
     services = [
         s.paid_until for s in host.store.services.rows.values() if s.account_id == account_id
     ]
-    invoices = sum(i.account_id == account_id for i in host.store.invoices.rows.values())
+    # The invoices for services (each top-up has its advance-payment invoice besides).
+    invoices = sum(
+        i.account_id == account_id and i.kind is not InvoiceKind.TOP_UP
+        for i in host.store.invoices.rows.values()
+    )
     return balance, services, invoices
 
 

@@ -35,7 +35,6 @@ from cabinet_billing import (
 from cabinet_billing.adapters.documents import HtmlRenderer, PdfRenderer
 from cabinet_billing.adapters.memory import InMemoryBilling, in_memory_billing
 from cabinet_billing.app.documents import DownloadKind, account_payer
-from cabinet_billing.app.results import TopUpNeeded
 from cabinet_billing.domain.customer import ProfileType
 from cabinet_billing.domain.documents import (
     CreditNoteStatus,
@@ -46,6 +45,7 @@ from cabinet_billing.domain.invoice import InvoiceStatus
 from cabinet_billing.domain.payer import BankDetails, TaxId
 from cabinet_billing.domain.payment import PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
+from cabinet_billing.errors import PaymentMethodFixedError
 from cabinet_billing.l10n import SUPPORTED_LOCALES
 
 pytestmark = pytest.mark.spec("L8", "L4", "L2")
@@ -106,7 +106,7 @@ def order(s: InMemoryBilling, price: str) -> str:
     cart.add(Plan("vps", "VPS S", ProductKind.VPS, {"month": rub(price)}), "month")
     placed = owner(s).orders.place(
         cart.checkout(
-            "card", s.clock.today(), order_id="o-1", tax=s.billing.settings.tax, country="RU"
+            "balance", s.clock.today(), order_id="o-1", tax=s.billing.settings.tax, country="RU"
         )
     )
     return placed.invoice.id
@@ -172,9 +172,9 @@ def test_an_advance_payment_invoice_is_never_paid_from_the_balance() -> None:
     top_up(s, "500.00")
     started = owner(s).payments.top_up(rub("100.00"), "card")
     assert started.invoice is not None
-    result = owner(s).invoices.pay(started.invoice.id)
-    assert isinstance(result, TopUpNeeded)
-    assert result.missing == rub("100.00")
+    # It was issued for its method: the balance may not pay it.
+    with pytest.raises(PaymentMethodFixedError, match="not by 'balance'"):
+        owner(s).invoices.pay(started.invoice.id)
     assert s.store.invoices.rows[started.invoice.id].status is InvoiceStatus.UNPAID
     assert owner(s).balance.get("RUB") == rub("500.00")
 

@@ -88,8 +88,8 @@ class Bank:
                         reason=result.message,
                     ),
                 )
-            uow.commit()
-        ctx.notify(events)
+            queued = ctx.commit(uow, events)
+        ctx.send(queued)
         return StatementResult(match=match, events=tuple(events))
 
     def review_queue(
@@ -202,8 +202,8 @@ class Bank:
             uow.payments.add(payment)
             payment.apply(GatewayEvent(f"bank-review:{line_id}", PaymentEventKind.CREDITED, now))
             events = ctx.book_credited(uow, payment, now)
-            uow.commit()
-        ctx.notify(events)
+            queued = ctx.commit(uow, events)
+        ctx.send(queued)
         return review
 
     def reject(self, line_id: str, *, by: str, note: str) -> BankReview:
@@ -268,8 +268,8 @@ class Bank:
                 )
                 events += ctx.book_credited(uow, payment, now)
                 credited.append(review)
-            uow.commit()
-        ctx.notify(events)
+            queued = ctx.commit(uow, events)
+        ctx.send(queued)
         return tuple(credited)
 
 

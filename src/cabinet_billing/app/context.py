@@ -9,13 +9,13 @@ cent at every moment.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import attrs
 
-from cabinet_billing.app.outbox import Outbox
+from cabinet_billing.app.outbox import DeliveryReport, Outbox
 from cabinet_billing.app.results import CheckoutStarted
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.domain.allocation import allocate
@@ -58,6 +58,7 @@ from cabinet_billing.domain.invoice import (
 )
 from cabinet_billing.domain.money import Money, Rounding
 from cabinet_billing.domain.notifications import Notification, NotificationCategory
+from cabinet_billing.domain.outbox import OutboxMessage
 from cabinet_billing.domain.payer import Payer
 from cabinet_billing.domain.paylink import PayLinkSigner
 from cabinet_billing.domain.payment import (
@@ -81,6 +82,7 @@ from cabinet_billing.domain.service import (
 from cabinet_billing.domain.support import TicketEvent, ticket_notification
 from cabinet_billing.domain.tax import TaxRate
 from cabinet_billing.errors import (
+    BillingError,
     ConflictError,
     ConversionTooSmallError,
     ExchangeRateNotFoundError,
@@ -959,13 +961,33 @@ class Context:
             )
         return events
 
-    def notify(self, events: Sequence[BillingEvent]) -> None:
-        """Send the notifications of events (after the commit), through the outbox.
+    def commit(
+        self,
+        uow: UnitOfWork,
+        events: Iterable[BillingEvent | TicketEvent | Notification] = (),
+    ) -> list[OutboxMessage]:
+        """Queue the notifications of ``events`` in ``uow``, then commit it; what to send.
 
-        A notifier that fails leaves them in the outbox for a later delivery; the call
-        that made the change is not failed by it.
+        The notices are part of the change: a unit of work that rolls back leaves none,
+        and one that commits leaves them pending in the outbox even if the process dies
+        before they are sent. Hand what this returns to :meth:`send` once the unit of
+        work is closed.
         """
-        self.outbox.post([notification_of(e) for e in events])
+        queued = self.outbox.queue(uow, [_notice(e) for e in events])
+        uow.commit()
+        return queued
+
+    def send(self, queued: Sequence[OutboxMessage]) -> DeliveryReport:
+        """Hand committed notices to the notifier, outside any unit of work (at least once).
+
+        A notifier that fails leaves them in the outbox for a later delivery, and so does
+        a store that cannot record what became of them (they are then sent again); the
+        call that made the change is not failed by it.
+        """
+        try:
+            return self.outbox.send(queued)
+        except BillingError:
+            return DeliveryReport(retrying=len(queued))
 
     def credit_charge(
         self,
@@ -992,10 +1014,6 @@ class Context:
             raise ConflictError("exchange rates", "no ExchangeRateProvider is plugged in")
         return self.rates
 
-    def send_ticket_events(self, events: Sequence[TicketEvent]) -> None:
-        """Send the notifications of ticket events (after the commit), through the outbox."""
-        self.outbox.post([ticket_notification(e) for e in events])
-
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -1006,6 +1024,15 @@ _CEILING = Rounding(ROUND_CEILING)
 #: Invoices the balance never pays: a top-up invoice is paid by the top-up itself, and a
 #: credit statement by repaying the credit line.
 _NOT_FROM_BALANCE = frozenset({InvoiceKind.TOP_UP, InvoiceKind.STATEMENT})
+
+
+def _notice(event: BillingEvent | TicketEvent | Notification) -> Notification | None:
+    """The notification an event (a billing or a ticket event) or a notice stands for."""
+    if isinstance(event, Notification):
+        return event
+    if isinstance(event, TicketEvent):
+        return ticket_notification(event)
+    return notification_of(event)
 
 
 def _worth(held: Money, currency: str, rate: ExchangeRate, rounding: Rounding) -> Money:

@@ -188,8 +188,8 @@ class CabinetInvoices:
                 payer_id=payer_id,
                 on=today,
             )
-            uow.commit()
-        ctx.notify(events)
+            queued = ctx.commit(uow, events)
+        ctx.send(queued)
         return InvoiceSettled(invoice=invoice, events=tuple(events))
 
     def delete(self, invoice_id: str) -> InvoiceDeleted:
@@ -292,8 +292,8 @@ class CabinetInvoices:
                 ),
                 ctx.issued(new, call.now),
             )
-            uow.commit()
-        ctx.notify(events)
+            queued = ctx.commit(uow, events)
+        ctx.send(queued)
         return InvoiceReissued(deleted=old, invoice=new, events=events)
 
     def pay_link(self, invoice_id: str) -> PayLink:

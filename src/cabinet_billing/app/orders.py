@@ -43,6 +43,7 @@ from cabinet_billing.domain.customer import Account, payment_readiness
 from cabinet_billing.domain.events import BillingEvent, InvoicePaid, OrderPlaced
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, IssuedLine
 from cabinet_billing.domain.money import Money, sum_money
+from cabinet_billing.domain.outbox import OutboxMessage
 from cabinet_billing.domain.payment import BALANCE_METHOD
 from cabinet_billing.domain.periods import PeriodUnit, period_end
 from cabinet_billing.domain.promo import PromoCode, find_code, redemption_key
@@ -110,9 +111,9 @@ class CabinetOrders:
                 promo=None if cart.promo is None else cart.promo.code,
                 covered=None,
             )
-            result = self._place(call, order_id, payment_method_id, summary, payer_id)
+            result, queued = self._place(call, order_id, payment_method_id, summary, payer_id)
         cart.clear()
-        self._ctx.notify(result.events)
+        self._ctx.send(queued)
         return result
 
     def place(self, order: Order, *, payer_id: str | None = None) -> OrderResult:
@@ -152,8 +153,8 @@ class CabinetOrders:
                 promo=order.promo_code,
                 covered=[line.covered for line in order.lines],
             )
-            result = self._place(call, order.id, order.payment_method_id, summary, payer_id)
-        self._ctx.notify(result.events)
+            result, queued = self._place(call, order.id, order.payment_method_id, summary, payer_id)
+        self._ctx.send(queued)
         return result
 
     def checkout_daily(self, cart: Cart, *, order_id: str) -> DailyOrder:
@@ -234,9 +235,9 @@ class CabinetOrders:
                     service_ids=tuple(service_ids),
                 ),
             ]
-            uow.commit()
+            queued = ctx.commit(uow, events)
         cart.clear()
-        ctx.notify(events)
+        ctx.send(queued)
         return DailyOrder(service_ids=tuple(service_ids), first_day=first_day, events=tuple(events))
 
     def _place(
@@ -246,7 +247,8 @@ class CabinetOrders:
         method_id: str,
         summary: CartSummary,
         payer_id: str | None = None,
-    ) -> OrderResult:
+    ) -> tuple[OrderResult, list[OutboxMessage]]:
+        """Place a priced order and commit it; the result and the notices to send."""
         ctx = self._ctx
         uow, now, today, account = call.uow, call.now, call.today, call.account
         account_id = account.id
@@ -341,13 +343,14 @@ class CabinetOrders:
         ):
             events += ctx.settle(uow, invoice, invoice.amount_due, now, from_balance=True, on=today)
             paid = True
-        uow.commit()
-        return OrderResult(
+        queued = ctx.commit(uow, events)
+        result = OrderResult(
             invoice=invoice,
             service_ids=tuple(service_ids),
             paid_from_balance=paid,
             events=tuple(events),
         )
+        return result, queued
 
 
 @attrs.frozen(kw_only=True)

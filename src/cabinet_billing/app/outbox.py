@@ -1,8 +1,8 @@
 """Delivering the outbox: notifications leave after the change that caused them committed.
 
-Every use case queues its notifications in a unit of work (``uow.outbox``); the billing
-run queues each account's in the unit of work that changes the account, so they are
-committed with it or rolled back with it. Once committed they are handed to the
+Every use case and the billing run queue their notifications in the unit of work that
+makes the change (``uow.outbox``, through ``Context.commit``), so they are committed
+with it or rolled back with it. Once committed they are handed to the
 :class:`~cabinet_billing.ports.notifier.Notifier`, outside any unit of work. A notifier
 that raises (a mail server that refuses the connection) loses nothing and stops nothing:
 the message stays in the outbox with the error and is tried again after the
@@ -105,18 +105,6 @@ class Outbox:
             for notification in addressed
             if notification is not None and uow.outbox.add(notification)
         ]
-
-    def post(self, notifications: Sequence[Notification | None]) -> DeliveryReport:
-        """Queue notifications in a unit of work of their own, then deliver them.
-
-        For use cases whose change is already committed.
-        """
-        if self._notifier is None or not any(n is not None for n in notifications):
-            return DeliveryReport()
-        with self._unit_of_work() as uow:
-            queued = self.queue(uow, notifications)
-            uow.commit()
-        return self.send(queued)
 
     def send(self, messages: Sequence[OutboxMessage]) -> DeliveryReport:
         """Hand committed messages to the notifier and record what became of each."""

@@ -265,8 +265,8 @@ class CabinetPayments:
                 # A stopped card autopay stays stopped: the customer chose bank transfer.
                 autopay.record_card_payment(method.id, now.date())
                 profile.card_autopay = autopay
-            uow.commit()
-        ctx.notify(events)
+            queued = ctx.commit(uow, events)
+        ctx.send(queued)
         return BindingResult(
             method=method,
             action=plan.action,
@@ -398,8 +398,8 @@ class CabinetPayments:
                     method_id=method.id,
                 )
                 events += ctx.credit_charge(uow, payment, key, now)
-            uow.commit()
-        ctx.notify(events)
+            queued = ctx.commit(uow, events)
+        ctx.send(queued)
         return SavedMethodPayment(
             invoice_id=invoice.id,
             method=method,

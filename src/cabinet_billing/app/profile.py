@@ -316,9 +316,9 @@ class CabinetProfile:
             stopped = tuple(e.service_id for e in events)
             _cancel_unpaid_orders(uow, account.id, now)
             account.request_deletion(by=call.user.id, at=now, stopped_services=stopped)
-            uow.commit()
-        event = DeletionRequested(account_id=account.id, at=now, service_ids=stopped)
-        self._ctx.notify([*events, event])
+            event = DeletionRequested(account_id=account.id, at=now, service_ids=stopped)
+            queued = self._ctx.commit(uow, [*events, event])
+        self._ctx.send(queued)
         return event
 
     def withdraw_deletion(self) -> DeletionWithdrawn:
@@ -343,9 +343,9 @@ class CabinetProfile:
                 ):
                     service.unblock(_BILLING, now, "deletion withdrawn")
                     resumed.append(service_id)
-            uow.commit()
-        event = DeletionWithdrawn(account_id=account.id, at=now, service_ids=tuple(resumed))
-        self._ctx.notify([event])
+            event = DeletionWithdrawn(account_id=account.id, at=now, service_ids=tuple(resumed))
+            queued = self._ctx.commit(uow, [event])
+        self._ctx.send(queued)
         return event
 
 

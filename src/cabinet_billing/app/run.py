@@ -402,14 +402,7 @@ class BillingRun:
             # Queued in the outbox by the units of work that committed (a part that was
             # rolled back is not in ``mine``), delivered now; what the notifier does not
             # take stays in the outbox for a later delivery.
-            try:
-                report = self._ctx.outbox.send(mine.queued)
-            except BillingError:
-                # Recording the outcome failed: the messages stay pending, and a later
-                # delivery sends them again (at least once).
-                mine.undelivered += len(mine.queued)
-            else:
-                mine.undelivered += report.failed
+            mine.undelivered += self._ctx.send(mine.queued).failed
             mine.queued = []
             tally.add(mine)
 
@@ -463,11 +456,7 @@ class BillingRun:
 
     def _commit(self, uow: UnitOfWork, part: _Tally) -> None:
         """Queue the part's notifications in the outbox and commit them with its changes."""
-        queued = self._ctx.outbox.queue(
-            uow, [*(notification_of(e) for e in part.events), *part.notices]
-        )
-        uow.commit()
-        part.queued += queued
+        part.queued += self._ctx.commit(uow, [*part.events, *part.notices])
 
     def _dry_run_account(self, account_id: str, today: date, now: datetime, tally: _Tally) -> bool:
         """Run the days up to ``today`` the account has not been billed for, committing nothing.

@@ -116,8 +116,8 @@ class CabinetServices:
                     f"invoice {other.number} for its renewal is unpaid; pay or delete it",
                 )
             invoice = _issue_renewal(ctx, call, service, periods, method_id)
-            uow.commit()
-        ctx.notify([ctx.issued(invoice, call.now)])
+            queued = ctx.commit(uow, [ctx.issued(invoice, call.now)])
+        ctx.send(queued)
         return invoice
 
     def set_auto_renewal(
@@ -399,8 +399,8 @@ class CabinetServices:
             if free < due:
                 raise InsufficientFundsError(due, free, due - free)
             events += ctx.settle(uow, invoice, due, call.now, from_balance=True)
-            uow.commit()
-        ctx.notify(events)
+            queued = ctx.commit(uow, events)
+        ctx.send(queued)
         return invoice
 
     # ------------------------------------------------------------------ reads

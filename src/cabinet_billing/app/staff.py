@@ -256,8 +256,8 @@ class Staff:
                 ctx.repay_credit_with(uow, account_id, ref, money, now)
                 if ctx.settings.apply_balance_to_open_invoices:
                     events += ctx.apply_balance(uow, account_id, now)
-            uow.commit()
-        ctx.notify(events)
+            queued = ctx.commit(uow, events)
+        ctx.send(queued)
         return BalanceAdjustment.of(entry, ledger.balance(money.code), tuple(events))
 
     # ------------------------------------------------------------------ profile
@@ -357,11 +357,11 @@ class Staff:
             account = uow.accounts.get(account_id)
             request = account.confirm_deletion(by=by, at=now)
             deleted = delete_services(uow, account_id, now)
-            uow.commit()
-        event = DeletionConfirmed(
-            account_id=account_id, at=now, service_ids=deleted, by=request.decided_by
-        )
-        self._ctx.notify([event])
+            event = DeletionConfirmed(
+                account_id=account_id, at=now, service_ids=deleted, by=request.decided_by
+            )
+            queued = self._ctx.commit(uow, [event])
+        self._ctx.send(queued)
         return event
 
     # ------------------------------------------------------------------ users
@@ -567,8 +567,8 @@ class Staff:
                 author_name=author,
                 policy=ctx.settings.tickets,
             )
-            uow.commit()
-        ctx.send_ticket_events(events)
+            queued = ctx.commit(uow, events)
+        ctx.send(queued)
         return ticket
 
     def see_ticket(self, account_id: str, ticket_id: str) -> Ticket:
@@ -586,8 +586,8 @@ class Staff:
         with ctx.unit_of_work() as uow:
             ticket = ticket_of(uow, account_id, ticket_id)
             event = ticket.see_and_close(now)
-            uow.commit()
-        ctx.send_ticket_events((event,))
+            queued = ctx.commit(uow, [event])
+        ctx.send(queued)
         return ticket
 
     def read_ticket(self, account_id: str, ticket_id: str) -> Ticket:
@@ -652,8 +652,8 @@ class Staff:
         with ctx.unit_of_work() as uow:
             ticket = ticket_of(uow, account_id, ticket_id)
             event = ticket.close(TicketSide.STAFF, now)
-            uow.commit()
-        ctx.send_ticket_events((event,))
+            queued = ctx.commit(uow, [event])
+        ctx.send(queued)
         return ticket
 
 

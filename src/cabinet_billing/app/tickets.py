@@ -74,8 +74,8 @@ class CabinetTickets:
                 policy=self._ctx.settings.tickets,
             )
             uow.tickets.add(ticket)
-            uow.commit()
-        self._ctx.send_ticket_events((event,))
+            queued = self._ctx.commit(uow, [event])
+        self._ctx.send(queued)
         return ticket
 
     def reply(
@@ -102,8 +102,8 @@ class CabinetTickets:
                 author_name=call.user.name or call.user.id,
                 policy=self._ctx.settings.tickets,
             )
-            call.uow.commit()
-        self._ctx.send_ticket_events(events)
+            queued = self._ctx.commit(call.uow, events)
+        self._ctx.send(queued)
         return ticket
 
     def close(self, ticket_id: str) -> Ticket:
@@ -117,8 +117,8 @@ class CabinetTickets:
         with self._gate.open("support.write") as call:
             ticket = _ticket(call, ticket_id)
             event = ticket.close(TicketSide.CUSTOMER, call.now)
-            call.uow.commit()
-        self._ctx.send_ticket_events((event,))
+            queued = self._ctx.commit(call.uow, [event])
+        self._ctx.send(queued)
         return ticket
 
     def archive(self, ticket_id: str) -> Ticket:
@@ -134,8 +134,8 @@ class CabinetTickets:
         with self._gate.open("support.write") as call:
             ticket = _ticket(call, ticket_id)
             event = ticket.archive(call.now)
-            call.uow.commit()
-        self._ctx.send_ticket_events((event,))
+            queued = self._ctx.commit(call.uow, [event])
+        self._ctx.send(queued)
         return ticket
 
     def mark_read(self, ticket_id: str) -> Ticket:

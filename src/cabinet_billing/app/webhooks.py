@@ -170,8 +170,8 @@ class Webhooks:
                 if payment.status is PaymentStatus.CREDITED and parsed.method_token:
                     remember_method(uow, payment, parsed, now)
             uow.keys.record(key, fingerprint)
-            uow.commit()
-        ctx.notify(events)
+            queued = ctx.commit(uow, events)
+        ctx.send(queued)
         return CallbackHandled(
             payment_id=payment.id,
             outcome=result.outcome,

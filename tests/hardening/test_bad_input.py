@@ -1208,6 +1208,38 @@ CASES: list[Bad] = [
         "periods=0",
         "from 1 to 120",
     ),
+    bad(
+        "cabinet.services",
+        "history of an unknown service",
+        lambda w: w.owner.services.history("svc-404"),
+        E.NotFoundError,
+        "'svc-404'",
+        "no service",
+    ),
+    bad(
+        "cabinet.services",
+        "history cursor that is no record of it",
+        lambda w: w.owner.services.history(w.service_id, after="99"),
+        E.ValidationError,
+        "after='99'",
+        "next_after of a previous page",
+    ),
+    bad(
+        "cabinet.payments",
+        "charge attempts of an unknown status",
+        lambda w: w.owner.payments.attempts(status="tried"),
+        E.ValidationError,
+        "status='tried'",
+        "expected one of pending, succeeded, failed",
+    ),
+    bad(
+        "cabinet.payments",
+        "charge attempts of an unknown purpose",
+        lambda w: w.owner.payments.attempts(purpose="gift"),
+        E.ValidationError,
+        "purpose='gift'",
+        "expected one of renewal, card_autopay, autopay, check",
+    ),
     # ------------------------------------------------------------------ cabinet.tickets, users, profile, security
     bad(
         "cabinet.tickets",

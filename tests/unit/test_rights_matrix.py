@@ -411,6 +411,8 @@ USE_CASES: list[Row] = [
     ),
     Row("payments", "list", "invoices.view", lambda c, w: c.payments.list()),
     Row("payments", "methods", "invoices.view", lambda c, w: c.payments.methods()),
+    Row("payments", "card_autopay", "invoices.view", lambda c, w: c.payments.card_autopay()),
+    Row("payments", "attempts", "invoices.view", lambda c, w: c.payments.attempts(limit=1)),
     Row(
         "payments",
         "rename_method",
@@ -523,6 +525,7 @@ USE_CASES: list[Row] = [
     Row("services", "view", "services.view", lambda c, w: c.services.view(w.service_id)),
     Row("services", "list", "services.view", lambda c, w: c.services.list(limit=1)),
     Row("services", "limits", "services.view", lambda c, w: c.services.limits(w.service_id)),
+    Row("services", "history", "services.view", lambda c, w: c.services.history(w.service_id)),
     Row(
         "services",
         "upcoming",

@@ -9,6 +9,8 @@ renewals it paid.
 
 from __future__ import annotations
 
+from datetime import date
+
 import attrs
 import moneyed
 
@@ -17,8 +19,11 @@ from cabinet_billing.app.context import Context, require_open
 from cabinet_billing.app.gate import Gate
 from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, choice, paginate
 from cabinet_billing.app.results import BindingResult, CheckoutStarted
+from cabinet_billing.app.services import _card_autopay_stopped
 from cabinet_billing.app.webhooks import remember_key
-from cabinet_billing.domain.autopay import CardAutopay, CardAutopayStatus
+from cabinet_billing.domain.attempts import AttemptPurpose, AttemptStatus, ChargeAttempt
+from cabinet_billing.domain.autopay import CardAutopay, CardAutopayStatus, PayWay
+from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.events import BillingEvent
 from cabinet_billing.domain.invoice import InvoiceKind, InvoiceLine
 from cabinet_billing.domain.money import Money
@@ -30,10 +35,20 @@ from cabinet_billing.domain.saved_method import (
     SavedPaymentMethod,
     binding_plan,
 )
+from cabinet_billing.domain.service import ServiceStatus
+from cabinet_billing.domain.subscription import RenewalSource
 from cabinet_billing.domain.text import LineText
 from cabinet_billing.errors import ConflictError, ValidationError
+from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.rules.renewal import decide_renewal, renewal_key
 
-__all__ = ["CabinetPayments", "SavedMethodPayment", "SavedMethodView"]
+__all__ = [
+    "CabinetPayments",
+    "CardAutopayView",
+    "ChargeAttemptView",
+    "SavedMethodPayment",
+    "SavedMethodView",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -51,6 +66,76 @@ class SavedMethodView:
     renews: tuple[str, ...]
     card_autopay: bool
     autopay: bool
+
+
+@attrs.frozen(kw_only=True)
+class CardAutopayView:
+    """Where the account's card autopay on invoice day stands (SPEC R7, Horoshop).
+
+    Attributes:
+        offered: whether the provider's settings charge invoices to the card on the day
+            they are issued (``card_autopay_on_invoice_day``).
+        status: awaiting the first card payment, active, or stopped.
+        method: the saved card charged while it is active (``None`` otherwise).
+        since: the day of the first card payment, while it is active.
+        pay_ways: the ways an invoice of the account can be paid now.
+        services: while it is active, the services whose invoices it charges: every
+            service of the account that is not deleted (the run charges the card for
+            every invoice issued, whether the run or the customer issued it).
+    """
+
+    offered: bool
+    status: CardAutopayStatus
+    method: SavedPaymentMethod | None
+    since: date | None
+    pay_ways: tuple[PayWay, ...]
+    services: tuple[str, ...]
+
+    @property
+    def active(self) -> bool:
+        """Whether invoices are charged to the card now."""
+        return self.offered and self.status is CardAutopayStatus.ACTIVE
+
+
+@attrs.frozen(kw_only=True)
+class ChargeAttemptView:
+    """An automatic charge the billing run made or is making (SPEC R4, R6, R7).
+
+    What a cabinet shows as "we tried to charge your card on ... and will try again on
+    ...". The account keeps the latest attempt of each thing paid while it can still
+    matter (the renewal of the current period, an invoice not yet past, today's top-up
+    and card check); older ones are forgotten.
+
+    Attributes:
+        key: the provider's idempotency key, ``<series>#<n>``; the page cursor.
+        number: the attempt's number in its series (1 for the first try).
+        purpose: a renewal, card autopay of an invoice, an automatic top-up, or a check
+            that a card works again.
+        status: pending (no answer from the provider yet), succeeded or failed.
+        reason: why it failed (empty otherwise).
+        started_on: the billing day it was made.
+        amount: what the card was (or is being) charged, the method's fee included.
+        method_id: the saved method charged.
+        service_id: the service renewed, or whose renewal asked for the check.
+        invoice_id: the invoice it pays.
+        paid_until: for a renewal, the end of the period it pays.
+        next_attempt_on: the day the billing run tries again after a failure (``None``:
+            it will not try again unless something changes; a pending attempt is asked
+            about again by the next run).
+    """
+
+    key: str
+    number: int
+    purpose: AttemptPurpose
+    status: AttemptStatus
+    reason: str
+    started_on: date
+    amount: Money
+    method_id: str
+    service_id: str | None
+    invoice_id: str | None
+    paid_until: date | None
+    next_attempt_on: date | None
 
 
 @attrs.frozen(kw_only=True)
@@ -454,6 +539,141 @@ class CabinetPayments:
                     call.uow.services.get(sub.service_id).set_auto_renew(False)
             call.uow.commit()
 
+    def card_autopay(self) -> CardAutopayView:
+        """Where card autopay on invoice day stands: on or off, the card, the ways to pay.
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.view``.
+        """
+        offered = self._ctx.settings.card_autopay_on_invoice_day
+        with self._gate.open("invoices.view") as call:
+            uow = call.uow
+            profile = uow.profiles.get(call.account.id)
+            autopay = profile.card_autopay or CardAutopay(call.account.id)
+            method = None
+            if autopay.method_id is not None:
+                method = next((m for m in profile.methods if m.id == autopay.method_id), None)
+            active = offered and autopay.status is CardAutopayStatus.ACTIVE
+            services = tuple(
+                s.id
+                for s in uow.services.for_account(call.account.id)
+                if active and s.status is not ServiceStatus.DELETED
+            )
+        return CardAutopayView(
+            offered=offered,
+            status=autopay.status,
+            method=method,
+            since=autopay.since,
+            pay_ways=autopay.pay_ways,
+            services=services,
+        )
+
+    def attempts(
+        self,
+        *,
+        status: AttemptStatus | str | None = None,
+        purpose: AttemptPurpose | str | None = None,
+        service_id: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        after: str | None = None,
+    ) -> Page[ChargeAttemptView]:
+        """A page of the automatic charges of the account's saved methods, newest first.
+
+        Args:
+            status: only attempts in this status (``"pending"``, ``"succeeded"``,
+                ``"failed"``).
+            purpose: only renewals, card autopay, automatic top-ups or card checks.
+            service_id: only the attempts for this service's renewal.
+            limit: the page size (1 to 500).
+            after: the ``next_after`` of the previous page (an attempt's key).
+
+        Raises:
+            AccessDeniedError: without the right ``invoices.view``.
+            ValidationError: for an unknown status or purpose, a limit out of range or a
+                cursor that is not an attempt of this list.
+        """
+        wanted = choice(AttemptStatus, status, "status")
+        kind = choice(AttemptPurpose, purpose, "purpose")
+        service_id = checks.optional_identifier("service_id", service_id)
+        with self._gate.open("invoices.view") as call:
+            profile = call.uow.profiles.get(call.account.id)
+            ordered = sorted(
+                enumerate(profile.attempts), key=lambda pair: (pair[1].started_on, pair[0])
+            )
+            views = [self._attempt_view(call.uow, profile, a, call.today) for _, a in ordered]
+
+        def matches(view: ChargeAttemptView) -> bool:
+            return (
+                (wanted is None or view.status is wanted)
+                and (kind is None or view.purpose is kind)
+                and (service_id is None or view.service_id == service_id)
+            )
+
+        return paginate(views, _attempt_key, matches=matches, limit=limit, after=after)
+
+    def _attempt_view(
+        self, uow: UnitOfWork, profile: BillingProfile, attempt: ChargeAttempt, today: date
+    ) -> ChargeAttemptView:
+        paid_until = None
+        if attempt.purpose is AttemptPurpose.RENEWAL and attempt.invoice_id is not None:
+            invoice = uow.invoices.get(attempt.invoice_id)
+            paid_until = next(
+                (
+                    ln.paid_until
+                    for ln in invoice.lines
+                    if ln.service_id == attempt.service_id and ln.paid_until is not None
+                ),
+                None,
+            )
+        return ChargeAttemptView(
+            key=attempt.key,
+            number=attempt.number,
+            purpose=attempt.purpose,
+            status=attempt.status,
+            reason=attempt.reason,
+            started_on=attempt.started_on,
+            amount=attempt.quote.total,
+            method_id=attempt.method_id,
+            service_id=attempt.service_id,
+            invoice_id=attempt.invoice_id,
+            paid_until=paid_until,
+            next_attempt_on=self._next_attempt(profile, attempt, today),
+        )
+
+    def _next_attempt(
+        self, profile: BillingProfile, attempt: ChargeAttempt, today: date
+    ) -> date | None:
+        """When the renewal a failed attempt (or check) belongs to is tried again."""
+        if attempt.status is not AttemptStatus.FAILED or attempt.purpose not in {
+            AttemptPurpose.RENEWAL,
+            AttemptPurpose.CHECK,
+        }:
+            return None
+        sub = profile.subscription(attempt.service_id or "")
+        if (
+            sub is None
+            or sub.source is not RenewalSource.SAVED_METHOD
+            or sub.method_id is None
+            or (
+                attempt.purpose is AttemptPurpose.RENEWAL
+                and renewal_key(sub.service_id, sub.paid_until) != attempt.series
+            )
+        ):
+            return None
+        method = next((m for m in profile.methods if m.id == sub.method_id), None)
+        if method is None or _card_autopay_stopped(self._ctx, profile, method):
+            return None  # gone, or a card that bank transfer replaced (SPEC R7)
+        # The run's billing day: a run for a later day than the clock's moves it on.
+        day = max(today, profile.last_run or today)
+        decision = decide_renewal(
+            sub, day, self._ctx.settings.renewal, method=method, done=profile.keys
+        )
+        return decision.next_attempt_on
+
 
 def _payment_id(payment: Payment) -> str:
     return payment.id
+
+
+def _attempt_key(view: ChargeAttemptView) -> str:
+    return view.key

@@ -21,6 +21,7 @@ from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Call, Gate
 from cabinet_billing.app.limits import LimitCount, limit_counts
 from cabinet_billing.app.orders import cancel_order_services
+from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, paginate
 from cabinet_billing.app.upcoming import Upcoming, upcoming_invoices
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.checks import check_text
@@ -42,6 +43,7 @@ from cabinet_billing.domain.service import (
     BillingMode,
     Service,
     ServiceAction,
+    ServiceChange,
     ServiceOperation,
     ServiceStatus,
     ServiceStep,
@@ -458,6 +460,48 @@ class CabinetServices:
             services=views,
             total=len(rows),
             next_after=views[-1].id if more and views else None,
+        )
+
+    def history(
+        self,
+        service_id: str,
+        *,
+        newest_first: bool = True,
+        limit: int = DEFAULT_LIMIT,
+        after: str | None = None,
+    ) -> Page[ServiceChange]:
+        """A page of a service's history: every change of its state, with who and why (C5).
+
+        Each record says what was done (ordered, paid, renewed, stopped, expired,
+        deleted ...), the state before and after, who did it (the client, the staff, the
+        billing itself), when, and the reason given (say, the invoice whose deletion
+        cancelled the order). The history is never edited, so a cursor keeps its place.
+
+        Args:
+            service_id: the service.
+            newest_first: newest first (else in the order it happened).
+            limit: the page size (1 to 500).
+            after: the ``next_after`` of the previous page.
+
+        Raises:
+            AccessDeniedError: without the right ``services.view``.
+            NotFoundError: for a service of another account.
+            ValidationError: for a limit out of range or a cursor that is not a record of
+                this history.
+        """
+        with self._gate.open("services.view") as call:
+            records = _service(call, service_id).history
+        page = paginate(
+            [str(n) for n in range(1, len(records) + 1)],
+            str,
+            limit=limit,
+            after=after,
+            newest_first=newest_first,
+        )
+        return Page(
+            items=tuple(records[int(n) - 1] for n in page.items),
+            next_after=page.next_after,
+            total=page.total,
         )
 
     def limits(self, service_id: str) -> tuple[LimitCount, ...]:

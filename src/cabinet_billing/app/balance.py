@@ -18,15 +18,16 @@ import moneyed
 from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Gate
-from cabinet_billing.app.paging import DEFAULT_LIMIT, paginate
+from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, check_limit, paginate
 from cabinet_billing.app.results import ExpenseList, LedgerStatement
 from cabinet_billing.domain.autopay import AutopayPolicy
 from cabinet_billing.domain.billing_profile import AutopaySettings
 from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.fx import Equivalents, convert, equivalents
-from cabinet_billing.domain.ledger import LedgerEntry
+from cabinet_billing.domain.ledger import Ledger, LedgerEntry
 from cabinet_billing.domain.money import Money, sum_money
 from cabinet_billing.domain.payment_method import LimitBasis
+from cabinet_billing.domain.periods import day_start
 from cabinet_billing.errors import CurrencyMismatchError, InsufficientFundsError, ValidationError
 from cabinet_billing.rules.autopay import ScheduledCharge, forecast, recommended_cap
 
@@ -138,28 +139,35 @@ class CabinetBalance:
         if first is None or last is None or last <= first:
             raise ValidationError("end", end, f"must be a day after start={start}")
         with self._gate.open("invoices.view") as call:
+            size = check_limit(limit)
             code = (currency or call.account.profile.currency).upper()
             tz = call.now.tzinfo or UTC
-            entries = call.uow.ledgers.get(call.account.id).entries(code)
-
-        def day_of(entry: LedgerEntry) -> date:
-            return entry.at.astimezone(tz).date()
-
-        before = [e for e in entries if day_of(e) < first]
-        during = [e for e in entries if first <= day_of(e) < last]
-        opening = sum_money((e.amount for e in before), code)
-        money_in = sum_money((e.amount for e in during if e.amount.amount > 0), code)
-        money_out = sum_money((-e.amount for e in during if e.amount.amount < 0), code)
+            since, until = day_start(first, tz), day_start(last, tz)
+            ledger = call.uow.ledgers.get(call.account.id)
+            cursor = _entry_cursor(ledger, after, code, since, until)
+            opening = ledger.sums(code, until=since).net
+            during = ledger.sums(code, since=since, until=until)
+            found = ledger.page(
+                code,
+                since=since,
+                until=until,
+                after=cursor,
+                limit=size + 1,
+                newest_first=newest_first,
+            )
+        shown = found[:size]
         return LedgerStatement(
             currency=code,
             start=first,
             end=last,
             opening=opening,
-            credits=money_in,
-            debits=money_out,
-            closing=opening + money_in - money_out,
-            entries=paginate(
-                during, _entry_id, limit=limit, after=after, newest_first=newest_first
+            credits=during.credits,
+            debits=during.debits,
+            closing=opening + during.credits - during.debits,
+            entries=Page(
+                items=shown,
+                next_after=str(shown[-1].seq) if len(found) > size else None,
+                total=during.count,
             ),
         )
 
@@ -312,9 +320,23 @@ def _day(field: str, value: object) -> date | None:
     return value
 
 
+def _entry_cursor(
+    ledger: Ledger, after: object, currency: str, since: datetime, until: datetime
+) -> int | None:
+    """The ``seq`` a statement's cursor names, once it is an entry of the statement."""
+    if after is None:
+        return None
+    if not isinstance(after, str):
+        raise ValidationError(
+            "after", after, "expected the next_after of a previous page (text), or None"
+        )
+    seq = int(after) if after.isascii() and after.isdigit() else 0
+    if 1 <= seq <= len(ledger):
+        entry = ledger.entry(seq)
+        if entry.amount.code == currency and since <= entry.at < until:
+            return seq
+    raise ValidationError("after", after, "expected the next_after of a previous page of this list")
+
+
 def _expense_id(expense: Expense) -> str:
     return expense.id
-
-
-def _entry_id(entry: LedgerEntry) -> str:
-    return str(entry.seq)

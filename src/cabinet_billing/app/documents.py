@@ -33,8 +33,10 @@ from cabinet_billing.domain.documents import (
     build_reconciliation,
 )
 from cabinet_billing.domain.invoice import Invoice, InvoiceAction, InvoiceKind, InvoiceStatus
+from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payer import Payer, PayerKind
 from cabinet_billing.domain.payment import PaymentPurpose
+from cabinet_billing.domain.periods import day_start
 from cabinet_billing.errors import (
     InvalidTransitionError,
     NotFoundError,
@@ -271,11 +273,20 @@ class CabinetDocuments:
         self, call: Call, currency: str, start: date, end: date, payer_id: str | None
     ) -> ReconciliationStatement:
         account_id = call.account.id
-        entries = call.uow.ledgers.get(account_id).entries(currency)
+        tz = call.now.tzinfo or UTC
+        ledger = call.uow.ledgers.get(account_id)
+        opening: Money | None = None
         if payer_id is not None:
             call.uow.payers.get(account_id).get(payer_id)  # an unknown payer is refused
             refs = _payer_refs(call, payer_id)
-            entries = tuple(e for e in entries if e.ref in refs)
+            entries = tuple(e for e in ledger.entries(currency) if e.ref in refs)
+        elif end > start:
+            # The period's entries by range; what came before, added up by the store.
+            since, until = day_start(start, tz), day_start(end, tz)
+            opening = ledger.sums(currency, until=since).net
+            entries = ledger.page(currency, since=since, until=until)
+        else:
+            entries = ()
         return build_reconciliation(
             entries,
             account_id=account_id,
@@ -283,7 +294,8 @@ class CabinetDocuments:
             start=start,
             end=end,
             payer_id=payer_id,
-            tz=call.now.tzinfo or UTC,
+            tz=tz,
+            opening=opening,
         )
 
     def _render(

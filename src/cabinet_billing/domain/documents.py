@@ -541,6 +541,7 @@ def build_reconciliation(
     end: date,
     payer_id: str | None = None,
     tz: tzinfo = UTC,
+    opening: Money | None = None,
 ) -> ReconciliationStatement:
     """Build a reconciliation statement from ledger entries for the days [start, end).
 
@@ -557,6 +558,9 @@ def build_reconciliation(
         end: the first day after the period.
         payer_id: the payer the statement is made out to, if any.
         tz: the time zone whose dates the period is in.
+        opening: what the entries before the period add up to, when ``entries`` hold
+            only the period's (a store read them by range and added the others up); the
+            entries before ``start`` that are passed are added to it.
 
     Raises:
         ValidationError: when ``end`` is not after ``start``, or an entry belongs to
@@ -576,7 +580,7 @@ def build_reconciliation(
     if not end > start:
         raise ValidationError("end", end, f"must be after the start {start}")
     code = currency.upper()
-    opening = Decimal(0)
+    before = Decimal(0) if opening is None else opening.amount
     chosen: list[tuple[date, LedgerEntry]] = []
     for entry in entries:
         if entry.account_id != account_id:
@@ -589,7 +593,7 @@ def build_reconciliation(
             continue
         day = entry.at.astimezone(tz).date()
         if day < start:
-            opening += entry.amount.amount
+            before += entry.amount.amount
         elif day < end:
             chosen.append((day, entry))
     chosen.sort(key=lambda pair: (pair[1].at, pair[1].seq))
@@ -610,7 +614,7 @@ def build_reconciliation(
     )
     debits = sum_money((ln.debit for ln in lines), code)
     credit_total = sum_money((ln.credit for ln in lines), code)
-    opening_money = Money(opening, code)
+    opening_money = Money(before, code)
     return ReconciliationStatement(
         account_id=account_id,
         payer_id=payer_id,

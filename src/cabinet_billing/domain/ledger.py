@@ -30,6 +30,7 @@ Money('77.5863', 'RUB')
 
 from __future__ import annotations
 
+import bisect
 import enum
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -41,7 +42,7 @@ import moneyed
 
 from cabinet_billing.domain.checks import aware, check_aware, id_field, shared_copies
 from cabinet_billing.domain.fx import Conversion, MoneyBag
-from cabinet_billing.domain.money import ACCRUAL_PLACES, Money, in_money_context
+from cabinet_billing.domain.money import ACCRUAL_PLACES, Money, in_money_context, sum_money
 from cabinet_billing.errors import (
     ConflictError,
     ConversionTooSmallError,
@@ -50,7 +51,16 @@ from cabinet_billing.errors import (
     ValidationError,
 )
 
-__all__ = ["EntryKind", "Ledger", "LedgerEntry", "LedgerHistory", "ListHistory", "RoundingEntry"]
+__all__ = [
+    "EntryKind",
+    "EntrySums",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerHistory",
+    "ListHistory",
+    "RoundingEntry",
+    "Span",
+]
 
 
 class EntryKind(enum.Enum):
@@ -139,6 +149,69 @@ class RoundingEntry:
     key: str | None = None
 
 
+@attrs.frozen
+class EntrySums:
+    """What the entries of one currency over a span of time add up to.
+
+    Attributes:
+        credits: the sum of the positive amounts.
+        debits: the sum of the negative amounts, as a positive amount.
+        count: how many entries there are (zero amounts included).
+    """
+
+    credits: Money
+    debits: Money
+    count: int
+
+    @property
+    def net(self) -> Money:
+        """What the entries moved the balance by: credits less debits."""
+        return self.credits - self.debits
+
+    def __add__(self, other: EntrySums) -> EntrySums:
+        """The sums of both sets of entries."""
+        return EntrySums(
+            self.credits + other.credits, self.debits + other.debits, self.count + other.count
+        )
+
+    @classmethod
+    def of(cls, entries: Iterable[LedgerEntry], currency: str) -> EntrySums:
+        """The sums of some entries, all of ``currency``."""
+        chosen = list(entries)
+        return cls(
+            sum_money((e.amount for e in chosen if e.amount.amount > 0), currency),
+            sum_money((-e.amount for e in chosen if e.amount.amount < 0), currency),
+            len(chosen),
+        )
+
+
+@attrs.frozen
+class Span:
+    """Which entries of a ledger a range read asks for.
+
+    Attributes:
+        currency: only entries of this currency.
+        since: only entries booked at or after this instant (None: from the first).
+        until: only entries booked before this instant (None: to the last).
+        last: only entries with ``seq`` up to this one (the count the ledger was loaded
+            with: entries another unit of work stored since are not part of it).
+    """
+
+    currency: str
+    since: datetime | None = None
+    until: datetime | None = None
+    last: int | None = None
+
+    def holds(self, entry: LedgerEntry) -> bool:
+        """Whether an entry is in the span."""
+        return (
+            entry.amount.code == self.currency
+            and (self.since is None or entry.at >= self.since)
+            and (self.until is None or entry.at < self.until)
+            and (self.last is None or entry.seq <= self.last)
+        )
+
+
 class LedgerHistory(Protocol):
     """Where a ledger's stored entries live: read by range and by key, never all at once.
 
@@ -146,6 +219,8 @@ class LedgerHistory(Protocol):
     and the count of entries come with the ledger, the entries themselves are read only
     when asked for (a statement, a reconciliation, a history page, a repeated
     idempotency key). A ledger never asks for an entry past the count it was loaded with.
+    Sums over a span of time are the store's to compute (a SQL store adds the amounts
+    up in the database), and a page of a span is read without reading the rest.
     """
 
     def read(self, first: int, last: int, currency: str | None = None) -> Sequence[LedgerEntry]:
@@ -156,24 +231,116 @@ class LedgerHistory(Protocol):
         """The entries booked under an idempotency key, in booking order (empty when unused)."""
         ...
 
+    def sums(self, span: Span) -> EntrySums:
+        """What the entries of a span add up to."""
+        ...
+
+    def page(
+        self, span: Span, *, after: int | None, limit: int | None, newest_first: bool
+    ) -> Sequence[LedgerEntry]:
+        """Up to ``limit`` entries of a span (None: all of them), in booking order or newest first.
+
+        With ``after``, only the entries that come after the entry with that ``seq`` in
+        this order (a later ``seq`` in booking order, an earlier one newest first).
+        """
+        ...
+
+
+class _Column:
+    """The entries of one currency in a list history, with running sums for ranges.
+
+    While the entries' instants never go back (as when each is booked at the time it
+    happens), a range of time is found by bisection and its sums by the difference of
+    two running sums; otherwise the column is scanned.
+    """
+
+    __slots__ = ("ats", "credit_counts", "credits", "debits", "entries", "in_order", "seqs")
+
+    def __init__(self) -> None:
+        self.entries: list[LedgerEntry] = []
+        self.seqs: list[int] = []
+        self.ats: list[datetime] = []
+        self.credits: list[Decimal] = [Decimal(0)]
+        self.debits: list[Decimal] = [Decimal(0)]
+        self.credit_counts: list[int] = [0]
+        self.in_order = True
+
+    def add(self, entry: LedgerEntry) -> None:
+        if self.ats and entry.at < self.ats[-1]:
+            self.in_order = False
+        self.entries.append(entry)
+        self.seqs.append(entry.seq)
+        self.ats.append(entry.at)
+        amount = entry.amount.amount
+        zero = Decimal(0)
+        self.credits.append(self.credits[-1] + max(zero, amount))
+        self.debits.append(self.debits[-1] - min(zero, amount))
+        self.credit_counts.append(self.credit_counts[-1] + (amount > 0))
+
+    def bounds(self, span: Span) -> tuple[int, int]:
+        """The positions ``[lo, hi)`` of the span's entries (the column is in order)."""
+        lo = 0 if span.since is None else bisect.bisect_left(self.ats, span.since)
+        hi = len(self.ats) if span.until is None else bisect.bisect_left(self.ats, span.until)
+        if span.last is not None:
+            hi = min(hi, bisect.bisect_right(self.seqs, span.last))
+        return lo, max(lo, hi)
+
+    def sums(self, span: Span) -> EntrySums:
+        code = span.currency
+        if not self.in_order:
+            return EntrySums.of((e for e in self.entries if span.holds(e)), code)
+        lo, hi = self.bounds(span)
+        gained = self.credit_counts[hi] - self.credit_counts[lo]
+        spent = (hi - lo) - gained
+        return EntrySums(
+            # An empty sum is zero, as sum_money gives it.
+            Money(self.credits[hi] - self.credits[lo], code) if gained else Money.zero(code),
+            Money(self.debits[hi] - self.debits[lo], code) if spent else Money.zero(code),
+            hi - lo,
+        )
+
+    def page(
+        self, span: Span, *, after: int | None, limit: int | None, newest_first: bool
+    ) -> list[LedgerEntry]:
+        if not self.in_order:
+            chosen = [e for e in self.entries if span.holds(e)]
+            if newest_first:
+                chosen = [e for e in reversed(chosen) if after is None or e.seq < after]
+            else:
+                chosen = [e for e in chosen if after is None or e.seq > after]
+            return chosen if limit is None else chosen[:limit]
+        lo, hi = self.bounds(span)
+        if newest_first:
+            if after is not None:
+                hi = min(hi, bisect.bisect_left(self.seqs, after))
+            start = lo if limit is None else max(lo, hi - limit)
+            return self.entries[start:hi][::-1]
+        if after is not None:
+            lo = max(lo, bisect.bisect_right(self.seqs, after))
+        stop = hi if limit is None else min(hi, lo + limit)
+        return self.entries[lo:stop]
+
 
 @shared_copies
 class ListHistory:
     """A history kept in a list: a new ledger's, and the in-memory store's.
 
     It is shared, not copied, by the copies of a ledger (a unit of work's private copy
-    reads the same list); only a store appends to it, once a commit is sure.
+    reads the same list); only a store appends to it, once a commit is sure. Each
+    currency's entries keep running sums, so that a range's sums and pages cost the
+    same however long the history.
 
     >>> history = ListHistory()
     >>> history.read(1, 10)
     ()
     """
 
-    __slots__ = ("_entries", "_keys")
+    __slots__ = ("_columns", "_entries", "_keys")
 
     def __init__(self) -> None:
         self._entries: list[LedgerEntry] = []
         self._keys: dict[str, list[LedgerEntry]] = {}
+        self._columns: dict[str, _Column] = {}
 
     def read(self, first: int, last: int, currency: str | None = None) -> tuple[LedgerEntry, ...]:
         """The entries with ``first <= seq <= last``, optionally of one currency."""
@@ -186,6 +353,22 @@ class ListHistory:
         """The entries booked under a key."""
         return tuple(self._keys.get(key, ()))
 
+    def sums(self, span: Span) -> EntrySums:
+        """What the entries of a span add up to."""
+        column = self._columns.get(span.currency)
+        if column is None:
+            return EntrySums.of((), span.currency)
+        return column.sums(span)
+
+    def page(
+        self, span: Span, *, after: int | None, limit: int | None, newest_first: bool
+    ) -> tuple[LedgerEntry, ...]:
+        """Up to ``limit`` entries of a span, after the entry ``after`` in the order asked."""
+        column = self._columns.get(span.currency)
+        if column is None:
+            return ()
+        return tuple(column.page(span, after=after, limit=limit, newest_first=newest_first))
+
     def append(self, entries: Iterable[LedgerEntry]) -> None:
         """Add entries after the last one (a store, once it committed them)."""
         for entry in entries:
@@ -197,6 +380,10 @@ class ListHistory:
             self._entries.append(entry)
             if entry.key is not None:
                 self._keys.setdefault(entry.key, []).append(entry)
+            column = self._columns.get(entry.amount.code)
+            if column is None:
+                column = self._columns[entry.amount.code] = _Column()
+            column.add(entry)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -358,6 +545,81 @@ class Ledger:
 
     def __iter__(self) -> Iterator[LedgerEntry]:
         return iter(self.entries())
+
+    def sums(
+        self, currency: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> EntrySums:
+        """What the entries of a currency booked in ``[since, until)`` add up to.
+
+        The store adds up the stored entries; the entries are not read.
+
+        >>> from datetime import datetime, timezone
+        >>> ledger = Ledger("acc-1")
+        >>> _ = ledger.top_up(Money("100.00", "RUB"), datetime(2024, 3, 1, tzinfo=timezone.utc))
+        >>> _ = ledger.charge(Money("30.00", "RUB"), datetime(2024, 3, 2, tzinfo=timezone.utc))
+        >>> sums = ledger.sums("RUB", since=datetime(2024, 3, 2, tzinfo=timezone.utc))
+        >>> sums.credits, sums.debits, sums.count
+        (Money('0', 'RUB'), Money('30.00', 'RUB'), 1)
+        """
+        span = self._span(currency, since, until)
+        fresh = EntrySums.of((e for e in self._new if span.holds(e)), span.currency)
+        if not self._stored:
+            return fresh
+        return self._history.sums(attrs.evolve(span, last=self._stored)) + fresh
+
+    def page(
+        self,
+        currency: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> tuple[LedgerEntry, ...]:
+        """The entries of a currency booked in ``[since, until)``, a page at a time.
+
+        Args:
+            currency: only this currency.
+            since: only entries booked at or after this instant.
+            until: only entries booked before this instant.
+            after: only the entries after the one with this ``seq`` in the order asked.
+            limit: at most this many (None: every one).
+            newest_first: the latest entry first (else in booking order).
+
+        Only the page's entries are read from the store.
+        """
+        span = self._span(currency, since, until)
+        fresh = [e for e in self._new if span.holds(e)]
+        want = limit
+        cursor = after
+        if newest_first:
+            # The entries booked here come first, then the stored ones before them.
+            fresh = [e for e in reversed(fresh) if after is None or e.seq < after]
+            want = None if limit is None else limit - len(fresh)
+            cursor = None if after is None or after > self._stored else after
+        else:
+            fresh = [e for e in fresh if after is None or e.seq > after]
+            if after is not None and after >= self._stored:
+                want = 0
+        stored: Sequence[LedgerEntry] = ()
+        if self._stored and (want is None or want > 0):
+            stored = self._history.page(
+                attrs.evolve(span, last=self._stored),
+                after=cursor,
+                limit=want,
+                newest_first=newest_first,
+            )
+        found = (*fresh, *stored) if newest_first else (*stored, *fresh)
+        return found if limit is None else found[:limit]
+
+    @staticmethod
+    def _span(currency: str, since: datetime | None, until: datetime | None) -> Span:
+        if since is not None:
+            check_aware("since", since)
+        if until is not None:
+            check_aware("until", until)
+        return Span(currency.upper(), since, until)
 
     def by_key(self, key: str) -> tuple[LedgerEntry, ...]:
         """The entries booked under an idempotency key (empty when unused)."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Final
 
 import attrs
@@ -42,6 +42,7 @@ __all__ = [
     "Period",
     "PeriodUnit",
     "cycle_anchor",
+    "day_start",
     "days_in_month",
     "days_left",
     "period_end",
@@ -487,3 +488,17 @@ class BillingCycle:
         if self.is_boundary(paid_until):
             return self.boundary(self.index_of(paid_until) + n)
         return period_end(paid_until, self.period, n)
+
+
+def day_start(day: date, tz: tzinfo) -> datetime:
+    """The first instant of a day in a time zone.
+
+    An instant falls on or after ``day`` in ``tz`` exactly when it is not before this
+    one, so the days ``[start, end)`` of a statement are the instants
+    ``[day_start(start), day_start(end))``: a store can read them by range.
+
+    >>> from datetime import timezone, timedelta
+    >>> day_start(date(2024, 3, 1), timezone(timedelta(hours=3))).isoformat()
+    '2024-03-01T00:00:00+03:00'
+    """
+    return datetime.combine(day, time(), tzinfo=tz)

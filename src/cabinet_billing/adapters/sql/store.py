@@ -15,9 +15,11 @@ aggregate. Aggregates that were only read are not written.
 Ledgers and expense books grow every day, so their children are rows of their own
 (``ledger_entries``, ``expenses``) and the aggregate's row keeps the rest. A ledger is
 loaded with its row, its running balances and the number of its entries — never its
-entries: those are read by range of ``seq`` or by idempotency key when the use case asks
-(:class:`~cabinet_billing.domain.ledger.LedgerHistory`), so loading a ledger and
-reading its balance cost the same after 10,000 entries as after 10. A commit first
+entries: those are read by range of ``seq``, by range of time a page at a time, or by
+idempotency key when the use case asks, and the sums of a range of time are taken by the
+database (:class:`~cabinet_billing.domain.ledger.LedgerHistory`,
+:mod:`cabinet_billing.adapters.sql.queries`), so loading a ledger and reading its
+balance cost the same after 10,000 entries as after 10. A commit first
 writes the aggregate's row with the version check (whenever the row or a child
 changed), then inserts only the entries booked since loading, and inserts or updates
 only the expenses that are new or whose text changed. A commit writes as much as the
@@ -78,6 +80,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal_column,
     select,
     text,
     update,
@@ -92,6 +95,7 @@ from cabinet_billing.adapters.sql.codec import JsonValue, decode
 from cabinet_billing.adapters.sql.errors import SchemaOutOfDateError, StoredDataError
 from cabinet_billing.adapters.sql.mapping import Form, Image, Shape, is_unchanged
 from cabinet_billing.adapters.sql.outbox import SqlOutbox
+from cabinet_billing.adapters.sql.queries import exact_sum, money_of
 from cabinet_billing.adapters.sql.revision import HEAD
 from cabinet_billing.adapters.sql.schema import DEFAULT_PREFIX, Tables, tables
 from cabinet_billing.adapters.sql.transient import transient
@@ -102,7 +106,7 @@ from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import ExpenseBook
 from cabinet_billing.domain.invoice import Invoice, invoice_order
-from cabinet_billing.domain.ledger import Ledger, LedgerEntry
+from cabinet_billing.domain.ledger import EntrySums, Ledger, LedgerEntry, Span
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
@@ -596,6 +600,42 @@ class _SqlHistory:
             .order_by(table.c.seq)
         )
         return self._entries(query)
+
+    def sums(self, span: Span) -> EntrySums:
+        table = self._table
+        amount, dialect = table.c.amount, self._session.dialect
+        query = select(
+            exact_sum(amount, dialect, amount > literal_column("0")),
+            exact_sum(amount, dialect, amount < literal_column("0")),
+            func.count(),
+        ).where(*self._span(span))
+        (row,) = self._session.read(query)
+        gained, spent, count = row.values()
+        code = span.currency
+        return EntrySums(
+            money_of(gained, dialect, code), -money_of(spent, dialect, code), int(str(count))
+        )
+
+    def page(
+        self, span: Span, *, after: int | None, limit: int | None, newest_first: bool
+    ) -> list[LedgerEntry]:
+        table = self._table
+        where = self._span(span)
+        if after is not None:
+            where.append(table.c.seq < after if newest_first else table.c.seq > after)
+        order = table.c.seq.desc() if newest_first else table.c.seq
+        return self._entries(select(table).where(*where).order_by(order).limit(limit))
+
+    def _span(self, span: Span) -> list[Any]:
+        table = self._table
+        where = [table.c.account_id == self._account_id, table.c.currency == span.currency]
+        if span.since is not None:
+            where.append(table.c.at >= span.since)
+        if span.until is not None:
+            where.append(table.c.at < span.until)
+        if span.last is not None:
+            where.append(table.c.seq <= span.last)
+        return where
 
     def count(self) -> int:
         table = self._table

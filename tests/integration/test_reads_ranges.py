@@ -1,0 +1,216 @@
+"""Statements and lists read a page and the period's sums from the store, not the whole history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import attrs
+import pytest
+
+from cabinet_billing import Account, BillingSettings, Money, PostalAddress
+from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
+from cabinet_billing.adapters.sandbox import SandboxGateway
+from cabinet_billing.app.billing import Billing
+from cabinet_billing.app.context import Ports
+from cabinet_billing.app.paging import paginate
+from cabinet_billing.domain.documents import build_reconciliation
+from cabinet_billing.domain.ledger import Ledger, LedgerEntry
+from cabinet_billing.domain.money import sum_money
+from cabinet_billing.ports.repositories import UnitOfWork
+
+pytestmark = pytest.mark.spec("L1")
+
+NOW = datetime(2024, 6, 1, 9, tzinfo=UTC)
+FIRST = datetime(2024, 3, 1, 0, 30, tzinfo=UTC)
+
+
+@attrs.frozen
+class Wired:
+    billing: Billing
+    uow: Callable[[], UnitOfWork]
+    clock: FixedClock
+    kind: str
+
+    def book(self, count: int, *, every: timedelta = timedelta(hours=5)) -> None:
+        """``count`` ledger entries from March 1st on, charges and top-ups, some in EUR."""
+        with self.uow() as uow:
+            ledger = uow.ledgers.get("acc-1")
+            for i in range(count):
+                at = FIRST + every * i
+                code = "EUR" if i % 5 == 4 else "RUB"
+                if i % 3 == 2:
+                    ledger.charge(Money(f"{i % 40}.1234", code), at, ref=f"e{i}")
+                else:
+                    ledger.top_up(Money(f"{i % 70 + 1}.50", code), at, ref=f"p{i}")
+            uow.commit()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def s(request: pytest.FixtureRequest) -> Wired:
+    if request.param == "memory":
+        store = MemoryStore()
+        unit_of_work: Callable[[], UnitOfWork] = lambda: MemoryUnitOfWork(store)  # noqa: E731
+    else:
+        from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork  # noqa: PLC0415 - extra
+
+        fixture = "billing_sqlite_store" if request.param == "sqlite" else "billing_pg_store"
+        sql: SqlStore = request.getfixturevalue(fixture)
+        unit_of_work = lambda: SqlUnitOfWork(sql)  # noqa: E731
+    clock = FixedClock(NOW, tz="Europe/Moscow")
+    billing = Billing(
+        Ports(
+            unit_of_work=unit_of_work,
+            clock=clock,
+            gateway=SandboxGateway(b"ranges: a sandbox signing key of 32+ bytes"),
+            notifier=InMemoryNotifier(),
+        ),
+        BillingSettings(),
+    )
+    account = Account.open("acc-1", "u1", email="u1@example.com", currency="RUB")
+    account.change_name("Fairy", "Jill")
+    account.change_postal_address(PostalAddress("Moscow", "100000", "Lenina 1"))
+    billing.open_account(account, owner_id="u1", owner_name="Jill")
+    return Wired(billing, unit_of_work, clock, request.param)
+
+
+def _entry_id(entry: LedgerEntry) -> str:
+    return str(entry.seq)
+
+
+def _old_statement(
+    s: Wired, start: date, end: date, *, limit: int, after: str | None, newest_first: bool
+) -> tuple[Money, Money, Money, tuple[LedgerEntry, ...], str | None, int]:
+    """The statement as it was worked out from every entry of the ledger."""
+    tz = s.clock.now().tzinfo or UTC
+    with s.uow() as uow:
+        entries = uow.ledgers.get("acc-1").entries("RUB")
+    before = [e for e in entries if e.at.astimezone(tz).date() < start]
+    during = [e for e in entries if start <= e.at.astimezone(tz).date() < end]
+    page = paginate(during, _entry_id, limit=limit, after=after, newest_first=newest_first)
+    return (
+        sum_money((e.amount for e in before), "RUB"),
+        sum_money((e.amount for e in during if e.amount.amount > 0), "RUB"),
+        sum_money((-e.amount for e in during if e.amount.amount < 0), "RUB"),
+        page.items,
+        page.next_after,
+        page.total,
+    )
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_a_statement_pages_as_it_did_when_it_read_every_entry(s: Wired, newest_first: bool) -> None:
+    s.book(700, every=timedelta(hours=1))  # March 1st to 30th
+    balance = s.billing.cabinet("acc-1", "u1").balance
+    start, end = date(2024, 3, 3), date(2024, 3, 25)
+    after: str | None = None
+    pages = 0
+    while True:
+        statement = balance.statement(start, end, limit=50, after=after, newest_first=newest_first)
+        opening, gained, spent, items, next_after, total = _old_statement(
+            s, start, end, limit=50, after=after, newest_first=newest_first
+        )
+        assert (statement.opening, statement.credits, statement.debits) == (
+            opening,
+            gained,
+            spent,
+        )
+        assert str(statement.opening) == str(opening)
+        assert statement.closing == opening + gained - spent
+        assert statement.entries.items == items
+        assert (statement.entries.next_after, statement.entries.total) == (next_after, total)
+        pages += 1
+        if next_after is None:
+            break
+        after = next_after
+    assert pages > 3
+
+
+def test_a_statement_of_a_period_before_the_first_entry_or_after_the_last(s: Wired) -> None:
+    s.book(20)
+    balance = s.billing.cabinet("acc-1", "u1").balance
+    early = balance.statement(date(2024, 1, 1), date(2024, 2, 1))
+    assert (early.opening, early.closing, early.entries.total) == (
+        Money.zero("RUB"),
+        Money.zero("RUB"),
+        0,
+    )
+    late = balance.statement(date(2024, 5, 1), date(2024, 5, 2))
+    assert late.opening == late.closing == balance.get("RUB")
+    assert late.entries.items == ()
+
+
+@pytest.fixture
+def decoded(s: Wired, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+    """The ledger entries the SQL store decodes from rows (the memory store decodes none)."""
+    if s.kind == "memory":
+        yield []
+        return
+    from cabinet_billing.adapters.sql import store  # noqa: PLC0415 - extra
+
+    seen: list[object] = []
+    decode = store.decode  # type: ignore[attr-defined]
+
+    def counting(data: object, kind: type) -> object:
+        if kind is LedgerEntry:
+            seen.append(data)
+        return decode(data, kind)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "decode", counting)
+    yield seen
+
+
+def test_a_statement_reads_a_page_of_a_long_ledger_not_its_history(
+    s: Wired, decoded: list[object]
+) -> None:
+    s.book(10_000, every=timedelta(minutes=20))  # March 1st to mid-July
+    balance = s.billing.cabinet("acc-1", "u1").balance
+    decoded.clear()
+    first = balance.statement(date(2024, 4, 1), date(2024, 5, 1), limit=50)
+    assert (len(first.entries), first.entries.total) == (50, 1728)
+    if s.kind != "memory":
+        assert len(decoded) <= 51  # the page and the entry that tells whether one follows
+    decoded.clear()
+    second = balance.statement(
+        date(2024, 4, 1), date(2024, 5, 1), limit=50, after=first.entries.next_after
+    )
+    assert second.entries.items[0].seq > first.entries.items[-1].seq
+    if s.kind != "memory":
+        assert len(decoded) <= 52  # and the cursor's entry
+    with s.uow() as uow:
+        ledger: Ledger = uow.ledgers.get("acc-1")
+        assert ledger.verify()
+
+
+@pytest.mark.spec("L8")
+def test_a_reconciliation_reads_its_period_and_adds_up_the_rest_in_the_store(
+    s: Wired, decoded: list[object]
+) -> None:
+    s.book(3_000, every=timedelta(hours=1))  # March 1st to about July 3rd
+    documents = s.billing.cabinet("acc-1", "u1").documents
+    decoded.clear()
+    april = documents.reconciliation("RUB", date(2024, 4, 1), date(2024, 5, 1))
+    if s.kind != "memory":
+        assert len(decoded) == 30 * 24 * 4 // 5  # April's entries in roubles, no others
+    tz = s.clock.now().tzinfo or UTC
+    with s.uow() as uow:
+        entries = uow.ledgers.get("acc-1").entries()
+    assert april == build_reconciliation(
+        entries,
+        account_id="acc-1",
+        currency="RUB",
+        start=date(2024, 4, 1),
+        end=date(2024, 5, 1),
+        tz=tz,
+    )
+    assert str(april.opening) == str(
+        sum_money(
+            (
+                e.amount
+                for e in entries
+                if e.amount.code == "RUB" and e.at.astimezone(tz).date() < date(2024, 4, 1)
+            ),
+            "RUB",
+        )
+    )

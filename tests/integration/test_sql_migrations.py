@@ -230,6 +230,7 @@ def test_the_head_is_the_last_revision() -> None:
         "0006",
         "0007",
         "0008",
+        "0009",
     ]
     assert history()[-1][0] == HEAD
 

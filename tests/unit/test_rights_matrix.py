@@ -634,6 +634,17 @@ USE_CASES: list[Row] = [
         "settings.manage",
         lambda c, w: c.notifications.set_low_balance_threshold(rub("50.00")),
     ),
+    Row("notifications", "inbox", ANY_USER, lambda c, w: c.notifications.inbox(unread=True)),
+    Row("notifications", "unread_count", ANY_USER, lambda c, w: c.notifications.unread_count()),
+    Row(
+        "notifications",
+        "mark_read",
+        ANY_USER,
+        lambda c, w: c.notifications.mark_read(
+            [e.id for e in w.owner.notifications.inbox(limit=1)]
+        ),
+    ),
+    Row("notifications", "mark_all_read", ANY_USER, lambda c, w: c.notifications.mark_all_read()),
     # users
     Row("users", "list", "users.manage", lambda c, w: c.users.list()),
     Row(

@@ -198,6 +198,7 @@ class Context:
             settings.notification_delivery,
             ports.clock,
             address=payer_address,
+            mandatory=settings.mandatory_notices,
         )
 
     def ensure_payer_may_pay(self, uow: UnitOfWork, account_id: str, payer_id: str | None) -> None:

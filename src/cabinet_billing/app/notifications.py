@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import moneyed
 
+from cabinet_billing.app.checks import items
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import ANY_USER, Call, Gate
+from cabinet_billing.app.paging import DEFAULT_LIMIT, MAX_LIMIT, Page, check_limit, choice
 from cabinet_billing.domain.access import User
+from cabinet_billing.domain.inbox import InboxEntry, InboxQuery
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.notifications import (
     DEFAULT_CHOICES,
@@ -34,6 +37,7 @@ from cabinet_billing.domain.notifications import (
     NotificationChannel,
     NotificationPreferences,
 )
+from cabinet_billing.errors import NotFoundError, ValidationError
 
 __all__ = ["CabinetNotifications", "preferences_of"]
 
@@ -113,6 +117,115 @@ class CabinetNotifications:
             call.account.set_low_balance_threshold(money)
             call.uow.commit()
             return call.account.settings.low_balance_threshold
+
+    def inbox(
+        self,
+        *,
+        unread: bool | None = None,
+        category: NotificationCategory | str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        after: str | None = None,
+    ) -> Page[InboxEntry]:
+        """A page of the account's notifications, newest first, with the caller's read state.
+
+        Every notification sent to the account is kept here (Astra Cloud's "Support —
+        Notifications", open to every user of the account); each user has their own
+        read marks. A category whose cabinet channel the user switched off is not shown,
+        but for the notices the provider always shows in the cabinet.
+
+        Args:
+            unread: only the unread (``True``), only the read (``False``), or all.
+            category: only one category (``None``: all).
+            limit: the page size, 1 to 500.
+            after: the ``next_after`` of the previous page.
+
+        Raises:
+            AccessDeniedError: for a disabled user or a user of another account.
+            ValidationError: for an ``unread`` that is not a bool or None, an unknown
+                category, a limit out of range or a cursor that is not a notification
+                of this account.
+        """
+        size = check_limit(limit)
+        if after is not None and not isinstance(after, str):
+            raise ValidationError(
+                "after", after, "expected the next_after of a previous page (text), or None"
+            )
+        with self._gate.open(ANY_USER) as call:
+            query = self._query(call, unread=unread, category=category)
+            try:
+                found = call.uow.inbox.page(query, size + 1, after)
+            except NotFoundError:
+                raise ValidationError(
+                    "after", after, "expected the next_after of a previous page of this list"
+                ) from None
+            total = call.uow.inbox.count(query)
+        shown = tuple(found[:size])
+        more = len(found) > size
+        return Page(items=shown, next_after=shown[-1].id if more else None, total=total)
+
+    def unread_count(self, *, category: NotificationCategory | str | None = None) -> int:
+        """How many of the notifications the caller sees they have not read.
+
+        Raises:
+            AccessDeniedError: for a disabled user or a user of another account.
+            ValidationError: for an unknown category.
+        """
+        with self._gate.open(ANY_USER) as call:
+            return call.uow.inbox.count(self._query(call, unread=True, category=category))
+
+    def mark_read(self, ids: object) -> int:
+        """Mark notifications of the inbox read for the caller; how many are unread now.
+
+        A notification read before keeps the instant it was first read.
+
+        Raises:
+            AccessDeniedError: for a disabled user or a user of another account.
+            InvalidArgumentError: for ``ids`` that are not a list of ids (at most 500).
+            NotFoundError: for an id that is not a notification of this account;
+                nothing is marked then.
+        """
+        wanted = items("ids", ids, str, "notification ids", maximum=MAX_LIMIT)
+        with self._gate.open(ANY_USER) as call:
+            known = call.uow.inbox.mark_read(call.account.id, call.user.id, wanted, call.now)
+            missing = next((i for i in wanted if i not in known), None)
+            if missing is not None:
+                raise NotFoundError("notification", missing)
+            call.uow.commit()
+            return call.uow.inbox.count(self._query(call, unread=True))
+
+    def mark_all_read(self, *, category: NotificationCategory | str | None = None) -> int:
+        """Mark every notification the caller sees read (of one category if given).
+
+        Returns how many were marked.
+
+        Raises:
+            AccessDeniedError: for a disabled user or a user of another account.
+            ValidationError: for an unknown category.
+        """
+        with self._gate.open(ANY_USER) as call:
+            marked = call.uow.inbox.mark_all_read(self._query(call, category=category), call.now)
+            call.uow.commit()
+            return marked
+
+    def _query(
+        self,
+        call: Call,
+        *,
+        unread: object = None,
+        category: NotificationCategory | str | None = None,
+    ) -> InboxQuery:
+        if unread is not None and not isinstance(unread, bool):
+            raise ValidationError("unread", unread, "expected True, False or None")
+        cabinet = NotificationChannel.CABINET
+        prefs = self._mine(call)
+        shown = frozenset(c for c in NotificationCategory if prefs.allows(c, cabinet))
+        return InboxQuery(
+            account_id=call.account.id,
+            user_id=call.user.id,
+            unread=unread,
+            category=choice(NotificationCategory, category, "category"),
+            shown=None if len(shown) == len(NotificationCategory) else shown,
+        )
 
     def _mine(self, call: Call) -> NotificationPreferences:
         return preferences_of(call.user, self._ctx.settings.mandatory_notices)

@@ -10,6 +10,10 @@ the message stays in the outbox with the error and is tried again after the
 (``billing.run.deliver()`` or the next billing run), until its attempts are spent; it is
 then kept as ``given_up``.
 
+Every notification queued is also kept in its account's inbox (``uow.inbox``), in the
+same unit of work, whether or not a notifier is plugged in: the cabinet's notification
+list (``cabinet.notifications.inbox()``) reads it.
+
 Delivery is at least once: a process that dies between the notifier's answer and the
 commit that records it delivers the message again. A notifier that must never repeat
 itself keeps the keys it sent (the notification's ``key`` is stable), as the in-memory
@@ -23,7 +27,12 @@ from datetime import datetime
 
 import attrs
 
-from cabinet_billing.domain.notifications import Notification
+from cabinet_billing.domain.notifications import (
+    DEFAULT_MANDATORY,
+    MandatoryNotices,
+    Notification,
+    NotificationChannel,
+)
 from cabinet_billing.domain.outbox import DeliveryPolicy, OutboxMessage, OutboxStatus
 from cabinet_billing.errors import ConflictError
 from cabinet_billing.ports.clock import Clock
@@ -73,6 +82,8 @@ class Outbox:
         clock: the clock deliveries are stamped with.
         address: completes a notification, in the unit of work it is queued in, with
             what the store knows of its recipient (a payer's email, SPEC A4).
+        mandatory: the provider's mandatory notices: an inbox entry they send to the
+            cabinet is shown to every user whatever their matrix.
     """
 
     def __init__(
@@ -81,30 +92,36 @@ class Outbox:
         notifier: Notifier | None,
         policy: DeliveryPolicy,
         clock: Clock,
+        *,
         address: Callable[[UnitOfWork, Notification], Notification] | None = None,
+        mandatory: MandatoryNotices = DEFAULT_MANDATORY,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._notifier = notifier
         self._policy = policy
         self._clock = clock
         self._address = address
+        self._mandatory = mandatory
 
     def queue(
         self, uow: UnitOfWork, notifications: Iterable[Notification | None]
     ) -> list[OutboxMessage]:
         """Queue notifications in ``uow`` (committed with it); the new messages.
 
-        A notification whose key was queued before is not queued again.
+        Each is kept in its account's inbox too. A notification whose key was queued
+        before is not queued again.
         """
-        if self._notifier is None:
-            return []
         address = self._address
-        addressed = (n if n is None or address is None else address(uow, n) for n in notifications)
-        return [
-            OutboxMessage(notification)
-            for notification in addressed
-            if notification is not None and uow.outbox.add(notification)
-        ]
+        queued: list[OutboxMessage] = []
+        for notification in notifications:
+            if notification is None:
+                continue
+            addressed = notification if address is None else address(uow, notification)
+            shown = NotificationChannel.CABINET in self._mandatory.channels_for(addressed)
+            uow.inbox.add(addressed, always_shown=shown)
+            if self._notifier is not None and uow.outbox.add(addressed):
+                queued.append(OutboxMessage(addressed))
+        return queued
 
     def send(self, messages: Sequence[OutboxMessage]) -> DeliveryReport:
         """Hand committed messages to the notifier and record what became of each."""

@@ -24,6 +24,7 @@ from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import ExpenseBook
+from cabinet_billing.domain.inbox import InboxEntry, InboxQuery
 from cabinet_billing.domain.invoice import Invoice
 from cabinet_billing.domain.ledger import Ledger
 from cabinet_billing.domain.notifications import Notification
@@ -39,6 +40,7 @@ __all__ = [
     "BankReviewRepository",
     "DocumentRepository",
     "ExpenseRepository",
+    "InboxRepository",
     "InvoiceRepository",
     "KeyRepository",
     "LedgerRepository",
@@ -314,6 +316,44 @@ class OutboxRepository(Protocol):
         ...
 
 
+class InboxRepository(Protocol):
+    """The accounts' notification inboxes, with each user's read state (SPEC R9).
+
+    An entry is added once per notification key, with its unit of work (rolled back with
+    it). Listings are newest first (the order entries were added in) and are read a page
+    at a time by the store, never by reading the whole inbox.
+    """
+
+    def add(self, notification: Notification, *, always_shown: bool = False) -> bool:
+        """Keep a notification in its account's inbox; False when its key is there already."""
+        ...
+
+    def page(self, query: InboxQuery, limit: int, after: str | None = None) -> list[InboxEntry]:
+        """Up to ``limit`` entries matching ``query``, newest first, with the user's read state.
+
+        With ``after`` (an entry id of the account), those that come after that entry.
+        Raises NotFoundError when ``after`` is not an entry of the account.
+        """
+        ...
+
+    def count(self, query: InboxQuery) -> int:
+        """How many entries match ``query``."""
+        ...
+
+    def mark_read(
+        self, account_id: str, user_id: str, ids: Iterable[str], at: datetime
+    ) -> set[str]:
+        """Mark entries read by the user (an entry read before keeps its instant).
+
+        Returns the ids that are entries of the account; the others are left alone.
+        """
+        ...
+
+    def mark_all_read(self, query: InboxQuery, at: datetime) -> int:
+        """Mark every unread entry matching ``query`` read; how many were marked."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One atomic change: everything done through it is committed together or not at all."""
 
@@ -390,6 +430,11 @@ class UnitOfWork(Protocol):
     @property
     def bank_reviews(self) -> BankReviewRepository:
         """Bank statement lines left for review."""
+        ...
+
+    @property
+    def inbox(self) -> InboxRepository:
+        """The accounts' notification inboxes."""
         ...
 
     def __enter__(self) -> Self:

@@ -29,6 +29,7 @@ from typing import Generic, Self, TypeVar, cast
 
 import attrs
 
+from cabinet_billing.adapters.memory.inbox import InboxRepository, InboxTable
 from cabinet_billing.adapters.memory.outbox import OutboxRepository, OutboxTable
 from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.bank_review import BankReview
@@ -119,6 +120,8 @@ class MemoryStore:
         factory=lambda: _Table("bank transfer for review", lambda r: r.account_id),
     )
     """Bank statement lines left for a person."""
+    inbox: InboxTable = attrs.field(factory=InboxTable)
+    """Every account's notification inbox and its users' read marks."""
 
 
 @attrs.frozen
@@ -435,6 +438,7 @@ class MemoryUnitOfWork:
         self.keys = _Keys(store.keys, store.fingerprints)
         self.outbox = OutboxRepository(store.outbox)
         self.bank_reviews = _BankReviews(store.bank_reviews)
+        self.inbox = InboxRepository(store.inbox)
 
     def __enter__(self) -> Self:
         self.committed = False
@@ -486,6 +490,7 @@ class MemoryUnitOfWork:
         self.store.keys |= self.keys.staged
         self.store.fingerprints.update(self.keys.staged_fingerprints)
         self.outbox.flush()
+        self.inbox.flush()
         self.committed = True
         self._begin()
 

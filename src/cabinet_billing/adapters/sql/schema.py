@@ -17,7 +17,9 @@ Collections that grow or that people query are child tables keyed by their paren
 account, once per key) and ``users``. Counters are rows of ``counters`` keyed by
 ``(account_id, name)`` and idempotency keys rows of ``keys``, each with the fingerprint of
 what it stands for (a gateway event's content), when it has one. Notifications waiting to
-be delivered are rows of ``outbox`` (see :mod:`cabinet_billing.adapters.sql.outbox`).
+be delivered are rows of ``outbox`` (see :mod:`cabinet_billing.adapters.sql.outbox`), and
+the accounts' notification inboxes rows of ``inbox`` and ``inbox_reads``
+(:mod:`cabinet_billing.adapters.sql.inbox`).
 
 Every table name carries the store's prefix (``cb_`` by default), and the tables may live
 in a schema of their own: ``Tables(prefix="billing_", schema="finance")``.
@@ -30,7 +32,8 @@ in a schema of their own: ``Tables(prefix="billing_", schema="finance")``.
 ['cb_account_users', 'cb_accounts', 'cb_acts', 'cb_balances', 'cb_bank_reviews',
  'cb_billing_profiles',
  'cb_contracts', 'cb_counters', 'cb_credit_lines', 'cb_credit_notes', 'cb_credit_statements',
- 'cb_document_books', 'cb_done_keys', 'cb_expense_books', 'cb_expenses', 'cb_invoice_lines',
+ 'cb_document_books', 'cb_done_keys', 'cb_expense_books', 'cb_expenses', 'cb_inbox',
+ 'cb_inbox_reads', 'cb_invoice_lines',
  'cb_invoice_payments', 'cb_invoices', 'cb_keys', 'cb_ledger_entries', 'cb_ledgers',
  'cb_number_claims', 'cb_outbox', 'cb_payer_books', 'cb_payers', 'cb_payment_events', 'cb_payments', 'cb_saved_methods',
  'cb_service_history', 'cb_services', 'cb_subscriptions', 'cb_ticket_messages',
@@ -71,6 +74,7 @@ from sqlalchemy.types import TypeEngine
 
 from cabinet_billing.adapters.sql.codec import canonical
 from cabinet_billing.adapters.sql.errors import StoredDataError
+from cabinet_billing.adapters.sql.inbox import inbox_tables
 from cabinet_billing.adapters.sql.mapping import (
     AMOUNT_PLACES,
     Children,
@@ -742,6 +746,7 @@ class Tables:
             PrimaryKeyConstraint("key", name=f"{prefix}keys_pkey"),
         )
         self.outbox = outbox_table(self.metadata, prefix)
+        self.inbox = inbox_tables(self.metadata, prefix)
 
     def name(self, table: str) -> str:
         """A table's full name (with the prefix)."""

@@ -93,6 +93,7 @@ from sqlalchemy.schema import CreateSequence, DropSequence
 from cabinet_billing.adapters.sql import schema
 from cabinet_billing.adapters.sql.codec import JsonValue, decode
 from cabinet_billing.adapters.sql.errors import SchemaOutOfDateError, StoredDataError
+from cabinet_billing.adapters.sql.inbox import SqlInbox
 from cabinet_billing.adapters.sql.mapping import Form, Image, Shape, is_unchanged
 from cabinet_billing.adapters.sql.outbox import SqlOutbox
 from cabinet_billing.adapters.sql.queries import exact_sum, money_of
@@ -922,6 +923,7 @@ class SqlUnitOfWork:
         self.sequences = _Sequences(session, self.store)
         self.keys = _Keys(session, found)
         self.outbox = SqlOutbox(session.connection, session.dialect, found.outbox, _row_order)
+        self.inbox = SqlInbox(session.connection, session.dialect, found.inbox, _row_order)
         self.bank_reviews = _BankReviews(
             session, found, schema.BANK_REVIEWS, "bank transfer for review"
         )

@@ -1408,6 +1408,14 @@ CASES: list[Bad] = [
     ),
     bad(
         "cabinet.documents",
+        "credit notes cursor that is no note",
+        lambda w: w.owner.documents.credit_notes(after="cre-404"),
+        E.ValidationError,
+        "after='cre-404'",
+        "next_after of a previous page",
+    ),
+    bad(
+        "cabinet.documents",
         "reconciliation days as text",
         lambda w: w.owner.documents.reconciliation("RUB", "2024-03-01", date(2024, 4, 1)),
         E.InvalidArgumentError,
@@ -1567,6 +1575,22 @@ CASES: list[Bad] = [
         E.ValidationError,
         "by=''",
         "non-empty text",
+    ),
+    bad(
+        "billing.staff",
+        "outbox of an unknown status",
+        lambda w: w.s.billing.staff.outbox("failed"),
+        E.ValidationError,
+        "status='failed'",
+        "expected one of pending, delivered, given_up",
+    ),
+    bad(
+        "billing.staff",
+        "outbox cursor that is no message's key",
+        lambda w: w.s.billing.staff.outbox(after="nothing"),
+        E.ValidationError,
+        "after='nothing'",
+        "next_after of a previous page",
     ),
     bad(
         "billing.staff",

@@ -27,6 +27,7 @@ from cabinet_billing import (
     TaxMode,
     TaxPolicy,
     TaxRate,
+    ValidationError,
 )
 from cabinet_billing.adapters.clock import FixedClock
 from cabinet_billing.adapters.documents import HtmlRenderer, PdfRenderer
@@ -221,6 +222,28 @@ def test_a_refund_is_a_numbered_credit_note_taxed_like_the_invoice_it_paid(host:
         assert shown in text
     assert "7728168971" in text  # the payer's requisites
     assert "044525593" in text  # the provider's
+
+
+@pytest.mark.spec("X3")
+def test_the_cabinet_lists_its_credit_notes_newest_first(host: Host) -> None:
+    started = host.cabinet.payments.top_up(rub("1200.00"), "card", payer_id="p-1")
+    other = host.cabinet.payments.top_up(rub("600.00"), "card")
+    for payment in (started, other):
+        host.event(payment.payment.id, PaymentEventKind.CREDITED)
+    host.event(started.payment.id, PaymentEventKind.REFUNDED, amount=rub("600.00"))
+    host.event(other.payment.id, PaymentEventKind.REFUNDED)
+    notes = host.cabinet.documents
+    assert [n.number for n in notes.credit_notes()] == ["CN-2024-00002", "CN-2024-00001"]
+    assert started.invoice is not None
+    mine = notes.credit_notes(invoice_id=started.invoice.id)
+    assert [(n.number, n.invoice_number) for n in mine] == [("CN-2024-00001", "AV-2024-00001")]
+    first = notes.credit_notes(limit=1)
+    assert (first.total, first.next_after) == (2, first.items[0].id)
+    rest = notes.credit_notes(limit=1, after=first.next_after)
+    assert [n.number for n in rest] == ["CN-2024-00001"]
+    assert rest.next_after is None
+    with pytest.raises(ValidationError, match="after='cre-404' is invalid"):
+        notes.credit_notes(after="cre-404")
 
 
 @pytest.mark.spec("L8", "A4")

@@ -1,9 +1,12 @@
-"""Reads of card autopay, automatic charges and a service's history, on every store (C5, R4, R7)."""
+"""Reads of card autopay, automatic charges, a service's history and the outbox, on every store.
+
+SPEC C5, R4, R7, R9.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import attrs
 import pytest
@@ -29,6 +32,8 @@ from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
 from cabinet_billing.domain.attempts import AttemptPurpose, AttemptStatus
 from cabinet_billing.domain.autopay import CardAutopayStatus, PayWay
+from cabinet_billing.domain.notifications import Notification
+from cabinet_billing.domain.outbox import DeliveryPolicy, OutboxStatus
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.service import ServiceAction, ServiceStatus
 from cabinet_billing.ports.repositories import UnitOfWork
@@ -46,6 +51,7 @@ class Wired:
     billing: Billing
     clock: FixedClock
     gateway: SandboxGateway
+    notifier: InMemoryNotifier
 
     @property
     def owner(self) -> Cabinet:
@@ -84,12 +90,14 @@ def wire(request: pytest.FixtureRequest, store_kind: str, *, card_autopay: bool 
         unit_of_work = lambda: SqlUnitOfWork(sql)  # noqa: E731
     clock = FixedClock(START)
     gateway = SandboxGateway(b"reads: a sandbox signing key of 32+ bytes")
+    notifier = InMemoryNotifier()
     billing = Billing(
-        Ports(unit_of_work=unit_of_work, clock=clock, gateway=gateway, notifier=InMemoryNotifier()),
+        Ports(unit_of_work=unit_of_work, clock=clock, gateway=gateway, notifier=notifier),
         BillingSettings(
             payment_methods=(PaymentMethod("card", "Card", PaymentMethodPricing("RUB")),),
             card_autopay_on_invoice_day=card_autopay,
             renewal=RenewalPolicy(retry_days=(2, 3)),
+            notification_delivery=DeliveryPolicy(retry_delays=(timedelta(minutes=1),)),
         ),
     )
     for account_id, owner in (("acc-1", "u1"), ("acc-2", "u2")):
@@ -97,7 +105,7 @@ def wire(request: pytest.FixtureRequest, store_kind: str, *, card_autopay: bool 
         account.change_name("Fairy", "Jill")
         account.change_postal_address(PostalAddress("Moscow", "100000", "Lenina 1"))
         billing.open_account(account, owner_id=owner, owner_name="Jill")
-    return Wired(billing, clock, gateway)
+    return Wired(billing, clock, gateway, notifier)
 
 
 STORES = ["memory", "sqlite", "postgresql"]
@@ -283,3 +291,63 @@ def test_a_services_history_is_read_a_page_at_a_time(
         services.history(service_id, limit=501)
     with pytest.raises(NotFoundError):
         s.billing.cabinet("acc-2", "u2").services.history(service_id)
+
+
+@pytest.mark.spec("R9")
+@pytest.mark.parametrize("store_kind", STORES)
+def test_the_staff_read_the_outbox_pending_and_given_up_a_page_at_a_time(
+    request: pytest.FixtureRequest, store_kind: str
+) -> None:
+    s = wire(request, store_kind)
+    deliver = s.notifier.send
+
+    def refuse(notification: Notification) -> None:  # noqa: ARG001 - the notifier's shape
+        raise ConnectionError("smtp.example.com:587 refused the connection")
+
+    s.notifier.send = refuse  # type: ignore[method-assign]
+    first = s.owner.tickets.open(department="technical", subject="VPS is down", text="Since 8")
+    s.clock.advance(minutes=5)
+    s.owner.tickets.open(department="technical", subject="Still down", text="Help")
+    staff = s.billing.staff
+    pending = staff.outbox()
+    assert [m.notification.kind for m in pending] == ["ticket.opened", "ticket.opened"]
+    assert pending.total == 2
+    assert pending.next_after is None
+    oldest = pending.items[0]
+    assert oldest.notification.params["ticket_id"] == first.id
+    assert (oldest.status, oldest.attempts) == (OutboxStatus.PENDING, 1)
+    assert oldest.last_error == "ConnectionError: smtp.example.com:587 refused the connection"
+    assert oldest.next_attempt_at == START + timedelta(minutes=1)
+    page = staff.outbox("pending", limit=1)
+    assert page.items == (oldest,)
+    assert page.next_after == oldest.key
+    assert page.total == 2
+    assert staff.outbox(limit=1, after=page.next_after).items == (pending.items[1],)
+    assert staff.outbox(account_id="acc-2").items == ()
+    assert staff.outbox("given_up").items == ()
+    # The first one's second attempt fails too: it is given up; the cursor keeps its place.
+    s.billing.run.deliver()
+    given_up = staff.outbox(OutboxStatus.GIVEN_UP, account_id="acc-1")
+    assert [m.key for m in given_up] == [oldest.key]
+    assert given_up.items[0].attempts == 2
+    assert [m.key for m in staff.outbox(after=oldest.key)] == [pending.items[1].key]
+    s.notifier.send = deliver  # type: ignore[method-assign]
+    s.clock.advance(minutes=1)
+    s.billing.run.deliver()
+    assert staff.outbox().items == ()
+    assert [m.key for m in staff.outbox("delivered")] == [pending.items[1].key]
+
+
+@pytest.mark.spec("R9")
+def test_the_outbox_read_refuses_bad_filters_and_cursors(request: pytest.FixtureRequest) -> None:
+    staff = wire(request, "memory").billing.staff
+    with pytest.raises(ValidationError, match="status='failed' is invalid: expected one of"):
+        staff.outbox("failed")
+    with pytest.raises(ValidationError, match="after='nothing' is invalid"):
+        staff.outbox(after="nothing")
+    with pytest.raises(ValidationError, match="after=3 is invalid"):
+        staff.outbox(after=3)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="limit=0 is invalid"):
+        staff.outbox(limit=0)
+    with pytest.raises(ValidationError, match="account_id"):
+        staff.outbox(account_id="")

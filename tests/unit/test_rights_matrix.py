@@ -341,6 +341,7 @@ USE_CASES: list[Row] = [
             "statement", format="text", currency="RUB", start=date(2024, 3, 1), end=date(2024, 4, 1)
         ),
     ),
+    Row("documents", "credit_notes", "documents.view", lambda c, w: c.documents.credit_notes()),
     # invoices
     Row("invoices", "pay", "invoices.pay", lambda c, w: c.invoices.pay(w.invoice_id)),
     Row("invoices", "delete", "invoices.pay", lambda c, w: c.invoices.delete(w.invoice_id)),

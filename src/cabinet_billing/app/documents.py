@@ -24,8 +24,10 @@ import attrs
 from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Call, Gate
+from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, paginate
 from cabinet_billing.domain.customer import Account, ProfileType
 from cabinet_billing.domain.documents import (
+    CreditNote,
     EDocumentExchange,
     ExchangeRequisites,
     NumberCheck,
@@ -197,6 +199,38 @@ class CabinetDocuments:
         checks.billing_day("end", end)
         with self._gate.open("documents.view") as call:
             return self._statement(call, currency, start, end, payer_id)
+
+    def credit_notes(
+        self,
+        *,
+        invoice_id: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        after: str | None = None,
+    ) -> Page[CreditNote]:
+        """A page of the account's credit notes, newest first (SPEC X3).
+
+        Each is downloaded with ``download("credit_note", note.id)``.
+
+        Args:
+            invoice_id: only the notes that correct this invoice.
+            limit: the page size (1 to 500).
+            after: the ``next_after`` of the previous page (a note's id).
+
+        Raises:
+            AccessDeniedError: without the right ``documents.view``.
+            ValidationError: for a limit out of range or a cursor that is not a note of
+                this list.
+        """
+        invoice_id = checks.optional_identifier("invoice_id", invoice_id)
+        with self._gate.open("documents.view") as call:
+            notes = call.uow.documents.get(call.account.id).credit_notes
+        return paginate(
+            notes,
+            _note_id,
+            matches=lambda n: invoice_id is None or n.invoice_id == invoice_id,
+            limit=limit,
+            after=after,
+        )
 
     def download(
         self,
@@ -398,3 +432,7 @@ def _payer_refs(call: Call, payer_id: str) -> set[str]:
     refs |= {i.id for i in call.uow.invoices.for_account(account_id) if i.payer_id == payer_id}
     refs |= {e.id for e in call.uow.expenses.get(account_id).expenses() if e.payer_id == payer_id}
     return refs
+
+
+def _note_id(note: CreditNote) -> str:
+    return note.id

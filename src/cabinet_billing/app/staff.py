@@ -5,8 +5,8 @@ reason (a credit or a debit recorded in the ledger with the member of staff), th
 profile fields only support may change (SPEC A1, A2), confirming deletions (SPEC L9),
 handing on the first user (SPEC A3), resetting and checking the code word (SPEC A5),
 closing a billing month into acts (SPEC L8), answering and closing support tickets
-(SPEC S1), and the reads an administrator needs (balances, credit). Staff calls are trusted: the host authenticates
-its staff before calling them.
+(SPEC S1), and the reads an administrator needs (balances, credit, the notification
+outbox). Staff calls are trusted: the host authenticates its staff before calling them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dateutil.relativedelta import relativedelta
 from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.credit import credit_view
-from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, paginate
+from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, check_limit, choice, paginate
 from cabinet_billing.app.profile import ProfileView, delete_services
 from cabinet_billing.app.results import CreditStatusView
 from cabinet_billing.app.tickets import ticket_of
@@ -42,6 +42,7 @@ from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind
 from cabinet_billing.domain.ledger import LedgerEntry
 from cabinet_billing.domain.money import Money
+from cabinet_billing.domain.outbox import OutboxMessage, OutboxStatus
 from cabinet_billing.domain.security import CodeWordReset
 from cabinet_billing.domain.service import Actor, ServiceAction
 from cabinet_billing.domain.support import (
@@ -58,6 +59,7 @@ from cabinet_billing.errors import (
     InsufficientFundsError,
     InvalidAmountError,
     MonthNotFinishedError,
+    NotFoundError,
     ValidationError,
 )
 from cabinet_billing.ports.repositories import UnitOfWork
@@ -655,6 +657,52 @@ class Staff:
             queued = ctx.commit(uow, [event])
         ctx.send(queued)
         return ticket
+
+    def outbox(
+        self,
+        status: OutboxStatus | str = OutboxStatus.PENDING,
+        *,
+        account_id: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        after: str | None = None,
+    ) -> Page[OutboxMessage]:
+        """A page of the notification outbox, in the order the messages were queued.
+
+        What waits for delivery (``"pending"``: each message with its failed attempts,
+        its last error and when it is tried again), what was given up after the last
+        attempt (``"given_up"``, with the error that ended it) or what was delivered.
+
+        Args:
+            status: the messages' status (default pending).
+            account_id: only the messages of this account.
+            limit: the page size (1 to 500).
+            after: the ``next_after`` of the previous page (a message's key).
+
+        Raises:
+            ValidationError: for an unknown status, a limit out of range or a cursor that
+                is not a message of the outbox.
+        """
+        wanted = choice(OutboxStatus, status, "status") or OutboxStatus.PENDING
+        account_id = checks.optional_identifier("account_id", account_id)
+        size = check_limit(limit)
+        if after is not None and not isinstance(after, str):
+            raise ValidationError(
+                "after", after, "expected the next_after of a previous page (text), or None"
+            )
+        with self._ctx.unit_of_work() as uow:
+            try:
+                found = uow.outbox.listed(wanted, size + 1, account_id=account_id, after=after)
+            except NotFoundError:
+                raise ValidationError(
+                    "after", after, "expected the next_after of a previous page of this list"
+                ) from None
+            total = uow.outbox.count(wanted, account_id=account_id)
+        shown = tuple(found[:size])
+        return Page(
+            items=shown,
+            next_after=shown[-1].key if len(found) > size else None,
+            total=total,
+        )
 
 
 def _acts_key(account_id: str, month: date) -> str:

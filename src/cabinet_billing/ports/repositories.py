@@ -28,7 +28,7 @@ from cabinet_billing.domain.inbox import InboxEntry, InboxQuery
 from cabinet_billing.domain.invoice import Invoice
 from cabinet_billing.domain.ledger import Ledger
 from cabinet_billing.domain.notifications import Notification
-from cabinet_billing.domain.outbox import OutboxMessage
+from cabinet_billing.domain.outbox import OutboxMessage, OutboxStatus
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
@@ -301,6 +301,26 @@ class OutboxRepository(Protocol):
         Only those of ``account_id`` when given, and only those due by ``due_by`` (whose
         next attempt is not later) when given.
         """
+        ...
+
+    def listed(
+        self,
+        status: OutboxStatus,
+        limit: int,
+        *,
+        account_id: str | None = None,
+        after: str | None = None,
+    ) -> list[OutboxMessage]:
+        """Up to ``limit`` messages in ``status``, in the order they were queued.
+
+        Only those of ``account_id`` when given; only those queued after the message of
+        the key ``after`` when given (whatever that message's status is now). Raises
+        NotFoundError for an ``after`` that is no message's key.
+        """
+        ...
+
+    def count(self, status: OutboxStatus, *, account_id: str | None = None) -> int:
+        """How many messages are in ``status`` (only those of ``account_id`` when given)."""
         ...
 
     def get(self, key: str) -> OutboxMessage:

@@ -6,13 +6,15 @@ A host with its own store proves its outbox with the checks the shipped stores p
 >>> store = MemoryStore()
 >>> check_outbox(lambda: MemoryUnitOfWork(store))
 >>> len(OUTBOX_CHECKS)
-3
+4
 
 The checks make their own account ids, so they may share a store that holds data. They
 hold an outbox to this: a queued notification is committed with its unit of work or
 rolled back with it, and is queued once per key; ``pending`` answers oldest first, by
 account and by the instant a message is due, and gives back the notification exactly as
-queued (its instant keeps its UTC offset, which is part of its key); ``update`` of a
+queued (its instant keeps its UTC offset, which is part of its key); ``listed`` pages
+through the messages of one status in queue order, a cursor keeping its place, and
+``count`` counts them; ``update`` of a
 message another delivery finished is refused with
 :class:`~cabinet_billing.errors.ConflictError`, and ``get`` of an unknown key raises
 :class:`~cabinet_billing.errors.NotFoundError`.
@@ -134,10 +136,55 @@ def check_a_finished_message_is_not_written_again(make_uow: Callable[[], UnitOfW
     raise AssertionError("get of an unknown key did not raise NotFoundError")
 
 
+def check_messages_are_listed_by_status_in_queue_order(
+    make_uow: Callable[[], UnitOfWork],
+) -> None:
+    """``listed`` pages through one status in queue order; ``count`` counts it."""
+    one, two = _account(), _account()
+    policy = DeliveryPolicy(retry_delays=())
+    notes = [_note(one, f"n{n}", n) for n in range(4)]
+    other = _note(two, "other")
+    with make_uow() as uow:
+        for note in (*notes[:2], other, *notes[2:]):
+            uow.outbox.add(note)
+        uow.commit()
+    with make_uow() as uow:
+        for note in (notes[0], notes[3]):
+            uow.outbox.update(uow.outbox.get(note.key).failed(_AT, "OSError: down", policy))
+        uow.outbox.update(uow.outbox.get(notes[1].key).delivered(_AT))
+        uow.commit()
+    given_up, pending = OutboxStatus.GIVEN_UP, OutboxStatus.PENDING
+    with make_uow() as uow:
+        first = uow.outbox.listed(given_up, 1, account_id=one)
+        rest = uow.outbox.listed(given_up, 10, account_id=one, after=first[0].key)
+        _check(
+            [m.key for m in (*first, *rest)] == [notes[0].key, notes[3].key],
+            "given up, in queue order, a page after the other",
+        )
+        _check(rest[0].last_error == "OSError: down", "the last error is kept")
+        after_delivered = uow.outbox.listed(pending, 10, account_id=one, after=notes[1].key)
+        _check(
+            [m.key for m in after_delivered] == [notes[2].key],
+            "a cursor keeps its place when its message changed status",
+        )
+        _check(
+            [m.key for m in uow.outbox.listed(pending, 10, account_id=two)] == [other.key],
+            "listed by account",
+        )
+        counts = [uow.outbox.count(s, account_id=one) for s in OutboxStatus]
+        _check(counts == [1, 1, 2], f"counted by status (pending, delivered, given up): {counts}")
+        try:
+            uow.outbox.listed(pending, 10, after=f"{other.key}:unknown")
+        except NotFoundError:
+            return
+    raise AssertionError("listed after an unknown key did not raise NotFoundError")
+
+
 OUTBOX_CHECKS: tuple[Callable[[Callable[[], UnitOfWork]], None], ...] = (
     check_queued_notifications_roll_back_with_their_unit_of_work,
     check_pending_messages_are_found_oldest_first_when_due,
     check_a_finished_message_is_not_written_again,
+    check_messages_are_listed_by_status_in_queue_order,
 )
 """Every check of :func:`check_outbox`."""
 

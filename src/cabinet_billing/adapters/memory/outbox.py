@@ -103,6 +103,40 @@ class OutboxRepository:
                 found.append(message)
         return found
 
+    def listed(
+        self,
+        status: OutboxStatus,
+        limit: int,
+        *,
+        account_id: str | None = None,
+        after: str | None = None,
+    ) -> list[OutboxMessage]:
+        """Up to ``limit`` messages in ``status``, in queue order (see the port)."""
+        keys = self._queue()
+        if after is not None:
+            if after not in keys:
+                raise NotFoundError("outbox message", after)
+            keys = keys[keys.index(after) + 1 :]
+        found: list[OutboxMessage] = []
+        for key in keys:
+            if len(found) >= limit:
+                break
+            message = self.get(key)
+            if self._matches(message, status, account_id):
+                found.append(message)
+        return found
+
+    def count(self, status: OutboxStatus, *, account_id: str | None = None) -> int:
+        """How many messages are in ``status`` (see the port)."""
+        return sum(self._matches(self.get(key), status, account_id) for key in self._queue())
+
+    def _queue(self) -> list[str]:
+        return [*self._table.messages, *(k for k in self.added if k not in self._table.messages)]
+
+    @staticmethod
+    def _matches(message: OutboxMessage, status: OutboxStatus, account_id: str | None) -> bool:
+        return message.status is status and account_id in {None, message.account_id}
+
     def get(self, key: str) -> OutboxMessage:
         """The message of a notification key."""
         found = self.updated.get(key) or self.added.get(key) or self._table.messages.get(key)

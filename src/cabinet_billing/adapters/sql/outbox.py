@@ -32,6 +32,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    func,
     insert,
     or_,
     select,
@@ -159,6 +160,46 @@ class SqlOutbox:
             )
         rows = self._connection().execute(query).mappings()
         return [_message(row) for row in rows]
+
+    def listed(
+        self,
+        status: OutboxStatus,
+        limit: int,
+        *,
+        account_id: str | None = None,
+        after: str | None = None,
+    ) -> list[OutboxMessage]:
+        """Up to ``limit`` messages in ``status``, in queue order (see the port)."""
+        table = self._table
+        connection: Connection = self._connection()
+        query = (
+            select(table)
+            .where(table.c.status == OutboxStatus(status).value)
+            .order_by(table.c.row_order)
+            .limit(limit)
+        )
+        if account_id is not None:
+            query = query.where(table.c.account_id == account_id)
+        if after is not None:
+            position = connection.execute(
+                select(table.c.row_order).where(table.c.key == after)
+            ).scalar()
+            if position is None:
+                raise NotFoundError("outbox message", after)
+            query = query.where(table.c.row_order > position)
+        return [_message(row) for row in connection.execute(query).mappings()]
+
+    def count(self, status: OutboxStatus, *, account_id: str | None = None) -> int:
+        """How many messages are in ``status`` (see the port)."""
+        table = self._table
+        query = (
+            select(func.count())
+            .select_from(table)
+            .where(table.c.status == OutboxStatus(status).value)
+        )
+        if account_id is not None:
+            query = query.where(table.c.account_id == account_id)
+        return int(self._connection().execute(query).scalar_one())
 
     def get(self, key: str) -> OutboxMessage:
         """The message of a notification key."""

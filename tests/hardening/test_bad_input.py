@@ -49,7 +49,7 @@ from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, i
 from cabinet_billing.app.checks import MAX_CALLBACK_BYTES
 from cabinet_billing.cli import main
 from cabinet_billing.domain.paylink import PayLinkKeys, PayLinkSigner
-from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.payment import BALANCE_METHOD, PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.security import ScryptParams
 from cabinet_billing.domain.service import Actor
@@ -137,7 +137,7 @@ def build_world() -> World:
             started.payment.id, PaymentEventKind.CREDITED, START, event_key="evt-credited"
         )
     )
-    paid = place(s, owner, "100.00", "o-1")
+    paid = place(s, owner, "100.00", "o-1", method=BALANCE_METHOD)
     service_id = paid.service_ids[0]
     with MemoryUnitOfWork(s.store) as uow:
         uow.services.get(service_id).finish_processing(Actor.admin("ops"), START)
@@ -157,11 +157,13 @@ def build_world() -> World:
     )
 
 
-def place(s: InMemoryBilling, cabinet: Cabinet, price: str, order_id: str) -> OrderResult:
+def place(
+    s: InMemoryBilling, cabinet: Cabinet, price: str, order_id: str, method: str = "wallet"
+) -> OrderResult:
     cart = Cart(ACCOUNT, "RUB")
     cart.add(vps(price), "month")
     order = cart.checkout(
-        "wallet", s.clock.today(), order_id=order_id, tax=s.billing.settings.tax, country="RU"
+        method, s.clock.today(), order_id=order_id, tax=s.billing.settings.tax, country="RU"
     )
     return cabinet.orders.place(order)
 

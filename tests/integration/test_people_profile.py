@@ -83,7 +83,7 @@ class Wired:
         cart.add(plan, "month")
         placed = self.owner.orders.place(
             cart.checkout(
-                "wallet",
+                "balance",
                 self.clock.today(),
                 order_id=order_id,
                 tax=self.billing.settings.tax,

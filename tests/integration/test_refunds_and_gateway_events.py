@@ -117,7 +117,7 @@ class Host:
         cart = Cart("acc-1", "RUB")
         cart.add(plan, "month")
         order = cart.checkout(
-            "wallet",
+            "balance",
             self.clock.today(),
             order_id=order_id,
             tax=self.billing.settings.tax,

@@ -124,7 +124,7 @@ def open_with_vps(host: Host, account_id: str) -> None:
     cart = Cart(account_id, "RUB")
     cart.add(Plan("vps", "VPS", ProductKind.VPS, {"month": rub("100.00")}), "month")
     order = cart.checkout(
-        "wallet",
+        "balance",
         host.clock.today(),
         order_id=f"o-{account_id}",
         tax=host.billing.settings.tax,

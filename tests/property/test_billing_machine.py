@@ -307,7 +307,7 @@ class BillingMachine(RuleBasedStateMachine):
         target=invoices,
         account_id=accounts,
         price=PRICES,
-        method=st.sampled_from(["card", "wallet"]),
+        method=st.sampled_from(["balance", "card", "wallet"]),
     )
     def order(self, account_id: str, price: Decimal, method: str) -> str:
         self.orders += 1

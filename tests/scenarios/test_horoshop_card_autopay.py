@@ -33,8 +33,8 @@ def _card(s: Scenario) -> tuple[str, str | None]:
 
 
 def _bound_with_open_invoice() -> Scenario:
-    """The plan (1 000.00 UAH a month) is ordered, then the card binding pays its invoice."""
-    s = _shop().order("shop-1", "business", price="1000.00 UAH", kind="saas")
+    """The plan (1 000.00 UAH a month) is ordered for the card, whose binding pays it."""
+    s = _shop().order("shop-1", "business", price="1000.00 UAH", kind="saas", method="card")
     s.expect_status("business", "ordered")
     return s.save_card("shop-1", "card-1", "tok-1")
 
@@ -136,7 +136,9 @@ def test_a_card_that_still_declines_on_the_renewal_day_lets_the_service_expire()
 
 @pytest.mark.spec("R7")
 def test_a_shop_paying_by_bank_transfer_gets_its_next_invoice_and_keeps_its_service() -> None:
-    s = _shop().order("shop-1", "business", price="1000.00 UAH", kind="saas")
+    s = _shop().order(
+        "shop-1", "business", price="1000.00 UAH", kind="saas", method="bank_transfer"
+    )
     s.bank_transfer("shop-1").expect_status("business", "active")
     s.expect_notifications("shop-1", _FIRST)
     s.advance(to=date(2024, 3, 27))
@@ -151,7 +153,7 @@ def test_a_shop_paying_by_bank_transfer_gets_its_next_invoice_and_keeps_its_serv
 def _second_service_ordered_on(s: Scenario, day: date, plan: str, price: str) -> Scenario:
     """Order on ``day`` before that day's billing run."""
     s.advance(to=day, run_last_day=False)
-    return s.order("shop-1", plan, price=price, kind="saas").cycle()
+    return s.order("shop-1", plan, price=price, kind="saas", method="card").cycle()
 
 
 @pytest.mark.spec("R7")
@@ -189,7 +191,7 @@ def test_stopping_card_autopay_leaves_bank_transfer_only() -> None:
 @pytest.mark.spec("R5", "R7")
 def test_a_new_card_after_stopping_pays_its_invoice_but_autopay_stays_stopped() -> None:
     s = _bound_with_open_invoice().stop_card_autopay("shop-1")
-    s.order("shop-1", "crm", price="300.00 UAH", kind="saas")
+    s.order("shop-1", "crm", price="300.00 UAH", kind="saas", method="card")
     s.save_card("shop-1", "card-2", "tok-2", subscribe_services=False)
     assert _charges(s)[-1] == ("charge", "tok-2", "300.00 UAH")
     assert _invoices(s)[-1] == ("HOR-11111-002", date(2024, 3, 1), "0 UAH", "paid")

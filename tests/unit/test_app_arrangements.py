@@ -65,14 +65,14 @@ def card(method_id: str = "m1", token: str = "tok_1") -> SavedPaymentMethod:  # 
     return SavedPaymentMethod(method_id, "acc-1", "card", token, "Visa", "•••• 4242")
 
 
-def order(s: InMemoryBilling, price: str, *, activate: bool = True) -> str:
+def order(s: InMemoryBilling, price: str, *, activate: bool = True, method: str = "balance") -> str:
     amount = money(price)
     plan = Plan("plan", "Business", ProductKind.SAAS, {"month": amount, "quarter": amount * 3})
     cart = Cart("acc-1", amount.code)
     cart.add(plan, "month")
     placed = owner(s).orders.place(
         cart.checkout(
-            "balance",
+            method,
             s.clock.today(),
             order_id=f"o-{s.clock.now().isoformat()}",
             tax=s.billing.settings.tax,
@@ -107,7 +107,7 @@ def test_binding_a_card_without_open_invoices_verifies_with_1_uah_and_refunds() 
 @pytest.mark.spec("R5", "R7")
 def test_binding_a_card_with_an_open_invoice_pays_it_and_starts_card_autopay() -> None:
     s = cabinet()
-    service_id = order(s, "899.00 UAH")
+    service_id = order(s, "899.00 UAH", method="card")
     result = owner(s).payments.bind_card(card())
     assert (result.action, result.amount) == (BindingAction.PAY_INVOICE, money("899.00 UAH"))
     invoice = s.store.invoices.rows[result.invoice_id or ""]
@@ -243,7 +243,7 @@ def introserv_customer(settings: BillingSettings | None = None) -> tuple[InMemor
     cart.add(plan, "month")
     placed = owner(s).orders.place(
         cart.checkout(
-            "card", s.clock.today(), order_id="o-1", tax=s.billing.settings.tax, country="UA"
+            "balance", s.clock.today(), order_id="o-1", tax=s.billing.settings.tax, country="UA"
         ),
     )
     service_id = placed.service_ids[0]
@@ -290,7 +290,7 @@ def test_binding_another_card_after_stopping_card_autopay_keeps_the_payment() ->
     s = cabinet()
     owner(s).payments.bind_card(card())
     owner(s).payments.stop_card_autopay()
-    order(s, "899.00 UAH")
+    order(s, "899.00 UAH", method="card")
     result = owner(s).payments.bind_card(card("m2", "tok_2"))
     assert result.action is BindingAction.PAY_INVOICE
     assert s.store.invoices.rows[result.invoice_id or ""].status is InvoiceStatus.PAID

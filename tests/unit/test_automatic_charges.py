@@ -65,12 +65,12 @@ def top_up(s: InMemoryBilling, amount: Money) -> None:
     )
 
 
-def order(s: InMemoryBilling, price: Money, plan_id: str = "vps") -> str:
+def order(s: InMemoryBilling, price: Money, plan_id: str = "vps", method: str = "balance") -> str:
     cart = Cart("acc-1", price.code)
     cart.add(Plan(plan_id, plan_id.upper(), ProductKind.VPS, {"month": price}), "month")
     placed = owner(s).orders.place(
         cart.checkout(
-            "card",
+            method,
             s.clock.today(),
             order_id=f"o-{plan_id}-{s.clock.now().isoformat()}",
             tax=s.billing.settings.tax,
@@ -267,7 +267,7 @@ def test_a_renewal_from_a_saved_card_pays_the_methods_fee_and_gets_its_cashback(
 
 def shop(**changes: Any) -> InMemoryBilling:
     s = wired(HOROSHOP, date(2024, 3, 1), "UAH", **changes)
-    service_id = order(s, uah("1000.00"), "business")
+    service_id = order(s, uah("1000.00"), "business", method="card")
     bind(s)  # pays the order's invoice: card autopay starts
     with MemoryUnitOfWork(s.store) as uow:
         uow.services.get(service_id).finish_processing(Actor.system(), s.clock.now())
@@ -281,7 +281,7 @@ def test_card_autopay_charges_an_invoice_issued_after_the_days_run() -> None:
     s.clock.set(datetime(2024, 3, 10, 3, tzinfo=UTC))
     s.billing.run.day(date(2024, 3, 10))
     s.clock.set(datetime(2024, 3, 10, 18, tzinfo=UTC))
-    seo = order(s, uah("500.00"), "seo")
+    seo = order(s, uah("500.00"), "seo", method="card")
     assert not s.store.services.rows[seo].paid
     s.clock.set(datetime(2024, 3, 11, 3, tzinfo=UTC))
     summary = s.billing.run.day(date(2024, 3, 11))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -23,6 +23,12 @@ from cabinet_billing.domain.cart import Cart
 from cabinet_billing.domain.paylink import PayLinkKeys, PayLinkPolicy, PayLinkSigner
 from cabinet_billing.domain.payment import PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
+from cabinet_billing.domain.saved_method import (
+    BindingAction,
+    MethodKind,
+    SavedPaymentMethod,
+    mask_card,
+)
 from cabinet_billing.errors import ConflictError, PaymentMethodFixedError
 
 START = datetime(2024, 3, 1, 9, tzinfo=UTC)
@@ -156,3 +162,70 @@ def test_item_14_changing_the_method_needs_a_new_order(s: InMemoryBilling) -> No
     started = owner(s).invoices.pay(second, method_id="crypto")
     assert isinstance(started, CheckoutStarted)
     assert started.payment.invoice_id == second
+
+
+@pytest.mark.spec("C4", "L2")
+def test_item_14_an_order_checked_out_for_card_is_not_paid_from_the_balance_when_placed(
+    s: InMemoryBilling,
+) -> None:
+    top_up(s, "100.00")
+    cart = Cart("acc-1", "EUR")
+    cart.add(Plan("vps", "VPS", ProductKind.VPS, {"month": eur("30.00")}), "month")
+    placed = owner(s).orders.checkout(cart, "card", order_id="o-1")
+    # The balance covers it, but the customer chose the card: the order waits for it.
+    assert (placed.paid_from_balance, placed.invoice.status) == (False, InvoiceStatus.UNPAID)
+    assert owner(s).balance.get("EUR") == eur("100.00")
+    assert [
+        e.kind.value
+        for e in owner(s).balance.statement(START.date(), START.date() + timedelta(days=1)).entries
+    ] == ["top_up"]
+    # The same order checked out with the balance is paid from it at once.
+    cart.add(Plan("vps", "VPS", ProductKind.VPS, {"month": eur("30.00")}), "month")
+    by_balance = owner(s).orders.checkout(cart, "balance", order_id="o-2")
+    assert (by_balance.paid_from_balance, by_balance.invoice.status) == (True, InvoiceStatus.PAID)
+    assert owner(s).balance.get("EUR") == eur("70.00")
+    assert s.store.invoices.rows[placed.invoice.id].status is InvoiceStatus.UNPAID
+
+
+@pytest.mark.spec("C4", "R5")
+def test_item_14_binding_a_card_pays_only_an_invoice_the_card_may_pay(
+    s: InMemoryBilling,
+) -> None:
+    crypto = place(s, "crypto")
+    by_balance = place(s, "balance", order_id="o-2")
+    card = SavedPaymentMethod(
+        "m-1", "acc-1", MethodKind.CARD, "tok_4242", "Visa", mask_card("4242")
+    )
+    # Older invoices checked out for crypto and the balance: the card pays neither of them.
+    bound = owner(s).payments.bind_card(card)
+    assert (bound.action, bound.invoice_id) == (BindingAction.VERIFY_AND_REFUND, None)
+    assert [s.store.invoices.rows[i].status for i in (crypto, by_balance)] == [
+        InvoiceStatus.UNPAID,
+        InvoiceStatus.UNPAID,
+    ]
+    # An order checked out for a card is what a card binding pays.
+    by_card = place(s, "card", order_id="o-3")
+    other = SavedPaymentMethod("m-2", "acc-1", MethodKind.CARD, "tok_5555", "MC", mask_card("5555"))
+    bound = owner(s).payments.bind_card(other)
+    assert (bound.action, bound.invoice_id) == (BindingAction.PAY_INVOICE, by_card)
+    assert s.store.invoices.rows[by_card].status is InvoiceStatus.PAID
+    assert s.store.invoices.rows[crypto].status is InvoiceStatus.UNPAID
+
+
+@pytest.mark.spec("C4", "R5")
+def test_item_14_a_saved_card_pays_an_order_checked_out_for_its_provider_or_for_card(
+    s: InMemoryBilling,
+) -> None:
+    card = SavedPaymentMethod(
+        "m-1", "acc-1", MethodKind.CARD, "tok_4242", "Visa", mask_card("4242"), provider="wallet"
+    )
+    owner(s).payments.bind_card(card)
+    by_card = place(s, "card")
+    by_provider = place(s, "wallet", order_id="o-2")
+    by_crypto = place(s, "crypto", order_id="o-3")
+    assert owner(s).payments.pay_invoice(by_card, "m-1").succeeded
+    assert owner(s).payments.pay_invoice(by_provider, "m-1").succeeded
+    before = state(s)
+    with pytest.raises(PaymentMethodFixedError, match="by 'crypto', not by 'wallet'"):
+        owner(s).payments.pay_invoice(by_crypto, "m-1")
+    assert state(s) == before

@@ -43,7 +43,7 @@ from cabinet_billing.domain.fx import equivalents
 from cabinet_billing.domain.invoice import InvoiceFilter, filter_invoices
 from cabinet_billing.domain.payer import BankDetails, PayerKind, TaxId
 from cabinet_billing.domain.paylink import PayLinkKeys
-from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.payment import BALANCE_METHOD, PaymentEventKind
 from cabinet_billing.domain.periods import period_end
 from cabinet_billing.domain.saved_method import MethodKind, mask_card
 from cabinet_billing.domain.service import Actor
@@ -240,7 +240,9 @@ def test_a_preset_is_configuration_a_different_renewal_lead_renews_earlier() -> 
     account.set_auto_renew_default(True)
     s.billing.open_account(account, owner_id="u1", owner_name="Jill")
     top_up(s, eur("100.00"), "card")
-    service_id, _ = order(s, Plan("vps", "VPS", ProductKind.VPS, {"month": eur("30.00")}), "card")
+    service_id, _ = order(
+        s, Plan("vps", "VPS", ProductKind.VPS, {"month": eur("30.00")}), BALANCE_METHOD
+    )
     run_on(s, date(2024, 2, 6))
     assert s.store.services.rows[service_id].paid_until == date(2024, 2, 10)
     run_on(s, date(2024, 2, 7))
@@ -298,7 +300,9 @@ def _introserv_months() -> tuple[InMemoryBilling, str]:
         account.set_auto_renew_default(True)
         uow.commit()
     top_up(s, eur("100.00"), "card")
-    service_id, _ = order(s, Plan("vps", "VPS S", ProductKind.VPS, {"month": eur("30.00")}), "card")
+    service_id, _ = order(
+        s, Plan("vps", "VPS S", ProductKind.VPS, {"month": eur("30.00")}), BALANCE_METHOD
+    )
     with MemoryUnitOfWork(s.store) as uow:
         uow.services.get(service_id).finish_processing(Actor.system(), s.clock.now())
         uow.commit()

@@ -19,7 +19,7 @@ from cabinet_billing import (
     SavedPaymentMethod,
 )
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
-from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.payment import BALANCE_METHOD, PaymentEventKind
 from cabinet_billing.domain.service import Actor, Service
 from cabinet_billing.errors import PriceNotFoundError, ValidationError
 from cabinet_billing.rules.presets import ASTRA_CLOUD, INTROSERV, CabinetPreset
@@ -60,7 +60,7 @@ def order(s: InMemoryBilling, plan: Plan, period: str) -> str:
     cart.add(plan, period)
     placed = owner(s).orders.place(
         cart.checkout(
-            "card",
+            BALANCE_METHOD,
             s.clock.today(),
             order_id=f"o-{len(s.store.services.rows) + 1}",
             tax=s.billing.settings.tax,

@@ -23,7 +23,7 @@ from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, i
 from cabinet_billing.domain.catalog import AddOn
 from cabinet_billing.domain.invoice import InvoiceKind, InvoiceStatus
 from cabinet_billing.domain.orders import OrdersQuery, ServiceUseCase
-from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.payment import BALANCE_METHOD, PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.service import (
     BillingMode,
@@ -83,7 +83,7 @@ def top_up(s: InMemoryBilling, amount: str) -> None:
 def ordered(s: InMemoryBilling, order_id: str = "o-1", ipv4: int = 2) -> str:
     cart = Cart("acc-1", "EUR")
     cart.add(VPS, "month", {"ipv4": ipv4})
-    return owner(s).orders.checkout(cart, "card", order_id=order_id).service_ids[0]
+    return owner(s).orders.checkout(cart, BALANCE_METHOD, order_id=order_id).service_ids[0]
 
 
 def active(s: InMemoryBilling, order_id: str = "o-1") -> str:

@@ -22,7 +22,7 @@ from cabinet_billing import (
     TaxRate,
 )
 from cabinet_billing.adapters.memory import InMemoryBilling, in_memory_billing
-from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.payment import BALANCE_METHOD, PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.errors import ValidationError
 from cabinet_billing.rules.proration import ProrationMethod, ProrationPolicy
@@ -68,7 +68,7 @@ def paid_vps(s: InMemoryBilling, order_id: str = "o-1") -> str:
     )
     cart = Cart("acc-1", "EUR")
     cart.add(VPS, "month")
-    service_id = owner(s).orders.checkout(cart, "card", order_id=order_id).service_ids[0]
+    service_id = owner(s).orders.checkout(cart, BALANCE_METHOD, order_id=order_id).service_ids[0]
     s.billing.services.finish(service_id)
     return service_id
 

@@ -102,7 +102,7 @@ def vps_order(s: InMemoryBilling, order_id: str, price: str) -> OrderResult:
     cart = Cart("acc-1", "RUB")
     cart.add(plan, "month")
     order = cart.checkout(
-        "card", s.clock.today(), order_id=order_id, tax=s.billing.settings.tax, country="RU"
+        "balance", s.clock.today(), order_id=order_id, tax=s.billing.settings.tax, country="RU"
     )
     return owner(s).orders.place(order)
 

@@ -320,20 +320,39 @@ class Context:
         method = invoice.payment_method_id
         return None if method in {None, BALANCE_METHOD} else method
 
-    def ensure_method_allowed(self, invoice: Invoice, method_id: str | None) -> None:
+    @staticmethod
+    def method_may_pay(invoice: Invoice, method: str | SavedPaymentMethod | None) -> bool:
+        """Whether ``method`` may pay the invoice (SPEC C4).
+
+        ``method`` is a method id, a saved card or wallet (which pays as its kind, e.g.
+        ``"card"``, or as its provider's method), or ``None`` for the balance. An invoice
+        that chose no method (a renewal, a statement) may be paid any way; an order's
+        invoice only by the method it was checked out with.
+        """
+        chosen = invoice.payment_method_id
+        if chosen is None:
+            return True
+        if isinstance(method, SavedPaymentMethod):
+            return chosen in {method.kind.value, method.provider}
+        return chosen == (BALANCE_METHOD if method is None else method)
+
+    def ensure_method_allowed(
+        self, invoice: Invoice, method: str | SavedPaymentMethod | None
+    ) -> None:
         """Refuse paying an invoice another way than its checkout chose (SPEC C4).
 
-        ``method_id=None`` is paying from the balance.
+        ``method`` as for :meth:`method_may_pay`; ``None`` is paying from the balance.
 
         Raises:
             PaymentMethodFixedError: naming the invoice, its method and the one asked.
         """
-        chosen = invoice.payment_method_id
-        if chosen is None:
+        if self.method_may_pay(invoice, method):
             return
-        asked = BALANCE_METHOD if method_id is None else method_id
-        if asked != chosen:
-            raise PaymentMethodFixedError(invoice.id, chosen, asked)
+        if isinstance(method, SavedPaymentMethod):
+            asked = method.provider or method.kind.value
+        else:
+            asked = BALANCE_METHOD if method is None else method
+        raise PaymentMethodFixedError(invoice.id, str(invoice.payment_method_id), asked)
 
     def credit_line(self, uow: UnitOfWork, account_id: str, currency: str) -> CreditLine | None:
         """The account's credit line in a currency, when the settings give credit."""

@@ -123,9 +123,10 @@ class CabinetOrders:
         its plan (the catalog's, when the settings have one), its period and add-ons, the
         order's promo code and the tax of the account's country. The days each line pays
         for must be what a full period from today or the settings' proration gives.
-        When the balance covers the invoice (and the profile allows paying), it is paid
-        from the balance at once (SPEC L2); an invoice of zero total (a 100% discount) is
-        paid at once; otherwise it waits for a payment.
+        An order checked out with the balance (``"balance"``) is paid from it at once
+        when the balance covers it and the profile allows paying (SPEC L2); an order
+        checked out for another method is never paid from the balance, it waits for that
+        method (SPEC C4); an invoice of zero total (a 100% discount) is paid at once.
 
         With a ``payer_id``, the invoice is made out to that payer of the account and its
         services are billed to it, renewals included (SPEC A4).
@@ -333,10 +334,13 @@ class CabinetOrders:
                 ),
             )
             events += ctx.services_paid(uow, invoice, now)
-        # An order is paid automatically from free money only; buying it on credit is
-        # the customer's choice (invoices.pay), and a blocked line forbids both.
+        # Only an order checked out to be paid from the balance is paid from it (SPEC C4,
+        # L2): one checked out for a card or another method waits for that method. It is
+        # paid automatically from free money only; buying it on credit is the customer's
+        # choice (invoices.pay), and a blocked line forbids both.
         elif (
-            payment_readiness(account, ctx.settings.payment_requirements).ready
+            ctx.fixed_method(invoice) is None
+            and payment_readiness(account, ctx.settings.payment_requirements).ready
             and ctx.credit_allows(uow, account_id, code, CreditAction.PAY_FROM_BALANCE, today)
             and ctx.spendable(uow, account_id, code, with_credit=False, on=today)
             >= invoice.amount_due

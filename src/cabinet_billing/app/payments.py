@@ -285,9 +285,10 @@ class CabinetPayments:
     ) -> BindingResult:
         """Save a card or wallet and prove it works (SPEC R5, Horoshop's binding).
 
-        With an unpaid invoice, the card pays the oldest one; otherwise a small amount
-        (``verification``, by default the settings' ``card_verification``) is charged and
-        refunded. A declined charge leaves the method saved but not working. Binding a
+        With an unpaid invoice the card may pay (one that chose no method, or an order
+        checked out for a card or the card's provider: SPEC C4), the card pays the oldest
+        one; otherwise a small amount (``verification``, by default the settings'
+        ``card_verification``) is charged and refunded. A declined charge leaves the method saved but not working. Binding a
         card also starts card autopay on invoice day when the settings offer it.
 
         Raises:
@@ -309,10 +310,16 @@ class CabinetPayments:
             profile = uow.profiles.get(account_id)
             profile.add_method(method)
             currency = account.profile.currency
+            # Only what the card may pay: an invoice that chose no method, or an order
+            # checked out for a card or the card's provider (SPEC C4); never a credit
+            # statement or a top-up's advance-payment invoice (money coming in pays those).
             open_invoices = [
                 i
                 for i in uow.invoices.for_account(account_id)
-                if i.is_open() and i.kind is not InvoiceKind.STATEMENT and i.currency == currency
+                if i.is_open()
+                and i.kind not in {InvoiceKind.STATEMENT, InvoiceKind.TOP_UP}
+                and i.currency == currency
+                and ctx.method_may_pay(i, method)
             ]
             plan = binding_plan(open_invoices, verification or ctx.verification(currency))
             events: list[BillingEvent] = []
@@ -449,7 +456,7 @@ class CabinetPayments:
                 raise ConflictError(
                     f"saved payment method {method.id!r}", "is still being configured"
                 )
-            ctx.ensure_method_allowed(invoice, method.provider or method.kind.value)
+            ctx.ensure_method_allowed(invoice, method)
             if not method.for_purchases:
                 raise ConflictError(
                     f"saved payment method {method.id!r}", "may not pay for purchases"

@@ -43,7 +43,7 @@ from cabinet_billing.domain.events import (
 )
 from cabinet_billing.domain.invoice import InvoiceKind
 from cabinet_billing.domain.money import Money
-from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.payment import BALANCE_METHOD, PaymentEventKind
 from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod, mask_card
 from cabinet_billing.domain.service import Actor
 from cabinet_billing.errors import ValidationError
@@ -345,8 +345,9 @@ class Population:
         cart = Cart(account_id, currency)
         for offer in picked:
             cart.add(offer.plan(), offer.period)
+        # Topped up first, the order is checked out to be paid from the balance (SPEC C4).
         order = cart.checkout(
-            method,
+            BALANCE_METHOD,
             self.start,
             order_id=f"order-{account_id}",
             tax=billing.settings.tax,

@@ -68,7 +68,7 @@ from cabinet_billing.domain.events import (
 )
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind
 from cabinet_billing.domain.money import Money
-from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.payment import BALANCE_METHOD, PaymentEventKind
 from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod, mask_card
 from cabinet_billing.domain.service import Actor, Service, ServiceStatus
 from cabinet_billing.errors import InvalidScenarioError, NotFoundError, ValidationError
@@ -450,7 +450,7 @@ class Scenario:
         auto_renew: bool = True,
         activate: bool = True,
         ref: str | None = None,
-        method: str = "card",
+        method: str = BALANCE_METHOD,
         prorate: bool = False,
     ) -> Self:
         """Order a plan: cart, checkout and order (paid from the balance when it covers it).
@@ -465,7 +465,9 @@ class Scenario:
             activate: finish opening it as soon as it is paid.
             ref: the name later steps use for the service (default: the plan id, or
                 ``plan-2``, ``plan-3`` ... when taken).
-            method: the order's payment method.
+            method: the order's payment method: ``"balance"`` (the default) is paid from
+                the balance when it covers it; an order for another method waits for a
+                payment by that method (SPEC C4).
             prorate: price the first period with the settings' proration policy.
         """
         now = self._tick()

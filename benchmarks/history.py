@@ -27,6 +27,7 @@ from pathlib import Path
 
 from cabinet_billing import Account, BillingSettings, Money, Period, Service
 from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
@@ -44,7 +45,12 @@ UowFactory = Callable[[], UnitOfWork]
 
 def _billing(make_uow: UowFactory) -> Billing:
     return Billing(
-        Ports(unit_of_work=make_uow, clock=FixedClock(AT), gateway=SandboxGateway(b"h" * 32)),
+        Ports(
+            unit_of_work=make_uow,
+            clock=FixedClock(AT),
+            gateway=SandboxGateway(b"h" * 32),
+            rates=FixedRates(INTROSERV.exchange_rates),
+        ),
         BillingSettings.from_preset(INTROSERV),
     )
 

@@ -29,6 +29,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from cabinet_billing import Account, BillingSettings, Money, Period, Service
 from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
@@ -92,7 +93,12 @@ def ours(make_uow: Callable[[], UnitOfWork], subscriptions: int) -> tuple[float,
     """Our seconds for the month of daily runs and the renewals they made."""
     populate(make_uow, subscriptions)
     billing = Billing(
-        Ports(unit_of_work=make_uow, clock=FixedClock(AT), gateway=SandboxGateway(b"p" * 32)),
+        Ports(
+            unit_of_work=make_uow,
+            clock=FixedClock(AT),
+            gateway=SandboxGateway(b"p" * 32),
+            rates=FixedRates(INTROSERV.exchange_rates),
+        ),
         BillingSettings.from_preset(INTROSERV),
     )
     renewals = 0

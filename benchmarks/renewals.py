@@ -22,6 +22,7 @@ from sqlalchemy import create_engine
 
 from cabinet_billing import Account, BillingSettings, Money, Period, Service
 from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.adapters.sql import SqlStore
@@ -75,7 +76,12 @@ def populate(make_uow: Callable[[], UnitOfWork], invoices: int) -> None:
 def median_ms(make_uow: Callable[[], UnitOfWork], invoices: int) -> float:
     populate(make_uow, invoices)
     billing = Billing(
-        Ports(unit_of_work=make_uow, clock=FixedClock(AT), gateway=SandboxGateway(b"r" * 32)),
+        Ports(
+            unit_of_work=make_uow,
+            clock=FixedClock(AT),
+            gateway=SandboxGateway(b"r" * 32),
+            rates=FixedRates(INTROSERV.exchange_rates),
+        ),
         BillingSettings.from_preset(INTROSERV),
     )
     times = []

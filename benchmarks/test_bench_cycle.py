@@ -21,6 +21,7 @@ from typing import Protocol
 import pytest
 
 from cabinet_billing import Account, Money
+from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.domain.catalog import ProductKind
@@ -57,7 +58,9 @@ SIZES = {10_000: (5, 1), 100_000: (3, 1), 1_000_000: (2, 0)}
 
 def build(services: int) -> InMemoryBilling:
     """An Introserv billing with ``services`` active services, ten per account."""
-    setup = in_memory_billing(BillingSettings.from_preset(INTROSERV), now=AT)
+    setup = in_memory_billing(
+        BillingSettings.from_preset(INTROSERV), now=AT, rates=FixedRates(INTROSERV.exchange_rates)
+    )
     month = Period.months()
     accounts = services // PER_ACCOUNT
     chunk = 1_000

@@ -27,6 +27,7 @@ from sqlalchemy import Engine, create_engine, func, make_url, select, text
 
 from cabinet_billing import Account, BillingSettings, Money, Period, Service
 from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
@@ -87,6 +88,7 @@ def worker(url: str, schema: str, start: Event) -> None:
             unit_of_work=lambda: SqlUnitOfWork(store),
             clock=FixedClock(datetime(2024, 2, 10, 3, tzinfo=UTC)),
             gateway=SandboxGateway(b"w" * 32),
+            rates=FixedRates(INTROSERV.exchange_rates),
         ),
         BillingSettings.from_preset(INTROSERV),
     )

@@ -265,6 +265,26 @@ class PerAccountNumberingError(ValidationError):
         )
 
 
+class MissingPortError(ValidationError):
+    """A setting that needs a port the host did not plug in (rates for paying across currencies).
+
+    Raised when a :class:`~cabinet_billing.app.billing.Billing` is built, so that a
+    setting never does nothing in silence.
+
+    Attributes:
+        field: the setting.
+        port: the :class:`~cabinet_billing.app.context.Ports` field it needs.
+    """
+
+    def __init__(self, setting: str, port: str, needs: str) -> None:
+        self.port = port
+        super().__init__(
+            setting,
+            value=True,
+            reason=f"it needs {needs}: plug one in as Ports({port}=...), or switch the setting off",
+        )
+
+
 class InvalidTextError(ValidationError):
     """Text that cannot be an id, a name or a message.
 

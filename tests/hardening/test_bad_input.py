@@ -229,6 +229,16 @@ def cart_of(customer: str = ACCOUNT, currency: str = "RUB") -> Cart:
     return cart
 
 
+def pay_link_without_login(_: World) -> object:
+    """Copy a pay link in a billing of its own whose account keeps pay_without_login off."""
+    s = in_memory_billing(settings(), now=START)
+    s.billing.open_account(
+        Account.open(ACCOUNT, "jfairy", currency="RUB"), owner_id=OWNER, owner_name="Jill"
+    )
+    owner = s.billing.cabinet(ACCOUNT, OWNER)
+    return owner.invoices.pay_link(place(s, owner, "100.00", "o-1").invoice.id)
+
+
 def scenario(text: str) -> Call:
     return lambda w: Scenario.from_toml(text)
 
@@ -631,6 +641,14 @@ CASES: list[Bad] = [
         E.WeakHashParametersError,
         "n=2",
         "16384",
+    ),
+    bad(
+        "Billing",
+        "paying across currencies without a rate port",
+        lambda w: in_memory_billing(BillingSettings(pay_across_currencies=True)),
+        E.MissingPortError,
+        "pay_across_currencies=True",
+        "Ports(rates=...)",
     ),
     bad(
         "PaymentMethod",
@@ -1193,6 +1211,14 @@ CASES: list[Bad] = [
         E.NotFoundError,
         "'inv-404'",
         "no invoice",
+    ),
+    bad(
+        "cabinet.invoices",
+        "pay link while paying without login is off",
+        pay_link_without_login,
+        E.AccessDeniedError,
+        "'acc-1'",
+        "pay_without_login is off",
     ),
     bad(
         "cabinet.services",

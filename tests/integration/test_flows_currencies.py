@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
+import attrs
 import pytest
 
 from cabinet_billing import (
@@ -32,6 +33,7 @@ from cabinet_billing.domain.invoice import InvoiceKind
 from cabinet_billing.domain.ledger import EntryKind
 from cabinet_billing.domain.payment import PaymentEventKind
 from cabinet_billing.domain.service import Actor
+from cabinet_billing.errors import MissingPortError, ValidationError
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.presets import INTROSERV
 
@@ -44,7 +46,12 @@ def m(text: str) -> Money:
 
 
 class Host:
-    def __init__(self, make_uow: Callable[[], UnitOfWork], rates: FixedRates | None) -> None:
+    def __init__(
+        self,
+        make_uow: Callable[[], UnitOfWork],
+        rates: FixedRates | None,
+        settings: BillingSettings | None = None,
+    ) -> None:
         self.uow = make_uow
         self.clock = FixedClock(START)
         self.gateway = SandboxGateway(b"currencies: a sandbox signing key of 32 bytes")
@@ -56,7 +63,7 @@ class Host:
                 notifier=InMemoryNotifier(),
                 rates=rates,
             ),
-            BillingSettings.from_preset(INTROSERV),
+            settings or BillingSettings.from_preset(INTROSERV),
         )
         account = Account.open("acc-1", "jill", email="jill@example.com", currency="EUR")
         account.change_name("Fairy", "Jill")
@@ -184,6 +191,53 @@ def test_item_12_paying_an_invoice_counts_every_balance_at_the_current_rate() ->
         assert uow.invoices.get(invoice_id).status is InvoiceStatus.PAID
     assert host.balances() == (m("0.00 EUR"), m("5.20 USD"))
     assert not isinstance(needed, InvoiceSettled)
+
+
+@pytest.mark.spec("M4", "L2")
+def test_item_12_a_partial_payment_from_the_balance_converts_across_currencies(
+    make_uow: Callable[[], UnitOfWork],
+) -> None:
+    settings = attrs.evolve(BillingSettings.from_preset(INTROSERV), partial_from_balance=True)
+    host = Host(make_uow, preset_rates(), settings)
+    _, invoice_id = host.order("60.00 EUR")
+    host.top_up("10.00 USD")
+    # The USD balance pays what it is worth (9.26 EUR) as part of the EUR invoice: the
+    # conversion is booked, with its rounding, as for a full payment.
+    with host.uow() as uow:
+        invoice = uow.invoices.get(invoice_id)
+        assert (invoice.status, invoice.amount_due) == (
+            InvoiceStatus.PARTIALLY_PAID,
+            m("50.74 EUR"),
+        )
+        ledger = uow.ledgers.get("acc-1")
+        out, into = (e for e in ledger.entries() if e.kind is EntryKind.CONVERSION)
+        assert (out.amount, into.amount) == (m("-10.00 USD"), m("9.26 EUR"))
+        assert into.conversion is not None
+        assert ledger.rounding("EUR") == into.conversion.difference
+        assert [e.amount for e in ledger.entries() if e.kind is EntryKind.CHARGE] == [
+            m("-9.26 EUR")
+        ]
+        assert ledger.verify()
+    assert host.balances() == (m("0.00 EUR"), m("0.00 USD"))
+    # The rest, in EUR, completes it.
+    host.top_up("50.74 EUR")
+    with host.uow() as uow:
+        assert uow.invoices.get(invoice_id).status is InvoiceStatus.PAID
+
+
+@pytest.mark.spec("M4", "P")
+def test_item_12_paying_across_currencies_without_a_rate_port_is_refused_when_built() -> None:
+    with pytest.raises(MissingPortError) as refused:
+        Host(memory(), None)
+    assert (refused.value.field, refused.value.port) == ("pay_across_currencies", "rates")
+    assert str(refused.value) == (
+        "pay_across_currencies=True is invalid: it needs an exchange-rate port to convert at: "
+        "plug one in as Ports(rates=...), or switch the setting off"
+    )
+    assert isinstance(refused.value, ValidationError)
+    # Without paying across currencies no rate port is needed.
+    plain = attrs.evolve(BillingSettings.from_preset(INTROSERV), pay_across_currencies=False)
+    assert Host(memory(), None, plain).balances() == (m("0 EUR"), m("0 USD"))
 
 
 @pytest.mark.spec("M4", "R4")

@@ -190,7 +190,7 @@ def open_with_vps(host: Host, account_id: str) -> None:
     cart.add(Plan("vps", "VPS", ProductKind.VPS, {"month": rub("100.00")}), "month")
     cabinet.orders.place(
         cart.checkout(
-            "wallet",
+            "balance",
             host.clock.today(),
             order_id=f"o-{account_id}",
             tax=host.billing.settings.tax,

@@ -9,6 +9,7 @@ import pytest
 
 from cabinet_billing import Account, BillingSettings, Money, Period, Service
 from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
@@ -29,6 +30,7 @@ def billing(store: SqlStore, clock: FixedClock) -> Billing:
             unit_of_work=lambda: SqlUnitOfWork(store),
             clock=clock,
             gateway=SandboxGateway(b"w" * 32),
+            rates=FixedRates(INTROSERV.exchange_rates),
         ),
         BillingSettings.from_preset(INTROSERV),
     )

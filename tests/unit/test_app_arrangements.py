@@ -23,6 +23,7 @@ from cabinet_billing import (
     SavedPaymentMethod,
     ServiceStatus,
 )
+from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
 from cabinet_billing.adapters.sandbox import Outcome
 from cabinet_billing.domain.ledger import EntryKind
@@ -47,7 +48,11 @@ def money(text: str) -> Money:
 def cabinet(preset: object = HOROSHOP, *, now: datetime | None = None) -> InMemoryBilling:
     settings = BillingSettings.from_preset(preset)  # type: ignore[arg-type]
     currency = "UAH" if preset is HOROSHOP else "RUB"
-    s = in_memory_billing(settings, now=now or datetime(2024, 3, 1, 9, tzinfo=UTC))
+    s = in_memory_billing(
+        settings,
+        now=now or datetime(2024, 3, 1, 9, tzinfo=UTC),
+        rates=FixedRates(INTROSERV.exchange_rates) if preset is INTROSERV else None,
+    )
     account = Account.open(
         "acc-1",
         "shop",
@@ -229,6 +234,7 @@ def introserv_customer(settings: BillingSettings | None = None) -> tuple[InMemor
     s = in_memory_billing(
         settings or BillingSettings.from_preset(INTROSERV),
         now=datetime(2024, 1, 10, 9, tzinfo=UTC),
+        rates=FixedRates(INTROSERV.exchange_rates),
     )
     account = Account.open("acc-1", "alice", email="a@example.com", currency="EUR")
     account.change_name("Doe", "Alice")

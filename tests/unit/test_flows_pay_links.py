@@ -90,7 +90,10 @@ def test_item_16_paying_by_link_asks_for_a_complete_profile() -> None:
 @pytest.mark.spec("L5")
 def test_item_16_links_work_only_while_the_account_allows_paying_without_login() -> None:
     s = wired()
+    assert owner(s).payments.set_pay_without_login(True) is True
     link = owner(s).invoices.pay_link("inv-1")
+    # A link copied while the setting was on stops working once it is off.
+    owner(s).payments.set_pay_without_login(False)
     for use in (
         lambda: s.billing.pay_links.open(link.token),
         lambda: s.billing.pay_links.pay(link.token, "card"),
@@ -98,7 +101,7 @@ def test_item_16_links_work_only_while_the_account_allows_paying_without_login()
         with pytest.raises(AccessDeniedError, match="setting pay_without_login is off"):
             use()
     assert payments(s) == []
-    assert owner(s).payments.set_pay_without_login(True) is True
+    owner(s).payments.set_pay_without_login(True)
     invoice, same = s.billing.pay_links.open(link.token)
     assert (invoice.id, same) == ("inv-1", link)
     # Switched off again, the link stops working, and an expired one is not re-issued.
@@ -108,6 +111,23 @@ def test_item_16_links_work_only_while_the_account_allows_paying_without_login()
         s.billing.pay_links.open(link.token)
     with pytest.raises(ValidationError, match="must be True or False"):
         owner(s).payments.set_pay_without_login("yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.spec("L5")
+def test_item_16_copying_a_pay_link_is_refused_while_pay_without_login_is_off() -> None:
+    s = wired()
+    before = (payments(s), dict(s.store.accounts.versions), list(s.notifier.sent))
+    with pytest.raises(AccessDeniedError) as refused:
+        owner(s).invoices.pay_link("inv-1")
+    assert str(refused.value) == (
+        "a pay link of account 'acc-1' may not pay without logging in: the account's setting "
+        "pay_without_login is off; log in to pay, or switch it on in the cabinet"
+    )
+    assert (payments(s), dict(s.store.accounts.versions), list(s.notifier.sent)) == before
+    # Inside the cabinet the customer pays as always.
+    started = owner(s).invoices.pay("inv-1", method_id="card")
+    assert isinstance(started, CheckoutStarted)
+    assert payments(s) == [started.payment.id]
 
 
 @pytest.mark.spec("L5")

@@ -90,7 +90,11 @@ def cabinet(
     complete: bool = True,
 ) -> InMemoryBilling:
     """A cabinet wired with a preset's settings and one account in its main currency."""
-    s = in_memory_billing(BillingSettings.from_preset(which, pay_link_keys=KEYS), now=start)
+    s = in_memory_billing(
+        BillingSettings.from_preset(which, pay_link_keys=KEYS),
+        now=start,
+        rates=FixedRates(which.exchange_rates) if which.exchange_rates else None,
+    )
     country = {"RUB": "RU", "UAH": "UA"}.get(which.currency, "UA")
     account = Account.open(
         account_id, f"login-{account_id}", currency=which.currency, country=country
@@ -233,7 +237,11 @@ def test_a_preset_is_configuration_a_different_due_day_shows_in_the_statement() 
 @pytest.mark.spec("R4")
 def test_a_preset_is_configuration_a_different_renewal_lead_renews_earlier() -> None:
     ahead = attrs.evolve(INTROSERV, renewal=RenewalPolicy(lead_days=3, lead_days_by_kind={}))
-    s = in_memory_billing(BillingSettings.from_preset(ahead), now=at(date(2024, 1, 10), 9))
+    s = in_memory_billing(
+        BillingSettings.from_preset(ahead),
+        now=at(date(2024, 1, 10), 9),
+        rates=FixedRates(ahead.exchange_rates),
+    )
     account = Account.open("acc-1", "jfairy", email="j@x.example", currency="EUR")
     account.change_name("Fairy", "Jill")
     account.change_postal_address(PostalAddress("Kyiv", "01001", "Khreshchatyk 1"))
@@ -354,6 +362,7 @@ def test_introserv_invoice_list_filters_unpaid_paid_all() -> None:
         InvoiceFilter.ALL: ["IS-000004", "IS-000003", "IS-000002", "IS-000001", "AV-2024-00001"],
     }
     assert filter_invoices(invoices) == filter_invoices(invoices, InvoiceFilter.UNPAID)
+    owner(s).payments.set_pay_without_login(True)
     assert owner(s).invoices.pay_link(renewal.id).expires_at == s.clock.now() + timedelta(days=3)
     top_up(s, eur("20.00"), "crypto")
     assert s.store.invoices.rows[renewal.id].status is InvoiceStatus.PAID

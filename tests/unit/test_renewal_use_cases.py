@@ -18,6 +18,7 @@ from cabinet_billing import (
     ProductKind,
     SavedPaymentMethod,
 )
+from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
 from cabinet_billing.domain.payment import BALANCE_METHOD, PaymentEventKind
 from cabinet_billing.domain.service import Actor, Service
@@ -36,6 +37,7 @@ def wired(preset: CabinetPreset, start: date, currency: str) -> InMemoryBilling:
     s = in_memory_billing(
         BillingSettings.from_preset(preset),
         now=datetime.combine(start, time(9), tzinfo=UTC),
+        rates=FixedRates(preset.exchange_rates) if preset.exchange_rates else None,
     )
     account = Account.open("acc-1", "jill", email="j@example.com", currency=currency)
     account.change_name("Fairy", "Jill")

@@ -345,7 +345,13 @@ USE_CASES: list[Row] = [
     # invoices
     Row("invoices", "pay", "invoices.pay", lambda c, w: c.invoices.pay(w.invoice_id)),
     Row("invoices", "delete", "invoices.pay", lambda c, w: c.invoices.delete(w.invoice_id)),
-    Row("invoices", "pay_link", "invoices.pay", lambda c, w: c.invoices.pay_link(w.invoice_id)),
+    Row(
+        "invoices",
+        "pay_link",
+        "invoices.pay",
+        lambda c, w: c.invoices.pay_link(w.invoice_id),
+        prepare=lambda w: w.owner.payments.set_pay_without_login(True),
+    ),
     Row("invoices", "list", "invoices.view", lambda c, w: c.invoices.list("all")),
     Row("invoices", "get", "invoices.view", lambda c, w: c.invoices.get(w.invoice_id)),
     Row(

@@ -35,6 +35,7 @@ from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.checks import check_text
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.events import AccountOpened
+from cabinet_billing.errors import MissingPortError
 
 __all__ = ["Billing"]
 
@@ -58,7 +59,17 @@ class Billing:
     """
 
     def __init__(self, ports: Ports, settings: BillingSettings | None = None) -> None:
+        """Build the billing, refusing settings that need a port not plugged in.
+
+        Raises:
+            MissingPortError: for ``pay_across_currencies`` without ``Ports(rates=...)``:
+                the balance in other currencies could never pay, in silence.
+        """
         self._settings = settings if settings is not None else BillingSettings()
+        if self._settings.pay_across_currencies and ports.rates is None:
+            raise MissingPortError(
+                "pay_across_currencies", "rates", "an exchange-rate port to convert at"
+            )
         self._ctx = Context(ports, self._settings)
         self.run = BillingRun(self._ctx)
         self.webhooks = Webhooks(self._ctx)

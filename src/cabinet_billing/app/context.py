@@ -838,8 +838,10 @@ class Context:
             due = invoice.amount_due
             if spendable >= due:
                 events += self.settle(uow, invoice, due, now, from_balance=True)
-            elif self.settings.partial_from_balance and own.amount > 0:
-                events += self.settle(uow, invoice, own, now, from_balance=True)
+            elif self.settings.partial_from_balance and own.amount >= 0 and spendable.amount > 0:
+                # In part: what the balance holds, the other currencies converted into the
+                # invoice's (each conversion booked) as for a full payment.
+                events += self.settle(uow, invoice, spendable, now, from_balance=True)
         return events
 
     def bank_transfer(

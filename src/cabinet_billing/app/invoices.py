@@ -18,6 +18,7 @@ from cabinet_billing.app.context import Context, require_open
 from cabinet_billing.app.gate import Gate
 from cabinet_billing.app.orders import cancel_order_services
 from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, paginate
+from cabinet_billing.app.pay_links import ensure_pay_without_login
 from cabinet_billing.app.results import InvoiceReissued, InvoiceSettled, PayResult, TopUpNeeded
 from cabinet_billing.app.webhooks import remember_key
 from cabinet_billing.domain.events import InvoiceDeleted
@@ -299,13 +300,19 @@ class CabinetInvoices:
     def pay_link(self, invoice_id: str) -> PayLink:
         """A signed link to pay an open invoice without logging in (SPEC L5).
 
+        Only an account that allows paying without login (``pay_without_login``, see
+        ``cabinet.payments.set_pay_without_login``) gets one: a link nobody could pay by
+        is not handed out. Paying inside the cabinet needs no link.
+
         Raises:
-            AccessDeniedError: without the right ``invoices.pay``.
+            AccessDeniedError: without the right ``invoices.pay``, or while the account's
+                setting ``pay_without_login`` is off.
             ConflictError: when the settings offer no pay links.
             InvalidTransitionError: when the invoice has nothing left to pay.
         """
         signer = self._ctx.signer()
         with self._gate.open("invoices.pay") as call:
+            ensure_pay_without_login(call.account)
             invoice = self._ctx.invoice_of(call.uow, call.account.id, invoice_id)
             require_open(invoice)
             return signer.issue(invoice.id, call.account.id, call.now)

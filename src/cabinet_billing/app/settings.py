@@ -108,7 +108,8 @@ class BillingSettings:
         apply_balance_to_open_invoices: pay open invoices from the balance, oldest first,
             as soon as money arrives.
         partial_from_balance: let the balance pay part of an invoice it cannot cover
-            fully (otherwise it pays only invoices it covers in full).
+            fully (otherwise it pays only invoices it covers in full); with
+            ``pay_across_currencies``, the other currencies pay their part converted.
         open_on_payment: start opening a service as soon as its order is paid.
         pay_links: the signer of pay links, or ``None`` to offer none.
         documents: how acts are produced (e.g. only while the e-document exchange is on).
@@ -141,7 +142,8 @@ class BillingSettings:
         pay_across_currencies: let the balance in any currency pay, at the day's rate of
             the exchange-rate port, what the balance in the amount's currency does not
             cover; each conversion is booked (Introserv). Without a rate for a pair, that
-            currency does not pay.
+            currency does not pay; without a rate port at all the billing is not built
+            (MissingPortError).
         credit_limit: the limit a credit line gets when opened without one.
         low_balance_threshold: the low-balance threshold of new accounts that set none.
         autopay_markup_percent: the recommended autopayment cap over the forecast.

@@ -184,7 +184,11 @@ def place(host: Host, order_id: str) -> None:
     cart = Cart("acc-1", "RUB")
     cart.add(VPS, "month")
     order = cart.checkout(
-        "wallet", host.clock.today(), order_id=order_id, tax=host.billing.settings.tax, country="RU"
+        "balance",
+        host.clock.today(),
+        order_id=order_id,
+        tax=host.billing.settings.tax,
+        country="RU",
     )
     host.billing.cabinet("acc-1", "u1").orders.place(order)
 

@@ -4,23 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
 
 import attrs
 import pytest
 
-from cabinet_billing import Account, BillingSettings, Money, PostalAddress
+from cabinet_billing import Account, BillingSettings, Money, Period, PostalAddress, Service
 from cabinet_billing.adapters.clock import FixedClock
 from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
-from cabinet_billing.app.paging import paginate
+from cabinet_billing.app.paging import Page, paginate
+from cabinet_billing.app.results import ExpenseList
 from cabinet_billing.domain.documents import build_reconciliation
+from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.invoice import Invoice, InvoiceFilter, InvoiceLine, invoice_order
 from cabinet_billing.domain.ledger import Ledger, LedgerEntry
 from cabinet_billing.domain.money import sum_money
+from cabinet_billing.domain.payment import Payment, PaymentStatus
+from cabinet_billing.domain.service import Actor
+from cabinet_billing.ports.listing import ExpenseQuery, InvoiceQuery, PaymentQuery
 from cabinet_billing.ports.repositories import UnitOfWork
 
 pytestmark = pytest.mark.spec("L1")
+
+T = TypeVar("T")
 
 NOW = datetime(2024, 6, 1, 9, tzinfo=UTC)
 FIRST = datetime(2024, 3, 1, 0, 30, tzinfo=UTC)
@@ -77,6 +86,10 @@ def s(request: pytest.FixtureRequest) -> Wired:
 
 def _entry_id(entry: LedgerEntry) -> str:
     return str(entry.seq)
+
+
+def _id(item: Invoice | Payment | Expense) -> str:
+    return item.id
 
 
 def _old_statement(
@@ -214,3 +227,225 @@ def test_a_reconciliation_reads_its_period_and_adds_up_the_rest_in_the_store(
             "RUB",
         )
     )
+
+
+# ----------------------------------------------------------------------------- lists
+
+
+def _many(s: Wired, count: int) -> None:
+    """``count`` invoices, payments and expenses of acc-1, over a few weeks."""
+    with s.uow() as uow:
+        for n in range(4):
+            uow.services.add(
+                Service.order(
+                    id=f"ser-{n}",
+                    account_id="acc-1",
+                    plan_id="vps",
+                    plan_name="VPS",
+                    kind="vps",
+                    price=Money("9.00", "RUB"),
+                    period=Period.months(),
+                    created_at=FIRST,
+                    actor=Actor.system(),
+                )
+            )
+        book = uow.expenses.get("acc-1")
+        book.fund("pay-seed", Money("2000.00", "RUB"))
+        for n in range(count):
+            day = date(2024, 3, 1) + timedelta(days=n % 23)
+            invoice = Invoice.issue(
+                f"inv-{n}",
+                f"HOR-{n + 1}",
+                "acc-1",
+                [InvoiceLine("VPS", Money(f"{n % 9 + 1}.00", "RUB"), service_id=f"ser-{n % 4}")],
+                issued_on=day,
+                due_on=day + timedelta(days=14),
+            )
+            if n % 3 == 0:
+                invoice.pay(f"pay-{n}", invoice.amount_due, day)
+            uow.invoices.add(invoice)
+            payment = Payment.top_up(
+                f"pay-{n}", "acc-1", Money("10.00", "RUB"), FIRST + timedelta(hours=n % 50)
+            )
+            if n % 4 == 0:
+                payment.cancel(FIRST)
+            uow.payments.add(payment)
+            book.add(
+                Expense(
+                    f"exp-{n}",
+                    "acc-1",
+                    "VPS",
+                    day,
+                    Money(f"{n % 7 + 1}.1250", "RUB"),
+                    service_id=f"ser-{n % 4}",
+                )
+            )
+        uow.commit()
+
+
+def _all_pages(fetch: Callable[..., Page[Any]]) -> list[Page[Any]]:
+    pages = [fetch(None)]
+    while pages[-1].next_after is not None:
+        pages.append(fetch(pages[-1].next_after))
+    return pages
+
+
+def _ids(pages: list[Page[Any]]) -> list[tuple[list[str], str | None, int]]:
+    return [([x.id for x in p], p.next_after, p.total) for p in pages]
+
+
+@pytest.mark.spec("L3", "L4", "L6")
+@pytest.mark.parametrize("newest_first", [True, False])
+def test_lists_page_as_they_did_when_they_read_every_item(s: Wired, newest_first: bool) -> None:
+    _many(s, 180)
+    cabinet = s.billing.cabinet("acc-1", "u1")
+    today = s.clock.today()
+    with s.uow() as uow:
+        invoices = sorted(uow.invoices.for_account("acc-1"), key=invoice_order)
+        payments = [
+            p
+            for _, p in sorted(
+                enumerate(uow.payments.for_account("acc-1")),
+                key=lambda x: (x[1].created_at, x[0]),
+            )
+        ]
+        expenses = uow.expenses.get("acc-1").expenses("RUB")
+    for shown, service_id in [
+        ("all", None),
+        ("unpaid", None),
+        ("paid", "ser-1"),
+        ("overdue", None),
+    ]:
+        query = InvoiceQuery(InvoiceFilter(shown), today, service_id)
+        found = _all_pages(
+            lambda after, shown=shown, service_id=service_id: cabinet.invoices.list(
+                shown, service_id=service_id, limit=50, after=after, newest_first=newest_first
+            )
+        )
+        expected = _all_pages(
+            lambda after, query=query: paginate(
+                invoices,
+                _id,
+                matches=query.matches,
+                limit=50,
+                after=after,
+                newest_first=newest_first,
+            )
+        )
+        assert _ids(found) == _ids(expected)
+    assert len(expected) > 1
+    for status in (None, "cancelled"):
+        found = _all_pages(
+            lambda after, status=status: cabinet.payments.list(
+                status=status, limit=50, after=after, newest_first=newest_first
+            )
+        )
+        wanted = PaymentQuery(status=None if status is None else PaymentStatus(status))
+        expected = _all_pages(
+            lambda after, wanted=wanted: paginate(
+                payments,
+                _id,
+                matches=wanted.matches,
+                limit=50,
+                after=after,
+                newest_first=newest_first,
+            )
+        )
+        assert _ids(found) == _ids(expected)
+    for chosen in (
+        ExpenseQuery("RUB"),
+        ExpenseQuery("RUB", since=date(2024, 3, 4), until=date(2024, 3, 19), service_id="ser-2"),
+    ):
+        lists: list[ExpenseList] = []
+        after: str | None = None
+        while True:
+            lists.append(
+                cabinet.balance.expenses(
+                    since=chosen.since,
+                    until=chosen.until,
+                    service_id=chosen.service_id,
+                    limit=50,
+                    after=after,
+                    newest_first=newest_first,
+                )
+            )
+            after = lists[-1].page.next_after
+            if after is None:
+                break
+        expected = _all_pages(
+            lambda after, chosen=chosen: paginate(
+                expenses,
+                _id,
+                matches=chosen.matches,
+                limit=50,
+                after=after,
+                newest_first=newest_first,
+            )
+        )
+        assert _ids([x.page for x in lists]) == _ids(expected)
+        picked = [e for e in expenses if chosen.matches(e)]
+        for listed in lists:
+            assert (listed.total, listed.unpaid, listed.tax) == (
+                sum_money((e.amount for e in picked), "RUB"),
+                sum_money((e.unpaid for e in picked), "RUB"),
+                sum_money((e.tax for e in picked), "RUB"),
+            )
+            assert str(listed.total) == str(sum_money((e.amount for e in picked), "RUB"))
+
+
+@pytest.fixture
+def loaded(s: Wired, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The invoices, payments and expenses a store loads (copies, assembles or decodes)."""
+    seen: list[object] = []
+    kinds = (Invoice, Payment, Expense)
+    if s.kind == "memory":
+        from cabinet_billing.adapters.memory import store as memory  # noqa: PLC0415
+
+        copy = memory.clone
+
+        def counting_clone(value: T) -> T:
+            if isinstance(value, kinds):
+                seen.append(value)
+            return copy(value)
+
+        monkeypatch.setattr(memory, "clone", counting_clone)
+        return seen
+    from cabinet_billing.adapters.sql import store  # noqa: PLC0415 - extra
+    from cabinet_billing.adapters.sql.mapping import Shape  # noqa: PLC0415 - extra
+
+    decode = store.decode  # type: ignore[attr-defined]
+    assemble = Shape.assemble
+
+    def counting_decode(data: Any, kind: type) -> object:
+        if kind in kinds:
+            seen.append(data)
+        return decode(data, kind)
+
+    def counting_assemble(shape: Any, row: Any, children: Any) -> object:
+        found = assemble(shape, row, children)
+        if isinstance(found, kinds):
+            seen.append(found)
+        return found
+
+    monkeypatch.setattr(store, "decode", counting_decode)
+    monkeypatch.setattr(Shape, "assemble", counting_assemble)
+    return seen
+
+
+@pytest.mark.spec("L3", "L4", "L6")
+def test_a_list_loads_its_page_not_every_item(s: Wired, loaded: list[object]) -> None:
+    _many(s, 400)
+    cabinet = s.billing.cabinet("acc-1", "u1")
+    for read in (
+        lambda after: cabinet.invoices.list("all", limit=20, after=after),
+        lambda after: cabinet.payments.list(limit=20, after=after),
+        lambda after: cabinet.balance.expenses(limit=20, after=after).page,
+    ):
+        loaded.clear()
+        first = read(None)
+        assert (len(first), first.total) == (20, 400)
+        assert len(loaded) <= 21
+        loaded.clear()
+        second = read(first.next_after)
+        assert second.items[0].id != first.items[-1].id
+        assert len(loaded) <= 21

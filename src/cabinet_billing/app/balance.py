@@ -18,17 +18,18 @@ import moneyed
 from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Gate
-from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, check_limit, paginate
+from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, check_limit, page_of, window
 from cabinet_billing.app.results import ExpenseList, LedgerStatement
 from cabinet_billing.domain.autopay import AutopayPolicy
 from cabinet_billing.domain.billing_profile import AutopaySettings
 from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.fx import Equivalents, convert, equivalents
 from cabinet_billing.domain.ledger import Ledger, LedgerEntry
-from cabinet_billing.domain.money import Money, sum_money
+from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payment_method import LimitBasis
 from cabinet_billing.domain.periods import day_start
 from cabinet_billing.errors import CurrencyMismatchError, InsufficientFundsError, ValidationError
+from cabinet_billing.ports.listing import ExpenseQuery
 from cabinet_billing.rules.autopay import ScheduledCharge, forecast, recommended_cap
 
 __all__ = ["CabinetBalance"]
@@ -88,30 +89,15 @@ class CabinetBalance:
         if start is not None and end is not None and end < start:
             raise ValidationError("until", end, f"must not be before since={start}")
         with self._gate.open("invoices.view") as call:
+            asked = window(limit, after, newest_first=newest_first)
             code = (currency or call.account.profile.currency).upper()
-            ordered = call.uow.expenses.get(call.account.id).expenses(code)
-
-        def matches(expense: Expense) -> bool:
-            return (
-                (start is None or expense.charged_on >= start)
-                and (end is None or expense.charged_on < end)
-                and (service_id is None or expense.service_id == service_id)
-                and (not unpaid_only or not expense.is_paid)
-            )
-
-        chosen = [e for e in ordered if matches(e)]
+            query = ExpenseQuery(code, start, end, service_id, unpaid_only=unpaid_only)
+            found, totals = call.uow.expenses.page(call.account.id, query, asked)
         return ExpenseList(
-            page=paginate(
-                ordered,
-                _expense_id,
-                matches=matches,
-                limit=limit,
-                after=after,
-                newest_first=newest_first,
-            ),
-            total=sum_money((e.amount for e in chosen), code),
-            unpaid=sum_money((e.unpaid for e in chosen), code),
-            tax=sum_money((e.tax for e in chosen), code),
+            page=page_of(found, _expense_id),
+            total=totals.total,
+            unpaid=totals.unpaid,
+            tax=totals.tax,
         )
 
     def statement(

@@ -17,16 +17,17 @@ from decimal import ROUND_CEILING
 from cabinet_billing.app.context import Context, require_open
 from cabinet_billing.app.gate import Gate
 from cabinet_billing.app.orders import cancel_order_services
-from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, paginate
+from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, page_of, window
 from cabinet_billing.app.pay_links import ensure_pay_without_login
 from cabinet_billing.app.results import InvoiceReissued, InvoiceSettled, PayResult, TopUpNeeded
 from cabinet_billing.app.webhooks import remember_key
 from cabinet_billing.domain.events import InvoiceDeleted
-from cabinet_billing.domain.invoice import Invoice, InvoiceFilter, InvoiceKind, invoice_order
+from cabinet_billing.domain.invoice import Invoice, InvoiceFilter, InvoiceKind
 from cabinet_billing.domain.money import Money, Rounding
 from cabinet_billing.domain.paylink import PayLink
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.errors import ConflictError, NotFoundError, ValidationError
+from cabinet_billing.ports.listing import InvoiceQuery
 from cabinet_billing.rules.credit_limit import CreditAction
 
 __all__ = ["CabinetInvoices"]
@@ -71,21 +72,9 @@ class CabinetInvoices:
             uow, account_id, today = call.uow, call.account.id, call.today
             if service_id is not None and uow.services.get(service_id).account_id != account_id:
                 raise NotFoundError("service", service_id)
-            ordered = sorted(uow.invoices.for_account(account_id), key=invoice_order)
-
-        def matches(invoice: Invoice) -> bool:
-            return shown.shows(invoice, today) and (
-                service_id is None or any(ln.service_id == service_id for ln in invoice.lines)
-            )
-
-        return paginate(
-            ordered,
-            _invoice_id,
-            matches=matches,
-            limit=limit,
-            after=after,
-            newest_first=newest_first,
-        )
+            asked = window(limit, after, newest_first=newest_first)
+            query = InvoiceQuery(shown, today, service_id)
+            return page_of(uow.invoices.page(account_id, query, asked), _invoice_id)
 
     def get(self, invoice_id: str) -> Invoice:
         """One invoice of the account, with its lines, payments and actions.

@@ -28,8 +28,18 @@ from typing import Final, Generic, TypeVar
 import attrs
 
 from cabinet_billing.errors import ValidationError
+from cabinet_billing.ports.listing import Slice, Window, take
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "Page", "check_limit", "choice", "paginate"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "Page",
+    "check_limit",
+    "choice",
+    "page_of",
+    "paginate",
+    "window",
+]
 
 T = TypeVar("T")
 E = TypeVar("E", bound=enum.Enum)
@@ -132,36 +142,30 @@ def paginate(
         ValidationError: for a limit out of range, or a cursor that is not an item of
             this listing.
     """
+    found = take(
+        ordered, ident, window=window(limit, after, newest_first=newest_first), matches=matches
+    )
+    return page_of(found, ident)
+
+
+def window(limit: object, after: object, *, newest_first: bool) -> Window:
+    """The page a caller asks for, once ``limit`` and ``after`` are checked.
+
+    Raises:
+        ValidationError: for a limit out of range, or a cursor that is not text.
+    """
     size = check_limit(limit)
     if after is not None and not isinstance(after, str):
         raise ValidationError(
             "after", after, "expected the next_after of a previous page (text), or None"
         )
-    shown = list(reversed(ordered)) if newest_first else list(ordered)
-    keep = matches or _every
-    total = sum(1 for item in shown if keep(item))
-    if after is not None:
-        start = next((i for i, item in enumerate(shown) if ident(item) == after), None)
-        if start is None:
-            raise ValidationError(
-                "after", after, "expected the next_after of a previous page of this list"
-            )
-        shown = shown[start + 1 :]
-    chosen: list[T] = []
-    more = False
-    for item in shown:
-        if not keep(item):
-            continue
-        if len(chosen) == size:
-            more = True
-            break
-        chosen.append(item)
+    return Window(size, after, newest_first=newest_first)
+
+
+def page_of(found: Slice[T], ident: Callable[[T], str]) -> Page[T]:
+    """The page of a store's answer: its items and the cursor of the next page."""
     return Page(
-        items=tuple(chosen),
-        next_after=ident(chosen[-1]) if more else None,
-        total=total,
+        items=found.items,
+        next_after=ident(found.items[-1]) if found.more else None,
+        total=found.total,
     )
-
-
-def _every(_item: object) -> bool:
-    return True

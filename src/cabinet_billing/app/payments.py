@@ -17,7 +17,7 @@ import moneyed
 from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context, require_open
 from cabinet_billing.app.gate import Gate
-from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, choice, paginate
+from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, choice, page_of, paginate, window
 from cabinet_billing.app.results import BindingResult, CheckoutStarted
 from cabinet_billing.app.services import _card_autopay_stopped
 from cabinet_billing.app.webhooks import remember_key
@@ -39,6 +39,7 @@ from cabinet_billing.domain.service import ServiceStatus
 from cabinet_billing.domain.subscription import RenewalSource
 from cabinet_billing.domain.text import LineText
 from cabinet_billing.errors import ConflictError, ValidationError
+from cabinet_billing.ports.listing import PaymentQuery
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.renewal import decide_renewal, renewal_key
 
@@ -191,29 +192,14 @@ class CabinetPayments:
             ValidationError: for an unknown status or purpose, a limit out of range or a
                 cursor that is not a payment of this list.
         """
-        wanted = choice(PaymentStatus, status, "status")
-        kind = choice(PaymentPurpose, purpose, "purpose")
-        with self._gate.open("invoices.view") as call:
-            ordered = sorted(
-                enumerate(call.uow.payments.for_account(call.account.id)),
-                key=lambda pair: (pair[1].created_at, pair[0]),
-            )
-
-        def matches(payment: Payment) -> bool:
-            return (
-                (wanted is None or payment.status is wanted)
-                and (kind is None or payment.purpose is kind)
-                and (invoice_id is None or payment.invoice_id == invoice_id)
-            )
-
-        return paginate(
-            [p for _, p in ordered],
-            _payment_id,
-            matches=matches,
-            limit=limit,
-            after=after,
-            newest_first=newest_first,
+        query = PaymentQuery(
+            choice(PaymentStatus, status, "status"),
+            choice(PaymentPurpose, purpose, "purpose"),
+            invoice_id,
         )
+        with self._gate.open("invoices.view") as call:
+            asked = window(limit, after, newest_first=newest_first)
+            return page_of(call.uow.payments.page(call.account.id, query, asked), _payment_id)
 
     def top_up(
         self,

@@ -43,7 +43,7 @@ from cabinet_billing.errors import (
     ValidationError,
 )
 
-__all__ = ["Allocation", "Expense", "ExpenseBook", "ExpenseTotals"]
+__all__ = ["Allocation", "Expense", "ExpenseBook", "ExpenseTotals", "totals_of"]
 
 
 def _accrual_positive(_instance: object, attribute: attrs.Attribute[Money], value: Money) -> None:
@@ -442,10 +442,11 @@ class ExpenseBook:
     ) -> ExpenseTotals:
         """Total, unpaid and tax of the expenses in a currency, optionally in a date range."""
         chosen = self.expenses(currency, since=since, until=until)
-        return _totals(chosen, currency.upper())
+        return totals_of(chosen, currency.upper())
 
 
-def _totals(expenses: Iterable[Expense], code: str) -> ExpenseTotals:
+def totals_of(expenses: Iterable[Expense], code: str) -> ExpenseTotals:
+    """Total, unpaid and tax of some expenses of one currency, and how many there are."""
     chosen = list(expenses)
     return ExpenseTotals(
         total=sum_money((e.amount for e in chosen), code),

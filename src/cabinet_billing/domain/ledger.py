@@ -246,6 +246,10 @@ class LedgerHistory(Protocol):
         ...
 
 
+_NO_EXPONENT = 1 << 30
+"""Stands for an amount that is not on a side of the running sums."""
+
+
 class _Column:
     """The entries of one currency in a list history, with running sums for ranges.
 
@@ -254,7 +258,15 @@ class _Column:
     two running sums; otherwise the column is scanned.
     """
 
-    __slots__ = ("ats", "credit_counts", "credits", "debits", "entries", "in_order", "seqs")
+    __slots__ = (
+        "ats",
+        "credits",
+        "debits",
+        "entries",
+        "exponents",
+        "in_order",
+        "seqs",
+    )
 
     def __init__(self) -> None:
         self.entries: list[LedgerEntry] = []
@@ -262,7 +274,8 @@ class _Column:
         self.ats: list[datetime] = []
         self.credits: list[Decimal] = [Decimal(0)]
         self.debits: list[Decimal] = [Decimal(0)]
-        self.credit_counts: list[int] = [0]
+        # The exponent of each amount, on the side it adds to (the other side: none).
+        self.exponents: tuple[list[int], list[int]] = ([], [])
         self.in_order = True
 
     def add(self, entry: LedgerEntry) -> None:
@@ -275,7 +288,9 @@ class _Column:
         zero = Decimal(0)
         self.credits.append(self.credits[-1] + max(zero, amount))
         self.debits.append(self.debits[-1] - min(zero, amount))
-        self.credit_counts.append(self.credit_counts[-1] + (amount > 0))
+        exponent = int(amount.as_tuple().exponent)
+        self.exponents[0].append(exponent if amount > 0 else _NO_EXPONENT)
+        self.exponents[1].append(exponent if amount < 0 else _NO_EXPONENT)
 
     def bounds(self, span: Span) -> tuple[int, int]:
         """The positions ``[lo, hi)`` of the span's entries (the column is in order)."""
@@ -290,14 +305,22 @@ class _Column:
         if not self.in_order:
             return EntrySums.of((e for e in self.entries if span.holds(e)), code)
         lo, hi = self.bounds(span)
-        gained = self.credit_counts[hi] - self.credit_counts[lo]
-        spent = (hi - lo) - gained
         return EntrySums(
-            # An empty sum is zero, as sum_money gives it.
-            Money(self.credits[hi] - self.credits[lo], code) if gained else Money.zero(code),
-            Money(self.debits[hi] - self.debits[lo], code) if spent else Money.zero(code),
+            self._sum(self.credits[hi] - self.credits[lo], self.exponents[0][lo:hi], code),
+            self._sum(self.debits[hi] - self.debits[lo], self.exponents[1][lo:hi], code),
             hi - lo,
         )
+
+    @staticmethod
+    def _sum(value: Decimal, exponents: list[int], code: str) -> Money:
+        """A difference of running sums, with the places the amounts themselves add up to.
+
+        An empty sum is zero, as :func:`~cabinet_billing.domain.money.sum_money` gives it.
+        """
+        exponent = min(exponents, default=_NO_EXPONENT)
+        if exponent == _NO_EXPONENT:
+            return Money.zero(code)
+        return Money(value.quantize(Decimal(1).scaleb(exponent)), code)
 
     def page(
         self, span: Span, *, after: int | None, limit: int | None, newest_first: bool

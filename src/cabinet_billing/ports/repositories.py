@@ -23,7 +23,7 @@ from cabinet_billing.domain.bank_review import BankReview
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
-from cabinet_billing.domain.expense import ExpenseBook
+from cabinet_billing.domain.expense import Expense, ExpenseBook, ExpenseTotals
 from cabinet_billing.domain.inbox import InboxEntry, InboxQuery
 from cabinet_billing.domain.invoice import Invoice
 from cabinet_billing.domain.ledger import Ledger
@@ -33,6 +33,7 @@ from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
 from cabinet_billing.domain.support import Ticket
+from cabinet_billing.ports.listing import ExpenseQuery, InvoiceQuery, PaymentQuery, Slice, Window
 
 __all__ = [
     "GAPLESS_COUNTERS",
@@ -148,6 +149,17 @@ class InvoiceRepository(Protocol):
         """
         ...
 
+    def page(self, account_id: str, query: InvoiceQuery, window: Window) -> Slice[Invoice]:
+        """A page of the account's invoices that ``query`` chooses (see :mod:`~cabinet_billing.ports.listing`).
+
+        Only the page's invoices are loaded (into the identity map); what this unit of
+        work changed is taken into account.
+
+        Raises:
+            ValidationError: for a cursor that is not an invoice of the account.
+        """
+        ...
+
 
 class PaymentRepository(Protocol):
     """Payments of all accounts."""
@@ -164,6 +176,17 @@ class PaymentRepository(Protocol):
         """The payments of an account, oldest first."""
         ...
 
+    def page(self, account_id: str, query: PaymentQuery, window: Window) -> Slice[Payment]:
+        """A page of the account's payments that ``query`` chooses (see :mod:`~cabinet_billing.ports.listing`).
+
+        Only the page's payments are loaded (into the identity map); what this unit of
+        work changed is taken into account.
+
+        Raises:
+            ValidationError: for a cursor that is not a payment of the account.
+        """
+        ...
+
 
 class LedgerRepository(Protocol):
     """The ledger of each account."""
@@ -178,6 +201,20 @@ class ExpenseRepository(Protocol):
 
     def get(self, account_id: str) -> ExpenseBook:
         """The account's expense book; an empty one when it has none yet."""
+        ...
+
+    def page(
+        self, account_id: str, query: ExpenseQuery, window: Window
+    ) -> tuple[Slice[Expense], ExpenseTotals]:
+        """A page of the account's expenses that ``query`` chooses, and their totals.
+
+        The totals (total, unpaid, tax, count) are of every expense the query chooses.
+        The book is not loaded for it: the expenses are for reading (change them through
+        :meth:`get`); when this unit of work loaded the book, its state is the answer.
+
+        Raises:
+            ValidationError: for a cursor that is not an expense of the query's currency.
+        """
         ...
 
 

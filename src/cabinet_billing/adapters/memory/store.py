@@ -36,7 +36,7 @@ from cabinet_billing.domain.bank_review import BankReview
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
-from cabinet_billing.domain.expense import ExpenseBook
+from cabinet_billing.domain.expense import Expense, ExpenseBook, ExpenseTotals, totals_of
 from cabinet_billing.domain.invoice import Invoice, invoice_order
 from cabinet_billing.domain.ledger import Ledger, ListHistory
 from cabinet_billing.domain.payer import PayerBook
@@ -44,6 +44,14 @@ from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
 from cabinet_billing.domain.support import Ticket
 from cabinet_billing.errors import ConflictError, NotFoundError
+from cabinet_billing.ports.listing import (
+    ExpenseQuery,
+    InvoiceQuery,
+    PaymentQuery,
+    Slice,
+    Window,
+    take,
+)
 
 __all__ = ["MemoryStore", "MemoryUnitOfWork", "clone"]
 
@@ -237,6 +245,29 @@ class _Repository(Generic[T]):
         self.read = {}
         self.base = {}
 
+    def peek(self, account_id: str) -> list[T]:
+        """The account's rows as this unit of work sees them, oldest first, not copied.
+
+        For reading only: what a page shows is then loaded with :meth:`get`.
+        """
+        keys = list(self._table.by_account.get(account_id, ()))
+        keys += [
+            k
+            for k, row in self.loaded.items()
+            if k not in self._table.rows and self._table._account_of(row) == account_id  # noqa: SLF001
+        ]
+        return [self.loaded[k] if k in self.loaded else self._table.rows[k] for k in keys]
+
+    def paged(
+        self,
+        ordered: list[T],
+        matches: Callable[[T], bool],
+        window: Window,
+    ) -> Slice[T]:
+        """A page of rows read with :meth:`peek`, its items loaded into the identity map."""
+        found = take(ordered, self._key_of, window=window, matches=matches)
+        return attrs.evolve(found, items=tuple(self.get(self._key_of(r)) for r in found.items))
+
 
 class _PerAccount(_Repository[T]):
     """A repository of one aggregate per account, created empty on first use."""
@@ -250,6 +281,38 @@ class _PerAccount(_Repository[T]):
             self.loaded[key] = self._factory(key)
             self.read[key] = None
         return super().get(key)
+
+
+class _Payments(_Repository[Payment]):
+    def __init__(self, table: _Table[Payment]) -> None:
+        super().__init__(table, lambda p: p.id)
+
+    def page(self, account_id: str, query: PaymentQuery, window: Window) -> Slice[Payment]:
+        rows = self.peek(account_id)
+        ordered = [
+            p for _, p in sorted(enumerate(rows), key=lambda pair: (pair[1].created_at, pair[0]))
+        ]
+        return self.paged(ordered, query.matches, window)
+
+
+class _Expenses(_PerAccount[ExpenseBook]):
+    def __init__(self, table: _Table[ExpenseBook]) -> None:
+        super().__init__(table, ExpenseBook)
+
+    def page(
+        self, account_id: str, query: ExpenseQuery, window: Window
+    ) -> tuple[Slice[Expense], ExpenseTotals]:
+        loaded = self.loaded.get(account_id)
+        book = loaded if loaded is not None else self._table.rows.get(account_id)
+        if book is None:
+            book = ExpenseBook(account_id)
+        ordered = book.expenses(query.currency)
+        found = take(ordered, _expense_id, window=window, matches=query.matches)
+        totals = totals_of((e for e in ordered if query.matches(e)), query.currency)
+        if loaded is None:
+            # The committed expenses are never handed out: the page holds copies.
+            found = attrs.evolve(found, items=tuple(clone(e) for e in found.items))
+        return found, totals
 
 
 class _Ledgers(_PerAccount[Ledger]):
@@ -316,6 +379,10 @@ class _Invoices(_Repository[Invoice]):
         keys += [k for k, row in self.loaded.items() if k not in self._table.rows]
         found = [self.get(k) for k in dict.fromkeys(keys)]
         return sorted((i for i in found if i.is_open()), key=invoice_order)
+
+    def page(self, account_id: str, query: InvoiceQuery, window: Window) -> Slice[Invoice]:
+        ordered = sorted(self.peek(account_id), key=invoice_order)
+        return self.paged(ordered, query.matches, window)
 
     def open_for_service(self, service_id: str) -> list[Invoice]:
         keys = [*self._open_by_service.get(service_id, ()), *self.loaded]
@@ -428,9 +495,9 @@ class MemoryUnitOfWork:
         self.services = _Repository(store.services, lambda s: s.id)
         self.tickets = _Repository(store.tickets, lambda t: t.id)
         self.invoices = _Invoices(store)
-        self.payments = _Repository(store.payments, lambda p: p.id)
+        self.payments = _Payments(store.payments)
         self.ledgers = _Ledgers(store.ledgers)
-        self.expenses = _PerAccount(store.expenses, ExpenseBook)
+        self.expenses = _Expenses(store.expenses)
         self.payers = _PerAccount(store.payers, PayerBook)
         self.documents = _PerAccount(store.documents, AccountDocuments)
         self.profiles = _PerAccount(store.profiles, BillingProfile)
@@ -497,3 +564,7 @@ class MemoryUnitOfWork:
     def rollback(self) -> None:
         """Forget every change since the last commit."""
         self._begin()
+
+
+def _expense_id(expense: Expense) -> str:
+    return expense.id

@@ -75,6 +75,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     event,
     func,
@@ -96,7 +97,7 @@ from cabinet_billing.adapters.sql.errors import SchemaOutOfDateError, StoredData
 from cabinet_billing.adapters.sql.inbox import SqlInbox
 from cabinet_billing.adapters.sql.mapping import Form, Image, Shape, is_unchanged
 from cabinet_billing.adapters.sql.outbox import SqlOutbox
-from cabinet_billing.adapters.sql.queries import exact_sum, money_of
+from cabinet_billing.adapters.sql.queries import after_cursor, exact_sum, in_order, money_of
 from cabinet_billing.adapters.sql.revision import HEAD
 from cabinet_billing.adapters.sql.schema import DEFAULT_PREFIX, Tables, tables
 from cabinet_billing.adapters.sql.transient import transient
@@ -105,14 +106,23 @@ from cabinet_billing.domain.bank_review import BankReview
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
-from cabinet_billing.domain.expense import ExpenseBook
-from cabinet_billing.domain.invoice import Invoice, invoice_order
+from cabinet_billing.domain.expense import Expense, ExpenseBook, ExpenseTotals, totals_of
+from cabinet_billing.domain.invoice import Invoice, InvoiceFilter, InvoiceStatus, invoice_order
 from cabinet_billing.domain.ledger import EntrySums, Ledger, LedgerEntry, Span
+from cabinet_billing.domain.numbering import document_sort_key
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
 from cabinet_billing.domain.support import Ticket
 from cabinet_billing.errors import ConflictError, NotFoundError
+from cabinet_billing.ports.listing import (
+    ExpenseQuery,
+    InvoiceQuery,
+    PaymentQuery,
+    Slice,
+    Window,
+    take,
+)
 from cabinet_billing.ports.repositories import is_gapless
 
 __all__ = ["SQLITE_PRAGMAS", "SqlStore", "SqlUnitOfWork", "write_new"]
@@ -574,6 +584,119 @@ class _PerAccount(_Repository[T]):
         return created
 
 
+class _Paged(_Repository[T]):
+    """Aggregates many per account whose lists a store pages: only the page is loaded."""
+
+    def _holds(self, account_id: str) -> bool:
+        """Whether this unit of work loaded or added an aggregate of the account."""
+        shape = self._shape
+        return any(shape.account_of(x.aggregate) == account_id for x in self.loaded.values())
+
+    def _loaded_in_order(self, keys: Sequence[str]) -> tuple[T, ...]:
+        """The aggregates of some keys, loaded into the identity map, in that order."""
+        if not keys:
+            return ()
+        found = {self._shape.key_of(x): x for x in self._load(self._key.in_(keys))}
+        return tuple(found[k] for k in keys)
+
+    def _window(
+        self,
+        base: Sequence[Any],
+        chosen: Sequence[Any],
+        order: Sequence[Any],
+        window: Window,
+    ) -> tuple[list[str], bool, int]:
+        """The keys of a page in SQL: rows of ``base`` that ``chosen`` filters, by ``order``.
+
+        ``order`` ends with the key. Returns the page's keys, whether more follow and how
+        many rows the filters choose.
+        """
+        read = self._session.read
+        where = [*base, *chosen]
+        (counted,) = read(select(func.count()).select_from(self._table).where(*where))
+        total = int(str(next(iter(counted.values()))))
+        where += after_cursor(read, order, base, self._key, window)
+        query = select(self._key).where(*where).order_by(*in_order(order, window))
+        keys = [str(next(iter(row.values()))) for row in read(query.limit(window.limit + 1))]
+        return keys[: window.limit], len(keys) > window.limit, total
+
+
+class _Payments(_Paged[Payment]):
+    def page(self, account_id: str, query: PaymentQuery, window: Window) -> Slice[Payment]:
+        if self._holds(account_id):
+            # What this unit of work changed decides: the list is worked out from it.
+            rows = self.for_account(account_id)
+            ordered = [p for _, p in sorted(enumerate(rows), key=lambda x: (x[1].created_at, x[0]))]
+            return take(ordered, self._shape.key_of, window=window, matches=query.matches)
+        table = self._table
+        chosen = []
+        if query.status is not None:
+            chosen.append(table.c.status == query.status.value)
+        if query.purpose is not None:
+            chosen.append(table.c.purpose == query.purpose.value)
+        if query.invoice_id is not None:
+            chosen.append(table.c.invoice_id == query.invoice_id)
+        keys, more, total = self._window(
+            [table.c.account_id == account_id],
+            chosen,
+            [table.c.created_at, table.c.row_order, self._key],
+            window,
+        )
+        return Slice(self._loaded_in_order(keys), more, total)
+
+
+class _Expenses(_PerAccount[ExpenseBook]):
+    """Expense books; a page of expenses and its totals are read from ``expenses`` rows."""
+
+    def page(
+        self, account_id: str, query: ExpenseQuery, window: Window
+    ) -> tuple[Slice[Expense], ExpenseTotals]:
+        held = self.loaded.get(account_id)
+        if held is not None:
+            ordered = held.aggregate.expenses(query.currency)
+            found = take(ordered, _expense_id, window=window, matches=query.matches)
+            return found, totals_of((e for e in ordered if query.matches(e)), query.currency)
+        spec = self._shape.children[0]
+        table = self._tables.children[spec.table]
+        dialect = self._session.dialect
+        base = [table.c.account_id == account_id, table.c.currency == query.currency]
+        chosen = []
+        if query.since is not None:
+            chosen.append(table.c.charged_on >= query.since)
+        if query.until is not None:
+            chosen.append(table.c.charged_on < query.until)
+        if query.service_id is not None:
+            chosen.append(table.c.service_id == query.service_id)
+        if query.unpaid_only:
+            chosen.append(table.c.unpaid != literal_column("0"))
+        sums = select(
+            func.count(),
+            *exact_sum(table.c.amount, dialect),
+            *exact_sum(table.c.unpaid, dialect),
+            *exact_sum(table.c.tax, dialect),
+        ).where(*base, *chosen)
+        (row,) = self._session.read(sums)
+        count, *added = row.values()
+        code = query.currency
+        totals = ExpenseTotals(
+            total=money_of(added[0:2], dialect, code),
+            unpaid=money_of(added[2:4], dialect, code),
+            tax=money_of(added[4:6], dialect, code),
+            count=int(str(count)),
+        )
+        order = [table.c.charged_on, table.c.position, table.c.expense_id]
+        read = self._session.read
+        where = [*base, *chosen, *after_cursor(read, order, base, table.c.expense_id, window)]
+        rows = read(
+            select(table).where(*where).order_by(*in_order(order, window)).limit(window.limit + 1)
+        )
+        elements = self._shape._collection(spec, rows, account_id, bool(rows))  # noqa: SLF001 - the shape's own reading
+        # A book keeps its expenses by id: the collection is of (id, expense) pairs.
+        pairs = cast("list[list[JsonValue]]", elements)
+        items = tuple(decode(pair[1], Expense) for pair in pairs)
+        return Slice(items[: window.limit], len(items) > window.limit, totals.count), totals
+
+
 class _SqlHistory:
     """A ledger's entries in ``ledger_entries``: read by range of ``seq`` or by key."""
 
@@ -606,15 +729,17 @@ class _SqlHistory:
         table = self._table
         amount, dialect = table.c.amount, self._session.dialect
         query = select(
-            exact_sum(amount, dialect, amount > literal_column("0")),
-            exact_sum(amount, dialect, amount < literal_column("0")),
             func.count(),
+            *exact_sum(amount, dialect, amount > literal_column("0")),
+            *exact_sum(amount, dialect, amount < literal_column("0")),
         ).where(*self._span(span))
         (row,) = self._session.read(query)
-        gained, spent, count = row.values()
+        count, *found = row.values()
         code = span.currency
         return EntrySums(
-            money_of(gained, dialect, code), -money_of(spent, dialect, code), int(str(count))
+            money_of(found[0:2], dialect, code),
+            -money_of(found[2:4], dialect, code),
+            int(str(count)),
         )
 
     def page(
@@ -709,7 +834,7 @@ class _Ledgers(_PerAccount[Ledger]):
         connection.execute(insert(table), values)
 
 
-class _Invoices(_Repository[Invoice]):
+class _Invoices(_Paged[Invoice]):
     def add(self, row: Invoice) -> None:
         if self._number_owner(row.number) is not None:
             raise ConflictError(f"invoice number {row.number!r}", "already used")
@@ -729,6 +854,50 @@ class _Invoices(_Repository[Invoice]):
         if key is None:
             raise NotFoundError("invoice with number", number)
         return self.get(key)
+
+    def page(self, account_id: str, query: InvoiceQuery, window: Window) -> Slice[Invoice]:
+        if self._holds(account_id):
+            ordered = sorted(self.for_account(account_id), key=invoice_order)
+            return take(ordered, _invoice_id, window=window, matches=query.matches)
+        # Invoice numbers sort naturally (HOR-999 before HOR-1000), which SQL does not: the
+        # ids, days and numbers of the account's invoices are read and ordered here, and
+        # only the page's invoices are loaded.
+        table = self._table
+        keyed = select(
+            self._key, table.c.issued_on, table.c.number, case((self._shows(query), 1), else_=0)
+        ).where(table.c.account_id == account_id)
+        rows = sorted(
+            (
+                (str(key), day, document_sort_key(str(number)), bool(chosen))
+                for key, day, number, chosen in (
+                    tuple(r.values()) for r in self._session.read(keyed)
+                )
+            ),
+            key=lambda r: (r[1], r[2], r[0]),
+        )
+        found = take(rows, _first, window=window, matches=_last)
+        return Slice(self._loaded_in_order([r[0] for r in found.items]), found.more, found.total)
+
+    def _shows(self, query: InvoiceQuery) -> Any:  # noqa: ANN401
+        table = self._table
+        shown = query.shown
+        if shown is InvoiceFilter.UNPAID:
+            where: Any = table.c.is_open.is_(True)
+        elif shown is InvoiceFilter.PAID:
+            where = table.c.status == InvoiceStatus.PAID.value
+        elif shown is InvoiceFilter.OVERDUE:
+            where = and_(
+                table.c.is_open.is_(True),
+                table.c.due_on.is_not(None),
+                table.c.due_on < query.today,
+            )
+        else:
+            where = table.c.status != InvoiceStatus.DELETED.value
+        if query.service_id is not None:
+            lines = self._tables.children["invoice_lines"]
+            owners = select(lines.c.invoice_id).where(lines.c.service_id == query.service_id)
+            where = and_(where, self._key.in_(owners))
+        return where
 
     def open_for_service(self, service_id: str) -> list[Invoice]:
         lines = self._tables.children["invoice_lines"]
@@ -908,11 +1077,9 @@ class SqlUnitOfWork:
         self.services: _Repository[Service] = many(schema.SERVICES, "service")
         self.tickets: _Repository[Ticket] = many(schema.TICKETS, "ticket")
         self.invoices = _Invoices(session, found, schema.INVOICES, "invoice")
-        self.payments: _Repository[Payment] = many(schema.PAYMENTS, "payment")
+        self.payments = _Payments(session, found, schema.PAYMENTS, "payment")
         self.ledgers = _Ledgers(session, found)
-        self.expenses: _PerAccount[ExpenseBook] = per_account(
-            schema.EXPENSE_BOOKS, "expense book", ExpenseBook
-        )
+        self.expenses = _Expenses(session, found, schema.EXPENSE_BOOKS, "expense book", ExpenseBook)
         self.payers: _PerAccount[PayerBook] = per_account(schema.PAYER_BOOKS, "payers", PayerBook)
         self.documents: _PerAccount[AccountDocuments] = per_account(
             schema.DOCUMENT_BOOKS, "documents", AccountDocuments
@@ -1082,3 +1249,19 @@ def write_new(
     for aggregate in aggregates:
         repository.loaded[shape.key_of(aggregate)] = _Loaded(aggregate)
     repository.flush(connection)
+
+
+def _invoice_id(invoice: Invoice) -> str:
+    return invoice.id
+
+
+def _expense_id(expense: Expense) -> str:
+    return expense.id
+
+
+def _first(row: tuple[str, object, object, bool]) -> str:
+    return row[0]
+
+
+def _last(row: tuple[str, object, object, bool]) -> bool:
+    return row[3]

@@ -292,6 +292,24 @@ def test_card_autopay_charges_an_invoice_issued_after_the_days_run() -> None:
     assert run_days(s, date(2024, 3, 20)) == {}
 
 
+@pytest.mark.spec("R7", "C4")
+def test_item_14_card_autopay_leaves_an_order_checked_out_for_another_method() -> None:
+    s = shop()
+    s.clock.set(datetime(2024, 3, 10, 3, tzinfo=UTC))
+    s.billing.run.day(date(2024, 3, 10))
+    s.clock.set(datetime(2024, 3, 10, 18, tzinfo=UTC))
+    by_transfer = order(s, uah("500.00"), "seo", method="bank_transfer")
+    by_card = order(s, uah("300.00"), "crm", method="card")
+    charges = len(s.gateway.charges)
+    s.clock.set(datetime(2024, 3, 11, 3, tzinfo=UTC))
+    summary = s.billing.run.day(date(2024, 3, 11))
+    # The card pays the order checked out for it; the one for a bank transfer waits.
+    assert summary.charges == 1
+    assert [c.amount for c in s.gateway.charges[charges:]] == [uah("300.00")]
+    assert s.store.services.rows[by_card].paid
+    assert not s.store.services.rows[by_transfer].paid
+
+
 @pytest.mark.spec("R7")
 def test_card_autopay_issues_the_monthly_invoice_itself_and_charges_it() -> None:
     s = shop()

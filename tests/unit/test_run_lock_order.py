@@ -56,7 +56,7 @@ def test_item_27_card_autopay_and_card_renewals_take_counters_in_one_order(
 ) -> None:
     # Horoshop: the monthly invoice issued 5 days ahead, card autopay charges it that day.
     shop = Scenario("horoshop", start=date(2024, 3, 1)).account("shop-1", country="UA")
-    shop.order("shop-1", "business", price="1000.00 UAH", kind="saas")
+    shop.order("shop-1", "business", price="1000.00 UAH", kind="saas", method="card")
     shop.save_card("shop-1", "card-1", "tok-1")
     shop.advance(to=date(2024, 5, 2))
     # Introserv: renewals from the balance and from a saved card, an autopayment.

@@ -606,6 +606,10 @@ class BillingRun:
     def _card_autopay_step(self, run: _Run) -> None:
         """Charge the bound card for every invoice issued since the last run (SPEC R7).
 
+        Only invoices the card may pay: one that chose no method (a renewal), or an order
+        checked out for a card or the card's provider; an order checked out for another
+        method waits for that method (SPEC C4).
+
         An invoice is charged once, by the first run on or after its issue day: on that
         day when it was issued before the run, the next day when it was issued after it.
         """
@@ -625,6 +629,8 @@ class BillingRun:
             if (
                 not invoice.is_open()
                 or invoice.kind is InvoiceKind.TOP_UP
+                # An order checked out for another method waits for it (SPEC C4).
+                or not self._ctx.method_may_pay(invoice, method)
                 or not autopay.covers(invoice.issued_on)
                 or invoice.issued_on > run.today
                 or (last_run is not None and invoice.issued_on < last_run)

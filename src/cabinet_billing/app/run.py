@@ -99,6 +99,7 @@ from cabinet_billing.rules.credit_limit import (
     statement_month,
 )
 from cabinet_billing.rules.dunning import due_notifications
+from cabinet_billing.rules.reminders import due_reminder, is_reminded, reminder_notification
 from cabinet_billing.rules.renewal import (
     RenewalAction,
     RenewalDecision,
@@ -497,6 +498,7 @@ class BillingRun:
         for service in services:
             self._renewal_step(run, service, balance_blocked=balance_blocked)
         self._autopay_step(run)
+        self._reminder_step(run, services)
 
     def _finish(self, run: _Run, before: Money) -> None:
         """The end of the account's day: the low-balance notice and what the run keeps."""
@@ -563,6 +565,34 @@ class BillingRun:
             run.tally.notices.append(notice.to_notification(now.tzinfo or UTC))
         state = evaluate_credit(policy, line, today)
         return not state.allows(CreditAction.AUTO_RENEW_FROM_BALANCE)
+
+    def _reminder_step(self, run: _Run, services: Sequence[Service]) -> None:
+        """Remind of the account's unpaid invoices on ``settings.invoice_reminders``.
+
+        Last of the day's steps, so an invoice the run paid is not reminded of. Each
+        reminder is sent once (its key is recorded); see
+        :mod:`cabinet_billing.rules.reminders` for which invoices and which days.
+        """
+        schedule = self._ctx.settings.invoice_reminders
+        if not schedule.any:
+            return
+        renewing = {s.id for s in services if s.auto_renew}
+        for invoice in run.uow.invoices.for_account(run.profile.account_id):
+            if not is_reminded(invoice, renewing):
+                continue
+            due = due_reminder(
+                invoice.id,
+                invoice.issued_on,
+                invoice.due_on,
+                schedule,
+                run.today,
+                sent=run.profile.done,
+            )
+            if due is None:
+                continue
+            for key in due.passed:
+                run.profile.record(key)
+            run.tally.notices.append(reminder_notification(invoice, due, run.now))
 
     def _renewal_invoice_step(self, run: _Run, service: Service) -> None:
         """Issue a renewing service's invoice for its next period ahead of time (Horoshop).

@@ -29,6 +29,7 @@ from cabinet_billing.errors import NotFoundError, ValidationError
 from cabinet_billing.rules.credit_limit import CreditPolicy
 from cabinet_billing.rules.presets import CabinetPreset
 from cabinet_billing.rules.proration import ProrationPolicy
+from cabinet_billing.rules.reminders import NO_REMINDERS, InvoiceReminders
 from cabinet_billing.rules.renewal import RenewalPolicy
 from cabinet_billing.rules.requisites import RequisitesRegistry, default_registry
 
@@ -159,6 +160,9 @@ class BillingSettings:
             (the cells of the matrix a user cannot switch off).
         notification_delivery: how a notification the notifier failed to take is tried
             again (see docs/notifications.md).
+        invoice_reminders: when the billing run reminds of an unpaid ordinary invoice
+            (days after issue, before and after the due date; Horoshop's payment
+            reminders); none by default.
         transient_retries: how many more times the billing run tries an account whose
             unit of work failed on a transient storage error (a deadlock, a serialization
             failure, a lost connection) before it reports the account as failed.
@@ -214,9 +218,19 @@ class BillingSettings:
     tickets: TicketPolicy = attrs.field(factory=TicketPolicy)
     mandatory_notices: MandatoryNotices = DEFAULT_MANDATORY
     notification_delivery: DeliveryPolicy = attrs.field(factory=DeliveryPolicy)
+    invoice_reminders: InvoiceReminders = attrs.field(default=NO_REMINDERS)
     transient_retries: int = attrs.field(default=3, validator=_non_negative)
     # A registry is mutable (a host registers its countries): left out of equality.
     requisites: RequisitesRegistry = attrs.field(factory=default_registry, eq=False)
+
+    @invoice_reminders.validator
+    def _check_reminders(self, attribute: attrs.Attribute[object], value: object) -> None:
+        if not isinstance(value, InvoiceReminders):
+            raise ValidationError(
+                attribute.name,
+                value,
+                "expected an InvoiceReminders(after_issue=, before_due=, after_due=)",
+            )
 
     @invoice_sequence_per_account.validator
     def _check_per_account(self, _attribute: object, value: bool) -> None:

@@ -21,6 +21,9 @@ Money('20.00', 'EUR')
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, datetime
+
 import moneyed
 
 from cabinet_billing.app.checks import items
@@ -28,24 +31,48 @@ from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import ANY_USER, Call, Gate
 from cabinet_billing.app.paging import DEFAULT_LIMIT, MAX_LIMIT, Page, check_limit, choice
 from cabinet_billing.domain.access import User
+from cabinet_billing.domain.documents import Act
 from cabinet_billing.domain.inbox import InboxEntry, InboxQuery
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.notifications import (
     DEFAULT_CHOICES,
     MandatoryNotices,
+    Notification,
     NotificationCategory,
     NotificationChannel,
     NotificationPreferences,
 )
 from cabinet_billing.errors import NotFoundError, ValidationError
 
-__all__ = ["CabinetNotifications", "preferences_of"]
+__all__ = ["CabinetNotifications", "documents_ready", "preferences_of"]
 
 
 def preferences_of(user: User, mandatory: MandatoryNotices) -> NotificationPreferences:
     """A user's matrix: their choices (the defaults until they chose) and the mandatory cells."""
     chosen = DEFAULT_CHOICES if user.notifications is None else user.notifications
     return NotificationPreferences(chosen | mandatory.cells, mandatory)
+
+
+def documents_ready(
+    account_id: str, month: date, acts: Sequence[Act], now: datetime
+) -> Notification | None:
+    """The "documents ready" notice of a closed month's new acts (``None``: no new acts).
+
+    Astra Cloud notifies of "the forming of accounting documents": the notice names the
+    month and the acts (``act_ids``, ``act_numbers``, comma-separated), in the finance
+    category.
+    """
+    if not acts:
+        return None
+    ids = ",".join(a.id for a in acts)
+    params = {
+        "month": month.isoformat()[:7],
+        "act_ids": ids,
+        "act_numbers": ",".join(a.number for a in acts),
+    }
+    return Notification(
+        account_id, NotificationCategory.FINANCE, "documents.ready", now, params, ids
+    )
 
 
 class CabinetNotifications:

@@ -21,6 +21,7 @@ from dateutil.relativedelta import relativedelta
 from cabinet_billing.app import checks
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.credit import credit_view
+from cabinet_billing.app.notifications import documents_ready
 from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, check_limit, choice, paginate
 from cabinet_billing.app.profile import ProfileView, delete_services
 from cabinet_billing.app.results import CreditStatusView
@@ -487,7 +488,8 @@ class Staff:
 
         One act per payer (and one for expenses without a payer) and currency, from the
         expenses charged in the month; each is kept, its expenses are marked, and it is
-        sent to the e-document exchange when one is plugged in and on.
+        sent to the e-document exchange when one is plugged in and on. The account is
+        notified that its documents are ready (``documents.ready``, naming the acts).
 
         Only a month that is over closes (from the 1st of the next month on), and a
         closed month stays closed. An expense charged in it afterwards (a billing run
@@ -535,7 +537,9 @@ class Staff:
                     ctx.exchange.send_act(act, requisites)
             if not closed:
                 uow.keys.record(key)
-            uow.commit()
+            notice = documents_ready(account_id, first, made, ctx.clock.now())
+            queued = ctx.commit(uow, [] if notice is None else [notice])
+        ctx.send(queued)
         return tuple(made)
 
     # ------------------------------------------------------------------ support

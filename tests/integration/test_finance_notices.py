@@ -1,8 +1,11 @@
-"""Payment reminders for unpaid invoices, sent by the daily run on a schedule (R8, HS).
+"""Finance notices on every store: payment reminders and "documents ready" (R8, R9, L8).
 
 Horoshop sends the owner "invoices, payment reminders and other important messages":
 ``BillingSettings.invoice_reminders`` says when, and the billing run sends each reminder
-once, on memory, SQLite and PostgreSQL.
+once. Astra Cloud notifies of "the forming of accounting documents": closing a month with
+``billing.staff.close_month`` tells the account its acts are ready, naming them, through
+the outbox and into the inbox; a closing that makes no act tells nothing. On memory,
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.reminders import InvoiceReminders, due_reminder
 
-pytestmark = pytest.mark.spec("R8")
+pytestmark = pytest.mark.spec("R8", "R9")
+
+MARCH = date(2024, 3, 1)
 
 START = datetime(2024, 3, 1, 9, tzinfo=UTC)
 SCHEDULE = InvoiceReminders(after_issue=(3,), before_due=(2,), after_due=(1, 5))
@@ -203,3 +208,30 @@ def test_a_renewal_invoice_is_reminded_unless_its_service_renews_automatically(
     assert [(n.params["invoice_id"], n.params["rule"]) for n in sent] == [
         (reminded.id, "after_issue:2")
     ]
+
+
+@pytest.mark.spec("L8")
+def test_closing_a_month_tells_the_account_its_documents_are_ready(
+    make_uow: Callable[[], UnitOfWork],
+) -> None:
+    host = wire(make_uow, InvoiceReminders())
+    cabinet = host.billing.cabinet("acc-1", "u1")
+    started = cabinet.invoices.pay(order(host, "o-1"), method_id="wallet")
+    assert isinstance(started, CheckoutStarted)
+    host.billing.webhooks.handle(
+        *host.gateway.webhook(started.payment.id, PaymentEventKind.CREDITED, host.clock.now())
+    )
+    host.clock.set(datetime(2024, 4, 2, 9, tzinfo=UTC))
+    acts = host.billing.staff.close_month("acc-1", MARCH)
+    assert acts
+    (notice,) = [n for n in host.mail.sent if n.kind == "documents.ready"]
+    assert notice.params == {
+        "month": "2024-03",
+        "act_ids": ",".join(a.id for a in acts),
+        "act_numbers": ",".join(a.number for a in acts),
+    }
+    (entry,) = cabinet.notifications.inbox(category="finance", limit=1)
+    assert (entry.kind, entry.params["act_ids"]) == ("documents.ready", notice.params["act_ids"])
+    # Closing again makes no act and tells nothing.
+    assert host.billing.staff.close_month("acc-1", MARCH) == ()
+    assert [n.kind for n in host.mail.sent].count("documents.ready") == 1

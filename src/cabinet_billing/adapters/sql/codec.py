@@ -33,7 +33,7 @@ import ipaddress
 import json
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from decimal import Decimal
@@ -105,9 +105,39 @@ def _name(hint: object) -> str:
     return getattr(hint, "__name__", repr(hint))
 
 
-def encode(  # noqa: C901, PLR0911
-    value: object, hint: object, *, skip: AbstractSet[str] = frozenset()
-) -> JsonValue:
+# Each declared type gets its encoder and its decoder once, made from the type (a plan of
+# functions, one per field and element), so that encoding a value walks the value only.
+Encoder = Callable[[object], JsonValue]
+Decoder = Callable[[JsonValue], Any]
+
+
+def _planned(plans: dict[Any, Any], key: object, make: Callable[[], Any]) -> Any:  # noqa: ANN401
+    """The plan of a type, made on first use (a type that holds itself finds its own)."""
+    try:
+        found = plans.get(key)
+    except TypeError:  # an unhashable hint: made each time
+        return make()
+    if found is None:
+        made: list[Any] = []
+
+        def later(value: object) -> Any:  # noqa: ANN401
+            return made[0](value)
+
+        plans[key] = later
+        try:
+            made.append(make())
+        except BaseException:
+            del plans[key]
+            raise
+        plans[key] = found = made[0]
+    return found
+
+
+_ENCODERS: dict[Any, Encoder] = {}
+_DECODERS: dict[Any, Decoder] = {}
+
+
+def encode(value: object, hint: object, *, skip: AbstractSet[str] = frozenset()) -> JsonValue:
     """Turn a value of a declared type into JSON data.
 
     Args:
@@ -125,52 +155,106 @@ def encode(  # noqa: C901, PLR0911
     >>> encode((Decimal("0.10"), None), tuple[Decimal, int | None])
     ['0.10', None]
     """
+    if skip and isinstance(hint, type) and attrs.has(hint):
+        left_out = frozenset(skip)
+        plan = cast(
+            "Encoder", _planned(_ENCODERS, (hint, left_out), lambda: _attrs_encoder(hint, left_out))
+        )
+        return plan(value)
+    return _encoder(hint)(value)
+
+
+def _encoder(hint: object) -> Encoder:
+    return cast("Encoder", _planned(_ENCODERS, hint, lambda: _make_encoder(hint)))
+
+
+def _refuse(hint: object) -> Callable[[object], Any]:
+    def refuse(value: object) -> Any:  # noqa: ANN401
+        raise _unsupported(hint, value)
+
+    return refuse
+
+
+def _make_encoder(hint: object) -> Encoder:  # noqa: PLR0911
     members = _members(hint)
     if members is not None:
-        if value is None and _NONE in members:
-            return None
-        classes = [m for m in members if m is not _NONE]
-        if len(classes) == 1:
-            return encode(value, classes[0])
-        for member in classes:
-            if isinstance(value, typing.get_origin(member) or member):
-                return {_TAG: _name(member), "value": encode(value, member)}
-        raise _unsupported(hint, value)
+        return _union_encoder(hint, members)
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin is tuple:
-        items = cast("tuple[object, ...]", value)
         if len(args) == 2 and args[1] is Ellipsis:  # noqa: PLR2004
-            return [encode(item, args[0]) for item in items]
-        return [encode(item, arg) for item, arg in zip(items, args, strict=True)]
+            each = _encoder(args[0])
+            return lambda value: [each(item) for item in cast("tuple[object, ...]", value)]
+        parts = [_encoder(arg) for arg in args]
+        return lambda value: [
+            part(item) for item, part in zip(cast("tuple[object, ...]", value), parts, strict=True)
+        ]
     if origin in _LISTS:
-        return [encode(item, args[0]) for item in cast("Sequence[object]", value)]
+        item_encoder = _encoder(args[0])
+        return lambda value: [item_encoder(item) for item in cast("Sequence[object]", value)]
     if origin in _SETS:
-        encoded = [encode(item, args[0]) for item in cast("AbstractSet[object]", value)]
-        return sorted(encoded, key=canonical)
+        member_encoder = _encoder(args[0])
+        return lambda value: sorted(
+            (member_encoder(item) for item in cast("AbstractSet[object]", value)), key=canonical
+        )
     if origin in _DICTS:
-        pairs = cast("Mapping[object, object]", value).items()
-        return [[encode(k, args[0]), encode(v, args[1])] for k, v in pairs]
+        key_encoder, value_encoder = _encoder(args[0]), _encoder(args[1])
+        return lambda value: [
+            [key_encoder(k), value_encoder(v)]
+            for k, v in cast("Mapping[object, object]", value).items()
+        ]
     if not isinstance(hint, type):
-        raise _unsupported(hint, value)
+        return _refuse(hint)
     if attrs.has(hint):
-        return _encode_attrs(value, hint, skip)
-    return _encode_scalar(value, hint)
+        return _attrs_encoder(hint, frozenset())
+    return _scalar_encoder(hint)
 
 
-def _encode_attrs(value: object, cls: type, skip: AbstractSet[str] = frozenset()) -> JsonValue:
-    if not isinstance(value, cls):
-        raise _unsupported(cls, value)
+def _union_encoder(hint: object, members: tuple[Any, ...]) -> Encoder:
+    nullable = _NONE in members
+    classes = [m for m in members if m is not _NONE]
+    if len(classes) == 1:
+        only = _encoder(classes[0])
+        if not nullable:
+            return only
+        return lambda value: None if value is None else only(value)
+    tagged = [(typing.get_origin(m) or m, _name(m), _encoder(m)) for m in classes]
+
+    def union(value: object) -> JsonValue:
+        if value is None and nullable:
+            return None
+        for kind, name, member_encoder in tagged:
+            if isinstance(value, kind):
+                return {_TAG: name, "value": member_encoder(value)}
+        raise _unsupported(hint, value)
+
+    return union
+
+
+def _attrs_encoder(cls: type, skip: frozenset[str]) -> Encoder:
     hints = _hints(cls)
-    result: dict[str, JsonValue] = {}
-    for field in attrs.fields(cls):
-        if not field.init or field.name in skip:
-            continue
-        current = getattr(value, field.name)
-        if not field.eq and field.default is not attrs.NOTHING and _is_default(current, field):
-            continue
-        result[field.name] = encode(current, hints[field.name])
-    return result
+    plan = [
+        (
+            field.name,
+            _encoder(hints[field.name]),
+            field if not field.eq and field.default is not attrs.NOTHING else None,
+        )
+        for field in attrs.fields(cls)
+        if field.init and field.name not in skip
+    ]
+
+    def encode_attrs(value: object) -> JsonValue:
+        if not isinstance(value, cls):
+            raise _unsupported(cls, value)
+        result: dict[str, JsonValue] = {}
+        for name, field_encoder, defaulted in plan:
+            current = getattr(value, name)
+            if defaulted is not None and _is_default(current, defaulted):
+                continue
+            result[name] = field_encoder(current)
+        return result
+
+    return encode_attrs
 
 
 def _is_default(current: object, field: attrs.Attribute[Any]) -> bool:
@@ -180,33 +264,67 @@ def _is_default(current: object, field: attrs.Attribute[Any]) -> bool:
     return current is default or bool(current == default)
 
 
-def _encode_scalar(value: object, hint: type) -> JsonValue:  # noqa: C901, PLR0911
-    if issubclass(hint, moneyed.Money) and isinstance(value, moneyed.Money):
-        return {"amount": str(value.amount), "currency": value.currency.code}
-    if issubclass(hint, enum.Enum) and isinstance(value, hint):
-        return encode(value.value, type(value.value))
-    if hint is bool and isinstance(value, bool):
-        return value
-    if hint is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if hint is str and isinstance(value, str):
-        return value
-    if hint is Decimal and isinstance(value, Decimal):
-        return str(value)
-    if hint is datetime and isinstance(value, datetime):
-        return value.isoformat()
-    if hint is date and isinstance(value, date) and not isinstance(value, datetime):
-        return value.isoformat()
-    if hint is bytes and isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if hint in {ipaddress.IPv4Address, ipaddress.IPv6Address} and isinstance(value, hint):
-        return str(value)
-    if hint is _NONE and value is None:
-        return None
-    raise _unsupported(hint, value)
+def _checked(hint: type, test: Callable[[object], bool], make: Encoder) -> Encoder:
+    def scalar(value: object) -> JsonValue:
+        if test(value):
+            return make(value)
+        raise _unsupported(hint, value)
+
+    return scalar
 
 
-def decode(data: JsonValue, hint: object) -> Any:  # noqa: ANN401, C901, PLR0911, PLR0912
+def _scalar_encoder(hint: type) -> Encoder:  # noqa: C901, PLR0911
+    if issubclass(hint, moneyed.Money):
+        return _checked(
+            hint,
+            lambda v: isinstance(v, moneyed.Money),
+            lambda v: {
+                "amount": str(cast("moneyed.Money", v).amount),
+                "currency": cast("moneyed.Money", v).currency.code,
+            },
+        )
+    if issubclass(hint, enum.Enum):
+        return _checked(
+            hint,
+            lambda v: isinstance(v, hint),
+            lambda v: _encoder(type(cast("enum.Enum", v).value))(cast("enum.Enum", v).value),
+        )
+    if hint is bool:
+        return _checked(hint, lambda v: isinstance(v, bool), lambda v: cast("bool", v))
+    if hint is int:
+        return _checked(
+            hint,
+            lambda v: isinstance(v, int) and not isinstance(v, bool),
+            lambda v: cast("int", v),
+        )
+    if hint is str:
+        return _checked(hint, lambda v: isinstance(v, str), lambda v: cast("str", v))
+    if hint is Decimal:
+        return _checked(hint, lambda v: isinstance(v, Decimal), str)
+    if hint is datetime:
+        return _checked(
+            hint, lambda v: isinstance(v, datetime), lambda v: cast("datetime", v).isoformat()
+        )
+    if hint is date:
+        return _checked(
+            hint,
+            lambda v: isinstance(v, date) and not isinstance(v, datetime),
+            lambda v: cast("date", v).isoformat(),
+        )
+    if hint is bytes:
+        return _checked(
+            hint,
+            lambda v: isinstance(v, bytes),
+            lambda v: base64.b64encode(cast("bytes", v)).decode("ascii"),
+        )
+    if hint in {ipaddress.IPv4Address, ipaddress.IPv6Address}:
+        return _checked(hint, lambda v: isinstance(v, hint), str)
+    if hint is _NONE:
+        return _checked(hint, lambda v: v is None, lambda _: None)
+    return _refuse(hint)
+
+
+def decode(data: JsonValue, hint: object) -> Any:  # noqa: ANN401
     """Turn JSON data made by :func:`encode` back into a value of the declared type.
 
     Args:
@@ -223,95 +341,162 @@ def decode(data: JsonValue, hint: object) -> Any:  # noqa: ANN401, C901, PLR0911
     >>> decode(["0.10", None], tuple[Decimal, int | None])
     (Decimal('0.10'), None)
     """
+    return _decoder(hint)(data)
+
+
+def _decoder(hint: object) -> Decoder:
+    return cast("Decoder", _planned(_DECODERS, hint, lambda: _make_decoder(hint)))
+
+
+def _listed(hint: object, make: Callable[[list[JsonValue]], Any]) -> Decoder:
+    def collection(data: JsonValue) -> Any:  # noqa: ANN401
+        if not isinstance(data, list):
+            raise _unsupported(hint, data)
+        return make(data)
+
+    return collection
+
+
+def _make_decoder(hint: object) -> Decoder:  # noqa: PLR0911
     members = _members(hint)
     if members is not None:
-        if data is None and _NONE in members:
-            return None
-        classes = [m for m in members if m is not _NONE]
-        if len(classes) == 1:
-            return decode(data, classes[0])
-        if isinstance(data, dict) and _TAG in data:
-            for member in classes:
-                if _name(member) == data[_TAG]:
-                    return decode(data.get("value"), member)
-        raise _unsupported(hint, data)
+        return _union_decoder(hint, members)
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if origin is not None and not isinstance(data, list):
-        raise _unsupported(hint, data)
-    items = cast("list[JsonValue]", data)
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:  # noqa: PLR2004
-            return tuple(decode(item, args[0]) for item in items)
-        return tuple(decode(item, arg) for item, arg in zip(items, args, strict=True))
-    if origin is list:
-        return [decode(item, args[0]) for item in items]
-    if origin in _LISTS:
-        return tuple(decode(item, args[0]) for item in items)
-    if origin is set:
-        return {decode(item, args[0]) for item in items}
-    if origin in _SETS:
-        return frozenset(decode(item, args[0]) for item in items)
+            each = _decoder(args[0])
+            return _listed(hint, lambda items: tuple(each(item) for item in items))
+        parts = [_decoder(arg) for arg in args]
+        return _listed(
+            hint,
+            lambda items: tuple(part(item) for item, part in zip(items, parts, strict=True)),
+        )
+    if origin is not None and origin in (list, set, *_LISTS, *_SETS):
+        item_decoder = _decoder(args[0])
+        made: Callable[[Any], Any] = (
+            list
+            if origin is list
+            else set
+            if origin is set
+            else frozenset
+            if origin in _SETS
+            else tuple
+        )
+        return _listed(hint, lambda items: made(item_decoder(item) for item in items))
     if origin in _DICTS:
-        pairs = cast("list[list[JsonValue]]", items)
-        return {decode(k, args[0]): decode(v, args[1]) for k, v in pairs}
-    if not isinstance(hint, type):
-        raise _unsupported(hint, data)
+        key_decoder, value_decoder = _decoder(args[0]), _decoder(args[1])
+        return _listed(
+            hint,
+            lambda items: {
+                key_decoder(k): value_decoder(v) for k, v in cast("list[list[JsonValue]]", items)
+            },
+        )
+    if origin is not None or not isinstance(hint, type):
+        return _refuse(hint)
     if attrs.has(hint):
-        return _decode_attrs(data, hint)
-    return _decode_scalar(data, hint)
+        return _attrs_decoder(hint)
+    return _scalar_decoder(hint)
 
 
-def _decode_attrs(data: JsonValue, cls: type) -> object:
-    if not isinstance(data, dict):
-        raise _unsupported(cls, data)
+def _union_decoder(hint: object, members: tuple[Any, ...]) -> Decoder:
+    nullable = _NONE in members
+    classes = [m for m in members if m is not _NONE]
+    if len(classes) == 1:
+        only = _decoder(classes[0])
+        if not nullable:
+            return only
+        return lambda data: None if data is None else only(data)
+    by_name = {}
+    for member in reversed(classes):  # the first of a name wins, as in encoding
+        by_name[_name(member)] = _decoder(member)
+
+    def union(data: JsonValue) -> Any:  # noqa: ANN401
+        if data is None and nullable:
+            return None
+        if isinstance(data, dict) and _TAG in data:
+            member_decoder = by_name.get(cast("str", data[_TAG]))
+            if member_decoder is not None:
+                return member_decoder(data.get("value"))
+        raise _unsupported(hint, data)
+
+    return union
+
+
+def _attrs_decoder(cls: type) -> Decoder:
     hints = _hints(cls)
     fields = _fields(cls)
-    unknown = data.keys() - {name for name, _, _ in fields}
-    if unknown:
-        raise StoredDataError(
-            cls.__name__,
-            f"holds field(s) {', '.join(sorted(unknown))} that this version of cabinet_billing "
-            "does not know: upgrade the library (nothing was dropped)",
-        )
-    missing = [name for name, _, has_default in fields if not has_default and name not in data]
-    if missing:
-        raise StoredDataError(
-            cls.__name__,
-            f"lacks field(s) {', '.join(missing)} that have no default: "
-            "run `cabinet-billing db upgrade` to bring the stored data up to date",
-        )
-    kwargs = {alias: decode(data[name], hints[name]) for name, alias, _ in fields if name in data}
-    return cls(**kwargs)
+    names = frozenset(name for name, _, _ in fields)
+    required = [name for name, _, has_default in fields if not has_default]
+    plan = [(name, alias, _decoder(hints[name])) for name, alias, _ in fields]
 
-
-def _decode_scalar(data: JsonValue, hint: type) -> object:  # noqa: C901, PLR0911
-    if issubclass(hint, moneyed.Money) and isinstance(data, dict):
-        return Money(Decimal(str(data["amount"])), str(data["currency"]))
-    if issubclass(hint, enum.Enum):
-        try:
-            return hint(data)
-        except ValueError:
-            allowed = ", ".join(repr(m.value) for m in hint)
+    def decode_attrs(data: JsonValue) -> object:
+        if not isinstance(data, dict):
+            raise _unsupported(cls, data)
+        if not names.issuperset(data):
+            unknown = data.keys() - names
             raise StoredDataError(
-                hint.__name__, f"value {data!r} is none of {allowed}: upgrade the library"
-            ) from None
-    if hint in {bool, int, str} and type(data) is hint:
-        return data
-    if isinstance(data, str):
-        if hint is Decimal:
-            return Decimal(data)
-        if hint is datetime:
-            return datetime.fromisoformat(data)
-        if hint is date:
-            return date.fromisoformat(data)
-        if hint is bytes:
-            return base64.b64decode(data.encode("ascii"), validate=True)
-        if hint in {ipaddress.IPv4Address, ipaddress.IPv6Address}:
-            return hint(data)
-    if hint is _NONE and data is None:
-        return None
-    raise _unsupported(hint, data)
+                cls.__name__,
+                f"holds field(s) {', '.join(sorted(unknown))} that this version of "
+                "cabinet_billing does not know: upgrade the library (nothing was dropped)",
+            )
+        missing = [name for name in required if name not in data]
+        if missing:
+            raise StoredDataError(
+                cls.__name__,
+                f"lacks field(s) {', '.join(missing)} that have no default: "
+                "run `cabinet-billing db upgrade` to bring the stored data up to date",
+            )
+        return cls(
+            **{
+                alias: field_decoder(data[name])
+                for name, alias, field_decoder in plan
+                if name in data
+            }
+        )
+
+    return decode_attrs
+
+
+def _scalar_decoder(hint: type) -> Decoder:
+    refuse = _refuse(hint)
+    if issubclass(hint, moneyed.Money):
+
+        def money(data: JsonValue) -> object:
+            if isinstance(data, dict):
+                return Money(Decimal(str(data["amount"])), str(data["currency"]))
+            return refuse(data)
+
+        return money
+    if issubclass(hint, enum.Enum):
+        allowed = ", ".join(repr(m.value) for m in hint)
+
+        def member(data: JsonValue) -> object:
+            try:
+                return hint(data)
+            except ValueError:
+                raise StoredDataError(
+                    hint.__name__, f"value {data!r} is none of {allowed}: upgrade the library"
+                ) from None
+
+        return member
+    if hint in {bool, int, str}:
+        return lambda data: data if type(data) is hint else refuse(data)
+    parsers: dict[type, Callable[[str], object]] = {
+        Decimal: Decimal,
+        datetime: datetime.fromisoformat,
+        date: date.fromisoformat,
+        bytes: lambda text: base64.b64decode(text.encode("ascii"), validate=True),
+        ipaddress.IPv4Address: ipaddress.IPv4Address,
+        ipaddress.IPv6Address: ipaddress.IPv6Address,
+    }
+    parse = parsers.get(hint)
+    if parse is not None:
+        parser = parse
+        return lambda data: parser(data) if isinstance(data, str) else refuse(data)
+    if hint is _NONE:
+        return lambda data: None if data is None else refuse(data)
+    return refuse
 
 
 def canonical(data: JsonValue) -> str:

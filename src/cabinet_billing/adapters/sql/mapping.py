@@ -29,6 +29,7 @@ PayerBook(account_id='acc-1', _payers={}, _services={})
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -120,8 +121,7 @@ class Col:
     @property
     def steps(self) -> Path:
         """The path as steps; empty for a column not read from the fields."""
-        path = self.name if self.path is None else self.path
-        return tuple(path.split(".")) if path else ()
+        return _split(self.name if self.path is None else self.path)
 
     @property
     def stored(self) -> bool:
@@ -171,7 +171,7 @@ class Children:
     @property
     def steps(self) -> Path:
         """The path as steps."""
-        return tuple(self.path.split("."))
+        return _split(self.path)
 
     @property
     def identity(self) -> str:
@@ -204,6 +204,12 @@ class Image:
     children: dict[str, dict[tuple[object, ...], Values]] = attrs.Factory(dict)
     elements: dict[str, dict[tuple[object, ...], object]] = attrs.Factory(dict)
     """The child objects the rows were made from (or decoded into), by table and identity."""
+
+
+@functools.cache
+def _split(path: str) -> Path:
+    """A dotted path as its steps (none for an empty path)."""
+    return tuple(path.split(".")) if path else ()
 
 
 _MISSING = object()
@@ -256,6 +262,7 @@ def _walk(obj: object, steps: Path) -> object:
     return obj
 
 
+@functools.cache
 def _hint_at(cls: type, steps: Path) -> object:
     hint: object = cls
     for step in steps:
@@ -458,8 +465,9 @@ class Shape:
         Returns:
             The image, each value as its column holds it.
         """
-        omit = {c.steps for c in self.children} | {(r.name,) for r in self.recomputed}
-        data = typing.cast("dict[str, JsonValue]", _encode_without(aggregate, self.cls, omit))
+        data = typing.cast(
+            "dict[str, JsonValue]", _encode_without(aggregate, self.cls, _omitted(self))
+        )
         for recomputed in self.recomputed:
             value = getattr(aggregate, recomputed.name)
             if value != recomputed.compute(aggregate):
@@ -511,24 +519,20 @@ class Shape:
         self, children: Children, aggregate: object
     ) -> tuple[object, list[tuple[tuple[object, ...], int, object, object]]]:
         """The element type and each element of a collection: identity, position, key, element."""
-        steps = children.steps
-        collection = _walk(aggregate, steps)
-        hint = _strip_optional(_hint_at(self.cls, steps))
-        args = typing.get_args(hint)
+        collection = _walk(aggregate, children.steps)
+        hint, element_hint = _element_hint(self.cls, children)
         items: Iterable[tuple[object, object]]
         if collection is None:
             return hint, []
         if children.form is Form.OPTIONAL:
-            items, element_hint = [(None, collection)], hint
+            items = [(None, collection)]
         elif children.form is Form.DICT:
             items = typing.cast("Mapping[object, object]", collection).items()
-            element_hint = args[1]
         elif children.form is Form.SET:
             members = typing.cast("Iterable[str]", collection)
-            items, element_hint = ((m, m) for m in sorted(members)), args[0]
+            items = ((m, m) for m in sorted(members))
         else:
             items = enumerate(typing.cast("Iterable[object]", collection))
-            element_hint = args[0]
         found = [
             (self._identity(children, key, element, position), position, key, element)
             for position, (key, element) in enumerate(items)
@@ -551,8 +555,7 @@ class Shape:
     ) -> tuple[dict[tuple[object, ...], Values], dict[tuple[object, ...], object]]:
         element_hint, items = self._items(children, aggregate)
         before = read.get(children.table, {})
-        nested = [c for c in self.children if c.path.startswith(children.path + ".")]
-        omit = {c.steps[len(children.steps) :] for c in nested}
+        omit = _nested(self, children)
         rows: dict[tuple[object, ...], Values] = {}
         elements: dict[tuple[object, ...], object] = {}
         for identity, position, key, element in items:
@@ -580,7 +583,7 @@ class Shape:
         if children.form in {Form.DICT, Form.SET}:
             return (key,)
         if children.key_path is not None:
-            return (_walk(element, tuple(children.key_path.split("."))),)
+            return (_walk(element, _split(children.key_path)),)
         return (position,)
 
     def _element_row(  # noqa: C901, PLR0917 - one step per part of a child row
@@ -588,7 +591,7 @@ class Shape:
         children: Children,
         element: object,
         hint: object,
-        omit: set[Path],
+        omit: frozenset[Path],
         key: object,
         position: int,
         account: str,
@@ -603,7 +606,7 @@ class Shape:
                 raise StoredDataError(children.table, f"{name} differs from its account's")
         values: Values = {}
         if children.key_path is not None:
-            values[children.identity] = _pop(data, tuple(children.key_path.split(".")))
+            values[children.identity] = _pop(data, _split(children.key_path))
             if children.form is Form.DICT and values[children.identity] != key:
                 raise StoredDataError(children.table, f"key {key!r} differs from its element's")
         elif children.form is Form.DICT:
@@ -632,7 +635,7 @@ class Shape:
             if col.stored:
                 _put(data, col.steps, _from_column(col, row[col.name], row))
         account = str(row["account_id"])
-        for spec in sorted(self.children, key=lambda c: len(c.steps)):
+        for spec in _by_depth(self):
             rows = children.get(spec.table, [])
             _put(data, spec.steps, self._collection(spec, rows, account, bool(rows)))
         aggregate = decode(typing.cast("JsonValue", data), self.cls)
@@ -659,11 +662,7 @@ class Shape:
                 elif col.stored:
                     _put(data, col.steps, _from_column(col, row[col.name], row))
             if spec.key_path is not None:
-                _put(
-                    data,
-                    tuple(spec.key_path.split(".")),
-                    typing.cast("JsonValue", row[spec.identity]),
-                )
+                _put(data, _split(spec.key_path), typing.cast("JsonValue", row[spec.identity]))
             if spec.form is Form.DICT:
                 elements.append([typing.cast("JsonValue", row[spec.identity]), data])
             else:
@@ -707,6 +706,37 @@ class Shape:
         return spec.cols
 
 
+@functools.cache
+def _omitted(shape: Shape) -> frozenset[Path]:
+    """The fields of a shape's aggregate kept elsewhere than its row's JSON."""
+    return frozenset({c.steps for c in shape.children} | {(r.name,) for r in shape.recomputed})
+
+
+@functools.cache
+def _nested(shape: Shape, children: Children) -> frozenset[Path]:
+    """The fields of a child kept in child tables of their own, from the child."""
+    nested = [c for c in shape.children if c.path.startswith(children.path + ".")]
+    return frozenset(c.steps[len(children.steps) :] for c in nested)
+
+
+@functools.cache
+def _by_depth(shape: Shape) -> tuple[Children, ...]:
+    """A shape's collections, the shallower first (so a parent is in place for its own)."""
+    return tuple(sorted(shape.children, key=lambda c: len(c.steps)))
+
+
+@functools.cache
+def _element_hint(cls: type, children: Children) -> tuple[object, object]:
+    """The declared type of a collection and of its elements."""
+    hint = _strip_optional(_hint_at(cls, children.steps))
+    args = typing.get_args(hint)
+    if children.form is Form.OPTIONAL:
+        return hint, hint
+    if children.form is Form.DICT:
+        return hint, args[1]
+    return hint, args[0]
+
+
 _UNCHANGED: Values = {"$unchanged": True}
 """The row of a frozen child that is the object read: left as it is."""
 
@@ -729,19 +759,30 @@ class _Probe:
 _FROZEN_SETATTR = _Probe.__setattr__
 
 
-def _encode_without(value: object, hint: object, omit: set[Path]) -> JsonValue:
+def _encode_without(value: object, hint: object, omit: frozenset[Path]) -> JsonValue:
     """Encode an attrs value leaving out the fields at some paths (children kept elsewhere)."""
     cls = _strip_optional(hint)
     if value is None:
         return None
     if not isinstance(cls, type) or not attrs.has(cls):
         raise StoredDataError(str(hint), "only attrs classes keep children")
+    skip, deeper = _split_omitted(cls, omit)
+    data = typing.cast("dict[str, JsonValue]", encode(value, cls, skip=skip))
+    for name, field, rest in deeper:
+        data[name] = _encode_without(getattr(value, name), field, rest)
+    return data
+
+
+@functools.cache
+def _split_omitted(
+    cls: type, omit: frozenset[Path]
+) -> tuple[frozenset[str], tuple[tuple[str, object, frozenset[Path]], ...]]:
+    """The fields to leave out here, and those to encode leaving out some of their own."""
     here = {p[0] for p in omit if len(p) == 1}
     deeper: dict[str, set[Path]] = {}
     for p in omit:
         if len(p) > 1 and p[0] not in here:
             deeper.setdefault(p[0], set()).add(p[1:])
-    data = typing.cast("dict[str, JsonValue]", encode(value, cls, skip=here | set(deeper)))
-    for name, rest in deeper.items():
-        data[name] = _encode_without(getattr(value, name), field_hint(cls, name), rest)
-    return data
+    return frozenset(here | set(deeper)), tuple(
+        (name, field_hint(cls, name), frozenset(rest)) for name, rest in deeper.items()
+    )

@@ -60,6 +60,7 @@ with :meth:`SqlUnitOfWork.claim_accounts` (``FOR UPDATE SKIP LOCKED``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
@@ -82,6 +83,7 @@ from sqlalchemy import (
     insert,
     inspect,
     literal_column,
+    or_,
     select,
     text,
     update,
@@ -95,7 +97,7 @@ from cabinet_billing.adapters.sql import schema
 from cabinet_billing.adapters.sql.codec import JsonValue, decode
 from cabinet_billing.adapters.sql.errors import SchemaOutOfDateError, StoredDataError
 from cabinet_billing.adapters.sql.inbox import SqlInbox
-from cabinet_billing.adapters.sql.mapping import Form, Image, Shape, is_unchanged
+from cabinet_billing.adapters.sql.mapping import Children, Form, Image, Shape, is_unchanged
 from cabinet_billing.adapters.sql.outbox import SqlOutbox
 from cabinet_billing.adapters.sql.queries import after_cursor, exact_sum, in_order, money_of
 from cabinet_billing.adapters.sql.revision import HEAD
@@ -174,6 +176,8 @@ class SqlStore:
         self.tables: Tables = tables(prefix, schema)
         self._checked = False
         self._sequences: dict[str, DbSequence] = {}
+        self.statements: dict[tuple[object, ...], Any] = {}
+        """The statements the units of work run, each built once (with bound parameters)."""
         if engine.dialect.name == "sqlite" and not event.contains(
             engine, "connect", _sqlite_pragmas
         ):
@@ -287,6 +291,14 @@ class _Session:
     def __init__(self, store: SqlStore) -> None:
         self._store = store
         self._connection: Connection | None = None
+        self._statements = store.statements
+
+    def statement(self, key: tuple[object, ...], make: Callable[[], T]) -> T:
+        """The statement under a key, built by ``make`` the first time."""
+        found = self._statements.get(key)
+        if found is None:
+            found = self._statements[key] = make()
+        return cast("T", found)
 
     @property
     def dialect(self) -> str:
@@ -300,12 +312,12 @@ class _Session:
             self._connection = connection
         return self._connection
 
-    def read(self, query: Any) -> list[RowMapping]:  # noqa: ANN401
+    def read(self, query: Any, params: Mapping[str, object] | None = None) -> list[RowMapping]:  # noqa: ANN401
         """The rows of a query: in the open transaction, or on a connection of its own."""
         if self._connection is not None:
-            return list(self._connection.execute(query).mappings())
+            return list(self._connection.execute(query, params).mappings())
         with self._store.engine.connect() as connection:
-            return list(connection.execute(query).mappings())
+            return list(connection.execute(query, params).mappings())
 
     def commit(self) -> None:
         if self._connection is not None:
@@ -335,6 +347,8 @@ class _Loaded(Generic[T]):
     version: int | None = None
     image: Image | None = None
     elements: dict[str, dict[tuple[object, ...], object]] = attrs.Factory(dict)
+    created: bool = False
+    """Made empty by the repository because none was stored (one per account)."""
 
 
 _LAST_ORDER = [0]
@@ -373,7 +387,7 @@ class _Repository(Generic[T]):
         found = self.loaded.get(key)
         if found is not None:
             return found.aggregate
-        adopted = self._load(self._key == key)
+        adopted = self._load_key(key)
         if not adopted:
             raise NotFoundError(self._kind, key)
         return adopted[0]
@@ -392,8 +406,24 @@ class _Repository(Generic[T]):
         return found
 
     def _exists(self, key: str) -> bool:
-        query = select(func.count()).select_from(self._table).where(self._key == key)
-        return bool(self._session.connection().execute(query).scalar_one())
+        query = self._session.statement(
+            (self._table, "exists"),
+            lambda: (
+                select(func.count()).select_from(self._table).where(self._key == bindparam("key"))
+            ),
+        )
+        return bool(self._session.connection().execute(query, {"key": key}).scalar_one())
+
+    def _by_key(self) -> Any:  # noqa: ANN401
+        """The query of one aggregate's row by its key (``:key``)."""
+        return select(self._table).where(self._key == bindparam("key"))
+
+    def _load_key(self, key: str, *, account_id: str | None = None) -> list[T]:
+        """The aggregate of a key, with its children (none when it is not stored)."""
+        query = self._session.statement((self._table, "by key"), self._by_key)
+        connection = self._session.connection()
+        rows = connection.execute(query, {"key": key}).mappings().all()
+        return self._adopt_rows(connection, rows, account_id)
 
     def _load(self, where: Any, *, account_id: str | None = None) -> list[T]:  # noqa: ANN401
         """The aggregates whose rows match, with their children, oldest first."""
@@ -403,6 +433,11 @@ class _Repository(Generic[T]):
             query = query.order_by(table.c.row_order, self._key)
         connection = self._session.connection()
         rows = connection.execute(query).mappings().all()
+        return self._adopt_rows(connection, rows, account_id)
+
+    def _adopt_rows(
+        self, connection: Connection, rows: Sequence[RowMapping], account_id: str | None
+    ) -> list[T]:
         if not rows:
             return []
         keys = [str(row[self._key.name]) for row in rows]
@@ -420,22 +455,39 @@ class _Repository(Generic[T]):
     ) -> dict[str, dict[str, list[RowMapping]]]:
         shape = self._shape
         found: dict[str, dict[str, list[RowMapping]]] = {}
+        params: dict[str, object]
+        if account_id is not None:
+            by, params = "account", {"account": account_id}
+        elif shape.per_account:
+            by, params = "accounts", {"accounts": keys}
+        else:
+            accounts = sorted({str(row["account_id"]) for row in rows})
+            by, params = "keys", {"accounts": accounts, "keys": keys}
+        owned_by = "account_id" if shape.per_account else shape.key.name
         for spec in shape.children:
-            child = self._tables.children[spec.table]
-            if account_id is not None:
-                where = child.c.account_id == account_id
-            elif shape.per_account:
-                where = child.c.account_id.in_(keys)
-            else:
-                accounts = {str(row["account_id"]) for row in rows}
-                where = and_(child.c.account_id.in_(accounts), child.c[shape.key.name].in_(keys))
-            order = [child.c.position] if "position" in child.c else []
-            if spec.form is Form.SET:
-                order = [child.c[spec.identity]]
-            for row in connection.execute(select(child).where(where).order_by(*order)).mappings():
-                owner = str(row[shape.key.name] if not shape.per_account else row["account_id"])
-                found.setdefault(owner, {}).setdefault(spec.table, []).append(row)
+            query = self._session.statement(
+                (self._table, spec.table, by), functools.partial(self._child_query, spec, by)
+            )
+            for row in connection.execute(query, params).mappings():
+                found.setdefault(str(row[owned_by]), {}).setdefault(spec.table, []).append(row)
         return found
+
+    def _child_query(self, spec: Children, by: str) -> Any:  # noqa: ANN401
+        """The query of a child table's rows of one account, of accounts, or of keys."""
+        child = self._tables.children[spec.table]
+        if by == "account":
+            where = child.c.account_id == bindparam("account")
+        elif by == "accounts":
+            where = child.c.account_id.in_(bindparam("accounts", expanding=True))
+        else:
+            where = and_(
+                child.c.account_id.in_(bindparam("accounts", expanding=True)),
+                child.c[self._shape.key.name].in_(bindparam("keys", expanding=True)),
+            )
+        order = [child.c.position] if "position" in child.c else []
+        if spec.form is Form.SET:
+            order = [child.c[spec.identity]]
+        return select(child).where(where).order_by(*order)
 
     def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> T:
         key = str(row[self._key.name])
@@ -459,6 +511,8 @@ class _Repository(Generic[T]):
             image = self._shape.image(loaded.aggregate, loaded.elements)
             try:
                 if loaded.image is None:
+                    if self._untouched(key, loaded, image):
+                        continue
                     self._insert(connection, image)
                     self._write_children(connection, {}, image)
                 elif self._changed(loaded.image, image):
@@ -470,6 +524,11 @@ class _Repository(Generic[T]):
                     f"{self._kind} {key!r}",
                     f"was {done} by another unit of work at the same time; nothing was stored",
                 ) from error
+
+    def _untouched(self, key: str, loaded: _Loaded[T], image: Image) -> bool:
+        """Whether an aggregate made empty on first use is still as it was made."""
+        del key, loaded, image
+        return False
 
     @staticmethod
     def _changed(read: Image, now: Image) -> bool:
@@ -487,7 +546,10 @@ class _Repository(Generic[T]):
         values = {**image.row, "version": 1}
         if "row_order" in self._table.c:
             values["row_order"] = _row_order()
-        connection.execute(insert(self._table), [self._fit(self._table, values)])
+        connection.execute(self._inserting(self._table), [self._fit(self._table, values)])
+
+    def _inserting(self, table: Table) -> Any:  # noqa: ANN401
+        return self._session.statement((table, "insert"), lambda: insert(table))
 
     def _fit(self, table: Table, values: Mapping[str, object]) -> dict[str, object]:
         """The values a table has columns for at a migration's revision.
@@ -504,11 +566,21 @@ class _Repository(Generic[T]):
 
     def _update(self, connection: Connection, key: str, loaded: _Loaded[T], image: Image) -> None:
         version = cast("int", loaded.version)
-        result = connection.execute(
-            update(self._table)
-            .where(self._key == key, self._table.c.version == version)
-            .values(version=version + 1, **image.row),
+        columns = tuple(image.row)
+        table = self._table
+        statement = self._session.statement(
+            (table, "update", columns),
+            lambda: (
+                update(table)
+                .where(self._key == bindparam("b_key"), table.c.version == bindparam("b_version"))
+                .values(
+                    {"version": bindparam("v_version"), **{c: bindparam(f"v_{c}") for c in columns}}
+                )
+            ),
         )
+        params = {f"v_{c}": v for c, v in image.row.items()}
+        params.update(b_key=key, b_version=version, v_version=version + 1)
+        result = connection.execute(statement, params)
         if result.rowcount != 1:
             raise ConflictError(
                 f"{self._kind} {key!r}",
@@ -532,30 +604,39 @@ class _Repository(Generic[T]):
             changed = [
                 now[k] for k in now if k in read and not is_unchanged(now[k]) and now[k] != read[k]
             ]
-            keys = [*shape.parent_columns()]
+            keys = (*shape.parent_columns(),)
             if spec.form is not Form.OPTIONAL:
-                keys.append(spec.identity)
-            where = [table.c[c] == bindparam(f"b_{c}") for c in keys]
+                keys = (*keys, spec.identity)
             if gone:
                 parent = {f"b_{c}": image.row[c] for c in shape.parent_columns()}
                 connection.execute(
-                    delete(table).where(*where),
+                    self._child_statement(table, keys, None),
                     [{**parent, **({f"b_{spec.identity}": k[0]} if k else {})} for k in gone],
                 )
             if changed:
-                columns = [c for c in changed[0] if c not in keys]
-                statement = (
-                    update(table).where(*where).values({c: bindparam(f"v_{c}") for c in columns})
-                )
+                columns = tuple(c for c in changed[0] if c not in keys)
                 connection.execute(
-                    statement,
+                    self._child_statement(table, keys, columns),
                     [
                         {**{f"b_{c}": row[c] for c in keys}, **{f"v_{c}": row[c] for c in columns}}
                         for row in changed
                     ],
                 )
             if new:
-                connection.execute(insert(table), [self._fit(table, row) for row in new])
+                connection.execute(self._inserting(table), [self._fit(table, row) for row in new])
+
+    def _child_statement(
+        self, table: Table, keys: tuple[str, ...], columns: tuple[str, ...] | None
+    ) -> Any:  # noqa: ANN401
+        """The delete (no columns) or the update of child rows by their keys (``:b_<key>``)."""
+
+        def make() -> Any:  # noqa: ANN401
+            where = [table.c[c] == bindparam(f"b_{c}") for c in keys]
+            if columns is None:
+                return delete(table).where(*where)
+            return update(table).where(*where).values({c: bindparam(f"v_{c}") for c in columns})
+
+        return self._session.statement((table, "children", keys, columns), make)
 
 
 class _PerAccount(_Repository[T]):
@@ -576,12 +657,19 @@ class _PerAccount(_Repository[T]):
         found = self.loaded.get(key)
         if found is not None:
             return found.aggregate
-        adopted = self._load(self._key == key, account_id=key)
+        adopted = self._load_key(key, account_id=key)
         if adopted:
             return adopted[0]
         created = self._factory(key)
-        self.loaded[key] = _Loaded(created)
+        self.loaded[key] = _Loaded(created, created=True)
         return created
+
+    def _untouched(self, key: str, loaded: _Loaded[T], image: Image) -> bool:
+        # Not stored: the next unit of work makes the same empty one.
+        if not loaded.created:
+            return False
+        empty = self._shape.image(self._factory(key), {})
+        return image.row == empty.row and image.children == empty.children
 
 
 class _Paged(_Repository[T]):
@@ -718,12 +806,18 @@ class _SqlHistory:
 
     def with_key(self, key: str) -> list[LedgerEntry]:
         table = self._table
-        query = (
-            select(table)
-            .where(table.c.account_id == self._account_id, table.c.idempotency_key == key)
-            .order_by(table.c.seq)
+        query = self._session.statement(
+            (table, "with key"),
+            lambda: (
+                select(table)
+                .where(
+                    table.c.account_id == bindparam("account"),
+                    table.c.idempotency_key == bindparam("key"),
+                )
+                .order_by(table.c.seq)
+            ),
         )
-        return self._entries(query)
+        return self._entries(query, {"account": self._account_id, "key": key})
 
     def sums(self, span: Span) -> EntrySums:
         table = self._table
@@ -765,13 +859,16 @@ class _SqlHistory:
 
     def count(self) -> int:
         table = self._table
-        query = select(func.max(table.c.seq)).where(table.c.account_id == self._account_id)
-        (row,) = self._session.read(query)
+        query = self._session.statement(
+            (table, "count"),
+            lambda: select(func.max(table.c.seq)).where(table.c.account_id == bindparam("account")),
+        )
+        (row,) = self._session.read(query, {"account": self._account_id})
         found = next(iter(row.values()))
         return int(found or 0)
 
-    def _entries(self, query: Any) -> list[LedgerEntry]:  # noqa: ANN401
-        rows = self._session.read(query)
+    def _entries(self, query: Any, params: Mapping[str, object] | None = None) -> list[LedgerEntry]:  # noqa: ANN401
+        rows = self._session.read(query, params)
         spec = schema.LEDGER_ENTRIES
         found = schema.LEDGER_WRITES._collection(spec, rows, self._account_id, bool(rows))  # noqa: SLF001 - the shape's own reading
         return [decode(data, LedgerEntry) for data in cast("list[JsonValue]", found)]
@@ -792,13 +889,24 @@ class _Ledgers(_PerAccount[Ledger]):
     def __init__(self, session: _Session, store_tables: Tables) -> None:
         super().__init__(session, store_tables, schema.LEDGERS, "ledger", Ledger)
 
+    def _by_key(self) -> Any:  # noqa: ANN401
+        # The number of entries comes with the row (the last seq, from the primary key).
+        entries = self._tables.children[schema.LEDGER_ENTRIES.table]
+        last = (
+            select(func.max(entries.c.seq))
+            .where(entries.c.account_id == self._table.c.account_id)
+            .scalar_subquery()
+        )
+        return select(self._table, last.label(_LAST_SEQ)).where(self._key == bindparam("key"))
+
     def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> Ledger:
         key = str(row[self._key.name])
         if key in self.loaded:
             return self.loaded[key].aggregate
         ledger = super()._adopt(row, children)
         history = _SqlHistory(self._session, self._tables, key)
-        return ledger.attach(history, history.count())
+        count = int(row[_LAST_SEQ] or 0) if _LAST_SEQ in row else history.count()
+        return ledger.attach(history, count)
 
     def flush(self, connection: Connection) -> None:
         for key, loaded in self.loaded.items():
@@ -831,22 +939,44 @@ class _Ledgers(_PerAccount[Ledger]):
             self._fit(table, {**row, "account_id": account, "position": int(str(row["seq"])) - 1})
             for row in rows.values()
         ]
-        connection.execute(insert(table), values)
+        connection.execute(self._inserting(table), values)
+
+
+_LAST_SEQ = "cb_last_seq"
+"""The column of a ledger's row as loaded that holds the seq of its last entry."""
 
 
 class _Invoices(_Paged[Invoice]):
     def add(self, row: Invoice) -> None:
-        if self._number_owner(row.number) is not None:
+        if any(loaded.aggregate.number == row.number for loaded in self.loaded.values()):
             raise ConflictError(f"invoice number {row.number!r}", "already used")
-        super().add(row)
+        # One statement finds a stored invoice of the same number or the same id.
+        table = self._table
+        query = self._session.statement(
+            (table, "number or id"),
+            lambda: select(self._key, table.c.number).where(
+                or_(table.c.number == bindparam("number"), self._key == bindparam("key"))
+            ),
+        )
+        found = self._session.connection().execute(query, {"number": row.number, "key": row.id})
+        stored = found.all()
+        if any(number == row.number for _, number in stored):
+            raise ConflictError(f"invoice number {row.number!r}", "already used")
+        if row.id in self.loaded or stored:
+            raise ConflictError(f"invoice {row.id!r}", "already exists")
+        self.loaded[row.id] = _Loaded(row)
 
     def _number_owner(self, number: str) -> str | None:
         for key, loaded in self.loaded.items():
             if loaded.aggregate.number == number:
                 return key
         table = self._table
-        query = select(self._key).where(table.c.number == number)
-        found: str | None = self._session.connection().execute(query).scalar_one_or_none()
+        query = self._session.statement(
+            (table, "by number"),
+            lambda: select(self._key).where(table.c.number == bindparam("number")),
+        )
+        connection = self._session.connection()
+        found: str | None = connection.execute(query, {"number": number}).scalar_one_or_none()
         return found
 
     def by_number(self, number: str) -> Invoice:
@@ -959,16 +1089,19 @@ class _Sequences:
         dialect = self._session.dialect
         if dialect in {"postgresql", "sqlite"}:
             module = postgresql if dialect == "postgresql" else sqlite
-            statement = (
-                module.insert(table)
-                .values(account_id="", name=name, value=1)
-                .on_conflict_do_update(
-                    index_elements=[table.c.account_id, table.c.name],
-                    set_={"value": table.c.value + 1},
-                )
-                .returning(table.c.value)
+            statement = self._session.statement(
+                (table, "next"),
+                lambda: (
+                    module.insert(table)
+                    .on_conflict_do_update(
+                        index_elements=[table.c.account_id, table.c.name],
+                        set_={"value": table.c.value + 1},
+                    )
+                    .returning(table.c.value)
+                ),
             )
-            value: int = connection.execute(statement).scalar_one()
+            params = {"account_id": "", "name": name, "value": 1}
+            value: int = connection.execute(statement, params).scalar_one()
             return value
         mine = and_(table.c.account_id == "", table.c.name == name)
         query = select(table.c.value).where(mine).with_for_update()
@@ -1017,8 +1150,11 @@ class _Keys:
 
     def seen(self, key: str) -> bool:
         table = self._table
-        query = select(func.count()).select_from(table).where(table.c.key == key)
-        return bool(self._session.connection().execute(query).scalar_one())
+        query = self._session.statement(
+            (table, "seen"),
+            lambda: select(func.count()).select_from(table).where(table.c.key == bindparam("key")),
+        )
+        return bool(self._session.connection().execute(query, {"key": key}).scalar_one())
 
     def record(self, key: str, fingerprint: str = "") -> None:
         table = self._table
@@ -1027,10 +1163,11 @@ class _Keys:
         values = {"key": key, "fingerprint": fingerprint}
         if dialect in {"postgresql", "sqlite"}:
             module = postgresql if dialect == "postgresql" else sqlite
-            statement = (
-                module.insert(table).values(values).on_conflict_do_nothing().returning(table.c.key)
+            statement = self._session.statement(
+                (table, "record"),
+                lambda: module.insert(table).on_conflict_do_nothing().returning(table.c.key),
             )
-            inserted = connection.execute(statement).first() is not None
+            inserted = connection.execute(statement, values).first() is not None
         else:
             inserted = not self.seen(key)
             if inserted:
@@ -1191,6 +1328,7 @@ class _BoundSession(_Session):
 
     def __init__(self, connection: Connection) -> None:
         self._bound = connection
+        self._statements = {}
 
     @property
     def dialect(self) -> str:
@@ -1199,8 +1337,8 @@ class _BoundSession(_Session):
     def connection(self) -> Connection:
         return self._bound
 
-    def read(self, query: Any) -> list[RowMapping]:  # noqa: ANN401
-        return list(self._bound.execute(query).mappings())
+    def read(self, query: Any, params: Mapping[str, object] | None = None) -> list[RowMapping]:  # noqa: ANN401
+        return list(self._bound.execute(query, params).mappings())
 
     def commit(self) -> None:
         """The holder commits."""

@@ -92,7 +92,7 @@ class Kind(enum.Enum):
     """An ISO 4217 code (``CHAR(3)``)."""
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Col:
     """A column of a shape's table.
 
@@ -142,7 +142,7 @@ class Form(enum.Enum):
     """An optional value: one row when present, none when None."""
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Children:
     """A collection of an aggregate kept as rows of a child table.
 
@@ -184,7 +184,7 @@ class Children:
         return self.form in {Form.LIST, Form.DICT}
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Recomputed:
     """A field the aggregate can compute from its other fields (an index over its children).
 
@@ -409,7 +409,7 @@ def _load_payload(text: str | None, table: str, upgrades: Mapping[int, Upgrade])
     return data
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Shape:
     """One aggregate's table: its columns, its children and what it recomputes.
 

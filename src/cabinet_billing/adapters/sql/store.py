@@ -292,6 +292,8 @@ class _Session:
         self._store = store
         self._connection: Connection | None = None
         self._statements = store.statements
+        self.opened = 0
+        """How many transactions this session opened (a repository reads only in one)."""
 
     def statement(self, key: tuple[object, ...], make: Callable[[], T]) -> T:
         """The statement under a key, built by ``make`` the first time."""
@@ -310,6 +312,7 @@ class _Session:
             connection = self._store.engine.connect()
             connection.begin()
             self._connection = connection
+            self.opened += 1
         return self._connection
 
     def read(self, query: Any, params: Mapping[str, object] | None = None) -> list[RowMapping]:  # noqa: ANN401
@@ -1202,6 +1205,7 @@ class SqlUnitOfWork:
 
     def _begin(self) -> None:
         session, found = self._session, self.store.tables
+        self._built_at = session.opened
 
         def many(shape: Shape, kind: str) -> Any:  # noqa: ANN401
             return _Repository(session, found, shape, kind)
@@ -1251,8 +1255,13 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         self._session.rollback()
         self.committed = False
-        self._begin()
+        self._afresh()
         return self
+
+    def _afresh(self) -> None:
+        """New repositories, unless nothing was read or written since they were made."""
+        if self._session.opened != self._built_at:
+            self._begin()
 
     def __exit__(
         self,
@@ -1320,7 +1329,7 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         """Discard every change not yet committed."""
         self._session.rollback()
-        self._begin()
+        self._afresh()
 
 
 class _BoundSession(_Session):
@@ -1329,6 +1338,7 @@ class _BoundSession(_Session):
     def __init__(self, connection: Connection) -> None:
         self._bound = connection
         self._statements = {}
+        self.opened = 1
 
     @property
     def dialect(self) -> str:

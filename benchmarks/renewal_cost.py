@@ -1,0 +1,165 @@
+"""What one due renewal costs on each store: time, statements and commits per renewal.
+
+Run it with ``.venv/bin/python benchmarks/renewal_cost.py`` (PostgreSQL too when
+``CABINET_BILLING_PG_DSN`` is set). ``--accounts`` accounts of the Introserv preset each
+have one monthly service renewing on the 1st and a balance that pays for it; the run of
+the 1st of each of ``--months`` months renews every one of them
+(``billing.run.day(day, accounts=due)``: only the due accounts are visited, so this is
+the cost of the renewal itself — the invoice issued and paid from the balance, the
+expense, the ledger entry, the service's paid-until moved — and of the units of work
+around it, without idle account-days). It prints, per renewal, the CPU time of this
+process (less sensitive than wall time to a machine shared with other work) and the wall
+time, the best and the median month after the first (the first also creates each
+account's billing profile), and the SQL statements and commits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url, text
+
+from cabinet_billing import Account, BillingSettings, Money, Period, Service
+from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
+from cabinet_billing.adapters.sandbox import SandboxGateway
+from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
+from cabinet_billing.app.billing import Billing
+from cabinet_billing.app.context import Ports
+from cabinet_billing.domain.service import Actor
+from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.rules.presets import INTROSERV
+
+AT = datetime(2024, 1, 1, 9, tzinfo=UTC)
+Opened = tuple[Callable[[], UnitOfWork], Engine | None]
+
+
+def measure(
+    name: str, make_uow: Callable[[], UnitOfWork], engine: Engine | None, args: argparse.Namespace
+) -> None:
+    accounts, months = args.accounts, args.months
+    due = populate(make_uow, accounts)
+    billing = Billing(
+        Ports(unit_of_work=make_uow, clock=FixedClock(AT), gateway=SandboxGateway(b"c" * 32)),
+        BillingSettings.from_preset(INTROSERV),
+    )
+    counted = {"statements": 0, "commits": 0}
+    if engine is not None:
+
+        def statement(*_: object) -> None:
+            counted["statements"] += 1
+
+        def commit(*_: object) -> None:
+            counted["commits"] += 1
+
+        event.listen(engine, "before_cursor_execute", statement)
+        event.listen(engine, "commit", commit)
+    cpu: list[float] = []
+    wall: list[float] = []
+    per: dict[str, float] = {}
+    for month in range(months):
+        counted.update(statements=0, commits=0)
+        began, began_cpu = time.perf_counter(), time.process_time()
+        summary = billing.run.day(date(2024, 2 + month, 1), accounts=due)
+        cpu.append((time.process_time() - began_cpu) / accounts * 1e3)
+        wall.append((time.perf_counter() - began) / accounts * 1e3)
+        if summary.renewals != accounts or summary.failures:
+            raise SystemExit(f"{name}: {summary.renewals} renewals, {summary.failures[:1]}")
+        per = {k: v / accounts for k, v in counted.items()}
+    later_cpu, later_wall = cpu[1:], wall[1:]
+    sql = f", {per['statements']:.0f} statements, {per['commits']:.0f} commits" if engine else ""
+    print(
+        f"{name}: a renewal costs {min(later_cpu):.2f} ms CPU (median "
+        f"{statistics.median(later_cpu):.2f}), {min(later_wall):.2f} ms wall (median "
+        f"{statistics.median(later_wall):.2f}){sql}; the first month {cpu[0]:.2f} ms CPU",
+        flush=True,
+    )
+
+
+def populate(make_uow: Callable[[], UnitOfWork], accounts: int) -> list[str]:
+    """Accounts with a balance of 1,000 EUR and one 30 EUR monthly service due on Feb 1."""
+    ids = [f"acc-{n:06}" for n in range(accounts)]
+    with make_uow() as uow:
+        for n, account_id in enumerate(ids):
+            uow.accounts.add(Account.open(account_id, f"user{n}", currency="EUR"))
+            uow.ledgers.get(account_id).top_up(Money("1000.00", "EUR"), AT)
+            service = Service.order(
+                id=f"ser-{n:06}",
+                account_id=account_id,
+                plan_id="vps",
+                plan_name="VPS",
+                kind="vps",
+                price=Money("30.00", "EUR"),
+                period=Period.months(),
+                created_at=AT,
+                actor=Actor.system(),
+                auto_renew=True,
+            )
+            service.mark_paid(date(2024, 2, 1), Actor.system(), AT)
+            service.activate(Actor.system(), AT)
+            uow.services.add(service)
+        uow.commit()
+    return ids
+
+
+@contextmanager
+def memory() -> Iterator[Opened]:
+    store = MemoryStore()
+    yield (lambda: MemoryUnitOfWork(store)), None
+
+
+@contextmanager
+def sqlite() -> Iterator[Opened]:
+    with tempfile.TemporaryDirectory() as folder:
+        store = SqlStore(create_engine(f"sqlite:///{Path(folder) / 'renewals.db'}"))
+        store.create_schema()
+        yield (lambda: SqlUnitOfWork(store)), store.engine
+        store.engine.dispose()
+
+
+@contextmanager
+def postgresql(dsn: str) -> Iterator[Opened]:
+    url = make_url(dsn).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    schema = f"renewals_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    store = SqlStore(create_engine(url, connect_args={"options": f"-csearch_path={schema}"}))
+    try:
+        store.create_schema()
+        yield (lambda: SqlUnitOfWork(store)), store.engine
+    finally:
+        store.engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=40)
+    parser.add_argument("--months", type=int, default=6)
+    args = parser.parse_args(argv)
+    stores: list[tuple[str, Callable[[], Any]]] = [("memory", memory), ("SQLite", sqlite)]
+    dsn = os.environ.get("CABINET_BILLING_PG_DSN")
+    if dsn:
+        stores.append(("PostgreSQL", lambda: postgresql(dsn)))
+    for name, opened in stores:
+        with opened() as (make_uow, engine):
+            measure(name, make_uow, engine, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

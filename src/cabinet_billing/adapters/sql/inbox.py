@@ -42,7 +42,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cabinet_billing.adapters.sql.codec import canonical
 from cabinet_billing.adapters.sql.errors import StoredDataError
-from cabinet_billing.adapters.sql.outbox import KEY_LENGTH
+from cabinet_billing.adapters.sql.outbox import KEY_LENGTH, new_rows_only
 from cabinet_billing.domain.inbox import InboxEntry, InboxQuery
 from cabinet_billing.domain.notifications import Notification, NotificationCategory
 from cabinet_billing.errors import NotFoundError
@@ -238,10 +238,8 @@ class SqlInbox:
         connection: Connection = self._connection()
         if self._dialect in {"postgresql", "sqlite"}:
             module = postgresql if self._dialect == "postgresql" else sqlite
-            statement: Any = (
-                module.insert(table).values(values).on_conflict_do_nothing().returning(table.c.key)
-            )
-            return connection.execute(statement).first() is not None
+            statement = new_rows_only(module, table)
+            return connection.execute(statement, values).first() is not None
         primary = list(table.primary_key.columns)
         probe: Select[Any] = select(table.c.key).where(
             and_(*(c == values[c.name] for c in primary))

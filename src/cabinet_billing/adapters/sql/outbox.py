@@ -17,8 +17,10 @@ cost nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -53,6 +55,15 @@ __all__ = ["SqlOutbox", "outbox_table"]
 
 #: The longest notification key the table keeps.
 KEY_LENGTH = 1000
+
+
+@functools.lru_cache(maxsize=64)
+def new_rows_only(dialect: ModuleType, table: Table) -> Any:  # noqa: ANN401
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING key`` of a table, built once.
+
+    Its values are bound at execution, so every insert runs the same cached statement.
+    """
+    return dialect.insert(table).on_conflict_do_nothing().returning(table.c.key)
 
 
 def outbox_table(metadata: MetaData, prefix: str) -> Table:
@@ -132,10 +143,8 @@ class SqlOutbox:
         connection: Connection = self._connection()
         if self._dialect in {"postgresql", "sqlite"}:
             module = postgresql if self._dialect == "postgresql" else sqlite
-            statement = (
-                module.insert(table).values(values).on_conflict_do_nothing().returning(table.c.key)
-            )
-            return connection.execute(statement).first() is not None
+            statement = new_rows_only(module, table)
+            return connection.execute(statement, values).first() is not None
         if self._find(connection, key) is not None:
             return False
         connection.execute(insert(table).values(values))

@@ -210,6 +210,7 @@ class SqlStore:
                         )
         self._checked = False
         self._sequences = {}
+        self.statements.clear()
 
     def revision(self) -> str | None:
         """The schema revision the database is at (None: none recorded)."""
@@ -244,10 +245,13 @@ class SqlStore:
         A new sequence starts after the value the counter's ``counters`` row reached, so
         ids go on where an earlier version of the library left them.
         """
-        sequence = self._sequences.get(name)
-        if sequence is None:
-            sequence = self._sequence(name)
-        value: int = connection.execute(select(sequence.next_value())).scalar_one()
+        query = self.statements.get(("next value", name))
+        if query is None:
+            sequence = self._sequences.get(name)
+            if sequence is None:
+                sequence = self._sequence(name)
+            query = self.statements["next value", name] = select(sequence.next_value())
+        value: int = connection.execute(query).scalar_one()
         return value
 
     def _sequence(self, name: str) -> DbSequence:
@@ -1118,7 +1122,37 @@ class _Sequences:
     def _claim(self, name: str) -> int:
         claims = self._store.tables.number_claims
         connection = self._session.connection()
-        mine = and_(claims.c.account_id == "", claims.c.name == name)
+        statement = self._session.statement
+        reuse = statement((claims, "reuse"), lambda: self._reuse_statement(claims))
+        reused = connection.execute(reuse, {"claim": name}).scalar_one_or_none()
+        if reused is not None:
+            return int(reused)
+        record = statement((claims, "insert"), lambda: insert(claims))
+        take = statement(
+            (claims, "take"),
+            lambda: delete(claims).where(
+                claims.c.account_id == "",
+                claims.c.name == bindparam("claim"),
+                claims.c.value == bindparam("taken"),
+            ),
+        )
+        while True:
+            with self._store.engine.begin() as own:
+                # Its commit need not wait for the disk: the unit of work's own commit,
+                # later in the log, makes it durable with the document; lost in a crash
+                # before that, the number was stored nowhere and is taken again.
+                own.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                value = self._row(own, name)
+                own.execute(record, {"account_id": "", "name": name, "value": value})
+            taken = connection.execute(take, {"claim": name, "taken": value})
+            if taken.rowcount == 1:
+                return value
+            # Another unit of work took the claim in the instant between: take the next.
+
+    @staticmethod
+    def _reuse_statement(claims: Table) -> Any:  # noqa: ANN401
+        """Take the lowest claim given up (``:claim`` names the counter), if any."""
+        mine = and_(claims.c.account_id == "", claims.c.name == bindparam("claim"))
         given_up = (
             select(claims.c.value)
             .where(mine)
@@ -1127,23 +1161,7 @@ class _Sequences:
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
-        reused = connection.execute(
-            delete(claims).where(mine, claims.c.value == given_up).returning(claims.c.value)
-        ).scalar_one_or_none()
-        if reused is not None:
-            return int(reused)
-        while True:
-            with self._store.engine.begin() as own:
-                # Its commit need not wait for the disk: the unit of work's own commit,
-                # later in the log, makes it durable with the document; lost in a crash
-                # before that, the number was stored nowhere and is taken again.
-                own.execute(text("SET LOCAL synchronous_commit TO OFF"))
-                value = self._row(own, name)
-                own.execute(insert(claims).values(account_id="", name=name, value=value))
-            taken = connection.execute(delete(claims).where(mine, claims.c.value == value))
-            if taken.rowcount == 1:
-                return value
-            # Another unit of work took the claim in the instant between: take the next.
+        return delete(claims).where(mine, claims.c.value == given_up).returning(claims.c.value)
 
 
 class _Keys:

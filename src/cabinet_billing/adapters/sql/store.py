@@ -92,6 +92,7 @@ from sqlalchemy import Sequence as DbSequence
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.schema import CreateSequence, DropSequence
+from sqlalchemy.sql import Select
 
 from cabinet_billing.adapters.sql import schema
 from cabinet_billing.adapters.sql.codec import JsonValue, decode
@@ -423,7 +424,7 @@ class _Repository(Generic[T]):
 
     def _by_key(self) -> Any:  # noqa: ANN401
         """The query of one aggregate's row by its key (``:key``)."""
-        return select(self._table).where(self._key == bindparam("key"))
+        return self._select().where(self._key == bindparam("key"))
 
     def _load_key(self, key: str, *, account_id: str | None = None) -> list[T]:
         """The aggregate of a key, with its children (none when it is not stored)."""
@@ -432,10 +433,14 @@ class _Repository(Generic[T]):
         rows = connection.execute(query, {"key": key}).mappings().all()
         return self._adopt_rows(connection, rows, account_id)
 
+    def _select(self) -> Select[Any]:
+        """The query of this repository's rows (before its condition)."""
+        return select(self._table)
+
     def _load(self, where: Any, *, account_id: str | None = None) -> list[T]:  # noqa: ANN401
         """The aggregates whose rows match, with their children, oldest first."""
         table = self._table
-        query = select(table).where(where)
+        query = self._select().where(where)
         if "row_order" in table.c:
             query = query.order_by(table.c.row_order, self._key)
         connection = self._session.connection()

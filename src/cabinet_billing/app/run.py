@@ -49,6 +49,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import attrs
 
 from cabinet_billing.app import checks
+from cabinet_billing.app.charges import Booked, Charges, method_of, renewed
 from cabinet_billing.app.context import Context, notification_of
 from cabinet_billing.app.outbox import DeliveryReport
 from cabinet_billing.app.profile import hold_deletion
@@ -57,12 +58,9 @@ from cabinet_billing.domain.autopay import CardAutopayStatus
 from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.checks import check_aware
 from cabinet_billing.domain.events import (
-    AutoTopUp,
     BillingEvent,
     InvoiceIssued,
     PaymentCredited,
-    PaymentFailed,
-    RenewalFailed,
     ServiceExpired,
     ServiceRenewed,
     StatementIssued,
@@ -70,9 +68,6 @@ from cabinet_billing.domain.events import (
 from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, InvoiceLine
 from cabinet_billing.domain.money import Money, currency_places
-from cabinet_billing.domain.notifications import Notification
-from cabinet_billing.domain.outbox import OutboxMessage
-from cabinet_billing.domain.payment import GatewayEvent, Payment, PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentQuote
 from cabinet_billing.domain.periods import PeriodUnit, period_end
 from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod
@@ -84,12 +79,10 @@ from cabinet_billing.errors import (
     AmountOutOfRangeError,
     BillingError,
     ConflictError,
-    GatewayError,
     InvalidArgumentError,
     TransientStorageError,
     ValidationError,
 )
-from cabinet_billing.ports.gateway import ChargeResult, ChargeStatus
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.autopay import autopay_charge, low_balance_notice
 from cabinet_billing.rules.credit_limit import (
@@ -105,7 +98,6 @@ from cabinet_billing.rules.renewal import (
     RenewalDecision,
     decide_renewal,
     renewal_date,
-    renewal_failure_notice,
     renewal_key,
 )
 
@@ -131,10 +123,6 @@ MAX_CALLS_PER_DAY = 200
 
 #: The furthest ahead of the clock's today a dry run looks (it bills every day up to it).
 MAX_PREVIEW_DAYS = 731
-
-#: How many times booking the outcome of a provider call is tried when it conflicts with a
-#: concurrent change of the account (the call is not made again for it).
-_OUTCOME_TRIES = 3
 
 
 @attrs.frozen
@@ -215,24 +203,14 @@ class CycleSummary:
 
 
 @attrs.define
-class _Tally:
-    events: list[BillingEvent] = attrs.field(factory=list)
-    notices: list[Notification] = attrs.field(factory=list)
+class _Tally(Booked):
     previews: list[Preview] = attrs.field(factory=list)
-    #: Notifications queued in the outbox by committed units of work, to deliver.
-    queued: list[OutboxMessage] = attrs.field(factory=list)
-    charges: int = 0
-    failed_charges: int = 0
     accruals: int = 0
     undelivered: int = 0
 
     def add(self, other: _Tally) -> None:
-        self.events += other.events
-        self.notices += other.notices
+        self.merge(other)
         self.previews += other.previews
-        self.queued += other.queued
-        self.charges += other.charges
-        self.failed_charges += other.failed_charges
         self.accruals += other.accruals
         self.undelivered += other.undelivered
 
@@ -264,6 +242,7 @@ class BillingRun:
 
     def __init__(self, context: Context) -> None:
         self._ctx = context
+        self._charges = Charges(context)
 
     def day(
         self,
@@ -420,7 +399,7 @@ class BillingRun:
             )
         # What an earlier run left without an outcome: the same request, the same key.
         for attempt in pending:
-            self._call_and_book(account_id, attempt, now, mine, unknown)
+            self._ask(account_id, attempt, now, mine, unknown)
         for _ in range(MAX_CALLS_PER_DAY + 1):
             with self._ctx.unit_of_work() as uow:
                 if uow.keys.seen(key):
@@ -448,12 +427,24 @@ class BillingRun:
                     self._commit(uow, part)
                     mine.add(part)
                     return True
-            self._call_and_book(account_id, attempt, now, mine, unknown)
+            self._ask(account_id, attempt, now, mine, unknown)
         raise ConflictError(
             f"account {account_id!r}",
             f"needed more than {MAX_CALLS_PER_DAY} calls to the payment provider today; "
             "the rest waits for the next run",
         )
+
+    def _ask(
+        self,
+        account_id: str,
+        attempt: ChargeAttempt,
+        now: datetime,
+        mine: _Tally,
+        unknown: set[str],
+    ) -> None:
+        """Call the provider for a committed attempt and book its answer; note an unknown one."""
+        if self._charges.call_and_book(account_id, attempt, now, mine).result is None:
+            unknown.add(attempt.key)
 
     def _commit(self, uow: UnitOfWork, part: _Tally) -> None:
         """Queue the part's notifications in the outbox and commit them with its changes."""
@@ -651,7 +642,7 @@ class BillingRun:
             or autopay.method_id is None
         ):
             return
-        method = _method(run.profile, autopay.method_id)
+        method = method_of(run.profile, autopay.method_id)
         if method is None:
             return
         last_run = run.profile.last_run
@@ -814,7 +805,7 @@ class BillingRun:
             return  # not due: the common case, decided without period arithmetic
         method = None
         if sub.source is RenewalSource.SAVED_METHOD and sub.method_id is not None:
-            method = _method(profile, sub.method_id)
+            method = method_of(profile, sub.method_id)
             if method is not None and self._bank_transfer_only(profile, method):
                 return  # card autopay was stopped: the card is not charged any more (R7)
 
@@ -881,7 +872,7 @@ class BillingRun:
                 on_credit=not balance_blocked,
                 on=today,
             )
-            _renewed(
+            renewed(
                 run.tally,
                 profile,
                 sub,
@@ -1063,7 +1054,7 @@ class BillingRun:
         if refused is not None:
             # Refused before reaching the provider: a failed attempt, the method still works.
             profile.record_attempt(attempt)
-            self._book_outcome(
+            self._charges.book_outcome(
                 run.uow, profile, attempt, run.now, run.tally, failure=refused, by_provider=False
             )
             return
@@ -1073,218 +1064,7 @@ class BillingRun:
         # so the preview shows what a successful charge would lead to.
         run.tally.previews.append(Preview(profile.account_id, what, quote.total))
         profile.record_attempt(attempt)
-        self._book_outcome(run.uow, profile, attempt, run.now, run.tally)
-
-    def _call_and_book(
-        self,
-        account_id: str,
-        attempt: ChargeAttempt,
-        now: datetime,
-        mine: _Tally,
-        unknown: set[str],
-    ) -> None:
-        """Ask the provider (outside any unit of work), then book what it answered."""
-        result = self._call(attempt)
-        if result is None:
-            unknown.add(attempt.key)
-            return
-        failure = None if result.succeeded else (result.reason or result.status.value)
-        for tried in range(1, _OUTCOME_TRIES + 1):
-            part = _Tally()
-            try:
-                with self._ctx.unit_of_work() as uow:
-                    profile = uow.profiles.get(account_id)
-                    latest = profile.attempt(attempt.series)
-                    if latest is None or latest.key != attempt.key or not latest.pending:
-                        return  # booked by another run meanwhile
-                    self._book_outcome(uow, profile, latest, now, part, failure=failure)
-                    self._commit(uow, part)
-            except ConflictError:
-                # A concurrent change of the account: book it again on fresh state. If
-                # every try conflicts the attempt stays pending, and the next run asks the
-                # provider again with the same key.
-                if tried == _OUTCOME_TRIES:
-                    raise
-                continue
-            mine.add(part)
-            return
-
-    def _call(self, attempt: ChargeAttempt) -> ChargeResult | None:
-        """One request to the provider; ``None`` when it gave no definite answer."""
-        gateway = self._ctx.gateway
-        amount = attempt.quote.total
-        try:
-            if attempt.purpose is AttemptPurpose.CHECK:
-                result = gateway.verify_card(attempt.token, amount, idempotency_key=attempt.key)
-                if result.succeeded:
-                    gateway.refund(
-                        result.reference, amount, idempotency_key=f"{attempt.key}:refund"
-                    )
-            else:
-                result = gateway.charge_saved_method(
-                    attempt.token, amount, idempotency_key=attempt.key
-                )
-        except GatewayError:
-            return None
-        if result.status is ChargeStatus.PENDING:
-            return None
-        return result
-
-    def _book_outcome(
-        self,
-        uow: UnitOfWork,
-        profile: BillingProfile,
-        attempt: ChargeAttempt,
-        now: datetime,
-        tally: _Tally,
-        *,
-        failure: str | None = None,
-        by_provider: bool = True,
-    ) -> None:
-        """Book an attempt's outcome: the payment it made, or the failure and its notice.
-
-        Args:
-            uow: the unit of work to book in.
-            profile: the account's billing profile (of ``uow``).
-            attempt: the attempt, still pending.
-            now: the instant booked.
-            tally: where events and notices go.
-            failure: why it failed (``None``: the provider took the money).
-            by_provider: whether the provider refused it (the method is then marked not
-                working) rather than the run before calling.
-        """
-        if failure is None:
-            self._book_success(uow, profile, attempt, now, tally)
-        else:
-            self._book_failure(
-                uow, profile, attempt, now, tally, failure=failure, by_provider=by_provider
-            )
-
-    def _book_failure(
-        self,
-        uow: UnitOfWork,
-        profile: BillingProfile,
-        attempt: ChargeAttempt,
-        now: datetime,
-        tally: _Tally,
-        *,
-        failure: str,
-        by_provider: bool,
-    ) -> None:
-        today = attempt.started_on
-        method = _method(profile, attempt.method_id)
-        profile.record_attempt(attempt.finished(AttemptStatus.FAILED, failure))
-        if by_provider and method is not None and method.working:
-            method.mark_failed(now, failure)
-        if attempt.purpose is AttemptPurpose.CHECK:
-            sub = profile.subscription(attempt.service_id or "")
-            if sub is not None and sub.last_failure_on != today:
-                sub.check_failed(today)
-            return
-        tally.failed_charges += 1
-        if attempt.purpose is AttemptPurpose.RENEWAL:
-            self._renewal_failed(tally, profile, attempt, failure, now)
-        elif by_provider:
-            # A declined card autopay or top-up is a failed payment the customer sees.
-            payment = self._payment(uow, profile, attempt, now)
-            payment.apply(GatewayEvent(attempt.key, PaymentEventKind.FAILED, now, failure))
-            tally.events.append(
-                PaymentFailed(
-                    account_id=profile.account_id, at=now, payment_id=payment.id, reason=failure
-                ),
-            )
-
-    def _book_success(
-        self,
-        uow: UnitOfWork,
-        profile: BillingProfile,
-        attempt: ChargeAttempt,
-        now: datetime,
-        tally: _Tally,
-    ) -> None:
-        profile.record_attempt(attempt.finished(AttemptStatus.SUCCEEDED))
-        if attempt.purpose is AttemptPurpose.CHECK:
-            method = _method(profile, attempt.method_id)
-            if method is not None and not method.working:
-                method.mark_working(now)
-            return
-        payment = self._payment(uow, profile, attempt, now)
-        payment.apply(GatewayEvent(attempt.key, PaymentEventKind.CREDITED, now))
-        tally.events += self._ctx.book_credited(uow, payment, now)
-        tally.charges += 1
-        if attempt.purpose is AttemptPurpose.AUTOPAY:
-            profile.record_autopay(attempt.started_on, attempt.quote.total)
-            tally.events.append(
-                AutoTopUp(
-                    account_id=profile.account_id,
-                    at=now,
-                    payment_id=payment.id,
-                    amount=attempt.quote.base,
-                ),
-            )
-        elif attempt.purpose is AttemptPurpose.CARD_AUTOPAY and attempt.invoice_id is not None:
-            tally.events += _renewed_by_card(uow.invoices.get(attempt.invoice_id), now)
-        elif attempt.purpose is AttemptPurpose.RENEWAL:
-            sub = profile.subscription(attempt.service_id or "")
-            if sub is not None and renewal_key(sub.service_id, sub.paid_until) == attempt.series:
-                _renewed(
-                    tally,
-                    profile,
-                    sub,
-                    key=attempt.series,
-                    amount=attempt.quote.base,
-                    today=attempt.started_on,
-                    now=now,
-                )
-            elif attempt.series not in profile.keys:
-                profile.record(attempt.series)
-
-    def _payment(
-        self, uow: UnitOfWork, profile: BillingProfile, attempt: ChargeAttempt, now: datetime
-    ) -> Payment:
-        """The payment record of an automatic charge, kept in the unit of work."""
-        payment_id = f"charge-{self._ctx.next_id(uow, 'payment')}"
-        payment = (
-            Payment.for_invoice(
-                payment_id,
-                profile.account_id,
-                attempt.invoice_id,
-                attempt.quote,
-                now,
-                method_id=attempt.method_id,
-            )
-            if attempt.invoice_id is not None
-            else Payment.top_up(
-                payment_id, profile.account_id, attempt.quote, now, method_id=attempt.method_id
-            )
-        )
-        uow.payments.add(payment)
-        return payment
-
-    def _renewal_failed(
-        self,
-        tally: _Tally,
-        profile: BillingProfile,
-        attempt: ChargeAttempt,
-        reason: str,
-        now: datetime,
-    ) -> None:
-        sub = profile.subscription(attempt.service_id or "")
-        if sub is None or renewal_key(sub.service_id, sub.paid_until) != attempt.series:
-            return  # the period was paid another way meanwhile
-        sub.charge_failed(attempt.started_on)
-        tally.events.append(
-            RenewalFailed(
-                account_id=profile.account_id,
-                at=now,
-                service_id=sub.service_id,
-                amount=attempt.quote.base,
-                reason=reason,
-            ),
-        )
-        tally.notices.append(
-            renewal_failure_notice(sub, now, reason, self._ctx.settings.renewal),
-        )
+        self._charges.book_outcome(run.uow, profile, attempt, run.now, run.tally)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -1313,58 +1093,10 @@ def _cycle_key(account_id: str, day: date) -> str:
     return f"cycle:{account_id}:{day.isoformat()}"
 
 
-def _method(profile: BillingProfile, method_id: str) -> SavedPaymentMethod | None:
-    return next((m for m in profile.methods if m.id == method_id), None)
-
-
 def _plain(amount: Money) -> PaymentQuote:
     """A charge without a fee or cashback."""
     zero = Money.zero(amount.code)
     return PaymentQuote(base=amount, fee=zero, total=amount, cashback=zero)
-
-
-def _renewed(
-    tally: _Tally,
-    profile: BillingProfile,
-    sub: Subscription,
-    *,
-    key: str,
-    amount: Money,
-    today: date,
-    now: datetime,
-) -> None:
-    """Record a paid renewal: its key, the next period of the subscription, the event."""
-    if key not in profile.keys:
-        profile.record(key)
-    sub.renewed(today)
-    tally.events.append(
-        ServiceRenewed(
-            account_id=profile.account_id,
-            at=now,
-            service_id=sub.service_id,
-            paid_until=sub.paid_until,
-            amount=amount,
-            source=sub.source.value,
-        ),
-    )
-
-
-def _renewed_by_card(invoice: Invoice, now: datetime) -> list[BillingEvent]:
-    """Card autopay paying a renewal invoice renews its services (Horoshop)."""
-    if invoice.kind is not InvoiceKind.RENEWAL or invoice.is_open():
-        return []
-    return [
-        ServiceRenewed(
-            account_id=invoice.account_id,
-            at=now,
-            service_id=line.service_id,
-            paid_until=line.paid_until,
-            amount=line.amounts.gross,
-            source="card_autopay",
-        )
-        for line in invoice.lines
-        if line.service_id is not None and line.paid_until is not None
-    ]
 
 
 def _forget_finished_attempts(profile: BillingProfile, today: date) -> None:

@@ -1,11 +1,12 @@
-"""Attempts of automatic charges: recorded before the payment provider is called (SPEC R4).
+"""Attempts of charges: recorded before the payment provider is called (SPEC R4, R5).
 
-An automatic charge (a renewal from a saved method, card autopay of an invoice, an
-automatic top-up, a check of a card that stopped working) is a call to the payment
-provider that moves money outside the library's transactions. The billing run therefore
-records an :class:`ChargeAttempt` (the intent) with the provider's idempotency key and
-commits it *before* calling, and records the outcome in a unit of work of its own after
-the call. When that second unit of work fails (a conflict with a concurrent change, a
+A charge of a saved method (a renewal from a saved method, card autopay of an invoice, an
+automatic top-up, a check of a card that stopped working, and in the cabinet an invoice
+paid with a saved card or the charge that binds one) is a call to the payment provider
+that moves money outside the library's transactions. The billing run and the cabinet
+therefore record a :class:`ChargeAttempt` (the intent) with the provider's idempotency
+key and commit it *before* calling, and record the outcome in a unit of work of its own
+after the call. When that second unit of work fails (a conflict with a concurrent change, a
 lost connection, a crash), the attempt stays :attr:`AttemptStatus.PENDING`: its outcome is
 unknown, and the next run asks the provider again **with the same key**, which answers with
 the first result instead of charging again.
@@ -53,12 +54,17 @@ class AttemptPurpose(enum.StrEnum):
         CARD_AUTOPAY: an invoice, charged to the bound card (SPEC R7).
         AUTOPAY: an automatic top-up of the balance (SPEC R6).
         CHECK: a small charge, refunded, that checks whether a card works again (R4, R5).
+        INVOICE: an invoice the customer pays with a saved method in the cabinet (R5).
+        BINDING: the charge that binds a card: it pays the oldest unpaid invoice, or is
+            a small amount refunded at once (R5).
     """
 
     RENEWAL = "renewal"
     CARD_AUTOPAY = "card_autopay"
     AUTOPAY = "autopay"
     CHECK = "check"
+    INVOICE = "invoice"
+    BINDING = "binding"
 
 
 class AttemptStatus(enum.StrEnum):

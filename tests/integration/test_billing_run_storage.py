@@ -306,6 +306,6 @@ def test_card_charged_twice_no_more_for_an_automatic_top_up_whose_booking_failed
     w.faults.after_charge = 0
     w.run(date(2024, 3, 3))
     w.run(date(2024, 3, 4))
-    assert [k for k, _ in w.charges()] == ["bind:card-1", "autopay:acc-1:2024-03-02#1"]
+    assert [k for k, _ in w.charges()] == ["bind:card-1:2024-03-01#1", "autopay:acc-1:2024-03-02#1"]
     assert w.owner().balance.get("RUB") == rub("500.00")
     assert credited(w) == [rub("500.00")]

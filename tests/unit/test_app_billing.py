@@ -35,6 +35,7 @@ from cabinet_billing.domain.ledger import EntryKind
 from cabinet_billing.domain.payment import EventOutcome, PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.service import Actor
+from cabinet_billing.errors import GatewayError
 
 START = datetime(2024, 3, 21, 9, tzinfo=UTC)
 
@@ -292,15 +293,18 @@ def test_rights_and_profile_gate_paying_and_nothing_changes(setup: InMemoryBilli
 
 
 @pytest.mark.spec("P")
-def test_a_failing_gateway_rolls_the_whole_use_case_back(setup: InMemoryBilling) -> None:
+def test_a_failing_gateway_is_a_typed_error_and_credits_nothing(setup: InMemoryBilling) -> None:
     def broken(*_args: object, **_kw: object) -> object:
         raise ConnectionError("provider down")
 
     setup.gateway.checkout = broken  # type: ignore[method-assign, assignment]
-    with pytest.raises(ConnectionError):
+    with pytest.raises(GatewayError, match="ConnectionError: provider down") as raised:
         owner(setup).payments.top_up(rub("100.00"), "card")
-    assert setup.store.payments.ids() == []
-    assert setup.store.sequences.get("payment") is None
+    assert isinstance(raised.value.__cause__, ConnectionError)
+    # The payment was committed before the provider was called: it waits for a callback.
+    (payment_id,) = setup.store.payments.ids()
+    assert setup.store.payments.rows[payment_id].status is PaymentStatus.NEW
+    assert owner(setup).balance.get("RUB") == rub("0.00")
 
 
 @pytest.mark.spec("L9")

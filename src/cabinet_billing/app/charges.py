@@ -1,9 +1,10 @@
-"""Charging a saved method: the attempt is committed before the provider is called (SPEC R4).
+"""Calling the payment provider: never inside a unit of work (SPEC R4, R5, L2).
 
 A charge of a saved card or wallet moves money outside the library's transactions, so it
-is never made inside a unit of work that can still fail. Every path that charges one (the
-billing run's renewals, card autopay, automatic top-ups and card checks, and the cabinet's
-``payments.pay_invoice`` and ``payments.bind_card``) goes through the same three steps:
+is never made inside a unit of work that can still fail, nor while one holds the
+account's rows. Every path that charges one (the billing run's renewals, card autopay,
+automatic top-ups and card checks, and the cabinet's ``payments.pay_invoice`` and
+``payments.bind_card``) goes through the same three steps:
 
 1. record a :class:`~cabinet_billing.domain.attempts.ChargeAttempt` with its idempotency
    key in the account's billing profile, and commit;
@@ -15,6 +16,13 @@ When the provider gives no definite answer, or booking its answer fails, the att
 pending: the next try (the customer's retry, or the next billing run, which asks about
 every pending attempt first) asks the provider again **with the same key**, and the
 provider answers with the first result instead of charging again.
+
+A checkout (``cabinet.payments.top_up``, ``cabinet.invoices.pay`` by a method,
+``billing.pay_links.pay``) moves no money itself: the payment is kept and committed
+first (:meth:`Charges.keep_for_checkout`), then the provider's page is opened outside any
+unit of work (:meth:`Charges.open_checkout`), and the provider's callback brings the
+outcome. A provider that refuses to open it fails the payment (in a unit of work of its
+own), so nothing is ever credited to it.
 """
 
 from __future__ import annotations
@@ -24,14 +32,17 @@ from datetime import date, datetime
 
 import attrs
 
-from cabinet_billing.app.context import Context
+from cabinet_billing.app.context import MAX_URL_LENGTH, Context
+from cabinet_billing.app.results import CheckoutStarted
 from cabinet_billing.domain.attempts import AttemptPurpose, AttemptStatus, ChargeAttempt
 from cabinet_billing.domain.autopay import CardAutopay, CardAutopayStatus
 from cabinet_billing.domain.billing_profile import BillingProfile
+from cabinet_billing.domain.checks import check_text
 from cabinet_billing.domain.events import (
     AutoTopUp,
     BillingEvent,
     PaymentFailed,
+    PaymentStarted,
     RenewalFailed,
     ServiceRenewed,
 )
@@ -39,7 +50,8 @@ from cabinet_billing.domain.invoice import Invoice, InvoiceKind
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.notifications import Notification
 from cabinet_billing.domain.outbox import OutboxMessage
-from cabinet_billing.domain.payment import GatewayEvent, Payment, PaymentEventKind
+from cabinet_billing.domain.payment import GatewayEvent, Payment, PaymentEventKind, PaymentStatus
+from cabinet_billing.domain.payment_method import PaymentQuote
 from cabinet_billing.domain.saved_method import MethodKind, SavedMethodStatus, SavedPaymentMethod
 from cabinet_billing.domain.subscription import Subscription
 from cabinet_billing.errors import ConflictError, GatewayError, GatewayTimeoutError
@@ -47,14 +59,23 @@ from cabinet_billing.ports.gateway import ChargeResult, ChargeStatus
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.renewal import renewal_failure_notice, renewal_key
 
-__all__ = ["OUTCOME_TRIES", "Booked", "Called", "Charges", "method_of", "renewed"]
+__all__ = [
+    "CUSTOMER_PURPOSES",
+    "OUTCOME_TRIES",
+    "Booked",
+    "Called",
+    "Charges",
+    "method_of",
+    "plain_quote",
+    "renewed",
+]
 
 #: How many times booking the outcome of a provider call is tried when it conflicts with a
 #: concurrent change of the account (the call is not made again for it).
 OUTCOME_TRIES = 3
 
-#: Charges the customer makes in the cabinet, present: booked as the cabinet books them.
-_CUSTOMER = frozenset({AttemptPurpose.INVOICE, AttemptPurpose.BINDING})
+#: Charges the customer makes in the cabinet, present (not automatic ones).
+CUSTOMER_PURPOSES = frozenset({AttemptPurpose.INVOICE, AttemptPurpose.BINDING})
 
 
 @attrs.define
@@ -114,6 +135,66 @@ class Charges:
 
     def __init__(self, context: Context) -> None:
         self._ctx = context
+
+    def keep_for_checkout(self, uow: UnitOfWork, payment: Payment, return_url: str | None) -> None:
+        """Keep a new payment and commit ``uow``; then call :meth:`open_checkout`, outside it.
+
+        Raises:
+            ValidationError: for a ``return_url`` that is not a short line of text.
+        """
+        if return_url is not None:
+            check_text("return_url", return_url, max_length=MAX_URL_LENGTH)
+        uow.payments.add(payment)
+        self._ctx.commit(uow)
+
+    def open_checkout(
+        self, payment: Payment, now: datetime, return_url: str | None
+    ) -> CheckoutStarted:
+        """Open the provider's checkout for a committed payment, outside any unit of work.
+
+        Raises:
+            GatewayTimeoutError: when the provider does not answer; the payment stays new,
+                and the provider's callback, if any, still books it.
+            GatewayError: when the provider refuses; the payment is recorded as failed
+                (a top-up's advance-payment invoice is cancelled), so nothing is ever
+                credited to it. Anything else the provider raises is a ``GatewayError``
+                too, the payment left new.
+        """
+        try:
+            session = self._ctx.gateway.checkout(payment, return_url=return_url)
+        except GatewayTimeoutError:
+            raise
+        except GatewayError as exc:
+            self._checkout_failed(payment, now, str(exc))
+            raise
+        except Exception as exc:
+            msg = (
+                f"the payment provider failed to open a checkout for payment {payment.id!r} "
+                f"({type(exc).__name__}: {exc}); the payment waits for the provider's callback"
+            )
+            raise GatewayError(msg) from exc
+        event = PaymentStarted(
+            account_id=payment.account_id,
+            at=now,
+            payment_id=payment.id,
+            amount=payment.amount,
+            total=payment.quote.total,
+            url=session.url,
+        )
+        return CheckoutStarted(payment=payment, url=session.url, events=(event,))
+
+    def _checkout_failed(self, payment: Payment, now: datetime, reason: str) -> None:
+        """Fail a payment whose checkout the provider refused to open, and send its notice."""
+
+        def book(uow: UnitOfWork, part: Booked) -> None:
+            kept = uow.payments.get(payment.id)
+            if kept.status is not PaymentStatus.NEW:
+                return  # the provider's callback came first
+            event = GatewayEvent(f"checkout:{payment.id}", PaymentEventKind.FAILED, now, reason)
+            part.events += self._ctx.after_event(uow, kept, kept.apply(event), now)
+
+        booked = self.book_alone(book)
+        self._ctx.send(booked.queued)
 
     def call_and_book(
         self, account_id: str, attempt: ChargeAttempt, now: datetime, into: Booked
@@ -253,7 +334,7 @@ class Charges:
         booked.failed_charges += 1
         if attempt.purpose is AttemptPurpose.RENEWAL:
             self._renewal_failed(booked, profile, attempt, failure, now)
-        elif by_provider and attempt.purpose not in _CUSTOMER:
+        elif by_provider and attempt.purpose not in CUSTOMER_PURPOSES:
             # A declined card autopay or top-up is a failed payment the customer sees.
             payment = self._payment(uow, profile, attempt, now)
             payment.apply(GatewayEvent(attempt.key, PaymentEventKind.FAILED, now, failure))
@@ -273,7 +354,7 @@ class Charges:
     ) -> None:
         profile.record_attempt(attempt.finished(AttemptStatus.SUCCEEDED))
         method = method_of(profile, attempt.method_id)
-        fixes = attempt.purpose is AttemptPurpose.CHECK or attempt.purpose in _CUSTOMER
+        fixes = attempt.purpose is AttemptPurpose.CHECK or attempt.purpose in CUSTOMER_PURPOSES
         if fixes and method is not None and not method.working:
             method.mark_working(now)
         if attempt.purpose is AttemptPurpose.BINDING and method is not None:
@@ -331,7 +412,7 @@ class Charges:
         """The payment record of a charge, kept in the unit of work."""
         seq = self._ctx.next_id(uow, "payment")
         # The customer's own charges are payments like any; automatic ones say so.
-        payment_id = seq if attempt.purpose in _CUSTOMER else f"charge-{seq}"
+        payment_id = seq if attempt.purpose in CUSTOMER_PURPOSES else f"charge-{seq}"
         payment = (
             Payment.for_invoice(
                 payment_id,
@@ -378,6 +459,12 @@ class Charges:
 def _verifies(attempt: ChargeAttempt) -> bool:
     """Whether an attempt is a binding's charge that is refunded (no invoice to pay)."""
     return attempt.purpose is AttemptPurpose.BINDING and attempt.invoice_id is None
+
+
+def plain_quote(amount: Money) -> PaymentQuote:
+    """A charge without a fee or cashback."""
+    zero = Money.zero(amount.code)
+    return PaymentQuote(base=amount, fee=zero, total=amount, cashback=zero)
 
 
 def method_of(profile: BillingProfile, method_id: str) -> SavedPaymentMethod | None:

@@ -16,10 +16,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 import attrs
 
 from cabinet_billing.app.outbox import DeliveryReport, Outbox
-from cabinet_billing.app.results import CheckoutStarted
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.domain.allocation import allocate
-from cabinet_billing.domain.checks import check_text
 from cabinet_billing.domain.credit import CreditLine
 from cabinet_billing.domain.customer import Account, ensure_can_pay
 from cabinet_billing.domain.documents import (
@@ -41,7 +39,6 @@ from cabinet_billing.domain.events import (
     PaymentCredited,
     PaymentFailed,
     PaymentRefunded,
-    PaymentStarted,
     ServiceExpired,
     ServicePaid,
     ServiceRenewed,
@@ -559,29 +556,6 @@ class Context:
             number=invoice.number,
             amount=invoice.total.gross,
         )
-
-    def checkout(
-        self,
-        uow: UnitOfWork,
-        payment: Payment,
-        now: datetime,
-        return_url: str | None,
-    ) -> CheckoutStarted:
-        """Keep a new payment, open the provider's checkout for it and commit."""
-        if return_url is not None:
-            check_text("return_url", return_url, max_length=MAX_URL_LENGTH)
-        uow.payments.add(payment)
-        session = self.gateway.checkout(payment, return_url=return_url)
-        uow.commit()
-        event = PaymentStarted(
-            account_id=payment.account_id,
-            at=now,
-            payment_id=payment.id,
-            amount=payment.amount,
-            total=payment.quote.total,
-            url=session.url,
-        )
-        return CheckoutStarted(payment=payment, url=session.url, events=(event,))
 
     def after_event(
         self,

@@ -11,11 +11,13 @@ methods can take it. Paying by a method starts a payment for exactly this invoic
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import ROUND_CEILING
 
+from cabinet_billing.app.charges import Charges
 from cabinet_billing.app.context import Context, require_open
-from cabinet_billing.app.gate import Gate
+from cabinet_billing.app.gate import Call, Gate
 from cabinet_billing.app.orders import cancel_order_services
 from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, page_of, window
 from cabinet_billing.app.pay_links import ensure_pay_without_login
@@ -24,6 +26,7 @@ from cabinet_billing.app.webhooks import remember_key
 from cabinet_billing.domain.events import InvoiceDeleted
 from cabinet_billing.domain.invoice import Invoice, InvoiceFilter, InvoiceKind
 from cabinet_billing.domain.money import Money, Rounding
+from cabinet_billing.domain.outbox import OutboxMessage
 from cabinet_billing.domain.paylink import PayLink
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.errors import ConflictError, NotFoundError, ValidationError
@@ -121,7 +124,7 @@ class CabinetInvoices:
         """
         ctx = self._ctx
         with self._gate.open("invoices.pay") as call:
-            uow, now, today = call.uow, call.now, call.today
+            uow, now = call.uow, call.now
             account_id = call.account.id
             ctx.ensure_profile_may_pay(uow, account_id)
             invoice = ctx.invoice_of(uow, account_id, invoice_id)
@@ -144,43 +147,56 @@ class CabinetInvoices:
                 )
                 if remember:
                     uow.profiles.get(account_id).record(remember_key(payment.id))
-                return ctx.checkout(uow, payment, now, return_url)
-            ctx.ensure_credit_allows(
-                uow, account_id, due.code, CreditAction.PAY_FROM_BALANCE, today
-            )
-            balance = uow.ledgers.get(account_id).balance(due.code)
-            on_credit = ctx.credit_allows(
-                uow, account_id, due.code, CreditAction.PAY_FROM_CREDIT, today
-            )
-            # A credit statement and an advance payment are paid by money coming in, never
-            # from the balance.
-            spendable = (
-                Money.zero(due.code)
-                if invoice.kind in {InvoiceKind.STATEMENT, InvoiceKind.TOP_UP}
-                else ctx.spendable(uow, account_id, due.code, with_credit=on_credit, on=today)
-            )
-            if spendable < due:
-                # Round up: a top-up of the rounded-down amount would still fall short.
-                missing = Rounding(ROUND_CEILING).minor(due - spendable)
-                return TopUpNeeded(
-                    invoice=invoice,
-                    balance=balance,
-                    missing=missing,
-                    methods=ctx.settings.methods_for(missing),
-                )
-            events = ctx.settle(
-                uow,
-                invoice,
-                due,
-                now,
-                from_balance=True,
-                on_credit=on_credit,
-                payer_id=payer_id,
-                on=today,
-            )
-            queued = ctx.commit(uow, events)
+                # Kept and committed first: the provider is called outside the unit of work.
+                Charges(ctx).keep_for_checkout(uow, payment, return_url)
+            else:
+                result, queued = self._from_balance(call, invoice, payer_id)
+        if method_id is not None:
+            return Charges(ctx).open_checkout(payment, now, return_url)
         ctx.send(queued)
-        return InvoiceSettled(invoice=invoice, events=tuple(events))
+        return result
+
+    def _from_balance(
+        self, call: Call, invoice: Invoice, payer_id: str | None
+    ) -> tuple[PayResult, Sequence[OutboxMessage]]:
+        """Pay an invoice from the balance, or say what is missing; the notices to send."""
+        ctx = self._ctx
+        uow, now, today, account_id = call.uow, call.now, call.today, call.account.id
+        due = invoice.amount_due
+        ctx.ensure_credit_allows(uow, account_id, due.code, CreditAction.PAY_FROM_BALANCE, today)
+        balance = uow.ledgers.get(account_id).balance(due.code)
+        on_credit = ctx.credit_allows(
+            uow, account_id, due.code, CreditAction.PAY_FROM_CREDIT, today
+        )
+        # A credit statement and an advance payment are paid by money coming in, never
+        # from the balance.
+        spendable = (
+            Money.zero(due.code)
+            if invoice.kind in {InvoiceKind.STATEMENT, InvoiceKind.TOP_UP}
+            else ctx.spendable(uow, account_id, due.code, with_credit=on_credit, on=today)
+        )
+        if spendable < due:
+            # Round up: a top-up of the rounded-down amount would still fall short.
+            missing = Rounding(ROUND_CEILING).minor(due - spendable)
+            needed = TopUpNeeded(
+                invoice=invoice,
+                balance=balance,
+                missing=missing,
+                methods=ctx.settings.methods_for(missing),
+            )
+            return needed, []
+        events = ctx.settle(
+            uow,
+            invoice,
+            due,
+            now,
+            from_balance=True,
+            on_credit=on_credit,
+            payer_id=payer_id,
+            on=today,
+        )
+        queued = ctx.commit(uow, events)
+        return InvoiceSettled(invoice=invoice, events=tuple(events)), queued
 
     def delete(self, invoice_id: str) -> InvoiceDeleted:
         """Delete an unpaid invoice, e.g. to renew and pay by another method (SPEC L4).

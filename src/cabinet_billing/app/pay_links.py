@@ -13,6 +13,7 @@ policy's ``reissue_within`` after it expired (14 days by default).
 
 from __future__ import annotations
 
+from cabinet_billing.app.charges import Charges
 from cabinet_billing.app.context import Context, require_open
 from cabinet_billing.app.results import CheckoutStarted
 from cabinet_billing.domain.customer import Account
@@ -106,7 +107,10 @@ class PayLinks:
                 now,
                 method_id=method.id,
             )
-            return ctx.checkout(uow, payment, now, return_url)
+            charges = Charges(ctx)
+            # Kept and committed first: the provider is called outside the unit of work.
+            charges.keep_for_checkout(uow, payment, return_url)
+        return charges.open_checkout(payment, now, return_url)
 
     def _payable(self, uow: UnitOfWork, account_id: str, invoice_id: str) -> Invoice:
         """The link's invoice, while its account allows links and it has something to pay."""

@@ -15,6 +15,7 @@ import attrs
 import moneyed
 
 from cabinet_billing.app import checks
+from cabinet_billing.app.charges import CUSTOMER_PURPOSES, Booked, Charges, plain_quote
 from cabinet_billing.app.context import Context, require_open
 from cabinet_billing.app.gate import Gate
 from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, choice, page_of, paginate, window
@@ -28,6 +29,7 @@ from cabinet_billing.domain.events import BillingEvent
 from cabinet_billing.domain.invoice import InvoiceKind, InvoiceLine
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payment import Payment, PaymentPurpose, PaymentStatus
+from cabinet_billing.domain.payment_method import PaymentQuote
 from cabinet_billing.domain.saved_method import (
     BindingAction,
     MethodKind,
@@ -166,6 +168,7 @@ class CabinetPayments:
     def __init__(self, context: Context, gate: Gate) -> None:
         self._ctx = context
         self._gate = gate
+        self._charges = Charges(context)
 
     def list(
         self,
@@ -260,8 +263,10 @@ class CabinetPayments:
             )
             if remember:
                 uow.profiles.get(call.account.id).record(remember_key(payment.id))
-            started = ctx.checkout(uow, payment, now, return_url)
-            return attrs.evolve(started, invoice=invoice)
+            # Kept and committed first: the provider is called outside the unit of work.
+            self._charges.keep_for_checkout(uow, payment, return_url)
+        started = self._charges.open_checkout(payment, now, return_url)
+        return attrs.evolve(started, invoice=invoice)
 
     def bind_card(
         self,
@@ -277,10 +282,19 @@ class CabinetPayments:
         ``card_verification``) is charged and refunded. A declined charge leaves the method saved but not working. Binding a
         card also starts card autopay on invoice day when the settings offer it.
 
+        The method and the charge's attempt (with its idempotency key) are committed
+        first; the provider is called outside any unit of work, and its answer is booked
+        in a unit of work of its own (see :mod:`cabinet_billing.app.charges`). When the
+        outcome is unknown the method stays being configured: binding the same method
+        again (or the next billing run) asks the provider again with the same key, so the
+        card is never charged twice.
+
         Raises:
             AccessDeniedError: without the right ``invoices.pay``.
             ProfileIncompleteError: while required profile fields are missing.
-            GatewayTimeoutError: when the provider does not answer (nothing is saved).
+            GatewayTimeoutError: when the provider does not answer; the attempt waits for
+                a retry with the same key.
+            GatewayError: for any other failure of the provider, likewise.
             DeletionPendingError: while the account's deletion is pending
                 (AccountDeletedError once it is confirmed).
         """
@@ -290,67 +304,63 @@ class CabinetPayments:
         ctx = self._ctx
         with self._gate.open("invoices.pay") as call:
             call.account.ensure_not_closing("bind a card")
-            uow, now = call.uow, call.now
+            uow, now, today = call.uow, call.now, call.today
             account_id = call.account.id
             account = ctx.ensure_profile_may_pay(uow, account_id)
             profile = uow.profiles.get(account_id)
-            profile.add_method(method)
-            currency = account.profile.currency
-            # Only what the card may pay: an invoice that chose no method, or an order
-            # checked out for a card or the card's provider (SPEC C4); never a credit
-            # statement or a top-up's advance-payment invoice (money coming in pays those).
-            open_invoices = [
-                i
-                for i in uow.invoices.for_account(account_id)
-                if i.is_open()
-                and i.kind not in {InvoiceKind.STATEMENT, InvoiceKind.TOP_UP}
-                and i.currency == currency
-                and ctx.method_may_pay(i, method)
-            ]
-            plan = binding_plan(open_invoices, verification or ctx.verification(currency))
-            events: list[BillingEvent] = []
-            key = f"bind:{method.id}"
-            result = ctx.gateway.charge_saved_method(method.token, plan.amount, idempotency_key=key)
-            if not result.succeeded:
-                method.mark_failed(now, result.reason or result.status.value)
-                uow.commit()
-                return BindingResult(
+            attempt = next(
+                (
+                    a
+                    for a in profile.pending_attempts
+                    if a.purpose is AttemptPurpose.BINDING and a.method_id == method.id
+                ),
+                None,
+            )
+            if attempt is None:
+                # Not a retry of a binding whose outcome is unknown: a new method.
+                profile.add_method(method)
+                currency = account.profile.currency
+                # Only what the card may pay: an invoice that chose no method, or an order
+                # checked out for a card or the card's provider (SPEC C4); never a credit
+                # statement or a top-up's advance-payment invoice (money coming in pays
+                # those).
+                open_invoices = [
+                    i
+                    for i in uow.invoices.for_account(account_id)
+                    if i.is_open()
+                    and i.kind not in {InvoiceKind.STATEMENT, InvoiceKind.TOP_UP}
+                    and i.currency == currency
+                    and ctx.method_may_pay(i, method)
+                ]
+                plan = binding_plan(open_invoices, verification or ctx.verification(currency))
+                attempt = _next_attempt(
+                    profile,
+                    f"bind:{method.id}:{today.isoformat()}",
+                    AttemptPurpose.BINDING,
                     method=method,
-                    action=plan.action,
-                    invoice_id=plan.invoice_id,
-                    amount=plan.amount,
-                    events=(),
+                    quote=plain_quote(plan.amount),
+                    today=today,
+                    invoice_id=(
+                        plan.invoice_id if plan.action is BindingAction.PAY_INVOICE else None
+                    ),
                 )
-            method.mark_working(now)
-            if plan.action is BindingAction.PAY_INVOICE and plan.invoice_id is not None:
-                payment = Payment.for_invoice(
-                    ctx.next_id(uow, "payment"),
-                    account_id,
-                    plan.invoice_id,
-                    plan.amount,
-                    now,
-                    method_id=method.id,
-                )
-                events += ctx.credit_charge(uow, payment, key, now)
-            elif plan.refund is not None:
-                ctx.gateway.refund(result.reference, plan.refund, idempotency_key=f"{key}:refund")
-            autopay = profile.card_autopay or CardAutopay(account_id)
-            if (
-                ctx.settings.card_autopay_on_invoice_day
-                and method.kind is MethodKind.CARD
-                and autopay.status is not CardAutopayStatus.STOPPED
-            ):
-                # A stopped card autopay stays stopped: the customer chose bank transfer.
-                autopay.record_card_payment(method.id, now.date())
-                profile.card_autopay = autopay
-            queued = ctx.commit(uow, events)
-        ctx.send(queued)
+            ctx.commit(uow)
+        booked = Booked()
+        called = self._charges.call_and_book(account_id, attempt, now, booked)
+        ctx.send(booked.queued)
+        result = called.raise_if_unknown(f"the charge binding method {method.id!r}", attempt.key)
+        with ctx.unit_of_work() as uow:
+            saved = uow.profiles.get(account_id).method(method.id)
         return BindingResult(
-            method=method,
-            action=plan.action,
-            invoice_id=plan.invoice_id,
-            amount=plan.amount,
-            events=tuple(events),
+            method=saved,
+            action=(
+                BindingAction.VERIFY_AND_REFUND
+                if attempt.invoice_id is None
+                else BindingAction.PAY_INVOICE
+            ),
+            invoice_id=attempt.invoice_id,
+            amount=attempt.quote.total,
+            events=tuple(booked.events) if result.succeeded else (),
         )
 
     def delete_method(self, method_id: str) -> tuple[str, ...]:
@@ -417,9 +427,13 @@ class CabinetPayments:
     def pay_invoice(self, invoice_id: str, saved_method_id: str) -> SavedMethodPayment:
         """Pay an open invoice with a saved method, the customer present (SPEC R5, L2).
 
-        The charge is made with the idempotency key of the invoice and the method, so a
-        call repeated after a timeout never charges twice. A declined charge leaves the
-        invoice unpaid and the method not working.
+        The charge is recorded with its idempotency key and committed before the provider
+        is called, outside any unit of work, and the provider's answer is booked in a unit
+        of work of its own (see :mod:`cabinet_billing.app.charges`). A call repeated after
+        an unknown outcome (a timeout, a crash before the answer was booked) asks the
+        provider again with the same key, so the invoice is never charged twice; the next
+        billing run asks too. A declined charge leaves the invoice unpaid and the method
+        not working; a try after it is a new charge with a new key.
 
         Raises:
             AccessDeniedError: without the right ``invoices.pay``.
@@ -427,8 +441,11 @@ class CabinetPayments:
             NotFoundError: for an unknown invoice or method.
             InvalidTransitionError: when the invoice has nothing left to pay.
             PaymentMethodFixedError: for an order checked out for another method.
-            ConflictError: for a method that may not pay for purchases.
-            GatewayTimeoutError: when the provider does not answer (nothing is booked).
+            ConflictError: for a method that may not pay for purchases, or while another
+                method's charge of the invoice has no answer yet.
+            GatewayTimeoutError: when the provider does not answer; nothing is booked and
+                the attempt waits for a retry with the same key.
+            GatewayError: for any other failure of the provider, likewise.
         """
         ctx = self._ctx
         with self._gate.open("invoices.pay") as call:
@@ -449,42 +466,41 @@ class CabinetPayments:
                 )
             due = invoice.amount_due
             pricing = ctx.pricing_of(method, due.code)
-            amount = due if pricing is None else pricing.quote(due).total
+            quote = plain_quote(due) if pricing is None else pricing.quote(due)
             profile = uow.profiles.get(account_id)
-            # One key per try: a repeat after a timeout reuses it (never a second charge),
-            # a try after a decline is a new charge.
-            series = f"pay:{invoice.id}:{method.id}:"
-            key = series + str(sum(1 for k in profile.keys if k.startswith(series)))
-            result = ctx.gateway.charge_saved_method(method.token, amount, idempotency_key=key)
-            events: list[BillingEvent] = []
-            if not result.succeeded:
-                reason = result.reason or result.status.value
-                if method.working:
-                    method.mark_failed(now, reason)
-                else:
-                    method.check_failed(now, reason)
-                profile.record(key)
-            else:
-                if not method.working:
-                    method.mark_working(now)
-                payment = Payment.for_invoice(
-                    ctx.next_id(uow, "payment"),
-                    account_id,
-                    invoice.id,
-                    due if pricing is None else pricing.quote(due),
-                    now,
-                    method_id=method.id,
+            attempt = next(
+                (a for a in profile.pending_attempts if a.invoice_id == invoice.id), None
+            )
+            if attempt is None:
+                attempt = _next_attempt(
+                    profile,
+                    f"pay:{invoice.id}:{method.id}:{call.today.isoformat()}",
+                    AttemptPurpose.INVOICE,
+                    method=method,
+                    quote=quote,
+                    today=call.today,
+                    invoice_id=invoice.id,
                 )
-                events += ctx.credit_charge(uow, payment, key, now)
-            queued = ctx.commit(uow, events)
-        ctx.send(queued)
+            elif attempt.method_id != method.id:
+                raise ConflictError(
+                    f"invoice {invoice.number}",
+                    f"its charge to saved payment method {attempt.method_id!r} has no answer "
+                    "from the payment provider yet; retry with that method",
+                )
+            ctx.commit(uow)
+        booked = Booked()
+        called = self._charges.call_and_book(account_id, attempt, now, booked)
+        ctx.send(booked.queued)
+        result = called.raise_if_unknown(f"the charge of invoice {invoice.number}", attempt.key)
+        with ctx.unit_of_work() as uow:
+            method = uow.profiles.get(account_id).method(method.id)
         return SavedMethodPayment(
             invoice_id=invoice.id,
             method=method,
-            amount=amount,
+            amount=attempt.quote.total,
             succeeded=result.succeeded,
             reason=result.reason or ("" if result.succeeded else result.status.value),
-            events=tuple(events),
+            events=tuple(booked.events),
         )
 
     def set_pay_without_login(self, enabled: bool) -> bool:
@@ -590,9 +606,8 @@ class CabinetPayments:
         service_id = checks.optional_identifier("service_id", service_id)
         with self._gate.open("invoices.view") as call:
             profile = call.uow.profiles.get(call.account.id)
-            ordered = sorted(
-                enumerate(profile.attempts), key=lambda pair: (pair[1].started_on, pair[0])
-            )
+            automatic = [a for a in profile.attempts if a.purpose not in CUSTOMER_PURPOSES]
+            ordered = sorted(enumerate(automatic), key=lambda pair: (pair[1].started_on, pair[0]))
             views = [self._attempt_view(call.uow, profile, a, call.today) for _, a in ordered]
 
         def matches(view: ChargeAttemptView) -> bool:
@@ -670,3 +685,36 @@ def _payment_id(payment: Payment) -> str:
 
 def _attempt_key(view: ChargeAttemptView) -> str:
     return view.key
+
+
+def _next_attempt(
+    profile: BillingProfile,
+    series: str,
+    purpose: AttemptPurpose,
+    *,
+    method: SavedPaymentMethod,
+    quote: PaymentQuote,
+    today: date,
+    invoice_id: str | None,
+) -> ChargeAttempt:
+    """Record the next attempt of a series in the profile (the first, or one after a failure).
+
+    A series is of one day, so a key is never used for a second request even after the
+    billing run forgot the day's finished attempts.
+    """
+    latest = profile.attempt(series)
+    attempt = (
+        ChargeAttempt.first(
+            series,
+            purpose,
+            method_id=method.id,
+            token=method.token,
+            quote=quote,
+            started_on=today,
+            invoice_id=invoice_id,
+        )
+        if latest is None
+        else latest.next_attempt(today, quote=quote, token=method.token, invoice_id=invoice_id)
+    )
+    profile.record_attempt(attempt)
+    return attempt

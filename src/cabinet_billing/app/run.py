@@ -49,7 +49,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import attrs
 
 from cabinet_billing.app import checks
-from cabinet_billing.app.charges import Booked, Charges, method_of, renewed
+from cabinet_billing.app.charges import Booked, Charges, method_of, plain_quote, renewed
 from cabinet_billing.app.context import Context, notification_of
 from cabinet_billing.app.outbox import DeliveryReport
 from cabinet_billing.app.profile import hold_deletion
@@ -914,7 +914,7 @@ class BillingRun:
                     AttemptPurpose.CHECK,
                     method_id=method.id,
                     token=method.token,
-                    quote=_plain(self._ctx.verification(currency)),
+                    quote=plain_quote(self._ctx.verification(currency)),
                     started_on=run.today,
                     service_id=sub.service_id,
                 ),
@@ -1027,9 +1027,9 @@ class BillingRun:
         else:
             pricing = self._ctx.pricing_of(method, amount.code)
             try:
-                quote = _plain(amount) if pricing is None else pricing.quote(amount)
+                quote = plain_quote(amount) if pricing is None else pricing.quote(amount)
             except AmountOutOfRangeError as exc:
-                quote, refused = _plain(amount), str(exc)
+                quote, refused = plain_quote(amount), str(exc)
         attempt = (
             ChargeAttempt.first(
                 series,
@@ -1091,12 +1091,6 @@ def _checked_arguments(
 
 def _cycle_key(account_id: str, day: date) -> str:
     return f"cycle:{account_id}:{day.isoformat()}"
-
-
-def _plain(amount: Money) -> PaymentQuote:
-    """A charge without a fee or cashback."""
-    zero = Money.zero(amount.code)
-    return PaymentQuote(base=amount, fee=zero, total=amount, cashback=zero)
 
 
 def _forget_finished_attempts(profile: BillingProfile, today: date) -> None:

@@ -985,21 +985,6 @@ class Context:
         except BillingError:
             return DeliveryReport(retrying=len(queued))
 
-    def credit_charge(
-        self,
-        uow: UnitOfWork,
-        payment: Payment,
-        key: str,
-        now: datetime,
-    ) -> list[BillingEvent]:
-        """Book a charge the provider already confirmed as a credited payment."""
-        uow.payments.add(payment)
-        payment.apply(GatewayEvent(key, PaymentEventKind.CREDITED, now))
-        events = self.book_credited(uow, payment, now)
-        return [
-            e for e in events if not isinstance(e, PaymentCredited) or e.payment_id == payment.id
-        ]
-
     def require_rates(self) -> ExchangeRateProvider:
         """The exchange-rate provider.
 

@@ -312,6 +312,8 @@ _DATA_IDS: Final = (
     N_("line.daily_charges"),
     N_("line.refund"),
     N_("line.refund_of_invoice"),
+    N_("line.unused_days"),
+    N_("line.plan_change"),
 )
 
 #: The status enums :func:`format_status` names, by class name, and the group of their

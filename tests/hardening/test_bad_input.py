@@ -216,6 +216,13 @@ LONG = "x" * 100_000
 ID_201 = "a" * 201
 
 
+def unpaid_service(w: World) -> str:
+    """The service of the unpaid order ``w.invoice_id``."""
+    service_id = w.owner.invoices.get(w.invoice_id).lines[0].service_id
+    assert service_id is not None
+    return service_id
+
+
 def order_for(customer: str = ACCOUNT, currency: str = "RUB") -> object:
     cart = Cart(customer, currency)
     cart.add(Plan("vps", "VPS", ProductKind.VPS, {"month": Money("1.00", currency)}), "month")
@@ -1267,6 +1274,80 @@ CASES: list[Bad] = [
         E.ValidationError,
         "purpose='gift'",
         "expected one of renewal, card_autopay, autopay, check",
+    ),
+    bad(
+        "cabinet.services",
+        "changing to a plan that is not sold",
+        lambda w: w.owner.services.change_plan(w.service_id, "vps-xl"),
+        E.OrderRejectedError,
+        "'vps-xl'",
+        "without a catalog the service keeps its plan 'vps'",
+    ),
+    bad(
+        "cabinet.services",
+        "changing to a period the plan has no price for",
+        lambda w: w.owner.services.change_plan(
+            w.service_id, "vps", period="year", when="period_end"
+        ),
+        E.PriceNotFoundError,
+        "1 year",
+        "available: 1 month RUB",
+    ),
+    bad(
+        "cabinet.services",
+        "changing the period now",
+        lambda w: w.owner.services.change_plan(w.service_id, "vps", period="year"),
+        E.ValidationError,
+        "'1 year'",
+        "pass when='period_end'",
+    ),
+    bad(
+        "cabinet.services",
+        "changing plan at an unknown moment",
+        lambda w: w.owner.services.change_plan(w.service_id, "vps", when="tomorrow"),
+        E.ValidationError,
+        "'tomorrow'",
+        "allowed: now, period_end",
+    ),
+    bad(
+        "cabinet.services",
+        "changing a service that is not paid",
+        lambda w: w.owner.services.change_plan(unpaid_service(w), "vps"),
+        E.InvalidTransitionError,
+        "awaiting payment",
+        "change_plan",
+    ),
+    bad(
+        "cabinet.services",
+        "changing to the plan the service has",
+        lambda w: w.owner.services.change_plan(w.service_id, "vps"),
+        E.ValidationError,
+        "'vps'",
+        "has this plan, period and configuration",
+    ),
+    bad(
+        "cabinet.services",
+        "withdrawing a change that is not scheduled",
+        lambda w: w.owner.services.cancel_change(w.service_id),
+        E.ConflictError,
+        "service",
+        "no scheduled change to withdraw",
+    ),
+    bad(
+        "cabinet.services",
+        "ending a service at an unknown moment",
+        lambda w: w.owner.services.terminate(w.service_id, when="later"),
+        E.ValidationError,
+        "'later'",
+        "allowed: now, period_end",
+    ),
+    bad(
+        "cabinet.services",
+        "ending an order that is not paid",
+        lambda w: w.owner.services.terminate(unpaid_service(w), when="now"),
+        E.InvalidTransitionError,
+        "awaiting payment",
+        "cancel",
     ),
     # ------------------------------------------------------------------ cabinet.tickets, users, profile, security
     bad(

@@ -176,6 +176,26 @@ def daily_service(w: World) -> str:
     return next(s.id for s in services if s.billing_mode.value == "daily")
 
 
+def open_yearly(w: World) -> str:
+    """A monthly VPS of acc-1 whose plan sells a year too, paid and opened."""
+    plan = Plan("vps-y", "VPS", ProductKind.VPS, {"month": rub("100.00"), "year": rub("1000.00")})
+    cart = Cart(ACCOUNT, "RUB")
+    cart.add(plan, "month")
+    today = w.s.clock.today()
+    order = cart.checkout(
+        "balance", today, order_id="o-yearly", tax=w.s.billing.settings.tax, country="RU"
+    )
+    [service_id] = w.owner.orders.place(order).service_ids
+    w.s.billing.services.finish(service_id)
+    return service_id
+
+
+def yearly_service(w: World) -> str:
+    with MemoryUnitOfWork(w.s.store) as uow:
+        services = uow.services.for_account(ACCOUNT)
+    return next(s.id for s in services if s.plan_id == "vps-y")
+
+
 def unpaid_service(w: World) -> str:
     """The service of the unpaid order of acc-1."""
     with MemoryUnitOfWork(w.s.store) as uow:
@@ -586,6 +606,25 @@ USE_CASES: list[Row] = [
         "set_auto_renewal_default",
         "services.renew",
         lambda c, w: c.services.set_auto_renewal_default(False),
+    ),
+    Row(
+        "services",
+        "change_plan",
+        "services.order",
+        lambda c, w: c.services.change_plan(
+            yearly_service(w), "vps-y", period="year", when="period_end"
+        ),
+        prepare=open_yearly,
+    ),
+    Row(
+        "services",
+        "cancel_change",
+        "services.order",
+        lambda c, w: c.services.cancel_change(w.service_id),
+        prepare=lambda w: w.owner.services.terminate(w.service_id),
+    ),
+    Row(
+        "services", "terminate", "services.delete", lambda c, w: c.services.terminate(w.service_id)
     ),
     Row(
         "services",

@@ -15,6 +15,11 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import attrs
 
+from cabinet_billing.app.changes import (
+    apply_paid_change,
+    prices_scheduled_change,
+    reprice_subscription,
+)
 from cabinet_billing.app.outbox import DeliveryReport, Outbox
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.domain.allocation import allocate
@@ -937,16 +942,27 @@ class Context:
             service = uow.services.get(line.service_id)
             if service.status is ServiceStatus.DELETED:
                 continue
+            # A plan change waiting for this invoice is made now (SPEC X1).
+            apply_paid_change(self, uow, service, invoice, now)
             if service.awaiting_payment:
                 service.mark_paid(line.paid_until, Actor.system(), now, f"invoice {invoice.number}")
                 if self.settings.open_on_payment:
                     service.begin_processing(ServiceOperation.OPENING, Actor.system(), now)
             elif line.paid_until > (service.paid_until or line.paid_until):
+                # The renewal may buy the change scheduled for the period end (SPEC X1).
+                # (an active service changes first, so the new cycle starts at the old
+                # end; an expired one once the renewal has brought it back).
+                changes = prices_scheduled_change(service, invoice, line)
+                if changes:
+                    service.apply_scheduled(Actor.system(), now, f"invoice {invoice.number}")
                 if service.can(ServiceAction.RENEW, ActorRole.SYSTEM):
                     service.renew(line.paid_until, Actor.system(), now, f"invoice {invoice.number}")
                 else:
                     # Busy (e.g. still opening): the period is paid all the same.
                     service.extend_paid_until(line.paid_until)
+                if changes:
+                    service.apply_scheduled(Actor.system(), now, f"invoice {invoice.number}")
+                    reprice_subscription(uow, service)
             events.append(
                 ServicePaid(
                     account_id=invoice.account_id,

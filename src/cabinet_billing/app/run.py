@@ -71,7 +71,13 @@ from cabinet_billing.domain.money import Money, currency_places
 from cabinet_billing.domain.payment_method import PaymentQuote
 from cabinet_billing.domain.periods import PeriodUnit, period_end
 from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod
-from cabinet_billing.domain.service import Actor, BillingMode, Service, ServiceStatus
+from cabinet_billing.domain.service import (
+    Actor,
+    BillingMode,
+    Service,
+    ServiceOperation,
+    ServiceStatus,
+)
 from cabinet_billing.domain.subscription import RenewalSource, Subscription
 from cabinet_billing.domain.tax import TaxMode
 from cabinet_billing.domain.text import LineText
@@ -701,6 +707,11 @@ class BillingRun:
                     paid_until=service.paid_until,
                 ),
             )
+            if service.scheduled is not None and service.scheduled.ends:
+                # Ended by the client at its period end (SPEC X2): the panel deletes it.
+                service.begin_processing(
+                    ServiceOperation.DELETING, Actor.system(), run.now, "ended at the period end"
+                )
 
     @staticmethod
     def _subscription(run: _Run, service: Service) -> Subscription | None:
@@ -969,7 +980,7 @@ class BillingRun:
             service.account_id,
             [
                 InvoiceLine.of(
-                    LineText.of("line.renewal", plan=service.plan_name, until=period_end),
+                    LineText.of("line.renewal", plan=service.next_plan_name, until=period_end),
                     amount,
                     service_id=service.id,
                     paid_until=period_end,

@@ -13,20 +13,28 @@ what it runs (opening, reboot, deletion) through ``billing.services``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 
+import attrs
+
 from cabinet_billing.app import checks
+from cabinet_billing.app.changes import credit_unused, reprice_subscription
 from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Call, Gate
 from cabinet_billing.app.limits import LimitCount, limit_counts
 from cabinet_billing.app.orders import cancel_order_services
 from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, paginate
+from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.app.upcoming import Upcoming, upcoming_invoices
 from cabinet_billing.domain.billing_profile import BillingProfile
+from cabinet_billing.domain.catalog import Plan, PriceList
 from cabinet_billing.domain.checks import check_text
+from cabinet_billing.domain.customer import payment_readiness
+from cabinet_billing.domain.documents import CreditNote
 from cabinet_billing.domain.events import BillingEvent
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, InvoiceLine
+from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.orders import (
     OrdersQuery,
     ServicePage,
@@ -35,12 +43,14 @@ from cabinet_billing.domain.orders import (
     list_orders,
     order_row,
 )
-from cabinet_billing.domain.periods import Period
+from cabinet_billing.domain.payment import BALANCE_METHOD
+from cabinet_billing.domain.periods import BillingCycle, Period
 from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod
 from cabinet_billing.domain.service import (
     Actor,
     ActorRole,
     BillingMode,
+    ScheduledChange,
     Service,
     ServiceAction,
     ServiceChange,
@@ -48,18 +58,65 @@ from cabinet_billing.domain.service import (
     ServiceStatus,
     ServiceStep,
 )
-from cabinet_billing.domain.subscription import RenewalSource, Subscription
+from cabinet_billing.domain.subscription import RenewalSource, Subscription, renewal_terms_of
 from cabinet_billing.domain.text import LineText
 from cabinet_billing.errors import (
     ConflictError,
     InsufficientFundsError,
     InvalidTransitionError,
     NotFoundError,
+    OrderRejectedError,
     ValidationError,
 )
 from cabinet_billing.rules.credit_limit import CreditAction
+from cabinet_billing.rules.proration import PlanChange, settle_rest
 
-__all__ = ["CabinetServices", "ProviderServices"]
+__all__ = ["CabinetServices", "PlanChangeResult", "ProviderServices", "Termination"]
+
+#: When a change is made: ``"now"`` or ``"period_end"``.
+WHEN = ("now", "period_end")
+
+
+@attrs.frozen(kw_only=True)
+class PlanChangeResult:
+    """What :meth:`CabinetServices.change_plan` did.
+
+    Attributes:
+        service: the service as it is now (on its new plan once ``changed``).
+        changed: whether the plan changed already; otherwise it is ``scheduled``.
+        scheduled: the change waiting for its invoice or the period end, if any.
+        settlement: for a change now, the unused days of the old plan (``credit``) and
+            the same days of the new one (``charge``); ``net`` is what was invoiced
+            (positive) or credited to the balance (negative).
+        invoice: the invoice of the difference, for a change now that costs more.
+        paid_from_balance: whether that invoice was paid from the balance at once.
+        credit_note: the balance-credit note, for a change now that costs less.
+    """
+
+    service: Service
+    changed: bool
+    scheduled: ScheduledChange | None = None
+    settlement: PlanChange | None = None
+    invoice: Invoice | None = None
+    paid_from_balance: bool = False
+    credit_note: CreditNote | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Termination:
+    """What :meth:`CabinetServices.terminate` did.
+
+    Attributes:
+        service: the service as it is now (*deleting* when it ends now).
+        ends_on: the day its paid period ends, for an end at the period end.
+        credit: the unused days credited to the balance, for an end now.
+        credit_note: the balance-credit note of that credit, if there was any.
+    """
+
+    service: Service
+    ends_on: date | None = None
+    credit: Money | None = None
+    credit_note: CreditNote | None = None
 
 
 class CabinetServices:
@@ -141,9 +198,10 @@ class CabinetServices:
             NotFoundError: for a service of another account or an unknown method.
             PriceNotFoundError: for a period the plan has no price for, naming the periods
                 it has; nothing changes.
-            ConflictError: when the service has never been paid, or a saved card is to
+            ConflictError: when the service has never been paid, a saved card is to
                 pay while card autopay is stopped (invoices are then paid by bank transfer
-                only, SPEC R7).
+                only, SPEC R7), or the service ends at its period end (or a period is
+                given while a plan change is scheduled): withdraw that first.
             InvalidTransitionError: when changing the period of a service that is not
                 active.
             DeletionPendingError: while the account's deletion is pending
@@ -153,6 +211,12 @@ class CabinetServices:
             call.account.ensure_not_closing("switch auto-renewal on")
             uow = call.uow
             service = _service(call, service_id)
+            scheduled = service.scheduled
+            if scheduled is not None and (scheduled.ends or period is not None):
+                raise ConflictError(
+                    f"service {service_id}",
+                    f"{scheduled}; withdraw that change first (cancel_change)",
+                )
             profile = uow.profiles.get(call.account.id)
             price = None if period is None else service.price_for(period)
             if method_id is not None:
@@ -236,6 +300,321 @@ class CabinetServices:
             if sub is not None:
                 sub.switch_off()
             call.uow.commit()
+
+    # ------------------------------------------------------------------ plan changes
+
+    def change_plan(
+        self,
+        service_id: str,
+        plan_id: str,
+        *,
+        period: Period | str | None = None,
+        quantities: Mapping[str, object] | None = None,
+        when: str = "now",
+        method_id: str | None = None,
+    ) -> PlanChangeResult:
+        """Move an active paid service to another plan, period or configuration (SPEC X1).
+
+        The new plan is priced as the provider sells it: from the settings' catalog
+        (without a catalog only the service's own plan, at the periods it was sold for),
+        with the add-on ``quantities`` (default: the service's, for the add-ons the new
+        plan has); changing only the quantities of the same plan adds or removes
+        resources mid-period.
+
+        * ``when="now"``: the days from today to the paid-until date are settled at the
+          daily rate of each paid period (SPEC C3): the old plan's unused days are
+          credited, the new plan's charged, each rounded to the minor unit. A change that
+          costs more issues an invoice for the difference, paid like any other (from the
+          balance at once when it covers it and no other ``method_id`` was chosen); the
+          plan changes when it is paid. One that costs less changes the plan at once and
+          credits the difference to the balance with a credit note (*balance credit*).
+          The billing period changes only at the period end.
+        * ``when="period_end"``: the change is scheduled; the next renewal (by the billing
+          run or :meth:`renew`) invoices the new plan for the new period, priced from
+          the plan's price list (Astra Cloud: 20.00 a day, 100.00 a month, 1200.00 a
+          year), and the service moves to it once that renewal is paid. Without a
+          ``period`` the renewal period stays as it is.
+
+        :meth:`cancel_change` withdraws a change that waits.
+
+        Raises:
+            AccessDeniedError: without the right ``services.order``.
+            NotFoundError: for a service of another account.
+            InvalidTransitionError: for a service that is not active or was never paid.
+            ConflictError: when a change is scheduled already, or an unpaid renewal
+                invoice of the service exists (pay or delete it first).
+            OrderRejectedError: for a plan the catalog does not sell, or of another kind,
+                or a payment method the settings do not offer.
+            PriceNotFoundError: for a period the plan has no price for, naming the ones
+                it has.
+            ValidationError: for a ``when`` other than ``"now"`` or ``"period_end"``, a
+                period change now, an unknown add-on or a quantity out of range, or no
+                change at all.
+            DeletionPendingError: while the account's deletion is pending.
+        """
+        at_end = _when(when)
+        checks.identifier("plan_id", plan_id)
+        method = checks.optional_identifier("method_id", method_id)
+        wanted = None if period is None else Period.parse(period)
+        ctx = self._ctx
+        with self._gate.open("services.order") as call:
+            call.account.ensure_not_closing("change plans")
+            uow = call.uow
+            service = _service(call, service_id)
+            _ensure_may_change(service, "change_plan")
+            profile = uow.profiles.get(call.account.id)
+            sub = profile.subscription(service_id)
+            if wanted is None:
+                wanted = sub.period if at_end and sub is not None else service.period
+            elif not at_end and wanted != service.period:
+                raise ValidationError(
+                    "period",
+                    str(wanted),
+                    f"the billing period ({service.period}) changes at the end of the paid "
+                    "period: pass when='period_end'",
+                )
+            _check_method(ctx.settings, method, service.price.code)
+            terms = _terms(ctx.settings, service, plan_id, wanted, quantities)
+            renews = sub if at_end and sub is not None else service
+            if (terms.plan_id, terms.period, terms.price, terms.configuration) == (
+                service.plan_id,
+                renews.period,
+                renews.price,
+                service.configuration,
+            ):
+                raise ValidationError(
+                    "plan_id", plan_id, "the service has this plan, period and configuration"
+                )
+            other = _open_renewal(call, service_id)
+            if other is not None:
+                raise ConflictError(
+                    f"service {service_id}",
+                    f"invoice {other.number} for its renewal is unpaid; pay or delete it first",
+                )
+            if at_end:
+                change = terms.scheduled(
+                    call.now, renewal_period=None if sub is None else sub.period
+                )
+                service.schedule(change)
+                if sub is not None:
+                    sub.renew_at(*renewal_terms_of(service))
+                uow.commit()
+                return PlanChangeResult(service=service, changed=False, scheduled=change)
+            result = self._change_now(call, service, terms, method)
+            queued = ctx.commit(uow, result.events)
+        ctx.send(queued)
+        return result.result
+
+    def cancel_change(self, service_id: str) -> ScheduledChange:
+        """Withdraw the change scheduled on a service: a plan change or its end (SPEC X1, X2).
+
+        A plan change waiting for its invoice deletes that invoice; a change at the
+        period end gives the automatic renewal back its period and price. An end at the
+        period end is withdrawn; automatic renewal stays off until switched on again.
+
+        Returns:
+            The change withdrawn.
+
+        Raises:
+            AccessDeniedError: without the right ``services.order``.
+            NotFoundError: for a service of another account.
+            ConflictError: when nothing is scheduled, or an unpaid renewal invoice prices
+                the change (pay or delete it first).
+        """
+        with self._gate.open("services.order") as call:
+            uow = call.uow
+            service = _service(call, service_id)
+            change = service.scheduled
+            if change is not None and change.at_period_end and not change.ends:
+                other = _open_renewal(call, service_id)
+                if other is not None:
+                    raise ConflictError(
+                        f"service {service_id}",
+                        f"invoice {other.number} for its renewal prices the change; "
+                        "pay or delete it first",
+                    )
+            change = service.withdraw_scheduled()
+            if change.invoice_id is not None:
+                invoice = uow.invoices.get(change.invoice_id)
+                if invoice.is_open():
+                    invoice.delete(call.today, reason=f"plan change withdrawn by {call.user.id}")
+            sub = uow.profiles.get(call.account.id).subscription(service_id)
+            if sub is not None and change.at_period_end and not change.ends:
+                sub.renew_at(*renewal_terms_of(service, change.renewal_period or service.period))
+            uow.commit()
+        return change
+
+    def terminate(self, service_id: str, *, when: str = "period_end") -> Termination:
+        """End a paid service: at the end of its paid period, or now (SPEC X2).
+
+        * ``when="period_end"``: automatic renewal stops and the service is not renewed
+          any more; when its paid period runs out the billing run expires it and asks the
+          control panel to delete it. :meth:`cancel_change` withdraws this.
+        * ``when="now"``: the unused days of the paid period (each period at its daily
+          rate, rounded to the minor unit) are credited to the balance with a credit
+          note (*balance credit*), and the service is *deleting* until the control panel
+          reports it gone. A refund to the paying method is not made: the money stays on
+          the balance, where the customer may spend it or ask for a refund.
+
+        An order not yet paid is cancelled with :meth:`cancel` instead.
+
+        Raises:
+            AccessDeniedError: without the right ``services.delete``.
+            NotFoundError: for a service of another account.
+            InvalidTransitionError: for a service that was never paid (cancel it), or one
+                whose state does not let the client end it now.
+            ConflictError: when a change is scheduled already.
+            ValidationError: for a ``when`` other than ``"now"`` or ``"period_end"``.
+        """
+        at_end = _when(when)
+        ctx = self._ctx
+        with self._gate.open("services.delete") as call:
+            uow, today = call.uow, call.today
+            service = _service(call, service_id)
+            if service.awaiting_payment:
+                raise InvalidTransitionError(
+                    f"service {service_id} (awaiting payment)", "terminate", ["cancel"]
+                )
+            deleting = ServiceStep(ServiceAction.BEGIN_PROCESSING, ServiceOperation.DELETING)
+            if service.status not in _LIVE or not service.can(deleting, ActorRole.CLIENT):
+                allowed = [str(step) for step in service.available_steps(ActorRole.CLIENT)]
+                raise InvalidTransitionError(
+                    f"service {service_id} ({service.status.value})", "terminate", allowed
+                )
+            if service.scheduled is not None:
+                raise ConflictError(
+                    f"service {service_id}",
+                    f"already {service.scheduled}; withdraw that change first",
+                )
+            if at_end:
+                service.schedule(ScheduledChange(at_period_end=True, requested_at=call.now))
+                _stop_renewing(call, service)
+                uow.commit()
+                return Termination(service=service, ends_on=service.paid_until)
+            credit, note = None, None
+            paid_until = service.paid_until
+            if (
+                service.billing_mode is BillingMode.PERIODIC
+                and paid_until is not None
+                and paid_until > today
+                and service.price.amount > 0
+            ):
+                rest = settle_rest(
+                    ctx.settings.proration,
+                    service.price,
+                    Money.zero(service.price.code),
+                    cycle=_cycle(service),
+                    paid_until=paid_until,
+                    on=today,
+                )
+                credit = rest.credit
+                if credit.amount > 0:
+                    note = credit_unused(
+                        ctx,
+                        uow,
+                        service,
+                        credit,
+                        plan_name=service.plan_name,
+                        start=today,
+                        end=paid_until,
+                        now=call.now,
+                    )
+            service.begin_processing(
+                ServiceOperation.DELETING,
+                Actor.client(call.user.id),
+                call.now,
+                "ended by the client",
+            )
+            _stop_renewing(call, service)
+            uow.commit()
+        return Termination(service=service, credit=credit, credit_note=note)
+
+    def _change_now(
+        self, call: Call, service: Service, terms: _Terms, method_id: str | None
+    ) -> _Changed:
+        """Settle a plan change today: invoice the difference, or credit it and change."""
+        ctx, uow, today, now = self._ctx, call.uow, call.today, call.now
+        actor = Actor.client(call.user.id)
+        paid_until = service.paid_until
+        if service.billing_mode is BillingMode.DAILY or paid_until is None or paid_until <= today:
+            # Nothing paid ahead to settle: a daily-billed service pays the new price
+            # from tomorrow's charge on.
+            terms.apply(service, actor, now)
+            reprice_subscription(uow, service)
+            return _Changed(PlanChangeResult(service=service, changed=True), [])
+        old_name = service.plan_name
+        rest = settle_rest(
+            ctx.settings.proration,
+            service.price,
+            terms.price,
+            cycle=_cycle(service),
+            paid_until=paid_until,
+            on=today,
+        )
+        net = rest.net
+        if net.amount <= 0:
+            terms.apply(service, actor, now)
+            reprice_subscription(uow, service)
+            note = None
+            if net.amount < 0:
+                note = credit_unused(
+                    ctx,
+                    uow,
+                    service,
+                    -net,
+                    plan_name=old_name,
+                    start=today,
+                    end=paid_until,
+                    now=now,
+                )
+            result = PlanChangeResult(
+                service=service, changed=True, settlement=rest, credit_note=note
+            )
+            return _Changed(result, [])
+        invoice = ctx.issue_invoice(
+            uow,
+            call.account.id,
+            [
+                InvoiceLine.of(
+                    LineText.of(
+                        "line.plan_change",
+                        old=old_name,
+                        plan=terms.plan_name,
+                        start=today,
+                        end=paid_until,
+                    ),
+                    net,
+                    service_id=service.id,
+                    paid_until=paid_until,
+                ),
+            ],
+            today=today,
+            due_on=min(today + timedelta(days=ctx.settings.invoice_due_days), paid_until),
+            kind=InvoiceKind.ORDER,
+            payment_method_id=method_id,
+        )
+        service.schedule(terms.scheduled(now, invoice_id=invoice.id))
+        events: list[BillingEvent] = [ctx.issued(invoice, now)]
+        code = invoice.currency
+        paid = False
+        if (
+            method_id in {None, BALANCE_METHOD}
+            and payment_readiness(call.account, ctx.settings.payment_requirements).ready
+            and ctx.credit_allows(uow, call.account.id, code, CreditAction.PAY_FROM_BALANCE, today)
+            and ctx.spendable(uow, call.account.id, code, with_credit=False, on=today)
+            >= invoice.amount_due
+        ):
+            events += ctx.settle(uow, invoice, invoice.amount_due, now, from_balance=True, on=today)
+            paid = True
+        result = PlanChangeResult(
+            service=service,
+            changed=service.scheduled is None,
+            scheduled=service.scheduled,
+            settlement=rest,
+            invoice=invoice,
+            paid_from_balance=paid,
+        )
+        return _Changed(result, events)
 
     # ------------------------------------------------------------------ client actions
 
@@ -700,14 +1079,15 @@ def _issue_renewal(
     ctx.ensure_credit_allows(
         uow, call.account.id, service.price.code, CreditAction.RENEW_THROUGH_CART, today
     )
-    until = service.next_paid_until(periods)
+    # A change scheduled for the period end is what the renewal buys (SPEC X1).
+    plan_name, price, until = service.renewal_terms(periods)
     return ctx.issue_invoice(
         uow,
         call.account.id,
         [
             InvoiceLine.of(
-                LineText.of("line.renewal", plan=service.plan_name, until=until),
-                service.price * periods,
+                LineText.of("line.renewal", plan=plan_name, until=until),
+                price,
                 service_id=service.id,
                 paid_until=until,
             ),
@@ -771,3 +1151,159 @@ def _view(call: Call, service: Service) -> ServiceView:
         billing_mode=service.billing_mode,
         actions=_use_cases(call, service),
     )
+
+
+#: The states a client ends a paid service from.
+_LIVE = frozenset(
+    {ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED_BY_CLIENT, ServiceStatus.STOPPED_BY_CLIENT}
+)
+
+
+def _when(value: object) -> bool:
+    """Whether ``when`` is the period end (else now); refuse anything else."""
+    if value not in WHEN:
+        raise ValidationError("when", value, f"allowed: {', '.join(WHEN)}")
+    return value == "period_end"
+
+
+def _ensure_may_change(service: Service, what: str) -> None:
+    """Refuse changing a service that is not active and paid, naming what it allows."""
+    if service.awaiting_payment or not service.can(ServiceAction.CHANGE_PLAN, ActorRole.CLIENT):
+        state = "awaiting payment" if service.awaiting_payment else service.status.value
+        allowed = [str(step) for step in service.available_steps(ActorRole.CLIENT)]
+        raise InvalidTransitionError(f"service {service.id} ({state})", what, allowed)
+    if service.scheduled is not None:
+        raise ConflictError(
+            f"service {service.id}",
+            f"already {service.scheduled}; withdraw that change first",
+        )
+
+
+def _cycle(service: Service) -> BillingCycle:
+    """The service's billing cycle (anchored one period before paid-until when unknown)."""
+    assert service.paid_until is not None  # noqa: S101 - checked by the callers
+    anchor = service.anchor or service.paid_until - service.period.delta()
+    return BillingCycle(anchor, service.period)
+
+
+@attrs.frozen
+class _Terms:
+    """A plan, period and configuration as the provider sells them to this service."""
+
+    plan_id: str
+    plan_name: str
+    period: Period
+    price: Money
+    prices: PriceList
+    configuration: tuple[tuple[str, object], ...]
+
+    def scheduled(
+        self,
+        at: datetime,
+        *,
+        invoice_id: str | None = None,
+        renewal_period: Period | None = None,
+    ) -> ScheduledChange:
+        return ScheduledChange(
+            at_period_end=invoice_id is None,
+            requested_at=at,
+            plan_id=self.plan_id,
+            plan_name=self.plan_name,
+            price=self.price,
+            period=self.period,
+            prices=self.prices,
+            configuration=self.configuration,
+            invoice_id=invoice_id,
+            renewal_period=renewal_period,
+        )
+
+    def apply(self, service: Service, actor: Actor, at: datetime) -> None:
+        service.change_plan(
+            self.plan_id,
+            self.plan_name,
+            self.price,
+            actor=actor,
+            at=at,
+            prices=self.prices,
+            configuration=dict(self.configuration),
+        )
+
+
+@attrs.frozen
+class _Changed:
+    result: PlanChangeResult
+    events: list[BillingEvent]
+
+
+def _check_method(settings: BillingSettings, method_id: str | None, currency: str) -> None:
+    """Refuse a payment method the settings do not offer in the service's currency."""
+    if method_id is None or method_id == BALANCE_METHOD or not settings.payment_methods:
+        return
+    offered = [m.id for m in settings.payment_methods if m.currency == currency]
+    if method_id not in offered:
+        raise OrderRejectedError(
+            "method_id",
+            method_id,
+            f"the methods offered in {currency} are {', '.join([*offered, BALANCE_METHOD])}",
+        )
+
+
+def _kind(plan: Plan) -> str:
+    """A plan's kind as text (a plan may be given its kind as text)."""
+    return str(getattr(plan.kind, "value", plan.kind))
+
+
+def _terms(
+    settings: BillingSettings,
+    service: Service,
+    plan_id: str,
+    period: Period,
+    quantities: Mapping[str, object] | None,
+) -> _Terms:
+    """What the service costs on ``plan_id`` for ``period``, or refuse what is not sold."""
+    code = service.price.code
+    catalog = settings.catalog
+    if catalog is not None and plan_id in catalog:
+        plan = catalog.plan(plan_id)
+        kind = service.kind.value
+        if _kind(plan) != kind:
+            same = [p.id for p in catalog.plans() if _kind(p) == kind]
+            raise OrderRejectedError(
+                "plan",
+                plan_id,
+                f"a {kind} service changes to the plans {', '.join(same)}",
+            )
+        ids = {addon.id for addon in plan.addons}
+        chosen = (
+            {name: q for name, q in service.configuration if name in ids}
+            if quantities is None
+            else dict(quantities)
+        )
+        quote = plan.quote(period, code, chosen)
+        configuration = tuple((ln.code, ln.quantity) for ln in quote.lines[1:])
+        return _Terms(
+            plan.id,
+            plan.name,
+            period,
+            quote.total,
+            plan.price_list(code, chosen),
+            configuration,
+        )
+    if plan_id == service.plan_id and quantities is None:
+        return _Terms(
+            service.plan_id,
+            service.plan_name,
+            period,
+            service.price_for(period),
+            service.prices,
+            service.configuration,
+        )
+    if catalog is None:
+        raise OrderRejectedError(
+            "plan",
+            plan_id,
+            f"without a catalog the service keeps its plan {service.plan_id!r} and "
+            "configuration; only its period changes",
+        )
+    sold = ", ".join(p.id for p in catalog.plans()) or "none"
+    raise OrderRejectedError("plan", plan_id, f"the catalog sells the plans {sold}")

@@ -159,7 +159,7 @@ def upcoming_invoices(
                     account_id,
                     [
                         InvoiceLine.of(
-                            LineText.of("line.renewal", plan=service.plan_name, until=end),
+                            LineText.of("line.renewal", plan=service.next_plan_name, until=end),
                             sub.price,
                             service_id=service.id,
                             paid_until=end,

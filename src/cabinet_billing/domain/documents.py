@@ -81,6 +81,7 @@ __all__ = [
     "build_reconciliation",
     "contract_for_first_payment",
     "credit_note_for_refund",
+    "credit_note_to_balance",
     "ensure_can_issue_acts",
     "ensure_payer_replaceable",
     "release_act",
@@ -868,8 +869,36 @@ def credit_note_for_refund(
             money.code, invoice.currency, f"refund of invoice {invoice.number}"
         )
     if invoice is None:
-        groups: list[tuple[TaxRate | None, Money]] = [(rate, money)]
         text = LineText.of("line.refund", payment=payment_id)
+    else:
+        text = LineText.of("line.refund_of_invoice", number=invoice.number, payment=payment_id)
+    lines, total = _note_lines(money, text, invoice, rate, rounding)
+    return CreditNote(
+        id=note_id,
+        number=number,
+        account_id=account_id,
+        issued_on=on,
+        reason=CreditNoteReason.REFUND,
+        lines=lines,
+        total=total,
+        invoice_id=None if invoice is None else invoice.id,
+        invoice_number=None if invoice is None else invoice.number,
+        payment_id=payment_id,
+        payer_id=payer_id if payer_id is not None else (invoice.payer_id if invoice else None),
+        applied=True,
+    )
+
+
+def _note_lines(
+    money: Money,
+    text: LineText,
+    invoice: Invoice | None,
+    rate: TaxRate | None,
+    rounding: Rounding,
+) -> tuple[tuple[IssuedLine, ...], TaxAmounts]:
+    """A note's lines for ``money`` (gross): split like the invoice's tax rates, or at ``rate``."""
+    if invoice is None:
+        groups: list[tuple[TaxRate | None, Money]] = [(rate, money)]
     else:
         by_rate: dict[TaxRate | None, Decimal] = {}
         for ln in invoice.lines:
@@ -877,7 +906,6 @@ def credit_note_for_refund(
         rates = list(by_rate)
         parts = allocate(money, [by_rate[r] for r in rates], rounding)
         groups = [(r, part) for r, part in zip(rates, parts, strict=True) if part.amount > 0]
-        text = LineText.of("line.refund_of_invoice", number=invoice.number, payment=payment_id)
     no_tax = TaxRate("0", "no tax")
     breakdown = tax_breakdown(
         [part for _, part in groups],
@@ -889,18 +917,51 @@ def credit_note_for_refund(
         IssuedLine(text.fallback, amounts, r, text=text)
         for (r, _), amounts in zip(groups, breakdown.lines, strict=True)
     )
+    return lines, breakdown.total
+
+
+def credit_note_to_balance(
+    note_id: str,
+    number: str,
+    *,
+    account_id: str,
+    amount: Money,
+    on: date,
+    text: LineText,
+    rate: TaxRate | None = None,
+    payer_id: str | None = None,
+    rounding: Rounding = HALF_UP,
+) -> CreditNote:
+    """The credit note of an amount credited to the balance: unused days given back (SPEC X3).
+
+    A plan changed down, or a service ended before its paid period, gives the unused
+    days back to the balance; the note records it, taxed at ``rate`` (``None``: no
+    tax). It is applied as soon as the balance is credited.
+
+    Raises:
+        ValidationError: for an amount that is not positive.
+
+    >>> from cabinet_billing import Money, TaxRate
+    >>> text = LineText.of("line.unused_days", plan="VPS L", start=date(2024, 3, 20),
+    ...                    end=date(2024, 4, 5))
+    >>> note = credit_note_to_balance("cn-1", "CN-1", account_id="acc-1",
+    ...     amount=Money("12.00", "EUR"), on=date(2024, 3, 20), text=text, rate=TaxRate("20"))
+    >>> note.reason.value, str(note.total.net), str(note.total.tax), note.applied
+    ('balance_credit', '10.00 EUR', '2.00 EUR', True)
+    """
+    money = Money(amount.amount, amount.currency)
+    if money.amount <= 0:
+        raise ValidationError("amount", str(money), "a balance credit needs an amount above zero")
+    lines, total = _note_lines(money, text, None, rate, rounding)
     return CreditNote(
         id=note_id,
         number=number,
         account_id=account_id,
         issued_on=on,
-        reason=CreditNoteReason.REFUND,
+        reason=CreditNoteReason.BALANCE_CREDIT,
         lines=lines,
-        total=breakdown.total,
-        invoice_id=None if invoice is None else invoice.id,
-        invoice_number=None if invoice is None else invoice.number,
-        payment_id=payment_id,
-        payer_id=payer_id if payer_id is not None else (invoice.payer_id if invoice else None),
+        total=total,
+        payer_id=payer_id,
         applied=True,
     )
 

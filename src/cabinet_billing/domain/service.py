@@ -69,6 +69,7 @@ __all__ = [
     "Actor",
     "ActorRole",
     "BillingMode",
+    "ScheduledChange",
     "Service",
     "ServiceAction",
     "ServiceChange",
@@ -522,7 +523,8 @@ def _build_default() -> ServiceLifecycle:
     add(a.EXPIRE, live, s.EXPIRED, automatic)
     add(a.RENEW, (*live, *blocked), None, anyone)
     add(a.RENEW, (s.EXPIRED,), s.ACTIVE, anyone)
-    add(a.CHANGE_PLAN, (s.ACTIVE,), None, client_side)
+    # The billing applies a change once it is paid, hence anyone.
+    add(a.CHANGE_PLAN, (s.ACTIVE,), None, anyone)
     add(a.DELETE, (*pending, *live, *blocked, s.EXPIRED), s.DELETED, automatic)
 
     # Leaving processing: success reaches the state the operation implies; failure goes
@@ -722,6 +724,68 @@ def _day(field: str, value: object) -> date:
     return value
 
 
+@shared_copies
+@attrs.frozen
+class ScheduledChange:
+    """A change of a paid service waiting for its moment (SPEC X1, X2).
+
+    Either a move to another plan, period or configuration, or the end of the service.
+    A plan change *now* waits for its invoice (``invoice_id``) to be paid; a change *at
+    the period end* is priced by the next renewal and made when that renewal is paid; an
+    end at the period end lets the paid period run out, then the service is deleted.
+
+    Args:
+        at_period_end: whether it waits for the end of the paid period (else for its
+            invoice to be paid).
+        requested_at: when the client asked for it.
+        plan_id: the plan to move to; ``None`` when the service ends.
+        plan_name: that plan's name.
+        price: what one ``period`` of the new plan and configuration costs.
+        period: the billing period from the change on.
+        prices: the new plan's price per period for the configuration (see
+            :attr:`Service.prices`).
+        configuration: the add-on quantities from the change on.
+        invoice_id: the invoice that pays for it, for a change now.
+        renewal_period: the automatic renewal's period before a change at the period
+            end, given back to it when the change is withdrawn.
+    """
+
+    at_period_end: bool = attrs.field(validator=_is(bool))
+    requested_at: datetime = attrs.field(validator=_check_aware)
+    plan_id: str | None = None
+    plan_name: str | None = None
+    price: Money | None = None
+    period: Period | None = None
+    prices: PriceList = attrs.field(factory=lambda: PriceList(()))
+    configuration: tuple[tuple[str, Decimal], ...] = attrs.field(
+        default=(), converter=_to_configuration
+    )
+    invoice_id: str | None = None
+    renewal_period: Period | None = None
+
+    def __attrs_post_init__(self) -> None:
+        given = [v is not None for v in (self.plan_id, self.plan_name, self.price, self.period)]
+        if any(given) and not all(given):
+            raise ValidationError(
+                "plan", self.plan_id, "a plan change names its plan, name, price and period"
+            )
+        if self.ends and not self.at_period_end:
+            raise ValidationError(
+                "at_period_end", self.at_period_end, "a service ends at its period end"
+            )
+
+    @property
+    def ends(self) -> bool:
+        """Whether the service ends (rather than changes plan)."""
+        return self.plan_id is None
+
+    def __str__(self) -> str:
+        when = "at the period end" if self.at_period_end else "once paid"
+        if self.ends:
+            return f"ends {when}"
+        return f"moves to plan {self.plan_id} ({self.period}, {self.price}) {when}"
+
+
 @attrs.define(on_setattr=attrs.setters.frozen)
 class Service:
     """A service a customer ordered, with its state, paid period and history.
@@ -762,6 +826,8 @@ class Service:
         operation: the operation under way while processing.
         processing_origin: the state processing began in.
         history: every change, oldest first.
+        scheduled: a change of plan or period, or the end of the service, that waits
+            for its invoice or for the end of the paid period (SPEC X1, X2).
         lifecycle: the transition table (default :data:`SERVICE_LIFECYCLE`).
 
     Raises:
@@ -807,6 +873,9 @@ class Service:
         default=(),
         converter=_frozen_history,
         validator=attrs.validators.deep_iterable(_is(ServiceChange)),
+    )
+    scheduled: ScheduledChange | None = attrs.field(
+        default=None, validator=_maybe(_is(ScheduledChange))
     )
     lifecycle: ServiceLifecycle = attrs.field(default=SERVICE_LIFECYCLE, eq=False, repr=False)
 
@@ -1026,6 +1095,101 @@ class Service:
         """
         self._require_not_deleted("change auto-renewal")
         self._set(auto_renew=bool(enabled))
+
+    def schedule(self, change: ScheduledChange) -> None:
+        """Keep a change for later (SPEC X1, X2).
+
+        A plan change waits for its invoice or the period end; an end, for the period end.
+
+        Raises:
+            ConflictError: when the service is deleted, was never paid, or already has a
+                scheduled change (withdraw it first).
+            ValidationError: for something that is not a :class:`ScheduledChange`.
+        """
+        if not isinstance(change, ScheduledChange):
+            raise ValidationError("change", change, "must be a ScheduledChange")
+        self._require_not_deleted("schedule a change")
+        if self.paid_until is None:
+            raise ConflictError(f"service {self.id}", "has never been paid; nothing to change")
+        if self.scheduled is not None:
+            raise ConflictError(
+                f"service {self.id}",
+                f"already {self.scheduled}; withdraw that change first",
+            )
+        self._set(scheduled=change)
+
+    def withdraw_scheduled(self) -> ScheduledChange:
+        """Drop the scheduled change and return it.
+
+        Raises:
+            ConflictError: when nothing is scheduled.
+        """
+        change = self.scheduled
+        if change is None:
+            raise ConflictError(f"service {self.id}", "has no scheduled change to withdraw")
+        self._set(scheduled=None)
+        return change
+
+    def renewal_terms(self, periods: int = 1) -> tuple[str, Money, date]:
+        """The plan name, price and paid-until date of renewing ``periods`` periods.
+
+        A plan or period change scheduled for the period end is what the renewal buys:
+        its price, and periods of its length counted from the current paid-until date.
+
+        Raises:
+            ConflictError: when the service has never been paid, or ends at its period
+                end (withdraw that first).
+        """
+        change = self.scheduled
+        if change is None or not change.at_period_end:
+            return self.plan_name, self.price * periods, self.next_paid_until(periods)
+        if change.ends or self.paid_until is None:
+            raise ConflictError(
+                f"service {self.id}",
+                "ends at its period end; withdraw that to renew it",
+            )
+        assert change.plan_name is not None  # noqa: S101 - a plan change names all four
+        assert change.price is not None  # noqa: S101
+        assert change.period is not None  # noqa: S101
+        if change.period == self.period:
+            until = self.next_paid_until(periods)
+        else:
+            until = BillingCycle(self.paid_until, change.period).extend(self.paid_until, periods)
+        return change.plan_name, change.price * periods, until
+
+    @property
+    def next_plan_name(self) -> str:
+        """The name of the plan the next renewal buys (a change at the period end names it)."""
+        change = self.scheduled
+        if change is not None and change.at_period_end and change.plan_name is not None:
+            return change.plan_name
+        return self.plan_name
+
+    def apply_scheduled(self, actor: Actor, at: datetime, reason: str | None = None) -> bool:
+        """Make the scheduled plan change, if there is one and the state allows it.
+
+        Returns:
+            Whether the plan changed.
+        """
+        change = self.scheduled
+        if change is None or change.ends or not self.can(ServiceAction.CHANGE_PLAN, actor.role):
+            return False
+        assert change.plan_id is not None  # noqa: S101 - a plan change names all four
+        assert change.plan_name is not None  # noqa: S101
+        assert change.price is not None  # noqa: S101
+        why = f"plan {self.plan_id} -> {change.plan_id}"
+        self.change_plan(
+            change.plan_id,
+            change.plan_name,
+            change.price,
+            actor=actor,
+            at=at,
+            reason=why if reason is None else f"{why}, {reason}",
+            period=change.period,
+            prices=change.prices,
+            configuration=dict(change.configuration),
+        )
+        return True
 
     # ------------------------------------------------------------------ transitions
 
@@ -1266,11 +1430,15 @@ class Service:
         at: datetime,
         reason: str | None = None,
         period: Period | None = None,
+        prices: PriceList | None = None,
+        configuration: Mapping[str, object] | None = None,
     ) -> ServiceChange:
         """Move an active service to another plan (and optionally another period).
 
         The price difference is the business of the proration rules; this records the
         change. Without a ``reason`` the record says which plan it left and joined.
+        ``prices`` and ``configuration`` replace the service's price list and add-on
+        quantities when given. A change scheduled on the service is done with.
         """
 
         def prepare() -> Mapping[str, object]:
@@ -1280,6 +1448,11 @@ class Service:
             _check_price(None, fields.price, price)
             new_period = self.period if period is None else period
             _check_period(None, fields.period, new_period)
+            if prices is not None and not isinstance(prices, PriceList):
+                raise ValidationError("prices", prices, "must be a PriceList")
+            chosen = (
+                self.configuration if configuration is None else _to_configuration(configuration)
+            )
             anchor = self.anchor
             if (
                 new_period != self.period
@@ -1294,6 +1467,9 @@ class Service:
                 "price": price,
                 "period": new_period,
                 "anchor": anchor,
+                "prices": self.prices if prices is None else prices,
+                "configuration": chosen,
+                "scheduled": None,
             }
 
         why = f"plan {self.plan_id} -> {plan_id}" if reason is None else reason

@@ -38,6 +38,7 @@ from cabinet_billing.errors import ConflictError, InvalidTransitionError, Valida
 __all__ = [
     "RenewalSource",
     "Subscription",
+    "renewal_terms_of",
     "subscriptions_to_switch_off",
 ]
 
@@ -160,7 +161,8 @@ class Subscription:
         """The subscription of a paid service: its price, order period, kind and schedule.
 
         The renewal period is the order period (it may be changed later, only while the
-        service is active, with :meth:`change_period`).
+        service is active, with :meth:`change_period`); a plan or period change scheduled
+        for the period end gives the price and period instead (SPEC X1).
 
         Raises:
             ConflictError: when the service has never been paid.
@@ -168,16 +170,17 @@ class Subscription:
         """
         if service.paid_until is None:
             raise ConflictError(f"service {service.id}", "has never been paid; nothing to renew")
+        price, period, anchor = renewal_terms_of(service)
         return cls(
             service.id,
             service.account_id,
-            service.price,
-            service.period,
+            price,
+            period,
             service.paid_until,
             service.kind,
             source,
             method_id,
-            anchor=service.anchor or service.paid_until,
+            anchor=anchor,
         )
 
     # ------------------------------------------------------------------ queries
@@ -393,6 +396,45 @@ class Subscription:
             )
             raise error
         self._set(period=new, price=price, anchor=self.paid_until)
+
+    def renew_at(self, price: Money, period: Period | str, anchor: date | None) -> None:
+        """Renew at ``price`` for ``period`` from the next renewal on (SPEC X1).
+
+        For a plan or period change made or scheduled at the end of the paid period;
+        ``anchor`` is the first day of the cycle the next periods are counted from
+        (default: the paid-until date).
+
+        Raises:
+            ValidationError: for a period that cannot be read or a price that is not a
+                positive amount.
+        """
+        new = Period.parse(period)
+        _check_price(None, None, price)
+        self._set(period=new, price=price, anchor=anchor or self.paid_until)
+
+
+def renewal_terms_of(
+    service: Service, period: Period | None = None
+) -> tuple[Money, Period, date | None]:
+    """What renewing ``service`` costs per period, for how long, and the cycle's anchor.
+
+    A plan or period change scheduled for the period end gives the price and period;
+    otherwise the service's price for ``period`` (default: its own period). A period
+    other than the service's starts a new cycle at the paid-until date.
+
+    Raises:
+        PriceNotFoundError: for a period the service's plan has no price for.
+    """
+    change = service.scheduled
+    if change is not None and change.at_period_end and change.price and change.period:
+        price, wanted = change.price, change.period
+    else:
+        wanted = service.period if period is None else period
+        price = service.price_for(wanted)
+    anchor = service.anchor or service.paid_until
+    if wanted != service.period:
+        anchor = service.paid_until
+    return price, wanted, anchor
 
 
 def _check_source(source: RenewalSource, method_id: str | None) -> None:

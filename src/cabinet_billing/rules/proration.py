@@ -42,6 +42,7 @@ from dateutil.relativedelta import relativedelta
 from cabinet_billing.domain.allocation import round_lines
 from cabinet_billing.domain.money import Money, Rounding, sum_money
 from cabinet_billing.domain.periods import (
+    BillingCycle,
     DateRange,
     Period,
     PeriodUnit,
@@ -58,6 +59,7 @@ __all__ = [
     "alignment_date",
     "change_plan",
     "prorate",
+    "settle_rest",
 ]
 
 # Exact enough for any amount a billing system sees, and independent of the ambient context.
@@ -393,4 +395,69 @@ def change_plan(
         charge=policy.rounding.minor(_scale(new, ratio)),
         remaining=remaining,
         period_days=paid.days,
+    )
+
+
+def settle_rest(
+    policy: ProrationPolicy,
+    old_price: moneyed.Money,
+    new_price: moneyed.Money,
+    *,
+    cycle: BillingCycle,
+    paid_until: date,
+    on: date,
+) -> PlanChange:
+    """Settle a change on ``on`` for every day paid from then up to ``paid_until``.
+
+    Like :func:`change_plan`, but over the billing cycle: each period of ``cycle`` that
+    the days from ``on`` to ``paid_until`` touch is settled at its own daily rate (the
+    price over that period's days), so a service renewed several periods ahead is
+    settled for all of them. Each period's credit and charge is rounded to the minor
+    unit on its own: changing back on the same day gives back exactly what was charged.
+
+    Args:
+        policy: the proration policy (its rounding is used).
+        old_price: the old plan's price for one period of the cycle.
+        new_price: the new plan's price for the same period.
+        cycle: the service's billing cycle (its anchor and period).
+        paid_until: the end of the paid days.
+        on: the day of the change; the days from it on are settled.
+
+    Raises:
+        ValidationError: unless ``on`` is before ``paid_until``.
+        CurrencyMismatchError: when the two prices are in different currencies.
+        InvalidAmountError: for a negative price.
+
+    >>> cycle = BillingCycle(date(2023, 5, 1), "month")
+    >>> c = settle_rest(ProrationPolicy(), Money("310.00", "RUB"), Money("620.00", "RUB"),
+    ...                 cycle=cycle, paid_until=date(2023, 7, 1), on=date(2023, 5, 22))
+    >>> str(c.credit), str(c.charge), str(c.net), c.days
+    ('410.00 RUB', '820.00 RUB', '410.00 RUB', 40)
+    """
+    old, new = _lines([old_price, new_price])
+    if not on < paid_until:
+        raise ValidationError(
+            "on", on, f"must be before the paid-until date {paid_until.isoformat()}"
+        )
+    anchor = cycle.anchor
+    while anchor > on:
+        anchor = anchor - cycle.period.delta()
+    cycle = BillingCycle(anchor, cycle.period)
+    credit, charge = Money.zero(old.code), Money.zero(old.code)
+    k = cycle.index_of(on)
+    current = cycle.interval(k)
+    while current.start < paid_until:
+        days = (min(current.end, paid_until) - max(current.start, on)).days
+        if days > 0:
+            ratio = Fraction(days, current.days)
+            credit += policy.rounding.minor(_scale(old, ratio))
+            charge += policy.rounding.minor(_scale(new, ratio))
+        k += 1
+        current = cycle.interval(k)
+    first = cycle.interval(cycle.index_of(on))
+    return PlanChange(
+        credit=credit,
+        charge=charge,
+        remaining=DateRange(on, paid_until),
+        period_days=first.days,
     )

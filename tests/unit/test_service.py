@@ -184,6 +184,7 @@ def test_the_table_lists_the_actions_of_every_state() -> None:
             "block_for_abuse",
             "expire",
             "renew",
+            "change_plan",
             "delete",
         ],
         S.STOPPED_BY_CLIENT: [
@@ -193,11 +194,19 @@ def test_the_table_lists_the_actions_of_every_state() -> None:
             "block_for_abuse",
             "expire",
             "renew",
+            "change_plan",
             "delete",
         ],
-        S.STOPPED_BY_ADMIN: ["begin_processing", "block_for_abuse", "unblock", "renew", "delete"],
-        S.STOPPED_FOR_ABUSE: ["begin_processing", "unblock", "renew", "delete"],
-        S.EXPIRED: ["begin_processing", "renew", "delete"],
+        S.STOPPED_BY_ADMIN: [
+            "begin_processing",
+            "block_for_abuse",
+            "unblock",
+            "renew",
+            "change_plan",
+            "delete",
+        ],
+        S.STOPPED_FOR_ABUSE: ["begin_processing", "unblock", "renew", "change_plan", "delete"],
+        S.EXPIRED: ["begin_processing", "renew", "change_plan", "delete"],
         S.DELETED: [],
     }
 
@@ -208,7 +217,8 @@ def test_the_graph_reaches_every_state_and_deleted_is_final() -> None:
     assert graph[S.DELETED] == frozenset()
     reached = set().union(*graph.values())
     assert reached == set(S)
-    assert graph[S.EXPIRED] == {S.ACTIVE, S.PROCESSING, S.DELETED}
+    # The billing makes a paid plan change of an expired service (SPEC X1): it stays expired.
+    assert graph[S.EXPIRED] == {S.ACTIVE, S.PROCESSING, S.DELETED, S.EXPIRED}
 
 
 def test_suspend_is_for_daily_billing_and_stop_for_periodic() -> None:
@@ -531,14 +541,28 @@ def test_change_plan_is_refused_unless_active() -> None:
     service = active()
     service.stop(ALICE, at(3))
     before = snapshot(service)
+    # Only the billing makes a change (one that was paid) while the service is stopped.
     with pytest.raises(
-        InvalidTransitionError, match="cannot go from stopped_by_client to change_plan"
+        AccessDeniedError, match="only system may do this while the service is stopped_by_client"
     ):
         service.change_plan("vps-m", "VPS M", Money("200.00", "RUB"), actor=ALICE, at=at(4))
     # A refused step is reported before any complaint about its arguments.
-    with pytest.raises(InvalidTransitionError):
+    with pytest.raises(AccessDeniedError):
         service.change_plan("vps-m", "", Money("200.00", "RUB"), actor=ALICE, at=at(4))
     assert snapshot(service) == before
+    ordered = Service.order(
+        id="1",
+        account_id="acc-1",
+        plan_id="vps-s",
+        plan_name="VPS S",
+        kind="vps",
+        price=Money("100.00", "RUB"),
+        period=Period.months(),
+        created_at=at(1),
+        actor=ALICE,
+    )
+    with pytest.raises(InvalidTransitionError, match="cannot go from ordered to change_plan"):
+        ordered.change_plan("vps-m", "VPS M", Money("200.00", "RUB"), actor=BILLING, at=at(4))
 
 
 def test_change_plan_validates_the_new_plan() -> None:

@@ -170,7 +170,7 @@ def test_a_paid_upgrade_invoice_changes_the_plan(s: InMemoryBilling) -> None:
     assert (service.plan_id, service.price, service.scheduled) == ("vps-m", eur("200.00"), None)
 
 
-def test_an_upgrade_paid_once_the_service_is_stopped_goes_back_to_the_balance(
+def test_an_upgrade_paid_once_the_service_is_stopped_still_changes_the_plan(
     s: InMemoryBilling,
 ) -> None:
     service_id = active(s)
@@ -181,6 +181,27 @@ def test_an_upgrade_paid_once_the_service_is_stopped_goes_back_to_the_balance(
     result = owner(s).services.change_plan(service_id, "vps-m")
     assert result.invoice is not None
     owner(s).services.stop(service_id)
+    top_up(s, "100.00")
+    owner(s).invoices.pay(result.invoice.id)
+    service = stored(s, service_id)
+    assert (service.plan_id, service.status, service.scheduled) == (
+        "vps-m",
+        ServiceStatus.STOPPED_BY_CLIENT,
+        None,
+    )
+
+
+def test_an_upgrade_paid_while_the_service_is_processing_goes_back_to_the_balance(
+    s: InMemoryBilling,
+) -> None:
+    service_id = active(s)
+    on(s, date(2024, 3, 20))
+    with MemoryUnitOfWork(s.store) as uow:
+        uow.ledgers.get("acc-1").charge(eur("200.00"), s.clock.now(), memo="elsewhere")
+        uow.commit()
+    result = owner(s).services.change_plan(service_id, "vps-m")
+    assert result.invoice is not None
+    owner(s).services.reboot(service_id)
     top_up(s, "100.00")
     before = owner(s).balance.get()
     owner(s).invoices.pay(result.invoice.id)
@@ -373,3 +394,71 @@ def test_ending_an_unpaid_order_is_refused_in_favour_of_cancel(s: InMemoryBillin
         owner(s).services.terminate(service_id, when="now")
     assert stored(s, service_id).status is ServiceStatus.ORDERED
     assert s.clock.now() - START < timedelta(days=1)
+
+
+def test_the_view_shows_what_waits(s: InMemoryBilling) -> None:
+    service_id = active(s)
+    assert owner(s).services.view(service_id).scheduled is None
+    owner(s).services.change_plan(service_id, "vps-m", when="period_end")
+    scheduled = owner(s).services.view(service_id).scheduled
+    assert scheduled is not None
+    assert (scheduled.plan_id, scheduled.at_period_end) == ("vps-m", True)
+
+
+def test_deleting_a_service_withdraws_the_upgrade_waiting_for_its_invoice(
+    s: InMemoryBilling,
+) -> None:
+    service_id = active(s)
+    on(s, date(2024, 3, 20))
+    with MemoryUnitOfWork(s.store) as uow:
+        uow.ledgers.get("acc-1").charge(eur("200.00"), s.clock.now(), memo="elsewhere")
+        uow.commit()
+    result = owner(s).services.change_plan(service_id, "vps-m")
+    assert result.invoice is not None
+    owner(s).services.delete(service_id)
+    assert owner(s).invoices.get(result.invoice.id).status is InvoiceStatus.DELETED
+    assert stored(s, service_id).scheduled is None
+
+
+def test_an_expired_service_renewed_by_hand_comes_back_on_the_scheduled_plan(
+    s: InMemoryBilling,
+) -> None:
+    service_id = active(s)
+    owner(s).services.change_plan(service_id, "vps-s", period="year", when="period_end")
+    on(s, date(2024, 4, 5))
+    s.billing.run.day()
+    assert stored(s, service_id).status is ServiceStatus.EXPIRED
+    top_up(s, "1200.00")
+    on(s, date(2024, 4, 6))
+    invoice = owner(s).services.renew_now(service_id)
+    assert invoice.total.gross == eur("1200.00")
+    service = stored(s, service_id)
+    assert (service.status, service.period, service.price, service.scheduled) == (
+        ServiceStatus.ACTIVE,
+        Period.year(),
+        eur("1200.00"),
+        None,
+    )
+    assert service.paid_until == date(2025, 4, 5)
+
+
+def test_the_upcoming_invoices_show_the_scheduled_plan(s: InMemoryBilling) -> None:
+    service_id = active(s)
+    owner(s).services.set_auto_renewal(service_id)
+    owner(s).services.change_plan(service_id, "vps-m", when="period_end")
+    upcoming = owner(s).services.upcoming(until=date(2024, 4, 10))
+    [next_one] = upcoming.invoices
+    assert (next_one.total, next_one.period_end) == (eur("200.00"), date(2024, 5, 5))
+    text = next_one.invoice.lines[0].text
+    assert text is not None
+    assert dict(text.params)["plan"] == "VPS M"
+
+
+def test_removing_addons_mid_period_credits_their_unused_days(s: InMemoryBilling) -> None:
+    service_id = active(s, ipv4=3)
+    on(s, date(2024, 3, 20))
+    before = owner(s).balance.get()
+    result = owner(s).services.change_plan(service_id, "vps-s", quantities={"ipv4": 1})
+    assert result.changed and result.credit_note is not None
+    assert owner(s).balance.get() == before + eur("5.16")  # 10.00 * 16/31
+    assert stored(s, service_id).configuration == (("ipv4", Decimal(1)),)

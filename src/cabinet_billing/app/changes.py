@@ -109,8 +109,9 @@ def apply_paid_change(
 ) -> bool:
     """Make the plan change ``invoice`` pays for, if it pays for one.
 
-    A change *now* waits for its invoice: once paid, the plan changes. A service that is
-    no longer active by then cannot change plan; what the invoice took goes back to the
+    A change *now* waits for its invoice: once paid, the plan changes, whether the
+    service is still active or was stopped, blocked or expired meanwhile. A service that
+    is processing (or deleted) does not change; what the invoice took goes back to the
     balance with a credit note, and the change is dropped.
 
     Returns:

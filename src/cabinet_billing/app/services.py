@@ -682,7 +682,8 @@ class CabinetServices:
     def delete(self, service_id: str) -> Service:
         """Delete a paid service: it is *deleting* until the provider reports it gone.
 
-        Its automatic renewal stops at once. An order not yet paid is cancelled with
+        Its automatic renewal stops at once, and a plan change waiting for it is
+        withdrawn (its unpaid invoice deleted). An order not yet paid is cancelled with
         :meth:`cancel` instead.
 
         Raises:
@@ -706,6 +707,7 @@ class CabinetServices:
                 "deletion requested by the client",
             )
             _stop_renewing(call, service)
+            _drop_scheduled(call, service)
             call.uow.commit()
         return service
 
@@ -1110,6 +1112,17 @@ def _stop_renewing(call: Call, service: Service) -> None:
         sub.switch_off()
 
 
+def _drop_scheduled(call: Call, service: Service) -> None:
+    """Withdraw what waits on a service being deleted, and its unpaid invoice."""
+    if service.scheduled is None:
+        return
+    change = service.withdraw_scheduled()
+    if change.invoice_id is not None:
+        invoice = call.uow.invoices.get(change.invoice_id)
+        if invoice.is_open():
+            invoice.delete(call.today, reason=f"service {service.id} deleted")
+
+
 def _use_cases(call: Call, service: Service) -> tuple[ServiceUseCase, ...]:
     """The cabinet actions that work for the service now, for this user."""
     client = ActorRole.CLIENT
@@ -1150,6 +1163,7 @@ def _view(call: Call, service: Service) -> ServiceView:
         configuration=dict(service.configuration),
         billing_mode=service.billing_mode,
         actions=_use_cases(call, service),
+        scheduled=service.scheduled,
     )
 
 

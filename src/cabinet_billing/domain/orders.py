@@ -48,6 +48,7 @@ from cabinet_billing.domain.periods import Period
 from cabinet_billing.domain.service import (
     ActorRole,
     BillingMode,
+    ScheduledChange,
     Service,
     ServiceAction,
     ServiceOperation,
@@ -412,12 +413,15 @@ class ServiceView:
         actions: the cabinet actions that work for it now, for the viewing user: allowed
             by the lifecycle, by the account's state (no renewal while its deletion is
             pending, "pay" only with an invoice to pay) and by the user's rights.
+        scheduled: the change of plan or period, or the end, that waits for its
+            invoice or the period end (SPEC X1, X2), if any.
     """
 
     row: OrderRow
     configuration: Mapping[str, Decimal]
     billing_mode: BillingMode
     actions: tuple[ServiceUseCase, ...]
+    scheduled: ScheduledChange | None = None
 
     @property
     def id(self) -> str:

@@ -440,7 +440,7 @@ class ServiceLifecycle:
         """Every action some row allows from ``status``, whatever the guards, in table order.
 
         >>> [str(a) for a in SERVICE_LIFECYCLE.actions(ServiceStatus.STOPPED_FOR_ABUSE)]
-        ['begin_processing', 'unblock', 'renew', 'delete']
+        ['begin_processing', 'unblock', 'renew', 'change_plan', 'delete']
         """
         return tuple(dict.fromkeys(r.action for r in self.transitions if r.source is status))
 
@@ -523,8 +523,15 @@ def _build_default() -> ServiceLifecycle:
     add(a.EXPIRE, live, s.EXPIRED, automatic)
     add(a.RENEW, (*live, *blocked), None, anyone)
     add(a.RENEW, (s.EXPIRED,), s.ACTIVE, anyone)
-    # The billing applies a change once it is paid, hence anyone.
+    # A client changes plan while the service is active; the billing makes a change once
+    # it is paid, in whatever state the service has reached meanwhile (SPEC X1).
     add(a.CHANGE_PLAN, (s.ACTIVE,), None, anyone)
+    add(
+        a.CHANGE_PLAN,
+        (s.SUSPENDED_BY_CLIENT, s.STOPPED_BY_CLIENT, *blocked, s.EXPIRED),
+        None,
+        frozenset({ActorRole.SYSTEM}),
+    )
     add(a.DELETE, (*pending, *live, *blocked, s.EXPIRED), s.DELETED, automatic)
 
     # Leaving processing: success reaches the state the operation implies; failure goes

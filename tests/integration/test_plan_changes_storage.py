@@ -114,7 +114,7 @@ def active(host: Host) -> str:
     host.top_up("300.00")
     cart = Cart("acc-1", "EUR")
     cart.add(VPS_S, "month")
-    [service_id] = host.cabinet().orders.checkout(cart, "card", order_id="o-1").service_ids
+    [service_id] = host.cabinet().orders.checkout(cart, "balance", order_id="o-1").service_ids
     host.billing().services.finish(service_id)
     return service_id
 
@@ -156,7 +156,7 @@ def test_an_upgrade_waiting_for_its_invoice_is_stored_and_made_once_paid(host: H
     cart = Cart("acc-1", "EUR")
     cart.add(VPS_S, "month")
     host.top_up("100.00")
-    [service_id] = host.cabinet().orders.checkout(cart, "card", order_id="o-1").service_ids
+    [service_id] = host.cabinet().orders.checkout(cart, "balance", order_id="o-1").service_ids
     host.billing().services.finish(service_id)
     host.on(date(2024, 3, 20))
     result = host.cabinet().services.change_plan(service_id, "vps-m")

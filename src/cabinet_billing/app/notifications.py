@@ -35,7 +35,6 @@ from cabinet_billing.domain.documents import Act
 from cabinet_billing.domain.inbox import InboxEntry, InboxQuery
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.notifications import (
-    DEFAULT_CHOICES,
     MandatoryNotices,
     Notification,
     NotificationCategory,
@@ -43,14 +42,14 @@ from cabinet_billing.domain.notifications import (
     NotificationPreferences,
 )
 from cabinet_billing.errors import NotFoundError, ValidationError
+from cabinet_billing.rules.notify import user_preferences
 
 __all__ = ["CabinetNotifications", "documents_ready", "preferences_of"]
 
 
 def preferences_of(user: User, mandatory: MandatoryNotices) -> NotificationPreferences:
     """A user's matrix: their choices (the defaults until they chose) and the mandatory cells."""
-    chosen = DEFAULT_CHOICES if user.notifications is None else user.notifications
-    return NotificationPreferences(chosen | mandatory.cells, mandatory)
+    return user_preferences(user, mandatory)
 
 
 def documents_ready(

@@ -12,7 +12,11 @@ then kept as ``given_up``.
 
 Every notification queued is also kept in its account's inbox (``uow.inbox``), in the
 same unit of work, whether or not a notifier is plugged in: the cabinet's notification
-list (``cabinet.notifications.inbox()``) reads it.
+list (``cabinet.notifications.inbox()``) reads it. What the notifier gets is addressed to
+the account's users as each user's matrix decides (``Notification.to``, one
+:class:`~cabinet_billing.domain.notifications.Recipient` per user and channel, see
+:func:`~cabinet_billing.rules.notify.recipients`): a category a user switched off for a
+channel does not reach that user there, unless the provider's notices make it mandatory.
 
 Delivery is at least once: a process that dies between the notifier's answer and the
 commit that records it delivers the message again. A notifier that must never repeat
@@ -34,10 +38,11 @@ from cabinet_billing.domain.notifications import (
     NotificationChannel,
 )
 from cabinet_billing.domain.outbox import DeliveryPolicy, OutboxMessage, OutboxStatus
-from cabinet_billing.errors import ConflictError
+from cabinet_billing.errors import ConflictError, NotFoundError
 from cabinet_billing.ports.clock import Clock
 from cabinet_billing.ports.notifier import Notifier
 from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.rules.notify import recipients
 
 __all__ = ["DeliveryReport", "Outbox"]
 
@@ -119,9 +124,24 @@ class Outbox:
             addressed = notification if address is None else address(uow, notification)
             shown = NotificationChannel.CABINET in self._mandatory.channels_for(addressed)
             uow.inbox.add(addressed, always_shown=shown)
-            if self._notifier is not None and uow.outbox.add(addressed):
+            if self._notifier is None:
+                continue
+            addressed = self._to_users(uow, addressed)
+            if uow.outbox.add(addressed):
                 queued.append(OutboxMessage(addressed))
         return queued
+
+    def _to_users(self, uow: UnitOfWork, notification: Notification) -> Notification:
+        """The notification addressed to the account's users by their matrices (SPEC R9)."""
+        if notification.to is not None:
+            return notification
+        try:
+            account = uow.accounts.get(notification.account_id)
+            users = uow.users.get(notification.account_id)
+        except NotFoundError:
+            return notification  # no users to address: the notifier decides
+        to = recipients(notification, account, users, self._mandatory)
+        return attrs.evolve(notification, to=to)
 
     def send(self, messages: Sequence[OutboxMessage]) -> DeliveryReport:
         """Hand committed messages to the notifier and record what became of each."""

@@ -58,6 +58,7 @@ __all__ = [
     "NotificationCategory",
     "NotificationChannel",
     "NotificationPreferences",
+    "Recipient",
 ]
 
 
@@ -74,6 +75,10 @@ def _params(value: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(value))
 
 
+def _recipients(value: Iterable[Recipient] | None) -> tuple[Recipient, ...] | None:
+    return None if value is None else tuple(value)
+
+
 @attrs.frozen
 class Notification:
     """One notification to deliver.
@@ -86,6 +91,10 @@ class Notification:
         params: the values a template needs, as text.
         dedup: a discriminator that makes the notification's key unique when the same
             kind may be sent twice at one instant (default: none).
+        to: the users of the account it goes to, one :class:`Recipient` per user and
+            channel outside the cabinet, as each user's matrix decides (SPEC R9); set by
+            the outbox when it queues the notification. ``None``: not addressed to users
+            (the notifier decides); ``()``: no user wants it outside the cabinet.
     """
 
     account_id: str
@@ -94,6 +103,7 @@ class Notification:
     at: datetime = attrs.field(validator=aware)
     params: Mapping[str, str] = attrs.field(factory=dict, converter=_params)
     dedup: str = ""
+    to: tuple[Recipient, ...] | None = attrs.field(default=None, converter=_recipients)
 
     @property
     def key(self) -> str:
@@ -503,6 +513,26 @@ class DeliveryReason(enum.StrEnum):
     CHOSEN = "chosen"
     #: No chosen or mandatory channel could reach the customer; the cabinet keeps it.
     FALLBACK = "fallback"
+
+
+@attrs.frozen
+class Recipient:
+    """One user a notification goes to on one channel, and where.
+
+    Attributes:
+        user_id: the user of the account.
+        channel: email, SMS or messenger (the cabinet keeps every notification in the
+            account's inbox).
+        address: where the channel reaches the user.
+        reason: why: the user chose it, or the provider's notices make it mandatory.
+    """
+
+    user_id: str
+    channel: NotificationChannel = attrs.field(
+        validator=attrs.validators.instance_of(NotificationChannel),
+    )
+    address: str = attrs.field(validator=attrs.validators.min_len(1))
+    reason: DeliveryReason = attrs.field(validator=attrs.validators.instance_of(DeliveryReason))
 
 
 @attrs.frozen

@@ -1,7 +1,9 @@
 """The notifier port: how notifications leave the library.
 
 Use cases emit :class:`~cabinet_billing.domain.notifications.Notification` values; the
-host decides how to deliver them (email, SMS, messenger, the cabinet's inbox).
+host delivers them. A notification the outbox addressed to the account's users carries
+its recipients in ``to`` (user, channel, address), as each user's matrix decides (SPEC
+R9): the host sends to exactly those; the cabinet's inbox already keeps every one.
 """
 
 from __future__ import annotations

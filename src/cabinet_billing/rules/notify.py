@@ -31,19 +31,23 @@ from typing import Final
 
 import attrs
 
-from cabinet_billing.domain.customer import NotificationPurpose
+from cabinet_billing.domain.access import User
+from cabinet_billing.domain.customer import Account, NotificationPurpose
 from cabinet_billing.domain.notifications import (
+    DEFAULT_CHOICES,
     Delivery,
     DeliveryContacts,
     DeliveryReason,
+    MandatoryNotices,
     Notification,
     NotificationCategory,
     NotificationChannel,
     NotificationPreferences,
+    Recipient,
 )
 from cabinet_billing.errors import ValidationError
 
-__all__ = ["DEFAULT_ROUTING", "EmailRouting", "deliveries"]
+__all__ = ["DEFAULT_ROUTING", "EmailRouting", "deliveries", "recipients", "user_preferences"]
 
 _Pairs = tuple[tuple[str, NotificationPurpose], ...]
 
@@ -203,3 +207,70 @@ def deliveries(
         address = contacts.address(cabinet) or contacts.account_id
         found.append(Delivery(notification, cabinet, address, DeliveryReason.FALLBACK))
     return tuple(found)
+
+
+def user_preferences(user: User, mandatory: MandatoryNotices) -> NotificationPreferences:
+    """A user's matrix: their choices (the defaults until they chose) and the mandatory cells."""
+    chosen = DEFAULT_CHOICES if user.notifications is None else user.notifications
+    return NotificationPreferences(chosen | mandatory.cells, mandatory)
+
+
+def recipients(
+    notification: Notification,
+    account: Account,
+    users: Iterable[User],
+    mandatory: MandatoryNotices,
+    routing: EmailRouting = DEFAULT_ROUTING,
+) -> tuple[Recipient, ...]:
+    """Who of the account's users gets a notification outside the cabinet, and how (SPEC R9).
+
+    Each enabled user's own matrix decides (Astra Cloud keeps it per user), with the
+    provider's mandatory notices: :func:`deliveries` for that user, without the cabinet
+    (the account's inbox keeps every notification for all its users). The owner is
+    reached at the account's contacts (the notification emails per purpose, a payer's
+    email for its financial notices), falling back to their own login email; every
+    other user at their login email.
+
+    >>> from datetime import datetime, timezone
+    >>> from cabinet_billing.domain.access import AccountUsers
+    >>> from cabinet_billing.domain.notifications import DEFAULT_MANDATORY
+    >>> account = Account.open("acc-1", "jfairy", email="jill@test.com")
+    >>> users = AccountUsers.create("acc-1", "u1", "Jill", "jill@test.com")
+    >>> anna = users.add("u2", "Anna", "anna@test.com", rights=[])
+    >>> _ = users.set_notifications("u2", NotificationPreferences.only_mandatory().enabled)
+    >>> paid = Notification("acc-1", NotificationCategory.FINANCE, "invoice.paid",
+    ...                     datetime(2024, 3, 1, tzinfo=timezone.utc))
+    >>> [(r.user_id, r.address) for r in recipients(paid, account, users, DEFAULT_MANDATORY)]
+    [('u1', 'jill@test.com')]
+    >>> issued = attrs.evolve(paid, kind="invoice.issued")  # mandatory by email
+    >>> [(r.user_id, r.reason.value) for r in recipients(issued, account, users, DEFAULT_MANDATORY)]
+    [('u1', 'mandatory'), ('u2', 'mandatory')]
+    """
+    found: list[Recipient] = []
+    cabinet = NotificationChannel.CABINET
+    for user in users:
+        if not user.enabled:
+            continue
+        mine = notification
+        if user.is_owner:
+            contacts = DeliveryContacts.from_account(account)
+            if not contacts.main_email and user.email:
+                contacts = attrs.evolve(contacts, main_email=user.email)
+        else:
+            contacts = DeliveryContacts(account.id, main_email=user.email)
+            mine = _for_user(notification)
+        prefs = user_preferences(user, mandatory)
+        found.extend(
+            Recipient(user.id, d.channel, d.address, d.reason)
+            for d in deliveries(mine, prefs, contacts, routing)
+            if d.channel is not cabinet
+        )
+    return tuple(found)
+
+
+def _for_user(notification: Notification) -> Notification:
+    """A notification as a user who is not the owner gets it: at their own email."""
+    if "payer_email" not in notification.params:
+        return notification
+    params = {k: v for k, v in notification.params.items() if k != "payer_email"}
+    return attrs.evolve(notification, params=params)

@@ -6,10 +6,11 @@
 and delivers in an :class:`OutboxRepository` and writes it back on commit, like every
 other aggregate.
 
-:class:`InMemoryOutbox` is a :class:`~cabinet_billing.ports.notifier.Notifier`: each
-notification is split into deliveries by
+:class:`InMemoryOutbox` is a :class:`~cabinet_billing.ports.notifier.Notifier`: a
+notification the library addressed to the account's users (``Notification.to``) is
+delivered to those recipients; any other is split into deliveries by
 :func:`~cabinet_billing.rules.notify.deliveries`, using the preferences and contacts
-registered for its account, and each delivery is recorded once per channel.
+registered for its account. Each delivery is recorded once per channel and address.
 
 >>> from datetime import datetime, timezone
 >>> from cabinet_billing.domain.notifications import (
@@ -34,6 +35,7 @@ from datetime import datetime
 from cabinet_billing.domain.notifications import (
     Delivery,
     DeliveryContacts,
+    DeliveryReason,
     Notification,
     NotificationChannel,
     NotificationPreferences,
@@ -222,20 +224,38 @@ class InMemoryOutbox:
         self.deliver(notification)
 
     def deliver(self, notification: Notification) -> tuple[Delivery, ...]:
-        """Deliver ``notification``; return the deliveries that were new."""
-        planned = deliveries(
-            notification,
-            self.preferences(notification.account_id),
-            self.contacts(notification.account_id),
-            self.routing,
-        )
+        """Deliver ``notification``; return the deliveries that were new.
+
+        A notification the library addressed to the account's users (``to``) goes to
+        those recipients and to the cabinet; one not addressed is split by the
+        preferences and contacts registered for its account.
+        """
+        if notification.to is not None:
+            cabinet = Delivery(
+                notification,
+                NotificationChannel.CABINET,
+                notification.account_id,
+                DeliveryReason.MANDATORY,
+            )
+            planned: tuple[Delivery, ...] = (
+                *(Delivery(notification, r.channel, r.address, r.reason) for r in notification.to),
+                cabinet,
+            )
+        else:
+            planned = deliveries(
+                notification,
+                self.preferences(notification.account_id),
+                self.contacts(notification.account_id),
+                self.routing,
+            )
         return tuple(d for d in planned if self.record(d))
 
     def record(self, delivery: Delivery) -> bool:
-        """Record one delivery unless its key was seen before; whether it was new."""
-        if delivery.key in self._keys:
+        """Record one delivery unless it was seen before (its key and address); whether it was new."""
+        seen = f"{delivery.key}:{delivery.address}"
+        if seen in self._keys:
             return False
-        self._keys.add(delivery.key)
+        self._keys.add(seen)
         self.delivered.append(delivery)
         return True
 

@@ -42,9 +42,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cabinet_billing.adapters.sql.codec import canonical
+from cabinet_billing.adapters.sql.codec import JsonValue, canonical
 from cabinet_billing.adapters.sql.errors import StoredDataError
-from cabinet_billing.domain.notifications import Notification, NotificationCategory
+from cabinet_billing.domain.notifications import (
+    DeliveryReason,
+    Notification,
+    NotificationCategory,
+    NotificationChannel,
+    Recipient,
+)
 from cabinet_billing.domain.outbox import OutboxMessage, OutboxStatus
 from cabinet_billing.errors import ConflictError, NotFoundError
 
@@ -137,6 +143,7 @@ class SqlOutbox:
                     "at": notification.at.isoformat(),
                     "params": dict(notification.params),
                     "dedup": notification.dedup,
+                    **_recipients(notification.to),
                 }
             ),
         }
@@ -251,6 +258,24 @@ class SqlOutbox:
         return None if row is None else _message(row)
 
 
+def _recipients(to: tuple[Recipient, ...] | None) -> dict[str, JsonValue]:
+    """The ``to`` of the data: left out for a notification not addressed to users."""
+    if to is None:
+        return {}
+    return {"to": [[r.user_id, r.channel.value, r.address, r.reason.value] for r in to]}
+
+
+def _addressed(value: object) -> tuple[Recipient, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise StoredDataError("outbox", f"recipients that are not a list: {value!r}")
+    return tuple(
+        Recipient(user, NotificationChannel(channel), address, DeliveryReason(reason))
+        for user, channel, address, reason in value
+    )
+
+
 def _message(row: RowMapping) -> OutboxMessage:
     data = json.loads(row["data"])
     notification = Notification(
@@ -260,6 +285,7 @@ def _message(row: RowMapping) -> OutboxMessage:
         datetime.fromisoformat(data["at"]),
         data["params"],
         data["dedup"],
+        _addressed(data.get("to")),
     )
     return OutboxMessage(
         notification,

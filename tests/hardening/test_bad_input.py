@@ -1695,6 +1695,22 @@ CASES: list[Bad] = [
     ),
     bad(
         "billing.staff",
+        "retrying an unknown outbox message",
+        lambda w: w.s.billing.staff.retry_message("ticket.opened:none"),
+        E.NotFoundError,
+        "'ticket.opened:none'",
+        "no outbox message",
+    ),
+    bad(
+        "billing.staff",
+        "retrying an outbox message by no key",
+        lambda w: w.s.billing.staff.retry_message(""),
+        E.InvalidTextError,
+        "key=''",
+        "must not be empty",
+    ),
+    bad(
+        "billing.staff",
         "outbox cursor that is no message's key",
         lambda w: w.s.billing.staff.outbox(after="nothing"),
         E.ValidationError,

@@ -16,6 +16,7 @@ from cabinet_billing import (
     BillingSettings,
     Cabinet,
     Cart,
+    ConflictError,
     Money,
     NotFoundError,
     PaymentMethod,
@@ -336,6 +337,17 @@ def test_the_staff_read_the_outbox_pending_and_given_up_a_page_at_a_time(
     s.billing.run.deliver()
     assert staff.outbox().items == ()
     assert [m.key for m in staff.outbox("delivered")] == [pending.items[1].key]
+    # The mail server is back: the staff queue the given-up notice again, once.
+    again = staff.retry_message(oldest.key)
+    assert (again.status, again.attempts, again.next_attempt_at) == (OutboxStatus.PENDING, 0, None)
+    assert again.last_error == oldest.last_error
+    with pytest.raises(ConflictError, match="is pending; only a given-up message"):
+        staff.retry_message(oldest.key)
+    assert staff.outbox("given_up").items == ()
+    assert s.billing.run.deliver().delivered == 1
+    assert s.notifier.kinds() == ["ticket.opened", "ticket.opened"]
+    with pytest.raises(ConflictError, match="is delivered; only a given-up message"):
+        staff.retry_message(oldest.key)
 
 
 @pytest.mark.spec("R9")
@@ -351,3 +363,7 @@ def test_the_outbox_read_refuses_bad_filters_and_cursors(request: pytest.Fixture
         staff.outbox(limit=0)
     with pytest.raises(ValidationError, match="account_id"):
         staff.outbox(account_id="")
+    with pytest.raises(NotFoundError, match="outbox message"):
+        staff.retry_message("ticket.opened:nothing")
+    with pytest.raises(ValidationError, match="key"):
+        staff.retry_message("")

@@ -708,6 +708,29 @@ class Staff:
             total=total,
         )
 
+    def retry_message(self, key: str) -> OutboxMessage:
+        """Queue a given-up notification again: the next delivery tries it once more.
+
+        For a notice the provider still wants delivered once the notifier works again
+        (the mail server is back). It gets every attempt of the delivery policy again;
+        its last error stays until the next attempt.
+
+        Returns:
+            The message as queued again.
+
+        Raises:
+            InvalidTextError: for a key that is empty or not text.
+            NotFoundError: for a key the outbox does not have.
+            ConflictError: for a message that is not given up (pending or delivered), or
+                one another call queued again meanwhile.
+        """
+        key = check_text("key", key)
+        with self._ctx.unit_of_work() as uow:
+            again = uow.outbox.get(key).requeued()
+            uow.outbox.requeue(again)
+            uow.commit()
+        return again
+
 
 def _acts_key(account_id: str, month: date) -> str:
     """The key that records a closed month of an account."""

@@ -32,7 +32,7 @@ import attrs
 
 from cabinet_billing.domain.checks import aware
 from cabinet_billing.domain.notifications import Notification
-from cabinet_billing.errors import ValidationError
+from cabinet_billing.errors import ConflictError, ValidationError
 
 __all__ = ["DEFAULT_RETRY_DELAYS", "DeliveryPolicy", "OutboxMessage", "OutboxStatus"]
 
@@ -134,6 +134,23 @@ class OutboxMessage:
         """Whether the message should be tried at ``now``."""
         return self.status is OutboxStatus.PENDING and (
             self.next_attempt_at is None or self.next_attempt_at <= now
+        )
+
+    def requeued(self) -> OutboxMessage:
+        """A given-up message queued again: tried at the next delivery, with every attempt.
+
+        Its last error is kept until the next attempt replaces it.
+
+        Raises:
+            ConflictError: unless the message was given up.
+        """
+        if self.status is not OutboxStatus.GIVEN_UP:
+            raise ConflictError(
+                f"outbox message {self.key!r}",
+                f"is {self.status.value}; only a given-up message is queued again",
+            )
+        return attrs.evolve(
+            self, status=OutboxStatus.PENDING, attempts=0, next_attempt_at=None, done_at=None
         )
 
     def delivered(self, at: datetime) -> OutboxMessage:

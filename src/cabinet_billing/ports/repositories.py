@@ -364,6 +364,15 @@ class OutboxRepository(Protocol):
         """The message of a notification key. Raises NotFoundError when there is none."""
         ...
 
+    def requeue(self, message: OutboxMessage) -> None:
+        """Store a given-up message queued again (:meth:`OutboxMessage.requeued`).
+
+        Raises NotFoundError for an unknown key, and ConflictError (at once or at commit)
+        when the stored message is not given up or another unit of work changed it
+        meanwhile.
+        """
+        ...
+
     def update(self, message: OutboxMessage) -> None:
         """Store what became of a queued message (delivered, failed once more, given up).
 

@@ -6,7 +6,7 @@ A host with its own store proves its outbox with the checks the shipped stores p
 >>> store = MemoryStore()
 >>> check_outbox(lambda: MemoryUnitOfWork(store))
 >>> len(OUTBOX_CHECKS)
-4
+5
 
 The checks make their own account ids, so they may share a store that holds data. They
 hold an outbox to this: a queued notification is committed with its unit of work or
@@ -14,7 +14,7 @@ rolled back with it, and is queued once per key; ``pending`` answers oldest firs
 account and by the instant a message is due, and gives back the notification exactly as
 queued (its instant keeps its UTC offset, which is part of its key); ``listed`` pages
 through the messages of one status in queue order, a cursor keeping its place, and
-``count`` counts them; ``update`` of a
+``count`` counts them; ``requeue`` queues a given-up message again, once; ``update`` of a
 message another delivery finished is refused with
 :class:`~cabinet_billing.errors.ConflictError`, and ``get`` of an unknown key raises
 :class:`~cabinet_billing.errors.NotFoundError`.
@@ -180,11 +180,53 @@ def check_messages_are_listed_by_status_in_queue_order(
     raise AssertionError("listed after an unknown key did not raise NotFoundError")
 
 
+def check_a_given_up_message_is_queued_again_once(make_uow: Callable[[], UnitOfWork]) -> None:
+    """``requeue`` makes a given-up message pending again; twice, or of another, conflicts."""
+    account = _account()
+    gone, waiting = _note(account, "gone"), _note(account, "waiting", 1)
+    with make_uow() as uow:
+        uow.outbox.add(gone)
+        uow.outbox.add(waiting)
+        uow.commit()
+    with make_uow() as uow:
+        given_up = uow.outbox.get(gone.key).failed(_AT, "OSError: down", DeliveryPolicy(()))
+        uow.outbox.update(given_up)
+        uow.commit()
+    with make_uow() as uow:
+        uow.outbox.requeue(given_up.requeued())
+        uow.commit()
+    try:
+        with make_uow() as uow:
+            uow.outbox.requeue(given_up.requeued())  # a second staff member, a moment late
+            uow.commit()
+    except ConflictError:
+        pass
+    else:
+        raise AssertionError("a message was queued again twice")
+    with make_uow() as uow:
+        again = uow.outbox.get(gone.key)
+        _check(
+            (again.status, again.attempts, again.next_attempt_at, again.last_error)
+            == (OutboxStatus.PENDING, 0, None, "OSError: down"),
+            f"queued again with every attempt, the last error kept, got {again!r}",
+        )
+        _check(
+            {m.key for m in uow.outbox.pending(10, account)} == {gone.key, waiting.key},
+            "pending again",
+        )
+        try:
+            uow.outbox.requeue(uow.outbox.get(waiting.key))
+        except ConflictError:
+            return
+    raise AssertionError("a pending message was queued again")
+
+
 OUTBOX_CHECKS: tuple[Callable[[Callable[[], UnitOfWork]], None], ...] = (
     check_queued_notifications_roll_back_with_their_unit_of_work,
     check_pending_messages_are_found_oldest_first_when_due,
     check_a_finished_message_is_not_written_again,
     check_messages_are_listed_by_status_in_queue_order,
+    check_a_given_up_message_is_queued_again_once,
 )
 """Every check of :func:`check_outbox`."""
 

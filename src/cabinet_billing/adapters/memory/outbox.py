@@ -79,6 +79,7 @@ class OutboxRepository:
         self.added: dict[str, OutboxMessage] = {}
         self.updated: dict[str, OutboxMessage] = {}
         self._read: dict[str, int] = {}
+        self._requeued: dict[str, int] = {}
 
     def add(self, notification: Notification) -> bool:
         """Queue a notification; False when its key was queued before."""
@@ -146,6 +147,19 @@ class OutboxRepository:
             raise NotFoundError("outbox message", key)
         return found
 
+    def requeue(self, message: OutboxMessage) -> None:
+        """Store a given-up message queued again (see the port)."""
+        key = message.key
+        stored = self._table.messages.get(key)
+        if stored is None:
+            raise NotFoundError("outbox message", key)
+        if stored.status is not OutboxStatus.GIVEN_UP:
+            raise ConflictError(
+                f"outbox message {key!r}", f"is {stored.status.value}, not given up"
+            )
+        self._requeued.setdefault(key, self._table.versions[key])
+        self.updated[key] = message
+
     def update(self, message: OutboxMessage) -> None:
         """Store what became of a queued message."""
         key = message.key
@@ -169,6 +183,13 @@ class OutboxRepository:
                 self._table.versions.get(key) != read
                 or self._table.messages[key].status is not OutboxStatus.PENDING
             ):
+                raise ConflictError(
+                    f"outbox message {key!r}",
+                    f"was changed by another unit of work after version {read}; retry",
+                )
+
+        for key, read in self._requeued.items():
+            if self._table.versions.get(key) != read:
                 raise ConflictError(
                     f"outbox message {key!r}",
                     f"was changed by another unit of work after version {read}; retry",

@@ -226,6 +226,14 @@ class SqlOutbox:
 
     def update(self, message: OutboxMessage) -> None:
         """Store what became of a queued message."""
+        self._write(message, OutboxStatus.PENDING, "was delivered or given up")
+
+    def requeue(self, message: OutboxMessage) -> None:
+        """Store a given-up message queued again (see the port)."""
+        self._write(message, OutboxStatus.GIVEN_UP, "is not given up any more")
+
+    def _write(self, message: OutboxMessage, stored: OutboxStatus, refusal: str) -> None:
+        """Write the message over the stored one, which must still be in ``stored``."""
         table = self._table
         result = self._connection().execute(
             update(table)
@@ -233,7 +241,7 @@ class SqlOutbox:
                 and_(
                     table.c.account_id == message.account_id,
                     table.c.key == message.key,
-                    table.c.status == OutboxStatus.PENDING.value,
+                    table.c.status == stored.value,
                 )
             )
             .values(
@@ -249,7 +257,7 @@ class SqlOutbox:
                 raise NotFoundError("outbox message", message.key)
             raise ConflictError(
                 f"outbox message {message.key!r}",
-                "was delivered or given up by another unit of work meanwhile",
+                f"{refusal}: changed by another unit of work meanwhile",
             )
 
     def _find(self, connection: Connection, key: str) -> OutboxMessage | None:

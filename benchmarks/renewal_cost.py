@@ -32,6 +32,7 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 
 from cabinet_billing import Account, BillingSettings, Money, Period, Service
 from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
@@ -51,7 +52,12 @@ def measure(
     accounts, months = args.accounts, args.months
     due = populate(make_uow, accounts)
     billing = Billing(
-        Ports(unit_of_work=make_uow, clock=FixedClock(AT), gateway=SandboxGateway(b"c" * 32)),
+        Ports(
+            unit_of_work=make_uow,
+            clock=FixedClock(AT),
+            gateway=SandboxGateway(b"c" * 32),
+            rates=FixedRates(INTROSERV.exchange_rates),
+        ),
         BillingSettings.from_preset(INTROSERV),
     )
     counted = {"statements": 0, "commits": 0}

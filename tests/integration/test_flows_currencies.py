@@ -35,6 +35,7 @@ from cabinet_billing.domain.payment import PaymentEventKind
 from cabinet_billing.domain.service import Actor
 from cabinet_billing.errors import MissingPortError, ValidationError
 from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.rules.credit_limit import CreditPolicy
 from cabinet_billing.rules.presets import INTROSERV
 
 START = datetime(2024, 3, 1, 9, tzinfo=UTC)
@@ -223,6 +224,39 @@ def test_item_12_a_partial_payment_from_the_balance_converts_across_currencies(
     host.top_up("50.74 EUR")
     with host.uow() as uow:
         assert uow.invoices.get(invoice_id).status is InvoiceStatus.PAID
+
+
+@pytest.mark.spec("M4", "L2", "R1")
+def test_item_12_another_currency_pays_while_the_balance_is_below_zero_from_credit(
+    make_uow: Callable[[], UnitOfWork],
+) -> None:
+    settings = attrs.evolve(
+        BillingSettings.from_preset(INTROSERV),
+        credit=CreditPolicy(statement_day=1, due_day=15, grace_days=15),
+        credit_limit=m("500.00 EUR"),
+    )
+    host = Host(make_uow, preset_rates(), settings)
+    host.billing.staff.open_credit_line("acc-1")
+    _, on_credit = host.order("50.00 EUR")
+    assert isinstance(host.cabinet.invoices.pay(on_credit), InvoiceSettled)
+    assert host.balances() == (m("-50.00 EUR"), m("0 USD"))
+    host.clock.advance(minutes=1)
+    _, invoice_id = host.order("60.00 EUR")
+    # The USD top-up pays the EUR invoice (60.00 EUR is 64.80 USD); the 50.00 EUR of
+    # credit already used stays owed, as the credit line records it.
+    host.top_up("200.00 USD")
+    with host.uow() as uow:
+        assert uow.invoices.get(invoice_id).status is InvoiceStatus.PAID
+        ledger = uow.ledgers.get("acc-1")
+        assert [e.amount for e in ledger.entries() if e.kind is EntryKind.CONVERSION] == [
+            m("-64.80 USD"),
+            m("60.00 EUR"),
+        ]
+        assert ledger.verify()
+        credit = uow.profiles.get("acc-1").credit
+        assert credit is not None
+        assert credit.debt == m("50.00 EUR")
+    assert host.balances() == (m("-50.00 EUR"), m("135.20 USD"))
 
 
 @pytest.mark.spec("M4", "P")

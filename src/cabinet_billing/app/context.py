@@ -812,12 +812,13 @@ class Context:
             ):
                 # Checked out for a method: only that method pays it (SPEC C4).
                 continue
-            own = _floor_minor(ledger.balance(invoice.currency))
+            # Below zero, the balance is credit already used: it pays nothing.
+            own = max(_floor_minor(ledger.balance(invoice.currency)), Money.zero(invoice.currency))
             spendable = own + self._worth_elsewhere(uow, account_id, invoice.currency, None)
             due = invoice.amount_due
             if spendable >= due:
                 events += self.settle(uow, invoice, due, now, from_balance=True)
-            elif self.settings.partial_from_balance and own.amount >= 0 and spendable.amount > 0:
+            elif self.settings.partial_from_balance and spendable.amount > 0:
                 # In part: what the balance holds, the other currencies converted into the
                 # invoice's (each conversion booked) as for a full payment.
                 events += self.settle(uow, invoice, spendable, now, from_balance=True)
@@ -880,16 +881,19 @@ class Context:
         account_id = invoice.account_id
         ledger = uow.ledgers.get(account_id)
         balance = ledger.balance(amount.code)
+        # What pays: the balance above zero (below zero it is credit already used, still
+        # owed), then what the other currencies convert to.
+        free = max(balance, Money.zero(amount.code))
         # Taken first: the counters of one unit of work are taken in COUNTER_ORDER.
         applied = f"balance-{uow.sequences.next('balance-payment')}"
-        if from_balance and balance < amount:
+        if from_balance and free < amount:
             # What the balance lacks, the other currencies pay first (Introserv).
-            self.convert_to_pay(
-                uow, invoice, amount - max(balance, Money.zero(amount.code)), now, on
-            )
+            before = balance
+            self.convert_to_pay(uow, invoice, amount - free, now, on)
             balance = ledger.balance(amount.code)
-        if from_balance and balance < amount:
-            shortfall = _CEILING.minor(amount - max(balance, Money.zero(amount.code)))
+            free += balance - before
+        if from_balance and free < amount:
+            shortfall = _CEILING.minor(amount - free)
             credit = uow.profiles.get(account_id).credit if on_credit else None
             if credit is None or credit.currency != amount.code or credit.available < shortfall:
                 raise InsufficientFundsError(amount, balance, amount - balance)

@@ -255,6 +255,17 @@ def binding_charge(host: Host) -> tuple[Callable[[], object], str]:
     return lambda: host.owner.payments.bind_card(card()), invoice_id
 
 
+def renew_from_saved_card(host: Host) -> Callable[[], object]:
+    order(host)
+    host.owner.payments.bind_card(card())  # pays the order's invoice
+    (service,) = host.owner.services.list().services
+    host.billing.services.finish(service.id)
+    host.owner.services.set_auto_renewal(service.id, method_id="card-1")
+    day = host.owner.services.view(service.id).paid_until
+    assert day is not None
+    return lambda: host.billing.run.day(day)
+
+
 #: Each cabinet call that reaches the provider: what prepares it, and the calls it makes.
 CALLS: dict[str, tuple[Callable[[Host], Callable[[], object]], list[str]]] = {
     "cabinet.payments.top_up": (
@@ -272,6 +283,8 @@ CALLS: dict[str, tuple[Callable[[Host], Callable[[], object]], list[str]]] = {
         ["charge", "refund"],
     ),
     "cabinet.payments.pay_invoice": (lambda h: saved_card_charge(h)[0], ["charge"]),
+    # The billing run, for comparison: a renewal charged to the saved card.
+    "billing.run.day": (renew_from_saved_card, ["charge"]),
 }
 
 

@@ -235,3 +235,15 @@ def test_closing_a_month_tells_the_account_its_documents_are_ready(
     # Closing again makes no act and tells nothing.
     assert host.billing.staff.close_month("acc-1", MARCH) == ()
     assert [n.kind for n in host.mail.sent].count("documents.ready") == 1
+
+
+def test_a_reminder_on_the_due_date_itself_is_sent_that_day() -> None:
+    on_the_day = InvoiceReminders(before_due=(0,))
+    issued, due = date(2024, 3, 1), date(2024, 3, 11)
+    found = due_reminder("inv-1", issued, due, on_the_day, due, sent=set().__contains__)
+    assert found is not None
+    assert (found.rule, found.on) == ("before_due:0", due)
+    assert (
+        due_reminder("inv-1", issued, due, on_the_day, date(2024, 3, 12), sent=set().__contains__)
+        is None
+    )

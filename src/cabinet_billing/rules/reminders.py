@@ -8,7 +8,9 @@ key (``"reminder:<invoice id>:<rule>"``) is recorded when it is sent, so it is s
 
 A run that comes late sends only the latest reminder whose day has come and marks the
 earlier ones as passed, so a customer never gets three reminders at once; a reminder
-before the due date is not sent once the due date has come.
+before the due date is not sent once the due date has passed (``before_due=(0,)`` is a
+reminder on the due date itself). :func:`next_reminder_day` says when the next one
+falls, for a run that visits an account only on the days it has work.
 
 >>> from datetime import date
 >>> schedule = InvoiceReminders(after_issue=(7,), before_due=(3,), after_due=(1, 7))
@@ -44,6 +46,7 @@ __all__ = [
     "InvoiceReminders",
     "due_reminder",
     "is_reminded",
+    "next_reminder_day",
     "reminder_key",
     "reminder_notification",
 ]
@@ -78,7 +81,8 @@ class InvoiceReminders:
 
     Args:
         after_issue: days after the issue day (also for invoices without a due date).
-        before_due: days before the due date (not sent on or after the due date).
+        before_due: days before the due date (0: on the due date; not sent once the due
+            date has passed).
         after_due: days after the due date (the invoice is overdue).
 
     >>> InvoiceReminders(before_due=(3, 1, 3)).before_due
@@ -137,7 +141,7 @@ def _rules(
 ) -> list[tuple[date, str]]:
     rules = [(issued_on + timedelta(days=d), f"after_issue:{d}") for d in schedule.after_issue]
     if due_on is not None:
-        if today < due_on:
+        if today <= due_on:
             rules += [(due_on - timedelta(days=d), f"before_due:{d}") for d in schedule.before_due]
         rules += [(due_on + timedelta(days=d), f"after_due:{d}") for d in schedule.after_due]
     return sorted(r for r in rules if r[0] <= today)
@@ -170,6 +174,24 @@ def due_reminder(
         return None
     keys = tuple(reminder_key(invoice_id, r) for _, r in come)
     return DueReminder(rule, on, tuple(k for k in keys if not sent(k)))
+
+
+def next_reminder_day(
+    issued_on: date, due_on: date | None, schedule: InvoiceReminders, today: date
+) -> date | None:
+    """The first day after ``today`` a rule of the schedule falls on (``None``: no more).
+
+    >>> schedule = InvoiceReminders(after_issue=(7,), before_due=(3,), after_due=(1,))
+    >>> next_reminder_day(date(2024, 3, 1), date(2024, 3, 15), schedule, date(2024, 3, 8))
+    datetime.date(2024, 3, 12)
+    >>> next_reminder_day(date(2024, 3, 1), date(2024, 3, 15), schedule, date(2024, 3, 16)) is None
+    True
+    """
+    days = [issued_on + timedelta(days=d) for d in schedule.after_issue]
+    if due_on is not None:
+        days += [due_on - timedelta(days=d) for d in schedule.before_due]
+        days += [due_on + timedelta(days=d) for d in schedule.after_due]
+    return min((d for d in days if d > today), default=None)
 
 
 def is_reminded(invoice: Invoice, renewing: AbstractSet[str]) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -1660,6 +1660,22 @@ CASES: list[Bad] = [
         E.ValidationError,
         "datetime.datetime(2024, 3, 6, 0, 0)",
         "aware datetime",
+    ),
+    bad(
+        "billing.run",
+        "outbox retention as a number of days",
+        lambda w: w.s.billing.run.purge_outbox(30),
+        E.ValidationError,
+        "older_than=30",
+        "a timedelta of at least 1 day",
+    ),
+    bad(
+        "billing.run",
+        "outbox retention under a day",
+        lambda w: w.s.billing.run.purge_outbox(timedelta(hours=1)),
+        E.ValidationError,
+        "older_than=datetime.timedelta(seconds=3600)",
+        "at least 1 day",
     ),
     bad(
         "billing.login",

@@ -68,6 +68,7 @@ from cabinet_billing.domain.events import (
 from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, InvoiceLine
 from cabinet_billing.domain.money import Money, currency_places
+from cabinet_billing.domain.outbox import OutboxStatus
 from cabinet_billing.domain.payment_method import PaymentQuote
 from cabinet_billing.domain.periods import PeriodUnit, period_end
 from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod
@@ -331,6 +332,39 @@ class BillingRun:
         if now is not None:
             check_aware("now", now)
         return self._ctx.outbox.deliver(now)
+
+    def purge_outbox(self, older_than: timedelta, *, given_up: bool = False) -> int:
+        """Forget the notifications delivered more than ``older_than`` ago (SPEC R9).
+
+        Delivered messages stay in the outbox so that a notification queued again under
+        the same key (a use case repeated, a run restarted, a gateway event sent twice)
+        is not delivered twice. That can only happen while what queued it may still be
+        repeated: past that, the message is history, and a host that runs this (say
+        daily, with 30 days) keeps the outbox from growing forever. Messages given up
+        are kept for a person to look at unless ``given_up`` says otherwise; pending
+        ones are never forgotten.
+
+        Args:
+            older_than: how long a finished message is kept, counted from when it was
+                delivered (or given up); at least one day, longer than any retry of
+                what queues notifications (the delivery policy's retries last about
+                31 hours by default).
+            given_up: forget the messages given up that long ago too.
+
+        Returns:
+            How many messages were forgotten.
+
+        Raises:
+            ValidationError: for a period that is not a timedelta of at least one day.
+        """
+        kept = _retention(older_than)
+        statuses = {OutboxStatus.DELIVERED}
+        if given_up:
+            statuses.add(OutboxStatus.GIVEN_UP)
+        with self._ctx.unit_of_work() as uow:
+            forgotten = uow.outbox.purge(self._ctx.clock.now() - kept, frozenset(statuses))
+            uow.commit()
+        return forgotten
 
     def _redeliver(self, now: datetime) -> int:
         try:
@@ -1186,3 +1220,10 @@ def _summary(
         events=tuple(tally.events),
         undelivered=tally.undelivered,
     )
+
+
+def _retention(value: object) -> timedelta:
+    """How long finished outbox messages are kept, once it is at least a day."""
+    if not isinstance(value, timedelta) or value < timedelta(days=1):
+        raise ValidationError("older_than", value, "expected a timedelta of at least 1 day")
+    return value

@@ -381,6 +381,22 @@ class OutboxRepository(Protocol):
         """
         ...
 
+    def purge(
+        self,
+        done_before: datetime,
+        statuses: frozenset[OutboxStatus],
+        *,
+        account_id: str | None = None,
+    ) -> int:
+        """Forget the messages in ``statuses`` finished before ``done_before``; how many.
+
+        Only delivered and given-up messages are ever forgotten (a pending one is never
+        finished), only those of ``account_id`` when given. Their keys go with them: a
+        notification queued again under one of them is a new message. Forgotten with
+        the unit of work's commit.
+        """
+        ...
+
 
 class InboxRepository(Protocol):
     """The accounts' notification inboxes, with each user's read state (SPEC R9).

@@ -6,7 +6,7 @@ A host with its own store proves its outbox with the checks the shipped stores p
 >>> store = MemoryStore()
 >>> check_outbox(lambda: MemoryUnitOfWork(store))
 >>> len(OUTBOX_CHECKS)
-5
+6
 
 The checks make their own account ids, so they may share a store that holds data. They
 hold an outbox to this: a queued notification is committed with its unit of work or
@@ -14,7 +14,9 @@ rolled back with it, and is queued once per key; ``pending`` answers oldest firs
 account and by the instant a message is due, and gives back the notification exactly as
 queued (its instant keeps its UTC offset, which is part of its key); ``listed`` pages
 through the messages of one status in queue order, a cursor keeping its place, and
-``count`` counts them; ``requeue`` queues a given-up message again, once; ``update`` of a
+``count`` counts them; ``requeue`` queues a given-up message again, once; ``purge``
+forgets the finished messages of the statuses it is given done before an instant,
+never a pending one, and a key it forgot may be queued again; ``update`` of a
 message another delivery finished is refused with
 :class:`~cabinet_billing.errors.ConflictError`, and ``get`` of an unknown key raises
 :class:`~cabinet_billing.errors.NotFoundError`.
@@ -221,12 +223,61 @@ def check_a_given_up_message_is_queued_again_once(make_uow: Callable[[], UnitOfW
     raise AssertionError("a pending message was queued again")
 
 
+def check_finished_messages_are_purged(make_uow: Callable[[], UnitOfWork]) -> None:
+    """``purge`` forgets finished messages done before an instant, with its unit of work."""
+    one, two = _account(), _account()
+    policy = DeliveryPolicy(retry_delays=())
+    old, recent, failed, waiting, other = (
+        _note(one, "old"),
+        _note(one, "recent", 1),
+        _note(one, "failed", 2),
+        _note(one, "waiting", 3),
+        _note(two, "other", 4),
+    )
+    with make_uow() as uow:
+        for note in (old, recent, failed, waiting, other):
+            uow.outbox.add(note)
+        uow.commit()
+    with make_uow() as uow:
+        uow.outbox.update(uow.outbox.get(old.key).delivered(_AT))
+        uow.outbox.update(uow.outbox.get(recent.key).delivered(_AT + timedelta(days=2)))
+        uow.outbox.update(uow.outbox.get(failed.key).failed(_AT, "down", policy))
+        uow.outbox.update(uow.outbox.get(other.key).delivered(_AT))
+        uow.commit()
+    done = frozenset({OutboxStatus.DELIVERED})
+    cut = _AT + timedelta(days=1)
+    with make_uow() as uow:
+        _check(uow.outbox.purge(cut, done, account_id=one) == 1, "one old delivered message")
+    with make_uow() as uow:
+        _check(uow.outbox.get(old.key).key == old.key, "a purge not committed forgets nothing")
+        _check(uow.outbox.purge(cut, done, account_id=one) == 1, "purged again")
+        uow.commit()
+    with make_uow() as uow:
+        _check(uow.outbox.count(OutboxStatus.DELIVERED, account_id=one) == 1, "the recent stays")
+        _check(uow.outbox.count(OutboxStatus.GIVEN_UP, account_id=one) == 1, "given up stays")
+        _check(uow.outbox.count(OutboxStatus.DELIVERED, account_id=two) == 1, "others stay")
+        try:
+            uow.outbox.get(old.key)
+        except NotFoundError:
+            pass
+        else:
+            raise AssertionError("a purged message is forgotten")
+        every = frozenset(OutboxStatus)
+        _check(uow.outbox.purge(cut, every, account_id=one) == 1, "given up, when asked")
+        _check(uow.outbox.add(old), "a forgotten key is queued again")
+        uow.commit()
+    with make_uow() as uow:
+        pending = [m.key for m in uow.outbox.pending(10, one)]
+        _check(pending == [waiting.key, old.key], f"pending ones are never purged: {pending}")
+
+
 OUTBOX_CHECKS: tuple[Callable[[Callable[[], UnitOfWork]], None], ...] = (
     check_queued_notifications_roll_back_with_their_unit_of_work,
     check_pending_messages_are_found_oldest_first_when_due,
     check_a_finished_message_is_not_written_again,
     check_messages_are_listed_by_status_in_queue_order,
     check_a_given_up_message_is_queued_again_once,
+    check_finished_messages_are_purged,
 )
 """Every check of :func:`check_outbox`."""
 

@@ -70,6 +70,12 @@ class OutboxTable:
         else:
             self.pending.pop(key, None)
 
+    def forget(self, key: str) -> None:
+        """Remove a finished message, committed."""
+        self.messages.pop(key, None)
+        self.versions.pop(key, None)
+        self.pending.pop(key, None)
+
 
 class OutboxRepository:
     """The outbox as one unit of work sees it: committed messages plus its own changes."""
@@ -78,13 +84,14 @@ class OutboxRepository:
         self._table = table
         self.added: dict[str, OutboxMessage] = {}
         self.updated: dict[str, OutboxMessage] = {}
+        self.purged: set[str] = set()
         self._read: dict[str, int] = {}
         self._requeued: dict[str, int] = {}
 
     def add(self, notification: Notification) -> bool:
         """Queue a notification; False when its key was queued before."""
         key = notification.key
-        if key in self.added or key in self._table.messages:
+        if key in self.added or (key in self._table.messages and key not in self.purged):
             return False
         self.added[key] = OutboxMessage(notification)
         return True
@@ -134,7 +141,8 @@ class OutboxRepository:
         return sum(self._matches(self.get(key), status, account_id) for key in self._queue())
 
     def _queue(self) -> list[str]:
-        return [*self._table.messages, *(k for k in self.added if k not in self._table.messages)]
+        kept = (k for k in self._table.messages if k not in self.purged)
+        return [*kept, *(k for k in self.added if k not in self._table.messages)]
 
     @staticmethod
     def _matches(message: OutboxMessage, status: OutboxStatus, account_id: str | None) -> bool:
@@ -142,7 +150,9 @@ class OutboxRepository:
 
     def get(self, key: str) -> OutboxMessage:
         """The message of a notification key."""
-        found = self.updated.get(key) or self.added.get(key) or self._table.messages.get(key)
+        found = self.updated.get(key) or self.added.get(key)
+        if found is None and key not in self.purged:
+            found = self._table.messages.get(key)
         if found is None:
             raise NotFoundError("outbox message", key)
         return found
@@ -171,10 +181,32 @@ class OutboxRepository:
         self._read.setdefault(key, self._table.versions[key])
         self.updated[key] = message
 
+    def purge(
+        self,
+        done_before: datetime,
+        statuses: frozenset[OutboxStatus],
+        *,
+        account_id: str | None = None,
+    ) -> int:
+        """Forget finished messages in ``statuses`` done before ``done_before`` (see the port)."""
+        finished = statuses - {OutboxStatus.PENDING}
+        chosen = {
+            key
+            for key, message in self._table.messages.items()
+            if key not in self.updated
+            and account_id in {None, message.account_id}
+            and message.status in finished
+            and message.done_at is not None
+            and message.done_at < done_before
+        }
+        fresh = chosen - self.purged
+        self.purged |= fresh
+        return len(fresh)
+
     def check(self) -> None:
         """Refuse to write messages another unit of work queued or changed meanwhile."""
         for key in self.added:
-            if key in self._table.messages:
+            if key in self._table.messages and key not in self.purged:
                 raise ConflictError(
                     f"outbox message {key!r}", "was queued by another unit of work meanwhile; retry"
                 )
@@ -196,7 +228,9 @@ class OutboxRepository:
                 )
 
     def flush(self) -> None:
-        """Write the staged messages to the table."""
+        """Write the staged messages to the table (and forget the purged ones)."""
+        for key in self.purged:
+            self._table.forget(key)
         for message in (*self.added.values(), *self.updated.values()):
             self._table.put(message)
 

@@ -34,6 +34,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    delete,
     func,
     insert,
     or_,
@@ -259,6 +260,24 @@ class SqlOutbox:
                 f"outbox message {message.key!r}",
                 f"{refusal}: changed by another unit of work meanwhile",
             )
+
+    def purge(
+        self,
+        done_before: datetime,
+        statuses: frozenset[OutboxStatus],
+        *,
+        account_id: str | None = None,
+    ) -> int:
+        """Forget finished messages in ``statuses`` done before ``done_before`` (see the port)."""
+        finished = sorted(s.value for s in statuses - {OutboxStatus.PENDING})
+        if not finished:
+            return 0
+        table = self._table
+        where = [table.c.status.in_(finished), table.c.done_at < done_before]
+        if account_id is not None:
+            where.append(table.c.account_id == account_id)
+        result = self._connection().execute(delete(table).where(*where))
+        return int(result.rowcount)
 
     def _find(self, connection: Connection, key: str) -> OutboxMessage | None:
         table = self._table

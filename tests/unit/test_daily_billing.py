@@ -1,6 +1,6 @@
 """Daily-billed services: charged every day at accrual precision (SPEC M1, L3, R1)."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -15,6 +15,7 @@ from cabinet_billing import (
     ServiceStatus,
 )
 from cabinet_billing.adapters.memory import InMemoryBilling, MemoryUnitOfWork, in_memory_billing
+from cabinet_billing.domain.billing_profile import DATED_KEYS_KEPT, BillingProfile
 from cabinet_billing.domain.invoice import InvoiceKind
 from cabinet_billing.domain.payment import PaymentEventKind
 from cabinet_billing.domain.service import Actor, ServiceOperation
@@ -124,3 +125,40 @@ def test_daily_charges_on_credit_are_billed_whole_on_the_statement() -> None:
         view.dashboard.limit
         == view.dashboard.awaiting + view.dashboard.spent + view.dashboard.available
     )
+
+
+@pytest.mark.spec("R1")
+def test_a_daily_service_keeps_a_quarter_of_day_keys_not_every_day_it_was_charged() -> None:
+    s = cloud(top_up="5000.00")
+    first = date(2023, 5, 1)
+    days = 200
+    for n in range(days):
+        day = first + timedelta(days=n)
+        s.clock.set(datetime(day.year, day.month, day.day, 1, tzinfo=UTC))
+        s.billing.run.day()
+    keys = s.store.profiles.rows["acc-1"].keys
+    daily = sorted(k for k in keys if k.startswith("daily:"))
+    last = first + timedelta(days=days - 1)
+    assert daily[0] == f"daily:cloud-1:{(last - DATED_KEYS_KEPT).isoformat()}"
+    assert len(daily) == DATED_KEYS_KEPT.days + 1
+    # Every day was charged once all the same.
+    assert len(s.store.expenses.rows["acc-1"].expenses()) == days
+
+
+def test_only_the_keys_of_dated_work_before_the_day_are_forgotten() -> None:
+    profile = BillingProfile("acc-1")
+    kept = [
+        "daily:vm-1:2024-03-01",
+        "renewal:vps:1:2024-03-05",  # a service id with a colon in it
+        "renewal-invoice:vps-2:2024-04-01",
+        "pay-1:due-soon",
+        "reminder:inv-1:3",
+        "remember-method:pay-9",
+        "daily:vm-1:not-a-day",
+    ]
+    gone = ["daily:vm-1:2024-02-29", "renewal:vps:1:2024-02-05", "renewal-invoice:vps-2:2024-01-01"]
+    for key in (*kept, *gone):
+        profile.record(key)
+    assert profile.forget_dated_keys(date(2024, 3, 1)) == tuple(sorted(gone))
+    assert profile.keys == frozenset(kept)
+    assert profile.forget_dated_keys(date(2024, 3, 1)) == ()

@@ -55,7 +55,7 @@ from cabinet_billing.app.outbox import DeliveryReport
 from cabinet_billing.app.profile import hold_deletion
 from cabinet_billing.domain.attempts import AttemptPurpose, AttemptStatus, ChargeAttempt
 from cabinet_billing.domain.autopay import CardAutopayStatus
-from cabinet_billing.domain.billing_profile import BillingProfile
+from cabinet_billing.domain.billing_profile import DATED_KEYS_KEPT, BillingProfile
 from cabinet_billing.domain.checks import check_aware
 from cabinet_billing.domain.events import (
     BillingEvent,
@@ -547,6 +547,7 @@ class BillingRun:
             run.tally.notices.append(notice)
         profile.last_balance = after
         _forget_finished_attempts(profile, run.today)
+        profile.forget_dated_keys(run.today - DATED_KEYS_KEPT)
         profile.last_run = run.today
 
     # ------------------------------------------------------------------ steps

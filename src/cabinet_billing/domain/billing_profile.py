@@ -16,7 +16,7 @@ done or sent, so that every run can be repeated safely.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_FLOOR
 
 import attrs
@@ -33,7 +33,7 @@ from cabinet_billing.domain.subscription import (
 )
 from cabinet_billing.errors import ConflictError, NotFoundError, ValidationError
 
-__all__ = ["AutopaySettings", "BillingProfile"]
+__all__ = ["DATED_KEYS_KEPT", "AutopaySettings", "BillingProfile"]
 
 
 @attrs.frozen
@@ -42,6 +42,25 @@ class AutopaySettings:
 
     method_id: str
     policy: AutopayPolicy
+
+
+DATED_KEYS_KEPT = timedelta(days=92)
+"""How long the billing run keeps the keys of dated work after their day (a quarter):
+longer than any retry of a charge, any repeated gateway event and any run repeated for
+a past day (see :meth:`BillingProfile.forget_dated_keys`)."""
+
+_DATED_KINDS = ("daily:", "renewal:", "renewal-invoice:")
+
+
+def _dated_before(key: str, before: date) -> bool:
+    """Whether a key is of dated work (see ``_DATED_KINDS``) for a day before ``before``."""
+    if not key.startswith(_DATED_KINDS):
+        return False
+    try:
+        day = date.fromisoformat(key.rsplit(":", 1)[1])
+    except ValueError:
+        return False
+    return day < before
 
 
 @attrs.define
@@ -241,6 +260,23 @@ class BillingProfile:
     def keys(self) -> frozenset[str]:
         """Every recorded key."""
         return frozenset(self._done)
+
+    def forget_dated_keys(self, before: date) -> tuple[str, ...]:
+        """Forget the keys of dated work for days before ``before``; the keys forgotten.
+
+        The keys of a day's charge of a daily service (``daily:<service>:<day>``), of a
+        renewal (``renewal:<service>:<period start>``) and of a renewal invoice issued
+        ahead (``renewal-invoice:<service>:<paid until>``) are asked only while their day
+        is the one the run bills: the service's paid-until date and the subscription's
+        next period move past it once the work is done, and guard it on their own after
+        that. Keeping them a while longer than any repeat (see
+        :data:`DATED_KEYS_KEPT`) covers a run repeated for a past day; after that they
+        can no longer be asked about. Every other key (notices, reminders, bindings,
+        payments) is kept.
+        """
+        gone = tuple(sorted(k for k in self._done if _dated_before(k, before)))
+        self._done.difference_update(gone)
+        return gone
 
     def total_subscribed(self, currency: str, services: Iterable[str]) -> Money:
         """The per-period price of the given services' enabled subscriptions."""

@@ -6,23 +6,15 @@ from collections.abc import Callable
 
 import pytest
 
-from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.testing.reads_contract import READ_CHECKS
 
 pytestmark = pytest.mark.spec("P")
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def make_uow(request: pytest.FixtureRequest) -> Callable[[], UnitOfWork]:
-    if request.param == "memory":
-        store = MemoryStore()
-        return lambda: MemoryUnitOfWork(store)
-    from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork  # noqa: PLC0415 - extra
-
-    fixture = "billing_sqlite_store" if request.param == "sqlite" else "billing_pg_store"
-    sql: SqlStore = request.getfixturevalue(fixture)
-    return lambda: SqlUnitOfWork(sql)
+@pytest.fixture
+def make_uow(billing_unit_of_work: Callable[[], UnitOfWork]) -> Callable[[], UnitOfWork]:
+    return billing_unit_of_work
 
 
 @pytest.mark.parametrize("check", READ_CHECKS, ids=lambda c: c.__name__)

@@ -11,16 +11,14 @@ error on every store, naming the field, and nothing is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 
 from cabinet_billing import Account, Money, PaymentMethod, PostalAddress
 from cabinet_billing.adapters.clock import FixedClock
-from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
-from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
 from cabinet_billing.app.settings import BillingSettings
@@ -34,15 +32,9 @@ pytestmark = pytest.mark.spec("A1", "L6")
 START = datetime(2024, 3, 21, 9, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def make_uow(request: pytest.FixtureRequest) -> Iterator[Callable[[], UnitOfWork]]:
-    if request.param == "memory":
-        store = MemoryStore()
-        yield lambda: MemoryUnitOfWork(store)
-        return
-    fixture = "billing_sqlite_store" if request.param == "sqlite" else "billing_pg_store"
-    sql: SqlStore = request.getfixturevalue(fixture)
-    yield lambda: SqlUnitOfWork(sql)
+@pytest.fixture
+def make_uow(billing_unit_of_work: Callable[[], UnitOfWork]) -> Callable[[], UnitOfWork]:
+    return billing_unit_of_work
 
 
 def keys(make_uow: Callable[[], UnitOfWork]) -> list[str]:

@@ -6,7 +6,7 @@ happens then, a card is charged once per period, and the payment is booked once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
 from types import TracebackType
 from typing import Any, Self
@@ -29,7 +29,7 @@ from cabinet_billing import (
     SavedPaymentMethod,
 )
 from cabinet_billing.adapters.clock import FixedClock
-from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
+from cabinet_billing.adapters.memory import InMemoryNotifier
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
@@ -147,17 +147,9 @@ class Wired:
         self.billing.run.day(day)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def new_uow(request: pytest.FixtureRequest) -> Iterator[Callable[[], UnitOfWork]]:
-    if request.param == "memory":
-        store = MemoryStore()
-        yield lambda: MemoryUnitOfWork(store)
-        return
-    from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork  # noqa: PLC0415 - extra
-
-    name = "billing_sqlite_store" if request.param == "sqlite" else "billing_pg_store"
-    sql: SqlStore = request.getfixturevalue(name)
-    yield lambda: SqlUnitOfWork(sql)
+@pytest.fixture
+def new_uow(billing_unit_of_work: Callable[[], UnitOfWork]) -> Callable[[], UnitOfWork]:
+    return billing_unit_of_work
 
 
 def wire(new_uow: Callable[[], UnitOfWork]) -> Wired:

@@ -24,9 +24,8 @@ from cabinet_billing import (
     PostalAddress,
 )
 from cabinet_billing.adapters.clock import FixedClock
-from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
+from cabinet_billing.adapters.memory import InMemoryNotifier
 from cabinet_billing.adapters.sandbox import SandboxGateway
-from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
 from cabinet_billing.domain.payment import (
@@ -80,15 +79,9 @@ class Host:
             )
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def host(request: pytest.FixtureRequest) -> Host:
-    if request.param == "memory":
-        memory = MemoryStore()
-        make_uow: Callable[[], UnitOfWork] = lambda: MemoryUnitOfWork(memory)  # noqa: E731
-    else:
-        name = "billing_sqlite_store" if request.param == "sqlite" else "billing_pg_store"
-        store: SqlStore = request.getfixturevalue(name)
-        make_uow = lambda: SqlUnitOfWork(store)  # noqa: E731
+@pytest.fixture
+def host(billing_unit_of_work: Callable[[], UnitOfWork]) -> Host:
+    make_uow = billing_unit_of_work
     clock = FixedClock(START)
     gateway = SandboxGateway(b"event ids: a sandbox signing key of at least 32 bytes")
     billing = Billing(

@@ -22,9 +22,8 @@ from cabinet_billing import (
     ProductKind,
 )
 from cabinet_billing.adapters.clock import FixedClock
-from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
+from cabinet_billing.adapters.memory import InMemoryNotifier
 from cabinet_billing.adapters.sandbox import SandboxGateway
-from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
 from cabinet_billing.domain.cart import Cart
@@ -36,15 +35,9 @@ from cabinet_billing.ports.repositories import UnitOfWork
 START = datetime(2024, 3, 1, 9, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def wired(request: pytest.FixtureRequest) -> tuple[Billing, SandboxGateway]:
-    if request.param == "memory":
-        store = MemoryStore()
-        make_uow: Callable[[], UnitOfWork] = lambda: MemoryUnitOfWork(store)  # noqa: E731
-    else:
-        name = "billing_sqlite_store" if request.param == "sqlite" else "billing_pg_store"
-        sql: SqlStore = request.getfixturevalue(name)
-        make_uow = lambda: SqlUnitOfWork(sql)  # noqa: E731
+@pytest.fixture
+def wired(billing_unit_of_work: Callable[[], UnitOfWork]) -> tuple[Billing, SandboxGateway]:
+    make_uow = billing_unit_of_work
     gateway = SandboxGateway(b"remember: a sandbox signing key of 32 bytes")
     billing = Billing(
         Ports(

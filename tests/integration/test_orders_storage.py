@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -19,7 +19,6 @@ from cabinet_billing import (
     ProductKind,
 )
 from cabinet_billing.adapters.clock import FixedClock
-from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
@@ -40,17 +39,9 @@ WELCOME = PromoCode.percentage("WELCOME", 10, once_per_customer=True)
 FREE = PromoCode.percentage("FREE", 100)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def new_uow(request: pytest.FixtureRequest) -> Iterator[Callable[[], UnitOfWork]]:
-    if request.param == "memory":
-        store = MemoryStore()
-        yield lambda: MemoryUnitOfWork(store)
-        return
-    from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork  # noqa: PLC0415 - extra
-
-    name = "billing_sqlite_store" if request.param == "sqlite" else "billing_pg_store"
-    sql: SqlStore = request.getfixturevalue(name)
-    yield lambda: SqlUnitOfWork(sql)
+@pytest.fixture
+def new_uow(billing_unit_of_work: Callable[[], UnitOfWork]) -> Callable[[], UnitOfWork]:
+    return billing_unit_of_work
 
 
 def cabinet_over(new_uow: Callable[[], UnitOfWork]) -> Cabinet:

@@ -16,7 +16,7 @@ from cabinet_billing import (
     ValidationError,
 )
 from cabinet_billing.adapters.clock import FixedClock
-from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
+from cabinet_billing.adapters.memory import InMemoryNotifier
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
@@ -35,16 +35,9 @@ class Wired:
     uow: Callable[[], UnitOfWork]
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def unit_of_work(request: pytest.FixtureRequest) -> Callable[[], UnitOfWork]:
-    if request.param == "memory":
-        store = MemoryStore()
-        return lambda: MemoryUnitOfWork(store)
-    from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork  # noqa: PLC0415 - extra
-
-    fixture = "billing_sqlite_store" if request.param == "sqlite" else "billing_pg_store"
-    sql: SqlStore = request.getfixturevalue(fixture)
-    return lambda: SqlUnitOfWork(sql)
+@pytest.fixture
+def unit_of_work(billing_unit_of_work: Callable[[], UnitOfWork]) -> Callable[[], UnitOfWork]:
+    return billing_unit_of_work
 
 
 def wire(unit_of_work: Callable[[], UnitOfWork], settings: BillingSettings | None = None) -> Wired:

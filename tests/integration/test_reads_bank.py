@@ -23,7 +23,7 @@ from cabinet_billing import (
     ValidationError,
 )
 from cabinet_billing.adapters.clock import FixedClock
-from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
+from cabinet_billing.adapters.memory import InMemoryNotifier
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
@@ -69,17 +69,9 @@ class Wired:
         return self.billing.cabinet("acc-1", "u1").invoices.get(invoice_id)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def s(request: pytest.FixtureRequest) -> Wired:
-    if request.param == "memory":
-        store = MemoryStore()
-        unit_of_work: Callable[[], UnitOfWork] = lambda: MemoryUnitOfWork(store)  # noqa: E731
-    else:
-        from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork  # noqa: PLC0415 - extra
-
-        fixture = "billing_sqlite_store" if request.param == "sqlite" else "billing_pg_store"
-        sql: SqlStore = request.getfixturevalue(fixture)
-        unit_of_work = lambda: SqlUnitOfWork(sql)  # noqa: E731
+@pytest.fixture
+def s(billing_unit_of_work: Callable[[], UnitOfWork]) -> Wired:
+    unit_of_work = billing_unit_of_work
     clock = FixedClock(START)
     billing = Billing(
         Ports(

@@ -15,7 +15,7 @@ from cabinet_billing import (
     ValidationError,
 )
 from cabinet_billing.adapters.clock import FixedClock
-from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
+from cabinet_billing.adapters.memory import InMemoryNotifier
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
@@ -25,17 +25,9 @@ from cabinet_billing.ports.repositories import UnitOfWork
 START = datetime(2024, 3, 1, 9, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def billing(request: pytest.FixtureRequest) -> Billing:
-    if request.param == "memory":
-        store = MemoryStore()
-        unit_of_work: Callable[[], UnitOfWork] = lambda: MemoryUnitOfWork(store)  # noqa: E731
-    else:
-        from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork  # noqa: PLC0415 - extra
-
-        fixture = "billing_sqlite_store" if request.param == "sqlite" else "billing_pg_store"
-        sql: SqlStore = request.getfixturevalue(fixture)
-        unit_of_work = lambda: SqlUnitOfWork(sql)  # noqa: E731
+@pytest.fixture
+def billing(billing_unit_of_work: Callable[[], UnitOfWork]) -> Billing:
+    unit_of_work = billing_unit_of_work
     billing = Billing(
         Ports(
             unit_of_work=unit_of_work,

@@ -11,7 +11,7 @@ import pytest
 
 from cabinet_billing import Account, BillingSettings, Money, Period, PostalAddress, Service
 from cabinet_billing.adapters.clock import FixedClock
-from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
+from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
@@ -56,17 +56,9 @@ class Wired:
             uow.commit()
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def s(request: pytest.FixtureRequest) -> Wired:
-    if request.param == "memory":
-        store = MemoryStore()
-        unit_of_work: Callable[[], UnitOfWork] = lambda: MemoryUnitOfWork(store)  # noqa: E731
-    else:
-        from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork  # noqa: PLC0415 - extra
-
-        fixture = "billing_sqlite_store" if request.param == "sqlite" else "billing_pg_store"
-        sql: SqlStore = request.getfixturevalue(fixture)
-        unit_of_work = lambda: SqlUnitOfWork(sql)  # noqa: E731
+@pytest.fixture
+def s(billing_unit_of_work: Callable[[], UnitOfWork]) -> Wired:
+    unit_of_work = billing_unit_of_work
     clock = FixedClock(NOW, tz="Europe/Moscow")
     billing = Billing(
         Ports(
@@ -81,7 +73,8 @@ def s(request: pytest.FixtureRequest) -> Wired:
     account.change_name("Fairy", "Jill")
     account.change_postal_address(PostalAddress("Moscow", "100000", "Lenina 1"))
     billing.open_account(account, owner_id="u1", owner_name="Jill")
-    return Wired(billing, unit_of_work, clock, request.param)
+    kind = "memory" if isinstance(unit_of_work(), MemoryUnitOfWork) else "sql"
+    return Wired(billing, unit_of_work, clock, kind)
 
 
 def _entry_id(entry: LedgerEntry) -> str:

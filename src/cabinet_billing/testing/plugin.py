@@ -11,6 +11,8 @@ Installed with the package (entry point group ``pytest11``), it offers:
   in-memory SQLite database, or on PostgreSQL in a schema of its own (dropped at the end;
   the server comes from ``CABINET_BILLING_PG_DSN``, and the test is skipped with the reason
   when it is not set). They need the ``sql`` extra.
+* ``billing_unit_of_work``: what makes units of work over a fresh store, once per store
+  the library ships (the test runs three times: ``memory``, ``sqlite``, ``postgresql``).
 
 .. code-block:: python
 
@@ -31,13 +33,19 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from cabinet_billing.adapters.memory import InMemoryBilling, in_memory_billing
+from cabinet_billing.adapters.memory import (
+    InMemoryBilling,
+    MemoryStore,
+    MemoryUnitOfWork,
+    in_memory_billing,
+)
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.rules.presets import CabinetPreset
 from cabinet_billing.testing.scenario import Scenario
 
 if TYPE_CHECKING:
     from cabinet_billing.adapters.sql import SqlStore
+    from cabinet_billing.ports.repositories import UnitOfWork
 
 __all__ = [
     "PG_DSN",
@@ -46,6 +54,7 @@ __all__ = [
     "billing_scenario",
     "billing_sqlite_memory_store",
     "billing_sqlite_store",
+    "billing_unit_of_work",
     "cabinet",
 ]
 
@@ -130,3 +139,20 @@ def billing_pg_store() -> Iterator[SqlStore]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def billing_unit_of_work(request: pytest.FixtureRequest) -> Callable[[], UnitOfWork]:
+    """Makes units of work over a fresh store: in memory, in a SQLite file, on PostgreSQL.
+
+    The SQL ones need the ``sql`` extra; PostgreSQL is skipped without a server (see
+    ``billing_pg_store``).
+    """
+    if request.param == "memory":
+        memory = MemoryStore()
+        return lambda: MemoryUnitOfWork(memory)
+    from cabinet_billing.adapters.sql import SqlUnitOfWork  # noqa: PLC0415 - optional dependency
+
+    name = "billing_sqlite_store" if request.param == "sqlite" else "billing_pg_store"
+    store: SqlStore = request.getfixturevalue(name)
+    return lambda: SqlUnitOfWork(store)

@@ -120,7 +120,15 @@ def test_view_shows_ip_configuration_paid_until_days_left_and_actions(s: InMemor
     assert view.configuration == {"ipv4": Decimal(2)}
     assert view.billing_mode is BillingMode.PERIODIC
     assert str(view.row.price) == "105.00 EUR"
-    assert view.actions == (U.RENEW, U.RENEW_NOW, U.STOP, U.REBOOT, U.DELETE)
+    assert view.actions == (
+        U.RENEW,
+        U.RENEW_NOW,
+        U.CHANGE_PLAN,
+        U.STOP,
+        U.REBOOT,
+        U.DELETE,
+        U.TERMINATE,
+    )
 
 
 def test_an_unpaid_order_offers_pay_and_cancel(s: InMemoryBilling) -> None:
@@ -142,7 +150,13 @@ def test_stop_and_start_a_periodically_billed_service(s: InMemoryBilling) -> Non
     stopped = owner(s).services.stop(service_id)
     assert stopped.status is ServiceStatus.STOPPED_BY_CLIENT
     assert stopped.history[-1].reason == "stopped by the client"
-    assert owner(s).services.view(service_id).actions == (U.RENEW, U.RENEW_NOW, U.START, U.DELETE)
+    assert owner(s).services.view(service_id).actions == (
+        U.RENEW,
+        U.RENEW_NOW,
+        U.START,
+        U.DELETE,
+        U.TERMINATE,
+    )
     assert owner(s).services.start(service_id).status is ServiceStatus.ACTIVE
     assert stored(s, service_id).status is ServiceStatus.ACTIVE
 
@@ -308,7 +322,10 @@ def test_order_a_daily_billed_service_charged_by_the_run(s: InMemoryBilling) -> 
     # 310.00 over the 31 days of March: 10.00 a day, from the balance.
     assert owner(s).balance.get("EUR") == eur("15.0000")
     view = owner(s).services.view(service_id)
-    assert (view.paid_until, view.actions) == (date(2024, 3, 6), (U.SUSPEND, U.REBOOT, U.DELETE))
+    assert (view.paid_until, view.actions) == (
+        date(2024, 3, 6),
+        (U.CHANGE_PLAN, U.SUSPEND, U.REBOOT, U.DELETE, U.TERMINATE),
+    )
     assert owner(s).services.suspend(service_id).status is ServiceStatus.SUSPENDED_BY_CLIENT
     s.clock.advance(days=1)
     s.billing.run.day()

@@ -23,6 +23,7 @@ from cabinet_billing.domain.catalog import AddOn, Catalog
 from cabinet_billing.domain.documents import CreditNoteReason
 from cabinet_billing.domain.invoice import InvoiceKind, InvoiceStatus
 from cabinet_billing.domain.ledger import EntryKind
+from cabinet_billing.domain.orders import ServiceUseCase
 from cabinet_billing.domain.payment import PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.periods import Period
@@ -400,9 +401,13 @@ def test_the_view_shows_what_waits(s: InMemoryBilling) -> None:
     service_id = active(s)
     assert owner(s).services.view(service_id).scheduled is None
     owner(s).services.change_plan(service_id, "vps-m", when="period_end")
-    scheduled = owner(s).services.view(service_id).scheduled
-    assert scheduled is not None
-    assert (scheduled.plan_id, scheduled.at_period_end) == ("vps-m", True)
+    view = owner(s).services.view(service_id)
+    assert view.scheduled is not None
+    assert (view.scheduled.plan_id, view.scheduled.at_period_end) == ("vps-m", True)
+    # What waits can be withdrawn; another change or an end waits for that.
+    assert ServiceUseCase.CANCEL_CHANGE in view.actions
+    assert ServiceUseCase.CHANGE_PLAN not in view.actions
+    assert ServiceUseCase.TERMINATE not in view.actions
 
 
 def test_deleting_a_service_withdraws_the_upgrade_waiting_for_its_invoice(
@@ -463,3 +468,23 @@ def test_removing_addons_mid_period_credits_their_unused_days(s: InMemoryBilling
     assert result.credit_note is not None
     assert owner(s).balance.get() == before + eur("5.16")  # 10.00 * 16/31
     assert stored(s, service_id).configuration == (("ipv4", Decimal(1)),)
+
+
+@pytest.mark.spec("X2")
+def test_a_daily_billed_service_changes_and_ends_now_only(s: InMemoryBilling) -> None:
+    top_up(s, "300.00")
+    cart = Cart("acc-1", "EUR")
+    cart.add(VPS_S, "month")
+    [service_id] = owner(s).orders.checkout_daily(cart, order_id="o-d").service_ids
+    s.billing.services.finish(service_id)
+    with pytest.raises(ValidationError, match="charged day by day: it changes now"):
+        owner(s).services.change_plan(service_id, "vps-m", when="period_end")
+    with pytest.raises(ValidationError, match="charged day by day: it ends now"):
+        owner(s).services.terminate(service_id)
+    changed = owner(s).services.change_plan(service_id, "vps-m")
+    assert changed.changed
+    assert changed.invoice is None
+    assert stored(s, service_id).price == eur("200.00")
+    ended = owner(s).services.terminate(service_id, when="now")
+    assert ended.credit is None
+    assert ended.service.operation is ServiceOperation.DELETING

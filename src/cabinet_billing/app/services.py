@@ -347,9 +347,9 @@ class CabinetServices:
                 or a payment method the settings do not offer.
             PriceNotFoundError: for a period the plan has no price for, naming the ones
                 it has.
-            ValidationError: for a ``when`` other than ``"now"`` or ``"period_end"``, a
-                period change now, an unknown add-on or a quantity out of range, or no
-                change at all.
+            ValidationError: for a ``when`` other than ``"now"`` or ``"period_end"``
+                (``"now"`` only for a daily-billed service), a period change now, an
+                unknown add-on or a quantity out of range, or no change at all.
             DeletionPendingError: while the account's deletion is pending.
         """
         at_end = _when(when)
@@ -362,6 +362,10 @@ class CabinetServices:
             uow = call.uow
             service = _service(call, service_id)
             _ensure_may_change(service, "change_plan")
+            if at_end and service.billing_mode is BillingMode.DAILY:
+                raise ValidationError(
+                    "when", when, "a daily-billed service is charged day by day: it changes now"
+                )
             profile = uow.profiles.get(call.account.id)
             sub = profile.subscription(service_id)
             if wanted is None:
@@ -464,7 +468,8 @@ class CabinetServices:
             InvalidTransitionError: for a service that was never paid (cancel it), or one
                 whose state does not let the client end it now.
             ConflictError: when a change is scheduled already.
-            ValidationError: for a ``when`` other than ``"now"`` or ``"period_end"``.
+            ValidationError: for a ``when`` other than ``"now"`` or ``"period_end"``
+                (``"now"`` only for a daily-billed service).
         """
         at_end = _when(when)
         ctx = self._ctx
@@ -485,6 +490,10 @@ class CabinetServices:
                 raise ConflictError(
                     f"service {service_id}",
                     f"already {service.scheduled}; withdraw that change first",
+                )
+            if at_end and service.billing_mode is BillingMode.DAILY:
+                raise ValidationError(
+                    "when", when, "a daily-billed service is charged day by day: it ends now"
                 )
             if at_end:
                 service.schedule(ScheduledChange(at_period_end=True, requested_at=call.now))
@@ -1042,6 +1051,9 @@ _RIGHTS = {
     ServiceUseCase.REBOOT: "services.manage",
     ServiceUseCase.CANCEL: "services.delete",
     ServiceUseCase.DELETE: "services.delete",
+    ServiceUseCase.CHANGE_PLAN: "services.order",
+    ServiceUseCase.CANCEL_CHANGE: "services.order",
+    ServiceUseCase.TERMINATE: "services.delete",
 }
 
 
@@ -1140,6 +1152,10 @@ def _use_cases(call: Call, service: Service) -> tuple[ServiceUseCase, ...]:
         if _open_renewal(call, service.id) is None:
             found.append(ServiceUseCase.RENEW)
         found.append(ServiceUseCase.RENEW_NOW)
+    if service.scheduled is not None:
+        found.append(ServiceUseCase.CANCEL_CHANGE)
+    elif service.paid and not closing and service.can(ServiceAction.CHANGE_PLAN, client):
+        found.append(ServiceUseCase.CHANGE_PLAN)
     steps = {
         ServiceUseCase.STOP: ServiceStep(ServiceAction.STOP),
         ServiceUseCase.START: ServiceStep(ServiceAction.START),
@@ -1154,6 +1170,8 @@ def _use_cases(call: Call, service: Service) -> tuple[ServiceUseCase, ...]:
     deleting = ServiceStep(ServiceAction.BEGIN_PROCESSING, ServiceOperation.DELETING)
     if service.paid and deleting in allowed:
         found.append(ServiceUseCase.DELETE)
+        if service.status in _LIVE and service.scheduled is None:
+            found.append(ServiceUseCase.TERMINATE)
     return tuple(u for u in found if call.users.can(call.user.id, _RIGHTS[u]))
 
 

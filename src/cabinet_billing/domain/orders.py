@@ -399,6 +399,9 @@ class ServiceUseCase(enum.StrEnum):
     REBOOT = "reboot"
     CANCEL = "cancel"
     DELETE = "delete"
+    CHANGE_PLAN = "change_plan"
+    CANCEL_CHANGE = "cancel_change"
+    TERMINATE = "terminate"
 
 
 @attrs.frozen

@@ -313,15 +313,6 @@ class Context:
         uow.invoices.add(invoice)
         return invoice
 
-    def fixed_method(self, invoice: Invoice) -> str | None:
-        """The method an invoice must be paid by, chosen at its checkout (SPEC C4).
-
-        ``None`` when the balance may pay it: no method was chosen (a renewal or a
-        statement) or the order was checked out with ``"balance"``.
-        """
-        method = invoice.payment_method_id
-        return None if method in {None, BALANCE_METHOD} else method
-
     @staticmethod
     def method_may_pay(invoice: Invoice, method: str | SavedPaymentMethod | None) -> bool:
         """Whether ``method`` may pay the invoice (SPEC C4).
@@ -808,7 +799,7 @@ class Context:
             if (
                 not invoice.is_open()
                 or invoice.kind in _NOT_FROM_BALANCE
-                or self.fixed_method(invoice) is not None
+                or not self.method_may_pay(invoice, None)
             ):
                 # Checked out for a method: only that method pays it (SPEC C4).
                 continue

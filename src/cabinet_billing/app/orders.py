@@ -339,7 +339,7 @@ class CabinetOrders:
         # paid automatically from free money only; buying it on credit is the customer's
         # choice (invoices.pay), and a blocked line forbids both.
         elif (
-            ctx.fixed_method(invoice) is None
+            ctx.method_may_pay(invoice, None)
             and payment_readiness(account, ctx.settings.payment_requirements).ready
             and ctx.credit_allows(uow, account_id, code, CreditAction.PAY_FROM_BALANCE, today)
             and ctx.spendable(uow, account_id, code, with_credit=False, on=today)

@@ -246,6 +246,18 @@ def pay_link_without_login(_: World) -> object:
     return owner.invoices.pay_link(place(s, owner, "100.00", "o-1").invoice.id)
 
 
+def pay_link_of_a_balance_order(_: World) -> object:
+    """Copy a pay link of an order checked out for the balance, in a billing of its own."""
+    s = in_memory_billing(settings(), now=START)
+    s.billing.open_account(
+        Account.open(ACCOUNT, "jfairy", currency="RUB"), owner_id=OWNER, owner_name="Jill"
+    )
+    owner = s.billing.cabinet(ACCOUNT, OWNER)
+    owner.payments.set_pay_without_login(True)
+    placed = place(s, owner, "100.00", "o-1", method=BALANCE_METHOD)
+    return owner.invoices.pay_link(placed.invoice.id)
+
+
 def scenario(text: str) -> Call:
     return lambda w: Scenario.from_toml(text)
 
@@ -1226,6 +1238,14 @@ CASES: list[Bad] = [
         E.AccessDeniedError,
         "'acc-1'",
         "pay_without_login is off",
+    ),
+    bad(
+        "cabinet.invoices",
+        "pay link of an order checked out for the balance",
+        pay_link_of_a_balance_order,
+        E.PaymentMethodFixedError,
+        "'balance'",
+        "a pay link",
     ),
     bad(
         "cabinet.services",

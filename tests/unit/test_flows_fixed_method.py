@@ -154,6 +154,19 @@ def test_item_14_a_pay_link_pays_only_by_the_method_of_the_order(s: InMemoryBill
     assert isinstance(s.billing.pay_links.pay(link.token, "card"), CheckoutStarted)
 
 
+@pytest.mark.spec("C4", "L5")
+def test_item_14_no_pay_link_for_an_order_checked_out_for_the_balance(s: InMemoryBilling) -> None:
+    invoice_id = place(s, "balance")
+    owner(s).payments.set_pay_without_login(True)
+    before = state(s)
+    with pytest.raises(PaymentMethodFixedError) as refused:
+        owner(s).invoices.pay_link(invoice_id)
+    assert (refused.value.fixed, refused.value.asked) == ("balance", "a pay link")
+    assert state(s) == before
+    # An order checked out for a method gets its link.
+    assert owner(s).invoices.pay_link(place(s, "card", order_id="o-2")).token
+
+
 @pytest.mark.spec("C4", "L4")
 def test_item_14_changing_the_method_needs_a_new_order(s: InMemoryBilling) -> None:
     first = place(s, "card")

@@ -139,15 +139,30 @@ def settings() -> BillingSettings:
     )
 
 
-def order(w: World | InMemoryBilling, cabinet: Cabinet, price: str, order_id: str) -> object:
+def order(
+    w: World | InMemoryBilling,
+    cabinet: Cabinet,
+    price: str,
+    order_id: str,
+    method: str = "balance",
+) -> object:
     s = w.s if isinstance(w, World) else w
     plan = Plan("vps", "VPS", ProductKind.VPS, {"month": rub(price)})
     cart = Cart(ACCOUNT, "RUB")
     cart.add(plan, "month")
     return cabinet.orders.place(
         cart.checkout(
-            "balance", s.clock.today(), order_id=order_id, tax=s.billing.settings.tax, country="RU"
+            method, s.clock.today(), order_id=order_id, tax=s.billing.settings.tax, country="RU"
         ),
+    )
+
+
+def linkable(w: World) -> str:
+    """An open invoice of an order checked out for the wallet, which a pay link pays."""
+    return next(
+        i.id
+        for i in w.s.store.invoices.rows.values()
+        if i.payment_method_id == "wallet" and i.is_open()
     )
 
 
@@ -369,8 +384,11 @@ USE_CASES: list[Row] = [
         "invoices",
         "pay_link",
         "invoices.pay",
-        lambda c, w: c.invoices.pay_link(w.invoice_id),
-        prepare=lambda w: w.owner.payments.set_pay_without_login(True),
+        lambda c, w: c.invoices.pay_link(linkable(w)),
+        prepare=lambda w: (
+            w.owner.payments.set_pay_without_login(True),
+            order(w, w.owner, "100.00", "o-link", "wallet"),
+        ),
     ),
     Row("invoices", "list", "invoices.view", lambda c, w: c.invoices.list("all")),
     Row("invoices", "get", "invoices.view", lambda c, w: c.invoices.get(w.invoice_id)),

@@ -28,8 +28,13 @@ from cabinet_billing.domain.invoice import Invoice, InvoiceFilter, InvoiceKind
 from cabinet_billing.domain.money import Money, Rounding
 from cabinet_billing.domain.outbox import OutboxMessage
 from cabinet_billing.domain.paylink import PayLink
-from cabinet_billing.domain.payment import Payment
-from cabinet_billing.errors import ConflictError, NotFoundError, ValidationError
+from cabinet_billing.domain.payment import BALANCE_METHOD, Payment
+from cabinet_billing.errors import (
+    ConflictError,
+    NotFoundError,
+    PaymentMethodFixedError,
+    ValidationError,
+)
 from cabinet_billing.ports.listing import InvoiceQuery
 from cabinet_billing.rules.credit_limit import CreditAction
 
@@ -307,19 +312,24 @@ class CabinetInvoices:
 
         Only an account that allows paying without login (``pay_without_login``, see
         ``cabinet.payments.set_pay_without_login``) gets one: a link nobody could pay by
-        is not handed out. Paying inside the cabinet needs no link.
+        is not handed out. Nor is one for an order checked out to be paid from the
+        balance: a link pays by a method, and that order takes none (SPEC C4). Paying
+        inside the cabinet needs no link.
 
         Raises:
             AccessDeniedError: without the right ``invoices.pay``, or while the account's
                 setting ``pay_without_login`` is off.
             ConflictError: when the settings offer no pay links.
             InvalidTransitionError: when the invoice has nothing left to pay.
+            PaymentMethodFixedError: for an order checked out to be paid from the balance.
         """
         signer = self._ctx.signer()
         with self._gate.open("invoices.pay") as call:
             ensure_pay_without_login(call.account)
             invoice = self._ctx.invoice_of(call.uow, call.account.id, invoice_id)
             require_open(invoice)
+            if invoice.payment_method_id == BALANCE_METHOD:
+                raise PaymentMethodFixedError(invoice.id, BALANCE_METHOD, "a pay link")
             return signer.issue(invoice.id, call.account.id, call.now)
 
 

@@ -27,6 +27,7 @@ from cabinet_billing.app.context import Ports
 from cabinet_billing.domain.catalog import AddOn, Catalog
 from cabinet_billing.domain.documents import CreditNoteReason
 from cabinet_billing.domain.invoice import InvoiceStatus
+from cabinet_billing.domain.limits import Limit
 from cabinet_billing.domain.payment import PaymentEventKind
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
 from cabinet_billing.domain.periods import Period
@@ -48,8 +49,16 @@ VPS_S = Plan(
         "year": Money("1200.00", "EUR"),
     },
     [IPV4],
+    limits=[Limit("sites", 2)],
 )
-VPS_M = Plan("vps-m", "VPS M", ProductKind.VPS, {"month": Money("200.00", "EUR")}, [IPV4])
+VPS_M = Plan(
+    "vps-m",
+    "VPS M",
+    ProductKind.VPS,
+    {"month": Money("200.00", "EUR")},
+    [IPV4],
+    limits=[Limit("sites", 10), Limit("mailboxes", 50)],
+)
 
 
 def eur(amount: str) -> Money:
@@ -210,3 +219,19 @@ def test_an_end_at_the_period_end_is_stored_and_carried_out_by_the_run(host: Hos
         ServiceStatus.PROCESSING,
         ServiceOperation.DELETING,
     )
+
+
+@pytest.mark.spec("C7")
+def test_a_plan_change_takes_the_new_plans_caps_and_keeps_the_counts(host: Host) -> None:
+    service_id = active(host)
+    host.billing().limits.record(service_id, "sites", 2)
+    host.cabinet().services.change_plan(service_id, "vps-m", when="period_end")
+    with host.new_uow() as uow:
+        change = uow.services.get(service_id).scheduled
+    assert change is not None
+    assert change.limits == (Limit("sites", 10), Limit("mailboxes", 50))
+    host.top_up("200.00")
+    host.cabinet().services.renew_now(service_id)
+    [sites, mailboxes] = host.cabinet().services.limits(service_id)
+    assert (sites.metric, sites.status.maximum, sites.status.current) == ("sites", 10, 2)
+    assert (mailboxes.metric, mailboxes.status.maximum) == ("mailboxes", 50)

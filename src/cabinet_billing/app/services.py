@@ -34,6 +34,7 @@ from cabinet_billing.domain.customer import payment_readiness
 from cabinet_billing.domain.documents import CreditNote
 from cabinet_billing.domain.events import BillingEvent
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, InvoiceLine
+from cabinet_billing.domain.limits import Limit
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.orders import (
     OrdersQuery,
@@ -1228,6 +1229,7 @@ class _Terms:
     price: Money
     prices: PriceList
     configuration: tuple[tuple[str, object], ...]
+    limits: tuple[Limit, ...] | None = None
 
     def scheduled(
         self,
@@ -1247,6 +1249,7 @@ class _Terms:
             configuration=self.configuration,
             invoice_id=invoice_id,
             renewal_period=renewal_period,
+            limits=self.limits,
         )
 
     def apply(self, service: Service, actor: Actor, at: datetime) -> None:
@@ -1258,6 +1261,7 @@ class _Terms:
             at=at,
             prices=self.prices,
             configuration=dict(self.configuration),
+            limits=self.limits,
         )
 
 
@@ -1320,6 +1324,7 @@ def _terms(
             quote.total,
             plan.price_list(code, chosen),
             configuration,
+            plan.limits,
         )
     if plan_id == service.plan_id and quantities is None:
         return _Terms(

@@ -52,7 +52,7 @@ import moneyed
 
 from cabinet_billing.domain.catalog import PriceList, ProductKind
 from cabinet_billing.domain.checks import check_id, check_text, shared_copies
-from cabinet_billing.domain.limits import PlanLimits
+from cabinet_billing.domain.limits import Limit, PlanLimits
 from cabinet_billing.domain.money import Money, to_decimal
 from cabinet_billing.domain.periods import BillingCycle, Period, cycle_anchor
 from cabinet_billing.domain.periods import days_left as _days_left
@@ -731,6 +731,10 @@ def _day(field: str, value: object) -> date:
     return value
 
 
+def _to_limit_tuple(value: Iterable[Limit] | None) -> tuple[Limit, ...] | None:
+    return None if value is None else tuple(value)
+
+
 @shared_copies
 @attrs.frozen
 class ScheduledChange:
@@ -755,6 +759,7 @@ class ScheduledChange:
         invoice_id: the invoice that pays for it, for a change now.
         renewal_period: the automatic renewal's period before a change at the period
             end, given back to it when the change is withdrawn.
+        limits: the new plan's capped metrics (SPEC C7); ``None`` keeps the service's.
     """
 
     at_period_end: bool = attrs.field(validator=_is(bool))
@@ -769,6 +774,7 @@ class ScheduledChange:
     )
     invoice_id: str | None = None
     renewal_period: Period | None = None
+    limits: tuple[Limit, ...] | None = attrs.field(default=None, converter=_to_limit_tuple)
 
     def __attrs_post_init__(self) -> None:
         given = [v is not None for v in (self.plan_id, self.plan_name, self.price, self.period)]
@@ -1195,6 +1201,7 @@ class Service:
             period=change.period,
             prices=change.prices,
             configuration=dict(change.configuration),
+            limits=change.limits,
         )
         return True
 
@@ -1439,13 +1446,16 @@ class Service:
         period: Period | None = None,
         prices: PriceList | None = None,
         configuration: Mapping[str, object] | None = None,
+        limits: Iterable[Limit] | None = None,
     ) -> ServiceChange:
         """Move an active service to another plan (and optionally another period).
 
         The price difference is the business of the proration rules; this records the
         change. Without a ``reason`` the record says which plan it left and joined.
         ``prices`` and ``configuration`` replace the service's price list and add-on
-        quantities when given. A change scheduled on the service is done with.
+        quantities when given; ``limits``, the capped metrics (SPEC C7), keeping the
+        latest count of every metric the new plan caps too. A change scheduled on the
+        service is done with.
         """
 
         def prepare() -> Mapping[str, object]:
@@ -1460,6 +1470,12 @@ class Service:
             chosen = (
                 self.configuration if configuration is None else _to_configuration(configuration)
             )
+            capped = self.limits
+            if limits is not None:
+                capped = PlanLimits(tuple(limits))
+                for metric, count in self.limits.counts.items():
+                    if metric in capped.limits:
+                        capped.refresh(metric, count.current, count.as_of)
             anchor = self.anchor
             if (
                 new_period != self.period
@@ -1476,6 +1492,7 @@ class Service:
                 "anchor": anchor,
                 "prices": self.prices if prices is None else prices,
                 "configuration": chosen,
+                "limits": capped,
                 "scheduled": None,
             }
 

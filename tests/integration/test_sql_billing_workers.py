@@ -74,7 +74,7 @@ def test_workers_claim_disjoint_accounts_and_renew_each_once(billing_pg_store: S
         first = True
         while True:
             with SqlUnitOfWork(store) as claim:
-                mine = claim.claim_accounts(2, after=cursor)
+                mine = claim.claim_accounts(2, after=cursor, due_by=clock.today())
                 if first:
                     ready.wait(timeout=30)  # the first claims are held at once
                     first = False
@@ -98,7 +98,10 @@ def test_workers_claim_disjoint_accounts_and_renew_each_once(billing_pg_store: S
     assert len(processed) == ACCOUNTS
     assert sorted(processed) == [f"acc-{n:03}" for n in range(ACCOUNTS)]
     again = billing(store, clock).run.day()
-    assert (again.accounts, again.skipped, again.renewals) == (0, ACCOUNTS, 0)
+    assert (again.accounts, again.not_due, again.renewals) == (0, ACCOUNTS, 0)
+    with SqlUnitOfWork(store) as uow:
+        # Billed for the day, none is claimed again by a worker of that day.
+        assert uow.claim_accounts(ACCOUNTS, due_by=clock.today()) == []
     with SqlUnitOfWork(store) as uow:
         for n in range(ACCOUNTS):
             assert uow.ledgers.get(f"acc-{n:03}").balance("EUR") == Money("70.00", "EUR")

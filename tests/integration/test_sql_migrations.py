@@ -231,6 +231,7 @@ def test_the_head_is_the_last_revision() -> None:
         "0007",
         "0008",
         "0009",
+        "0010",
     ]
     assert history()[-1][0] == HEAD
 
@@ -260,6 +261,8 @@ def test_a_database_of_the_json_blob_schema_upgrades_and_loses_nothing(
             assert list(uow.keys.all()) == sorted(memory.keys)
             for name, value in memory.sequences.items():
                 assert uow.sequences.next(name) == value + 1
+            # Every account is due at once (0010): the next run visits each and dates it.
+            assert uow.accounts.due(date.min) == sorted(memory.accounts.rows)
         assert compared > 50
 
 

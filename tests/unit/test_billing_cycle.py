@@ -117,9 +117,13 @@ def test_a_second_run_on_the_same_day_changes_nothing() -> None:
         len(s.cabinet.gateway.charges),
     )
     again = s.billing.run.day(RUN_DAY)
-    assert (again.accounts, again.skipped) == (0, 5)
+    # Nothing is due on the day any more: no account is even visited.
+    assert (again.accounts, again.skipped, again.not_due) == (0, 0, 5)
     assert (again.invoices, again.renewals, again.expired, again.charges) == (0, 0, 0, 0)
     assert (again.notifications, again.events, again.revenue) == (0, (), {})
+    # Named explicitly, each is found done under the day's key.
+    named = s.billing.run.day(RUN_DAY, accounts=[f"acc-{n}" for n in range(1, 6)])
+    assert (named.accounts, named.skipped, named.not_due, named.events) == (0, 5, 0, ())
     assert _state(s.cabinet.store) == before
     assert len(s.cabinet.notifier.sent) == sent
     assert len(s.cabinet.gateway.charges) == charges
@@ -144,7 +148,7 @@ def test_an_interrupted_run_restarted_finishes_like_an_uninterrupted_one(k: int)
     with pytest.raises(_Interrupt):
         interrupted.billing.run.day(RUN_DAY, progress=_interrupt_after(k))
     restarted = interrupted.billing.run.day(RUN_DAY)
-    assert (restarted.accounts, restarted.skipped) == (5 - k, k)
+    assert (restarted.accounts, restarted.skipped, restarted.not_due) == (5 - k, 0, k)
     whole.billing.run.day(RUN_DAY)
     _expected_after_run(interrupted)
     assert _state(interrupted.cabinet.store) == _state(whole.cabinet.store)
@@ -209,7 +213,8 @@ def test_a_failed_account_is_retried_by_the_next_run_of_the_day() -> None:
         uow.profiles.get("acc-1").autopay = None
         uow.commit()
     again = s.billing.run.day(RUN_DAY)
-    assert (again.accounts, again.skipped, again.renewals, again.failures) == (1, 4, 1, ())
+    # The failed account is still due (the fix made it due again anyway); the others not.
+    assert (again.accounts, again.not_due, again.renewals, again.failures) == (1, 4, 1, ())
     _expected_after_run(s)
 
 
@@ -285,11 +290,16 @@ def test_batches_give_the_same_result_as_one_batch() -> None:
 def test_progress_counts_skipped_accounts_too() -> None:
     s = _five_accounts()
     s.billing.run.day(RUN_DAY, accounts=["acc-2", "acc-4"])
+    # A change after its run makes acc-2 due again: visited, and found done for the day.
+    s.top_up("acc-2", "5.00 EUR")
     calls: list[tuple[int, int]] = []
     summary = s.billing.run.day(RUN_DAY, progress=lambda done, total: calls.append((done, total)))
-    assert (summary.accounts, summary.skipped) == (3, 2)
+    assert (summary.accounts, summary.skipped, summary.not_due) == (3, 1, 1)
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    calls.clear()
+    named = [f"acc-{n}" for n in range(1, 6)]
+    s.billing.run.day(RUN_DAY, accounts=named, progress=lambda d, t: calls.append((d, t)))
     assert calls == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
-    _expected_after_run(s)
 
 
 @pytest.mark.spec("R4", "R9")

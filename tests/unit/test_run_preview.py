@@ -64,7 +64,9 @@ def test_item_25_a_dry_run_for_a_later_day_walks_every_day_in_between() -> None:
 
 def test_item_25_a_dry_run_for_today_or_a_past_day_runs_that_day_only() -> None:
     s = _introserv()
-    assert s.billing.run.day(date(2024, 2, 8), dry_run=True).skipped == 1  # billed already
+    assert s.billing.run.day(date(2024, 2, 8), dry_run=True).not_due == 1  # nothing due yet
+    named = s.billing.run.day(date(2024, 2, 8), dry_run=True, accounts=["acc-1"])
+    assert (named.accounts, named.previews, named.events) == (1, (), ())
     past = s.billing.run.day(date(2024, 2, 1), dry_run=True)
     assert (past.accounts, past.renewals) == (0, 0)
 

@@ -43,7 +43,7 @@ work it never commits and charges no saved method, and returns what would have h
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 import attrs
@@ -90,7 +90,7 @@ from cabinet_billing.errors import (
     TransientStorageError,
     ValidationError,
 )
-from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.ports.repositories import NEVER_DUE, UnitOfWork
 from cabinet_billing.rules.autopay import autopay_charge, low_balance_notice
 from cabinet_billing.rules.credit_limit import (
     CreditAction,
@@ -176,6 +176,8 @@ class CycleSummary:
         dry_run: whether nothing was committed.
         accounts: accounts processed by this run.
         skipped: accounts already done for the day by an earlier run.
+        not_due: accounts not visited because nothing was due for them on the day (their
+            next event date is later); always 0 when the accounts are given.
         invoices: invoices issued (statements and renewals).
         renewals: services renewed.
         charges: saved-method charges that succeeded (renewals, autopay, card autopay).
@@ -207,6 +209,7 @@ class CycleSummary:
     previews: tuple[Preview, ...]
     events: tuple[BillingEvent, ...]
     undelivered: int = 0
+    not_due: int = 0
 
 
 @attrs.define
@@ -234,6 +237,10 @@ class _Run:
     dry_run: bool
     #: Keys of attempts the provider gave no answer to in this run: not asked again today.
     unknown: frozenset[str] = frozenset()
+    #: The account's services, as the pass read them.
+    services: list[Service] = attrs.field(factory=list)
+    #: Invoices the pass issued (card autopay charges those it did not see the next day).
+    issued: int = 0
 
 
 class _NeedsCall(Exception):  # noqa: N818 - control flow inside the run, never escapes it
@@ -287,19 +294,25 @@ class BillingRun:
                 f"{self._ctx.clock.today().isoformat()}",
             )
         now = _instant(self._ctx.clock.now(), today)
+        not_due = 0
+        batches: Iterable[Sequence[str]]
         if accounts is None:
+            # Only the accounts with something due: an idle account costs nothing.
             with self._ctx.unit_of_work() as uow:
-                ids: Sequence[str] = uow.accounts.ids()
+                total = uow.accounts.count(due_by=today)
+                not_due = uow.accounts.count() - total
+            batches = self._due_batches(today, batch_size)
         else:
-            ids = list(accounts)
+            total = len(accounts)
+            batches = (accounts[n : n + batch_size] for n in range(0, total, batch_size))
         tally = _Tally()
         if not dry_run:
             # What earlier runs could not deliver and is due again goes first.
             tally.undelivered += self._redeliver(max(self._ctx.clock.now(), now))
         processed = skipped = 0
         failures: list[AccountFailure] = []
-        for start in range(0, len(ids), max(batch_size, 1)):
-            for account_id in ids[start : start + batch_size]:
+        for batch in batches:
+            for account_id in batch:
                 done, failure = self._try_account(account_id, today, now, tally, dry_run=dry_run)
                 if failure is not None:
                     failures.append(failure)
@@ -308,8 +321,24 @@ class BillingRun:
                 else:
                     skipped += 1
                 if progress is not None:
-                    progress(processed + skipped, len(ids))
-        return _summary(today, tally, processed, skipped, failures, dry_run=dry_run)
+                    progress(processed + skipped, max(total, processed + skipped))
+        summary = _summary(today, tally, processed, skipped, failures, dry_run=dry_run)
+        return attrs.evolve(summary, not_due=not_due)
+
+    def _due_batches(self, day: date, size: int) -> Iterator[list[str]]:
+        """The accounts due by ``day``, in id order, read ``size`` at a time.
+
+        Each batch is read after the one before was billed (whose accounts are then no
+        longer due), from the last id on.
+        """
+        after: str | None = None
+        while True:
+            with self._ctx.unit_of_work() as uow:
+                batch = uow.accounts.due(day, after=after, limit=size)
+            if not batch:
+                return
+            yield batch
+            after = batch[-1]
 
     def deliver(self, now: datetime | None = None) -> DeliveryReport:
         """Deliver the notifications waiting in the outbox that are due (SPEC R9).
@@ -427,47 +456,51 @@ class BillingRun:
             tally.add(mine)
 
     def _bill_account(self, account_id: str, today: date, now: datetime, mine: _Tally) -> bool:
+        """Bill one account's day in passes; False when an earlier run did it already.
+
+        The first unit of work reads the balance the day starts from and, when an earlier
+        run left attempts without an outcome, stops there: the provider is asked again
+        (same request, same key) before any step runs. Otherwise it is the first pass.
+        """
         key = _cycle_key(account_id, today)
         unknown: set[str] = set()
-        with self._ctx.unit_of_work() as uow:
-            if uow.keys.seen(key):
-                return False
-            profile = uow.profiles.get(account_id)
-            pending = profile.pending_attempts
-            before = profile.last_balance or uow.ledgers.get(account_id).balance(
-                uow.accounts.get(account_id).profile.currency
-            )
-        # What an earlier run left without an outcome: the same request, the same key.
-        for attempt in pending:
-            self._ask(account_id, attempt, now, mine, unknown)
-        for _ in range(MAX_CALLS_PER_DAY + 1):
+        before: Money | None = None
+        passes = 0
+        while passes <= MAX_CALLS_PER_DAY:
             with self._ctx.unit_of_work() as uow:
+                # The account first: a change committed after this read keeps it due.
+                account = uow.accounts.get(account_id)
                 if uow.keys.seen(key):
                     return False
-                part = _Tally()
-                run = _Run(
-                    uow,
-                    uow.profiles.get(account_id),
-                    today,
-                    now,
-                    part,
-                    dry_run=False,
-                    unknown=frozenset(unknown),
-                )
-                try:
-                    self._steps(run)
-                except _NeedsCall as needed:
-                    attempt = needed.attempt
-                    run.profile.record_attempt(attempt)
-                    self._commit(uow, part)
-                    mine.add(part)
-                else:
-                    self._finish(run, before)
-                    uow.keys.record(key)
-                    self._commit(uow, part)
-                    mine.add(part)
-                    return True
-            self._ask(account_id, attempt, now, mine, unknown)
+                profile = uow.profiles.get(account_id)
+                calls: Sequence[ChargeAttempt] = ()
+                if before is None:
+                    before = profile.last_balance or uow.ledgers.get(account_id).balance(
+                        account.profile.currency
+                    )
+                    calls = profile.pending_attempts
+                if not calls:
+                    passes += 1
+                    part = _Tally()
+                    run = _Run(
+                        uow, profile, today, now, part, dry_run=False, unknown=frozenset(unknown)
+                    )
+                    try:
+                        self._steps(run)
+                    except _NeedsCall as needed:
+                        run.profile.record_attempt(needed.attempt)
+                        self._commit(uow, part)
+                        mine.add(part)
+                        calls = (needed.attempt,)
+                    else:
+                        self._finish(run, before)
+                        uow.accounts.schedule(account_id, self._next_due(run))
+                        uow.keys.record(key)
+                        self._commit(uow, part)
+                        mine.add(part)
+                        return True
+            for attempt in calls:
+                self._ask(account_id, attempt, now, mine, unknown)
         raise ConflictError(
             f"account {account_id!r}",
             f"needed more than {MAX_CALLS_PER_DAY} calls to the payment provider today; "
@@ -522,7 +555,7 @@ class BillingRun:
         account = run.uow.accounts.get(run.profile.account_id)
         run.tally.events.extend(hold_deletion(run.uow, account, run.now))
         balance_blocked = self._credit_step(run)
-        services = run.uow.services.for_account(run.profile.account_id)
+        services = run.services = run.uow.services.for_account(run.profile.account_id)
         for service in services:
             self._renewal_invoice_step(run, service)
         self._card_autopay_step(run)
@@ -549,6 +582,149 @@ class BillingRun:
         _forget_finished_attempts(profile, run.today)
         profile.forget_dated_keys(run.today - DATED_KEYS_KEPT)
         profile.last_run = run.today
+
+    # ------------------------------------------------------------------ next event date
+
+    def _next_due(self, run: _Run) -> date:
+        """The account's next event date: the first day after ``run.today`` with work.
+
+        Computed at the end of the account's day, from what the day left. Every step
+        says, in one of the ``_due_*`` methods below, the earliest day it may have
+        something to do; the account is visited again on the earliest of them (a step
+        that cannot tell says tomorrow). A change made by a use case meanwhile makes the
+        account due at once anyway (see
+        :class:`~cabinet_billing.ports.repositories.AccountRepository`), so only what
+        time alone brings about is counted here.
+
+        A new step of the run adds its method to this list.
+        """
+        found = (
+            *self._due_pending(run),
+            *self._due_deletion(run),
+            *self._due_credit(run),
+            *self._due_renewal_invoices(run),
+            *self._due_card_autopay(run),
+            *self._due_renewals(run),
+            *self._due_autopay(run),
+        )
+        return max(run.today + timedelta(days=1), min(found, default=NEVER_DUE))
+
+    @staticmethod
+    def _due_pending(run: _Run) -> Iterator[date]:
+        """Attempts without an outcome: the next run asks the provider again."""
+        if run.profile.pending_attempts:
+            yield run.today + timedelta(days=1)
+
+    @staticmethod
+    def _due_deletion(run: _Run) -> Iterator[date]:
+        """An account being deleted: its services are held or deleted every day."""
+        account = run.uow.accounts.get(run.profile.account_id)
+        if account.pending_deletion is not None or (
+            account.is_deleted and any(s.status is not ServiceStatus.DELETED for s in run.services)
+        ):
+            yield run.today + timedelta(days=1)
+
+    def _due_credit(self, run: _Run) -> Iterator[date]:
+        """A credit line with usage to bill or statements unpaid: statements and notices."""
+        line = run.profile.credit
+        if self._ctx.settings.credit is None or line is None:
+            return
+        carry = run.profile.credit_carry
+        if (
+            (carry is not None and carry.amount > 0)
+            or line.unbilled_usage
+            or line.unpaid_statements()
+        ):
+            yield run.today + timedelta(days=1)
+
+    def _due_renewal_invoices(self, run: _Run) -> Iterator[date]:
+        """The day each renewing service's next invoice is issued ahead (Horoshop)."""
+        ahead = self._ctx.settings.renewal_invoice_days
+        if ahead is None:
+            return
+        for service in run.services:
+            if (
+                not service.auto_renew
+                or service.billing_mode is not BillingMode.PERIODIC
+                or service.status not in _LIVE
+                or service.paid_until is None
+            ):
+                continue
+            on = service.paid_until - timedelta(days=ahead)
+            sub = run.profile.subscription(service.id)
+            if on > run.today:
+                yield on
+            elif sub is None or not run.profile.done(
+                f"renewal-invoice:{service.id}:{sub.next_paid_until.isoformat()}"
+            ):
+                yield run.today + timedelta(days=1)
+
+    def _due_card_autopay(self, run: _Run) -> Iterator[date]:
+        """Card autopay charges the invoices issued after its step the next day."""
+        autopay = run.profile.card_autopay
+        if (
+            run.issued
+            and self._ctx.settings.card_autopay_on_invoice_day
+            and autopay is not None
+            and autopay.status is CardAutopayStatus.ACTIVE
+        ):
+            yield run.today + timedelta(days=1)
+
+    def _due_renewals(self, run: _Run) -> Iterator[date]:
+        """Daily charges, renewal days, retries of failed renewals and expiries."""
+        for service in run.services:
+            if service.billing_mode is BillingMode.DAILY:
+                if service.paid and service.status in {ServiceStatus.ACTIVE, ServiceStatus.EXPIRED}:
+                    yield service.paid_until or run.today + timedelta(days=1)
+            elif service.status in _RENEWABLE and service.paid_until is not None:
+                if service.status in _LIVE:
+                    yield service.paid_until  # it expires then, unless renewed before
+                yield from self._due_renewal(run, service)
+
+    def _due_renewal(self, run: _Run, service: Service) -> Iterator[date]:
+        """The next renewal day of a periodic service, or the retry of a failed one."""
+        tomorrow = run.today + timedelta(days=1)
+        profile, policy = run.profile, self._ctx.settings.renewal
+        sub = profile.subscription(service.id)
+        if sub is None or sub.enabled != service.auto_renew:
+            if service.auto_renew:
+                yield tomorrow  # the run makes or switches on its subscription
+            return
+        if not sub.enabled:
+            return
+        if sub.source is RenewalSource.SAVED_METHOD and sub.method_id is not None:
+            method = method_of(profile, sub.method_id)
+            if method is not None and self._bank_transfer_only(profile, method):
+                return
+        due_on = renewal_date(sub.paid_until, sub.kind, policy)
+        if due_on > run.today:
+            yield due_on
+        elif renewal_key(sub.service_id, sub.paid_until) in profile.keys:
+            return
+        elif sub.failed_attempts and sub.last_failure_on is not None:
+            if sub.failed_attempts <= len(policy.retry_days):
+                yield sub.last_failure_on + timedelta(
+                    days=policy.retry_days[sub.failed_attempts - 1]
+                )
+        else:
+            yield tomorrow  # due: the balance or the method may pay it tomorrow
+
+    def _due_autopay(self, run: _Run) -> Iterator[date]:
+        """Tomorrow while the balance is below the threshold, or when the cap resets."""
+        settings = run.profile.autopay
+        if settings is None:
+            return
+        policy = settings.policy
+        code = policy.threshold.code
+        balance = self._ctx.settings.rounding.minor(
+            run.uow.ledgers.get(run.profile.account_id).balance(code)
+        )
+        pricing = self._ctx.pricing_of(run.profile.method(settings.method_id), code)
+        tomorrow = run.today + timedelta(days=1)
+        for day in (tomorrow, (run.today.replace(day=1) + timedelta(days=32)).replace(day=1)):
+            if autopay_charge(policy, balance, run.profile.autopaid(day, code), pricing):
+                yield day
+                return
 
     # ------------------------------------------------------------------ steps
 
@@ -1010,6 +1186,7 @@ class BillingRun:
         period_start: date,
         period_end: date,
     ) -> Invoice:
+        run.issued += 1
         return self._ctx.issue_invoice(
             run.uow,
             service.account_id,

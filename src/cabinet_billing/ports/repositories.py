@@ -14,7 +14,7 @@ check its implementation with the contract tests shipped in :mod:`cabinet_billin
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -36,7 +36,9 @@ from cabinet_billing.domain.support import Ticket
 from cabinet_billing.ports.listing import ExpenseQuery, InvoiceQuery, PaymentQuery, Slice, Window
 
 __all__ = [
+    "DUE_NOW",
     "GAPLESS_COUNTERS",
+    "NEVER_DUE",
     "AccountRepository",
     "BankReviewRepository",
     "DocumentRepository",
@@ -58,8 +60,26 @@ __all__ = [
 ]
 
 
+DUE_NOW = date.min
+"""The next event date of an account the run must visit at its next run (a new account,
+one whose billing state changed)."""
+
+NEVER_DUE = date.max
+"""The next event date of an account the run has nothing to do for until something changes."""
+
+
 class AccountRepository(Protocol):
-    """Customer accounts."""
+    """Customer accounts, and the index of their next event dates (the due index).
+
+    Each account carries its *next event date*: the earliest day the billing run has
+    something to do for it. The run visits only the accounts that are due
+    (:meth:`due`) and, at the end of an account's day, sets the date it computed
+    (:meth:`schedule`). A store keeps the index current on its own: **every commit that
+    adds or changes an aggregate of an account** (the account, its services, invoices,
+    payments, ledger, expense book, billing profile, payers, documents, users, tickets)
+    makes the account due at once (:data:`DUE_NOW`), unless the same unit of work
+    scheduled it. So no use case can forget to tell the run about a change.
+    """
 
     def add(self, account: Account) -> None:
         """Store a new account. Raises ConflictError when the id exists."""
@@ -71,6 +91,31 @@ class AccountRepository(Protocol):
 
     def ids(self) -> list[str]:
         """Every account id, sorted."""
+        ...
+
+    def due(self, day: date, *, after: str | None = None, limit: int | None = None) -> list[str]:
+        """The committed accounts due by ``day`` (next event date on or before it).
+
+        In id order: those after ``after`` when given, at most ``limit`` when given, so
+        that a run reads them in batches.
+        """
+        ...
+
+    def count(self, *, due_by: date | None = None) -> int:
+        """How many accounts are committed (only those due by ``due_by`` when given)."""
+        ...
+
+    def next_due(self, account_id: str) -> date:
+        """The committed next event date of an account. Raises NotFoundError for none."""
+        ...
+
+    def schedule(self, account_id: str, day: date) -> None:
+        """Set the account's next event date, written when this unit of work commits.
+
+        The date is kept only if no other unit of work committed a change to the
+        account's aggregates since this one first read the account (or scheduled it);
+        otherwise the account stays due, and the next run computes the date again.
+        """
         ...
 
 

@@ -20,7 +20,7 @@ checks make their own ids, so they may share one store, even one that holds data
 >>> store = MemoryStore()
 >>> check_unit_of_work(lambda: MemoryUnitOfWork(store))
 >>> len(CHECKS)
-18
+19
 
 What the checks hold a store to:
 
@@ -37,13 +37,18 @@ What the checks hold a store to:
 * counters start at 1 and grow by one; a value taken by a unit of work that rolls back
   is handed out again, so numbers never skip;
 * idempotency keys are recorded once and listed by prefix, literally (``%`` and ``_``
-  are not wildcards), and keep the fingerprint they were recorded with.
+  are not wildcards), and keep the fingerprint they were recorded with;
+* the due index: a new account is due at once; a scheduled date holds until a commit
+  changes one of the account's aggregates, which makes it due again (a read does not);
+  ``due`` lists the accounts due by a day in id order, after an id, up to a limit, and
+  ``count`` counts them.
 
 :class:`OverlappingUnitsOfWorkContract` adds what a store that serves several units of
 work at once must promise (:data:`OVERLAP_CHECKS`): when two of them change the same
 aggregate, add the same id or record the same key, the second commit raises
 :class:`~cabinet_billing.errors.ConflictError` and the first one's change stays; a unit
-of work that only read an aggregate another one changed commits without a conflict.
+of work that only read an aggregate another one changed commits without a conflict; an
+account changed while another unit of work scheduled it stays due.
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ from cabinet_billing.domain.periods import Period, PeriodUnit
 from cabinet_billing.domain.service import Actor, Service
 from cabinet_billing.domain.support import Ticket
 from cabinet_billing.errors import ConflictError, NotFoundError
-from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.ports.repositories import DUE_NOW, UnitOfWork
 
 __all__ = [
     "CHECKS",
@@ -588,6 +593,67 @@ def check_bank_reviews(make_uow: UowFactory) -> None:
             uow.bank_reviews.get(_fresh("line"))
 
 
+def _next_due(make_uow: UowFactory, account_id: str) -> date:
+    with make_uow() as uow:
+        return uow.accounts.next_due(account_id)
+
+
+def _schedule(make_uow: UowFactory, account_id: str, day: date) -> None:
+    with make_uow() as uow:
+        uow.accounts.schedule(account_id, day)
+        uow.commit()
+
+
+def check_due_index(make_uow: UowFactory) -> None:
+    """Next event dates: scheduled by the run, made due by every change of the account."""
+    later = date(2024, 3, 20)
+    prefix = _fresh("due")
+    first, second, third = (f"{prefix}-{n}" for n in (1, 2, 3))
+    with make_uow() as uow:
+        total, due = uow.accounts.count(), uow.accounts.count(due_by=_ON)
+        for account_id in (first, second, third):
+            uow.accounts.add(Account.open(account_id, "dora"))
+        uow.commit()
+    with make_uow() as uow:
+        _expect(uow.accounts.next_due(first) == DUE_NOW, "a new account is not due at once")
+        _expect(uow.accounts.count() == total + 3, "count() misses the new accounts")
+        _expect(uow.accounts.count(due_by=_ON) == due + 3, "count(due_by) misses new accounts")
+        found = uow.accounts.due(_ON, after=first)
+        _expect(first not in found, "due(after=) lists the account it starts after")
+        _expect({second, third} <= set(found), "due(after=) misses accounts after it")
+        _expect(found == sorted(found), "due() is not in id order")
+        _expect(uow.accounts.due(_ON, after=first, limit=1) == [second], "due(limit=1)")
+    _schedule(make_uow, first, later)
+    with make_uow() as uow:
+        _expect(uow.accounts.next_due(first) == later, "a scheduled date was not kept")
+        _expect(first not in uow.accounts.due(_ON), "an account scheduled later is due")
+        _expect(first in uow.accounts.due(later), "an account is not due on its date")
+        _expect(uow.accounts.count(due_by=_ON) == due + 2, "count(due_by) counts it still")
+        uow.accounts.get(first)
+        uow.services.for_account(first)
+        uow.commit()
+    _expect(_next_due(make_uow, first) == later, "a unit of work that only read made it due")
+    changes: tuple[Callable[[UnitOfWork], object], ...] = (
+        lambda uow: uow.services.add(_service(_fresh("ser"), first)),
+        lambda uow: uow.ledgers.get(first).top_up(_rub("1.00"), _AT, ref=_fresh("pay")),
+        lambda uow: uow.profiles.get(first).record(_fresh("key")),
+        lambda uow: uow.invoices.add(_invoice(_fresh("inv"), first, _fresh("N"))),
+    )
+    for change in changes:
+        _schedule(make_uow, first, later)
+        with make_uow() as uow:
+            change(uow)
+            uow.commit()
+        _expect(_next_due(make_uow, first) == DUE_NOW, "a change left the account not due")
+    with make_uow() as uow:
+        uow.ledgers.get(first).top_up(_rub("1.00"), _AT, ref=_fresh("pay"))
+        uow.accounts.schedule(first, later)
+        uow.commit()
+    _expect(_next_due(make_uow, first) == later, "a change made due what its unit scheduled")
+    with pytest.raises(NotFoundError):
+        _next_due(make_uow, _fresh("acc"))
+
+
 CHECKS: tuple[Callable[[UowFactory], None], ...] = (
     check_commit_persists,
     check_exit_without_commit_rolls_back,
@@ -607,6 +673,7 @@ CHECKS: tuple[Callable[[UowFactory], None], ...] = (
     check_services_change,
     check_profiles_and_tickets,
     check_bank_reviews,
+    check_due_index,
 )
 """Every check, in the order :func:`check_unit_of_work` runs them."""
 
@@ -709,6 +776,10 @@ class UnitOfWorkContract(abc.ABC):
         """See :func:`check_bank_reviews`."""
         check_bank_reviews(self.make_uow)
 
+    def test_due_index(self) -> None:
+        """See :func:`check_due_index`."""
+        check_due_index(self.make_uow)
+
     def test_every_check_runs_in_one_store(self) -> None:
         """Every check again, one after the other, in the same store."""
         check_unit_of_work(self.make_uow)
@@ -785,6 +856,27 @@ def check_overlapping_adds_conflict(make_uow: UowFactory) -> None:
         _expect(balance == _rub("0"), f"a refused unit of work left a balance of {balance}")
 
 
+def check_overlapping_change_keeps_an_account_due(make_uow: UowFactory) -> None:
+    """A change committed while another unit of work schedules the account keeps it due.
+
+    The run reads the account, bills its day and schedules its next event date; a use
+    case that changed the account meanwhile must not be overwritten by that date.
+    """
+    account_id = _fresh("acc")
+    with make_uow() as uow:
+        uow.accounts.add(Account.open(account_id, "erin"))
+        uow.commit()
+    run, change = make_uow(), make_uow()
+    with run, change:
+        run.accounts.get(account_id)
+        change.services.add(_service(_fresh("ser"), account_id))
+        change.commit()
+        run.profiles.get(account_id).record(_fresh("key"))
+        run.accounts.schedule(account_id, date(2024, 3, 20))
+        run.commit()
+    _expect(_next_due(make_uow, account_id) == DUE_NOW, "a change was overwritten by a schedule")
+
+
 def _record_and_commit(uow: UnitOfWork, key: str) -> None:
     uow.keys.record(key)
     uow.commit()
@@ -796,6 +888,7 @@ OVERLAP_CHECKS: tuple[Callable[[UowFactory], None], ...] = (
     check_overlapping_changes_conflict,
     check_overlapping_reads_do_not_conflict,
     check_overlapping_adds_conflict,
+    check_overlapping_change_keeps_an_account_due,
 )
 
 
@@ -817,3 +910,7 @@ class OverlappingUnitsOfWorkContract(abc.ABC):
     def test_overlapping_adds_conflict(self) -> None:
         """See :func:`check_overlapping_adds_conflict`."""
         check_overlapping_adds_conflict(self.make_uow)
+
+    def test_overlapping_change_keeps_an_account_due(self) -> None:
+        """See :func:`check_overlapping_change_keeps_an_account_due`."""
+        check_overlapping_change_keeps_an_account_due(self.make_uow)

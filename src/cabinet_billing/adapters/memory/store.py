@@ -19,6 +19,7 @@ shared between threads.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import enum
 from collections.abc import Callable, Iterable
@@ -52,6 +53,7 @@ from cabinet_billing.ports.listing import (
     Window,
     take,
 )
+from cabinet_billing.ports.repositories import DUE_NOW
 
 __all__ = ["MemoryStore", "MemoryUnitOfWork", "clone"]
 
@@ -80,6 +82,45 @@ class _Table(Generic[T]):
             self.by_account.setdefault(self._account_of(row), []).append(key)
         self.rows[key] = row
         self.versions[key] = self.versions.get(key, 0) + 1
+
+
+class _DueIndex:
+    """The accounts' next event dates, with the accounts of each date (the due index).
+
+    ``marks`` counts, per account, the commits that made it due: a schedule is kept only
+    if none came after the unit of work that scheduled it read the account.
+    """
+
+    def __init__(self) -> None:
+        self.dates: dict[str, date] = {}
+        self.by_date: dict[date, set[str]] = {}
+        self.days: list[date] = []
+        """The dates in ``by_date``, sorted."""
+        self.marks: dict[str, int] = {}
+
+    def set(self, account_id: str, day: date) -> None:
+        old = self.dates.get(account_id)
+        if old == day:
+            return
+        if old is not None:
+            held = self.by_date[old]
+            held.discard(account_id)
+            if not held:
+                del self.by_date[old]
+                self.days.pop(bisect.bisect_left(self.days, old))
+        self.dates[account_id] = day
+        if day not in self.by_date:
+            self.by_date[day] = set()
+            bisect.insort(self.days, day)
+        self.by_date[day].add(account_id)
+
+    def mark(self, account_id: str) -> None:
+        self.marks[account_id] = self.marks.get(account_id, 0) + 1
+        self.set(account_id, DUE_NOW)
+
+    def due(self, day: date) -> list[str]:
+        upto = bisect.bisect_right(self.days, day)
+        return sorted(a for d in self.days[:upto] for a in self.by_date[d])
 
 
 @attrs.define
@@ -130,6 +171,8 @@ class MemoryStore:
     """Bank statement lines left for a person."""
     inbox: InboxTable = attrs.field(factory=InboxTable)
     """Every account's notification inbox and its users' read marks."""
+    due: _DueIndex = attrs.field(factory=_DueIndex)
+    """The next event date of every account (see :meth:`_Accounts.due`)."""
 
 
 @attrs.frozen
@@ -343,6 +386,48 @@ class _Ledgers(_PerAccount[Ledger]):
         super().flush(keys)
 
 
+class _Accounts(_Repository[Account]):
+    """Accounts, and the due index: the run asks it which accounts to visit."""
+
+    def __init__(self, table: _Table[Account], index: _DueIndex) -> None:
+        super().__init__(table, lambda a: a.id)
+        self._index = index
+        self._marks_read: dict[str, int] = {}
+        self.scheduled: dict[str, date] = {}
+
+    def get(self, key: str) -> Account:
+        self._marks_read.setdefault(key, self._index.marks.get(key, 0))
+        return super().get(key)
+
+    def due(self, day: date, *, after: str | None = None, limit: int | None = None) -> list[str]:
+        found = self._index.due(day)
+        if after is not None:
+            found = found[bisect.bisect_right(found, after) :]
+        return found if limit is None else found[:limit]
+
+    def count(self, *, due_by: date | None = None) -> int:
+        return len(self._table.rows) if due_by is None else len(self._index.due(due_by))
+
+    def next_due(self, account_id: str) -> date:
+        if account_id not in self._table.rows:
+            raise NotFoundError(self._table.kind, account_id)
+        return self._index.dates.get(account_id, DUE_NOW)
+
+    def schedule(self, account_id: str, day: date) -> None:
+        self._marks_read.setdefault(account_id, self._index.marks.get(account_id, 0))
+        self.scheduled[account_id] = day
+
+    def flush_due(self, touched: Iterable[str]) -> None:
+        """Keep the schedules nobody overtook, and make the other changed accounts due."""
+        index = self._index
+        for account_id, day in self.scheduled.items():
+            if index.marks.get(account_id, 0) == self._marks_read[account_id]:
+                index.set(account_id, day)
+        for account_id in touched:
+            if account_id not in self.scheduled and account_id in self._table.rows:
+                index.mark(account_id)
+
+
 class _BankReviews(_Repository[BankReview]):
     def __init__(self, table: _Table[BankReview]) -> None:
         super().__init__(table, lambda r: r.line_id)
@@ -490,7 +575,7 @@ class MemoryUnitOfWork:
 
     def _begin(self) -> None:
         store = self.store
-        self.accounts = _Repository(store.accounts, lambda a: a.id)
+        self.accounts = _Accounts(store.accounts, store.due)
         self.users = _Repository(store.users, lambda u: u.account_id)
         self.services = _Repository(store.services, lambda s: s.id)
         self.tickets = _Repository(store.tickets, lambda t: t.id)
@@ -551,8 +636,16 @@ class MemoryUnitOfWork:
         self.sequences.check()
         self.keys.check()
         self.outbox.check()
+        # Every account whose aggregates change is due at once (unless scheduled here).
+        touched = {
+            owner
+            for repo, keys in changes
+            for key in keys
+            if (owner := repo._table._account_of(repo.loaded[key]))  # noqa: SLF001
+        }
         for repo, keys in changes:
             repo.flush(keys)
+        self.accounts.flush_due(sorted(touched))
         self.store.sequences.update(self.sequences.staged)
         self.store.keys |= self.keys.staged
         self.store.fingerprints.update(self.keys.staged_fingerprints)

@@ -747,6 +747,24 @@ class Tables:
         )
         self.outbox = outbox_table(self.metadata, prefix)
         self.inbox = inbox_tables(self.metadata, prefix)
+        # The due index: each account's next event date, and how many commits made it
+        # due (a table of its own, so that a worker's claim of an account's row never
+        # waits for it, nor it for the claim).
+        self.next_due = Table(
+            f"{prefix}next_due",
+            self.metadata,
+            Column("account_id", String(200), nullable=False),
+            Column("next_due", Date, nullable=False),
+            Column("due_marks", Integer, nullable=False),
+            PrimaryKeyConstraint("account_id", name=f"{prefix}next_due_pkey"),
+            ForeignKeyConstraint(
+                ["account_id"],
+                [self.aggregates[ACCOUNTS.table].c.account_id],
+                name=f"{prefix}next_due_account_fkey",
+                ondelete="CASCADE",
+            ),
+        )
+        Index(f"{prefix}next_due_idx", self.next_due.c.next_due, self.next_due.c.account_id)
 
     def name(self, table: str) -> str:
         """A table's full name (with the prefix)."""

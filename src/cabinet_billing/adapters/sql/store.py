@@ -65,13 +65,16 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, cast
 
 import attrs
 from sqlalchemy import (
     Connection,
+    Date,
     Engine,
+    Integer,
     RowMapping,
     Table,
     and_,
@@ -82,6 +85,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal,
     literal_column,
     or_,
     select,
@@ -126,7 +130,7 @@ from cabinet_billing.ports.listing import (
     Window,
     take,
 )
-from cabinet_billing.ports.repositories import is_gapless
+from cabinet_billing.ports.repositories import DUE_NOW, is_gapless
 
 __all__ = ["SQLITE_PRAGMAS", "SqlStore", "SqlUnitOfWork", "write_new"]
 
@@ -382,6 +386,8 @@ class _Repository(Generic[T]):
         self.loaded: dict[str, _Loaded[T]] = {}
         self.present: Mapping[str, set[str]] | None = None
         """For a migration: the columns each table has at its revision (None: all)."""
+        self.touched: set[str] = set()
+        """The accounts whose rows of this repository a flush wrote."""
 
     # ------------------------------------------------------------------ reading
 
@@ -432,6 +438,10 @@ class _Repository(Generic[T]):
         connection = self._session.connection()
         rows = connection.execute(query, {"key": key}).mappings().all()
         return self._adopt_rows(connection, rows, account_id)
+
+    def _select(self) -> Select[Any]:
+        """The query of this repository's rows (before its condition)."""
+        return select(self._table)
 
     def _select(self) -> Select[Any]:
         """The query of this repository's rows (before its condition)."""
@@ -530,6 +540,9 @@ class _Repository(Generic[T]):
                 elif self._changed(loaded.image, image):
                     self._update(connection, key, loaded, image)
                     self._write_children(connection, loaded.image.children, image)
+                else:
+                    continue
+                self.touched.add(self._shape.account_of(loaded.aggregate))
             except IntegrityError as error:
                 done = "stored" if loaded.image is None else "changed"
                 raise ConflictError(
@@ -932,8 +945,11 @@ class _Ledgers(_PerAccount[Ledger]):
                 elif new or self._changed(loaded.image, image):
                     self._update(connection, key, loaded, image)
                     self._write_children(connection, loaded.image.children, image)
+                else:
+                    continue
                 if new:
                     self._write_entries(connection, ledger)
+                self.touched.add(key)
             except IntegrityError as error:
                 done = "stored" if loaded.image is None else "changed"
                 raise ConflictError(
@@ -956,6 +972,107 @@ class _Ledgers(_PerAccount[Ledger]):
 
 _LAST_SEQ = "cb_last_seq"
 """The column of a ledger's row as loaded that holds the seq of its last entry."""
+
+
+class _Accounts(_Repository[Account]):
+    """Accounts, and the due index: the ``next_due`` table, a row per account.
+
+    A commit that wrote any aggregate of an account sets its ``next_due`` to
+    :data:`~cabinet_billing.ports.repositories.DUE_NOW` and counts one more of its
+    ``due_marks``; a schedule is written only where ``due_marks`` is still what this
+    unit of work read with the account (``UPDATE ... WHERE due_marks = :read``), so a
+    change committed by another unit of work meanwhile keeps the account due.
+    """
+
+    def __init__(self, session: _Session, store_tables: Tables) -> None:
+        super().__init__(session, store_tables, schema.ACCOUNTS, "account")
+        self._due = store_tables.next_due
+        self._marks_read: dict[str, int] = {}
+        self.scheduled: dict[str, date] = {}
+
+    def _select(self) -> Select[Any]:
+        due = self._due
+        joined = self._table.outerjoin(due, due.c.account_id == self._table.c.account_id)
+        return select(self._table, due.c.due_marks).select_from(joined)
+
+    def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> Account:
+        self._marks_read.setdefault(str(row["account_id"]), int(row["due_marks"] or 0))
+        return super()._adopt(row, children)
+
+    def due(self, day: date, *, after: str | None = None, limit: int | None = None) -> list[str]:
+        due = self._due
+        query = select(due.c.account_id).where(due.c.next_due <= day)
+        if after is not None:
+            query = query.where(due.c.account_id > after)
+        query = query.order_by(due.c.account_id).limit(limit)
+        return list(self._session.connection().execute(query).scalars())
+
+    def count(self, *, due_by: date | None = None) -> int:
+        if due_by is None:
+            query = select(func.count()).select_from(self._table)
+        else:
+            query = (
+                select(func.count()).select_from(self._due).where(self._due.c.next_due <= due_by)
+            )
+        return int(self._session.connection().execute(query).scalar_one())
+
+    def next_due(self, account_id: str) -> date:
+        due = self._due
+        query = select(due.c.next_due).where(due.c.account_id == account_id)
+        found: date | None = self._session.connection().execute(query).scalar_one_or_none()
+        if found is None:
+            raise NotFoundError(self._kind, account_id)
+        return found
+
+    def schedule(self, account_id: str, day: date) -> None:
+        if account_id not in self._marks_read:
+            due = self._due
+            query = select(due.c.due_marks).where(due.c.account_id == account_id)
+            marks = self._session.connection().execute(query).scalar_one_or_none()
+            if marks is None:
+                raise NotFoundError(self._kind, account_id)
+            self._marks_read[account_id] = int(marks)
+        self.scheduled[account_id] = day
+
+    def flush_due(self, connection: Connection, touched: set[str]) -> None:
+        """Write the schedules nobody overtook, and make the other changed accounts due."""
+        due = self._due
+        for account_id, day in sorted(self.scheduled.items()):
+            connection.execute(
+                update(due)
+                .where(
+                    due.c.account_id == account_id, due.c.due_marks == self._marks_read[account_id]
+                )
+                .values(next_due=day)
+            )
+        marked = sorted(touched - self.scheduled.keys())
+        if not marked:
+            return
+        accounts = select(
+            self._table.c.account_id, literal(DUE_NOW, Date), literal(1, Integer)
+        ).where(self._table.c.account_id.in_(marked))
+        columns = ["account_id", "next_due", "due_marks"]
+        dialect = self._session.dialect
+        if dialect in {"postgresql", "sqlite"}:
+            module = postgresql if dialect == "postgresql" else sqlite
+            connection.execute(
+                module.insert(due)
+                .from_select(columns, accounts)
+                .on_conflict_do_update(
+                    index_elements=[due.c.account_id],
+                    set_={"next_due": DUE_NOW, "due_marks": due.c.due_marks + 1},
+                )
+            )
+            return
+        connection.execute(
+            update(due)
+            .where(due.c.account_id.in_(marked))
+            .values(next_due=DUE_NOW, due_marks=due.c.due_marks + 1)
+        )
+        held = select(due.c.account_id)
+        connection.execute(
+            insert(due).from_select(columns, accounts.where(self._table.c.account_id.not_in(held)))
+        )
 
 
 class _Invoices(_Paged[Invoice]):
@@ -1236,7 +1353,7 @@ class SqlUnitOfWork:
         def per_account(shape: Shape, kind: str, factory: Callable[[str], object]) -> Any:  # noqa: ANN401
             return _PerAccount(session, found, shape, kind, factory)
 
-        self.accounts: _Repository[Account] = many(schema.ACCOUNTS, "account")
+        self.accounts = _Accounts(session, found)
         self.users: _Repository[AccountUsers] = many(schema.ACCOUNT_USERS, "users of account")
         self.services: _Repository[Service] = many(schema.SERVICES, "service")
         self.tickets: _Repository[Ticket] = many(schema.TICKETS, "ticket")
@@ -1307,7 +1424,9 @@ class SqlUnitOfWork:
             # again (the billing run does, a few times).
             raise failed from exc
 
-    def claim_accounts(self, limit: int, after: str | None = None) -> list[str]:
+    def claim_accounts(
+        self, limit: int, after: str | None = None, *, due_by: date | None = None
+    ) -> list[str]:
         """Lock up to ``limit`` accounts for this unit of work, skipping those locked by others.
 
         Billing workers on PostgreSQL call it to share the accounts: each gets ids that no
@@ -1317,6 +1436,8 @@ class SqlUnitOfWork:
         Args:
             limit: how many accounts at most.
             after: only ids after this one (a worker's cursor through the accounts).
+            due_by: only the accounts due by this day (next event date on or before it,
+                see :meth:`_Accounts.due`): what a worker's run of that day visits.
 
         Returns:
             The claimed account ids, sorted.
@@ -1325,8 +1446,13 @@ class SqlUnitOfWork:
         query = select(table.c.account_id).order_by(table.c.account_id).limit(limit)
         if after is not None:
             query = query.where(table.c.account_id > after)
+        if due_by is not None:
+            due = self.store.tables.next_due
+            query = query.join(due, due.c.account_id == table.c.account_id).where(
+                due.c.next_due <= due_by
+            )
         if self._session.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(skip_locked=True, of=table)
         return list(self._session.connection().execute(query).scalars())
 
     def commit(self) -> None:
@@ -1338,8 +1464,11 @@ class SqlUnitOfWork:
         """
         try:
             connection = self._session.connection()
-            for repository in self._repositories():
+            repositories = self._repositories()
+            for repository in repositories:
                 repository.flush(connection)
+            # Every account whose aggregates were written is due at once (see _Accounts).
+            self.accounts.flush_due(connection, set().union(*(r.touched for r in repositories)))
         except BaseException:
             self.rollback()
             raise

@@ -96,7 +96,7 @@ def worker(url: str, schema: str, start: Event) -> None:
     cursor = None
     while True:
         with SqlUnitOfWork(store) as claim:
-            mine = claim.claim_accounts(BATCH, after=cursor)
+            mine = claim.claim_accounts(BATCH, after=cursor, due_by=DUE)
             if not mine:
                 return
             summary = billing.run.day(DUE, accounts=mine)

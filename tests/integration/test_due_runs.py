@@ -17,6 +17,7 @@ from sqlalchemy import event
 
 from cabinet_billing import Account, BillingSettings, Money, Period, Service
 from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
@@ -104,6 +105,7 @@ def test_an_idle_account_is_not_loaded_on_its_idle_days() -> None:
             unit_of_work=lambda: CountingUnitOfWork(MemoryUnitOfWork(store), loads),
             clock=clock,
             gateway=SandboxGateway(b"d" * 32),
+            rates=FixedRates(INTROSERV.exchange_rates),
         ),
         BillingSettings.from_preset(INTROSERV),
     )
@@ -135,6 +137,7 @@ def test_an_idle_day_on_sqlite_costs_the_due_query_only(billing_sqlite_store: Sq
             unit_of_work=lambda: SqlUnitOfWork(store),
             clock=clock,
             gateway=SandboxGateway(b"d" * 32),
+            rates=FixedRates(INTROSERV.exchange_rates),
         ),
         BillingSettings.from_preset(INTROSERV),
     )
@@ -232,7 +235,11 @@ def test_months_of_due_runs_bill_what_visiting_every_account_bills(preset: str, 
     assert due.setup.gateway.charges == every.setup.gateway.charges
     for account_id, profile in mine.profiles.rows.items():
         other = theirs.profiles.rows[account_id]
-        assert (profile.credit, profile.subscriptions) == (other.credit, other.subscriptions)
+        assert (profile.credit, profile.subscriptions, profile.attempts) == (
+            other.credit,
+            other.subscriptions,
+            other.attempts,
+        )
     # The due runs visited far fewer accounts.
     visits = sum(1 for d in due.setup.store.keys if d.startswith("cycle:"))
     assert visits < sum(1 for d in theirs.keys if d.startswith("cycle:")) / 2
@@ -266,6 +273,7 @@ def _sql_billing(store: SqlStore, clock: FixedClock) -> Billing:
             unit_of_work=lambda: SqlUnitOfWork(store),
             clock=clock,
             gateway=SandboxGateway(b"s" * 32),
+            rates=FixedRates(INTROSERV.exchange_rates),
         ),
         BillingSettings.from_preset(INTROSERV),
     )

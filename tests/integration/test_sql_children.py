@@ -160,6 +160,7 @@ def test_a_commit_of_one_charge_and_one_expense_writes_two_child_rows(store: Sql
     assert sorted(writes.statements) == [
         ("INSERT", "cb_expenses", 1),
         ("INSERT", "cb_ledger_entries", 1),
+        ("INSERT", "cb_next_due", 1),  # the account is due (an upsert)
         ("UPDATE", "cb_balances", 1),
         ("UPDATE", "cb_expense_books", 1),
         ("UPDATE", "cb_ledgers", 1),
@@ -218,6 +219,7 @@ def test_only_the_expenses_a_payment_changed_are_written_again(store: SqlStore) 
     assert [a.expense_id for a in paid] == [e.id for e in unpaid[:3]]
     assert sorted(writes.statements) == [
         ("INSERT", "cb_ledger_entries", 1),
+        ("INSERT", "cb_next_due", 1),  # the account is due (an upsert)
         ("UPDATE", "cb_balances", 1),
         ("UPDATE", "cb_expense_books", 1),
         ("UPDATE", "cb_expenses", 3),

@@ -606,6 +606,7 @@ class BillingRun:
             *self._due_card_autopay(run),
             *self._due_renewals(run),
             *self._due_autopay(run),
+            *self._due_forgetting(run),
         )
         return max(run.today + timedelta(days=1), min(found, default=NEVER_DUE))
 
@@ -708,6 +709,19 @@ class BillingRun:
                 )
         else:
             yield tomorrow  # due: the balance or the method may pay it tomorrow
+
+    @staticmethod
+    def _due_forgetting(run: _Run) -> Iterator[date]:
+        """Finished attempts of a day or of card autopay, forgotten by the next runs.
+
+        A day's top-up or card check is forgotten the day after, card autopay's the run
+        after the next (see :func:`_forget_finished_attempts`); a renewal's attempts go
+        with the renewal or the change that ends their period, which make the account due.
+        """
+        if any(
+            not a.pending and a.purpose is not AttemptPurpose.RENEWAL for a in run.profile.attempts
+        ):
+            yield run.today + timedelta(days=1)
 
     def _due_autopay(self, run: _Run) -> Iterator[date]:
         """Tomorrow while the balance is below the threshold, or when the cap resets."""

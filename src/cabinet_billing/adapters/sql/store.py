@@ -996,8 +996,18 @@ class _Accounts(_Repository[Account]):
         return select(self._table, due.c.due_marks).select_from(joined)
 
     def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> Account:
-        self._marks_read.setdefault(str(row["account_id"]), int(row["due_marks"] or 0))
+        key = str(row["account_id"])
+        if key not in self._marks_read:
+            # Read with the account's row (see _select), or on its own when not.
+            marks = row["due_marks"] if "due_marks" in row else self._marks(key)
+            self._marks_read[key] = int(marks or 0)
         return super()._adopt(row, children)
+
+    def _marks(self, account_id: str) -> int | None:
+        due = self._due
+        query = select(due.c.due_marks).where(due.c.account_id == account_id)
+        found: int | None = self._session.connection().execute(query).scalar_one_or_none()
+        return found
 
     def due(self, day: date, *, after: str | None = None, limit: int | None = None) -> list[str]:
         due = self._due
@@ -1026,12 +1036,10 @@ class _Accounts(_Repository[Account]):
 
     def schedule(self, account_id: str, day: date) -> None:
         if account_id not in self._marks_read:
-            due = self._due
-            query = select(due.c.due_marks).where(due.c.account_id == account_id)
-            marks = self._session.connection().execute(query).scalar_one_or_none()
+            marks = self._marks(account_id)
             if marks is None:
                 raise NotFoundError(self._kind, account_id)
-            self._marks_read[account_id] = int(marks)
+            self._marks_read[account_id] = marks
         self.scheduled[account_id] = day
 
     def flush_due(self, connection: Connection, touched: set[str]) -> None:

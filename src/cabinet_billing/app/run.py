@@ -241,6 +241,8 @@ class _Run:
     services: list[Service] = attrs.field(factory=list)
     #: Invoices the pass issued (card autopay charges those it did not see the next day).
     issued: int = 0
+    #: The account's invoices, when a step read them all (the reminders).
+    invoices: list[Invoice] = attrs.field(factory=list)
 
 
 class _NeedsCall(Exception):  # noqa: N818 - control flow inside the run, never escapes it
@@ -607,6 +609,7 @@ class BillingRun:
             *self._due_renewals(run),
             *self._due_autopay(run),
             *self._due_forgetting(run),
+            *self._due_reminders(run),
         )
         return max(run.today + timedelta(days=1), min(found, default=NEVER_DUE))
 
@@ -723,6 +726,22 @@ class BillingRun:
         ):
             yield run.today + timedelta(days=1)
 
+    def _due_reminders(self, run: _Run) -> Iterator[date]:
+        """The next day of the reminder schedule of each unpaid invoice reminded of."""
+        schedule = self._ctx.settings.invoice_reminders
+        if not schedule.any:
+            return
+        renewing = {s.id for s in run.services if s.auto_renew}
+        for invoice in run.invoices:
+            if not is_reminded(invoice, renewing):
+                continue
+            issued, due_on = invoice.issued_on, invoice.due_on
+            days = [issued + timedelta(days=d) for d in schedule.after_issue]
+            if due_on is not None:
+                days += [due_on - timedelta(days=d) for d in schedule.before_due]
+                days += [due_on + timedelta(days=d) for d in schedule.after_due]
+            yield from (d for d in days if d > run.today)
+
     def _due_autopay(self, run: _Run) -> Iterator[date]:
         """Tomorrow while the balance is below the threshold, or when the cap resets."""
         settings = run.profile.autopay
@@ -799,7 +818,8 @@ class BillingRun:
         if not schedule.any:
             return
         renewing = {s.id for s in services if s.auto_renew}
-        for invoice in run.uow.invoices.for_account(run.profile.account_id):
+        run.invoices = run.uow.invoices.for_account(run.profile.account_id)
+        for invoice in run.invoices:
             if not is_reminded(invoice, renewing):
                 continue
             due = due_reminder(

@@ -443,10 +443,6 @@ class _Repository(Generic[T]):
         """The query of this repository's rows (before its condition)."""
         return select(self._table)
 
-    def _select(self) -> Select[Any]:
-        """The query of this repository's rows (before its condition)."""
-        return select(self._table)
-
     def _load(self, where: Any, *, account_id: str | None = None) -> list[T]:  # noqa: ANN401
         """The aggregates whose rows match, with their children, oldest first."""
         table = self._table

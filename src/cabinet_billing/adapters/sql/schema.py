@@ -20,6 +20,8 @@ what it stands for (a gateway event's content), when it has one. Notifications w
 be delivered are rows of ``outbox`` (see :mod:`cabinet_billing.adapters.sql.outbox`), and
 the accounts' notification inboxes rows of ``inbox`` and ``inbox_reads``
 (:mod:`cabinet_billing.adapters.sql.inbox`).
+The due index, each account's next event date for the billing run, is ``next_due``
+(see :class:`~cabinet_billing.adapters.sql.store.SqlStore` and ``docs/scaling.md``).
 
 Every table name carries the store's prefix (``cb_`` by default), and the tables may live
 in a schema of their own: ``Tables(prefix="billing_", schema="finance")``.
@@ -35,7 +37,7 @@ in a schema of their own: ``Tables(prefix="billing_", schema="finance")``.
  'cb_document_books', 'cb_done_keys', 'cb_expense_books', 'cb_expenses', 'cb_inbox',
  'cb_inbox_reads', 'cb_invoice_lines',
  'cb_invoice_payments', 'cb_invoices', 'cb_keys', 'cb_ledger_entries', 'cb_ledgers',
- 'cb_number_claims', 'cb_outbox', 'cb_payer_books', 'cb_payers', 'cb_payment_events', 'cb_payments', 'cb_saved_methods',
+ 'cb_next_due', 'cb_number_claims', 'cb_outbox', 'cb_payer_books', 'cb_payers', 'cb_payment_events', 'cb_payments', 'cb_saved_methods',
  'cb_service_history', 'cb_services', 'cb_subscriptions', 'cb_ticket_messages',
  'cb_tickets', 'cb_users']
 """

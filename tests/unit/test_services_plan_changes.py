@@ -488,3 +488,25 @@ def test_a_daily_billed_service_changes_and_ends_now_only(s: InMemoryBilling) ->
     ended = owner(s).services.terminate(service_id, when="now")
     assert ended.credit is None
     assert ended.service.operation is ServiceOperation.DELETING
+
+
+@pytest.mark.spec("X2")
+@pytest.mark.parametrize("end", ["now", "period_end", "delete"])
+def test_ending_a_service_withdraws_its_unpaid_renewal_invoice(
+    s: InMemoryBilling, end: str
+) -> None:
+    service_id = active(s)
+    renewal = owner(s).services.renew(service_id)
+    assert owner(s).invoices.get(renewal.id).status is InvoiceStatus.UNPAID
+    on(s, date(2024, 3, 20))
+    if end == "delete":
+        owner(s).services.delete(service_id)
+    else:
+        owner(s).services.terminate(service_id, when=end)
+    assert owner(s).invoices.get(renewal.id).status is InvoiceStatus.DELETED
+    assert [i.id for i in owner(s).invoices.list()] == []
+    before = owner(s).balance.get()
+    with pytest.raises(InvalidTransitionError):
+        owner(s).invoices.pay(renewal.id)
+    assert owner(s).balance.get() == before
+    assert stored(s, service_id).paid_until == date(2024, 4, 5)

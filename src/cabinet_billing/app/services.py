@@ -33,7 +33,7 @@ from cabinet_billing.domain.checks import check_text
 from cabinet_billing.domain.customer import payment_readiness
 from cabinet_billing.domain.documents import CreditNote
 from cabinet_billing.domain.events import BillingEvent
-from cabinet_billing.domain.invoice import Invoice, InvoiceKind, InvoiceLine
+from cabinet_billing.domain.invoice import Invoice, InvoiceAction, InvoiceKind, InvoiceLine
 from cabinet_billing.domain.limits import Limit
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.orders import (
@@ -453,12 +453,14 @@ class CabinetServices:
         """End a paid service: at the end of its paid period, or now (SPEC X2).
 
         * ``when="period_end"``: automatic renewal stops and the service is not renewed
-          any more; when its paid period runs out the billing run expires it and asks the
+          any more (an unpaid renewal invoice that bills only this service is deleted);
+          when its paid period runs out the billing run expires it and asks the
           control panel to delete it. :meth:`cancel_change` withdraws this.
         * ``when="now"``: the unused days of the paid period (each period at its daily
           rate, rounded to the minor unit) are credited to the balance with a credit
           note (*balance credit*), and the service is *deleting* until the control panel
-          reports it gone. A refund to the paying method is not made: the money stays on
+          reports it gone; an unpaid renewal invoice of only this service is deleted. A
+          refund to the paying method is not made: the money stays on
           the balance, where the customer may spend it or ask for a refund.
 
         An order not yet paid is cancelled with :meth:`cancel` instead.
@@ -499,6 +501,7 @@ class CabinetServices:
             if at_end:
                 service.schedule(ScheduledChange(at_period_end=True, requested_at=call.now))
                 _stop_renewing(call, service)
+                _drop_renewals(call, service)
                 uow.commit()
                 return Termination(service=service, ends_on=service.paid_until)
             credit, note = None, None
@@ -536,6 +539,7 @@ class CabinetServices:
                 "ended by the client",
             )
             _stop_renewing(call, service)
+            _drop_renewals(call, service)
             uow.commit()
         return Termination(service=service, credit=credit, credit_note=note)
 
@@ -692,8 +696,9 @@ class CabinetServices:
     def delete(self, service_id: str) -> Service:
         """Delete a paid service: it is *deleting* until the provider reports it gone.
 
-        Its automatic renewal stops at once, and a plan change waiting for it is
-        withdrawn (its unpaid invoice deleted). An order not yet paid is cancelled with
+        Its automatic renewal stops at once, a plan change waiting for it is withdrawn
+        (its unpaid invoice deleted), and so is an unpaid renewal invoice that bills only
+        this service: paying it would buy a period of a service that is going. An order not yet paid is cancelled with
         :meth:`cancel` instead.
 
         Raises:
@@ -718,6 +723,7 @@ class CabinetServices:
             )
             _stop_renewing(call, service)
             _drop_scheduled(call, service)
+            _drop_renewals(call, service)
             call.uow.commit()
         return service
 
@@ -1064,26 +1070,36 @@ def _is_page_size(value: object) -> bool:
 
 def _open_renewal(call: Call, service_id: str) -> Invoice | None:
     """The service's unpaid renewal invoice, if it has one."""
-    for invoice in call.uow.invoices.for_account(call.account.id):
-        if (
-            invoice.is_open()
-            and invoice.kind is InvoiceKind.RENEWAL
-            and any(ln.service_id == service_id for ln in invoice.lines)
-        ):
-            return invoice
-    return None
+    return _open_of_kind(call, service_id, InvoiceKind.RENEWAL)
 
 
 def _open_order_invoice(call: Call, service_id: str) -> Invoice | None:
     """The unpaid order invoice that orders the service, if there is one."""
-    for invoice in call.uow.invoices.for_account(call.account.id):
-        if (
-            invoice.is_open()
-            and invoice.kind is InvoiceKind.ORDER
-            and any(ln.service_id == service_id for ln in invoice.lines)
-        ):
+    return _open_of_kind(call, service_id, InvoiceKind.ORDER)
+
+
+def _open_of_kind(call: Call, service_id: str, kind: InvoiceKind) -> Invoice | None:
+    """The oldest open invoice of ``kind`` with a line for the service (found by index)."""
+    for invoice in call.uow.invoices.open_for_service(service_id):
+        if invoice.kind is kind and invoice.account_id == call.account.id:
             return invoice
     return None
+
+
+def _drop_renewals(call: Call, service: Service) -> None:
+    """Delete the unpaid renewal invoices that bill only a service that is ending.
+
+    Paying one would buy a period of a service that is being deleted (or will not be
+    renewed), so it is withdrawn with the service; a renewal invoice that bills other
+    services too, or one already partly paid, is left as it is.
+    """
+    for invoice in call.uow.invoices.open_for_service(service.id):
+        if (
+            invoice.kind is InvoiceKind.RENEWAL
+            and InvoiceAction.DELETE in invoice.actions()
+            and all(ln.service_id in (None, service.id) for ln in invoice.lines)
+        ):
+            invoice.delete(call.today, reason=f"service {service.id} ends")
 
 
 def _issue_renewal(

@@ -99,7 +99,12 @@ from cabinet_billing.rules.credit_limit import (
     statement_month,
 )
 from cabinet_billing.rules.dunning import due_notifications
-from cabinet_billing.rules.reminders import due_reminder, is_reminded, reminder_notification
+from cabinet_billing.rules.reminders import (
+    due_reminder,
+    is_reminded,
+    next_reminder_day,
+    reminder_notification,
+)
 from cabinet_billing.rules.renewal import (
     RenewalAction,
     RenewalDecision,
@@ -735,12 +740,9 @@ class BillingRun:
         for invoice in run.invoices:
             if not is_reminded(invoice, renewing):
                 continue
-            issued, due_on = invoice.issued_on, invoice.due_on
-            days = [issued + timedelta(days=d) for d in schedule.after_issue]
-            if due_on is not None:
-                days += [due_on - timedelta(days=d) for d in schedule.before_due]
-                days += [due_on + timedelta(days=d) for d in schedule.after_due]
-            yield from (d for d in days if d > run.today)
+            on = next_reminder_day(invoice.issued_on, invoice.due_on, schedule, run.today)
+            if on is not None:
+                yield on
 
     def _due_autopay(self, run: _Run) -> Iterator[date]:
         """Tomorrow while the balance is below the threshold, or when the cap resets."""

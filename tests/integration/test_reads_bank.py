@@ -170,6 +170,28 @@ def test_the_staff_credit_a_line_to_an_invoice_or_a_balance_or_reject_it(s: Wire
         bank.review("st-9/9")
 
 
+def test_the_staff_credit_what_an_invoice_owes_and_send_the_rest_back(s: Wired) -> None:
+    invoice = s.order("1000.00")  # HOR-11111-001
+    bank = s.billing.bank
+    bank.match([line("st-3/1", "1250.00", "HOR-11111-001"), line("st-3/2", "50.00", "x")])
+    with pytest.raises(ValidationError, match="say which invoice"):
+        bank.credit("st-3/2", account_id="acc-1", by="olga", refund_rest=True)
+    with pytest.raises(
+        ValidationError, match=r"has 1500\.00 UAH left to pay: nothing is left over"
+    ):
+        bank.credit("st-3/1", invoice_id=s.order("1500.00").id, by="olga", refund_rest=True)
+    assert bank.review("st-3/1").is_pending
+    done = bank.credit(
+        "st-3/1", invoice_id=invoice.id, by="olga", note="250.00 back", refund_rest=True
+    )
+    assert (done.status, done.refunded) == (ReviewStatus.CREDITED_TO_INVOICE, uah("250.00"))
+    assert s.invoice(invoice.id).status is InvoiceStatus.PAID
+    # Nothing of the 250.00 is credited: the provider's bank sends it back.
+    assert s.billing.cabinet("acc-1", "u1").balance.get("UAH") == uah("0")
+    assert bank.review("st-3/1").refunded == uah("250.00")
+    assert bank.review("st-3/2").refunded is None
+
+
 def test_lines_waiting_are_matched_again_once_their_invoice_exists(s: Wired) -> None:
     bank = s.billing.bank
     bank.match([line("st-2/1", "300.00", "HOR-11111-001")])

@@ -21,6 +21,7 @@ from cabinet_billing.app.results import StatementResult
 from cabinet_billing.domain.bank_review import BankReview
 from cabinet_billing.domain.events import BankTransferForReview, BillingEvent
 from cabinet_billing.domain.invoice import Invoice, InvoiceStatus
+from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payment import GatewayEvent, Payment, PaymentEventKind
 from cabinet_billing.errors import (
     CurrencyMismatchError,
@@ -138,14 +139,18 @@ class Bank:
         account_id: str | None = None,
         invoice_id: str | None = None,
         note: str = "",
+        refund_rest: bool = False,
     ) -> BankReview:
         """Credit a waiting statement line, to an invoice or to an account's balance.
 
         With ``invoice_id``, the line pays that open invoice as a bank-transfer payment:
         an amount short of what is due pays part of it, more than due leaves the rest on
-        the balance (where it pays what the balance pays). Without, the whole amount is
-        credited to the balance of ``account_id`` (default: the account the line's
-        invoice number belongs to). The decision is recorded with ``by`` and ``note``.
+        the balance (where it pays what the balance pays), or, with ``refund_rest``, is
+        not credited at all: the review records it as ``refunded``, the amount the
+        provider sends back to the payer (through its bank; the library books no money
+        for it). Without ``invoice_id``, the whole amount is credited to the balance of
+        ``account_id`` (default: the account the line's invoice number belongs to). The
+        decision is recorded with ``by`` and ``note``.
 
         Raises:
             NotFoundError: for a line never left for review, an unknown account or
@@ -153,7 +158,9 @@ class Bank:
             InvalidTransitionError: for a line already decided, or an invoice with
                 nothing left to pay.
             CurrencyMismatchError: for an invoice in another currency than the line.
-            ValidationError: without an account or invoice when the line names none.
+            ValidationError: without an account or invoice when the line names none, or
+                ``refund_rest`` without an invoice or for a line that does not pay more
+                than the invoice's amount due.
             InvalidTextError: without the name of who decided.
         """
         ctx = self._ctx
@@ -162,6 +169,7 @@ class Bank:
             review = uow.bank_reviews.get(line_id)
             _ensure_pending(review)
             amount = review.amount
+            refunded: Money | None = None
             method = ctx.settings.bank_transfer_method
             payment_id = f"bank-{line_id}"
             if invoice_id is not None:
@@ -174,10 +182,28 @@ class Bank:
                         amount.code, invoice.currency, f"bank transfer {line_id}"
                     )
                 target = invoice.account_id
+                if refund_rest:
+                    if amount <= invoice.amount_due:
+                        raise ValidationError(
+                            "refund_rest",
+                            refund_rest,
+                            f"bank transfer {line_id} pays {amount} and invoice "
+                            f"{invoice.number} has {invoice.amount_due} left to pay: "
+                            "nothing is left over to send back",
+                        )
+                    refunded = amount - invoice.amount_due
+                    amount = invoice.amount_due
                 payment = Payment.for_invoice(
                     payment_id, target, invoice.id, amount, now, method_id=method
                 )
             else:
+                if refund_rest:
+                    raise ValidationError(
+                        "refund_rest",
+                        refund_rest,
+                        f"bank transfer {line_id}: only the rest of what pays an invoice "
+                        "is sent back; say which invoice (invoice_id)",
+                    )
                 target = account_id or review.account_id
                 if not target:
                     raise ValidationError(
@@ -198,6 +224,7 @@ class Bank:
                 by=by,
                 at=now,
                 note=note,
+                refunded=refunded,
             )
             uow.payments.add(payment)
             payment.apply(GatewayEvent(f"bank-review:{line_id}", PaymentEventKind.CREDITED, now))

@@ -74,6 +74,8 @@ class BankReview:
         resolved_at: when.
         note: why, in the staff's words.
         payment_id: the payment the line was credited as.
+        refunded: the part of an overpaying line the staff decided to send back to the
+            payer instead of crediting it (``None``: nothing is sent back).
     """
 
     line_id: str
@@ -95,6 +97,7 @@ class BankReview:
     )
     note: str = ""
     payment_id: str | None = None
+    refunded: Money | None = None
 
     @property
     def id(self) -> str:
@@ -115,8 +118,12 @@ class BankReview:
         by: str,
         at: datetime,
         note: str = "",
+        refunded: Money | None = None,
     ) -> None:
         """Record that the line was credited, to an invoice or to the account's balance.
+
+        ``refunded`` is the part of the amount sent back to the payer rather than
+        credited (only with an invoice).
 
         Raises:
             InvalidTransitionError: unless it is pending.
@@ -131,6 +138,7 @@ class BankReview:
         self.credited_to = account_id
         self.invoice_id = invoice_id
         self.payment_id = payment_id
+        self.refunded = refunded
 
     def reject(self, *, by: str, at: datetime, note: str) -> None:
         """Record that the line is not credited, and why.

@@ -283,6 +283,7 @@ def test_rewritten_histories_are_stored_exactly(store: SqlStore) -> None:
     build_history(store)
     with store.unit_of_work() as uow:
         book = uow.expenses.get("acc-1")
+        assert len(book.expenses()) == EXPENSES  # the whole history, to rewrite it
         removed = book._expenses.pop("exp-0")
         book._expenses["exp-0"] = removed
         del book._expenses["exp-1"]

@@ -27,8 +27,9 @@ the balance is the unspent funds less the unpaid expenses and debts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
+from typing import Protocol
 
 import attrs
 import moneyed
@@ -43,7 +44,7 @@ from cabinet_billing.errors import (
     ValidationError,
 )
 
-__all__ = ["Allocation", "Expense", "ExpenseBook", "ExpenseTotals", "totals_of"]
+__all__ = ["Allocation", "Expense", "ExpenseBook", "ExpenseShelf", "ExpenseTotals", "totals_of"]
 
 
 def _accrual_positive(_instance: object, attribute: attrs.Attribute[Money], value: Money) -> None:
@@ -181,6 +182,29 @@ class _Debt:
     remaining: Money
 
 
+class ExpenseShelf(Protocol):
+    """Where a store keeps the paid expenses of a book it loaded without them.
+
+    Funding an expense or a payment needs only the unpaid expenses (they are paid oldest
+    first), so a store may load a book with only those and attach a shelf for the rest
+    (:meth:`ExpenseBook.attach`); the book reads the rest the first time a question needs
+    every expense (a history, totals, a refund, a payer's expenses).
+    """
+
+    def holds(self, expense_id: str) -> bool:
+        """Whether a stored expense of the book has this id."""
+        ...
+
+    def complete(self, loaded: Mapping[str, Expense]) -> dict[str, Expense]:
+        """Every expense of the book in the order it was recorded.
+
+        Args:
+            loaded: the expenses the book holds (loaded or recorded since): those objects
+                are kept, and the ones recorded since loading come last, in their order.
+        """
+        ...
+
+
 @attrs.define
 class ExpenseBook:
     """The expenses of one account and the payments that fund them, oldest first.
@@ -194,6 +218,41 @@ class ExpenseBook:
     _funds: list[_Fund] = attrs.field(factory=list, alias="_funds")
     _payments: set[str] = attrs.field(factory=set, alias="_payments")
     _debts: list[_Debt] = attrs.field(factory=list, alias="_debts")
+    _shelf: ExpenseShelf | None = attrs.field(default=None, init=False, eq=False, repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ExpenseBook):
+            return NotImplemented
+        self._complete()
+        other._complete()
+        return (self.account_id, self._expenses, self._funds, self._payments, self._debts) == (
+            other.account_id,
+            other._expenses,
+            other._funds,
+            other._payments,
+            other._debts,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def attach(self, shelf: ExpenseShelf) -> None:
+        """Let a book loaded with only its unpaid expenses read the others when asked."""
+        self._shelf = shelf
+
+    @property
+    def complete(self) -> bool:
+        """Whether the book holds every expense (not only the unpaid ones a store loaded)."""
+        return self._shelf is None
+
+    def _complete(self) -> None:
+        if self._shelf is not None:
+            shelf, self._shelf = self._shelf, None
+            self._expenses = shelf.complete(self._expenses)
+
+    def _holds(self, expense_id: str) -> bool:
+        if expense_id in self._expenses:
+            return True
+        return self._shelf is not None and self._shelf.holds(expense_id)
 
     def add(self, expense: Expense) -> tuple[Allocation, ...]:
         """Record an expense and pay what the available funds can, oldest fund first.
@@ -208,7 +267,7 @@ class ExpenseBook:
                 expense.account_id,
                 f"this book is for account {self.account_id!r}",
             )
-        if expense.id in self._expenses:
+        if self._holds(expense.id):
             raise ConflictError(f"expense {expense.id!r}", "already recorded")
         self._expenses[expense.id] = expense
         applied: list[Allocation] = []
@@ -314,6 +373,7 @@ class ExpenseBook:
                 take = min(fund.remaining, left)
                 self._funds[i] = _Fund(payment_id, fund.remaining - take)
                 left -= take
+        self._complete()
         for expense in reversed(self.expenses(code)):
             if not left.amount:
                 break
@@ -384,6 +444,8 @@ class ExpenseBook:
         Raises:
             NotFoundError: when there is none.
         """
+        if expense_id not in self._expenses:
+            self._complete()
         try:
             return self._expenses[expense_id]
         except KeyError:
@@ -403,6 +465,12 @@ class ExpenseBook:
             since: only expenses charged on or after this date.
             until: only expenses charged before this date.
         """
+        self._complete()
+        return self._chosen(currency, since, until)
+
+    def _chosen(
+        self, currency: str | None, since: date | None, until: date | None
+    ) -> list[Expense]:
         code = currency.upper() if currency else None
         found = [
             e
@@ -415,7 +483,8 @@ class ExpenseBook:
 
     def unpaid(self, currency: str | None = None) -> list[Expense]:
         """The expenses with something left to pay, oldest first."""
-        return [e for e in self.expenses(currency) if not e.is_paid]
+        # Paid expenses are never unpaid again without the book being complete (a refund).
+        return [e for e in self._chosen(currency, None, None) if not e.is_paid]
 
     def available(self, currency: str) -> Money:
         """Funds received and not yet spent on expenses."""

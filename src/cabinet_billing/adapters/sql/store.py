@@ -526,7 +526,7 @@ class _Repository(Generic[T]):
 
     def flush(self, connection: Connection) -> None:
         for key, loaded in self.loaded.items():
-            image = self._shape.image(loaded.aggregate, loaded.elements)
+            image = self._image(key, loaded)
             try:
                 if loaded.image is None:
                     if self._untouched(key, loaded, image):
@@ -545,6 +545,11 @@ class _Repository(Generic[T]):
                     f"{self._kind} {key!r}",
                     f"was {done} by another unit of work at the same time; nothing was stored",
                 ) from error
+
+    def _image(self, key: str, loaded: _Loaded[T]) -> Image:
+        """The rows a commit would write for an aggregate of the identity map."""
+        del key
+        return self._shape.image(loaded.aggregate, loaded.elements)
 
     def _untouched(self, key: str, loaded: _Loaded[T], image: Image) -> bool:
         """Whether an aggregate made empty on first use is still as it was made."""
@@ -755,7 +760,74 @@ class _Payments(_Paged[Payment]):
 
 
 class _Expenses(_PerAccount[ExpenseBook]):
-    """Expense books; a page of expenses and its totals are read from ``expenses`` rows."""
+    """Expense books; a page of expenses and its totals are read from ``expenses`` rows.
+
+    A book is loaded with its unpaid expenses only (what funding reads: expenses are paid
+    oldest first) and reads the paid ones the first time a question needs them
+    (:class:`_SqlShelf`), so booking a charge costs the same after 10,000 paid expenses
+    as after 10. A commit keeps each stored expense's position and puts new ones after
+    the last.
+    """
+
+    def _child_query(self, spec: Children, by: str) -> Any:  # noqa: ANN401
+        child = self._tables.children[spec.table]
+        return super()._child_query(spec, by).where(child.c.unpaid != literal_column("0"))
+
+    def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> ExpenseBook:
+        key = str(row[self._key.name])
+        if key in self.loaded:
+            return self.loaded[key].aggregate
+        book = super()._adopt(row, children)
+        book.attach(_SqlShelf(self, key, row))
+        return book
+
+    def _image(self, key: str, loaded: _Loaded[ExpenseBook]) -> Image:
+        image = super()._image(key, loaded)
+        if loaded.image is None or loaded.aggregate.complete:
+            return image
+        table = self._shape.children[0].table
+        read = loaded.image.children.get(table, {})
+        rows = image.children[table]
+        new = [k for k in rows if k not in read]
+        for identity, values in rows.items():
+            if identity in read and not is_unchanged(values):
+                values["position"] = read[identity]["position"]
+        if new:
+            after = self._last_position(key) + 1
+            for offset, identity in enumerate(new):
+                rows[identity]["position"] = after + offset
+        return image
+
+    def _last_position(self, account_id: str) -> int:
+        table = self._tables.children[self._shape.children[0].table]
+        (row,) = self._session.read(
+            select(func.coalesce(func.max(table.c.position), -1)).where(
+                table.c.account_id == account_id
+            )
+        )
+        (last,) = row.values()
+        return int(str(last))
+
+    def rows(self, account_id: str, where: Any = None) -> list[RowMapping]:  # noqa: ANN401
+        """The ``expenses`` rows of an account in the order they were recorded."""
+        table = self._tables.children[self._shape.children[0].table]
+        query = select(table).where(table.c.account_id == account_id)
+        if where is not None:
+            query = query.where(where)
+        return self._session.read(query.order_by(table.c.position))
+
+    def read_more(
+        self, account_id: str, parent: RowMapping, rows: list[RowMapping]
+    ) -> dict[str, Expense]:
+        """Decode expense rows read after the book, and remember them as read."""
+        spec = self._shape.children[0]
+        read = self._shape.read_image(parent, {spec.table: rows}).children[spec.table]
+        held = self.loaded[account_id].image
+        if held is not None:
+            held.children.setdefault(spec.table, {}).update(read)
+        elements = self._shape._collection(spec, rows, account_id, bool(rows))  # noqa: SLF001 - the shape's own reading
+        pairs = cast("list[list[JsonValue]]", elements)
+        return {str(pair[0]): decode(pair[1], Expense) for pair in pairs}
 
     def page(
         self, account_id: str, query: ExpenseQuery, window: Window
@@ -804,6 +876,33 @@ class _Expenses(_PerAccount[ExpenseBook]):
         pairs = cast("list[list[JsonValue]]", elements)
         items = tuple(decode(pair[1], Expense) for pair in pairs)
         return Slice(items[: window.limit], len(items) > window.limit, totals.count), totals
+
+
+class _SqlShelf:
+    """The paid expenses of a book loaded without them, read from ``expenses`` when asked."""
+
+    def __init__(self, repository: _Expenses, account_id: str, parent: RowMapping) -> None:
+        self._repository = repository
+        self._account_id = account_id
+        self._parent = parent
+
+    def holds(self, expense_id: str) -> bool:
+        table = self._repository._tables.children[schema.EXPENSE_BOOKS.children[0].table]  # noqa: SLF001
+        return bool(self._repository.rows(self._account_id, table.c.expense_id == expense_id))
+
+    def complete(self, loaded: Mapping[str, Expense]) -> dict[str, Expense]:
+        rows = self._repository.rows(self._account_id)
+        rest = [row for row in rows if str(row["expense_id"]) not in loaded]
+        decoded = self._repository.read_more(self._account_id, self._parent, rest)
+        found: dict[str, Expense] = {}
+        for row in rows:
+            expense_id = str(row["expense_id"])
+            found[expense_id] = loaded[expense_id] if expense_id in loaded else decoded[expense_id]
+        found.update((k, e) for k, e in loaded.items() if k not in found)
+        return found
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Self:
+        return self
 
 
 class _SqlHistory:

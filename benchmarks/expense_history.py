@@ -1,0 +1,119 @@
+"""A due renewal against the account's expense history: 10 and 10,000 paid expenses.
+
+Run it with ``.venv/bin/python benchmarks/expense_history.py`` (PostgreSQL too when
+``CABINET_BILLING_PG_DSN`` is set). Two accounts of the Introserv preset, one whose expense
+book holds 10 paid expenses, one with 10,000, each with a 30 EUR monthly service due on the
+1st and a balance that pays for it; the run of the 1st of each month renews the account
+(``billing.run.day(day, accounts=[account])``). It prints the median renewal of the months
+after the first (which also creates the billing profile) and the ratio 10,000 / 10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from history import sql_store
+
+from cabinet_billing import Account, BillingSettings, Money, Period, Service
+from cabinet_billing.adapters.clock import FixedClock
+from cabinet_billing.adapters.fx import FixedRates
+from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
+from cabinet_billing.adapters.sandbox import SandboxGateway
+from cabinet_billing.app.billing import Billing
+from cabinet_billing.app.context import Ports
+from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.service import Actor
+from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.rules.presets import INTROSERV
+
+AT = datetime(2024, 1, 1, 9, tzinfo=UTC)
+SIZES = (10, 10_000)
+UowFactory = Callable[[], UnitOfWork]
+
+
+def populate(make_uow: UowFactory) -> None:
+    """``acc-10`` and ``acc-10000``: that many paid expenses, a service due on Feb 1."""
+    for size in SIZES:
+        account_id = f"acc-{size}"
+        with make_uow() as uow:
+            uow.accounts.add(Account.open(account_id, f"user{size}", currency="EUR"))
+            uow.ledgers.get(account_id).top_up(Money("1000.00", "EUR"), AT)
+            book = uow.expenses.get(account_id)
+            book.fund(f"pay-{size}", Money(size, "EUR"))
+            for n in range(size):
+                charged = date(2023, 1, 1) + timedelta(days=n % 365)
+                book.add(Expense(f"old-{n}", account_id, "VPS", charged, Money("1", "EUR")))
+            service = Service.order(
+                id=f"ser-{size}",
+                account_id=account_id,
+                plan_id="vps",
+                plan_name="VPS",
+                kind="vps",
+                price=Money("30.00", "EUR"),
+                period=Period.months(),
+                created_at=AT,
+                actor=Actor.system(),
+                auto_renew=True,
+            )
+            service.mark_paid(date(2024, 2, 1), Actor.system(), AT)
+            service.activate(Actor.system(), AT)
+            uow.services.add(service)
+            uow.commit()
+
+
+def measure(name: str, make_uow: UowFactory, months: int) -> None:
+    populate(make_uow)
+    billing = Billing(
+        Ports(
+            unit_of_work=make_uow,
+            clock=FixedClock(AT),
+            gateway=SandboxGateway(b"e" * 32),
+            rates=FixedRates(INTROSERV.exchange_rates),
+        ),
+        BillingSettings.from_preset(INTROSERV),
+    )
+    median: dict[int, float] = {}
+    for size in SIZES:
+        times = []
+        for month in range(months):
+            day = date(2024 + (1 + month) // 12, (1 + month) % 12 + 1, 1)
+            start = time.perf_counter()
+            summary = billing.run.day(day, accounts=[f"acc-{size}"])
+            times.append(time.perf_counter() - start)
+            if summary.renewals != 1 or summary.failures:
+                raise SystemExit(f"{name}: {summary}")
+        median[size] = statistics.median(times[1:]) * 1e3
+    low, high = median[SIZES[0]], median[SIZES[1]]
+    print(f"{name}: a renewal at 10 {low:.2f} ms, at 10,000 {high:.2f} ms, {high / low:.2f}x")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--months", type=int, default=8)
+    args = parser.parse_args(argv)
+    memory = MemoryStore()
+    measure("memory", lambda: MemoryUnitOfWork(memory), args.months)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        sql_store(f"sqlite:///{Path(folder) / 'expenses.db'}") as make_uow,
+    ):
+        measure("SQLite", make_uow, args.months)
+    dsn = os.environ.get("CABINET_BILLING_PG_DSN")
+    if dsn:
+        url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+        with sql_store(url, f"expenses_{uuid.uuid4().hex[:10]}") as make_uow:
+            measure("PostgreSQL", make_uow, args.months)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,7 +5,12 @@ Run it with ``.venv/bin/python benchmarks/history.py`` (PostgreSQL too when
 ledger has 10 entries and one with 10,000, each with a monthly service paid well ahead
 (nothing due), and measures, in the same run:
 
-- an idle account-day: ``billing.run.day(day, accounts=[account])`` on a new day each time;
+- an idle account-day, forced visit: ``billing.run.day(day, accounts=[account])`` on a new
+  day each time (the account is given, so it is loaded and passed over though nothing is
+  due);
+- an idle account-day, due-only run: ``billing.run.day(day)`` on a new day each time, in a
+  store of its own holding only that account (after the first run has dated it): what the
+  daily run really costs for an account with nothing due, the due index's counts and query;
 - a balance read: ``cabinet.balance.get(currency)`` through the cabinet.
 
 It prints the medians and the ratio 10,000 / 10 (the target: within 1.2).
@@ -21,7 +26,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -41,6 +46,7 @@ START = date(2024, 1, 2)
 SIZES = (10, 10_000)
 
 UowFactory = Callable[[], UnitOfWork]
+Opened = Callable[[], AbstractContextManager[UowFactory]]
 
 
 def _billing(make_uow: UowFactory) -> Billing:
@@ -55,9 +61,9 @@ def _billing(make_uow: UowFactory) -> Billing:
     )
 
 
-def populate(billing: Billing, make_uow: UowFactory) -> None:
-    """Two accounts: ``acc-10`` with 10 ledger entries, ``acc-10000`` with 10,000."""
-    for size in SIZES:
+def populate(billing: Billing, make_uow: UowFactory, sizes: tuple[int, ...] = SIZES) -> None:
+    """An account per size: ``acc-10`` with 10 ledger entries, ``acc-10000`` with 10,000."""
+    for size in sizes:
         account_id = f"acc-{size}"
         billing.open_account(
             Account.open(account_id, f"user{size}", currency="EUR"),
@@ -119,9 +125,45 @@ def measure(name: str, billing: Billing, rounds: int) -> list[tuple[str, float, 
         idle[size] = median_ms(one_day, rounds)
         balance[size] = median_ms(read, rounds)
     return [
-        (f"{name}: idle account-day", idle[SIZES[0]], idle[SIZES[1]]),
+        (f"{name}: idle day, forced visit", idle[SIZES[0]], idle[SIZES[1]]),
         (f"{name}: balance()", balance[SIZES[0]], balance[SIZES[1]]),
     ]
+
+
+def measure_due(name: str, opened: Opened, rounds: int) -> tuple[str, float, float]:
+    """(what, ms at 10, ms at 10,000) for the due-only run of a day with one idle account."""
+    cost: dict[int, float] = {}
+    for size in SIZES:
+        with opened() as make_uow:
+            billing = _billing(make_uow)
+            populate(billing, make_uow, (size,))
+            days = iter(START + timedelta(days=d) for d in range(10_000))
+            first = billing.run.day(next(days))  # a new account is due at once: dated here
+            if first.accounts != 1 or first.failures:
+                raise AssertionError(first)
+
+            def one_day(days: Iterator[date] = days, billing: Billing = billing) -> None:
+                summary = billing.run.day(next(days))
+                if summary.accounts or summary.not_due != 1 or summary.failures:
+                    raise AssertionError(summary)
+
+            cost[size] = median_ms(one_day, rounds)
+    return (f"{name}: idle day, due-only run", cost[SIZES[0]], cost[SIZES[1]])
+
+
+@contextmanager
+def memory_store() -> Iterator[UowFactory]:
+    store = MemoryStore()
+    yield lambda: MemoryUnitOfWork(store)
+
+
+@contextmanager
+def sqlite_store() -> Iterator[UowFactory]:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        sql_store(f"sqlite:///{Path(folder) / 'history.db'}") as make_uow,
+    ):
+        yield make_uow
 
 
 @contextmanager
@@ -152,36 +194,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stores", default="memory,sqlite,postgresql")
     args = parser.parse_args(argv)
     chosen = args.stores.split(",")
-    results: list[tuple[str, float, float]] = []
-    if "memory" in chosen:
-        store = MemoryStore()
-
-        def memory_uow() -> UnitOfWork:
-            return MemoryUnitOfWork(store)
-
-        billing = _billing(memory_uow)
-        populate(billing, memory_uow)
-        results += measure("memory", billing, args.rounds)
-    if "sqlite" in chosen:
-        with tempfile.TemporaryDirectory() as folder:
-            url = f"sqlite:///{Path(folder) / 'history.db'}"
-            with sql_store(url) as make_uow:
-                billing = _billing(make_uow)
-                populate(billing, make_uow)
-                results += measure("sqlite", billing, args.rounds)
+    stores: list[tuple[str, Opened]] = [("memory", memory_store), ("sqlite", sqlite_store)]
     dsn = os.environ.get("CABINET_BILLING_PG_DSN")
-    if "postgresql" in chosen and dsn:
+    if dsn:
         from sqlalchemy import make_url  # noqa: PLC0415
 
         url = (
             make_url(dsn).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         )
-        with sql_store(url, f"bench_{uuid.uuid4().hex[:10]}") as make_uow:
-            billing = _billing(make_uow)
-            populate(billing, make_uow)
-            results += measure("postgresql", billing, args.rounds)
+        stores.append(
+            ("postgresql", lambda: sql_store(url, f"bench_{uuid.uuid4().hex[:10]}")),
+        )
     elif "postgresql" in chosen:
         print("postgresql: skipped, CABINET_BILLING_PG_DSN is not set")
+    results: list[tuple[str, float, float]] = []
+    for name, opened in stores:
+        if name not in chosen:
+            continue
+        with opened() as make_uow:
+            billing = _billing(make_uow)
+            populate(billing, make_uow)
+            results += measure(name, billing, args.rounds)
+        results.append(measure_due(name, opened, args.rounds))
     print(f"{'':<34}{'10 entries':>12}{'10,000':>12}{'ratio':>8}")
     for what, small, large in results:
         print(f"{what:<34}{small:>9.3f} ms{large:>9.3f} ms{large / small:>7.2f}x")

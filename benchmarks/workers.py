@@ -8,7 +8,9 @@ the accounts with ``claim_accounts`` (``FOR UPDATE SKIP LOCKED``) and run the da
 what they claimed. It prints the renewals per second of each, the ratio (target: 2
 workers at least 1.6 times 1), the lock waits sampled from ``pg_locks`` every 5 ms while
 they run, and what the database holds afterwards: renewals, invoices, charges and their
-duplicates (target: none).
+duplicates (target: none). Beside them it prints the CPU the worker processes used and how
+busy the whole machine was while they ran (``/proc/stat``, PostgreSQL and any other work
+included): on a machine whose cores are all busy, a second worker cannot add throughput.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime
 from multiprocessing.synchronize import Event
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, func, make_url, select, text
 
@@ -120,6 +123,17 @@ def sample_locks(engine: Engine, schema: str, stop: threading.Event, found: list
             time.sleep(0.005)
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """The machine's (busy, total) CPU ticks since boot, from ``/proc/stat``; (0, 0) elsewhere."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0]
+    except OSError:
+        return 0, 0
+    fields = [int(f) for f in first.split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields[:8]) - idle, sum(fields[:8])
+
+
 def counted(store: SqlStore) -> dict[str, int]:
     """What the database holds: renewals, invoices, charges, and their duplicates."""
     t = store.tables
@@ -178,11 +192,19 @@ def run(url: str, accounts: int, workers: int) -> dict[str, float]:
         stop, waits = threading.Event(), list[int]()
         sampler = threading.Thread(target=sample_locks, args=(admin, schema, stop, waits))
         sampler.start()
+        busy_before, total_before = cpu_ticks()
+        children_before = os.times()
         began = time.perf_counter()
         start.set()
         for p in processes:
             p.join()
         took = time.perf_counter() - began
+        children = os.times()
+        busy_after, total_after = cpu_ticks()
+        worker_cpu = (children.children_user - children_before.children_user) + (
+            children.children_system - children_before.children_system
+        )
+        cores = os.cpu_count() or 1
         stop.set()
         sampler.join()
         if any(p.exitcode for p in processes):
@@ -194,6 +216,9 @@ def run(url: str, accounts: int, workers: int) -> dict[str, float]:
             "lock waits sampled": sum(waits),
             "samples": len(waits),
             "waiting per sample": sum(waits) / max(len(waits), 1),
+            "worker cpu": worker_cpu,
+            "cores": cores,
+            "machine busy": (busy_after - busy_before) / max(total_after - total_before, 1),
         }
         return result
     finally:
@@ -221,7 +246,10 @@ def main(argv: list[str] | None = None) -> int:
             f"duplicates: renewals {found['duplicate renewals']:.0f}, "
             f"charges {found['duplicate charges']:.0f}; lock waits: "
             f"{found['waiting per sample']:.3f} waiting per sample over {found['samples']:.0f} "
-            f"samples, {found['lock waits sampled'] / max(found['renewed'], 1):.3f} per renewal"
+            f"samples, {found['lock waits sampled'] / max(found['renewed'], 1):.3f} per renewal; "
+            f"CPU: workers {found['worker cpu']:.1f} s "
+            f"({found['worker cpu'] / found['seconds']:.2f} cores), machine "
+            f"{found['machine busy']:.0%} busy of {found['cores']:.0f} cores"
         )
     ratio = results[2]["per second"] / results[1]["per second"]
     print(f"throughput of 2 workers / 1 worker: {ratio:.2f}x (target 1.6x)")

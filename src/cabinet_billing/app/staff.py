@@ -516,11 +516,10 @@ class Staff:
             account = uow.accounts.get(account_id)
             key = _acts_key(account_id, first)
             closed = uow.keys.seen(key)
-            expenses = uow.expenses.get(account_id).expenses()
+            expenses = uow.expenses.get(account_id).unbilled(first + relativedelta(months=1))
             loose: dict[date, list[Expense]] = {}
             for e in expenses:
-                if e.act_id is None and billing_month(e.charged_on) <= first:
-                    loose.setdefault(billing_month(e.charged_on), []).append(e)
+                loose.setdefault(billing_month(e.charged_on), []).append(e)
             rate = ctx.tax_rate(account) or TaxRate("0", "no tax")
             made: list[Act] = []
             for start, found in sorted(loose.items()):

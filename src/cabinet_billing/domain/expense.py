@@ -195,6 +195,16 @@ class ExpenseShelf(Protocol):
         """Whether a stored expense of the book has this id."""
         ...
 
+    def unbilled(self, until: date, loaded: Mapping[str, Expense]) -> list[Expense]:
+        """The expenses in no act charged before ``until`` (at least), in the order recorded.
+
+        Args:
+            until: the first day not chosen.
+            loaded: the expenses the book holds: those objects are given for their ids,
+                and the ones recorded since loading come last, in their order.
+        """
+        ...
+
     def complete(self, loaded: Mapping[str, Expense]) -> dict[str, Expense]:
         """Every expense of the book in the order it was recorded.
 
@@ -479,6 +489,26 @@ class ExpenseBook:
             and (since is None or e.charged_on >= since)
             and (until is None or e.charged_on < until)
         ]
+        return sorted(found, key=lambda e: e.charged_on)
+
+    def unbilled(self, until: date) -> list[Expense]:
+        """The expenses in no act yet charged before ``until``, oldest first.
+
+        A book loaded without its paid expenses reads only these from its store.
+
+        >>> book = ExpenseBook("acc-1")
+        >>> _ = book.add(Expense("e1", "acc-1", "VPS", date(2024, 3, 1), Money("10", "RUB")))
+        >>> _ = book.add(Expense("e2", "acc-1", "VPS", date(2024, 4, 1), Money("10", "RUB")))
+        >>> [e.id for e in book.unbilled(date(2024, 4, 1))]
+        ['e1']
+        """
+        if self._shelf is None:
+            chosen = list(self._expenses.values())
+        else:
+            chosen = self._shelf.unbilled(until, self._expenses)
+            for expense in chosen:
+                self._expenses.setdefault(expense.id, expense)
+        found = [e for e in chosen if e.act_id is None and e.charged_on < until]
         return sorted(found, key=lambda e: e.charged_on)
 
     def unpaid(self, currency: str | None = None) -> list[Expense]:

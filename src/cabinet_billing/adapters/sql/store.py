@@ -816,6 +816,11 @@ class _Expenses(_PerAccount[ExpenseBook]):
             query = query.where(where)
         return self._session.read(query.order_by(table.c.position))
 
+    def stored(self, account_id: str) -> Mapping[tuple[object, ...], object]:
+        """The expense rows of a loaded book read so far, by identity."""
+        held = self.loaded[account_id].image
+        return {} if held is None else held.children.get(self._shape.children[0].table, {})
+
     def read_more(
         self, account_id: str, parent: RowMapping, rows: list[RowMapping]
     ) -> dict[str, Expense]:
@@ -890,15 +895,27 @@ class _SqlShelf:
         table = self._repository._tables.children[schema.EXPENSE_BOOKS.children[0].table]  # noqa: SLF001
         return bool(self._repository.rows(self._account_id, table.c.expense_id == expense_id))
 
+    def unbilled(self, until: date, loaded: Mapping[str, Expense]) -> list[Expense]:
+        table = self._repository._tables.children[schema.EXPENSE_BOOKS.children[0].table]  # noqa: SLF001
+        where = and_(table.c.act_id.is_(None), table.c.charged_on < until)
+        found = self._read(self._repository.rows(self._account_id, where), loaded)
+        stored = self._repository.stored(self._account_id)
+        found.update((k, e) for k, e in loaded.items() if k not in found and (k,) not in stored)
+        return list(found.values())
+
     def complete(self, loaded: Mapping[str, Expense]) -> dict[str, Expense]:
-        rows = self._repository.rows(self._account_id)
+        found = self._read(self._repository.rows(self._account_id), loaded)
+        found.update((k, e) for k, e in loaded.items() if k not in found)
+        return found
+
+    def _read(self, rows: list[RowMapping], loaded: Mapping[str, Expense]) -> dict[str, Expense]:
+        """The expenses of rows in their order: the loaded objects, the others decoded."""
         rest = [row for row in rows if str(row["expense_id"]) not in loaded]
         decoded = self._repository.read_more(self._account_id, self._parent, rest)
         found: dict[str, Expense] = {}
         for row in rows:
             expense_id = str(row["expense_id"])
             found[expense_id] = loaded[expense_id] if expense_id in loaded else decoded[expense_id]
-        found.update((k, e) for k, e in loaded.items() if k not in found)
         return found
 
     def __deepcopy__(self, memo: dict[int, object]) -> Self:

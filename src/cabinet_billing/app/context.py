@@ -23,6 +23,7 @@ from cabinet_billing.app.changes import (
 from cabinet_billing.app.outbox import DeliveryReport, Outbox
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.domain.allocation import allocate
+from cabinet_billing.domain.billing_profile import BillingProfile
 from cabinet_billing.domain.credit import CreditLine
 from cabinet_billing.domain.customer import Account, ensure_can_pay
 from cabinet_billing.domain.documents import (
@@ -73,7 +74,7 @@ from cabinet_billing.domain.payment import (
     ProcessedEvent,
 )
 from cabinet_billing.domain.payment_method import PaymentMethodPricing, PaymentQuote
-from cabinet_billing.domain.saved_method import SavedPaymentMethod
+from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod
 from cabinet_billing.domain.service import (
     Actor,
     ActorRole,
@@ -479,6 +480,16 @@ class Context:
                 book.withdraw(taken)
             book.fund(f"conversion-{seq}", conversion.target)
             missing -= conversion.target
+
+    def card_autopay_stopped(self, profile: BillingProfile, method: SavedPaymentMethod) -> bool:
+        """Whether the method is a card and card autopay was stopped (bank transfer only, R7)."""
+        autopay = profile.card_autopay
+        return (
+            self.settings.card_autopay_on_invoice_day
+            and autopay is not None
+            and autopay.bank_transfer_only
+            and method.kind is MethodKind.CARD
+        )
 
     def pricing_of(self, method: SavedPaymentMethod, currency: str) -> PaymentMethodPricing | None:
         """The fee and range of an automatic charge of a saved method (SPEC M5).

@@ -20,7 +20,6 @@ from cabinet_billing.app.context import Context, require_open
 from cabinet_billing.app.gate import Gate
 from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, choice, page_of, paginate, window
 from cabinet_billing.app.results import BindingResult, CheckoutStarted
-from cabinet_billing.app.services import _card_autopay_stopped
 from cabinet_billing.app.webhooks import remember_key
 from cabinet_billing.domain.attempts import AttemptPurpose, AttemptStatus, ChargeAttempt
 from cabinet_billing.domain.autopay import CardAutopay, CardAutopayStatus, PayWay
@@ -669,7 +668,7 @@ class CabinetPayments:
         ):
             return None
         method = next((m for m in profile.methods if m.id == sub.method_id), None)
-        if method is None or _card_autopay_stopped(self._ctx, profile, method):
+        if method is None or self._ctx.card_autopay_stopped(profile, method):
             return None  # gone, or a card that bank transfer replaced (SPEC R7)
         # The run's billing day: a run for a later day than the clock's moves it on.
         day = max(today, profile.last_run or today)

@@ -71,7 +71,7 @@ from cabinet_billing.domain.money import Money, currency_places
 from cabinet_billing.domain.outbox import OutboxStatus
 from cabinet_billing.domain.payment_method import PaymentQuote
 from cabinet_billing.domain.periods import PeriodUnit, period_end
-from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod
+from cabinet_billing.domain.saved_method import SavedPaymentMethod
 from cabinet_billing.domain.service import (
     Actor,
     BillingMode,
@@ -703,7 +703,7 @@ class BillingRun:
             return
         if sub.source is RenewalSource.SAVED_METHOD and sub.method_id is not None:
             method = method_of(profile, sub.method_id)
-            if method is not None and self._bank_transfer_only(profile, method):
+            if method is not None and self._ctx.card_autopay_stopped(profile, method):
                 return
         due_on = renewal_date(sub.paid_until, sub.kind, policy)
         if due_on > run.today:
@@ -1064,7 +1064,7 @@ class BillingRun:
         method = None
         if sub.source is RenewalSource.SAVED_METHOD and sub.method_id is not None:
             method = method_of(profile, sub.method_id)
-            if method is not None and self._bank_transfer_only(profile, method):
+            if method is not None and self._ctx.card_autopay_stopped(profile, method):
                 return  # card autopay was stopped: the card is not charged any more (R7)
 
         def decide() -> RenewalDecision:
@@ -1240,15 +1240,6 @@ class BillingRun:
         )
 
     # ------------------------------------------------------------------ charges
-
-    def _bank_transfer_only(self, profile: BillingProfile, method: SavedPaymentMethod) -> bool:
-        autopay = profile.card_autopay
-        return (
-            self._ctx.settings.card_autopay_on_invoice_day
-            and autopay is not None
-            and autopay.bank_transfer_only
-            and method.kind is MethodKind.CARD
-        )
 
     def _charge(
         self,

@@ -46,7 +46,7 @@ from cabinet_billing.domain.orders import (
 )
 from cabinet_billing.domain.payment import BALANCE_METHOD
 from cabinet_billing.domain.periods import BillingCycle, Period
-from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod
+from cabinet_billing.domain.saved_method import SavedPaymentMethod
 from cabinet_billing.domain.service import (
     Actor,
     ActorRole,
@@ -280,7 +280,7 @@ class CabinetServices:
                     continue
                 method = next((m for m in profile.methods if m.id == sub.method_id), None)
                 if sub.source is RenewalSource.SAVED_METHOD and (
-                    method is None or _card_autopay_stopped(self._ctx, profile, method)
+                    method is None or self._ctx.card_autopay_stopped(profile, method)
                 ):
                     sub.change_source(RenewalSource.BALANCE)
                 sub.switch_on()
@@ -1011,24 +1011,11 @@ class ProviderServices:
         return service
 
 
-def _card_autopay_stopped(
-    context: Context, profile: BillingProfile, method: SavedPaymentMethod
-) -> bool:
-    """Whether the method is a card and card autopay was stopped (bank transfer only)."""
-    autopay = profile.card_autopay
-    return (
-        context.settings.card_autopay_on_invoice_day
-        and autopay is not None
-        and autopay.bank_transfer_only
-        and method.kind is MethodKind.CARD
-    )
-
-
 def _ensure_card_may_renew(
     context: Context, profile: BillingProfile, method: SavedPaymentMethod
 ) -> None:
     """Refuse renewing from a saved card once card autopay was stopped (SPEC R7)."""
-    if _card_autopay_stopped(context, profile, method):
+    if context.card_autopay_stopped(profile, method):
         raise ConflictError(
             f"saved card {method.id!r}",
             "card autopay is stopped: invoices are paid by bank transfer only",

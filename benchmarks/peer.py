@@ -7,21 +7,24 @@ monthly subscription, their renewal days spread over the month, and a billing ru
 day of it — silver's ``DocumentsGenerator().generate(billing_date=day)`` over SQLite
 (``benchmarks/peer_silver.py``, in the peer's environment), and this library's
 ``billing.run.day(day)`` over SQLite (and PostgreSQL when ``CABINET_BILLING_PG_DSN`` is
-set). It prints the cost per subscription of each and the ratio, silver / ours (targets:
-100 on SQLite, 30 on PostgreSQL). Without the peer's environment it says why and stops.
+set). The sides take turns for ``--rounds`` months each (3 by default: the shared
+machine's noise moves single months by a factor of two); it prints the cost per
+subscription of each month and the medians' ratio, silver / ours (targets: 100 on SQLite, 30
+on PostgreSQL). Without the peer's environment it says why and stops.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -143,30 +146,48 @@ def postgresql(dsn: str) -> Iterator[Callable[[], UnitOfWork]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=100)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="months billed by each side, taking turns; the medians are compared",
+    )
     args = parser.parse_args(argv)
     n = args.subscriptions
-    peer = silver(n)
-    if isinstance(peer, str):
-        print(f"bench-peer skipped: {peer}")
-        return 0
-    seconds, invoices = peer
-    per_silver = seconds / n * 1e3
-    print(
-        f"django-silver, SQLite: {n} subscriptions, {invoices} draft invoices in "
-        f"{seconds:.2f} s = {per_silver:.3f} ms per subscription"
-    )
+    stores: list[tuple[str, Callable[[], AbstractContextManager[Callable[[], UnitOfWork]]], int]]
     stores = [("SQLite", sqlite, 100)]
     dsn = os.environ.get("CABINET_BILLING_PG_DSN")
     if dsn:
         stores.append(("PostgreSQL", lambda: postgresql(dsn), 30))
-    for name, opened, target in stores:
-        with opened() as make_uow:
-            took, renewals = ours(make_uow, n)
-        per = took / n * 1e3
+    silvers: list[float] = []
+    mine: dict[str, list[float]] = {name: [] for name, _, _ in stores}
+    for turn in range(1, args.rounds + 1):
+        peer = silver(n)
+        if isinstance(peer, str):
+            print(f"bench-peer skipped: {peer}")
+            return 0
+        seconds, invoices = peer
+        silvers.append(seconds / n * 1e3)
         print(
-            f"cabinet_billing, {name}: {n} subscriptions, {renewals} renewals in {took:.2f} s = "
-            f"{per:.3f} ms per subscription; silver / ours = {per_silver / per:.2f}x "
-            f"(target {target}x)"
+            f"round {turn}: django-silver, SQLite: {n} subscriptions, {invoices} draft invoices "
+            f"in {seconds:.2f} s = {silvers[-1]:.3f} ms per subscription"
+        )
+        for name, opened, _ in stores:
+            with opened() as make_uow:
+                took, renewals = ours(make_uow, n)
+            mine[name].append(took / n * 1e3)
+            print(
+                f"round {turn}: cabinet_billing, {name}: {n} subscriptions, {renewals} renewals "
+                f"in {took:.2f} s = {mine[name][-1]:.3f} ms per subscription; silver / ours = "
+                f"{silvers[-1] / mine[name][-1]:.2f}x"
+            )
+    per_silver = statistics.median(silvers)
+    print(f"median of {args.rounds}: django-silver, SQLite: {per_silver:.3f} ms per subscription")
+    for name, _, target in stores:
+        per = statistics.median(mine[name])
+        print(
+            f"median of {args.rounds}: cabinet_billing, {name}: {per:.3f} ms per subscription; "
+            f"silver / ours = {per_silver / per:.2f}x (target {target}x)"
         )
     return 0
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint typecheck contracts pytest spec-coverage demo bench bench-peer soak report-screenshot document-pictures clean messages
+.PHONY: venv test lint typecheck contracts pytest spec-coverage demo bench bench-peer bench-workers soak report-screenshot document-pictures clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,18 @@ bench-peer: venv
 		|| { echo "bench-peer skipped: django-silver could not be installed into .bench/"; exit 0; }; \
 	fi; \
 	$(BIN)/python benchmarks/peer.py
+
+# Billing workers on PostgreSQL (benchmarks/workers.py): a due day of WORKERS_ACCOUNTS
+# renewals run by one worker process, then two, WORKERS_ROUNDS times (1, 2, 1, 2 ...);
+# prints each pair's throughput ratio and their median, the lock waits per renewal and
+# the duplicates and number gaps counted from the database. Needs CABINET_BILLING_PG_DSN;
+# without it the target says so and stops without failing.
+WORKERS_ACCOUNTS ?= 5000
+WORKERS_ROUNDS ?= 3
+bench-workers: venv
+	@if [ -z "$$CABINET_BILLING_PG_DSN" ]; then \
+		echo "bench-workers skipped: set CABINET_BILLING_PG_DSN=postgresql://... (a PostgreSQL server is needed)"; exit 0; fi; \
+	$(BIN)/python benchmarks/workers.py --accounts $(WORKERS_ACCOUNTS) --rounds $(WORKERS_ROUNDS)
 
 # The picture of the simulation report in docs/ (needs Chromium: apt-get install chromium).
 report-screenshot: venv

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, date, datetime
 
 import pytest
+from sqlalchemy import select
 
 from cabinet_billing import Account, BillingSettings, Money, Period, Service
 from cabinet_billing.adapters.clock import FixedClock
@@ -106,3 +108,8 @@ def test_workers_claim_disjoint_accounts_and_renew_each_once(billing_pg_store: S
         for n in range(ACCOUNTS):
             assert uow.ledgers.get(f"acc-{n:03}").balance("EUR") == Money("70.00", "EUR")
             assert uow.services.get(f"ser-{n:03}").paid_until == date(2024, 3, 10)
+    # The invoice numbers the workers took at once, counted from the database: one per
+    # renewal, each once, from 1 with no gap.
+    with store.engine.connect() as connection:
+        numbers = connection.execute(select(store.tables.invoices.c.number)).scalars().all()
+    assert sorted(int(re.findall(r"\d+", n)[-1]) for n in numbers) == list(range(1, ACCOUNTS + 1))

@@ -28,9 +28,9 @@ row.
 
 Counters are taken inside the transaction, and none makes another account's transaction
 wait on PostgreSQL: ids come from a ``SEQUENCE`` per counter (they may skip a value a
-rolled-back transaction took), document numbers are claimed in a transaction of their
-own and handed out again when the unit of work that took them rolls back (see
-:class:`_Sequences`). On SQLite a counter is a row taken with one ``INSERT ... ON CONFLICT
+rolled-back transaction took), document numbers are taken from the counter's free
+numbers, reserved a block at a time, and freed again when the unit of work that took
+them rolls back (see :class:`_Sequences`). On SQLite a counter is a row taken with one ``INSERT ... ON CONFLICT
 DO UPDATE ... RETURNING``, locked to the end of the (single writer's) transaction.
 Idempotency keys are inserted at once with ``ON CONFLICT DO NOTHING``: a key recorded by
 another transaction raises :class:`~cabinet_billing.errors.ConflictError`.
@@ -181,6 +181,8 @@ class SqlStore:
         self.tables: Tables = tables(prefix, schema)
         self._checked = False
         self._sequences: dict[str, DbSequence] = {}
+        self.number_blocks = _NumberBlocks()
+        """How many document numbers each counter reserves at once (PostgreSQL)."""
         self.statements: dict[tuple[object, ...], Any] = {}
         """The statements the units of work run, each built once (with bound parameters)."""
         if engine.dialect.name == "sqlite" and not event.contains(
@@ -1306,19 +1308,27 @@ class _BankReviews(_Repository[BankReview]):
 
 
 class _Sequences:
-    """Counters: PostgreSQL sequences for ids, claimed numbers for documents, rows elsewhere.
+    """Counters: PostgreSQL sequences for ids, free numbers for documents, rows elsewhere.
 
     On PostgreSQL a counter named for an id (see
     :func:`~cabinet_billing.ports.repositories.is_gapless`) is a ``SEQUENCE`` of its own:
     ``nextval`` never waits for another transaction, and a value a transaction took and
-    rolled back is skipped. A document number is taken in a transaction of its own that
-    advances the counter row and records the number as *claimed*, committed at once (the
-    row is locked for that instant only); the unit of work then deletes its claim, which
-    it holds locked to its end: its commit removes the claim with the document, its
-    rollback (or death) puts it back unlocked, and the next number taken is that one
-    (``FOR UPDATE SKIP LOCKED``). Numbers never repeat nor skip, and no transaction
-    waits for another account's. On SQLite (one writer) and other databases a counter
-    is a row of ``counters``, locked to the end of the transaction.
+    rolled back is skipped. A document number is taken, in the unit of work's own
+    transaction and with one statement, from the counter's *free* numbers
+    (``number_claims``): the lowest one no other transaction holds is deleted (``FOR
+    UPDATE SKIP LOCKED``), so the unit of work holds that row, and nothing another
+    account needs, to its end. Its commit removes the number with the document that
+    carries it; its rollback (or death) frees it again, and the next number taken is that
+    one. Only when none is free does it reserve a block in a short transaction of its own
+    (one statement that advances the ``counters`` row by the block and frees the numbers
+    it passed, committed at once: the row is locked for that instant only); the block is
+    one number, or up to 32 for a counter taken again within seconds
+    (:class:`_NumberBlocks`), so a billing run commits once per renewal and reserves once
+    per 32 of them. Numbers never repeat nor skip: every number up to the counter's value is
+    stored with its document or free, and the lowest free one is always taken first
+    (``counters.value`` is the last number reserved, not the last issued). No
+    transaction waits for another account's. On SQLite (one writer) and other databases
+    a counter is a row of ``counters``, locked to the end of the transaction.
     """
 
     def __init__(self, session: _Session, store: SqlStore) -> None:
@@ -1364,38 +1374,34 @@ class _Sequences:
     def _claim(self, name: str) -> int:
         claims = self._store.tables.number_claims
         connection = self._session.connection()
-        statement = self._session.statement
-        reuse = statement((claims, "reuse"), lambda: self._reuse_statement(claims))
-        reused = connection.execute(reuse, {"claim": name}).scalar_one_or_none()
-        if reused is not None:
-            return int(reused)
-        record = statement((claims, "insert"), lambda: insert(claims))
-        take = statement(
-            (claims, "take"),
-            lambda: delete(claims).where(
-                claims.c.account_id == "",
-                claims.c.name == bindparam("claim"),
-                claims.c.value == bindparam("taken"),
-            ),
-        )
+        reuse = self._session.statement((claims, "reuse"), lambda: self._reuse_statement(claims))
         while True:
-            with self._store.engine.begin() as own:
-                # Its commit need not wait for the disk: the unit of work's own commit,
-                # later in the log, makes it durable with the document; lost in a crash
-                # before that, the number was stored nowhere and is taken again.
-                own.execute(text("SET LOCAL synchronous_commit TO OFF"))
-                value = self._row(own, name)
-                own.execute(record, {"account_id": "", "name": name, "value": value})
-            taken = connection.execute(take, {"claim": name, "taken": value})
-            if taken.rowcount == 1:
-                return value
-            # Another unit of work took the claim in the instant between: take the next.
+            taken = connection.execute(reuse, {"claim": name}).scalar_one_or_none()
+            if taken is not None:
+                return int(taken)
+            # None is free: reserve the next block (others may take from it before this
+            # unit of work does; then it reserves again).
+            self._reserve(name, self._store.number_blocks.size(name))
+
+    def _reserve(self, name: str, size: int) -> None:
+        """Advance a counter by ``size`` and free the numbers it passed, in one commit."""
+        reserve = self._session.statement(
+            (self._store.tables.number_claims, "reserve"),
+            lambda: _reserve_statement(self._table, self._store.tables.number_claims),
+        )
+        with self._store.engine.begin() as own:
+            # Its commit need not wait for the disk: the commit of the unit of work that
+            # stores a document with one of these numbers, later in the log, makes it
+            # durable; lost in a crash before that, no number of the block was stored
+            # anywhere and the counter is where it was.
+            own.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            own.execute(reserve, {"claim": name, "size": size})
 
     @staticmethod
     def _reuse_statement(claims: Table) -> Any:  # noqa: ANN401
-        """Take the lowest claim given up (``:claim`` names the counter), if any."""
+        """Take the lowest free number (``:claim`` names the counter), if any."""
         mine = and_(claims.c.account_id == "", claims.c.name == bindparam("claim"))
-        given_up = (
+        free = (
             select(claims.c.value)
             .where(mine)
             .order_by(claims.c.value)
@@ -1403,7 +1409,61 @@ class _Sequences:
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
-        return delete(claims).where(mine, claims.c.value == given_up).returning(claims.c.value)
+        return delete(claims).where(mine, claims.c.value == free).returning(claims.c.value)
+
+
+def _reserve_statement(counters: Table, claims: Table) -> Any:  # noqa: ANN401
+    """One statement that advances a counter by ``:size`` and frees the numbers passed.
+
+    ``WITH moved AS (INSERT INTO counters ... ON CONFLICT DO UPDATE SET value = value +
+    :size RETURNING value) INSERT INTO number_claims SELECT '', :claim,
+    generate_series(moved.value - :size + 1, moved.value) FROM moved``.
+    """
+    upsert = postgresql.insert(counters).values(
+        account_id="", name=bindparam("claim"), value=bindparam("size")
+    )
+    moved = (
+        upsert.on_conflict_do_update(
+            index_elements=[counters.c.account_id, counters.c.name],
+            set_={"value": counters.c.value + upsert.excluded.value},
+        )
+        .returning(counters.c.value)
+        .cte("moved")
+    )
+    size = bindparam("size", type_=Integer)
+    numbers = select(
+        literal(""),
+        bindparam("claim"),
+        func.generate_series(moved.c.value - size + 1, moved.c.value),
+    )
+    return insert(claims).from_select(["account_id", "name", "value"], numbers)
+
+
+class _NumberBlocks:
+    """How many document numbers a counter reserves at once (PostgreSQL, see _Sequences).
+
+    One when the counter's last block was reserved more than ``hot`` seconds ago (a
+    counter taken now and then, such as one account's own invoice numbers: nothing is
+    reserved ahead of need); twice the last block, up to ``most``, when it was reserved
+    within them (a counter a billing run takes for every renewal).
+    """
+
+    KEPT = 4096
+
+    def __init__(self, *, hot: float = 5.0, most: int = 32) -> None:
+        self.hot = hot
+        self.most = most
+        self._last: dict[str, tuple[int, float]] = {}
+
+    def size(self, name: str) -> int:
+        """The size of the block to reserve now for a counter (and remember it)."""
+        now = time.monotonic()
+        size, at = self._last.get(name, (0, now))
+        size = min(2 * size, self.most) if size and now - at < self.hot else 1
+        if len(self._last) >= self.KEPT:
+            self._last = {n: (s, t) for n, (s, t) in self._last.items() if now - t < self.hot}
+        self._last[name] = (size, now)
+        return size
 
 
 class _Keys:

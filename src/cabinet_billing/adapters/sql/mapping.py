@@ -219,6 +219,11 @@ _SELF: Path = ("@",)
 
 def _pop(data: dict[str, JsonValue], steps: Path) -> object:
     """Take the value at a path out of JSON data; None when a step on the way is None."""
+    if len(steps) == 1:
+        value = data.pop(steps[0], _MISSING)
+        if value is _MISSING:
+            raise StoredDataError(steps[0], "has no value to store")
+        return value
     node: Any = data
     trail: list[tuple[dict[str, JsonValue], str]] = []
     for step in steps[:-1]:
@@ -366,19 +371,52 @@ def _decimal(value: object) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-def read_image_values(cols: Iterable[Col], row: Mapping[str, object]) -> Values:
+def read_image_values(cols: tuple[Col, ...], row: Mapping[str, object]) -> Values:
     """The canonical values of a row as read: what :meth:`Shape.image` would write."""
     values: Values = {}
-    for col in cols:
-        value = row[col.name]
-        if value is not None and col.kind is Kind.AMOUNT:
-            value = canonical_amount(_decimal(value), str(row[typing.cast("str", col.currency)]))
-        elif value is not None and col.kind is Kind.RATE:
-            value = canonical_rate(_decimal(value))
-        elif value is not None and col.kind is Kind.INSTANT:
-            value = typing.cast("datetime", value).astimezone(UTC)
-        values[col.name] = value
+    for name, kind, currency in _image_plan(cols):
+        value = row[name]
+        if value is not None:
+            if kind is Kind.AMOUNT:
+                value = canonical_amount(_decimal(value), str(row[currency]))
+            elif kind is Kind.RATE:
+                value = canonical_rate(_decimal(value))
+            elif kind is Kind.INSTANT:
+                value = typing.cast("datetime", value).astimezone(UTC)
+        values[name] = value
     return values
+
+
+@functools.cache
+def _image_plan(cols: tuple[Col, ...]) -> tuple[tuple[str, Kind, str], ...]:
+    """Each column's name, kind and currency column, worked out once per tuple of columns."""
+    return tuple((c.name, c.kind, c.currency or "") for c in cols)
+
+
+@functools.cache
+def _write_plan(
+    cols: tuple[Col, ...],
+) -> tuple[tuple[tuple[Col, Path], ...], tuple[Col, ...], tuple[str, ...]]:
+    """How :meth:`Shape._row` fills a row, worked out once per tuple of columns.
+
+    The columns read from the fields with their paths (in order), the derived ones, and
+    the currency columns that only carry the currency of amounts.
+    """
+    fields = tuple((c, c.steps) for c in cols if c.derive is None and c.steps)
+    derived = tuple(c for c in cols if c.derive is not None)
+    carriers = tuple(c.name for c in cols if c.kind is Kind.CURRENCY and not c.steps)
+    return fields, derived, carriers
+
+
+@functools.cache
+def _read_plan(cols: tuple[Col, ...]) -> tuple[tuple[Col, Path], ...]:
+    """The columns read back into the fields, with their paths, once per tuple of columns."""
+    return tuple((c, c.steps) for c in cols if c.stored or c.steps == _SELF)
+
+
+@functools.cache
+def _account_steps(shape: Shape) -> Path:
+    return next(c for c in shape.cols if c.name == "account_id").steps
 
 
 def _payload(data: dict[str, JsonValue], *, versioned: bool = True) -> str | None:
@@ -447,8 +485,7 @@ class Shape:
 
     def account_of(self, aggregate: object) -> str:
         """The aggregate's account id."""
-        account = next(c for c in self.cols if c.name == "account_id")
-        return str(_walk(aggregate, account.steps))
+        return str(_walk(aggregate, _account_steps(self)))
 
     # ------------------------------------------------------------------ writing
 
@@ -491,18 +528,16 @@ class Shape:
         return {"account_id": account, self.key.name: parent}
 
     @staticmethod
-    def _row(cols: Iterable[Col], data: dict[str, JsonValue], obj: object) -> Values:
+    def _row(cols: tuple[Col, ...], data: dict[str, JsonValue], obj: object) -> Values:
         row: Values = {}
-        pending = []
-        for col in cols:
-            if col.derive is not None:
-                pending.append(col)
-            elif col.steps == _SELF:
+        fields, derived, carriers = _write_plan(cols)
+        for col, steps in fields:
+            if steps == _SELF:
                 row[col.name] = _to_column(col, dict(data), row)
                 data.clear()
-            elif col.steps:
-                row[col.name] = _to_column(col, _pop(data, col.steps), row)
-        for col in pending:
+            else:
+                row[col.name] = _to_column(col, _pop(data, steps), row)
+        for col in derived:
             derive = typing.cast("Callable[[object], object]", col.derive)
             value = derive(obj)
             if hasattr(value, "amount") and col.kind is Kind.AMOUNT:
@@ -510,9 +545,8 @@ class Shape:
             elif isinstance(value, enum.Enum):
                 value = value.value
             row[col.name] = _to_column(col, value, row)
-        for col in cols:
-            if col.kind is Kind.CURRENCY and not col.steps:
-                row.setdefault(col.name, None)
+        for name in carriers:
+            row.setdefault(name, None)
         return row
 
     def _items(
@@ -631,9 +665,8 @@ class Shape:
             StoredDataError: when the rows do not make an aggregate of this library.
         """
         data = _load_payload(typing.cast("str | None", row["data"]), self.table, self.upgrades)
-        for col in self.cols:
-            if col.stored:
-                _put(data, col.steps, _from_column(col, row[col.name], row))
+        for col, steps in _read_plan(self.cols):
+            _put(data, steps, _from_column(col, row[col.name], row))
         account = str(row["account_id"])
         for spec in _by_depth(self):
             rows = children.get(spec.table, [])
@@ -644,7 +677,7 @@ class Shape:
                 object.__setattr__(aggregate, recomputed.name, recomputed.compute(aggregate))
         return aggregate
 
-    def _collection(  # noqa: C901 - one step per form of collection
+    def _collection(
         self, spec: Children, rows: Sequence[Mapping[Any, Any]], account: str, present: bool
     ) -> JsonValue:
         if spec.form is Form.SET:
@@ -656,11 +689,11 @@ class Shape:
             )
             for name in spec.inherit:
                 data[name] = account
-            for col in spec.cols:
-                if col.steps == _SELF:
+            for col, steps in _read_plan(spec.cols):
+                if steps == _SELF:
                     data = typing.cast("dict[str, Any]", _from_column(col, row[col.name], row))
-                elif col.stored:
-                    _put(data, col.steps, _from_column(col, row[col.name], row))
+                else:
+                    _put(data, steps, _from_column(col, row[col.name], row))
             if spec.key_path is not None:
                 _put(data, _split(spec.key_path), typing.cast("JsonValue", row[spec.identity]))
             if spec.form is Form.DICT:

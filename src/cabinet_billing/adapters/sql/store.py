@@ -497,9 +497,9 @@ class _Repository(Generic[T]):
 
     def _run_load(
         self,
-        query: Any,
+        query: Any,  # noqa: ANN401
         params: Mapping[str, object] | None,
-        account_id: str | None,  # noqa: ANN401
+        account_id: str | None,
     ) -> list[T]:
         connection = self._session.connection()
         rows = connection.execute(query, params).mappings().all()
@@ -1625,53 +1625,114 @@ class SqlUnitOfWork:
         self._begin()
 
     def _begin(self) -> None:
-        session, found = self._session, self.store.tables
-        self._built_at = session.opened
+        # The repositories are made when first used: a unit of work that reads three of
+        # them does not build twelve.
+        self._built_at = self._session.opened
+        for name in _MADE_ON_USE:
+            self.__dict__.pop(name, None)
 
-        def many(shape: Shape, kind: str) -> Any:  # noqa: ANN401
-            return _Repository(session, found, shape, kind)
+    @functools.cached_property
+    def accounts(self) -> _Accounts:
+        """Accounts, and the due index."""
+        return _Accounts(self._session, self.store.tables)
 
-        def per_account(shape: Shape, kind: str, factory: Callable[[str], object]) -> Any:  # noqa: ANN401
-            return _PerAccount(session, found, shape, kind, factory)
+    @functools.cached_property
+    def users(self) -> _Repository[AccountUsers]:
+        """The users of each account."""
+        return _Repository(
+            self._session, self.store.tables, schema.ACCOUNT_USERS, "users of account"
+        )
 
-        self.accounts = _Accounts(session, found)
-        self.users: _Repository[AccountUsers] = many(schema.ACCOUNT_USERS, "users of account")
-        self.services: _Repository[Service] = many(schema.SERVICES, "service")
-        self.tickets: _Repository[Ticket] = many(schema.TICKETS, "ticket")
-        self.invoices = _Invoices(session, found, schema.INVOICES, "invoice")
-        self.payments = _Payments(session, found, schema.PAYMENTS, "payment")
-        self.ledgers = _Ledgers(session, found)
-        self.expenses = _Expenses(session, found, schema.EXPENSE_BOOKS, "expense book", ExpenseBook)
-        self.payers: _PerAccount[PayerBook] = per_account(schema.PAYER_BOOKS, "payers", PayerBook)
-        self.documents: _PerAccount[AccountDocuments] = per_account(
-            schema.DOCUMENT_BOOKS, "documents", AccountDocuments
+    @functools.cached_property
+    def services(self) -> _Repository[Service]:
+        """Services."""
+        return _Repository(self._session, self.store.tables, schema.SERVICES, "service")
+
+    @functools.cached_property
+    def tickets(self) -> _Repository[Ticket]:
+        """Support tickets."""
+        return _Repository(self._session, self.store.tables, schema.TICKETS, "ticket")
+
+    @functools.cached_property
+    def invoices(self) -> _Invoices:
+        """Invoices."""
+        return _Invoices(self._session, self.store.tables, schema.INVOICES, "invoice")
+
+    @functools.cached_property
+    def payments(self) -> _Payments:
+        """Payments."""
+        return _Payments(self._session, self.store.tables, schema.PAYMENTS, "payment")
+
+    @functools.cached_property
+    def ledgers(self) -> _Ledgers:
+        """Ledgers, one per account."""
+        return _Ledgers(self._session, self.store.tables)
+
+    @functools.cached_property
+    def expenses(self) -> _Expenses:
+        """Expense books, one per account."""
+        return _Expenses(
+            self._session, self.store.tables, schema.EXPENSE_BOOKS, "expense book", ExpenseBook
         )
-        self.profiles: _PerAccount[BillingProfile] = per_account(
-            schema.BILLING_PROFILES, "billing profile", BillingProfile
+
+    @functools.cached_property
+    def payers(self) -> _PerAccount[PayerBook]:
+        """Payer books, one per account."""
+        return _PerAccount(
+            self._session, self.store.tables, schema.PAYER_BOOKS, "payers", PayerBook
         )
-        self.sequences = _Sequences(session, self.store)
-        self.keys = _Keys(session, found)
-        self.outbox = SqlOutbox(session.connection, session.dialect, found.outbox, _row_order)
-        self.inbox = SqlInbox(session.connection, session.dialect, found.inbox, _row_order)
-        self.bank_reviews = _BankReviews(
-            session, found, schema.BANK_REVIEWS, "bank transfer for review"
+
+    @functools.cached_property
+    def documents(self) -> _PerAccount[AccountDocuments]:
+        """Document books, one per account."""
+        return _PerAccount(
+            self._session, self.store.tables, schema.DOCUMENT_BOOKS, "documents", AccountDocuments
         )
+
+    @functools.cached_property
+    def profiles(self) -> _PerAccount[BillingProfile]:
+        """Billing profiles, one per account."""
+        return _PerAccount(
+            self._session,
+            self.store.tables,
+            schema.BILLING_PROFILES,
+            "billing profile",
+            BillingProfile,
+        )
+
+    @functools.cached_property
+    def bank_reviews(self) -> _BankReviews:
+        """Bank transfers waiting for review."""
+        return _BankReviews(
+            self._session, self.store.tables, schema.BANK_REVIEWS, "bank transfer for review"
+        )
+
+    @functools.cached_property
+    def sequences(self) -> _Sequences:
+        """Counters."""
+        return _Sequences(self._session, self.store)
+
+    @functools.cached_property
+    def keys(self) -> _Keys:
+        """Idempotency keys."""
+        return _Keys(self._session, self.store.tables)
+
+    @functools.cached_property
+    def outbox(self) -> SqlOutbox:
+        """The notification outbox."""
+        session = self._session
+        return SqlOutbox(session.connection, session.dialect, self.store.tables.outbox, _row_order)
+
+    @functools.cached_property
+    def inbox(self) -> SqlInbox:
+        """The notification inbox."""
+        session = self._session
+        return SqlInbox(session.connection, session.dialect, self.store.tables.inbox, _row_order)
 
     def _repositories(self) -> tuple[_Repository[Any], ...]:
-        return (
-            self.accounts,
-            self.users,
-            self.services,
-            self.tickets,
-            self.invoices,
-            self.payments,
-            self.ledgers,
-            self.expenses,
-            self.payers,
-            self.documents,
-            self.profiles,
-            self.bank_reviews,
-        )
+        """The repositories this unit of work used, in the order a commit writes them."""
+        made = self.__dict__
+        return tuple(made[name] for name in _REPOSITORIES if name in made)
 
     def __enter__(self) -> Self:
         self._session.rollback()
@@ -1763,6 +1824,25 @@ class SqlUnitOfWork:
         """Discard every change not yet committed."""
         self._session.rollback()
         self._afresh()
+
+
+_REPOSITORIES = (
+    "accounts",
+    "users",
+    "services",
+    "tickets",
+    "invoices",
+    "payments",
+    "ledgers",
+    "expenses",
+    "payers",
+    "documents",
+    "profiles",
+    "bank_reviews",
+)
+"""The aggregate repositories of a unit of work, in the order a commit writes them."""
+
+_MADE_ON_USE = (*_REPOSITORIES, "sequences", "keys", "outbox", "inbox")
 
 
 class _BoundSession(_Session):

@@ -1,6 +1,7 @@
 """The shipped adapters: sandbox gateway, clocks, in-memory store and notifier."""
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -165,3 +166,16 @@ def test_clone_copies_what_can_change_and_shares_what_cannot() -> None:
     assert copied.entry(1) is entry  # an immutable entry is shared, not copied
     assert copied.verify()
     assert ledger.verify()
+
+
+def test_clone_shares_a_tuple_of_values_that_cannot_change_and_copies_one_that_can() -> None:
+    fixed = (rub("1"), "text", AT, Decimal("2.5"))
+    assert clone(fixed) is fixed
+    ledger = Ledger("acc-1")
+    holder = ([ledger], {"a": ledger})
+    copied = clone(holder)
+    copied[0][0].top_up(rub("5"), AT)
+    copied[1]["a"].top_up(rub("7"), AT)
+    assert ledger.balance("RUB") == rub("0")
+    assert copied[0][0] is not copied[1]["a"]  # copies are not a deep copy's memo
+    assert copied[0][0].balance("RUB") == rub("5")

@@ -57,6 +57,7 @@ __all__ = [
     "check_text",
     "enum_member",
     "id_field",
+    "is_shared",
     "shared_copies",
     "text_field",
 ]
@@ -243,6 +244,15 @@ def enum_member(kind: type[_E], field: str, value: object) -> _E:
 _T = TypeVar("_T")
 
 
+def _copy_self(self: _T) -> _T:
+    return self
+
+
+def _deepcopy_self(self: _T, memo: dict[int, object]) -> _T:
+    del memo
+    return self
+
+
 def shared_copies(cls: type[_T]) -> type[_T]:
     """Class decorator for immutable values: copies (and deep copies) are the value itself.
 
@@ -250,14 +260,16 @@ def shared_copies(cls: type[_T]) -> type[_T]:
     records, ledger entries, amounts) need no copying, which keeps loading cheap as
     histories grow.
     """
-
-    def copy_self(self: _T) -> _T:
-        return self
-
-    def deepcopy_self(self: _T, memo: dict[int, object]) -> _T:
-        del memo
-        return self
-
-    cls.__copy__ = copy_self  # type: ignore[attr-defined]
-    cls.__deepcopy__ = deepcopy_self  # type: ignore[attr-defined]
+    cls.__copy__ = _copy_self  # type: ignore[attr-defined]
+    cls.__deepcopy__ = _deepcopy_self  # type: ignore[attr-defined]
     return cls
+
+
+def is_shared(cls: type) -> bool:
+    """Whether :func:`shared_copies` made copies of ``cls``'s values the values themselves.
+
+    >>> from cabinet_billing.domain.money import Money
+    >>> is_shared(Money), is_shared(list)
+    (True, False)
+    """
+    return getattr(cls, "__deepcopy__", None) is _deepcopy_self

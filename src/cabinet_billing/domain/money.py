@@ -43,6 +43,7 @@ import attrs
 import moneyed
 from babel.numbers import get_currency_precision
 
+from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.errors import (
     AmountTooLargeError,
     CurrencyMismatchError,
@@ -311,6 +312,7 @@ def currency_places(currency: str | moneyed.Currency) -> int:
     return _places(code)
 
 
+@shared_copies  # immutable: copies are the value itself
 class Money(moneyed.Money):
     """An exact, immutable amount of one currency.
 
@@ -418,13 +420,6 @@ class Money(moneyed.Money):
 
     def __delattr__(self, name: str) -> NoReturn:
         raise AttributeError(f"Money is immutable; cannot delete {name!r}")
-
-    # Immutable: copies are the value itself.
-    def __copy__(self) -> Money:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, object]) -> Money:
-        return self
 
     def __reduce__(self) -> tuple[type[Money], tuple[str, str]]:
         return (type(self), (str(self.amount), self.currency.code))

@@ -350,6 +350,7 @@ def _rows_to_tuple(rows: Iterable[ServiceTransition]) -> tuple[ServiceTransition
     return tuple(rows)
 
 
+@shared_copies  # a table never changes once built: copies share it
 @attrs.frozen
 class ServiceLifecycle:
     """A validated table of :class:`ServiceTransition` rows and the questions asked of it.
@@ -368,13 +369,6 @@ class ServiceLifecycle:
     """
 
     transitions: tuple[ServiceTransition, ...] = attrs.field(converter=_rows_to_tuple)
-
-    # A table never changes once built: copies share it.
-    def __copy__(self) -> ServiceLifecycle:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, object]) -> ServiceLifecycle:
-        return self
 
     _index: Mapping[tuple[ServiceStatus, ServiceAction], tuple[ServiceTransition, ...]] = (
         attrs.field(

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from decimal import Decimal
 from types import TracebackType
-from typing import Generic, Self, TypeVar, cast
+from typing import Any, Generic, Self, TypeVar, cast, overload
 
 import attrs
 
@@ -35,6 +35,7 @@ from cabinet_billing.adapters.memory.outbox import OutboxRepository, OutboxTable
 from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.bank_review import BankReview
 from cabinet_billing.domain.billing_profile import BillingProfile
+from cabinet_billing.domain.checks import is_shared
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import Expense, ExpenseBook, ExpenseTotals, totals_of
@@ -183,36 +184,76 @@ class _Probe:
 _FROZEN_SETATTR = _Probe.__setattr__
 _ATOMIC = (str, int, float, bool, bytes, type(None), Decimal, date, timedelta, enum.Enum)
 
+_SHARED: set[type] = set()
+"""The types whose values are never changed: a copy is the value itself."""
+_COPIERS: dict[type, Callable[[Any], Any]] = {}
+"""How to copy a value of each other type met so far."""
 
-def clone(value: T) -> T:  # noqa: PLR0911 - one return per kind of value
+
+def clone(value: T) -> T:
     """A private copy of an aggregate that shares its immutable parts.
 
     Frozen attrs values, amounts, dates and enums never change, so the copy shares
     them; mutable attrs classes and containers are copied. Loading an aggregate with a
-    long history therefore costs little more than loading a new one.
+    long history therefore costs little more than loading a new one. What to do with a
+    value is decided once per type, and kept.
     """
-    if isinstance(value, _ATOMIC):
-        return value
     cls = type(value)
+    if cls in _SHARED:
+        return value
+    copier = _COPIERS.get(cls)
+    if copier is None:
+        copier = _copier_of(cls)
+        if copier is None:
+            _SHARED.add(cls)
+            return value
+        _COPIERS[cls] = copier
+    return cast("T", copier(value))
+
+
+def _copier_of(cls: type) -> Callable[[Any], Any] | None:  # noqa: PLR0911 - one per kind
+    """How to copy a value of ``cls``; None for a type whose values never change."""
+    if issubclass(cls, _ATOMIC) or is_shared(cls):
+        return None
     shared = getattr(cls, "__deepcopy__", None)
     if shared is not None:
-        return cast("T", shared(value, {}))
+        return lambda value: shared(value, {})
     if attrs.has(cls):
         if cls.__setattr__ is _FROZEN_SETATTR:
-            return value
-        new = object.__new__(cls)
-        for field in attrs.fields(cls):
-            object.__setattr__(new, field.name, clone(getattr(value, field.name)))
-        return cast("T", new)
+            return None
+        return _attrs_copier(cls, tuple(field.name for field in attrs.fields(cls)))
     if cls is list:
-        return cast("T", [clone(v) for v in cast("list[object]", value)])
+        return lambda value: [v if type(v) in _SHARED else clone(v) for v in value]
     if cls is dict:
-        return cast("T", {k: clone(v) for k, v in cast("dict[object, object]", value).items()})
+        return lambda value: {k: v if type(v) in _SHARED else clone(v) for k, v in value.items()}
     if cls is set:
-        return cast("T", {clone(v) for v in cast("set[object]", value)})
+        return lambda value: {clone(v) for v in value}
     if cls is tuple:
-        return cast("T", tuple(clone(v) for v in cast("tuple[object, ...]", value)))
-    return copy.deepcopy(value)
+        return _copy_tuple
+    return copy.deepcopy
+
+
+def _attrs_copier(cls: type, names: tuple[str, ...]) -> Callable[[Any], Any]:
+    new, get, put, shared = object.__new__, getattr, object.__setattr__, _SHARED
+
+    def copier(value: object) -> object:
+        mine: object = new(cls)
+        for name in names:
+            part = get(value, name)
+            put(mine, name, part if type(part) in shared else clone(part))
+        return mine
+
+    return copier
+
+
+def _copy_tuple(value: tuple[object, ...]) -> tuple[object, ...]:
+    # A tuple of values that never change is one itself: shared, not rebuilt.
+    shared = _SHARED
+    for v in value:
+        if type(v) not in shared:
+            copied = tuple(clone(v) for v in value)
+            return value if all(a is b for a, b in zip(copied, value, strict=True)) else copied
+    return value
 
 
 class _Repository(Generic[T]):
@@ -516,6 +557,9 @@ class _Sequences:
         self.staged[name] = value
         return value
 
+    def flush(self) -> None:
+        self._committed.update(self.staged)
+
     def check(self) -> None:
         for name, read in self._read.items():
             if self._committed.get(name, 0) != read:
@@ -552,6 +596,10 @@ class _Keys:
     def all(self, prefix: str = "") -> Iterable[str]:
         return sorted(k for k in self._committed | self.staged if k.startswith(prefix))
 
+    def flush(self) -> None:
+        self._committed |= self.staged
+        self._fingerprints.update(self.staged_fingerprints)
+
     def check(self) -> None:
         taken = self.staged & self._committed
         if taken:
@@ -561,6 +609,55 @@ class _Keys:
             )
 
 
+R = TypeVar("R")
+
+
+class _Opened(Generic[R]):
+    """A repository of a unit of work, made the first time it is asked for.
+
+    Most units of work use a few of their repositories: opening one costs nothing
+    until it is used. Once made, the repository is an attribute of the unit of work
+    itself (this descriptor is not consulted again) until the unit of work begins
+    anew.
+    """
+
+    def __init__(self, make: Callable[[MemoryStore], R]) -> None:
+        self._make = make
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, uow: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, uow: MemoryUnitOfWork, owner: type) -> R: ...
+    def __get__(self, uow: MemoryUnitOfWork | None, owner: type) -> Self | R:
+        if uow is None:
+            return self
+        made = self._make(uow.store)
+        uow.__dict__[self._name] = made
+        uow._opened.append(self._name)  # noqa: SLF001
+        return made
+
+
+#: The repositories whose aggregates a commit writes, in the order it checks them.
+_AGGREGATES = (
+    "accounts",
+    "users",
+    "services",
+    "tickets",
+    "invoices",
+    "payments",
+    "ledgers",
+    "expenses",
+    "payers",
+    "documents",
+    "profiles",
+    "bank_reviews",
+)
+
+
 class MemoryUnitOfWork:
     """A unit of work over a :class:`MemoryStore`, with real rollback.
 
@@ -568,29 +665,34 @@ class MemoryUnitOfWork:
         store: the committed state to work on.
     """
 
+    accounts = _Opened(lambda store: _Accounts(store.accounts, store.due))
+    users = _Opened(lambda store: _Repository(store.users, lambda u: u.account_id))
+    services = _Opened(lambda store: _Repository(store.services, lambda s: s.id))
+    tickets = _Opened(lambda store: _Repository(store.tickets, lambda t: t.id))
+    invoices = _Opened(_Invoices)
+    payments = _Opened(lambda store: _Payments(store.payments))
+    ledgers = _Opened(lambda store: _Ledgers(store.ledgers))
+    expenses = _Opened(lambda store: _Expenses(store.expenses))
+    payers = _Opened(lambda store: _PerAccount(store.payers, PayerBook))
+    documents = _Opened(lambda store: _PerAccount(store.documents, AccountDocuments))
+    profiles = _Opened(lambda store: _PerAccount(store.profiles, BillingProfile))
+    sequences = _Opened(lambda store: _Sequences(store.sequences))
+    keys = _Opened(lambda store: _Keys(store.keys, store.fingerprints))
+    outbox = _Opened(lambda store: OutboxRepository(store.outbox))
+    bank_reviews = _Opened(lambda store: _BankReviews(store.bank_reviews))
+    inbox = _Opened(lambda store: InboxRepository(store.inbox))
+
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
         self.committed = False
-        self._begin()
+        self._opened: list[str] = []
 
     def _begin(self) -> None:
-        store = self.store
-        self.accounts = _Accounts(store.accounts, store.due)
-        self.users = _Repository(store.users, lambda u: u.account_id)
-        self.services = _Repository(store.services, lambda s: s.id)
-        self.tickets = _Repository(store.tickets, lambda t: t.id)
-        self.invoices = _Invoices(store)
-        self.payments = _Payments(store.payments)
-        self.ledgers = _Ledgers(store.ledgers)
-        self.expenses = _Expenses(store.expenses)
-        self.payers = _PerAccount(store.payers, PayerBook)
-        self.documents = _PerAccount(store.documents, AccountDocuments)
-        self.profiles = _PerAccount(store.profiles, BillingProfile)
-        self.sequences = _Sequences(store.sequences)
-        self.keys = _Keys(store.keys, store.fingerprints)
-        self.outbox = OutboxRepository(store.outbox)
-        self.bank_reviews = _BankReviews(store.bank_reviews)
-        self.inbox = InboxRepository(store.inbox)
+        """Forget the repositories opened so far: the next use opens fresh ones."""
+        state = self.__dict__
+        for name in self._opened:
+            del state[name]
+        self._opened = []
 
     def __enter__(self) -> Self:
         self.committed = False
@@ -613,29 +715,15 @@ class MemoryUnitOfWork:
                 this one changed, took the same counter value or recorded the same key
                 since this one read it; nothing of this unit of work is written.
         """
-        repos: tuple[_Repository[object], ...] = cast(
-            "tuple[_Repository[object], ...]",
-            (
-                self.accounts,
-                self.users,
-                self.services,
-                self.tickets,
-                self.invoices,
-                self.payments,
-                self.ledgers,
-                self.expenses,
-                self.payers,
-                self.documents,
-                self.profiles,
-                self.bank_reviews,
-            ),
-        )
+        state = self.__dict__
+        # Only what was opened can hold changes.
+        repos = [cast("_Repository[object]", state[n]) for n in _AGGREGATES if n in state]
         changes = [(repo, repo.changed()) for repo in repos]
         for repo, keys in changes:
             repo.check(keys)
-        self.sequences.check()
-        self.keys.check()
-        self.outbox.check()
+        staged = [state[n] for n in ("sequences", "keys", "outbox") if n in state]
+        for repo in staged:
+            repo.check()
         # Every account whose aggregates change is due at once (unless scheduled here).
         touched = {
             owner
@@ -645,12 +733,12 @@ class MemoryUnitOfWork:
         }
         for repo, keys in changes:
             repo.flush(keys)
-        self.accounts.flush_due(sorted(touched))
-        self.store.sequences.update(self.sequences.staged)
-        self.store.keys |= self.keys.staged
-        self.store.fingerprints.update(self.keys.staged_fingerprints)
-        self.outbox.flush()
-        self.inbox.flush()
+        if touched or "accounts" in state:
+            self.accounts.flush_due(sorted(touched))
+        for repo in staged:
+            repo.flush()
+        if "inbox" in state:
+            self.inbox.flush()
         self.committed = True
         self._begin()
 

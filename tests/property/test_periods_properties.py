@@ -61,3 +61,11 @@ def test_period_index_locates_the_day(anchor: date, period: Period, offset: int)
 @given(periods)
 def test_str_and_parse_round_trip(period: Period) -> None:
     assert Period.parse(str(period)) == period
+
+
+@given(anchors, periods, ns)
+def test_period_end_is_the_calendar_offset_of_n_periods(
+    anchor: date, period: Period, n: int
+) -> None:
+    # period_end does its own month arithmetic; it must agree with dateutil's.
+    assert period_end(anchor, period, n) == anchor + period.delta(n)

@@ -223,9 +223,9 @@ def _copier_of(cls: type) -> Callable[[Any], Any] | None:  # noqa: PLR0911 - one
             return None
         return _attrs_copier(cls, tuple(field.name for field in attrs.fields(cls)))
     if cls is list:
-        return lambda value: [v if type(v) in _SHARED else clone(v) for v in value]
+        return _copy_list
     if cls is dict:
-        return lambda value: {k: v if type(v) in _SHARED else clone(v) for k, v in value.items()}
+        return _copy_dict
     if cls is set:
         return lambda value: {clone(v) for v in value}
     if cls is tuple:
@@ -234,16 +234,46 @@ def _copier_of(cls: type) -> Callable[[Any], Any] | None:  # noqa: PLR0911 - one
 
 
 def _attrs_copier(cls: type, names: tuple[str, ...]) -> Callable[[Any], Any]:
-    new, get, put, shared = object.__new__, getattr, object.__setattr__, _SHARED
+    """A copier written for ``cls``'s fields, as attrs writes its own methods.
 
-    def copier(value: object) -> object:
-        mine: object = new(cls)
-        for name in names:
-            part = get(value, name)
-            put(mine, name, part if type(part) in shared else clone(part))
-        return mine
+    It reads each field as an attribute (no ``getattr`` call per field) and copies only
+    the values of types that can change.
+    """
+    lines = ["def copier(value):", "    mine = new(cls)"]
+    for name in names:
+        lines += [
+            f"    part = value.{name}",
+            f"    put(mine, {name!r}, part if type(part) in shared else clone(part))",
+        ]
+    lines.append("    return mine")
+    namespace: dict[str, Any] = {
+        "new": object.__new__,
+        "cls": cls,
+        "put": object.__setattr__,
+        "shared": _SHARED,
+        "clone": clone,
+    }
+    # The field names are identifiers attrs checked; nothing else enters the source.
+    exec(compile("\n".join(lines), f"<clone of {cls.__qualname__}>", "exec"), namespace)  # noqa: S102
+    return cast("Callable[[Any], Any]", namespace["copier"])
 
-    return copier
+
+def _copy_list(value: list[object]) -> list[object]:
+    copied = value.copy()
+    shared = _SHARED
+    for i, v in enumerate(copied):
+        if type(v) not in shared:
+            copied[i] = clone(v)
+    return copied
+
+
+def _copy_dict(value: dict[object, object]) -> dict[object, object]:
+    copied = value.copy()
+    shared = _SHARED
+    for k, v in copied.items():
+        if type(v) not in shared:
+            copied[k] = clone(v)
+    return copied
 
 
 def _copy_tuple(value: tuple[object, ...]) -> tuple[object, ...]:

@@ -104,12 +104,19 @@ class Notification:
     params: Mapping[str, str] = attrs.field(factory=dict, converter=_params)
     dedup: str = ""
     to: tuple[Recipient, ...] | None = attrs.field(default=None, converter=_recipients)
+    # Asked for many times on the way to the outbox, the inbox and the notifier: made once.
+    _key: str = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        suffix = f":{self.dedup}" if self.dedup else ""
+        object.__setattr__(
+            self, "_key", f"{self.account_id}:{self.kind}:{self.at.isoformat()}{suffix}"
+        )
 
     @property
     def key(self) -> str:
         """A key that identifies this notification, so it is sent once."""
-        suffix = f":{self.dedup}" if self.dedup else ""
-        return f"{self.account_id}:{self.kind}:{self.at.isoformat()}{suffix}"
+        return self._key
 
 
 # ----------------------------------------------------------------------------- channels

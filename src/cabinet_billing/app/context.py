@@ -108,6 +108,7 @@ __all__ = [
     "Context",
     "Ports",
     "notification_of",
+    "notifies",
     "payer_address",
     "require_open",
 ]
@@ -1126,6 +1127,11 @@ _NOTIFY: dict[type[BillingEvent], tuple[NotificationCategory, str]] = {
     ServiceRenewed: (NotificationCategory.SERVICES, "service.renewed"),
     AutoTopUp: (NotificationCategory.FINANCE, "autopay.charged"),
 }
+
+
+def notifies(event: BillingEvent) -> bool:
+    """Whether the customer gets a notification for an event (:func:`notification_of`)."""
+    return type(event) in _NOTIFY and bool(event.account_id)
 
 
 def notification_of(event: BillingEvent) -> Notification | None:

@@ -50,7 +50,7 @@ import attrs
 
 from cabinet_billing.app import checks
 from cabinet_billing.app.charges import Booked, Charges, method_of, plain_quote, renewed
-from cabinet_billing.app.context import Context, notification_of
+from cabinet_billing.app.context import Context, notifies
 from cabinet_billing.app.outbox import DeliveryReport
 from cabinet_billing.app.profile import hold_deletion
 from cabinet_billing.domain.attempts import AttemptPurpose, AttemptStatus, ChargeAttempt
@@ -1417,8 +1417,7 @@ def _summary(
         failed_charges=tally.failed_charges,
         accruals=tally.accruals,
         expired=sum(isinstance(e, ServiceExpired) for e in tally.events),
-        notifications=len(tally.notices)
-        + sum(notification_of(e) is not None for e in tally.events),
+        notifications=len(tally.notices) + sum(notifies(e) for e in tally.events),
         revenue=revenue,
         failures=tuple(failures),
         previews=tuple(tally.previews),

@@ -264,63 +264,81 @@ def _is_default(current: object, field: attrs.Attribute[Any]) -> bool:
     return current is default or bool(current == default)
 
 
-def _checked(hint: type, test: Callable[[object], bool], make: Encoder) -> Encoder:
-    def scalar(value: object) -> JsonValue:
-        if test(value):
-            return make(value)
-        raise _unsupported(hint, value)
-
-    return scalar
-
-
 def _scalar_encoder(hint: type) -> Encoder:  # noqa: C901, PLR0911
+    # Each encoder tests and converts in one call: values are encoded by the thousand.
     if issubclass(hint, moneyed.Money):
-        return _checked(
-            hint,
-            lambda v: isinstance(v, moneyed.Money),
-            lambda v: {
-                "amount": str(cast("moneyed.Money", v).amount),
-                "currency": cast("moneyed.Money", v).currency.code,
-            },
-        )
+
+        def money(value: object) -> JsonValue:
+            if isinstance(value, moneyed.Money):
+                return {"amount": str(value.amount), "currency": value.currency.code}
+            raise _unsupported(hint, value)
+
+        return money
     if issubclass(hint, enum.Enum):
-        return _checked(
-            hint,
-            lambda v: isinstance(v, hint),
-            lambda v: _encoder(type(cast("enum.Enum", v).value))(cast("enum.Enum", v).value),
-        )
-    if hint is bool:
-        return _checked(hint, lambda v: isinstance(v, bool), lambda v: cast("bool", v))
+
+        def member(value: object) -> JsonValue:
+            if isinstance(value, hint):
+                inner = value.value
+                return _encoder(type(inner))(inner)
+            raise _unsupported(hint, value)
+
+        return member
+    if hint in {bool, str}:
+
+        def same(value: object) -> JsonValue:
+            if isinstance(value, hint):
+                return cast("JsonValue", value)
+            raise _unsupported(hint, value)
+
+        return same
     if hint is int:
-        return _checked(
-            hint,
-            lambda v: isinstance(v, int) and not isinstance(v, bool),
-            lambda v: cast("int", v),
-        )
-    if hint is str:
-        return _checked(hint, lambda v: isinstance(v, str), lambda v: cast("str", v))
-    if hint is Decimal:
-        return _checked(hint, lambda v: isinstance(v, Decimal), str)
+
+        def integer(value: object) -> JsonValue:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            raise _unsupported(hint, value)
+
+        return integer
+    if hint is Decimal or hint in {ipaddress.IPv4Address, ipaddress.IPv6Address}:
+
+        def text(value: object) -> JsonValue:
+            if isinstance(value, hint):
+                return str(value)
+            raise _unsupported(hint, value)
+
+        return text
     if hint is datetime:
-        return _checked(
-            hint, lambda v: isinstance(v, datetime), lambda v: cast("datetime", v).isoformat()
-        )
+
+        def instant(value: object) -> JsonValue:
+            if isinstance(value, datetime):
+                return value.isoformat()
+            raise _unsupported(hint, value)
+
+        return instant
     if hint is date:
-        return _checked(
-            hint,
-            lambda v: isinstance(v, date) and not isinstance(v, datetime),
-            lambda v: cast("date", v).isoformat(),
-        )
+
+        def day(value: object) -> JsonValue:
+            if isinstance(value, date) and not isinstance(value, datetime):
+                return value.isoformat()
+            raise _unsupported(hint, value)
+
+        return day
     if hint is bytes:
-        return _checked(
-            hint,
-            lambda v: isinstance(v, bytes),
-            lambda v: base64.b64encode(cast("bytes", v)).decode("ascii"),
-        )
-    if hint in {ipaddress.IPv4Address, ipaddress.IPv6Address}:
-        return _checked(hint, lambda v: isinstance(v, hint), str)
+
+        def raw(value: object) -> JsonValue:
+            if isinstance(value, bytes):
+                return base64.b64encode(value).decode("ascii")
+            raise _unsupported(hint, value)
+
+        return raw
     if hint is _NONE:
-        return _checked(hint, lambda v: v is None, lambda _: None)
+
+        def none(value: object) -> JsonValue:
+            if value is None:
+                return None
+            raise _unsupported(hint, value)
+
+        return none
     return _refuse(hint)
 
 

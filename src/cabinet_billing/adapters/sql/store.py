@@ -1091,16 +1091,38 @@ class _Ledgers(_PerAccount[Ledger]):
         super().__init__(session, store_tables, schema.LEDGERS, "ledger", Ledger)
 
     def _by_key(self) -> Any:  # noqa: ANN401
-        # The number of entries comes with the row (the last seq, from the primary key).
+        # One statement: the row, the number of entries (the last seq, from the primary
+        # key) and the balances, one row per currency (joined, a few at most).
         entries = self._tables.children[schema.LEDGER_ENTRIES.table]
+        balances = self._tables.children[self._shape.children[0].table]
         last = (
             select(func.max(entries.c.seq))
             .where(entries.c.account_id == self._table.c.account_id)
             .scalar_subquery()
         )
-        return select(self._table, last.label(_LAST_SEQ), *self._flags()).where(
-            self._key == bindparam("key")
+        joined = self._table.outerjoin(balances, balances.c.account_id == self._table.c.account_id)
+        held = [c.label(f"{_BALANCE}{c.name}") for c in balances.c if c.name != "account_id"]
+        return (
+            select(self._table, last.label(_LAST_SEQ), *held)
+            .select_from(joined)
+            .where(self._key == bindparam("key"))
+            .order_by(balances.c.position)
         )
+
+    def _load_key(self, key: str, *, account_id: str | None = None) -> list[Ledger]:
+        del account_id
+        query = self._session.statement((self._table, "by key"), self._by_key)
+        rows = self._session.connection().execute(query, {"key": key}).mappings().all()
+        if not rows:
+            return []
+        spec = self._shape.children[0]
+        names = [c.name for c in self._tables.children[spec.table].c if c.name != "account_id"]
+        held = [
+            {"account_id": row["account_id"], **{n: row[f"{_BALANCE}{n}"] for n in names}}
+            for row in rows
+            if row[f"{_BALANCE}{spec.identity}"] is not None
+        ]
+        return [self._adopt(rows[0], {spec.table: cast("list[RowMapping]", held)})]
 
     def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> Ledger:
         key = str(row[self._key.name])
@@ -1149,14 +1171,15 @@ class _Ledgers(_PerAccount[Ledger]):
 
 
 _LAST_SEQ = "cb_last_seq"
+"""The column of a ledger's row as loaded that holds the seq of its last entry."""
+
+_BALANCE = "cb_balance_"
+"""What the columns of a balance joined to a ledger's row as loaded start with."""
 
 
 def _flag(spec: Children) -> str:
     """The column of a row as loaded that tells whether a child table holds its rows."""
     return f"cb_has_{spec.table}"
-
-
-"""The column of a ledger's row as loaded that holds the seq of its last entry."""
 
 
 class _Accounts(_Repository[Account]):

@@ -106,3 +106,23 @@ def test_a_book_made_empty_and_then_changed_is_stored(store: SqlStore) -> None:
     with store.unit_of_work() as uow:
         assert uow.profiles.get("acc-1").last_run == date(2024, 3, 1)
         assert uow.profiles.get("acc-2").last_run is None
+
+
+def test_the_books_of_an_account_are_read_in_one_statement(store: SqlStore) -> None:
+    with store.unit_of_work() as uow:
+        uow.accounts.add(Account.open("acc-1", "alice"))
+        uow.profiles.get("acc-1").last_run = date(2024, 3, 1)
+        uow.commit()
+    with store.unit_of_work() as uow, statements(store.engine) as seen:
+        # The profile's row, with those of the payers, expenses and documents (none
+        # stored) and a flag per child table (all empty): one statement in all.
+        assert uow.profiles.get("acc-1").last_run == date(2024, 3, 1)
+        assert uow.payers.get("acc-1") == PayerBook("acc-1")
+        assert not uow.expenses.get("acc-1").expenses()
+        assert not uow.documents.get("acc-1").acts
+        assert seen == ["SELECT"]
+        uow.rollback()
+        # What was read ahead is forgotten with the transaction: read again.
+        assert uow.payers.get("acc-1") == PayerBook("acc-1")
+        assert uow.profiles.get("acc-1").last_run == date(2024, 3, 1)
+    assert seen == ["SELECT", "SELECT"]

@@ -14,7 +14,10 @@ aggregate. Aggregates that were only read are not written.
 
 An aggregate's row is read with a flag per child table (``EXISTS``) telling whether the
 table holds any of its rows, and only the child tables that do are queried: a billing
-profile without saved methods, credit or done keys costs one statement, not five.
+profile without saved methods, credit or done keys costs one statement, not five. The
+rows of an account's billing profile, payer book, expense book and document book are
+read in one statement the first time any of them is asked for, and kept to the end of
+the transaction for the others.
 
 Ledgers and expense books grow every day, so their children are rows of their own
 (``ledger_entries``, ``expenses``) and the aggregate's row keeps the rest. A ledger is
@@ -80,6 +83,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     RowMapping,
+    String,
     Table,
     and_,
     bindparam,
@@ -87,6 +91,7 @@ from sqlalchemy import (
     delete,
     event,
     exists,
+    false,
     func,
     insert,
     inspect,
@@ -95,6 +100,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy import Sequence as DbSequence
@@ -310,6 +316,9 @@ class _Session:
         self._statements = store.statements
         self.opened = 0
         """How many transactions this session opened (a repository reads only in one)."""
+        self.read_ahead: dict[tuple[str, str], object] = {}
+        """Rows read before they were asked for, by table and key (None: not stored);
+        forgotten when the transaction ends."""
 
     def statement(self, key: tuple[object, ...], make: Callable[[], T]) -> T:
         """The statement under a key, built by ``make`` the first time."""
@@ -353,6 +362,7 @@ class _Session:
                 self.close()
 
     def close(self) -> None:
+        self.read_ahead.clear()
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
@@ -461,16 +471,7 @@ class _Repository(Generic[T]):
         A child table whose flag is false for every row read is not queried: an empty
         collection costs no statement.
         """
-        table, shape = self._table, self._shape
-        flags = []
-        for spec in shape.children:
-            child = self._tables.children[spec.table]
-            where = [child.c.account_id == table.c.account_id]
-            if not shape.per_account:
-                where.append(child.c[shape.key.name] == self._key)
-            where += self._child_filter(child)
-            flags.append(exists().where(*where).label(_flag(spec)))
-        return flags
+        return _flags_of(self._tables, self._shape)
 
     def _load(self, where: Any, *, account_id: str | None = None) -> list[T]:  # noqa: ANN401
         """The aggregates whose rows match, with their children, oldest first."""
@@ -560,12 +561,7 @@ class _Repository(Generic[T]):
         order = [child.c.position] if "position" in child.c else []
         if spec.form is Form.SET:
             order = [child.c[spec.identity]]
-        return select(child).where(where, *self._child_filter(child)).order_by(*order)
-
-    def _child_filter(self, child: Table) -> list[Any]:
-        """The conditions on a child table's rows that loading reads (none: all of them)."""
-        del child
-        return []
+        return select(child).where(where, *_loaded_only(spec, child)).order_by(*order)
 
     def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> T:
         key = str(row[self._key.name])
@@ -750,6 +746,25 @@ class _PerAccount(_Repository[T]):
         self.loaded[key] = _Loaded(created, created=True)
         return created
 
+    def _load_key(self, key: str, *, account_id: str | None = None) -> list[T]:
+        shape, session = self._shape, self._session
+        if shape not in _READ_TOGETHER:
+            return super()._load_key(key, account_id=account_id)
+        found = session.read_ahead.pop((shape.table, key), _NOT_READ)
+        connection = session.connection()
+        if found is _NOT_READ:
+            query = session.statement(
+                (_READ_TOGETHER, "rows"), lambda: _rows_together(self._tables)
+            )
+            rows = connection.execute(query, {"key": key}).mappings().all()
+            held = {str(row[_SHAPE]): row for row in rows}
+            for other in _READ_TOGETHER:
+                if other is not shape:
+                    session.read_ahead[other.table, key] = held.get(other.table)
+            found = held.get(shape.table)
+        rows = [] if found is None else [cast("RowMapping", found)]
+        return self._adopt_rows(connection, rows, account_id)
+
     def _untouched(self, key: str, loaded: _Loaded[T], image: Image) -> bool:
         # Not stored: the next unit of work makes the same empty one.
         if not loaded.created:
@@ -833,9 +848,6 @@ class _Expenses(_PerAccount[ExpenseBook]):
     as after 10. A commit keeps each stored expense's position and puts new ones after
     the last.
     """
-
-    def _child_filter(self, child: Table) -> list[Any]:
-        return [child.c.unpaid != literal_column("0")]
 
     def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> ExpenseBook:
         key = str(row[self._key.name])
@@ -1180,6 +1192,69 @@ _BALANCE = "cb_balance_"
 def _flag(spec: Children) -> str:
     """The column of a row as loaded that tells whether a child table holds its rows."""
     return f"cb_has_{spec.table}"
+
+
+def _loaded_only(spec: Children, child: Table) -> list[Any]:
+    """The conditions on a child table's rows that loading its parent reads (none: all).
+
+    An expense book is loaded with its unpaid expenses only (see :class:`_Expenses`).
+    """
+    if spec is schema.EXPENSE_BOOKS.children[0]:
+        return [child.c.unpaid != literal_column("0")]
+    return []
+
+
+def _flags_of(store_tables: Tables, shape: Shape) -> list[Any]:
+    """For each child table of a shape, whether it holds rows of the row's aggregate."""
+    table = store_tables.aggregates[shape.table]
+    flags = []
+    for spec in shape.children:
+        child = store_tables.children[spec.table]
+        where = [child.c.account_id == table.c.account_id]
+        if not shape.per_account:
+            where.append(child.c[shape.key.name] == table.c[shape.key.name])
+        where += _loaded_only(spec, child)
+        flags.append(exists().where(*where).label(_flag(spec)))
+    return flags
+
+
+_READ_TOGETHER = (
+    schema.BILLING_PROFILES,
+    schema.PAYER_BOOKS,
+    schema.EXPENSE_BOOKS,
+    schema.DOCUMENT_BOOKS,
+)
+"""The aggregates one per account whose rows are read in one statement, the first time
+any of them is asked for: a renewal that reads the profile, the payers and the expenses
+of an account reads their rows once."""
+
+_SHAPE = "cb_shape"
+"""The column of a row read with :func:`_rows_together` that names its table."""
+
+_NOT_READ = object()
+
+
+def _rows_together(store_tables: Tables) -> Any:  # noqa: ANN401
+    """The rows of an account's (``:key``) aggregates of :data:`_READ_TOGETHER`, tagged.
+
+    Each row comes with the flags of every shape's child tables (false where they are
+    another shape's), so that the rows are alike for ``UNION ALL``.
+    """
+    names = [_flag(spec) for shape in _READ_TOGETHER for spec in shape.children]
+    parts = []
+    for shape in _READ_TOGETHER:
+        table = store_tables.aggregates[shape.table]
+        own = {flag.name: flag for flag in _flags_of(store_tables, shape)}
+        parts.append(
+            select(
+                literal(shape.table, String(200)).label(_SHAPE),
+                table.c.account_id,
+                table.c.version,
+                table.c.data,
+                *(own.get(name, false().label(name)) for name in names),
+            ).where(table.c.account_id == bindparam("key"))
+        )
+    return union_all(*parts)
 
 
 class _Accounts(_Repository[Account]):
@@ -1875,6 +1950,7 @@ class _BoundSession(_Session):
         self._bound = connection
         self._statements = {}
         self.opened = 1
+        self.read_ahead = {}
 
     @property
     def dialect(self) -> str:

@@ -498,8 +498,9 @@ class BillingCycle:
         '2023-06-27'
         """
         _check_n(n)
-        if self.is_boundary(paid_until):
-            return self.boundary(self.index_of(paid_until) + n)
+        k = self.index_of(paid_until)
+        if k >= 0 and self.boundary(k) == paid_until:  # is_boundary, the index kept
+            return self.boundary(k + n)
         return period_end(paid_until, self.period, n)
 
 

@@ -281,6 +281,7 @@ def to_decimal(value: object) -> Decimal:
 
 
 _CODE: Final = re.compile(r"[A-Za-z]{3}", re.ASCII)
+_ZERO: Final = Decimal(0)
 
 
 def _currency(code: object) -> moneyed.Currency:
@@ -413,7 +414,8 @@ class Money(moneyed.Money):
         >>> Money.zero("EUR")
         Money('0', 'EUR')
         """
-        return cls(0, currency)
+        cur = currency if isinstance(currency, moneyed.Currency) else _currency(currency)
+        return cls._make(_ZERO, cur)
 
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError(f"Money is immutable; cannot set {name!r}")

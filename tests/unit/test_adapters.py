@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import attrs
 import pytest
 
 from cabinet_billing import (
@@ -16,7 +17,7 @@ from cabinet_billing import (
 )
 from cabinet_billing.adapters.clock import FixedClock, SystemClock
 from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
-from cabinet_billing.adapters.memory.store import clone
+from cabinet_billing.adapters.memory.store import _same, clone
 from cabinet_billing.adapters.sandbox import Outcome, SandboxGateway
 from cabinet_billing.domain.ledger import Ledger
 from cabinet_billing.domain.notifications import Notification, NotificationCategory
@@ -166,6 +167,25 @@ def test_clone_copies_what_can_change_and_shares_what_cannot() -> None:
     assert copied.entry(1) is entry  # an immutable entry is shared, not copied
     assert copied.verify()
     assert ledger.verify()
+
+
+@attrs.define
+class _Held:
+    name: str
+    parts: dict[str, list[Money]]
+    note: str = attrs.field(default="", eq=False)
+
+
+def test_a_loaded_copy_is_unchanged_until_a_part_of_it_changes() -> None:
+    held = _Held("a", {"x": [rub("1")]})
+    copied = clone(held)
+    assert copied.parts is not held.parts
+    assert _same(copied, held)
+    copied.note = "not compared"
+    assert _same(copied, held)
+    copied.parts["x"].append(rub("2"))
+    assert not _same(copied, held)
+    assert held.parts == {"x": [rub("1")]}
 
 
 def test_clone_shares_a_tuple_of_values_that_cannot_change_and_copies_one_that_can() -> None:

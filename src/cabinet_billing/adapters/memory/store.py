@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import copy
 import enum
+import operator
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -286,6 +287,53 @@ def _copy_tuple(value: tuple[object, ...]) -> tuple[object, ...]:
     return value
 
 
+_SAME: dict[type, Callable[[Any, Any], bool]] = {}
+"""How to tell a loaded copy from the committed row it was copied from, per type."""
+
+
+def _same(row: object, base: object) -> bool:
+    """``row == base``, asked of a copy and the row it was copied from.
+
+    The copy shares every part that cannot change, so a field holding the very same
+    value needs no comparison: for a class whose ``__eq__`` attrs wrote (a comparison
+    of every field), each field is compared only when it is another object.
+    """
+    cls = type(row)
+    same = _SAME.get(cls)
+    if same is None:
+        same = _SAME[cls] = _same_of(cls)
+    return same(row, base)
+
+
+def _same_of(cls: type) -> Callable[[Any, Any], bool]:
+    eq = getattr(cls, "__eq__", None)
+    code = getattr(eq, "__code__", None)
+    fields = attrs.fields(cls) if attrs.has(cls) else ()
+    if (
+        code is None
+        or not code.co_filename.startswith("<attrs generated")
+        or any(f.eq_key is not None for f in fields)
+    ):
+        return operator.eq
+    lines = [
+        "def same(row, base):",
+        "    if base.__class__ is not row.__class__:",
+        "        return row == base",
+    ]
+    for f in fields:
+        if f.eq:
+            lines += [
+                f"    x, y = row.{f.name}, base.{f.name}",
+                "    if x is not y and not x == y:",
+                "        return False",
+            ]
+    lines.append("    return True")
+    namespace: dict[str, Any] = {}
+    # The field names are identifiers attrs checked; nothing else enters the source.
+    exec(compile("\n".join(lines), f"<unchanged {cls.__qualname__}>", "exec"), namespace)  # noqa: S102
+    return cast("Callable[[Any, Any], bool]", namespace["same"])
+
+
 class _Repository(Generic[T]):
     def __init__(self, table: _Table[T], key_of: Callable[[T], str]) -> None:
         self._table = table
@@ -321,7 +369,9 @@ class _Repository(Generic[T]):
         """The loaded rows that differ from what was read (every added row)."""
         base = self.base
         return [
-            key for key, row in self.loaded.items() if self.read[key] is None or row != base[key]
+            key
+            for key, row in self.loaded.items()
+            if self.read[key] is None or not _same(row, base[key])
         ]
 
     def check(self, keys: Iterable[str]) -> None:

@@ -1140,21 +1140,30 @@ def notification_of(event: BillingEvent) -> Notification | None:
     if found is None or not event.account_id:
         return None
     category, kind = found
+    dedup_name, names = _notified_fields(type(event))
     # One run books many events at one instant: the ids keep their notifications apart.
-    dedup = next(
-        (
-            str(getattr(event, name))
-            for name in ("invoice_id", "service_id", "payment_id", "statement_id")
-            if hasattr(event, name)
-        ),
-        "",
-    )
-    params = {
-        f.name: str(getattr(event, f.name))
-        for f in attrs.fields(type(event))
-        if f.name not in {"account_id", "at"}
-    }
+    dedup = "" if dedup_name is None else str(getattr(event, dedup_name))
+    params = {name: str(getattr(event, name)) for name in names}
     return Notification(event.account_id, category, kind, event.at, params, dedup)
+
+
+_NOTIFIED_FIELDS: dict[type, tuple[str | None, tuple[str, ...]]] = {}
+
+
+def _notified_fields(kind: type) -> tuple[str | None, tuple[str, ...]]:
+    """The field of an event kind that tells its notifications apart, and their params."""
+    found = _NOTIFIED_FIELDS.get(kind)
+    if found is None:
+        names = tuple(f.name for f in attrs.fields(kind))
+        dedup = next(
+            (n for n in ("invoice_id", "service_id", "payment_id", "statement_id") if n in names),
+            None,
+        )
+        found = _NOTIFIED_FIELDS[kind] = (
+            dedup,
+            tuple(n for n in names if n not in {"account_id", "at"}),
+        )
+    return found
 
 
 def payer_address(uow: UnitOfWork, notification: Notification) -> Notification:

@@ -141,7 +141,8 @@ class Outbox:
         except NotFoundError:
             return notification  # no users to address: the notifier decides
         to = recipients(notification, account, users, self._mandatory)
-        return attrs.evolve(notification, to=to)
+        n = notification  # built directly, as attrs.evolve would, for every message queued
+        return Notification(n.account_id, n.category, n.kind, n.at, n.params, n.dedup, to)
 
     def send(self, messages: Sequence[OutboxMessage]) -> DeliveryReport:
         """Hand committed messages to the notifier and record what became of each."""

@@ -155,7 +155,10 @@ class OutboxMessage:
 
     def delivered(self, at: datetime) -> OutboxMessage:
         """The message once the notifier took it."""
-        return attrs.evolve(self, status=OutboxStatus.DELIVERED, next_attempt_at=None, done_at=at)
+        # Every message delivered takes this: built directly, not through attrs.evolve.
+        return OutboxMessage(
+            self.notification, OutboxStatus.DELIVERED, self.attempts, None, self.last_error, at
+        )
 
     def failed(self, at: datetime, error: str, policy: DeliveryPolicy) -> OutboxMessage:
         """The message after the notifier failed at ``at``: retried later, or given up."""

@@ -10,7 +10,7 @@ from cabinet_billing import (
     TaxRate,
     ValidationError,
 )
-from cabinet_billing.domain.tax import TaxAmounts, tax_amounts, tax_breakdown
+from cabinet_billing.domain.tax import TaxAmounts, _total, tax_amounts, tax_breakdown
 
 pytestmark = pytest.mark.spec("M3")
 
@@ -108,3 +108,16 @@ def test_policy_has_a_rate_per_country_and_an_optional_default() -> None:
         strict.rate_for("FR")
     with pytest.raises(ValidationError, match="alpha-2"):
         TaxPolicy(TaxMode.EXCLUSIVE, {"Germany": TaxRate("19")})
+
+
+@pytest.mark.spec("M2")
+@pytest.mark.parametrize("mode", list(TaxMode))
+@pytest.mark.parametrize("amount", ["30.00", "22.4137", "0.01", "1000", "19.905"])
+def test_a_one_line_breakdown_totals_are_the_line_to_the_digit(mode: TaxMode, amount: str) -> None:
+    result = tax_breakdown([rub(amount)], TaxRate("20"), mode)
+    summed = _total(result.lines)  # what the totals of several lines are made by
+    for total in (result.total, result.by_rate[0][1]):
+        assert [repr(m) for m in (total.net, total.tax, total.gross)] == [
+            repr(m) for m in (summed.net, summed.tax, summed.gross)
+        ]
+    assert result.by_rate[0][0] == TaxRate("20")

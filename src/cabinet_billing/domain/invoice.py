@@ -28,6 +28,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Final
 
 import attrs
 import moneyed
@@ -57,6 +58,9 @@ __all__ = [
     "filter_invoices",
     "invoice_order",
 ]
+
+#: The rate of an invoice issued without tax.
+_NO_TAX: Final = TaxRate("0", "no tax")
 
 
 class InvoiceStatus(enum.Enum):
@@ -304,7 +308,7 @@ class Invoice:
             raise ValidationError(
                 "due_on", due_on, f"must not be before the issue date {issued_on}"
             )
-        rate = tax_rate if tax_rate is not None else TaxRate("0", "no tax")
+        rate = tax_rate if tax_rate is not None else _NO_TAX
         breakdown = tax_breakdown([ln.amount for ln in lines], rate, tax_mode, rounding)
         if breakdown.total.gross.amount <= 0:
             raise ValidationError(

@@ -221,6 +221,10 @@ def tax_breakdown(
         else TaxAmounts(net=g, tax=t, gross=g + t)
         for g, t in zip(given, (t for t in taxes if t is not None), strict=True)
     )
+    if len(lines) == 1:
+        # One line is its rate's total and the document's: a sum of one amount is that
+        # amount (the most common invoice, a renewal, has one line).
+        return TaxBreakdown(lines=lines, by_rate=((distinct[0], lines[0]),), total=lines[0])
     by_rate = tuple(
         (rate, _total([ln for ln, r in zip(lines, per_line, strict=True) if r == rate]))
         for rate in distinct

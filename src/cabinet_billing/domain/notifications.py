@@ -30,6 +30,7 @@ False
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
@@ -230,9 +231,17 @@ class MandatoryNotices:
 
     def channels_for(self, notification: Notification) -> frozenset[NotificationChannel]:
         """The channels ``notification`` takes whatever the customer chose."""
-        by_cell = {ch for cat, ch in self.cells if cat is notification.category}
-        by_kind = {ch for pattern, ch in self.kinds if _kind_matches(pattern, notification.kind)}
-        return frozenset(by_cell | by_kind)
+        return _mandatory_channels(self, notification.category, notification.kind)
+
+
+@functools.lru_cache(maxsize=1024)
+def _mandatory_channels(
+    notices: MandatoryNotices, category: NotificationCategory, kind: str
+) -> frozenset[NotificationChannel]:
+    # Asked for every notification queued; the answer depends on its category and kind.
+    by_cell = {ch for cat, ch in notices.cells if cat is category}
+    by_kind = {ch for pattern, ch in notices.kinds if _kind_matches(pattern, kind)}
+    return frozenset(by_cell | by_kind)
 
 
 #: The default mandatory notices. The cabinet keeps every notification (Astra Cloud

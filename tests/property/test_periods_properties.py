@@ -69,3 +69,17 @@ def test_period_end_is_the_calendar_offset_of_n_periods(
 ) -> None:
     # period_end does its own month arithmetic; it must agree with dateutil's.
     assert period_end(anchor, period, n) == anchor + period.delta(n)
+
+
+@given(anchors, periods, st.integers(min_value=-400, max_value=4000), st.integers(0, 3))
+def test_a_boundary_and_a_renewal_are_found_from_the_period_index(
+    anchor: date, period: Period, offset: int, n: int
+) -> None:
+    day = date.fromordinal(anchor.toordinal() + offset)
+    k = period_index(anchor, period, day)
+    on_cycle = k >= 0 and period_end(anchor, period, k) == day
+    cycle = BillingCycle(anchor, period)
+    assert cycle.is_boundary(day) == on_cycle
+    assert cycle.extend(day, n) == (
+        period_end(anchor, period, k + n) if on_cycle else period_end(day, period, n)
+    )

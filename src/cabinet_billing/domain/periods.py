@@ -312,16 +312,26 @@ def period_index(anchor: date, period: Period, day: date) -> int:
     >>> period_index(date(2023, 1, 31), m, date(2023, 2, 27)), period_index(date(2023, 1, 31), m, date(2023, 2, 28))
     (0, 1)
     """
+    return _locate(anchor, period, day)[0]
+
+
+def _locate(anchor: date, period: Period, day: date) -> tuple[int, date]:
+    """:func:`period_index` of ``day`` and the start of that period, found together."""
     if period.unit is PeriodUnit.DAY:
-        return (day - anchor).days // period.count
+        k = (day - anchor).days // period.count
+        return k, _shift(anchor, period, k)
     months = (day.year - anchor.year) * MONTHS_PER_YEAR + (day.month - anchor.month)
     k = months // period.count
     # The month estimate is off by at most one because of the day of month.
-    while _shift(anchor, period, k) > day:
+    start = _shift(anchor, period, k)
+    while start > day:
         k -= 1
-    while _shift(anchor, period, k + 1) <= day:
-        k += 1
-    return k
+        start = _shift(anchor, period, k)
+    following = _shift(anchor, period, k + 1)
+    while following <= day:
+        k, start = k + 1, following
+        following = _shift(anchor, period, k + 1)
+    return k, start
 
 
 def periods_between(start: date, end: date, period: Period) -> int:
@@ -479,8 +489,8 @@ class BillingCycle:
 
     def is_boundary(self, day: date) -> bool:
         """Whether ``day`` starts a period of this cycle."""
-        k = self.index_of(day)
-        return k >= 0 and self.boundary(k) == day
+        k, start = _locate(self.anchor, self.period, day)
+        return k >= 0 and start == day
 
     def extend(self, paid_until: date, n: int = 1) -> date:
         """The new paid-until date after renewing ``n`` periods from ``paid_until``.
@@ -498,8 +508,8 @@ class BillingCycle:
         '2023-06-27'
         """
         _check_n(n)
-        k = self.index_of(paid_until)
-        if k >= 0 and self.boundary(k) == paid_until:  # is_boundary, the index kept
+        k, start = _locate(self.anchor, self.period, paid_until)
+        if k >= 0 and start == paid_until:  # on the cycle: step from its boundary
             return self.boundary(k + n)
         return period_end(paid_until, self.period, n)
 

@@ -199,6 +199,11 @@ def clone(value: T) -> T:
     long history therefore costs little more than loading a new one. What to do with a
     value is decided once per type, and kept.
     """
+    return cast("T", _copy(value))
+
+
+def _copy(value: Any) -> Any:  # noqa: ANN401 - any part of an aggregate
+    """:func:`clone`, for the parts of a value (untyped: the parts are of every type)."""
     cls = type(value)
     if cls in _SHARED:
         return value
@@ -209,7 +214,7 @@ def clone(value: T) -> T:
             _SHARED.add(cls)
             return value
         _COPIERS[cls] = copier
-    return cast("T", copier(value))
+    return copier(value)
 
 
 def _copier_of(cls: type) -> Callable[[Any], Any] | None:  # noqa: PLR0911 - one per kind
@@ -228,7 +233,7 @@ def _copier_of(cls: type) -> Callable[[Any], Any] | None:  # noqa: PLR0911 - one
     if cls is dict:
         return _copy_dict
     if cls is set:
-        return lambda value: {clone(v) for v in value}
+        return lambda value: {_copy(v) for v in value}
     if cls is tuple:
         return _copy_tuple
     return copy.deepcopy
@@ -244,7 +249,7 @@ def _attrs_copier(cls: type, names: tuple[str, ...]) -> Callable[[Any], Any]:
     for name in names:
         lines += [
             f"    part = value.{name}",
-            f"    put(mine, {name!r}, part if type(part) in shared else clone(part))",
+            f"    put(mine, {name!r}, part if type(part) in shared else copy(part))",
         ]
     lines.append("    return mine")
     namespace: dict[str, Any] = {
@@ -252,7 +257,7 @@ def _attrs_copier(cls: type, names: tuple[str, ...]) -> Callable[[Any], Any]:
         "cls": cls,
         "put": object.__setattr__,
         "shared": _SHARED,
-        "clone": clone,
+        "copy": _copy,
     }
     # The field names are identifiers attrs checked; nothing else enters the source.
     exec(compile("\n".join(lines), f"<clone of {cls.__qualname__}>", "exec"), namespace)  # noqa: S102
@@ -264,7 +269,7 @@ def _copy_list(value: list[object]) -> list[object]:
     shared = _SHARED
     for i, v in enumerate(copied):
         if type(v) not in shared:
-            copied[i] = clone(v)
+            copied[i] = _copy(v)
     return copied
 
 
@@ -273,7 +278,7 @@ def _copy_dict(value: dict[object, object]) -> dict[object, object]:
     shared = _SHARED
     for k, v in copied.items():
         if type(v) not in shared:
-            copied[k] = clone(v)
+            copied[k] = _copy(v)
     return copied
 
 
@@ -282,7 +287,7 @@ def _copy_tuple(value: tuple[object, ...]) -> tuple[object, ...]:
     shared = _SHARED
     for v in value:
         if type(v) not in shared:
-            copied = tuple(clone(v) for v in value)
+            copied = tuple(_copy(v) for v in value)
             return value if all(a is b for a, b in zip(copied, value, strict=True)) else copied
     return value
 

@@ -118,9 +118,9 @@ MAX_URL_LENGTH = 2048
 
 #: The order in which a unit of work takes the store's counters (``sequences.next``), by
 #: name (``invoice-number:<code>`` ranks as ``invoice-number``). A counter row (SQLite) or
-#: a document number's claim (PostgreSQL) is held by the transaction that takes it until
-#: the end (see docs/scaling.md), so every flow takes them in this order: two units of work
-#: then never wait for each other in a circle. The billing
+#: the free document number a transaction took (PostgreSQL, a ``cb_number_claims`` row) is
+#: held by that transaction until its end (see docs/scaling.md), so every flow takes them in
+#: this order: two units of work then never wait for each other in a circle. The billing
 #: run keeps to it by booking a provider's charge (``payment``, then ``balance-payment``)
 #: in a unit of work of its own, after the one that issued the invoice.
 COUNTER_ORDER = (

@@ -31,6 +31,7 @@ from datetime import datetime
 
 import attrs
 
+from cabinet_billing.domain.inbox import InboxEntry
 from cabinet_billing.domain.notifications import (
     DEFAULT_MANDATORY,
     MandatoryNotices,
@@ -114,22 +115,25 @@ class Outbox:
         """Queue notifications in ``uow`` (committed with it); the new messages.
 
         Each is kept in its account's inbox too. A notification whose key was queued
-        before is not queued again.
+        before (or earlier in ``notifications``) is not queued again. The inbox entries
+        are written with one ``add_many``, the messages with another.
         """
         address = self._address
-        queued: list[OutboxMessage] = []
+        entries: list[InboxEntry] = []
         for notification in notifications:
             if notification is None:
                 continue
             addressed = notification if address is None else address(uow, notification)
             shown = NotificationChannel.CABINET in self._mandatory.channels_for(addressed)
-            uow.inbox.add(addressed, always_shown=shown)
-            if self._notifier is None:
-                continue
-            addressed = self._to_users(uow, addressed)
-            if uow.outbox.add(addressed):
-                queued.append(OutboxMessage(addressed))
-        return queued
+            entries.append(InboxEntry(addressed, shown))
+        uow.inbox.add_many(entries)
+        if self._notifier is None:
+            return []
+        to_send: dict[str, Notification] = {}
+        for entry in entries:
+            to_send.setdefault(entry.id, self._to_users(uow, entry.notification))
+        new = set(uow.outbox.add_many(to_send.values()))
+        return [OutboxMessage(n) for key, n in to_send.items() if key in new]
 
     def _to_users(self, uow: UnitOfWork, notification: Notification) -> Notification:
         """The notification addressed to the account's users by their matrices (SPEC R9)."""

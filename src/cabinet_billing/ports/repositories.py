@@ -375,6 +375,14 @@ class OutboxRepository(Protocol):
         """Queue a notification; False (and nothing queued) when its key was queued before."""
         ...
 
+    def add_many(self, notifications: Iterable[Notification]) -> list[str]:
+        """Queue several notifications at once; the keys of those queued, in the order given.
+
+        The same as :meth:`add` of each in turn, in one write: a key queued before (or
+        earlier in ``notifications``) is not queued again and not in the answer.
+        """
+        ...
+
     def pending(
         self, limit: int, account_id: str | None = None, *, due_by: datetime | None = None
     ) -> list[OutboxMessage]:
@@ -453,6 +461,16 @@ class InboxRepository(Protocol):
 
     def add(self, notification: Notification, *, always_shown: bool = False) -> bool:
         """Keep a notification in its account's inbox; False when its key is there already."""
+        ...
+
+    def add_many(self, entries: Iterable[InboxEntry]) -> list[str]:
+        """Keep several notifications at once; the ids of those kept, in the order given.
+
+        The same as :meth:`add` of each entry's notification in turn (with its
+        ``always_shown``), in one write: an id there already (or earlier in ``entries``)
+        is not kept again and not in the answer. Entries are kept unread: an entry's
+        ``read_at`` is not stored (:meth:`mark_read` is what marks it).
+        """
         ...
 
     def page(self, query: InboxQuery, limit: int, after: str | None = None) -> list[InboxEntry]:

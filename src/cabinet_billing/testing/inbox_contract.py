@@ -6,11 +6,12 @@ A host with its own store proves its inbox with the checks the shipped stores pa
 >>> store = MemoryStore()
 >>> check_inbox(lambda: MemoryUnitOfWork(store))
 >>> len(INBOX_CHECKS)
-3
+4
 
 The checks make their own account ids, so they may share a store that holds data. They
 hold an inbox to this: an entry is kept with its unit of work or rolled back with it,
-once per notification key, and gives back the notification exactly as it was added;
+once per notification key (``add_many`` too, which answers the ids it kept, in the
+order given), and gives back the notification exactly as it was added;
 pages are newest first, continue after their cursor, filter by category, by the
 categories a user sees (but for the entries always shown) and by the user's own read
 marks; an unknown cursor raises :class:`~cabinet_billing.errors.NotFoundError`;
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from cabinet_billing.domain.inbox import InboxQuery
+from cabinet_billing.domain.inbox import InboxEntry, InboxQuery
 from cabinet_billing.domain.notifications import Notification, NotificationCategory
 from cabinet_billing.errors import NotFoundError
 from cabinet_billing.ports.repositories import UnitOfWork
@@ -150,10 +151,43 @@ def check_read_marks_are_each_users_own(make_uow: Callable[[], UnitOfWork]) -> N
         _check(uow.inbox.count(_query(account, "u2", unread=True)) == 3, "u2 read nothing")  # noqa: PLR2004
 
 
+def check_many_entries_are_kept_once_each(make_uow: Callable[[], UnitOfWork]) -> None:
+    """``add_many`` keeps each new id once, in order, and answers only the ids it kept."""
+    account = _account()
+    old, new, newer = (_note(account, f"k{m}", m) for m in range(3))
+    with make_uow() as uow:
+        _check(uow.inbox.add_many([]) == [], "nothing to keep, nothing kept")
+        kept = uow.inbox.add_many([InboxEntry(old, always_shown=True), InboxEntry(old)])
+        _check(kept == [old.key], f"the same entry twice is kept once, got {kept!r}")
+        uow.commit()
+    with make_uow() as uow:
+        again = uow.inbox.add_many([InboxEntry(old)])
+        _check(again == [], f"an entry already there is not kept again, got {again!r}")
+        mixed = uow.inbox.add_many(
+            [InboxEntry(new), InboxEntry(old), InboxEntry(newer, always_shown=True)]
+        )
+        _check(mixed == [new.key, newer.key], f"only the new ids, in order, got {mixed!r}")
+        _check(not uow.inbox.add(newer), "what add_many kept is there for add")
+    with make_uow() as uow:
+        gone = uow.inbox.page(_query(account), 10)
+        _check([e.kind for e in gone] == ["k0"], f"rolled back with its unit of work: {gone!r}")
+        read = InboxEntry(newer, always_shown=True, read_at=_AT)  # kept unread all the same
+        uow.inbox.add_many([InboxEntry(new), read])
+        uow.commit()
+    with make_uow() as uow:
+        found = uow.inbox.page(_query(account), 10)
+    _check(
+        [(e.notification, e.always_shown, e.read_at) for e in found]
+        == [(newer, True, None), (new, False, None), (old, True, None)],
+        f"newest first, unread, the first of a repeated id kept, got {found!r}",
+    )
+
+
 INBOX_CHECKS: tuple[Callable[[Callable[[], UnitOfWork]], None], ...] = (
     check_entries_roll_back_with_their_unit_of_work,
     check_pages_are_newest_first_and_filtered,
     check_read_marks_are_each_users_own,
+    check_many_entries_are_kept_once_each,
 )
 """Every check of :func:`check_inbox`."""
 

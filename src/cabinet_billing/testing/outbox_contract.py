@@ -6,11 +6,12 @@ A host with its own store proves its outbox with the checks the shipped stores p
 >>> store = MemoryStore()
 >>> check_outbox(lambda: MemoryUnitOfWork(store))
 >>> len(OUTBOX_CHECKS)
-6
+7
 
 The checks make their own account ids, so they may share a store that holds data. They
 hold an outbox to this: a queued notification is committed with its unit of work or
-rolled back with it, and is queued once per key; ``pending`` answers oldest first, by
+rolled back with it, and is queued once per key (``add_many`` too, which answers the
+keys it queued, in the order given); ``pending`` answers oldest first, by
 account and by the instant a message is due, and gives back the notification exactly as
 queued (its instant keeps its UTC offset, which is part of its key); ``listed`` pages
 through the messages of one status in queue order, a cursor keeping its place, and
@@ -271,6 +272,35 @@ def check_finished_messages_are_purged(make_uow: Callable[[], UnitOfWork]) -> No
         _check(pending == [waiting.key, old.key], f"pending ones are never purged: {pending}")
 
 
+def check_many_notifications_are_queued_once_each(make_uow: Callable[[], UnitOfWork]) -> None:
+    """``add_many`` queues each new key once, in order, and answers only the keys it queued."""
+    account = _account()
+    old, new, newer = (_note(account, f"k{m}", m) for m in range(3))
+    with make_uow() as uow:
+        _check(uow.outbox.add_many([]) == [], "nothing to queue, nothing queued")
+        queued = uow.outbox.add_many([old, old])
+        _check(queued == [old.key], f"the same notification twice is queued once, got {queued!r}")
+        uow.commit()
+    with make_uow() as uow:
+        again = uow.outbox.add_many([old])
+        _check(again == [], f"a key queued before is not queued again, got {again!r}")
+        mixed = uow.outbox.add_many([new, old, newer])
+        _check(mixed == [new.key, newer.key], f"only the new keys, in order, got {mixed!r}")
+        _check(not uow.outbox.add(newer), "what add_many queued is there for add")
+    with make_uow() as uow:
+        gone = [m.key for m in uow.outbox.pending(10, account)]
+        _check(gone == [old.key], f"rolled back with its unit of work, got {gone!r}")
+        uow.outbox.add_many([new, newer])
+        uow.commit()
+    with make_uow() as uow:
+        found = uow.outbox.pending(10, account)
+    _check(
+        [(m.status, m.notification) for m in found]
+        == [(OutboxStatus.PENDING, n) for n in (old, new, newer)],
+        f"pending oldest first as queued, got {found!r}",
+    )
+
+
 OUTBOX_CHECKS: tuple[Callable[[Callable[[], UnitOfWork]], None], ...] = (
     check_queued_notifications_roll_back_with_their_unit_of_work,
     check_pending_messages_are_found_oldest_first_when_due,
@@ -278,6 +308,7 @@ OUTBOX_CHECKS: tuple[Callable[[Callable[[], UnitOfWork]], None], ...] = (
     check_messages_are_listed_by_status_in_queue_order,
     check_a_given_up_message_is_queued_again_once,
     check_finished_messages_are_purged,
+    check_many_notifications_are_queued_once_each,
 )
 """Every check of :func:`check_outbox`."""
 

@@ -61,6 +61,10 @@ class InboxRepository:
         self.added[key] = InboxEntry(notification, always_shown)
         return True
 
+    def add_many(self, entries: Iterable[InboxEntry]) -> list[str]:
+        """Keep several notifications at once; the ids of those kept (see the port)."""
+        return [e.id for e in entries if self.add(e.notification, always_shown=e.always_shown)]
+
     def page(self, query: InboxQuery, limit: int, after: str | None = None) -> list[InboxEntry]:
         """Up to ``limit`` entries matching ``query``, newest first (see the port)."""
         keys = self._newest_first(query.account_id)

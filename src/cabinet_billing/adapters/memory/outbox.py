@@ -30,6 +30,7 @@ registered for its account. Each delivery is recorded once per channel and addre
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from cabinet_billing.domain.notifications import (
@@ -95,6 +96,10 @@ class OutboxRepository:
             return False
         self.added[key] = OutboxMessage(notification)
         return True
+
+    def add_many(self, notifications: Iterable[Notification]) -> list[str]:
+        """Queue several notifications at once; the keys of those queued (see the port)."""
+        return [n.key for n in notifications if self.add(n)]
 
     def pending(
         self, limit: int, account_id: str | None = None, *, due_by: datetime | None = None

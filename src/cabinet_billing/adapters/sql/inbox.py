@@ -7,7 +7,8 @@ and the instant as written (with its UTC offset, part of the key) are the ``data
 ``inbox_reads`` has one row per entry a user read: ``(account_id, key, user_id,
 read_at)``.
 
-A page is one query: the entries of the account after the cursor's position in
+The entries of one change are added with one multi-row ``INSERT ... ON CONFLICT DO
+NOTHING`` (``add_many``). A page is one query: the entries of the account after the cursor's position in
 ``(row_order, key)`` order, newest first, filtered by category, by the categories the
 user sees and by the user's read marks (``NOT EXISTS`` on ``inbox_reads``), ``LIMIT``
 the page size; the ``(account_id, row_order)`` index serves it. Marking everything read
@@ -42,7 +43,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cabinet_billing.adapters.sql.codec import canonical
 from cabinet_billing.adapters.sql.errors import StoredDataError
-from cabinet_billing.adapters.sql.outbox import KEY_LENGTH, new_rows_only
+from cabinet_billing.adapters.sql.outbox import KEY_LENGTH, insert_new, new_rows_only
 from cabinet_billing.domain.inbox import InboxEntry, InboxQuery
 from cabinet_billing.domain.notifications import Notification, NotificationCategory
 from cabinet_billing.errors import NotFoundError
@@ -108,11 +109,25 @@ class SqlInbox:
 
     def add(self, notification: Notification, *, always_shown: bool = False) -> bool:
         """Keep a notification in the inbox; False when its key is there already."""
-        table = self._inbox
+        return self._insert_new(self._inbox, self._values(notification, always_shown))
+
+    def add_many(self, entries: Iterable[InboxEntry]) -> list[str]:
+        """Keep several notifications in one statement; the ids kept (see the port)."""
+        rows: dict[str, dict[str, object]] = {}
+        for entry in entries:
+            if entry.id not in rows:
+                rows[entry.id] = self._values(entry.notification, entry.always_shown)
+        if not rows:
+            return []
+        new = insert_new(self._connection(), self._dialect, self._inbox, list(rows.values()))
+        return [key for key in rows if key in new]
+
+    def _values(self, notification: Notification, always_shown: bool) -> dict[str, object]:
+        """The row of a new entry."""
         key = notification.key
         if len(key) > KEY_LENGTH:
-            raise StoredDataError(table.name, f"a notification key longer than {KEY_LENGTH}")
-        values = {
+            raise StoredDataError(self._inbox.name, f"a notification key longer than {KEY_LENGTH}")
+        return {
             "account_id": notification.account_id,
             "key": key,
             "category": notification.category.value,
@@ -128,7 +143,6 @@ class SqlInbox:
                 }
             ),
         }
-        return self._insert_new(table, values)
 
     def page(self, query: InboxQuery, limit: int, after: str | None = None) -> list[InboxEntry]:
         """Up to ``limit`` entries matching ``query``, newest first (see the port)."""

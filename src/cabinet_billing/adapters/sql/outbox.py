@@ -7,8 +7,9 @@ instant are columns; its parameters and the instant as it was written (with its 
 offset, which is part of the key) are the ``data`` JSON.
 
 A message is queued with ``INSERT ... ON CONFLICT DO NOTHING`` inside the unit of work's
-transaction: it is committed with the change that queued it, and a key queued before
-(by this or another transaction) is not queued again. What became of it is written
+transaction (the messages of one change with one multi-row insert): it is committed with
+the change that queued it, and a key queued before (by this or another transaction) is
+not queued again. What became of it is written
 with ``UPDATE ... WHERE status = 'pending'``: a message another delivery finished
 meanwhile is not written again (:class:`~cabinet_billing.errors.ConflictError`).
 Pending messages are found by the ``(status, row_order)`` index, so the delivered ones
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -58,7 +60,7 @@ from cabinet_billing.errors import ConflictError, NotFoundError
 if TYPE_CHECKING:
     from sqlalchemy import Connection, RowMapping
 
-__all__ = ["SqlOutbox", "outbox_table"]
+__all__ = ["SqlOutbox", "insert_new", "outbox_table"]
 
 #: The longest notification key the table keeps.
 KEY_LENGTH = 1000
@@ -71,6 +73,31 @@ def new_rows_only(dialect: ModuleType, table: Table) -> Any:  # noqa: ANN401
     Its values are bound at execution, so every insert runs the same cached statement.
     """
     return dialect.insert(table).on_conflict_do_nothing().returning(table.c.key)
+
+
+def insert_new(
+    connection: Connection, dialect: str, table: Table, rows: Sequence[dict[str, object]]
+) -> set[str]:
+    """Insert the rows whose ``(account_id, key)`` is not in the table yet; their keys.
+
+    One ``INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING key`` on
+    PostgreSQL and SQLite (the cached statement of :func:`new_rows_only`, its rows sent
+    as one multi-row insert); elsewhere one query for the keys there already and one
+    insert of the others. The rows' keys must differ from each other.
+    """
+    if not rows:
+        return set()
+    if dialect in {"postgresql", "sqlite"}:
+        module = postgresql if dialect == "postgresql" else sqlite
+        return set(connection.execute(new_rows_only(module, table), list(rows)).scalars())
+    probe = select(table.c.account_id, table.c.key).where(
+        table.c.key.in_(sorted({str(row["key"]) for row in rows}))
+    )
+    there = {(a, k) for a, k in connection.execute(probe)}
+    new = [row for row in rows if (row["account_id"], row["key"]) not in there]
+    if new:
+        connection.execute(insert(table), new)
+    return {str(row["key"]) for row in new}
 
 
 def outbox_table(metadata: MetaData, prefix: str) -> Table:
@@ -123,11 +150,34 @@ class SqlOutbox:
 
     def add(self, notification: Notification) -> bool:
         """Queue a notification; False when its key was queued before."""
-        table = self._table
+        values = self._values(notification)
+        connection: Connection = self._connection()
+        if self._dialect in {"postgresql", "sqlite"}:
+            module = postgresql if self._dialect == "postgresql" else sqlite
+            statement = new_rows_only(module, self._table)
+            return connection.execute(statement, values).first() is not None
+        if self._find(connection, notification.key) is not None:
+            return False
+        connection.execute(insert(self._table).values(values))
+        return True
+
+    def add_many(self, notifications: Iterable[Notification]) -> list[str]:
+        """Queue several notifications in one statement; the keys queued (see the port)."""
+        rows: dict[str, dict[str, object]] = {}
+        for notification in notifications:
+            if notification.key not in rows:
+                rows[notification.key] = self._values(notification)
+        if not rows:
+            return []
+        new = insert_new(self._connection(), self._dialect, self._table, list(rows.values()))
+        return [key for key in rows if key in new]
+
+    def _values(self, notification: Notification) -> dict[str, object]:
+        """The row of a newly queued notification."""
         key = notification.key
         if len(key) > KEY_LENGTH:
-            raise StoredDataError(table.name, f"a notification key longer than {KEY_LENGTH}")
-        values = {
+            raise StoredDataError(self._table.name, f"a notification key longer than {KEY_LENGTH}")
+        return {
             "account_id": notification.account_id,
             "key": key,
             "category": notification.category.value,
@@ -148,15 +198,6 @@ class SqlOutbox:
                 }
             ),
         }
-        connection: Connection = self._connection()
-        if self._dialect in {"postgresql", "sqlite"}:
-            module = postgresql if self._dialect == "postgresql" else sqlite
-            statement = new_rows_only(module, table)
-            return connection.execute(statement, values).first() is not None
-        if self._find(connection, key) is not None:
-            return False
-        connection.execute(insert(table).values(values))
-        return True
 
     def pending(
         self, limit: int, account_id: str | None = None, *, due_by: datetime | None = None

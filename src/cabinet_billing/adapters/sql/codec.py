@@ -523,7 +523,11 @@ def canonical(data: JsonValue) -> str:
     >>> canonical({"b": ["1.50"], "a": None})
     '{"a":null,"b":["1.50"]}'
     """
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(data)
+
+
+# One encoder for every payload: ``json.dumps`` with options builds a new one per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def dumps(value: object, hint: object = None) -> str:

@@ -206,6 +206,36 @@ class Image:
     """The child objects the rows were made from (or decoded into), by table and identity."""
 
 
+_R = typing.TypeVar("_R")
+
+
+_PLANS_HELD = 1024
+
+
+def _by_identity(
+    make: Callable[[tuple[Col, ...]], _R],
+) -> Callable[[tuple[Col, ...]], _R]:
+    """Cache a plan per tuple of columns by the tuple's identity.
+
+    Hashing a tuple of columns hashes each column: the plans are looked up for every row
+    written or read, and the tuples are those of the shapes, held for good. The tuple is
+    kept with its plan, so its identity is never reused while the entry lives; an equal
+    tuple that is another object gets its own (equal) plan.
+    """
+    plans: dict[int, tuple[tuple[Col, ...], _R]] = {}
+
+    @functools.wraps(make)
+    def planned(cols: tuple[Col, ...]) -> _R:
+        found = plans.get(id(cols))
+        if found is None or found[0] is not cols:
+            if len(plans) >= _PLANS_HELD:  # tuples made on the fly: keep the cache small
+                plans.clear()
+            found = plans[id(cols)] = (cols, make(cols))
+        return found[1]
+
+    return planned
+
+
 @functools.cache
 def _split(path: str) -> Path:
     """A dotted path as its steps (none for an empty path)."""
@@ -296,13 +326,16 @@ def canonical_amount(value: Decimal, currency: str) -> Decimal:
     >>> canonical_amount(Decimal("100.0000"), "RUB"), canonical_amount(Decimal("22.4137"), "RUB")
     (Decimal('100.00'), Decimal('22.4137'))
     """
+    places = currency_places(currency)
+    if value.as_tuple().exponent == -places and places <= AMOUNT_PLACES:
+        return value  # already in its currency's places: what quantizing would give
     exponent = value.normalize().as_tuple().exponent
     needed = -exponent if isinstance(exponent, int) and exponent < 0 else 0
     if needed > AMOUNT_PLACES:
         raise StoredDataError(
             "amount", f"{value} {currency} has more than {AMOUNT_PLACES} decimal places"
         )
-    places = max(currency_places(currency), needed)
+    places = max(places, needed)
     return value.quantize(Decimal(1).scaleb(-places))
 
 
@@ -387,13 +420,13 @@ def read_image_values(cols: tuple[Col, ...], row: Mapping[str, object]) -> Value
     return values
 
 
-@functools.cache
+@_by_identity
 def _image_plan(cols: tuple[Col, ...]) -> tuple[tuple[str, Kind, str], ...]:
     """Each column's name, kind and currency column, worked out once per tuple of columns."""
     return tuple((c.name, c.kind, c.currency or "") for c in cols)
 
 
-@functools.cache
+@_by_identity
 def _write_plan(
     cols: tuple[Col, ...],
 ) -> tuple[tuple[tuple[Col, Path], ...], tuple[Col, ...], tuple[str, ...]]:
@@ -408,7 +441,7 @@ def _write_plan(
     return fields, derived, carriers
 
 
-@functools.cache
+@_by_identity
 def _read_plan(cols: tuple[Col, ...]) -> tuple[tuple[Col, Path], ...]:
     """The columns read back into the fields, with their paths, once per tuple of columns."""
     return tuple((c, c.steps) for c in cols if c.stored or c.steps == _SELF)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from cabinet_billing import Money
@@ -74,6 +74,15 @@ def _order(day: date, period: Period, anchor: date | None) -> Service:
 
 
 @given(st.one_of(days, late_days), periods, policies, st.booleans(), steps)
+# A yearly period aligned to the 30th ending on 29 February: no day a year earlier leads
+# to it, the anchor is a leap day.
+@example(
+    ordered_on=date(2000, 2, 1),
+    period=Period.months(12),
+    policy=ProrationPolicy(alignment_day=30),
+    order_gives_anchor=False,
+    renewals=[("run", 1)],
+)
 def test_month_end_anchor_every_renewal_path_counts_from_the_anchor(
     ordered_on: date,
     period: Period,

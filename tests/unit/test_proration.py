@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_DOWN
 from fractions import Fraction
 
@@ -8,7 +8,7 @@ import pytest
 
 from cabinet_billing.domain.catalog import AddOn, Plan, ProductKind
 from cabinet_billing.domain.money import Money, Rounding
-from cabinet_billing.domain.periods import DateRange, Period
+from cabinet_billing.domain.periods import BillingCycle, DateRange, Period, period_end
 from cabinet_billing.errors import CurrencyMismatchError, InvalidAmountError, ValidationError
 from cabinet_billing.rules.proration import (
     ProrationMethod,
@@ -245,3 +245,24 @@ def test_order_on_a_clamped_alignment_day_runs_to_the_next_alignment_day() -> No
     assert p.covered == DateRange(date(2001, 2, 28), date(2001, 3, 29))
     assert p.is_full
     assert p.now == rub("100.00")
+
+
+@pytest.mark.parametrize("alignment_day", [29, 30, 31])
+@pytest.mark.parametrize("year", [1999, 2000, 2001, 2003, 2004])
+def test_a_yearly_period_aligned_past_the_28th_ends_on_the_last_day_of_every_february(
+    year: int, alignment_day: int
+) -> None:
+    # No February has the 30th or 31st, and 28 February + 12 months never reaches a
+    # 29 February: the cycle is anchored on a leap day, so every later February ends it.
+    period = Period.months(12)
+    priced = prorate(
+        ProrationPolicy(alignment_day=alignment_day),
+        Money("120.00", "EUR"),
+        period,
+        date(year, 2, 1),
+    )
+    cycle = BillingCycle(priced.anchor, period)
+    first = cycle.index_of(priced.paid_until)
+    ends = [period_end(priced.anchor, period, first + k) for k in range(6)]
+    assert ends[0] == priced.paid_until
+    assert ends == [date(e.year, 3, 1) - timedelta(days=1) for e in ends]

@@ -172,6 +172,16 @@ def _calendar_anchor(end: date, period: Period, alignment_day: int) -> date:
             day = candidate.replace(day=alignment_day)
             if day + period.delta(n) == end:
                 return day
+    # Yearly periods ending in February, aligned to the 30th or 31st: no February has the
+    # alignment day, and no 28 February leads to a 29 February (28 February 1999 + 12
+    # months is 28 February 2000). A leap day is the anchor then: counting whole years
+    # from 29 February lands on the last day of every February, leap or not.
+    for n in range(1, _ANCHOR_SEARCH + 1):
+        candidate = end - period.delta(n)
+        if candidate.month == 2 and days_in_month(candidate) == 29:  # noqa: PLR2004 - leap
+            leap_day = candidate.replace(day=29)
+            if leap_day + period.delta(n) == end:
+                return leap_day
     fallback: date = end - period.delta()
     return fallback
 

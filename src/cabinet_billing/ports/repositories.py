@@ -36,6 +36,7 @@ from cabinet_billing.domain.support import Ticket
 from cabinet_billing.ports.listing import ExpenseQuery, InvoiceQuery, PaymentQuery, Slice, Window
 
 __all__ = [
+    "AGGREGATE_REPOSITORIES",
     "DUE_NOW",
     "GAPLESS_COUNTERS",
     "NEVER_DUE",
@@ -497,6 +498,24 @@ class InboxRepository(Protocol):
     def mark_all_read(self, query: InboxQuery, at: datetime) -> int:
         """Mark every unread entry matching ``query`` read; how many were marked."""
         ...
+
+
+#: The names of a unit of work's aggregate repositories, in the order a store's commit
+#: checks and writes them (the counters, keys, outbox and inbox are not aggregates).
+AGGREGATE_REPOSITORIES = (
+    "accounts",
+    "users",
+    "services",
+    "tickets",
+    "invoices",
+    "payments",
+    "ledgers",
+    "expenses",
+    "payers",
+    "documents",
+    "profiles",
+    "bank_reviews",
+)
 
 
 class UnitOfWork(Protocol):

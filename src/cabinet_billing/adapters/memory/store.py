@@ -55,7 +55,7 @@ from cabinet_billing.ports.listing import (
     Window,
     take,
 )
-from cabinet_billing.ports.repositories import DUE_NOW
+from cabinet_billing.ports.repositories import AGGREGATE_REPOSITORIES, DUE_NOW
 
 __all__ = ["MemoryStore", "MemoryUnitOfWork", "clone"]
 
@@ -726,23 +726,6 @@ class _Opened(Generic[R]):
         return made
 
 
-#: The repositories whose aggregates a commit writes, in the order it checks them.
-_AGGREGATES = (
-    "accounts",
-    "users",
-    "services",
-    "tickets",
-    "invoices",
-    "payments",
-    "ledgers",
-    "expenses",
-    "payers",
-    "documents",
-    "profiles",
-    "bank_reviews",
-)
-
-
 class MemoryUnitOfWork:
     """A unit of work over a :class:`MemoryStore`, with real rollback.
 
@@ -802,7 +785,9 @@ class MemoryUnitOfWork:
         """
         state = self.__dict__
         # Only what was opened can hold changes.
-        repos = [cast("_Repository[object]", state[n]) for n in _AGGREGATES if n in state]
+        repos = [
+            cast("_Repository[object]", state[n]) for n in AGGREGATE_REPOSITORIES if n in state
+        ]
         changes = [(repo, repo.changed()) for repo in repos]
         for repo, keys in changes:
             repo.check(keys)

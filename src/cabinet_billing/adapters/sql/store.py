@@ -141,7 +141,7 @@ from cabinet_billing.ports.listing import (
     Window,
     take,
 )
-from cabinet_billing.ports.repositories import DUE_NOW, is_gapless
+from cabinet_billing.ports.repositories import AGGREGATE_REPOSITORIES, DUE_NOW, is_gapless
 
 __all__ = ["SQLITE_PRAGMAS", "SqlStore", "SqlUnitOfWork", "write_new"]
 
@@ -1830,7 +1830,7 @@ class SqlUnitOfWork:
     def _repositories(self) -> tuple[_Repository[Any], ...]:
         """The repositories this unit of work used, in the order a commit writes them."""
         made = self.__dict__
-        return tuple(made[name] for name in _REPOSITORIES if name in made)
+        return tuple(made[name] for name in AGGREGATE_REPOSITORIES if name in made)
 
     def __enter__(self) -> Self:
         self._session.rollback()
@@ -1924,23 +1924,7 @@ class SqlUnitOfWork:
         self._afresh()
 
 
-_REPOSITORIES = (
-    "accounts",
-    "users",
-    "services",
-    "tickets",
-    "invoices",
-    "payments",
-    "ledgers",
-    "expenses",
-    "payers",
-    "documents",
-    "profiles",
-    "bank_reviews",
-)
-"""The aggregate repositories of a unit of work, in the order a commit writes them."""
-
-_MADE_ON_USE = (*_REPOSITORIES, "sequences", "keys", "outbox", "inbox")
+_MADE_ON_USE = (*AGGREGATE_REPOSITORIES, "sequences", "keys", "outbox", "inbox")
 
 
 class _BoundSession(_Session):

@@ -31,6 +31,7 @@ import base64
 import enum
 import ipaddress
 import json
+import linecache
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -232,29 +233,105 @@ def _union_encoder(hint: object, members: tuple[Any, ...]) -> Encoder:
 
 
 def _attrs_encoder(cls: type, skip: frozenset[str]) -> Encoder:
+    """The encoder of an attrs class: one function made for it, a statement or two per field.
+
+    A field of a plain type (``str``, ``int``, ``bool``, an enumeration of such values, or
+    one of these or None) is tested and taken in place; any other calls the encoder of its
+    type. A field declared ``eq=False`` with a default is left out while it holds it.
+    """
     hints = _hints(cls)
-    plan = [
-        (
-            field.name,
-            _encoder(hints[field.name]),
-            field if not field.eq and field.default is not attrs.NOTHING else None,
-        )
-        for field in attrs.fields(cls)
-        if field.init and field.name not in skip
+    names: dict[str, object] = {
+        "cls": cls,
+        "unsupported": _unsupported,
+        "is_default": _is_default,
+        "LEFT_OUT": _LEFT_OUT,
+    }
+    body: list[str] = []
+    kept: list[str] = []
+    defaulted: list[str] = []
+    fields = [f for f in attrs.fields(cls) if f.init and f.name not in skip]
+    for n, field in enumerate(fields):
+        v, hint = f"v{n}", hints[field.name]
+        inner, nullable = _optional(hint)
+        convert = _encode_in_place(inner, v, n, names)
+        if convert is None:
+            names[f"e{n}"] = _encoder(inner)
+            convert = [f"{v} = e{n}({v})"]
+        if nullable:
+            convert = [f"if {v} is not None:", *(f"    {line}" for line in convert)]
+        body.append(f"    {v} = value.{field.name}")
+        if not field.eq and field.default is not attrs.NOTHING:
+            names[f"a{n}"] = field
+            body.append(f"    if is_default({v}, a{n}):")
+            body.append(f"        {v} = LEFT_OUT")
+            body.append("    else:")
+            body.extend(f"        {line}" for line in convert)
+            defaulted.append(f"    if {v} is not LEFT_OUT:")
+            defaulted.append(f"        result[{field.name!r}] = {v}")
+        else:
+            body.extend(f"    {line}" for line in convert)
+            kept.append(f"{field.name!r}: {v}")
+    lines = [
+        "def encode(value):",
+        "    if not isinstance(value, cls):",
+        "        raise unsupported(cls, value)",
+        *body,
+        f"    result = {{{', '.join(kept)}}}",
+        *defaulted,
+        "    return result",
     ]
+    return cast("Encoder", _compiled("encode", cls, lines, names))
 
-    def encode_attrs(value: object) -> JsonValue:
-        if not isinstance(value, cls):
-            raise _unsupported(cls, value)
-        result: dict[str, JsonValue] = {}
-        for name, field_encoder, defaulted in plan:
-            current = getattr(value, name)
-            if defaulted is not None and _is_default(current, defaulted):
-                continue
-            result[name] = field_encoder(current)
-        return result
 
-    return encode_attrs
+_LEFT_OUT = object()
+
+
+def _optional(hint: object) -> tuple[object, bool]:
+    """The type of a value that may be None, and whether it may: ``(X, True)`` for ``X | None``."""
+    members = _members(hint)
+    if members is not None and len(members) == 2 and _NONE in members:  # noqa: PLR2004
+        return next(m for m in members if m is not _NONE), True
+    return hint, False
+
+
+def _encode_in_place(hint: object, v: str, n: int, names: dict[str, object]) -> list[str] | None:
+    """The statements encoding ``v`` of a plain type in place, or None for another type."""
+    if hint in {bool, str}:
+        test = f"not isinstance({v}, h{n})"
+    elif hint is int:
+        test = f"not isinstance({v}, int) or isinstance({v}, bool)"
+    elif _plain_enum(hint):
+        test = f"not isinstance({v}, h{n})"
+    else:
+        return None
+    names[f"h{n}"] = hint
+    lines = [f"if {test}:", f"    raise unsupported(h{n}, {v})"]
+    if hint not in {bool, str, int}:
+        lines.append(f"{v} = {v}._value_")
+    return lines
+
+
+def _plain_enum(hint: object) -> bool:
+    """Whether a type is an enumeration whose values are all plain ``str`` or ``int``."""
+    return (
+        isinstance(hint, type)
+        and issubclass(hint, enum.Enum)
+        and all(type(member._value_) in {str, int} for member in hint)
+    )
+
+
+def _compiled(name: str, owner: type, lines: list[str], names: dict[str, object]) -> Any:  # noqa: ANN401
+    """The function ``name`` that the source lines define, over the given names.
+
+    The source is kept in :mod:`linecache` under a file name of its own, so that a
+    traceback through the function shows its lines.
+    """
+    source = "\n".join(lines) + "\n"
+    filename = f"<codec {name} {owner.__module__}.{owner.__qualname__}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    scope = dict(names)
+    exec(compile(source, filename, "exec"), scope)  # noqa: S102 - made above from field names
+    return scope[name]
 
 
 def _is_default(current: object, field: attrs.Attribute[Any]) -> bool:
@@ -275,11 +352,12 @@ def _scalar_encoder(hint: type) -> Encoder:  # noqa: C901, PLR0911
 
         return money
     if issubclass(hint, enum.Enum):
+        plain = _plain_enum(hint)
 
         def member(value: object) -> JsonValue:
             if isinstance(value, hint):
-                inner = value.value
-                return _encoder(type(inner))(inner)
+                inner = value._value_
+                return cast("JsonValue", inner) if plain else _encoder(type(inner))(inner)
             raise _unsupported(hint, value)
 
         return member
@@ -442,6 +520,48 @@ def _union_decoder(hint: object, members: tuple[Any, ...]) -> Decoder:
 
 
 def _attrs_decoder(cls: type) -> Decoder:
+    """The decoder of an attrs class: one function made for it, a statement or two per field.
+
+    Data holding every field, as written, goes straight to the constructor; other data
+    (a field left out at its default, an unknown or a missing field) takes the checked way.
+    """
+    hints = _hints(cls)
+    fields = _fields(cls)
+    names = frozenset(name for name, _, _ in fields)
+    scope: dict[str, object] = {
+        "cls": cls,
+        "unsupported": _unsupported,
+        "names": names,
+        "checked": _checked_decoder(cls),
+    }
+    body: list[str] = []
+    arguments: list[str] = []
+    for n, (name, alias, _) in enumerate(fields):
+        v = f"v{n}"
+        inner, nullable = _optional(hints[name])
+        if inner in {bool, int, str}:
+            scope[f"h{n}"] = inner
+            convert = [f"if type({v}) is not h{n}:", f"    raise unsupported(h{n}, {v})"]
+        else:
+            scope[f"d{n}"] = _decoder(inner)
+            convert = [f"{v} = d{n}({v})"]
+        if nullable:
+            convert = [f"if {v} is not None:", *(f"    {line}" for line in convert)]
+        body.append(f"    {v} = data[{name!r}]")
+        body.extend(f"    {line}" for line in convert)
+        arguments.append(f"{alias}={v}")
+    lines = [
+        "def decode(data):",
+        "    if not isinstance(data, dict) or data.keys() != names:",
+        "        return checked(data)",
+        *body,
+        f"    return cls({', '.join(arguments)})",
+    ]
+    return cast("Decoder", _compiled("decode", cls, lines, scope))
+
+
+def _checked_decoder(cls: type) -> Decoder:
+    """The decoder of an attrs class for data that may lack fields or hold unknown ones."""
     hints = _hints(cls)
     fields = _fields(cls)
     names = frozenset(name for name, _, _ in fields)
@@ -476,6 +596,25 @@ def _attrs_decoder(cls: type) -> Decoder:
     return decode_attrs
 
 
+def _enum_decoder(hint: type[enum.Enum]) -> Decoder:
+    allowed = ", ".join(repr(m.value) for m in hint)
+    by_value = {m._value_: m for m in hint}
+
+    def member(data: JsonValue) -> object:
+        try:
+            return by_value[data]  # as the enumeration's own look-up, without its calls
+        except (KeyError, TypeError):
+            pass
+        try:
+            return hint(data)
+        except ValueError:
+            raise StoredDataError(
+                hint.__name__, f"value {data!r} is none of {allowed}: upgrade the library"
+            ) from None
+
+    return member
+
+
 def _scalar_decoder(hint: type) -> Decoder:
     refuse = _refuse(hint)
     if issubclass(hint, moneyed.Money):
@@ -487,17 +626,7 @@ def _scalar_decoder(hint: type) -> Decoder:
 
         return money
     if issubclass(hint, enum.Enum):
-        allowed = ", ".join(repr(m.value) for m in hint)
-
-        def member(data: JsonValue) -> object:
-            try:
-                return hint(data)
-            except ValueError:
-                raise StoredDataError(
-                    hint.__name__, f"value {data!r} is none of {allowed}: upgrade the library"
-                ) from None
-
-        return member
+        return _enum_decoder(hint)
     if hint in {bool, int, str}:
         return lambda data: data if type(data) is hint else refuse(data)
     parsers: dict[type, Callable[[str], object]] = {

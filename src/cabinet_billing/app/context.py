@@ -408,6 +408,15 @@ class Context:
         line = self.credit_line(uow, account_id, currency) if with_credit else None
         return free if line is None else free + line.available
 
+    def pays_across(self, uow: UnitOfWork, account_id: str, currency: str) -> bool:
+        """Whether free balances in other currencies count in what pays in ``currency``.
+
+        Their worth follows the day's rates (a rate missing today may be in force
+        tomorrow), so what the account can pay may change from one day to the next with
+        no change to the account.
+        """
+        return bool(self._other_balances(uow, account_id, currency))
+
     def _other_balances(self, uow: UnitOfWork, account_id: str, currency: str) -> list[Money]:
         """The account's free balances in other currencies, in the settings' order."""
         if not self.settings.pay_across_currencies or self.rates is None:

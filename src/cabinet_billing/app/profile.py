@@ -20,7 +20,7 @@ that finishes opening meanwhile. Debts stay payable.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import attrs
@@ -45,7 +45,13 @@ from cabinet_billing.domain.events import (
     DeletionWithdrawn,
     ServiceStopped,
 )
-from cabinet_billing.domain.service import Actor, ActorRole, ServiceAction, ServiceStatus
+from cabinet_billing.domain.service import (
+    Actor,
+    ActorRole,
+    Service,
+    ServiceAction,
+    ServiceStatus,
+)
 from cabinet_billing.errors import ConflictError, CurrencyMismatchError, ValidationError
 from cabinet_billing.ports.repositories import UnitOfWork
 
@@ -363,6 +369,24 @@ def hold_deletion(uow: UnitOfWork, account: Account, now: datetime) -> list[Serv
     if account.is_deleted:
         delete_services(uow, account.id, now)
     return []
+
+
+def holds_deletion_work(account: Account, services: Iterable[Service]) -> bool:
+    """Whether :func:`hold_deletion` has something to do for these services of the account.
+
+    A service that auto-renews or could still run while a request is pending, one that
+    may be deleted once the deletion is confirmed. The services change only by a use
+    case (opening finished, staff started one) or by the billing run itself, so with
+    nothing to do now there is nothing until then.
+    """
+    if account.pending_deletion is not None:
+        return any(
+            s.auto_renew or s.can(ServiceAction.BLOCK_BY_ADMIN, _BILLING.role) for s in services
+        )
+    return account.is_deleted and any(
+        s.status is not ServiceStatus.DELETED and s.can(ServiceAction.DELETE, _SYSTEM.role)
+        for s in services
+    )
 
 
 def delete_services(uow: UnitOfWork, account_id: str, now: datetime) -> tuple[str, ...]:

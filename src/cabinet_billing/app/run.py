@@ -52,7 +52,7 @@ from cabinet_billing.app import checks
 from cabinet_billing.app.charges import Booked, Charges, method_of, plain_quote, renewed
 from cabinet_billing.app.context import Context, notifies
 from cabinet_billing.app.outbox import DeliveryReport
-from cabinet_billing.app.profile import hold_deletion
+from cabinet_billing.app.profile import hold_deletion, holds_deletion_work
 from cabinet_billing.domain.attempts import AttemptPurpose, AttemptStatus, ChargeAttempt
 from cabinet_billing.domain.autopay import CardAutopayStatus
 from cabinet_billing.domain.billing_profile import DATED_KEYS_KEPT, BillingProfile
@@ -96,9 +96,11 @@ from cabinet_billing.rules.credit_limit import (
     CreditAction,
     evaluate_credit,
     issue_statement,
+    next_credit_change,
+    next_statement_day,
     statement_month,
 )
-from cabinet_billing.rules.dunning import due_notifications
+from cabinet_billing.rules.dunning import due_notifications, next_notice_day
 from cabinet_billing.rules.reminders import (
     due_reminder,
     is_reminded,
@@ -132,6 +134,10 @@ _RENEWABLE = _LIVE | {ServiceStatus.PROCESSING, ServiceStatus.EXPIRED}
 #: The most calls to the payment provider the run makes for one account on one day; an
 #: account that would need more is reported as failed (it points at a defect, not a load).
 MAX_CALLS_PER_DAY = 200
+
+#: How many months ahead the next charge an expired daily-billed service's balance
+#: covers is looked for: the months' lengths repeat within four years.
+_DAILY_MONTHS_AHEAD = 48
 
 #: The furthest ahead of the clock's today a dry run looks (it bills every day up to it).
 MAX_PREVIEW_DAYS = 731
@@ -597,11 +603,32 @@ class BillingRun:
 
         Computed at the end of the account's day, from what the day left. Every step
         says, in one of the ``_due_*`` methods below, the earliest day it may have
-        something to do; the account is visited again on the earliest of them (a step
-        that cannot tell says tomorrow). A change made by a use case meanwhile makes the
-        account due at once anyway (see
+        something to do; the account is visited again on the earliest of them. A change
+        made by a use case meanwhile makes the account due at once anyway (see
         :class:`~cabinet_billing.ports.repositories.AccountRepository`), so only what
-        time alone brings about is counted here.
+        time alone brings about is counted here: nothing adds to a balance but a
+        payment, a top-up or a credit, which are changes. Each step's date:
+
+        - attempts without an answer: tomorrow (the provider is asked again);
+        - deletion: tomorrow while a service is left to stop or delete;
+        - credit: the next statement day that bills the unbilled usage (or the carried
+          fractions of daily charges), the next day a notice of an unpaid statement is
+          due, and the day a stage of one changes what the line blocks;
+        - renewal invoices ahead: the day each is issued;
+        - card autopay: tomorrow when the run issued invoices after its step;
+        - renewals: the renewal day, the expiry day, a failed renewal's retry day
+          (nothing once the schedule is used up); a renewal due that the run could not
+          pay: tomorrow for a saved method that may be charged or checked, tomorrow
+          while other currencies' balances pay across currencies (the rates change),
+          tomorrow for an expired service whose schedule restarts every day
+          (``restart_after_expiry``), otherwise nothing;
+        - daily charges: the paid-until day of a running service; for one the balance
+          stopped, the first of the first month whose charge the balance and the whole
+          credit line cover (nothing when none in four years does);
+        - autopay: tomorrow while a top-up is due, else the first of the month its cap
+          allows one again;
+        - finished attempts of a day or of card autopay: tomorrow, to forget them;
+        - invoice reminders: the next day of each unpaid invoice's schedule.
 
         A new step of the run adds its method to this list.
         """
@@ -626,25 +653,37 @@ class BillingRun:
 
     @staticmethod
     def _due_deletion(run: _Run) -> Iterator[date]:
-        """An account being deleted: its services are held or deleted every day."""
+        """An account being deleted: tomorrow while a service is left to stop or delete.
+
+        Today's later steps may have left one (an expiry, a renewal); a service that
+        finishes opening or is started later is a change that makes the account due.
+        """
         account = run.uow.accounts.get(run.profile.account_id)
-        if account.pending_deletion is not None or (
-            account.is_deleted and any(s.status is not ServiceStatus.DELETED for s in run.services)
-        ):
+        if holds_deletion_work(account, run.services):
             yield run.today + timedelta(days=1)
 
     def _due_credit(self, run: _Run) -> Iterator[date]:
-        """A credit line with usage to bill or statements unpaid: statements and notices."""
-        line = run.profile.credit
-        if self._ctx.settings.credit is None or line is None:
+        """The next statement day, dunning notice day and day the credit state changes.
+
+        The statement day that bills the unbilled usage (or the fractions of daily
+        charges carried over); the first day a notice of an unpaid statement is due; the
+        day a stage of an unpaid statement changes what the line blocks (renewals from
+        the balance and daily charges on credit follow it). A payment or new usage is a
+        change that makes the account due anyway.
+        """
+        policy, line = self._ctx.settings.credit, run.profile.credit
+        if policy is None or line is None:
             return
         carry = run.profile.credit_carry
-        if (
-            (carry is not None and carry.amount > 0)
-            or line.unbilled_usage
-            or line.unpaid_statements()
+        for day in (
+            next_statement_day(
+                policy, line, run.today, pending=carry is not None and carry.amount > 0
+            ),
+            next_notice_day(policy, line, run.today, run.profile.keys),
+            next_credit_change(policy, line, run.today),
         ):
-            yield run.today + timedelta(days=1)
+            if day is not None:
+                yield day
 
     def _due_renewal_invoices(self, run: _Run) -> Iterator[date]:
         """The day each renewing service's next invoice is issued ahead (Horoshop)."""
@@ -683,12 +722,40 @@ class BillingRun:
         """Daily charges, renewal days, retries of failed renewals and expiries."""
         for service in run.services:
             if service.billing_mode is BillingMode.DAILY:
-                if service.paid and service.status in {ServiceStatus.ACTIVE, ServiceStatus.EXPIRED}:
-                    yield service.paid_until or run.today + timedelta(days=1)
+                yield from self._due_daily(run, service)
             elif service.status in _RENEWABLE and service.paid_until is not None:
                 if service.status in _LIVE:
                     yield service.paid_until  # it expires then, unless renewed before
                 yield from self._due_renewal(run, service)
+
+    def _due_daily(self, run: _Run, service: Service) -> Iterator[date]:
+        """A daily-billed service's next charge, or the month whose charge the balance covers.
+
+        A running service is charged every day. One that expired because the balance did
+        not cover the day comes back on the first day whose charge the balance (and the
+        whole credit line, at most) covers: the charge is the price over the days of the
+        month, so it changes only on the first of a month; the credit state's changes
+        are days of the credit step.
+        """
+        if not service.paid or service.status not in {ServiceStatus.ACTIVE, ServiceStatus.EXPIRED}:
+            return
+        tomorrow = run.today + timedelta(days=1)
+        if service.paid_until is not None and service.paid_until > run.today:
+            yield service.paid_until
+            return
+        if service.status is ServiceStatus.ACTIVE or service.period.unit is PeriodUnit.DAY:
+            if service.status is ServiceStatus.ACTIVE:
+                yield tomorrow
+            return  # a charge by the day is the same every day
+        available = self._ctx.spendable(
+            run.uow, run.profile.account_id, service.price.code, with_credit=True
+        )
+        month = run.today.replace(day=1)
+        for _ in range(_DAILY_MONTHS_AHEAD):
+            month = (month + timedelta(days=32)).replace(day=1)
+            if self._daily_charge(run, service, month)[0] <= available:
+                yield month
+                return
 
     def _due_renewal(self, run: _Run, service: Service) -> Iterator[date]:
         """The next renewal day of a periodic service, or the retry of a failed one."""
@@ -705,18 +772,52 @@ class BillingRun:
             method = method_of(profile, sub.method_id)
             if method is not None and self._ctx.card_autopay_stopped(profile, method):
                 return
+        else:
+            method = None
         due_on = renewal_date(sub.paid_until, sub.kind, policy)
         if due_on > run.today:
             yield due_on
-        elif renewal_key(sub.service_id, sub.paid_until) in profile.keys:
             return
-        elif sub.failed_attempts and sub.last_failure_on is not None:
-            if sub.failed_attempts <= len(policy.retry_days):
-                yield sub.last_failure_on + timedelta(
-                    days=policy.retry_days[sub.failed_attempts - 1]
-                )
-        else:
-            yield tomorrow  # due: the balance or the method may pay it tomorrow
+        if renewal_key(sub.service_id, sub.paid_until) not in profile.keys:
+            yield from self._due_unpaid_renewal(run, service, sub, method)
+
+    def _due_unpaid_renewal(
+        self, run: _Run, service: Service, sub: Subscription, method: SavedPaymentMethod | None
+    ) -> Iterator[date]:
+        """A renewal due that today's run did not pay: what time alone may change.
+
+        Not the balance: only a payment, a top-up or a credit adds to it, and each is a
+        change that makes the account due. A failed renewal waits for its retry day and
+        stops when the schedule is used up. A saved method is charged, or checked while
+        it is not working, again on the next day (a failed check is a failed attempt);
+        one that is gone or may not pay subscriptions is never tried. The balance of a
+        renewal from the balance may be topped up by autopay (its own date) or, with
+        ``pay_across_currencies``, covered by the other currencies' balances at a later
+        day's rates: while there are such balances, tomorrow.
+        """
+        tomorrow = run.today + timedelta(days=1)
+        policy = self._ctx.settings.renewal
+        if (
+            service.status is ServiceStatus.EXPIRED
+            and policy.restart_after_expiry
+            and not sub.failed_attempts
+        ):
+            yield tomorrow  # its schedule starts again on every day it stays expired
+            return
+        if sub.failed_attempts and sub.last_failure_on is not None:
+            if sub.failed_attempts > len(policy.retry_days):
+                return  # the retry schedule is used up: the customer acts
+            retry_on = sub.last_failure_on + timedelta(
+                days=policy.retry_days[sub.failed_attempts - 1]
+            )
+            if retry_on > run.today:
+                yield retry_on
+                return
+        if sub.source is RenewalSource.SAVED_METHOD:
+            if method is not None and method.for_subscriptions:
+                yield tomorrow
+        elif self._ctx.pays_across(run.uow, run.profile.account_id, sub.price.code):
+            yield tomorrow
 
     @staticmethod
     def _due_forgetting(run: _Run) -> Iterator[date]:
@@ -1032,13 +1133,18 @@ class BillingRun:
         run.profile.record(key)
         run.tally.accruals += 1
 
-    def _daily_charge(self, run: _Run, service: Service) -> tuple[Money, Money]:
-        """Today's charge of a daily-billed service (gross) and the tax it contains."""
+    def _daily_charge(
+        self, run: _Run, service: Service, on: date | None = None
+    ) -> tuple[Money, Money]:
+        """The day's charge of a daily-billed service (gross) and the tax it contains.
+
+        Of today, or of the day ``on``.
+        """
         period = service.period
         if period.unit is PeriodUnit.DAY:
             days = period.count
         else:
-            start = run.today.replace(day=1)
+            start = (on or run.today).replace(day=1)
             days = (period_end(start, period) - start).days
         rounding = self._ctx.settings.rounding
         net_or_gross = rounding.accrual(service.price / days)

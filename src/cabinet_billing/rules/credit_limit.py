@@ -64,6 +64,8 @@ __all__ = [
     "evaluate_credit",
     "is_allowed",
     "issue_statement",
+    "next_credit_change",
+    "next_statement_day",
     "service_stays_active",
     "stage_start",
     "statement_date",
@@ -474,6 +476,74 @@ def issue_statement(policy: CreditPolicy, line: CreditLine, today: date) -> Cred
         return None
     due = due_date(policy, today)
     return line.issue_statement(month, today, due, block_date(policy, today, due))
+
+
+def next_statement_day(
+    policy: CreditPolicy, line: CreditLine, today: date, *, pending: bool = False
+) -> date | None:
+    """The first statement day after ``today`` that issues a statement for ``line``.
+
+    A statement day bills the usage dated before its month (see :func:`billable_month`):
+    the next statement day when some usage is that old, else the one after it (usage is
+    never dated after ``today``). ``None`` when nothing is unbilled, unless ``pending``
+    says something goes on the next statement anyway (the billing run's leftover
+    fractions of daily charges).
+
+    >>> from cabinet_billing.domain.money import Money
+    >>> line = CreditLine("acc-1", Money("1000.00", "EUR"))
+    >>> next_statement_day(CreditPolicy(), line, date(2024, 7, 3)) is None
+    True
+    >>> _ = line.record_usage(Money("42.99", "EUR"), date(2024, 7, 3))
+    >>> next_statement_day(CreditPolicy(), line, date(2024, 7, 3)).isoformat()
+    '2024-08-01'
+    >>> next_statement_day(CreditPolicy(statement_day=5), line, date(2024, 7, 3)).isoformat()
+    '2024-08-05'
+    """
+    first = _on_day(today, policy.statement_day)
+    if first <= today:
+        first = _on_day(next_month(today), policy.statement_day)
+    if pending:
+        return first
+    usage = line.unbilled_usage
+    if not usage:
+        return None
+    if any(u.on < month_start(first) for u in usage):
+        return first
+    return _on_day(next_month(first), policy.statement_day)
+
+
+def next_credit_change(policy: CreditPolicy, line: CreditLine, today: date) -> date | None:
+    """The first day after ``today`` on which what ``line`` blocks changes by time alone.
+
+    The state follows the stages of the unpaid statements; only a payment (or a new
+    statement) changes it otherwise. ``None`` when no stage ahead changes the actions
+    blocked.
+
+    >>> from cabinet_billing.domain.money import Money
+    >>> line = CreditLine("acc-1", Money("1000.00", "EUR"))
+    >>> _ = line.record_usage(Money("42.99", "EUR"), date(2024, 7, 3))
+    >>> _ = issue_statement(CreditPolicy(), line, date(2024, 8, 1))
+    >>> next_credit_change(CreditPolicy(), line, date(2024, 8, 1)).isoformat()
+    '2024-08-30'
+    >>> next_credit_change(CreditPolicy(), line, date(2024, 8, 30)) is None
+    True
+    """
+    unpaid = [s for s in line.statements if not s.is_paid]
+    starts = sorted(
+        {
+            start
+            for s in unpaid
+            for start in (
+                s.issued_on,
+                *(stage_start(stage, s.issued_on, s.due_on) for stage in policy.stages),
+            )
+            if start > today
+        },
+    )
+    now = evaluate_credit(policy, line, today).blocked_actions
+    return next(
+        (d for d in starts if evaluate_credit(policy, line, d).blocked_actions != now), None
+    )
 
 
 # ---------------------------------------------------------------------- state

@@ -50,7 +50,7 @@ from cabinet_billing.rules.credit_limit import (
     block_date,
 )
 
-__all__ = ["CreditNotice", "due_notifications", "notice_key", "notice_window"]
+__all__ = ["CreditNotice", "due_notifications", "next_notice_day", "notice_key", "notice_window"]
 
 
 def _frozen_params(value: Mapping[str, object]) -> Mapping[str, object]:
@@ -199,3 +199,39 @@ def due_notifications(
             found.append((first, s_index, r_index, notice))
     found.sort(key=lambda item: item[:3])
     return [item[3] for item in found]
+
+
+def next_notice_day(
+    policy: CreditPolicy, line: CreditLine, today: date, already_sent: AbstractSet[str]
+) -> date | None:
+    """The first day after ``today`` on which :func:`due_notifications` has a notice to send.
+
+    A notice not sent yet whose window is open then: its first day, or tomorrow when that
+    day has come already (a notice due today is sent by today's run). ``None`` when no
+    notice is left for the unpaid statements.
+
+    >>> from cabinet_billing.domain.money import Money
+    >>> from cabinet_billing.rules.credit_limit import issue_statement
+    >>> policy = CreditPolicy()
+    >>> line = CreditLine("acc-1", Money("150000.00", "RUB"))
+    >>> _ = line.record_usage(Money("800.00", "RUB"), date(2023, 12, 12))
+    >>> _ = issue_statement(policy, line, date(2024, 1, 1))
+    >>> sent = {n.key for n in due_notifications(policy, line, date(2024, 1, 1), set())}
+    >>> next_notice_day(policy, line, date(2024, 1, 1), sent).isoformat()
+    '2024-01-12'
+    """
+    tomorrow = today + timedelta(days=1)
+    days: list[date] = []
+    for statement in line.statements:
+        if statement.is_paid:
+            continue
+        block_on = block_date(policy, statement.issued_on, statement.due_on)
+        for rule in policy.notices:
+            window = notice_window(rule, statement, block_on)
+            if window is None or notice_key(statement.id, rule.kind) in already_sent:
+                continue
+            first, stale = window
+            day = max(first, statement.issued_on, tomorrow)
+            if stale is None or day < stale:
+                days.append(day)
+    return min(days, default=None)

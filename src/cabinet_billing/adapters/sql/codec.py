@@ -48,7 +48,17 @@ from cabinet_billing.adapters.sql.errors import StoredDataError
 from cabinet_billing.domain.money import Money
 from cabinet_billing.errors import ValidationError
 
-__all__ = ["JsonValue", "canonical", "decode", "dumps", "encode", "field_hint", "loads"]
+__all__ = [
+    "Encoder",
+    "JsonValue",
+    "canonical",
+    "decode",
+    "dumps",
+    "encode",
+    "encoder",
+    "field_hint",
+    "loads",
+]
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
 """What :func:`encode` returns: plain JSON data."""
@@ -156,13 +166,22 @@ def encode(value: object, hint: object, *, skip: AbstractSet[str] = frozenset())
     >>> encode((Decimal("0.10"), None), tuple[Decimal, int | None])
     ['0.10', None]
     """
+    return encoder(hint, skip=skip)(value)
+
+
+def encoder(hint: object, *, skip: AbstractSet[str] = frozenset()) -> Encoder:
+    """The function :func:`encode` applies to values of a declared type, made once per type.
+
+    >>> from decimal import Decimal
+    >>> encoder(tuple[Decimal, ...])((Decimal("0.10"),))
+    ['0.10']
+    """
     if skip and isinstance(hint, type) and attrs.has(hint):
         left_out = frozenset(skip)
-        plan = cast(
+        return cast(
             "Encoder", _planned(_ENCODERS, (hint, left_out), lambda: _attrs_encoder(hint, left_out))
         )
-        return plan(value)
-    return _encoder(hint)(value)
+    return _encoder(hint)
 
 
 def _encoder(hint: object) -> Encoder:
@@ -522,21 +541,25 @@ def _union_decoder(hint: object, members: tuple[Any, ...]) -> Decoder:
 def _attrs_decoder(cls: type) -> Decoder:
     """The decoder of an attrs class: one function made for it, a statement or two per field.
 
-    Data holding every field, as written, goes straight to the constructor; other data
-    (a field left out at its default, an unknown or a missing field) takes the checked way.
+    Data with no unknown field and every field that has no default, as written, goes
+    straight to the constructor (a field left out at its default is not passed); other
+    data takes the checked way, which says what is wrong.
     """
     hints = _hints(cls)
     fields = _fields(cls)
     names = frozenset(name for name, _, _ in fields)
+    required = frozenset(name for name, _, has_default in fields if not has_default)
     scope: dict[str, object] = {
         "cls": cls,
         "unsupported": _unsupported,
         "names": names,
+        "required": required,
         "checked": _checked_decoder(cls),
+        "ABSENT": _LEFT_OUT,
     }
     body: list[str] = []
     arguments: list[str] = []
-    for n, (name, alias, _) in enumerate(fields):
+    for n, (name, alias, has_default) in enumerate(fields):
         v = f"v{n}"
         inner, nullable = _optional(hints[name])
         if inner in {bool, int, str}:
@@ -547,12 +570,24 @@ def _attrs_decoder(cls: type) -> Decoder:
             convert = [f"{v} = d{n}({v})"]
         if nullable:
             convert = [f"if {v} is not None:", *(f"    {line}" for line in convert)]
-        body.append(f"    {v} = data[{name!r}]")
-        body.extend(f"    {line}" for line in convert)
-        arguments.append(f"{alias}={v}")
+        if has_default:
+            body.append(f"    {v} = data.get({name!r}, ABSENT)")
+            body.append(f"    if {v} is not ABSENT:")
+            body.extend(f"        {line}" for line in convert)
+            body.append(f"        given[{alias!r}] = {v}")
+        else:
+            body.append(f"    {v} = data[{name!r}]")
+            body.extend(f"    {line}" for line in convert)
+            arguments.append(f"{alias}={v}")
+    if len(required) < len(names):
+        test = "not (data.keys() <= names and data.keys() >= required)"
+        arguments.append("**given")
+        body.insert(0, "    given = {}")
+    else:
+        test = "data.keys() != names"
     lines = [
         "def decode(data):",
-        "    if not isinstance(data, dict) or data.keys() != names:",
+        f"    if not isinstance(data, dict) or {test}:",
         "        return checked(data)",
         *body,
         f"    return cls({', '.join(arguments)})",

@@ -31,6 +31,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import operator
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -39,7 +40,15 @@ from typing import Any
 
 import attrs
 
-from cabinet_billing.adapters.sql.codec import JsonValue, canonical, decode, encode, field_hint
+from cabinet_billing.adapters.sql.codec import (
+    Encoder,
+    JsonValue,
+    canonical,
+    decode,
+    encode,
+    encoder,
+    field_hint,
+)
 from cabinet_billing.adapters.sql.errors import StoredDataError
 from cabinet_billing.domain.money import currency_places
 
@@ -426,25 +435,94 @@ def _image_plan(cols: tuple[Col, ...]) -> tuple[tuple[str, Kind, str], ...]:
     return tuple((c.name, c.kind, c.currency or "") for c in cols)
 
 
+Convert = Callable[[Any], object]
+
+
+@attrs.frozen
+class _Step:
+    """How one column goes between a row and the JSON data, worked out once per column.
+
+    ``field`` is the one field holding the value (None for a longer path or a whole
+    element); ``write`` and ``read`` turn the codec's JSON value into the column's and
+    back (None: the value as it is; an amount, which needs its row, takes ``_to_column``
+    and ``_from_column``).
+    """
+
+    col: Col
+    steps: Path
+    field: str | None
+    write: Convert | None
+    read: Convert | None
+
+
+_AS_IT_IS = frozenset({Kind.ID, Kind.TEXT, Kind.LONG_TEXT, Kind.CURRENCY})
+
+
+def _step(col: Col) -> _Step:
+    steps = col.steps
+    kind = col.kind
+    write: Convert | None = functools.partial(_to_column, col, row={})
+    read: Convert | None = functools.partial(_from_column, col, row={})
+    if kind in _AS_IT_IS:
+        write = read = None
+    elif kind is Kind.DATE:
+        write, read = date.fromisoformat, _ISO
+    elif kind is Kind.INT:
+        write, read = int, None
+    elif kind is Kind.BOOL:
+        write = read = bool
+    elif kind is Kind.INSTANT:
+        read = _ISO
+    return _Step(col, steps, steps[0] if len(steps) == 1 and steps != _SELF else None, write, read)
+
+
+_ISO = operator.methodcaller("isoformat")
+
+
 @_by_identity
 def _write_plan(
     cols: tuple[Col, ...],
-) -> tuple[tuple[tuple[Col, Path], ...], tuple[Col, ...], tuple[str, ...]]:
+) -> tuple[tuple[_Step, ...], tuple[Col, ...], tuple[str, ...]]:
     """How :meth:`Shape._row` fills a row, worked out once per tuple of columns.
 
     The columns read from the fields with their paths (in order), the derived ones, and
     the currency columns that only carry the currency of amounts.
     """
-    fields = tuple((c, c.steps) for c in cols if c.derive is None and c.steps)
+    fields = tuple(_step(c) for c in cols if c.derive is None and c.steps)
     derived = tuple(c for c in cols if c.derive is not None)
     carriers = tuple(c.name for c in cols if c.kind is Kind.CURRENCY and not c.steps)
     return fields, derived, carriers
 
 
 @_by_identity
-def _read_plan(cols: tuple[Col, ...]) -> tuple[tuple[Col, Path], ...]:
+def _read_plan(cols: tuple[Col, ...]) -> tuple[_Step, ...]:
     """The columns read back into the fields, with their paths, once per tuple of columns."""
-    return tuple((c, c.steps) for c in cols if c.stored or c.steps == _SELF)
+    return tuple(_step(c) for c in cols if c.stored or c.steps == _SELF)
+
+
+def _read_into(
+    data: dict[str, Any], plan: tuple[_Step, ...], row: Mapping[str, object]
+) -> dict[str, Any]:
+    """The JSON data with the values of a row's columns put back at their paths.
+
+    A column holding a whole element (a balance is a ``Money``) is the element's data.
+    """
+    for step in plan:
+        col = step.col
+        value = row[col.name]
+        if value is not None:
+            read = step.read
+            if col.kind is Kind.AMOUNT:
+                value = _from_column(col, value, row)
+            elif read is not None:
+                value = read(value)
+        if step.field is not None:
+            data[step.field] = value
+        elif step.steps == _SELF:
+            data = typing.cast("dict[str, Any]", value)
+        else:
+            _put(data, step.steps, typing.cast("JsonValue", value))
+    return data
 
 
 @functools.cache
@@ -501,6 +579,7 @@ class Shape:
     children: tuple[Children, ...] = ()
     recomputed: tuple[Recomputed, ...] = ()
     upgrades: Mapping[int, Upgrade] = attrs.field(factory=dict, eq=False)
+    _plan: _Plan | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     @property
     def key(self) -> Col:
@@ -535,41 +614,60 @@ class Shape:
         Returns:
             The image, each value as its column holds it.
         """
-        data = typing.cast(
-            "dict[str, JsonValue]", _encode_without(aggregate, self.cls, _omitted(self))
-        )
+        plan = self._planned()
+        data = typing.cast("dict[str, JsonValue]", plan.encode(aggregate))
         for recomputed in self.recomputed:
             value = getattr(aggregate, recomputed.name)
             if value != recomputed.compute(aggregate):
                 data[recomputed.name] = encode(value, field_hint(self.cls, recomputed.name))
         image = Image(row={})
-        account = self.account_of(aggregate)
-        parent = self.key_of(aggregate)
-        for children in self.children:
-            rows, elements = self._child_rows(children, aggregate, account, read)
-            image.children[children.table] = {
-                k: {**self._parent_key(account, parent), **v} for k, v in rows.items()
-            }
-            image.elements[children.table] = elements
+        account = str(_walk(aggregate, plan.account))
+        parent: Values = {"account_id": account}
+        if plan.parent is not None:
+            parent[plan.parent] = str(_walk(aggregate, plan.key))
+        for collection in plan.collections:
+            rows, elements = self._rows_of(collection, aggregate, account, read)
+            table = collection.spec.table
+            image.children[table] = {k: {**parent, **v} for k, v in rows.items()}
+            image.elements[table] = elements
         image.row = self._row(self.cols, data, aggregate)
         image.row["data"] = _payload(data)
         return image
 
-    def _parent_key(self, account: str, parent: str) -> Values:
-        if self.per_account:
-            return {"account_id": account}
-        return {"account_id": account, self.key.name: parent}
+    def _planned(self) -> _Plan:
+        """How the shape's aggregates become rows, worked out on first use."""
+        plan = self._plan
+        if plan is None:
+            plan = _Plan(
+                _encoder_without(self.cls, _omitted(self)),
+                _account_steps(self),
+                self.key.steps,
+                None if self.per_account else self.key.name,
+                tuple(_collection_plan(self, c) for c in self.children),
+            )
+            object.__setattr__(self, "_plan", plan)
+        return plan
 
     @staticmethod
     def _row(cols: tuple[Col, ...], data: dict[str, JsonValue], obj: object) -> Values:
         row: Values = {}
         fields, derived, carriers = _write_plan(cols)
-        for col, steps in fields:
-            if steps == _SELF:
-                row[col.name] = _to_column(col, dict(data), row)
+        for step in fields:
+            col, field = step.col, step.field
+            if field is not None:
+                value = data.pop(field, _MISSING)
+                if value is _MISSING:
+                    raise StoredDataError(field, "has no value to store")
+            elif step.steps == _SELF:
+                value = dict(data)
                 data.clear()
             else:
-                row[col.name] = _to_column(col, _pop(data, steps), row)
+                value = _pop(data, step.steps)
+            write = step.write
+            if value is None or col.kind is Kind.AMOUNT:
+                row[col.name] = _to_column(col, value, row)
+            else:
+                row[col.name] = value if write is None else write(value)
         for col in derived:
             derive = typing.cast("Callable[[object], object]", col.derive)
             value = derive(obj)
@@ -582,35 +680,11 @@ class Shape:
             row.setdefault(name, None)
         return row
 
-    def _items(
-        self, children: Children, aggregate: object
-    ) -> tuple[object, list[tuple[tuple[object, ...], int, object, object]]]:
-        """The element type and each element of a collection: identity, position, key, element."""
-        collection = _walk(aggregate, children.steps)
-        hint, element_hint = _element_hint(self.cls, children)
-        items: Iterable[tuple[object, object]]
-        if collection is None:
-            return hint, []
-        if children.form is Form.OPTIONAL:
-            items = [(None, collection)]
-        elif children.form is Form.DICT:
-            items = typing.cast("Mapping[object, object]", collection).items()
-        elif children.form is Form.SET:
-            members = typing.cast("Iterable[str]", collection)
-            items = ((m, m) for m in sorted(members))
-        else:
-            items = enumerate(typing.cast("Iterable[object]", collection))
-        found = [
-            (self._identity(children, key, element, position), position, key, element)
-            for position, (key, element) in enumerate(items)
-        ]
-        return element_hint, found
-
     def elements_of(self, aggregate: object) -> dict[str, dict[tuple[object, ...], object]]:
         """The child objects of an aggregate by table and identity, with their positions."""
         return {
-            c.table: {i: (p, e) for i, p, _, e in self._items(c, aggregate)[1]}
-            for c in self.children
+            c.spec.table: {i: (p, e) for i, p, _, e in _items(c, aggregate)}
+            for c in self._planned().collections
         }
 
     def _child_rows(
@@ -620,12 +694,21 @@ class Shape:
         account: str,
         read: Mapping[str, Mapping[tuple[object, ...], object]],
     ) -> tuple[dict[tuple[object, ...], Values], dict[tuple[object, ...], object]]:
-        element_hint, items = self._items(children, aggregate)
-        before = read.get(children.table, {})
-        omit = _nested(self, children)
+        """The rows of one collection of an aggregate, and its elements, by identity."""
+        found = next(c for c in self._planned().collections if c.spec == children)
+        return self._rows_of(found, aggregate, account, read)
+
+    def _rows_of(
+        self,
+        collection: _Collection,
+        aggregate: object,
+        account: str,
+        read: Mapping[str, Mapping[tuple[object, ...], object]],
+    ) -> tuple[dict[tuple[object, ...], Values], dict[tuple[object, ...], object]]:
+        before = read.get(collection.spec.table, {})
         rows: dict[tuple[object, ...], Values] = {}
         elements: dict[tuple[object, ...], object] = {}
-        for identity, position, key, element in items:
+        for identity, position, key, element in _items(collection, aggregate):
             elements[identity] = (position, element)
             earlier = before.get(identity)
             if (
@@ -636,49 +719,29 @@ class Shape:
             ):
                 rows[identity] = _UNCHANGED
                 continue
-            rows[identity] = self._element_row(
-                children, element, element_hint, omit, key, position, account
-            )
+            rows[identity] = self._element_row(collection, element, key, position, account)
         return rows, elements
 
-    @staticmethod
-    def _identity(
-        children: Children, key: object, element: object, position: int
-    ) -> tuple[object, ...]:
-        if children.form is Form.OPTIONAL:
-            return ()
-        if children.form in {Form.DICT, Form.SET}:
-            return (key,)
-        if children.key_path is not None:
-            return (_walk(element, _split(children.key_path)),)
-        return (position,)
-
-    def _element_row(  # noqa: C901, PLR0917 - one step per part of a child row
-        self,
-        children: Children,
-        element: object,
-        hint: object,
-        omit: frozenset[Path],
-        key: object,
-        position: int,
-        account: str,
+    def _element_row(  # noqa: C901 - one step per part of a child row
+        self, collection: _Collection, element: object, key: object, position: int, account: str
     ) -> Values:
+        children = collection.spec
         if children.form is Form.SET:
-            return {children.identity: key}
-        data = _encode_without(element, hint, omit) if omit else encode(element, hint)
+            return {collection.identity: key}
+        data = collection.encode(element)
         if not isinstance(data, dict):
             raise StoredDataError(children.table, f"element {data!r} is not an object")
         for name in children.inherit:
             if data.pop(name) != account:
                 raise StoredDataError(children.table, f"{name} differs from its account's")
         values: Values = {}
-        if children.key_path is not None:
-            values[children.identity] = _pop(data, _split(children.key_path))
-            if children.form is Form.DICT and values[children.identity] != key:
+        if collection.key_steps is not None:
+            values[collection.identity] = _pop(data, collection.key_steps)
+            if children.form is Form.DICT and values[collection.identity] != key:
                 raise StoredDataError(children.table, f"key {key!r} differs from its element's")
         elif children.form is Form.DICT:
-            values[children.identity] = key
-        if children.positioned:
+            values[collection.identity] = key
+        if collection.positioned:
             values["position"] = position
         values.update(self._row(children.cols, data, element))
         if children.payload:
@@ -698,8 +761,7 @@ class Shape:
             StoredDataError: when the rows do not make an aggregate of this library.
         """
         data = _load_payload(typing.cast("str | None", row["data"]), self.table, self.upgrades)
-        for col, steps in _read_plan(self.cols):
-            _put(data, steps, _from_column(col, row[col.name], row))
+        data = _read_into(data, _read_plan(self.cols), row)
         account = str(row["account_id"])
         for spec in _by_depth(self):
             rows = children.get(spec.table, [])
@@ -722,11 +784,7 @@ class Shape:
             )
             for name in spec.inherit:
                 data[name] = account
-            for col, steps in _read_plan(spec.cols):
-                if steps == _SELF:
-                    data = typing.cast("dict[str, Any]", _from_column(col, row[col.name], row))
-                else:
-                    _put(data, steps, _from_column(col, row[col.name], row))
+            data = _read_into(data, _read_plan(spec.cols), row)
             if spec.key_path is not None:
                 _put(data, _split(spec.key_path), typing.cast("JsonValue", row[spec.identity]))
             if spec.form is Form.DICT:
@@ -803,6 +861,69 @@ def _element_hint(cls: type, children: Children) -> tuple[object, object]:
     return hint, args[0]
 
 
+@attrs.frozen
+class _Collection:
+    """How a collection of a shape becomes child rows, worked out once per shape."""
+
+    spec: Children
+    steps: Path
+    encode: Encoder
+    """The encoder of an element, leaving out what child tables of its own hold."""
+    key_steps: Path | None
+    identity: str
+    positioned: bool
+
+
+@attrs.frozen
+class _Plan:
+    """How a shape's aggregates become rows, worked out once per shape."""
+
+    encode: Encoder
+    """The encoder of an aggregate, leaving out what child tables and recomputing hold."""
+    account: Path
+    key: Path
+    parent: str | None
+    """The column naming the parent in child rows besides ``account_id`` (None: none)."""
+    collections: tuple[_Collection, ...]
+
+
+def _collection_plan(shape: Shape, children: Children) -> _Collection:
+    element_hint = _element_hint(shape.cls, children)[1]
+    omit = _nested(shape, children)
+    return _Collection(
+        children,
+        children.steps,
+        _encoder_without(element_hint, omit) if omit else encoder(element_hint),
+        None if children.key_path is None else _split(children.key_path),
+        children.identity,
+        children.positioned,
+    )
+
+
+Item = tuple[tuple[object, ...], int, object, object]
+
+
+def _items(collection: _Collection, aggregate: object) -> list[Item]:
+    """Each element of a collection: its identity, position, key, and the element."""
+    found = _walk(aggregate, collection.steps)
+    if found is None:
+        return []
+    form = collection.spec.form
+    if form is Form.OPTIONAL:
+        return [((), 0, None, found)]
+    if form is Form.DICT:
+        pairs = typing.cast("Mapping[object, object]", found).items()
+        return [((k,), p, k, e) for p, (k, e) in enumerate(pairs)]
+    if form is Form.SET:
+        members = sorted(typing.cast("Iterable[str]", found))
+        return [((m,), p, m, m) for p, m in enumerate(members)]
+    elements = typing.cast("Iterable[object]", found)
+    key_steps = collection.key_steps
+    if key_steps is not None:
+        return [((_walk(e, key_steps),), p, p, e) for p, e in enumerate(elements)]
+    return [((p,), p, p, e) for p, e in enumerate(elements)]
+
+
 _UNCHANGED: Values = {"$unchanged": True}
 """The row of a frozen child that is the object read: left as it is."""
 
@@ -825,18 +946,31 @@ class _Probe:
 _FROZEN_SETATTR = _Probe.__setattr__
 
 
-def _encode_without(value: object, hint: object, omit: frozenset[Path]) -> JsonValue:
-    """Encode an attrs value leaving out the fields at some paths (children kept elsewhere)."""
+@functools.cache
+def _encoder_without(hint: object, omit: frozenset[Path]) -> Encoder:
+    """The encoder of an attrs value leaving out the fields at some paths (kept elsewhere)."""
     cls = _strip_optional(hint)
-    if value is None:
-        return None
     if not isinstance(cls, type) or not attrs.has(cls):
-        raise StoredDataError(str(hint), "only attrs classes keep children")
+
+        def refuse(value: object) -> JsonValue:
+            if value is None:
+                return None
+            raise StoredDataError(str(hint), "only attrs classes keep children")
+
+        return refuse
     skip, deeper = _split_omitted(cls, omit)
-    data = typing.cast("dict[str, JsonValue]", encode(value, cls, skip=skip))
-    for name, field, rest in deeper:
-        data[name] = _encode_without(getattr(value, name), field, rest)
-    return data
+    here = encoder(cls, skip=skip)
+    inner = tuple((name, _encoder_without(field, rest)) for name, field, rest in deeper)
+
+    def encode_without(value: object) -> JsonValue:
+        if value is None:
+            return None
+        data = typing.cast("dict[str, JsonValue]", here(value))
+        for name, encode_field in inner:
+            data[name] = encode_field(getattr(value, name))
+        return data
+
+    return encode_without
 
 
 @functools.cache

@@ -36,7 +36,7 @@ from cabinet_billing.domain.saved_method import MethodKind, SavedPaymentMethod, 
 from cabinet_billing.domain.service import Actor, ServiceOperation
 from cabinet_billing.domain.subscription import Subscription
 from cabinet_billing.ports.repositories import DUE_NOW, NEVER_DUE, UnitOfWork
-from cabinet_billing.rules.credit_limit import DEFAULT_NOTICES, NoticeRule
+from cabinet_billing.rules.credit_limit import DEFAULT_NOTICES, CreditPolicy, NoticeRule
 from cabinet_billing.rules.presets import ASTRA_CLOUD, INTROSERV
 from cabinet_billing.testing.population import Population
 from cabinet_billing.testing.scenario import Scenario
@@ -536,7 +536,67 @@ def test_months_of_due_runs_bill_what_visiting_every_account_bills(preset: str, 
     assert visits < sum(1 for d in theirs.keys if d.startswith("cycle:")) / 2
 
 
-def _sql_population(store: SqlStore, seed: int) -> Callable[[date], None]:
+#: The dollar's rate moves, so balances in dollars cover a renewal in euros on some days
+#: and not on others.
+_MOVING_RATES = FixedRates(
+    [
+        *INTROSERV.exchange_rates,
+        ExchangeRate("EUR", "USD", "0.90", date(2024, 1, 25)),
+        ExchangeRate("EUR", "USD", "1.25", date(2024, 2, 3)),
+        ExchangeRate("EUR", "USD", "0.85", date(2024, 2, 21)),
+    ]
+)
+
+
+def _sql_hard_cases(uow: UnitOfWork, gateway: SandboxGateway) -> None:
+    """Accounts time alone does little for (see :func:`_hard_cases`), in euros.
+
+    Balances in dollars that cover a renewal at some of the days' rates, cards that
+    decline, decline once or may not pay subscriptions, credit lines with usage and
+    renewals on credit that are never paid, a daily-billed service the balance stops.
+    """
+    for n, (dollars, days) in enumerate((("20.00", 3), ("28.00", 8), ("33.00", 20), ("3", 1))):
+        account_id = f"two-{n}"
+        uow.accounts.add(Account.open(account_id, account_id, currency="EUR"))
+        uow.ledgers.get(account_id).top_up(Money(dollars, "USD"), AT)
+        uow.ledgers.get(account_id).top_up(Money("2.00", "EUR"), AT)
+        uow.services.add(_vps(account_id, AT.date() + timedelta(days=days), at=AT))
+    for n, (script, subscriptions) in enumerate(
+        (((Outcome.DECLINE,) * 20, True), ((Outcome.DECLINE,), True), ((), False))
+    ):
+        account_id = f"card-{n}"
+        uow.accounts.add(Account.open(account_id, account_id, currency="EUR"))
+        gateway.script(f"tok-{n}", *script)
+        card = SavedPaymentMethod(
+            f"card-{n}",
+            account_id,
+            MethodKind.CARD,
+            f"tok-{n}",
+            "Card",
+            mask_card("4242"),
+            for_subscriptions=subscriptions,
+        )
+        card.mark_working(AT)
+        service = _vps(account_id, AT.date() + timedelta(days=2 + 5 * n), at=AT)
+        uow.services.add(service)
+        profile = uow.profiles.get(account_id)
+        profile.add_method(card)
+        profile.subscribe(Subscription.for_service(service, "saved_method", method_id=card.id))
+    for n, (usage, days) in enumerate((("100.00", 3), ("0", 12), ("45.00", 30))):
+        account_id = f"credit-{n}"
+        uow.accounts.add(Account.open(account_id, account_id, currency="EUR"))
+        line = CreditLine(account_id, Money("200.00", "EUR"))
+        if usage != "0":
+            line.record_usage(Money(usage, "EUR"), date(2023, 12, 28))
+        uow.profiles.get(account_id).credit = line
+        uow.services.add(_vps(account_id, AT.date() + timedelta(days=days), at=AT))
+    uow.accounts.add(Account.open("daily-0", "daily-0", currency="EUR"))
+    uow.ledgers.get("daily-0").top_up(Money("25.50", "EUR"), AT)
+    daily = _vps("daily-0", AT.date(), at=AT, price=Money("31.00", "EUR"), billing_mode="daily")
+    uow.services.add(daily)
+
+
+def _sql_population(store: SqlStore, seed: int, gateway: SandboxGateway) -> Callable[[date], None]:
     """Accounts opened with varied periods, balances and switches; then a change per day."""
     rng = random.Random(seed)  # noqa: S311 - reproducible, not secret
     with SqlUnitOfWork(store) as uow:
@@ -546,6 +606,7 @@ def _sql_population(store: SqlStore, seed: int) -> Callable[[date], None]:
             uow.ledgers.get(account_id).top_up(Money(rng.choice(("5", "35", "100")), "EUR"), AT)
             paid_until = date(2024, 1, 11) + timedelta(days=rng.randrange(40))
             uow.services.add(_vps(account_id, paid_until, at=AT, auto_renew=rng.random() < 0.8))
+        _sql_hard_cases(uow, gateway)
         uow.commit()
 
     def change(day: date) -> None:
@@ -558,15 +619,17 @@ def _sql_population(store: SqlStore, seed: int) -> Callable[[date], None]:
     return change
 
 
-def _sql_billing(store: SqlStore, clock: FixedClock) -> Billing:
+def _sql_billing(store: SqlStore, clock: FixedClock, gateway: SandboxGateway) -> Billing:
+    settings = BillingSettings.from_preset(INTROSERV)
     return Billing(
         Ports(
             unit_of_work=lambda: SqlUnitOfWork(store),
             clock=clock,
-            gateway=SandboxGateway(b"s" * 32),
-            rates=FixedRates(INTROSERV.exchange_rates),
+            gateway=gateway,
+            rates=_MOVING_RATES,
         ),
-        BillingSettings.from_preset(INTROSERV),
+        # With credit, for the credit lines of the population.
+        attrs.evolve(settings, credit=CreditPolicy()),
     )
 
 
@@ -576,8 +639,12 @@ def _state(store: SqlStore) -> list[object]:
         return [
             (
                 uow.ledgers.get(a).balance("EUR"),
+                uow.ledgers.get(a).balance("USD"),
                 [(s.status, s.paid_until) for s in uow.services.for_account(a)],
                 [(i.number, i.amount_due, i.status) for i in uow.invoices.for_account(a)],
+                uow.profiles.get(a).subscriptions,
+                uow.profiles.get(a).attempts,
+                uow.profiles.get(a).credit,
             )
             for a in ids
         ]
@@ -596,8 +663,14 @@ def test_two_months_of_due_runs_on_sql_bill_what_visiting_every_account_bills(
     else:
         stores = [request.getfixturevalue("billing_pg_store"), _second_pg(request)]
     clocks = [FixedClock(AT), FixedClock(AT)]
-    billings = [_sql_billing(store, clock) for store, clock in zip(stores, clocks, strict=True)]
-    changes = [_sql_population(store, seed=5) for store in stores]
+    gateways = [SandboxGateway(b"s" * 32), SandboxGateway(b"s" * 32)]
+    billings = [
+        _sql_billing(store, clock, gateway)
+        for store, clock, gateway in zip(stores, clocks, gateways, strict=True)
+    ]
+    changes = [
+        _sql_population(store, 5, gateway) for store, gateway in zip(stores, gateways, strict=True)
+    ]
     due_events, every_events = [], []
     visited = [0, 0]
     day = AT.date()

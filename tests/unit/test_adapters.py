@@ -1,7 +1,8 @@
 """The shipped adapters: sandbox gateway, clocks, in-memory store and notifier."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import attrs
 import pytest
@@ -16,14 +17,26 @@ from cabinet_billing import (
     ValidationError,
 )
 from cabinet_billing.adapters.clock import FixedClock, SystemClock
-from cabinet_billing.adapters.memory import InMemoryNotifier, MemoryStore, MemoryUnitOfWork
-from cabinet_billing.adapters.memory.store import _same, clone
+from cabinet_billing.adapters.fx import FixedRates
+from cabinet_billing.adapters.memory import (
+    InMemoryNotifier,
+    MemoryStore,
+    MemoryUnitOfWork,
+    in_memory_billing,
+)
+from cabinet_billing.adapters.memory.store import _same, clone, read_only
 from cabinet_billing.adapters.sandbox import Outcome, SandboxGateway
+from cabinet_billing.app.settings import BillingSettings
+from cabinet_billing.domain.catalog import ProductKind
 from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.limits import Limit, PlanLimits
 from cabinet_billing.domain.notifications import Notification, NotificationCategory
 from cabinet_billing.domain.payment import PaymentEventKind
+from cabinet_billing.domain.periods import Period
+from cabinet_billing.domain.service import Actor, Service, ServiceStatus
 from cabinet_billing.errors import GatewayTimeoutError
 from cabinet_billing.ports.gateway import ChargeStatus
+from cabinet_billing.rules.presets import INTROSERV
 
 pytestmark = pytest.mark.spec("P")
 
@@ -199,3 +212,100 @@ def test_clone_shares_a_tuple_of_values_that_cannot_change_and_copies_one_that_c
     assert ledger.balance("RUB") == rub("0")
     assert copied[0][0] is not copied[1]["a"]  # copies are not a deep copy's memo
     assert copied[0][0].balance("RUB") == rub("5")
+
+
+def _vps(service_id: str, account_id: str, paid_until: date) -> Service:
+    return Service(
+        id=service_id,
+        account_id=account_id,
+        plan_id="vps",
+        plan_name="VPS",
+        kind=ProductKind.VPS,
+        price=Money("9.90", "EUR"),
+        period=Period.months(),
+        created_at=AT,
+        paid_until=paid_until,
+        anchor=paid_until,
+        auto_renew=True,
+        paid=True,
+        status=ServiceStatus.ACTIVE,
+        limits=PlanLimits([Limit("products", 10)]),
+    )
+
+
+def test_a_viewed_service_refuses_every_change_and_is_copied_once_per_version() -> None:
+    store = MemoryStore()
+    with MemoryUnitOfWork(store) as uow:
+        uow.services.add(_vps("ser-1", "acc-1", date(2024, 4, 1)))
+        uow.commit()
+    committed = store.services.rows["ser-1"]
+    with MemoryUnitOfWork(store) as uow, MemoryUnitOfWork(store) as other:
+        (viewed,) = uow.services.view("acc-1")
+        assert other.services.view("acc-1") == [viewed]
+        assert other.services.view("acc-1")[0] is viewed  # one copy for every unit of work
+        assert viewed == committed
+        assert committed == viewed
+        assert isinstance(viewed, Service)
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            viewed.set_auto_renew(enabled=False)
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            viewed.expire(Actor.system(), AT, "the paid period ended")
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            viewed.ip = "192.0.2.1"
+        with pytest.raises(TypeError):
+            viewed.limits.refresh("products", 3, AT.date())
+        assert viewed.auto_renew
+        assert viewed.status is ServiceStatus.ACTIVE
+        assert committed.auto_renew
+        assert committed.limits.status("products").current == 0
+        # Fetched to change it: the unit of work's own copy, which its view then shows.
+        uow.services.get("ser-1").set_auto_renew(enabled=False)
+        assert [s.auto_renew for s in uow.services.view("acc-1")] == [False]
+        assert other.services.view("acc-1") == [viewed]
+        uow.commit()
+    with MemoryUnitOfWork(store) as uow:
+        (again,) = uow.services.view("acc-1")
+        assert again is not viewed
+        assert not again.auto_renew
+
+
+def test_a_read_only_copy_turns_containers_into_read_only_ones() -> None:
+    held = _Held("a", {"x": [rub("1")]})
+    viewed: Any = read_only(held)  # its parts are no longer of their declared types
+    assert viewed == held
+    assert viewed.parts["x"] == (rub("1"),)
+    with pytest.raises(TypeError):
+        viewed.parts["y"] = []
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        viewed.name = "b"
+    assert read_only(viewed) is viewed
+    amount = rub("1")
+    assert read_only(amount) is amount
+
+
+def test_a_day_of_an_account_copies_only_the_services_it_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    setup = in_memory_billing(
+        BillingSettings.from_preset(INTROSERV), now=AT, rates=FixedRates(INTROSERV.exchange_rates)
+    )
+    with MemoryUnitOfWork(setup.store) as uow:
+        uow.accounts.add(Account.open("acc-1", "alice", currency="EUR"))
+        uow.ledgers.get("acc-1").top_up(Money("100.00", "EUR"), AT)
+        for n, day in enumerate((2, 5, 9), start=1):
+            uow.services.add(_vps(f"ser-{n}", "acc-1", date(2024, 4, day)))
+        uow.commit()
+    setup.billing.run.day(date(2024, 4, 2))
+    copied: list[str] = []
+
+    def counting(value: object) -> object:
+        if isinstance(value, Service):
+            copied.append(value.id)
+        return clone(value)
+
+    monkeypatch.setattr("cabinet_billing.adapters.memory.store.clone", counting)
+    summary = setup.billing.run.day(date(2024, 4, 5))
+    assert summary.renewals == 1
+    assert copied == ["ser-2"]
+    assert setup.store.services.rows["ser-2"].paid_until == date(2024, 5, 5)
+    assert setup.store.services.rows["ser-3"].paid_until == date(2024, 4, 9)

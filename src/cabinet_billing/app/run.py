@@ -568,14 +568,16 @@ class BillingRun:
         account = run.uow.accounts.get(run.profile.account_id)
         run.tally.events.extend(hold_deletion(run.uow, account, run.now))
         balance_blocked = self._credit_step(run)
-        services = run.services = run.uow.services.for_account(run.profile.account_id)
-        for service in services:
+        # Read, not loaded: a step fetches a service it changes (most do not change).
+        view = run.uow.services.view
+        for service in view(run.profile.account_id):
             self._renewal_invoice_step(run, service)
         self._card_autopay_step(run)
-        for service in services:
+        for service in view(run.profile.account_id):
             self._renewal_step(run, service, balance_blocked=balance_blocked)
         self._autopay_step(run)
-        self._reminder_step(run, services)
+        run.services = view(run.profile.account_id)
+        self._reminder_step(run, run.services)
 
     def _finish(self, run: _Run, before: Money) -> None:
         """The end of the account's day: the low-balance notice and what the run keeps."""
@@ -1028,6 +1030,11 @@ class BillingRun:
         if service.billing_mode is BillingMode.DAILY:
             self._daily_step(run, service, balance_blocked=balance_blocked)
             return
+        if service.status in _RENEWABLE and (
+            service.status not in _LIVE or (service.paid_until or date.max) <= run.today
+        ):
+            # It may expire today, or a renewal bring it back: fetched to change.
+            service = run.uow.services.get(service.id)
         if service.status not in _RENEWABLE or service.paid_until is None:
             return
         sub = self._subscription(run, service)
@@ -1094,6 +1101,7 @@ class BillingRun:
         key = f"daily:{service.id}:{today.isoformat()}"
         if run.profile.done(key) or (service.paid_until is not None and service.paid_until > today):
             return
+        service = run.uow.services.get(service.id)  # charged or expired: changed either way
         gross, tax = self._daily_charge(run, service)
         if (
             self._ctx.spendable(

@@ -147,6 +147,19 @@ class ServiceRepository(Protocol):
         """The services of an account, oldest first."""
         ...
 
+    def view(self, account_id: str) -> list[Service]:
+        """The services of an account as this unit of work sees them, oldest first, to read.
+
+        What :meth:`for_account` answers, without loading the services for a change: a
+        store may hand out values it shares between units of work, which refuse every
+        change (``attrs.exceptions.FrozenInstanceError``, or ``TypeError`` for one inside
+        a part such as the limits' counts). A service this unit of work loaded or added
+        is the one it holds, so its changes show. A service to change is fetched with
+        :meth:`get`; a store that answers with the services it loads (SQL) returns the
+        same objects, and what changes them is committed with the unit of work.
+        """
+        ...
+
 
 class TicketRepository(Protocol):
     """Support tickets of all accounts."""

@@ -20,7 +20,7 @@ checks make their own ids, so they may share one store, even one that holds data
 >>> store = MemoryStore()
 >>> check_unit_of_work(lambda: MemoryUnitOfWork(store))
 >>> len(CHECKS)
-19
+20
 
 What the checks hold a store to:
 
@@ -31,6 +31,8 @@ What the checks hold a store to:
   id, getting an unknown one raises :class:`~cabinet_billing.errors.NotFoundError`;
 * per-account aggregates (ledger, expense book, payers, documents, billing profile)
   start empty, and tickets round-trip;
+* ``services.view`` lists what ``for_account`` lists, and a viewed service either
+  refuses a change or is the unit of work's own (committed or rolled back with it);
 * invoice numbers are unique; ``by_number``, ``for_account`` (oldest first, new ones
   included) and ``open`` (oldest first, paid and deleted ones left out) answer from the
   committed and the pending state alike;
@@ -59,6 +61,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
+import attrs
 import pytest
 
 from cabinet_billing.domain.access import AccountUsers
@@ -528,6 +531,55 @@ def check_services_change(make_uow: UowFactory) -> None:
         )
 
 
+def check_services_view(make_uow: UowFactory) -> None:
+    """``services.view`` answers what ``for_account`` does, and a change never slips past it.
+
+    It lists an account's services oldest first, committed and added ones, with this unit
+    of work's changes. A viewed service refuses a change (``FrozenInstanceError``, or a
+    ``TypeError`` inside its limits), or it is the unit of work's own: then the change
+    shows in :meth:`get`, goes with a rollback and is written by a commit.
+    """
+    account_id, first, second, third = _fresh("acc"), _fresh("ser"), _fresh("ser"), _fresh("ser")
+    with make_uow() as uow:
+        uow.services.add(_service(first, account_id))
+        uow.services.add(_service(second, account_id))
+        uow.services.add(_service(_fresh("ser"), _fresh("acc")))
+        uow.commit()
+    with make_uow() as uow:
+        uow.services.add(_service(third, account_id))
+        uow.services.get(second).set_auto_renew(enabled=True)
+        viewed = uow.services.view(account_id)
+        _expect([s.id for s in viewed] == [first, second, third], "the view lists other services")
+        _expect([s.auto_renew for s in viewed] == [False, True, False], "the view misses a change")
+        loaded = uow.services.for_account(account_id)
+        _expect(all(v == s for v, s in zip(viewed, loaded, strict=True)), "for_account differs")
+        own = _change_viewed(viewed[0])
+        _expect(not own or uow.services.get(first).auto_renew, "a change to a viewed one is lost")
+    with make_uow() as uow:
+        stored = uow.services.get(first)
+        _expect(not stored.auto_renew, "a viewed service kept a change without a commit")
+        _expect(stored.limits.status("products").current == 0, "its limits kept a change")
+        own = _change_viewed(uow.services.view(account_id)[0])
+        uow.commit()
+    with make_uow() as uow:
+        viewed = uow.services.view(account_id)
+        _expect([s.auto_renew for s in viewed] == [own, False], "a commit wrote what it should not")
+        _expect(viewed[0].limits.status("products").current == (7 if own else 0), "the limits")
+
+
+def _change_viewed(service: Service) -> bool:
+    """Change a viewed service; whether it let the change in (it is the unit of work's own)."""
+    try:
+        service.set_auto_renew(enabled=True)
+    except attrs.exceptions.FrozenInstanceError:
+        with pytest.raises((attrs.exceptions.FrozenInstanceError, TypeError)):
+            service.limits.refresh("products", 7, _ON)
+        _expect(not service.auto_renew, "a viewed service refused a change but shows it")
+        return False
+    service.limits.refresh("products", 7, _ON)
+    return True
+
+
 def check_profiles_and_tickets(make_uow: UowFactory) -> None:
     """Billing profiles start empty and keep what they are given; tickets round-trip."""
     account_id = _fresh("acc")
@@ -671,6 +723,7 @@ CHECKS: tuple[Callable[[UowFactory], None], ...] = (
     check_key_fingerprints,
     check_users_and_payments_round_trip,
     check_services_change,
+    check_services_view,
     check_profiles_and_tickets,
     check_bank_reviews,
     check_due_index,
@@ -767,6 +820,10 @@ class UnitOfWorkContract(abc.ABC):
     def test_services_change(self) -> None:
         """See :func:`check_services_change`."""
         check_services_change(self.make_uow)
+
+    def test_services_view(self) -> None:
+        """See :func:`check_services_view`."""
+        check_services_view(self.make_uow)
 
     def test_profiles_and_tickets(self) -> None:
         """See :func:`check_profiles_and_tickets`."""

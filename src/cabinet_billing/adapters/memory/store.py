@@ -26,7 +26,7 @@ import operator
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from decimal import Decimal
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, Generic, Self, TypeVar, cast, overload
 
 import attrs
@@ -57,7 +57,7 @@ from cabinet_billing.ports.listing import (
 )
 from cabinet_billing.ports.repositories import AGGREGATE_REPOSITORIES, DUE_NOW
 
-__all__ = ["MemoryStore", "MemoryUnitOfWork", "clone"]
+__all__ = ["MemoryStore", "MemoryUnitOfWork", "clone", "read_only"]
 
 T = TypeVar("T")
 
@@ -75,6 +75,8 @@ class _Table(Generic[T]):
         self.versions: dict[str, int] = {}
         self.by_account: dict[str, list[str]] = {}
         self._account_of = account_of
+        self.views: dict[str, T] = {}
+        """Read-only copies of committed rows (:func:`read_only`), made when first viewed."""
 
     def ids(self) -> list[str]:
         return sorted(self.rows)
@@ -84,6 +86,14 @@ class _Table(Generic[T]):
             self.by_account.setdefault(self._account_of(row), []).append(key)
         self.rows[key] = row
         self.versions[key] = self.versions.get(key, 0) + 1
+        self.views.pop(key, None)
+
+    def view(self, key: str) -> T:
+        """The committed row ``key`` to read: a read-only copy, made once per version."""
+        found = self.views.get(key)
+        if found is None:
+            found = self.views[key] = read_only(self.rows[key])
+        return found
 
 
 class _DueIndex:
@@ -209,12 +219,24 @@ def _copy(value: Any) -> Any:  # noqa: ANN401 - any part of an aggregate
         return value
     copier = _COPIERS.get(cls)
     if copier is None:
+        copier = _copier(cls)
+        if copier is None:
+            return value
+    return copier(value)
+
+
+def _copier(cls: type) -> Callable[[Any], Any] | None:
+    """How to copy a value of ``cls`` (None: shared), decided once and kept."""
+    if cls in _SHARED:
+        return None
+    copier = _COPIERS.get(cls)
+    if copier is None:
         copier = _copier_of(cls)
         if copier is None:
             _SHARED.add(cls)
-            return value
+            return None
         _COPIERS[cls] = copier
-    return copier(value)
+    return copier
 
 
 def _copier_of(cls: type) -> Callable[[Any], Any] | None:  # noqa: PLR0911 - one per kind
@@ -290,6 +312,76 @@ def _copy_tuple(value: tuple[object, ...]) -> tuple[object, ...]:
             copied = tuple(_copy(v) for v in value)
             return value if all(a is b for a, b in zip(copied, value, strict=True)) else copied
     return value
+
+
+_READ_ONLY_CLASSES: dict[type, type] = {}
+"""The read-only subclass of each attrs class met by :func:`read_only`."""
+_SEALED: set[type] = {MappingProxyType, frozenset}
+"""The read-only subclasses themselves, and the read-only containers."""
+
+
+def read_only(value: T) -> T:
+    """A copy of a committed value that refuses every change, to hand out for reading.
+
+    Unlike :func:`clone`'s private copy, one read-only copy can serve every unit of work
+    until the row changes: an attrs object becomes an instance of a subclass whose
+    ``__setattr__`` and ``_set`` (the domain's way to change a field) raise
+    ``attrs.exceptions.FrozenInstanceError``, a list a tuple, a set a frozenset and a
+    dict a read-only mapping; the parts that never change are shared.
+    """
+    return cast("T", _read_only(value))
+
+
+def _read_only(value: Any) -> Any:  # noqa: ANN401, PLR0911 - any part, one return per kind
+    cls = type(value)
+    if cls in _SHARED or cls in _SEALED:
+        return value
+    if cls is list or cls is tuple:
+        return tuple(_read_only(v) for v in value)
+    if cls is dict:
+        return MappingProxyType({k: _read_only(v) for k, v in value.items()})
+    if cls is set:
+        return frozenset(_read_only(v) for v in value)
+    if _copier(cls) is None:
+        return value  # a value that never changes (a frozen attrs class, an amount)
+    if not attrs.has(cls):
+        return _copy(value)  # of a kind met nowhere in the domain: a private copy at least
+    sealed = _READ_ONLY_CLASSES.get(cls)
+    if sealed is None:
+        sealed = _READ_ONLY_CLASSES[cls] = _read_only_class(cls)
+        _SEALED.add(sealed)
+    mine: object = object.__new__(sealed)
+    for field in attrs.fields(cls):
+        object.__setattr__(mine, field.name, _read_only(getattr(value, field.name)))
+    return mine
+
+
+def _refuse(*_: object, **__: object) -> None:
+    raise attrs.exceptions.FrozenInstanceError
+
+
+def _read_only_class(cls: type) -> type:
+    """A subclass of the attrs class ``cls`` whose instances refuse every change."""
+    eq_fields = tuple(f.name for f in attrs.fields(cls) if f.eq)
+
+    def eq(self: object, other: object) -> bool:
+        # Equal to the value it copies (a list part compared as the tuple it became).
+        return isinstance(other, cls) and all(
+            getattr(self, name) == _read_only(getattr(other, name)) for name in eq_fields
+        )
+
+    namespace: dict[str, Any] = {
+        "__slots__": (),
+        "__doc__": f"A read-only {cls.__qualname__}: every change raises.",
+        "__setattr__": _refuse,
+        "__delattr__": _refuse,
+        "__eq__": eq,
+        "__hash__": None,
+        "__module__": __name__,
+    }
+    if hasattr(cls, "_set"):
+        namespace["_set"] = _refuse
+    return type(f"ReadOnly{cls.__name__}", (cls,), namespace)
 
 
 _SAME: dict[type, Callable[[Any, Any], bool]] = {}
@@ -450,6 +542,28 @@ class _PerAccount(_Repository[T]):
             self.loaded[key] = self._factory(key)
             self.read[key] = None
         return super().get(key)
+
+
+class _Services(_Repository[Service]):
+    def __init__(self, table: _Table[Service]) -> None:
+        super().__init__(table, lambda s: s.id)
+
+    def view(self, account_id: str) -> list[Service]:
+        """:meth:`for_account` to read: the services not loaded here are not copied for it.
+
+        Each committed service is handed out as its read-only copy (see
+        :func:`read_only`), made once per committed version and shared by every unit of
+        work, so an account's day copies only the services it changes.
+        """
+        table, loaded = self._table, self.loaded
+        found = [
+            loaded[k] if k in loaded else table.view(k)
+            for k in table.by_account.get(account_id, ())
+        ]
+        found += [
+            row for k, row in loaded.items() if k not in table.rows and row.account_id == account_id
+        ]
+        return found
 
 
 class _Payments(_Repository[Payment]):
@@ -735,7 +849,7 @@ class MemoryUnitOfWork:
 
     accounts = _Opened(lambda store: _Accounts(store.accounts, store.due))
     users = _Opened(lambda store: _Repository(store.users, lambda u: u.account_id))
-    services = _Opened(lambda store: _Repository(store.services, lambda s: s.id))
+    services = _Opened(lambda store: _Services(store.services))
     tickets = _Opened(lambda store: _Repository(store.tickets, lambda t: t.id))
     invoices = _Opened(_Invoices)
     payments = _Opened(lambda store: _Payments(store.payments))

@@ -815,6 +815,12 @@ class _Paged(_Repository[T]):
         return keys[: window.limit], len(keys) > window.limit, total
 
 
+class _Services(_Repository[Service]):
+    def view(self, account_id: str) -> list[Service]:
+        """:meth:`for_account`: the services read from their rows are this unit of work's own."""
+        return self.for_account(account_id)
+
+
 class _Payments(_Paged[Payment]):
     def page(self, account_id: str, query: PaymentQuery, window: Window) -> Slice[Payment]:
         if self._holds(account_id):
@@ -1742,9 +1748,9 @@ class SqlUnitOfWork:
         )
 
     @functools.cached_property
-    def services(self) -> _Repository[Service]:
+    def services(self) -> _Services:
         """Services."""
-        return _Repository(self._session, self.store.tables, schema.SERVICES, "service")
+        return _Services(self._session, self.store.tables, schema.SERVICES, "service")
 
     @functools.cached_property
     def tickets(self) -> _Repository[Ticket]:

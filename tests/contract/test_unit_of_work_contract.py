@@ -7,7 +7,8 @@ import pytest
 from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.errors import NotFoundError
-from cabinet_billing.ports.repositories import UnitOfWork
+from cabinet_billing.ports.repositories import Batching, UnitOfWork
+from cabinet_billing.testing.batch_contract import BATCH_CHECKS, BatchContract
 from cabinet_billing.testing.contract import (
     CHECKS,
     OVERLAP_CHECKS,
@@ -69,3 +70,40 @@ def test_a_store_that_keeps_nothing_fails_the_contract() -> None:
 
     with pytest.raises(NotFoundError, match="no account with id"):
         Forgetful().test_commit_persists()
+
+
+class TestSqliteFileBatch(BatchContract):
+    @pytest.fixture(autouse=True)
+    def _store(self, billing_sqlite_store: SqlStore) -> None:
+        self.store = billing_sqlite_store
+
+    def make_uow(self) -> UnitOfWork:
+        return SqlUnitOfWork(self.store)
+
+
+class TestSqliteMemoryBatch(BatchContract):
+    @pytest.fixture(autouse=True)
+    def _store(self, billing_sqlite_memory_store: SqlStore) -> None:
+        self.store = billing_sqlite_memory_store
+
+    def make_uow(self) -> UnitOfWork:
+        return SqlUnitOfWork(self.store)
+
+
+class TestPostgresBatch(BatchContract):
+    @pytest.fixture(autouse=True)
+    def _store(self, billing_pg_store: SqlStore) -> None:
+        self.store = billing_pg_store
+
+    def make_uow(self) -> UnitOfWork:
+        return SqlUnitOfWork(self.store)
+
+
+def test_the_batch_class_runs_every_check() -> None:
+    methods = {name for name in dir(BatchContract) if name.startswith("test_")}
+    assert methods == {f"test_{c.__name__.removeprefix('check_')}" for c in BATCH_CHECKS}
+
+
+def test_the_memory_store_offers_no_batch() -> None:
+    # A memory commit writes a few dictionaries: there is nothing to save by batching.
+    assert not isinstance(MemoryUnitOfWork(MemoryStore()), Batching)

@@ -1804,6 +1804,14 @@ CASES: list[Bad] = [
     ),
     bad(
         "billing.run",
+        "commit_every 0",
+        lambda w: w.s.billing.run.day(date(2024, 3, 6), commit_every=0),
+        E.InvalidArgumentError,
+        "commit_every=0",
+        "from 1 to 100000",
+    ),
+    bad(
+        "billing.run",
         "accounts as one str",
         lambda w: w.s.billing.run.day(date(2024, 3, 6), accounts=ACCOUNT),
         E.InvalidArgumentError,

@@ -39,10 +39,21 @@ back and the summary names it with the reason and the error. A transient storage
 of work that bills the account and delivered after its commit; a notifier that fails
 leaves them there for :meth:`BillingRun.deliver` (see docs/notifications.md). A dry run does the same work in units of
 work it never commits and charges no saved method, and returns what would have happened.
+
+**Many accounts, one transaction; each account atomic.** When the store's units of work
+offer a :class:`~cabinet_billing.ports.repositories.Batch` (the SQL store's do), the
+accounts are billed ``commit_every`` at a time in one database transaction, every unit of
+work in a savepoint of it: an account that fails rolls back to its savepoint alone. The
+batch is committed before every call to the provider (so the attempt is durable and no
+row is held while the provider answers), and the notifications are delivered once the
+commit that holds them is done. A batch whose commit fails keeps nothing: each account it
+had finished is billed again, committed on its own. Without batches every account is
+committed on its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -68,7 +79,7 @@ from cabinet_billing.domain.events import (
 from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind, InvoiceLine
 from cabinet_billing.domain.money import Money, currency_places
-from cabinet_billing.domain.outbox import OutboxStatus
+from cabinet_billing.domain.outbox import OutboxMessage, OutboxStatus
 from cabinet_billing.domain.payment_method import PaymentQuote
 from cabinet_billing.domain.periods import PeriodUnit, period_end
 from cabinet_billing.domain.saved_method import SavedPaymentMethod
@@ -90,7 +101,7 @@ from cabinet_billing.errors import (
     TransientStorageError,
     ValidationError,
 )
-from cabinet_billing.ports.repositories import NEVER_DUE, UnitOfWork
+from cabinet_billing.ports.repositories import NEVER_DUE, Batch, Batching, UnitOfWork
 from cabinet_billing.rules.autopay import autopay_charge, low_balance_notice
 from cabinet_billing.rules.credit_limit import (
     CreditAction,
@@ -116,6 +127,7 @@ from cabinet_billing.rules.renewal import (
 )
 
 __all__ = [
+    "COMMIT_EVERY",
     "MAX_CALLS_PER_DAY",
     "MAX_PREVIEW_DAYS",
     "AccountFailure",
@@ -141,6 +153,10 @@ _DAILY_MONTHS_AHEAD = 48
 
 #: The furthest ahead of the clock's today a dry run looks (it bills every day up to it).
 MAX_PREVIEW_DAYS = 731
+
+#: How many accounts the run bills in one database transaction by default, when the
+#: store offers batches (one savepoint per account, see :meth:`BillingRun.day`).
+COMMIT_EVERY = 20
 
 
 @attrs.frozen
@@ -264,6 +280,90 @@ class _NeedsCall(Exception):  # noqa: N818 - control flow inside the run, never 
         self.attempt = attempt
 
 
+@attrs.define
+class _Billed:
+    """What an account did in the open transaction: counted once it is committed."""
+
+    account_id: str
+    tally: _Tally
+    #: Whether the account was billed (False: done already); None: a part of its day.
+    done: bool | None = None
+    failure: AccountFailure | None = None
+
+
+@attrs.define
+class _Commits:
+    """The transactions of one day's run, and what is counted once each is committed.
+
+    With a batch (a store that offers one) the accounts billed since the last commit
+    share one transaction, each unit of work in a savepoint of it; without one every
+    unit of work commits on its own, and a commit here only counts and sends.
+    """
+
+    batch: Batch | None
+    every: int
+    today: date
+    now: datetime
+    dry_run: bool
+    tally: _Tally = attrs.field(factory=_Tally)
+    #: What the account being billed did since the last commit.
+    current: _Tally = attrs.field(factory=_Tally)
+    billed: list[_Billed] = attrs.field(factory=list)
+    processed: int = 0
+    skipped: int = 0
+    failures: list[AccountFailure] = attrs.field(factory=list)
+    #: The accounts finished in the transaction whose commit failed last.
+    lost: list[str] = attrs.field(factory=list)
+
+    def part(self, account_id: str) -> None:
+        """Put what the account being billed did so far with the open transaction."""
+        self.billed.append(_Billed(account_id, self.current))
+        self.current = _Tally()
+
+    def finish(self, account_id: str, done: bool, failure: AccountFailure | None) -> None:
+        """Put the account's end with the open transaction."""
+        self.billed.append(_Billed(account_id, self.current, done, failure))
+        self.current = _Tally()
+
+    def full(self) -> bool:
+        """Whether the open transaction holds ``every`` accounts' days."""
+        return sum(b.done is not None for b in self.billed) >= self.every
+
+    def commit(self, send: Callable[[Sequence[OutboxMessage]], DeliveryReport]) -> None:
+        """Commit the open transaction; what it held is then counted and its notices sent.
+
+        Raises:
+            TransientStorageError: when the commit failed: nothing of the transaction was
+                kept, and :attr:`lost` names the accounts it finished (to bill again).
+        """
+        billed, self.billed = self.billed, []
+        if self.batch is not None:
+            try:
+                self.batch.commit()
+            except TransientStorageError:
+                self.lost = list(dict.fromkeys(b.account_id for b in billed if b.done is not None))
+                raise
+        queued: list[OutboxMessage] = []
+        for b in billed:
+            queued += b.tally.queued
+            b.tally.queued = []
+            self.tally.add(b.tally)
+            if b.done is not None:
+                self.processed += b.done
+                self.skipped += not b.done
+            if b.failure is not None:
+                self.failures.append(b.failure)
+        if queued:
+            # Delivered once the transaction that queued them is committed; what the
+            # notifier does not take stays in the outbox for a later delivery.
+            self.tally.undelivered += send(queued).failed
+            if self.batch is not None:
+                with contextlib.suppress(TransientStorageError):
+                    # What the delivery recorded, before anything else waits on it; lost,
+                    # the messages are delivered again later.
+                    self.batch.commit()
+
+
 class BillingRun:
     """The daily billing run."""
 
@@ -279,8 +379,21 @@ class BillingRun:
         batch_size: int = 500,
         accounts: Iterable[str] | None = None,
         progress: Callable[[int, int], None] | None = None,
+        commit_every: int = COMMIT_EVERY,
     ) -> CycleSummary:
         """Run the billing of one day for every account (or the given ones).
+
+        When the store's units of work offer batches
+        (:class:`~cabinet_billing.ports.repositories.Batching`, as the SQL store's do),
+        up to ``commit_every`` accounts are billed in one database transaction, each in a
+        savepoint of its own: an account that fails is rolled back alone and the others
+        are committed together. The transaction is committed before every call to the
+        payment provider, and notifications are delivered after the commit that holds
+        them. When a commit fails (a lost connection, a serialization failure), nothing of
+        its transaction is kept and its accounts are billed again, each committed on its
+        own. Its row locks are held until the commit: a webhook for an account of the
+        batch may wait that long (see docs/scaling.md). Other stores commit every account
+        on its own.
 
         Args:
             day: the billing day (default: the clock's today).
@@ -291,13 +404,16 @@ class BillingRun:
             batch_size: how many account ids are read at a time.
             accounts: only these accounts (default: all, in id order).
             progress: called with (accounts done, accounts in total) after each account.
+            commit_every: how many accounts share a transaction, at most (1: every
+                account is committed on its own).
 
         Raises:
             InvalidArgumentError: for a day that is not a date (a datetime, text), a
-                batch size outside 1 to 100 000, or accounts that are not a list of ids;
-                refused before any account is billed.
+                batch size or ``commit_every`` outside 1 to 100 000, or accounts that are
+                not a list of ids; refused before any account is billed.
         """
         accounts = _checked_arguments(day, batch_size, accounts, progress)
+        checks.count("commit_every", commit_every, minimum=1, maximum=100_000)
         today = day if day is not None else self._ctx.clock.today()
         if dry_run and (today - self._ctx.clock.today()).days > MAX_PREVIEW_DAYS:
             raise ValidationError(
@@ -322,21 +438,53 @@ class BillingRun:
         if not dry_run:
             # What earlier runs could not deliver and is due again goes first.
             tally.undelivered += self._redeliver(max(self._ctx.clock.now(), now))
-        processed = skipped = 0
-        failures: list[AccountFailure] = []
-        for batch in batches:
-            for account_id in batch:
-                done, failure = self._try_account(account_id, today, now, tally, dry_run=dry_run)
-                if failure is not None:
-                    failures.append(failure)
-                if done:
-                    processed += 1
-                else:
-                    skipped += 1
-                if progress is not None:
-                    progress(processed + skipped, max(total, processed + skipped))
-        summary = _summary(today, tally, processed, skipped, failures, dry_run=dry_run)
+        store_batch = None if dry_run else self._store_batch(commit_every)
+        every = commit_every if store_batch is not None else 1
+        commits = _Commits(store_batch, every, today, now, dry_run, tally)
+        visited = 0
+        with contextlib.ExitStack() as opened:
+            for batch in batches:
+                for account_id in batch:
+                    if store_batch is not None and not visited:
+                        # Opened for the first account: a day with none due costs nothing.
+                        opened.enter_context(store_batch)
+                    self._try_account(account_id, commits)
+                    if commits.full():
+                        self._settle(commits)
+                    visited += 1
+                    if progress is not None:
+                        progress(visited, max(total, visited))
+            self._settle(commits)
+        summary = _summary(
+            today, tally, commits.processed, commits.skipped, commits.failures, dry_run=dry_run
+        )
         return attrs.evolve(summary, not_due=not_due)
+
+    def _store_batch(self, commit_every: int) -> Batch | None:
+        """A batch of the store's units of work, when they offer one and it is wanted."""
+        if commit_every <= 1:
+            return None
+        uow = self._ctx.unit_of_work()
+        return uow.batch() if isinstance(uow, Batching) else None
+
+    def _settle(self, commits: _Commits) -> TransientStorageError | None:
+        """Commit the open transaction; when that fails, bill its accounts again.
+
+        Nothing of a transaction whose commit failed was kept: each account it finished
+        is billed again and committed on its own (the day's key and the attempts' keys
+        make that safe, even when the commit did happen before the connection was lost).
+
+        Returns:
+            The commit's failure, if it failed.
+        """
+        try:
+            commits.commit(self._ctx.send)
+        except TransientStorageError as exc:
+            lost, commits.lost = commits.lost, []
+            for account_id in lost:
+                self._try_account(account_id, commits, alone=True)
+            return exc
+        return None
 
     def _due_batches(self, day: date, size: int) -> Iterator[list[str]]:
         """The accounts due by ``day``, in id order, read ``size`` at a time.
@@ -417,64 +565,56 @@ class BillingRun:
 
     # ------------------------------------------------------------------ one account
 
-    def _try_account(
-        self,
-        account_id: str,
-        today: date,
-        now: datetime,
-        tally: _Tally,
-        *,
-        dry_run: bool,
-    ) -> tuple[bool, AccountFailure | None]:
-        """Run one account, again after a transient storage failure; its failure, if any.
+    def _try_account(self, account_id: str, commits: _Commits, *, alone: bool = False) -> None:
+        """Run one account, again after a transient storage failure; note its failure, if any.
 
         A deadlock, a serialization failure or a lost connection rolled the failing unit
-        of work back; what the account's earlier units of work committed stays, and the
-        next try goes on from there (the day's key and the attempts' keys make it safe),
-        ``settings.transient_retries`` times at most. Any other error fails the account
-        at once. Either way the other accounts go on.
+        of work back; what the account's earlier units of work committed stays (the open
+        transaction is committed first), and the next try goes on from there (the day's
+        key and the attempts' keys make it safe), ``settings.transient_retries`` times at
+        most. Any other error fails the account at once. Either way the other accounts go
+        on. ``alone``: commit the account on its own (it is billed again after the
+        transaction that held it was lost); a failed commit is a failed try.
         """
         retries = self._ctx.settings.transient_retries
         for attempt in range(1, retries + 2):
             try:
-                return self._run_account(account_id, today, now, tally, dry_run=dry_run), None
+                try:
+                    done, failure = self._run_account(account_id, commits), None
+                except TransientStorageError:
+                    raise
+                except BillingError as exc:
+                    done, failure = True, AccountFailure(account_id, str(exc), exc, attempt)
+                commits.finish(account_id, done, failure)
+                if alone:
+                    commits.commit(self._ctx.send)
             except TransientStorageError as exc:
+                commits.lost = []
+                commits.part(account_id)
+                # The transaction may be lost with the unit of work: what it holds is
+                # committed now, or billed again, before this account is tried again.
+                self._settle(commits)
                 if attempt > retries:
                     reason = f"{exc} (tried {attempt} times)"
-                    return True, AccountFailure(account_id, reason, exc, attempt)
-            except BillingError as exc:
-                return True, AccountFailure(account_id, str(exc), exc, attempt)
-        raise AssertionError  # pragma: no cover - the loop always returns
+                    commits.failures.append(AccountFailure(account_id, reason, exc, attempt))
+                    commits.processed += 1
+                    return
+            else:
+                return
 
-    def _run_account(
-        self,
-        account_id: str,
-        today: date,
-        now: datetime,
-        tally: _Tally,
-        *,
-        dry_run: bool,
-    ) -> bool:
-        if dry_run:
-            return self._dry_run_account(account_id, today, now, tally)
-        mine = _Tally()
-        try:
-            return self._bill_account(account_id, today, now, mine)
-        finally:
-            # Queued in the outbox by the units of work that committed (a part that was
-            # rolled back is not in ``mine``), delivered now; what the notifier does not
-            # take stays in the outbox for a later delivery.
-            mine.undelivered += self._ctx.send(mine.queued).failed
-            mine.queued = []
-            tally.add(mine)
+    def _run_account(self, account_id: str, commits: _Commits) -> bool:
+        if commits.dry_run:
+            return self._dry_run_account(account_id, commits.today, commits.now, commits.current)
+        return self._bill_account(account_id, commits)
 
-    def _bill_account(self, account_id: str, today: date, now: datetime, mine: _Tally) -> bool:
+    def _bill_account(self, account_id: str, commits: _Commits) -> bool:
         """Bill one account's day in passes; False when an earlier run did it already.
 
         The first unit of work reads the balance the day starts from and, when an earlier
         run left attempts without an outcome, stops there: the provider is asked again
         (same request, same key) before any step runs. Otherwise it is the first pass.
         """
+        today, now = commits.today, commits.now
         key = _cycle_key(account_id, today)
         unknown: set[str] = set()
         before: Money | None = None
@@ -503,17 +643,23 @@ class BillingRun:
                     except _NeedsCall as needed:
                         run.profile.record_attempt(needed.attempt)
                         self._commit(uow, part)
-                        mine.add(part)
+                        commits.current.add(part)
                         calls = (needed.attempt,)
                     else:
                         self._finish(run, before)
                         uow.accounts.schedule(account_id, self._next_due(run))
                         uow.keys.record(key)
                         self._commit(uow, part)
-                        mine.add(part)
+                        commits.current.add(part)
                         return True
+            if calls:
+                # The attempts are durable, and no row is held, before the provider is called.
+                commits.part(account_id)
+                failed = self._settle(commits)
+                if failed is not None:
+                    raise failed
             for attempt in calls:
-                self._ask(account_id, attempt, now, mine, unknown)
+                self._ask(account_id, attempt, now, commits.current, unknown)
         raise ConflictError(
             f"account {account_id!r}",
             f"needed more than {MAX_CALLS_PER_DAY} calls to the payment provider today; "

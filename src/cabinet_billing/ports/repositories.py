@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.bank_review import BankReview
@@ -42,6 +42,8 @@ __all__ = [
     "NEVER_DUE",
     "AccountRepository",
     "BankReviewRepository",
+    "Batch",
+    "Batching",
     "DocumentRepository",
     "ExpenseRepository",
     "InboxRepository",
@@ -633,4 +635,63 @@ class UnitOfWork(Protocol):
 
     def rollback(self) -> None:
         """Discard every change not yet committed."""
+        ...
+
+
+class Batch(Protocol):
+    """One database transaction that the store's units of work join, each as a savepoint.
+
+    While a batch is open (between its ``__enter__`` and ``__exit__``), every unit of work
+    of the same store entered in the same thread joins the batch's transaction: its
+    :meth:`UnitOfWork.commit` releases its savepoint (the later units of work of the
+    batch see its changes, nobody else does yet) and its rollback, or an exception, rolls
+    it back alone. :meth:`commit` makes everything the joined units of work committed
+    durable at once, and the batch goes on in a new transaction; when it fails, nothing
+    since the batch's last commit is kept. Leaving the batch rolls back what it did not
+    commit.
+
+    Row locks a joined unit of work takes are held until the batch commits, so the batch
+    is committed before anything that must not wait (a call to the payment provider,
+    another process's unit of work the caller waits for).
+    """
+
+    def __enter__(self) -> Self:
+        """Open the batch: the units of work entered from now on join it."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back what was not committed and close the batch."""
+        ...
+
+    def commit(self) -> None:
+        """Make what the joined units of work committed durable, all of it or nothing.
+
+        Raises:
+            TransientStorageError: when the transaction was lost (a lost connection, a
+                serialization failure at commit); nothing since the last commit is kept.
+            ConflictError: when a unit of work of the batch is still open.
+        """
+        ...
+
+    def rollback(self) -> None:
+        """Discard everything since the last commit."""
+        ...
+
+
+@runtime_checkable
+class Batching(Protocol):
+    """A unit of work that can open a :class:`Batch` of its store (optional).
+
+    The billing run bills many accounts in one transaction this way, one savepoint per
+    account, when the units of work the host's factory makes offer it; without it every
+    account is committed on its own.
+    """
+
+    def batch(self) -> Batch:
+        """A batch over this unit of work's store, not yet open."""
         ...

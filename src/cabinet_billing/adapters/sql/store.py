@@ -67,9 +67,11 @@ with :meth:`SqlUnitOfWork.claim_accounts` (``FOR UPDATE SKIP LOCKED``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
@@ -105,6 +107,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import Sequence as DbSequence
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import NestedTransaction
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.schema import CreateSequence, DropSequence
 from sqlalchemy.sql import Select
@@ -132,7 +135,7 @@ from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
 from cabinet_billing.domain.support import Ticket
-from cabinet_billing.errors import ConflictError, NotFoundError
+from cabinet_billing.errors import ConflictError, NotFoundError, TransientStorageError
 from cabinet_billing.ports.listing import (
     ExpenseQuery,
     InvoiceQuery,
@@ -196,6 +199,7 @@ class SqlStore:
         """How many document numbers each counter reserves at once (PostgreSQL)."""
         self.statements: dict[tuple[object, ...], Any] = {}
         """The statements the units of work run, each built once (with bound parameters)."""
+        self._threads = threading.local()
         if engine.dialect.name == "sqlite" and not event.contains(
             engine, "connect", _sqlite_pragmas
         ):
@@ -257,6 +261,15 @@ class SqlStore:
         """A new unit of work over this store."""
         return SqlUnitOfWork(self)
 
+    def batch(self) -> SqlBatch:
+        """A batch of this store's units of work in one transaction (see :class:`SqlBatch`)."""
+        return SqlBatch(self)
+
+    def joined_batch(self) -> SqlBatch | None:
+        """The batch open in this thread, which the units of work entered now join."""
+        found: SqlBatch | None = getattr(self._threads, "batch", None)
+        return found
+
     def next_in_sequence(self, connection: Connection, name: str) -> int:
         """The next value of an id counter from its PostgreSQL sequence (made on first use).
 
@@ -307,12 +320,154 @@ def _version_table(tables: Tables) -> Table:
     )
 
 
-class _Session:
-    """The connection and transaction of one unit of work, opened at the first statement."""
+class SqlBatch:
+    """One transaction that the store's units of work entered in this thread join.
+
+    Each unit of work that joins it runs in a ``SAVEPOINT`` of the batch's transaction:
+    its commit releases the savepoint, its rollback rolls back to it, and nothing is
+    durable before :meth:`commit`, which commits the whole transaction (and the batch
+    goes on in a new one on the same connection). The unit of work's row locks are held
+    until then. A batch is the
+    :class:`~cabinet_billing.ports.repositories.Batch` of the ports; the billing run
+    opens one through :meth:`SqlUnitOfWork.batch`.
+
+    On SQLite the transaction begins with ``BEGIN IMMEDIATE``: the batch takes the one
+    write lock at its first statement and holds it to its commit. The SQLite driver
+    begins no transaction before the first write, so without it the first savepoint
+    would open the transaction and its release would commit it; and a transaction that
+    only read could not write any more after another connection wrote.
+    """
 
     def __init__(self, store: SqlStore) -> None:
         self._store = store
         self._connection: Connection | None = None
+        self._begun = False
+        self.joined = 0
+        """How many units of work are in a savepoint of the batch now."""
+        self.broken = False
+        """Whether a savepoint could not be released or rolled back: the commit fails."""
+
+    def __enter__(self) -> Self:
+        threads = self._store._threads  # noqa: SLF001 - the store's own batch register
+        if getattr(threads, "batch", None) is not None:
+            raise ConflictError("batch", "another batch of this store is open in this thread")
+        threads.batch = self
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.rollback()
+        finally:
+            self._store._threads.batch = None  # noqa: SLF001
+            self._close()
+
+    def connection(self) -> Connection:
+        """The batch's connection, in the batch's transaction (begun at its first use)."""
+        connection = self._connection
+        if connection is None:
+            self._store.check_schema()
+            connection = self._connection = self._store.engine.connect()
+        if not self._begun:
+            connection.begin()
+            if self._store.engine.dialect.name == "sqlite":
+                driver = connection.connection.driver_connection
+                if not getattr(driver, "in_transaction", True):
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+            self._begun = True
+        return connection
+
+    def commit(self) -> None:
+        """Commit what the units of work of the batch committed, or nothing of it.
+
+        Raises:
+            TransientStorageError: when the transaction was lost before or during the
+                commit (nothing is kept; a connection lost during the commit itself
+                may have committed it).
+            ConflictError: when a unit of work of the batch is still open.
+        """
+        if self.joined:
+            raise ConflictError("batch", "a unit of work of the batch is still open")
+        if not self._begun:
+            return
+        connection = self._connection
+        assert connection is not None  # noqa: S101 - begun on a connection
+        self._begun = False
+        if self.broken or connection.invalidated or _failed(connection):
+            self._abandon()
+            raise TransientStorageError(
+                "lost connection", None, "the batch's transaction was lost before its commit"
+            )
+        try:
+            connection.commit()
+        except DBAPIError as exc:
+            self._abandon()
+            failed = transient(exc)
+            if failed is None:
+                raise
+            raise failed from exc
+        except BaseException:
+            self._abandon()
+            raise
+
+    def rollback(self) -> None:
+        """Discard everything since the batch's last commit."""
+        if not self._begun:
+            return
+        self._begun = False
+        connection = self._connection
+        assert connection is not None  # noqa: S101 - begun on a connection
+        try:
+            connection.rollback()
+        except DBAPIError:
+            self._close()  # the connection is gone, and its transaction with it
+
+    def _abandon(self) -> None:
+        """Close after a failed commit, the driver's transaction rolled back for sure.
+
+        The pool does not roll back a connection whose commit was tried, so a
+        transaction left open by a failed commit would be found by the next batch.
+        """
+        connection = self._connection
+        if connection is not None and not connection.invalidated:
+            try:
+                connection.connection.driver_connection.rollback()  # type: ignore[union-attr]
+            except Exception:  # noqa: BLE001 - whatever the driver raises, it is dropped
+                connection.invalidate()
+        self._close()
+
+    def _close(self) -> None:
+        self._begun = False
+        self.broken = False
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(DBAPIError):  # lost already: the pool forgets it
+                connection.close()
+
+
+def _failed(connection: Connection) -> bool:
+    """Whether the driver says the transaction failed (a statement in it was refused)."""
+    info = getattr(connection.connection.driver_connection, "info", None)
+    status = getattr(info, "transaction_status", None)
+    return getattr(status, "name", "") == "INERROR"
+
+
+class _Session:
+    """The connection and transaction of one unit of work, opened at the first statement.
+
+    While a :class:`SqlBatch` of the store is open in this thread, the transaction is a
+    savepoint of the batch's.
+    """
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self._connection: Connection | None = None
+        self._batch: SqlBatch | None = None
+        self._savepoint: NestedTransaction | None = None
         self._statements = store.statements
         self.opened = 0
         """How many transactions this session opened (a repository reads only in one)."""
@@ -333,38 +488,68 @@ class _Session:
 
     def connection(self) -> Connection:
         if self._connection is None:
-            self._store.check_schema()
-            connection = self._store.engine.connect()
-            connection.begin()
+            batch = self._store.joined_batch()
+            if batch is not None:
+                connection = batch.connection()
+                self._savepoint = connection.begin_nested()
+                self._batch = batch
+                batch.joined += 1
+            else:
+                self._store.check_schema()
+                connection = self._store.engine.connect()
+                connection.begin()
             self._connection = connection
             self.opened += 1
         return self._connection
 
     def read(self, query: Any, params: Mapping[str, object] | None = None) -> list[RowMapping]:  # noqa: ANN401
-        """The rows of a query: in the open transaction, or on a connection of its own."""
+        """The rows of a query: in the open transaction (or batch), or on a connection of its own."""
         if self._connection is not None:
             return list(self._connection.execute(query, params).mappings())
+        batch = self._store.joined_batch()
+        if batch is not None:
+            return list(batch.connection().execute(query, params).mappings())
         with self._store.engine.connect() as connection:
             return list(connection.execute(query, params).mappings())
 
     def commit(self) -> None:
         if self._connection is not None:
             try:
-                self._connection.commit()
+                if self._savepoint is not None:
+                    self._savepoint.commit()
+                else:
+                    self._connection.commit()
+            except DBAPIError:
+                self._break()
+                raise
             finally:
                 self.close()
 
     def rollback(self) -> None:
         if self._connection is not None:
             try:
-                self._connection.rollback()
+                if self._savepoint is not None:
+                    self._savepoint.rollback()
+                else:
+                    self._connection.rollback()
+            except DBAPIError:
+                self._break()
+                raise
             finally:
                 self.close()
+
+    def _break(self) -> None:
+        """A savepoint that failed to end leaves its batch's transaction unusable."""
+        if self._batch is not None:
+            self._batch.broken = True
 
     def close(self) -> None:
         self.read_ahead.clear()
         connection, self._connection = self._connection, None
-        if connection is not None:
+        batch, self._batch, self._savepoint = self._batch, None, None
+        if batch is not None:
+            batch.joined -= 1  # the batch keeps its connection
+        elif connection is not None:
             connection.close()
 
 
@@ -1832,6 +2017,13 @@ class SqlUnitOfWork:
         """The notification inbox."""
         session = self._session
         return SqlInbox(session.connection, session.dialect, self.store.tables.inbox, _row_order)
+
+    def batch(self) -> SqlBatch:
+        """A batch of this unit of work's store (see :class:`SqlBatch`).
+
+        The units of work of the store entered while it is open join its one transaction.
+        """
+        return SqlBatch(self.store)
 
     def _repositories(self) -> tuple[_Repository[Any], ...]:
         """The repositories this unit of work used, in the order a commit writes them."""

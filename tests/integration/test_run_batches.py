@@ -345,7 +345,9 @@ def sql_host(host: Host) -> Host:
     return host
 
 
-@pytest.mark.parametrize("failing", [1, 2, 3], ids=["first", "before-a-charge", "last"])
+@pytest.mark.parametrize(
+    "failing", [1, 2, 3], ids=["first-commit", "second-commit", "third-commit"]
+)
 def test_a_batch_whose_commit_fails_keeps_nothing_and_its_accounts_are_billed_again(
     sql_host: Host, failing: int
 ) -> None:

@@ -39,11 +39,16 @@ from cabinet_billing.adapters.memory import MemoryStore
 from cabinet_billing.adapters.sql import SchemaOutOfDateError, SqlStore, StoredDataError
 from cabinet_billing.adapters.sql.codec import canonical, dumps, encode
 from cabinet_billing.adapters.sql.commands import HEAD, current, history, upgrade
+from cabinet_billing.adapters.sql.schema import ACCOUNTS, INVOICES
+from cabinet_billing.adapters.sql.store import write_new
 from cabinet_billing.cli import main
 from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.expense import Expense, ExpenseBook
-from cabinet_billing.domain.invoice import Invoice
+from cabinet_billing.domain.invoice import Invoice, InvoiceFilter, InvoiceLine
 from cabinet_billing.domain.ledger import Ledger, LedgerEntry
+from cabinet_billing.domain.money import Money
+from cabinet_billing.domain.numbering import document_collation_key
+from cabinet_billing.ports.listing import InvoiceQuery, Window
 from cabinet_billing.testing.contract import check_unit_of_work
 from cabinet_billing.testing.population import Population
 
@@ -232,6 +237,7 @@ def test_the_head_is_the_last_revision() -> None:
         "0008",
         "0009",
         "0010",
+        "0011",
     ]
     assert history()[-1][0] == HEAD
 
@@ -370,3 +376,43 @@ def _drop_everything(engine: Engine) -> None:
     legacy.drop_all(engine)
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS cb_alembic_version"))
+
+
+def test_invoices_stored_before_0011_get_number_keys_and_list_naturally(engine: Engine) -> None:
+    upgrade(engine, revision="0010")
+    numbers = ["HOR-1000", "HOR-999", "hor-0999", "HOR-9", "HOR-10", "HOR-1001"]
+    invoices = [
+        Invoice.issue(
+            f"inv-{n}",
+            number,
+            "acc-1",
+            [InvoiceLine("Tariff", Money("10.00", "EUR"))],
+            issued_on=date(2024, 3, 1),
+        )
+        for n, number in enumerate(numbers)
+    ]
+    tables = SqlStore(engine).tables
+    with engine.begin() as connection:
+        write_new(connection, tables, ACCOUNTS, [Account.open("acc-1", "ann", currency="EUR")])
+        write_new(connection, tables, INVOICES, invoices)
+    upgrade(engine)
+    with engine.connect() as connection:
+        read = select(tables.invoices.c.number, tables.invoices.c.number_key)
+        keys = dict(connection.execute(read).tuples().all())
+    assert keys == {n: document_collation_key(n) for n in numbers}
+    store = SqlStore(engine)
+    query = InvoiceQuery(InvoiceFilter.ALL, date(2024, 3, 1))
+    with store.unit_of_work() as uow:
+        first = uow.invoices.page("acc-1", query, Window(limit=4, newest_first=False))
+        rest = uow.invoices.page(
+            "acc-1", query, Window(limit=4, after=first.items[-1].id, newest_first=False)
+        )
+    assert [i.number for i in (*first.items, *rest.items)] == [
+        "HOR-9",
+        "HOR-10",
+        "hor-0999",
+        "HOR-999",
+        "HOR-1000",
+        "HOR-1001",
+    ]
+    assert (first.more, first.total, rest.more) == (True, 6, False)

@@ -180,10 +180,12 @@ def check_invoice_pages(make_uow: Callable[[], UnitOfWork]) -> None:
     with make_uow() as uow:
         for n in range(14):
             service = f"ser-{n % 3}"
-            # Numbers that sort naturally (C-9 before C-10), several on one day.
+            # Numbers that sort naturally (C-9 before C-10, c-007 beside C-7), several on
+            # one day.
+            letter = "C" if n % 4 else "c"
             invoice = Invoice.issue(
                 f"{account}-inv-{n}",
-                f"{account}-C-{(n * 5) % 14 + 1}",
+                f"{account}-{letter}-{(n * 5) % 14 + 1:0{1 + n % 3}d}",
                 account,
                 [InvoiceLine(f"VPS {n}", Money(f"{n + 1}.00", "RUB"), service_id=service)],
                 issued_on=date(2024, 3, 1 + n // 4),

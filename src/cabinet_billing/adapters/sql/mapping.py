@@ -99,6 +99,9 @@ class Kind(enum.Enum):
     """A decimal such as a tax rate (``NUMERIC(12, 6)``)."""
     CURRENCY = "currency"
     """An ISO 4217 code (``CHAR(3)``)."""
+    SORT_KEY = "sort_key"
+    """A text to sort by, compared character by character (``TEXT``, ``COLLATE "C"`` on
+    PostgreSQL, whose default collation would order it by the language's rules)."""
 
 
 @attrs.frozen(cache_hash=True)

@@ -94,6 +94,7 @@ from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import ExpenseBook
 from cabinet_billing.domain.invoice import Invoice
 from cabinet_billing.domain.ledger import Ledger
+from cabinet_billing.domain.numbering import document_collation_key
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
@@ -202,6 +203,7 @@ _TYPES: dict[Kind, Any] = {
     Kind.AMOUNT: Amount,
     Kind.RATE: lambda: Numeric(12, 6),
     Kind.CURRENCY: lambda: String(3),
+    Kind.SORT_KEY: lambda: Text().with_variant(Text(collation="C"), "postgresql"),
 }
 
 
@@ -337,6 +339,13 @@ INVOICES = Shape(
         _id("invoice_id"),
         _ACCOUNT,
         Col("number", Kind.TEXT),
+        # Nullable only because revision 0011 added it to stored invoices (see there).
+        Col(
+            "number_key",
+            Kind.SORT_KEY,
+            nullable=True,
+            derive=lambda i: document_collation_key(i.number),
+        ),
         Col("kind", Kind.TEXT),
         Col("status", Kind.TEXT, "_status", index=True),
         Col("issued_on", Kind.DATE, index=True),
@@ -804,6 +813,10 @@ class Tables:
         for col in shape.cols:
             if col.index:
                 Index(f"{name}_{col.name}_idx", table.c[col.name])
+        if shape is INVOICES:
+            # The invoice list's order (day, then the number naturally), paged in SQL.
+            c = table.c
+            Index(f"{name}_listing_idx", c.account_id, c.issued_on, c.number_key, c.invoice_id)
         self.aggregates[shape.table] = table
         for children in shape.children:
             self._children(shape, table, children)

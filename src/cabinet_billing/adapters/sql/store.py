@@ -89,7 +89,6 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    case,
     delete,
     event,
     exists,
@@ -130,7 +129,6 @@ from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import Expense, ExpenseBook, ExpenseTotals, totals_of
 from cabinet_billing.domain.invoice import Invoice, InvoiceFilter, InvoiceStatus, invoice_order
 from cabinet_billing.domain.ledger import EntrySums, Ledger, LedgerEntry, Span
-from cabinet_billing.domain.numbering import document_sort_key
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
@@ -821,12 +819,25 @@ class _Repository(Generic[T]):
     def _fit(self, table: Table, values: Mapping[str, object]) -> dict[str, object]:
         """The values a table has columns for at a migration's revision.
 
-        A later revision adds a column empty; a value it would have to hold is refused.
+        A later revision adds a column empty; a value it would have to hold is refused,
+        unless the column is derived from the aggregate (that revision computes it).
         """
         present = None if self.present is None else self.present.get(table.name)
         if present is None:
             return dict(values)
-        missing = sorted(c for c, v in values.items() if c not in present and v is not None)
+        # A derived column a later revision adds is filled in by that revision.
+        derived = {c.name for c in self._shape.cols if c.derive is not None}
+        if table is not self._table:
+            derived = {
+                c.name
+                for spec in self._shape.children
+                if self._tables.children[spec.table] is table
+                for c in spec.cols
+                if c.derive is not None
+            }
+        missing = sorted(
+            c for c, v in values.items() if c not in present and v is not None and c not in derived
+        )
         if missing:
             raise StoredDataError(table.name, f"has no column for {missing} at this revision")
         return {c: v for c, v in values.items() if c in present}
@@ -1626,24 +1637,16 @@ class _Invoices(_Paged[Invoice]):
         if self._holds(account_id):
             ordered = sorted(self.for_account(account_id), key=invoice_order)
             return take(ordered, _invoice_id, window=window, matches=query.matches)
-        # Invoice numbers sort naturally (HOR-999 before HOR-1000), which SQL does not: the
-        # ids, days and numbers of the account's invoices are read and ordered here, and
-        # only the page's invoices are loaded.
+        # Invoice numbers sort naturally (HOR-999 before HOR-1000): ``number_key`` is the
+        # number's collation key, which SQL orders by its characters.
         table = self._table
-        keyed = select(
-            self._key, table.c.issued_on, table.c.number, case((self._shows(query), 1), else_=0)
-        ).where(table.c.account_id == account_id)
-        rows = sorted(
-            (
-                (str(key), day, document_sort_key(str(number)), bool(chosen))
-                for key, day, number, chosen in (
-                    tuple(r.values()) for r in self._session.read(keyed)
-                )
-            ),
-            key=lambda r: (r[1], r[2], r[0]),
+        keys, more, total = self._window(
+            [table.c.account_id == account_id],
+            [self._shows(query)],
+            [table.c.issued_on, table.c.number_key, self._key],
+            window,
         )
-        found = take(rows, _first, window=window, matches=_last)
-        return Slice(self._loaded_in_order([r[0] for r in found.items]), found.more, found.total)
+        return Slice(self._loaded_in_order(keys), more, total)
 
     def _shows(self, query: InvoiceQuery) -> Any:  # noqa: ANN401
         table = self._table
@@ -2199,11 +2202,3 @@ def _invoice_id(invoice: Invoice) -> str:
 
 def _expense_id(expense: Expense) -> str:
     return expense.id
-
-
-def _first(row: tuple[str, object, object, bool]) -> str:
-    return row[0]
-
-
-def _last(row: tuple[str, object, object, bool]) -> bool:
-    return row[3]

@@ -398,7 +398,7 @@ def test_invoices_stored_before_0011_get_number_keys_and_list_naturally(engine: 
     upgrade(engine)
     with engine.connect() as connection:
         read = select(tables.invoices.c.number, tables.invoices.c.number_key)
-        keys = dict(connection.execute(read).tuples().all())
+        keys = dict(connection.execute(read).all())
     assert keys == {n: document_collation_key(n) for n in numbers}
     store = SqlStore(engine)
     query = InvoiceQuery(InvoiceFilter.ALL, date(2024, 3, 1))

@@ -351,3 +351,24 @@ def test_ledgers_and_books_found_by_account_come_with_their_children(store: SqlS
         assert uow.ledgers.for_account("acc-1") == [ledger]
         assert uow.expenses.for_account("acc-1") == [book]
         assert uow.ledgers.get("acc-1") is uow.ledgers.for_account("acc-1")[0]
+
+
+def test_new_expenses_go_after_the_stored_ones_without_asking_where_the_last_is(
+    store: SqlStore,
+) -> None:
+    # The book is read with the account's other books, with the position of its last
+    # expense, so a commit puts new expenses after it without another statement.
+    build_history(store)
+    with recording_reads(store.engine) as reads:
+        for n in (EXPENSES, EXPENSES + 1):
+            with store.unit_of_work() as uow:
+                uow.profiles.get("acc-1")
+                uow.expenses.get("acc-1").add(expense(n))
+                uow.commit()
+    assert not [s for s in reads if s.lstrip().upper().startswith("SELECT COALESCE(MAX(")]
+    table = store.tables.children["expenses"]
+    with store.engine.connect() as connection:
+        read = select(table.c.expense_id, table.c.position).order_by(table.c.position)
+        rows = connection.execute(read.where(table.c.account_id == "acc-1")).all()
+    assert [r.expense_id for r in rows[-2:]] == [f"exp-{EXPENSES}", f"exp-{EXPENSES + 1}"]
+    assert len({r.position for r in rows}) == len(rows) == EXPENSES + 2

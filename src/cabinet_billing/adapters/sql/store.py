@@ -98,6 +98,7 @@ from sqlalchemy import (
     inspect,
     literal,
     literal_column,
+    null,
     or_,
     select,
     text,
@@ -105,6 +106,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import Sequence as DbSequence
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import NestedTransaction
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
@@ -1051,12 +1053,27 @@ class _Expenses(_PerAccount[ExpenseBook]):
     the last.
     """
 
+    def __init__(
+        self,
+        session: _Session,
+        store_tables: Tables,
+        shape: Shape,
+        kind: str,
+        factory: Callable[[str], ExpenseBook],
+    ) -> None:
+        super().__init__(session, store_tables, shape, kind, factory)
+        self._last: dict[str, int] = {}
+        """The position of each loaded book's last stored expense, when read with it."""
+
     def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> ExpenseBook:
         key = str(row[self._key.name])
         if key in self.loaded:
             return self.loaded[key].aggregate
         book = super()._adopt(row, children)
         book.attach(_SqlShelf(self, key, row))
+        last = row.get(_LAST_POSITION)
+        if last is not None:
+            self._last[key] = int(last)
         return book
 
     def _image(self, key: str, loaded: _Loaded[ExpenseBook]) -> Image:
@@ -1074,9 +1091,14 @@ class _Expenses(_PerAccount[ExpenseBook]):
             after = self._last_position(key) + 1
             for offset, identity in enumerate(new):
                 rows[identity]["position"] = after + offset
+            self._last[key] = after + len(new) - 1
         return image
 
     def _last_position(self, account_id: str) -> int:
+        # Read with the book: a concurrent commit that added expenses since changed the
+        # book's version, so this commit's version check fails before any row is written.
+        if account_id in self._last:
+            return self._last[account_id]
         table = self._tables.children[self._shape.children[0].table]
         (row,) = self._session.read(
             select(func.coalesce(func.max(table.c.position), -1)).where(
@@ -1433,6 +1455,11 @@ of an account reads their rows once."""
 _SHAPE = "cb_shape"
 """The column of a row read with :func:`_rows_together` that names its table."""
 
+_LAST_POSITION = "cb_last_position"
+"""The column of an expense book's row read with :func:`_rows_together`: the position of
+its last stored expense (-1: none)."""
+
+
 _NOT_READ = object()
 
 
@@ -1447,6 +1474,15 @@ def _rows_together(store_tables: Tables) -> Any:  # noqa: ANN401
     for shape in _READ_TOGETHER:
         table = store_tables.aggregates[shape.table]
         own = {flag.name: flag for flag in _flags_of(store_tables, shape)}
+        last: Any = sql_cast(null(), Integer)
+        if shape is schema.EXPENSE_BOOKS:
+            # Where a commit puts the book's new expenses: after the last stored one.
+            expenses = store_tables.children[shape.children[0].table]
+            last = (
+                select(func.coalesce(func.max(expenses.c.position), -1))
+                .where(expenses.c.account_id == table.c.account_id)
+                .scalar_subquery()
+            )
         parts.append(
             select(
                 literal(shape.table, String(200)).label(_SHAPE),
@@ -1454,6 +1490,7 @@ def _rows_together(store_tables: Tables) -> Any:  # noqa: ANN401
                 table.c.version,
                 table.c.data,
                 *(own.get(name, false().label(name)) for name in names),
+                last.label(_LAST_POSITION),
             ).where(table.c.account_id == bindparam("key"))
         )
     return union_all(*parts)

@@ -34,7 +34,7 @@ import json
 import linecache
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from decimal import Decimal
@@ -203,15 +203,13 @@ def _make_encoder(hint: object) -> Encoder:  # noqa: PLR0911
     args = typing.get_args(hint)
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:  # noqa: PLR2004
-            each = _encoder(args[0])
-            return lambda value: [each(item) for item in cast("tuple[object, ...]", value)]
+            return _each_encoded(_encoder(args[0]))
         parts = [_encoder(arg) for arg in args]
         return lambda value: [
             part(item) for item, part in zip(cast("tuple[object, ...]", value), parts, strict=True)
         ]
     if origin in _LISTS:
-        item_encoder = _encoder(args[0])
-        return lambda value: [item_encoder(item) for item in cast("Sequence[object]", value)]
+        return _each_encoded(_encoder(args[0]))
     if origin in _SETS:
         member_encoder = _encoder(args[0])
         return lambda value: sorted(
@@ -228,6 +226,15 @@ def _make_encoder(hint: object) -> Encoder:  # noqa: PLR0911
     if attrs.has(hint):
         return _attrs_encoder(hint, frozenset())
     return _scalar_encoder(hint)
+
+
+def _each_encoded(item: Encoder) -> Encoder:
+    """The encoder of a sequence whose items the given encoder encodes."""
+
+    def each(value: Iterable[object]) -> JsonValue:
+        return [item(element) for element in value]
+
+    return cast("Encoder", each)
 
 
 def _union_encoder(hint: object, members: tuple[Any, ...]) -> Encoder:
@@ -472,6 +479,18 @@ def _listed(hint: object, make: Callable[[list[JsonValue]], Any]) -> Decoder:
     return collection
 
 
+def _each_decoded(hint: object, item: Decoder, made: Callable[[list[Any]], Any] | None) -> Decoder:
+    """The decoder of a collection: each item decoded, then ``made`` the collection (a list)."""
+
+    def collection(data: JsonValue) -> Any:  # noqa: ANN401
+        if not isinstance(data, list):
+            raise _unsupported(hint, data)
+        items = [item(element) for element in data]
+        return items if made is None else made(items)
+
+    return collection
+
+
 def _make_decoder(hint: object) -> Decoder:  # noqa: PLR0911
     members = _members(hint)
     if members is not None:
@@ -480,17 +499,15 @@ def _make_decoder(hint: object) -> Decoder:  # noqa: PLR0911
     args = typing.get_args(hint)
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:  # noqa: PLR2004
-            each = _decoder(args[0])
-            return _listed(hint, lambda items: tuple(each(item) for item in items))
+            return _each_decoded(hint, _decoder(args[0]), tuple)
         parts = [_decoder(arg) for arg in args]
         return _listed(
             hint,
             lambda items: tuple(part(item) for item, part in zip(items, parts, strict=True)),
         )
     if origin is not None and origin in (list, set, *_LISTS, *_SETS):
-        item_decoder = _decoder(args[0])
-        made: Callable[[Any], Any] = (
-            list
+        made: Callable[[list[Any]], Any] | None = (
+            None
             if origin is list
             else set
             if origin is set
@@ -498,7 +515,7 @@ def _make_decoder(hint: object) -> Decoder:  # noqa: PLR0911
             if origin in _SETS
             else tuple
         )
-        return _listed(hint, lambda items: made(item_decoder(item) for item in items))
+        return _each_decoded(hint, _decoder(args[0]), made)
     if origin in _DICTS:
         key_decoder, value_decoder = _decoder(args[0]), _decoder(args[1])
         return _listed(

@@ -33,7 +33,7 @@ import functools
 import json
 import operator
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -261,6 +261,8 @@ _SELF: Path = ("@",)
 
 def _pop(data: dict[str, JsonValue], steps: Path) -> object:
     """Take the value at a path out of JSON data; None when a step on the way is None."""
+    if len(steps) == 2:  # noqa: PLR2004 - the usual path of a column: a field of a field
+        return _pop_two(data, steps)
     if len(steps) == 1:
         value = data.pop(steps[0], _MISSING)
         if value is _MISSING:
@@ -283,6 +285,22 @@ def _pop(data: dict[str, JsonValue], steps: Path) -> object:
         if parent[step]:
             break
         del parent[step]
+    return value
+
+
+def _pop_two(data: dict[str, JsonValue], steps: Path) -> object:
+    """:func:`_pop` of a path of two steps, without walking."""
+    first, last = steps
+    node = data.get(first, _MISSING)
+    if node is None:
+        return None
+    if not isinstance(node, dict):
+        raise StoredDataError(".".join(steps), f"{first!r} is not an object in {data!r}")
+    value = node.pop(last, _MISSING)
+    if value is _MISSING:
+        raise StoredDataError(".".join(steps), "has no value to store")
+    if not node:  # leave no empty object behind
+        del data[first]
     return value
 
 
@@ -329,6 +347,10 @@ def _strip_optional(hint: object) -> object:
     return hint
 
 
+_places = functools.lru_cache(maxsize=256)(currency_places)
+"""The places of a currency by its code (codes read from rows: a few)."""
+
+
 def canonical_amount(value: Decimal, currency: str) -> Decimal:
     """An amount with its currency's places, or more where it has more (up to 4).
 
@@ -338,7 +360,7 @@ def canonical_amount(value: Decimal, currency: str) -> Decimal:
     >>> canonical_amount(Decimal("100.0000"), "RUB"), canonical_amount(Decimal("22.4137"), "RUB")
     (Decimal('100.00'), Decimal('22.4137'))
     """
-    places = currency_places(currency)
+    places = _places(currency)
     if value.as_tuple().exponent == -places and places <= AMOUNT_PLACES:
         return value  # already in its currency's places: what quantizing would give
     exponent = value.normalize().as_tuple().exponent
@@ -360,7 +382,7 @@ def canonical_rate(value: Decimal) -> Decimal:
     return normal
 
 
-def _to_column(col: Col, value: object, row: Values) -> object:  # noqa: C901, PLR0911 - one return per kind
+def _to_column(col: Col, value: Any, row: Values) -> object:  # noqa: ANN401, C901, PLR0911 - one return per kind; any JSON value
     """A JSON value of the codec as the column's value."""
     if value is None:
         if not col.nullable:
@@ -368,31 +390,30 @@ def _to_column(col: Col, value: object, row: Values) -> object:  # noqa: C901, P
         return None
     kind = col.kind
     if kind is Kind.AMOUNT:
-        money = typing.cast("dict[str, str]", value)
-        currency = money["currency"]
+        currency = value["currency"]
         holder = typing.cast("str", col.currency)
         if row.setdefault(holder, currency) != currency:
             raise StoredDataError(
                 col.name, f"is in {currency} but {holder} of the same row is {row[holder]}"
             )
-        return canonical_amount(Decimal(money["amount"]), currency)
+        return canonical_amount(Decimal(value["amount"]), currency)
     if kind is Kind.DATE:
-        return date.fromisoformat(typing.cast("str", value))
+        return date.fromisoformat(value)
     if kind is Kind.INSTANT:
-        instant = datetime.fromisoformat(typing.cast("str", value))
+        instant = datetime.fromisoformat(value)
         if instant.tzinfo is None:
             raise StoredDataError(col.name, f"{instant} has no time zone")
         return instant.astimezone(UTC)
     if kind is Kind.RATE:
-        return canonical_rate(Decimal(typing.cast("str", value)))
+        return canonical_rate(Decimal(value))
     if kind is Kind.BOOL:
         return bool(value)
     if kind is Kind.INT:
-        return int(typing.cast("int", value))
+        return int(value)
     return value
 
 
-def _from_column(col: Col, value: object, row: Mapping[str, object]) -> JsonValue:  # noqa: PLR0911 - one return per kind
+def _from_column(col: Col, value: Any, row: Mapping[str, object]) -> JsonValue:  # noqa: ANN401, PLR0911 - one return per kind; any column value
     """A column's value as the codec's JSON value."""
     if value is None:
         return None
@@ -402,14 +423,14 @@ def _from_column(col: Col, value: object, row: Mapping[str, object]) -> JsonValu
         amount = canonical_amount(_decimal(value), currency)
         return {"amount": str(amount), "currency": currency}
     if kind is Kind.DATE:
-        return typing.cast("date", value).isoformat()
+        return value.isoformat()  # type: ignore[no-any-return]
     if kind is Kind.INSTANT:
-        return typing.cast("datetime", value).isoformat()
+        return value.isoformat()  # type: ignore[no-any-return]
     if kind is Kind.RATE:
         return str(canonical_rate(_decimal(value)))
     if kind is Kind.BOOL:
         return bool(value)
-    return typing.cast("JsonValue", value)
+    return value  # type: ignore[no-any-return]
 
 
 def _decimal(value: object) -> Decimal:
@@ -420,14 +441,14 @@ def read_image_values(cols: tuple[Col, ...], row: Mapping[str, object]) -> Value
     """The canonical values of a row as read: what :meth:`Shape.image` would write."""
     values: Values = {}
     for name, kind, currency in _image_plan(cols):
-        value = row[name]
+        value: Any = row[name]
         if value is not None:
             if kind is Kind.AMOUNT:
                 value = canonical_amount(_decimal(value), str(row[currency]))
             elif kind is Kind.RATE:
                 value = canonical_rate(_decimal(value))
             elif kind is Kind.INSTANT:
-                value = typing.cast("datetime", value).astimezone(UTC)
+                value = value.astimezone(UTC)
         values[name] = value
     return values
 
@@ -441,17 +462,18 @@ def _image_plan(cols: tuple[Col, ...]) -> tuple[tuple[str, Kind, str], ...]:
 Convert = Callable[[Any], object]
 
 
-@attrs.frozen
-class _Step:
+class _Step(typing.NamedTuple):
     """How one column goes between a row and the JSON data, worked out once per column.
 
     ``field`` is the one field holding the value (None for a longer path or a whole
     element); ``write`` and ``read`` turn the codec's JSON value into the column's and
     back (None: the value as it is; an amount, which needs its row, takes ``_to_column``
-    and ``_from_column``).
+    and ``_from_column``). A tuple: the loops over the columns of each row unpack it.
     """
 
     col: Col
+    name: str
+    amount: bool
     steps: Path
     field: str | None
     write: Convert | None
@@ -476,7 +498,8 @@ def _step(col: Col) -> _Step:
         write = read = bool
     elif kind is Kind.INSTANT:
         read = _ISO
-    return _Step(col, steps, steps[0] if len(steps) == 1 and steps != _SELF else None, write, read)
+    field = steps[0] if len(steps) == 1 and steps != _SELF else None
+    return _Step(col, col.name, kind is Kind.AMOUNT, steps, field, write, read)
 
 
 _ISO = operator.methodcaller("isoformat")
@@ -510,21 +533,19 @@ def _read_into(
 
     A column holding a whole element (a balance is a ``Money``) is the element's data.
     """
-    for step in plan:
-        col = step.col
-        value = row[col.name]
+    for col, name, amount, steps, field, _, read in plan:
+        value: Any = row[name]
         if value is not None:
-            read = step.read
-            if col.kind is Kind.AMOUNT:
+            if amount:
                 value = _from_column(col, value, row)
             elif read is not None:
                 value = read(value)
-        if step.field is not None:
-            data[step.field] = value
-        elif step.steps == _SELF:
-            data = typing.cast("dict[str, Any]", value)
+        if field is not None:
+            data[field] = value
+        elif steps == _SELF:
+            data = value
         else:
-            _put(data, step.steps, typing.cast("JsonValue", value))
+            _put(data, steps, value)
     return data
 
 
@@ -536,7 +557,9 @@ def _account_steps(shape: Shape) -> Path:
 def _payload(data: dict[str, JsonValue], *, versioned: bool = True) -> str | None:
     if not data and not versioned:
         return None
-    return canonical({_VERSION: FORMAT_VERSION, **data} if versioned else data)
+    if versioned:
+        data[_VERSION] = FORMAT_VERSION  # the data is the image's own, made for this payload
+    return canonical(data)
 
 
 Upgrade = Callable[[dict[str, JsonValue]], dict[str, JsonValue]]
@@ -641,12 +664,16 @@ class Shape:
         """How the shape's aggregates become rows, worked out on first use."""
         plan = self._plan
         if plan is None:
+            collections = tuple(_collection_plan(self, c) for c in self.children)
             plan = _Plan(
                 _encoder_without(self.cls, _omitted(self)),
                 _account_steps(self),
                 self.key.steps,
                 None if self.per_account else self.key.name,
-                tuple(_collection_plan(self, c) for c in self.children),
+                collections,
+                {c.spec.table: c for c in collections},
+                tuple(sorted(collections, key=lambda c: len(c.steps))),
+                self.parent_columns(),
             )
             object.__setattr__(self, "_plan", plan)
         return plan
@@ -655,22 +682,20 @@ class Shape:
     def _row(cols: tuple[Col, ...], data: dict[str, JsonValue], obj: object) -> Values:
         row: Values = {}
         fields, derived, carriers = _write_plan(cols)
-        for step in fields:
-            col, field = step.col, step.field
+        for col, name, amount, steps, field, write, _ in fields:
             if field is not None:
                 value = data.pop(field, _MISSING)
                 if value is _MISSING:
                     raise StoredDataError(field, "has no value to store")
-            elif step.steps == _SELF:
+            elif steps == _SELF:
                 value = dict(data)
                 data.clear()
             else:
-                value = _pop(data, step.steps)
-            write = step.write
-            if value is None or col.kind is Kind.AMOUNT:
-                row[col.name] = _to_column(col, value, row)
+                value = _pop(data, steps)
+            if value is None or amount:
+                row[name] = _to_column(col, value, row)
             else:
-                row[col.name] = value if write is None else write(value)
+                row[name] = value if write is None else write(value)
         for col in derived:
             derive = typing.cast("Callable[[object], object]", col.derive)
             value = derive(obj)
@@ -698,8 +723,13 @@ class Shape:
         read: Mapping[str, Mapping[tuple[object, ...], object]],
     ) -> tuple[dict[tuple[object, ...], Values], dict[tuple[object, ...], object]]:
         """The rows of one collection of an aggregate, and its elements, by identity."""
-        found = next(c for c in self._planned().collections if c.spec == children)
-        return self._rows_of(found, aggregate, account, read)
+        return self._rows_of(self._collection_of(children), aggregate, account, read)
+
+    def _collection_of(self, children: Children) -> _Collection:
+        found = self._planned().by_table.get(children.table)
+        if found is None or (found.spec is not children and found.spec != children):
+            return _collection_plan(self, children)
+        return found
 
     def _rows_of(
         self,
@@ -766,9 +796,9 @@ class Shape:
         data = _load_payload(typing.cast("str | None", row["data"]), self.table, self.upgrades)
         data = _read_into(data, _read_plan(self.cols), row)
         account = str(row["account_id"])
-        for spec in _by_depth(self):
-            rows = children.get(spec.table, [])
-            _put(data, spec.steps, self._collection(spec, rows, account, bool(rows)))
+        for collection in self._planned().by_depth:
+            rows = children.get(collection.spec.table, [])
+            _put(data, collection.steps, self._elements(collection, rows, account, bool(rows)))
         aggregate = decode(typing.cast("JsonValue", data), self.cls)
         for recomputed in self.recomputed:
             if recomputed.name not in data:
@@ -778,20 +808,35 @@ class Shape:
     def _collection(
         self, spec: Children, rows: Sequence[Mapping[Any, Any]], account: str, present: bool
     ) -> JsonValue:
+        """A collection's JSON data from its rows (each in order)."""
+        return self._elements(self._collection_of(spec), rows, account, present)
+
+    def _elements(
+        self,
+        collection: _Collection,
+        rows: Sequence[Mapping[Any, Any]],
+        account: str,
+        present: bool,
+    ) -> JsonValue:
+        spec, identity = collection.spec, collection.identity
         if spec.form is Form.SET:
-            return [typing.cast("JsonValue", r[spec.identity]) for r in rows]
+            return [typing.cast("JsonValue", r[identity]) for r in rows]
         elements: list[JsonValue] = []
+        read, key_steps, table, upgrades = (
+            collection.read,
+            collection.key_steps,
+            spec.table,
+            self.upgrades,
+        )
         for row in rows:
-            data = _load_payload(
-                typing.cast("str | None", row.get("data")), spec.table, self.upgrades
-            )
+            data = _load_payload(row.get("data"), table, upgrades)
             for name in spec.inherit:
                 data[name] = account
-            data = _read_into(data, _read_plan(spec.cols), row)
-            if spec.key_path is not None:
-                _put(data, _split(spec.key_path), typing.cast("JsonValue", row[spec.identity]))
+            data = _read_into(data, read, row)
+            if key_steps is not None:
+                _put(data, key_steps, row[identity])
             if spec.form is Form.DICT:
-                elements.append([typing.cast("JsonValue", row[spec.identity]), data])
+                elements.append([row[identity], data])
             else:
                 elements.append(data)
         if spec.form is Form.OPTIONAL:
@@ -804,22 +849,27 @@ class Shape:
         self, row: Mapping[Any, Any], children: Mapping[str, Sequence[Mapping[Any, Any]]]
     ) -> Image:
         """The image of rows as read, to compare with what a commit would write."""
-        image = Image(row={**read_image_values(self.cols, row), "data": row["data"]})
-        for spec in self.children:
+        values = read_image_values(self.cols, row)
+        values["data"] = row["data"]
+        image = Image(row=values)
+        plan = self._planned()
+        for collection in plan.collections:
+            spec = collection.spec
             cols = self.child_columns(spec)
+            key = collection.identity
+            optional = spec.form is Form.OPTIONAL
             found: dict[tuple[object, ...], Values] = {}
-            for child in children.get(spec.table, []):
+            for child in children.get(spec.table, ()):
                 values = read_image_values(cols, child)
-                for name in self.parent_columns():
+                for name in plan.parent_columns:
                     values[name] = child[name]
-                if spec.positioned:
+                if collection.positioned:
                     values["position"] = child["position"]
-                if spec.form is not Form.OPTIONAL:
-                    values[spec.identity] = child[spec.identity]
+                if not optional:
+                    values[key] = child[key]
                 if spec.payload:
                     values["data"] = child["data"]
-                identity = () if spec.form is Form.OPTIONAL else (child[spec.identity],)
-                found[identity] = values
+                found[() if optional else (child[key],)] = values
             image.children[spec.table] = found
         return image
 
@@ -847,12 +897,6 @@ def _nested(shape: Shape, children: Children) -> frozenset[Path]:
 
 
 @functools.cache
-def _by_depth(shape: Shape) -> tuple[Children, ...]:
-    """A shape's collections, the shallower first (so a parent is in place for its own)."""
-    return tuple(sorted(shape.children, key=lambda c: len(c.steps)))
-
-
-@functools.cache
 def _element_hint(cls: type, children: Children) -> tuple[object, object]:
     """The declared type of a collection and of its elements."""
     hint = _strip_optional(_hint_at(cls, children.steps))
@@ -875,6 +919,8 @@ class _Collection:
     key_steps: Path | None
     identity: str
     positioned: bool
+    read: tuple[_Step, ...]
+    """The columns of an element read back into its fields."""
 
 
 @attrs.frozen
@@ -888,6 +934,10 @@ class _Plan:
     parent: str | None
     """The column naming the parent in child rows besides ``account_id`` (None: none)."""
     collections: tuple[_Collection, ...]
+    by_table: Mapping[str, _Collection]
+    by_depth: tuple[_Collection, ...]
+    """The collections, the shallower first (so a parent is in place for its own)."""
+    parent_columns: tuple[str, ...]
 
 
 def _collection_plan(shape: Shape, children: Children) -> _Collection:
@@ -900,6 +950,7 @@ def _collection_plan(shape: Shape, children: Children) -> _Collection:
         None if children.key_path is None else _split(children.key_path),
         children.identity,
         children.positioned,
+        _read_plan(children.cols),
     )
 
 
@@ -908,23 +959,20 @@ Item = tuple[tuple[object, ...], int, object, object]
 
 def _items(collection: _Collection, aggregate: object) -> list[Item]:
     """Each element of a collection: its identity, position, key, and the element."""
-    found = _walk(aggregate, collection.steps)
+    found: Any = _walk(aggregate, collection.steps)
     if found is None:
         return []
     form = collection.spec.form
     if form is Form.OPTIONAL:
         return [((), 0, None, found)]
     if form is Form.DICT:
-        pairs = typing.cast("Mapping[object, object]", found).items()
-        return [((k,), p, k, e) for p, (k, e) in enumerate(pairs)]
+        return [((k,), p, k, e) for p, (k, e) in enumerate(found.items())]
     if form is Form.SET:
-        members = sorted(typing.cast("Iterable[str]", found))
-        return [((m,), p, m, m) for p, m in enumerate(members)]
-    elements = typing.cast("Iterable[object]", found)
+        return [((m,), p, m, m) for p, m in enumerate(sorted(found))]
     key_steps = collection.key_steps
     if key_steps is not None:
-        return [((_walk(e, key_steps),), p, p, e) for p, e in enumerate(elements)]
-    return [((p,), p, p, e) for p, e in enumerate(elements)]
+        return [((_walk(e, key_steps),), p, p, e) for p, e in enumerate(found)]
+    return [((p,), p, p, e) for p, e in enumerate(found)]
 
 
 _UNCHANGED: Values = {"$unchanged": True}

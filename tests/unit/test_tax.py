@@ -1,4 +1,7 @@
+import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cabinet_billing import (
     CurrencyMismatchError,
@@ -10,7 +13,9 @@ from cabinet_billing import (
     TaxRate,
     ValidationError,
 )
+from cabinet_billing.domain.money import ROUNDING_MODES, Rounding
 from cabinet_billing.domain.tax import TaxAmounts, _total, tax_amounts, tax_breakdown
+from cabinet_billing.testing import strategies
 
 pytestmark = pytest.mark.spec("M3")
 
@@ -121,3 +126,21 @@ def test_a_one_line_breakdown_totals_are_the_line_to_the_digit(mode: TaxMode, am
             repr(m) for m in (summed.net, summed.tax, summed.gross)
         ]
     assert result.by_rate[0][0] == TaxRate("20")
+
+
+@given(
+    amount=strategies.money(min_value="-1000", max_value="100000", places=4),
+    rate=strategies.tax_rates(),
+    mode=st.sampled_from(TaxMode),
+    rounding=st.sampled_from([Rounding(mode) for mode in sorted(ROUNDING_MODES)]),
+)
+def test_one_line_breaks_down_as_a_line_among_others_would(
+    amount: Money, rate: TaxRate, mode: TaxMode, rounding: Rounding
+) -> None:
+    # One rate per line takes the general way; one rate for one line the short one.
+    general = tax_breakdown([amount], [rate], mode, rounding)
+    short = tax_breakdown([amount], rate, mode, rounding)
+    assert short == general
+    assert [str(m) for m in attrs.astuple(short.total, recurse=False)] == [
+        str(m) for m in attrs.astuple(general.total, recurse=False)
+    ]

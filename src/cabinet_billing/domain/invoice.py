@@ -487,14 +487,15 @@ class Invoice:
                 money.code, self.currency, f"payment for invoice {self.number}"
             )
         money.require_places().require_positive()
-        if money > self.amount_due:
+        due = self.amount_due
+        if money > due:
             raise InvalidAmountError(
                 str(money),
-                f"invoice {self.number} has only {self.amount_due} left to pay",
+                f"invoice {self.number} has only {due} left to pay",
             )
         applied = InvoicePayment(payment_id, money, on)
         self._payments.append(applied)
-        if self.amount_due.amount == 0:
+        if money == due:  # nothing left to pay
             self._status = InvoiceStatus.PAID
             self._closed_on = on
         else:

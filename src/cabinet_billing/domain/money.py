@@ -68,6 +68,7 @@ __all__ = [
     "currency_places",
     "in_money_context",
     "money_context",
+    "scaled",
     "sum_money",
     "to_decimal",
 ]
@@ -635,6 +636,20 @@ class Money(moneyed.Money):
         if self.currency.code not in allowed:
             raise CurrencyMismatchError(self.currency.code, allowed)
         return self
+
+
+def scaled(amount: Decimal, numerator: Decimal, denominator: Decimal) -> Decimal:
+    """``amount * numerator / denominator`` on bare Decimals, as :class:`Money` computes it.
+
+    The product and the quotient keep :data:`QUOTIENT_DIGITS` significant digits, like
+    ``Money(amount, code) * numerator / denominator``, whatever the caller's context: for
+    code that works on the amounts of one known currency and makes :class:`Money` at the
+    end.
+
+    >>> scaled(Decimal("638.71"), Decimal(10), Decimal(100))
+    Decimal('63.871')
+    """
+    return _PRODUCT.divide(_PRODUCT.multiply(amount, numerator), denominator)
 
 
 def sum_money(amounts: Iterable[moneyed.Money], currency: str | None = None) -> Money:

@@ -29,9 +29,12 @@ from cabinet_billing.domain.allocation import round_lines
 from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.domain.money import (
     HALF_UP,
+    MONEY_CONTEXT,
     Money,
     Rounding,
+    currency_places,
     in_money_context,
+    scaled,
     sum_money,
     to_decimal,
 )
@@ -94,6 +97,16 @@ class TaxRate:
         Money('63.871', 'RUB')
         """
         return Money(net.amount, net.currency) * self.percent / _HUNDRED
+
+    def exact_tax(self, amount: Decimal, mode: TaxMode) -> Decimal:
+        """:meth:`included_in` or :meth:`added_to` (by ``mode``) of a bare amount.
+
+        >>> TaxRate("20").exact_tax(Decimal("120"), TaxMode.INCLUSIVE)
+        Decimal('20')
+        """
+        if mode is TaxMode.INCLUSIVE:
+            return scaled(amount, self.percent, MONEY_CONTEXT.add(_HUNDRED, self.percent))
+        return scaled(amount, self.percent, _HUNDRED)
 
     def __str__(self) -> str:
         return f"{self.name} {self.percent.normalize():f}%"
@@ -160,7 +173,6 @@ class TaxBreakdown:
     total: TaxAmounts
 
 
-@in_money_context
 def tax_breakdown(
     amounts: Sequence[moneyed.Money],
     rates: TaxRate | Sequence[TaxRate],
@@ -191,6 +203,42 @@ def tax_breakdown(
     >>> [str(line.tax) for line in result.lines], str(result.total.tax)
     (['3.74 RUB', '5.75 RUB', '3.73 RUB', '3.56 RUB'], '16.78 RUB')
     """
+    if len(amounts) == 1 and isinstance(rates, TaxRate):
+        # The most common invoice, a renewal, has one line: its rate's total and the
+        # document's. Worked out on the bare amount, in the money context.
+        return _one_line(amounts[0], rates, mode, rounding)
+    return _breakdown(amounts, rates, mode, rounding)
+
+
+def _rounded(amount: Decimal, places: int, rounding: Rounding) -> Decimal:
+    """A line rounded as :func:`round_lines` rounds the only line it is given."""
+    units = int(rounding.decimal(amount, places).scaleb(places, MONEY_CONTEXT))
+    return Decimal(units).scaleb(-places, MONEY_CONTEXT)
+
+
+def _one_line(
+    amount: moneyed.Money, rate: TaxRate, mode: TaxMode, rounding: Rounding
+) -> TaxBreakdown:
+    currency, exact = amount.currency, amount.amount
+    places = currency_places(currency)
+    given = _rounded(exact, places, rounding)
+    tax = _rounded(rate.exact_tax(exact, mode), places, rounding)
+    if mode is TaxMode.INCLUSIVE:
+        net, gross = MONEY_CONTEXT.subtract(given, tax), given
+    else:
+        net, gross = given, MONEY_CONTEXT.add(given, tax)
+    make = Money._make  # amounts of a known currency, checked for size only
+    line = TaxAmounts(net=make(net, currency), tax=make(tax, currency), gross=make(gross, currency))
+    return TaxBreakdown(lines=(line,), by_rate=((rate, line),), total=line)
+
+
+@in_money_context
+def _breakdown(
+    amounts: Sequence[moneyed.Money],
+    rates: TaxRate | Sequence[TaxRate],
+    mode: TaxMode,
+    rounding: Rounding,
+) -> TaxBreakdown:
     if not amounts:
         raise ValidationError("amounts", [], "a breakdown needs at least one line")
     per_line = [rates] * len(amounts) if isinstance(rates, TaxRate) else list(rates)

@@ -316,6 +316,7 @@ def _copy_tuple(value: tuple[object, ...]) -> tuple[object, ...]:
 
 _READ_ONLY_CLASSES: dict[type, type] = {}
 """The read-only subclass of each attrs class met by :func:`read_only`."""
+_EMPTY: MappingProxyType[Any, Any] = MappingProxyType({})
 _SEALED: set[type] = {MappingProxyType, frozenset}
 """The read-only subclasses themselves, and the read-only containers."""
 
@@ -337,9 +338,10 @@ def _read_only(value: Any) -> Any:  # noqa: ANN401, PLR0911 - any part, one retu
     if cls in _SHARED or cls in _SEALED:
         return value
     if cls is list or cls is tuple:
-        return tuple(_read_only(v) for v in value)
+        return tuple(_read_only(v) for v in value) if value else ()
     if cls is dict:
-        return MappingProxyType({k: _read_only(v) for k, v in value.items()})
+        # One empty mapping for all: most parts (the limits of a plan without any) are.
+        return MappingProxyType({k: _read_only(v) for k, v in value.items()}) if value else _EMPTY
     if cls is set:
         return frozenset(_read_only(v) for v in value)
     if _copier(cls) is None:

@@ -76,6 +76,7 @@ class TestSqliteFileBatch(BatchContract):
     @pytest.fixture(autouse=True)
     def _store(self, billing_sqlite_store: SqlStore) -> None:
         self.store = billing_sqlite_store
+        self.store.batches = True
 
     def make_uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self.store)
@@ -85,6 +86,7 @@ class TestSqliteMemoryBatch(BatchContract):
     @pytest.fixture(autouse=True)
     def _store(self, billing_sqlite_memory_store: SqlStore) -> None:
         self.store = billing_sqlite_memory_store
+        self.store.batches = True
 
     def make_uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self.store)
@@ -102,6 +104,17 @@ class TestPostgresBatch(BatchContract):
 def test_the_batch_class_runs_every_check() -> None:
     methods = {name for name in dir(BatchContract) if name.startswith("test_")}
     assert methods == {f"test_{c.__name__.removeprefix('check_')}" for c in BATCH_CHECKS}
+
+
+def test_a_sqlite_store_offers_batches_only_when_asked(billing_sqlite_store: SqlStore) -> None:
+    # A SQLite batch holds the one write lock: another process's writer could starve.
+    assert SqlUnitOfWork(billing_sqlite_store).batch() is None
+    assert SqlUnitOfWork(SqlStore(billing_sqlite_store.engine, batches=True)).batch() is not None
+
+
+def test_a_postgresql_store_offers_batches_unless_told_not_to(billing_pg_store: SqlStore) -> None:
+    assert SqlUnitOfWork(billing_pg_store).batch() is not None
+    assert SqlUnitOfWork(SqlStore(billing_pg_store.engine, batches=False)).batch() is None
 
 
 def test_the_memory_store_offers_no_batch() -> None:

@@ -1,6 +1,6 @@
 """The billing run bills many accounts in one transaction, and keeps each account atomic.
 
-On the SQL stores the run commits ``commit_every`` accounts at a time, each account in a
+On the SQL stores (SQLite with ``batches=True``) the run commits ``commit_every`` accounts at a time, each account in a
 savepoint of the batch's transaction; the memory store commits every account on its own.
 On every store: an account that fails is rolled back alone while the others of its batch
 are committed; a day run twice bills once; a run that crashes half-way through a batch
@@ -204,6 +204,8 @@ def host(request: pytest.FixtureRequest) -> Host:
             "sqlite-memory": "billing_sqlite_memory_store",
         }
         sql = request.getfixturevalue(names.get(request.param, "billing_pg_store"))
+        # SQLite offers batches when asked (a host that nothing else writes for).
+        sql.batches = True
         found = sql
 
         def make_uow() -> UnitOfWork:
@@ -381,6 +383,26 @@ def test_a_batch_whose_commit_fails_keeps_nothing_and_its_accounts_are_billed_ag
         7,
         (),
     )
+    assert_all_renewed_once(sql_host)
+
+
+def test_a_store_without_batches_commits_every_account_on_its_own(sql_host: Host) -> None:
+    store = sql_host.committed.store
+    assert store is not None
+    store.batches = False
+    commits: list[object] = []
+
+    def commit(conn: Connection) -> None:
+        commits.append(conn)
+
+    event.listen(store.engine, "commit", commit)
+    try:
+        summary = sql_host.run()
+    finally:
+        event.remove(store.engine, "commit", commit)
+
+    assert (summary.accounts, summary.renewals, summary.failures) == (7, 7, ())
+    assert len(commits) >= len(ACCOUNTS)
     assert_all_renewed_once(sql_host)
 
 

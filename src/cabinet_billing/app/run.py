@@ -41,7 +41,8 @@ leaves them there for :meth:`BillingRun.deliver` (see docs/notifications.md). A 
 work it never commits and charges no saved method, and returns what would have happened.
 
 **Many accounts, one transaction; each account atomic.** When the store's units of work
-offer a :class:`~cabinet_billing.ports.repositories.Batch` (the SQL store's do), the
+offer a :class:`~cabinet_billing.ports.repositories.Batch` (the SQL store's do on
+PostgreSQL), the
 accounts are billed ``commit_every`` at a time in one database transaction, every unit of
 work in a savepoint of it: an account that fails rolls back to its savepoint alone. The
 batch is committed before every call to the provider (so the attempt is durable and no
@@ -384,7 +385,8 @@ class BillingRun:
         """Run the billing of one day for every account (or the given ones).
 
         When the store's units of work offer batches
-        (:class:`~cabinet_billing.ports.repositories.Batching`, as the SQL store's do),
+        (:class:`~cabinet_billing.ports.repositories.Batching`, as the SQL store's do on
+        PostgreSQL),
         up to ``commit_every`` accounts are billed in one database transaction, each in a
         savepoint of its own: an account that fails is rolled back alone and the others
         are committed together. The transaction is committed before every call to the

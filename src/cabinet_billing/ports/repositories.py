@@ -688,10 +688,10 @@ class Batching(Protocol):
     """A unit of work that can open a :class:`Batch` of its store (optional).
 
     The billing run bills many accounts in one transaction this way, one savepoint per
-    account, when the units of work the host's factory makes offer it; without it every
-    account is committed on its own.
+    account, when the units of work the host's factory makes offer it; without it (or
+    when :meth:`batch` answers None) every account is committed on its own.
     """
 
-    def batch(self) -> Batch:
-        """A batch over this unit of work's store, not yet open."""
+    def batch(self) -> Batch | None:
+        """A batch over this unit of work's store, not yet open; None: none now."""
         ...

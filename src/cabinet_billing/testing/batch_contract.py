@@ -8,7 +8,7 @@ them (the run then commits every account on its own). With pytest, subclass
 
 >>> from sqlalchemy import create_engine
 >>> from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
->>> store = SqlStore(create_engine("sqlite://"))
+>>> store = SqlStore(create_engine("sqlite://"), batches=True)
 >>> store.create_schema()
 >>> check_batch(lambda: SqlUnitOfWork(store))
 >>> len(BATCH_CHECKS)
@@ -45,7 +45,10 @@ def _batch(make_uow: UowFactory) -> Batch:
     uow = make_uow()
     _expect(isinstance(uow, Batching), "the units of work offer no batch()")
     assert isinstance(uow, Batching)  # noqa: S101 - for the type checker
-    return uow.batch()
+    batch = uow.batch()
+    _expect(batch is not None, "the units of work offer no batch now (batch() is None)")
+    assert batch is not None  # noqa: S101 - for the type checker
+    return batch
 
 
 def _stored(make_uow: UowFactory, account_id: str) -> bool:

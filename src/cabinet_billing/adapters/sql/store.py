@@ -182,6 +182,12 @@ class SqlStore:
         prefix: put before every table name (default ``cb_``), so that the store's
             tables sit beside a host's own.
         schema: the database schema of the tables (PostgreSQL); None: the default one.
+        batches: whether its units of work offer batches (:class:`SqlBatch`), so that
+            the billing run commits many accounts at once. None (the default): on
+            PostgreSQL and other servers, not on SQLite, where a batch holds the one
+            write lock from one batch to the next and another process's writer (a
+            webhook) may wait for it past ``busy_timeout`` and fail; True suits a SQLite
+            database that nothing else writes to while the run runs.
 
     The first unit of work checks that the database is at the schema revision this
     library needs and raises :class:`~cabinet_billing.adapters.sql.errors.SchemaOutOfDateError`
@@ -189,9 +195,16 @@ class SqlStore:
     """
 
     def __init__(
-        self, engine: Engine, *, prefix: str = DEFAULT_PREFIX, schema: str | None = None
+        self,
+        engine: Engine,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        schema: str | None = None,
+        batches: bool | None = None,
     ) -> None:
         self.engine = engine
+        self.batches = engine.dialect.name != "sqlite" if batches is None else batches
+        """Whether the units of work offer batches (see ``batches`` above)."""
         self.tables: Tables = tables(prefix, schema)
         self._checked = False
         self._sequences: dict[str, DbSequence] = {}
@@ -261,9 +274,12 @@ class SqlStore:
         """A new unit of work over this store."""
         return SqlUnitOfWork(self)
 
-    def batch(self) -> SqlBatch:
-        """A batch of this store's units of work in one transaction (see :class:`SqlBatch`)."""
-        return SqlBatch(self)
+    def batch(self) -> SqlBatch | None:
+        """A batch of this store's units of work in one transaction (see :class:`SqlBatch`).
+
+        None when the store offers none (:attr:`batches`).
+        """
+        return SqlBatch(self) if self.batches else None
 
     def joined_batch(self) -> SqlBatch | None:
         """The batch open in this thread, which the units of work entered now join."""
@@ -2058,12 +2074,12 @@ class SqlUnitOfWork:
         session = self._session
         return SqlInbox(session.connection, session.dialect, self.store.tables.inbox, _row_order)
 
-    def batch(self) -> SqlBatch:
-        """A batch of this unit of work's store (see :class:`SqlBatch`).
+    def batch(self) -> SqlBatch | None:
+        """A batch of this unit of work's store (see :class:`SqlBatch`); None: it has none.
 
         The units of work of the store entered while it is open join its one transaction.
         """
-        return SqlBatch(self.store)
+        return self.store.batch()
 
     def _repositories(self) -> tuple[_Repository[Any], ...]:
         """The repositories this unit of work used, in the order a commit writes them."""

@@ -534,7 +534,16 @@ AGGREGATE_REPOSITORIES = (
 
 
 class UnitOfWork(Protocol):
-    """One atomic change: everything done through it is committed together or not at all."""
+    """One atomic change: everything done through it is committed together or not at all.
+
+    Its repositories hand out aggregates that are the unit of work's own (an identity
+    map), and a unit of work goes on after :meth:`commit`, still tracking them, as a
+    SQLAlchemy session with ``expire_on_commit=False`` does: a change made to an aggregate
+    after a commit is stored by the next commit and only by it (no other unit of work sees
+    it before, and the store's copy does not change with it). :meth:`rollback` discards
+    every change since the last commit, and the unit of work forgets the aggregates it
+    handed out: get them again to go on.
+    """
 
     @property
     def accounts(self) -> AccountRepository:
@@ -630,11 +639,11 @@ class UnitOfWork(Protocol):
         ...
 
     def commit(self) -> None:
-        """Make every change of this unit of work durable."""
+        """Make every change of this unit of work durable; the aggregates stay tracked."""
         ...
 
     def rollback(self) -> None:
-        """Discard every change not yet committed."""
+        """Discard every change not yet committed, and forget the aggregates handed out."""
         ...
 
 

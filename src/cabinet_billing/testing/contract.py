@@ -20,12 +20,14 @@ checks make their own ids, so they may share one store, even one that holds data
 >>> store = MemoryStore()
 >>> check_unit_of_work(lambda: MemoryUnitOfWork(store))
 >>> len(CHECKS)
-20
+21
 
 What the checks hold a store to:
 
 * commit persists; leaving without commit, an exception and :meth:`rollback` keep the
-  committed state exactly as it was; a unit of work can go on after a commit;
+  committed state exactly as it was; a unit of work can go on after a commit, and the
+  aggregates it handed out before stay its own: a change to one is stored by the next
+  commit and only by it, a rollback discards it;
 * the identity map: one object per id within a unit of work, whichever query found it;
 * adding an existing id raises :class:`~cabinet_billing.errors.ConflictError` naming the
   id, getting an unknown one raises :class:`~cabinet_billing.errors.NotFoundError`;
@@ -50,7 +52,8 @@ work at once must promise (:data:`OVERLAP_CHECKS`): when two of them change the 
 aggregate, add the same id or record the same key, the second commit raises
 :class:`~cabinet_billing.errors.ConflictError` and the first one's change stays; a unit
 of work that only read an aggregate another one changed commits without a conflict; an
-account changed while another unit of work scheduled it stays due.
+account changed while another unit of work scheduled it stays due; a change made to an
+aggregate after its unit of work committed is not seen by the others before the next commit.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.bank_review import BankReview
 from cabinet_billing.domain.catalog import ProductKind
 from cabinet_billing.domain.customer import Account
+from cabinet_billing.domain.expense import Expense
 from cabinet_billing.domain.invoice import Invoice, InvoiceLine
 from cabinet_billing.domain.limits import Limit, PlanLimits
 from cabinet_billing.domain.money import Money
@@ -133,6 +137,10 @@ def _invoice(invoice_id: str, account_id: str, number: str, on: date = _ON) -> I
         [InvoiceLine("VPS, 1 month", _rub("100.00"))],
         issued_on=on,
     )
+
+
+def _expense(expense_id: str, account_id: str) -> Expense:
+    return Expense(expense_id, account_id, "VPS, 1 day", _ON, _rub("1.00"))
 
 
 def _payment(payment_id: str, account_id: str) -> Payment:
@@ -212,6 +220,56 @@ def check_rollback_and_work_after_commit(make_uow: UowFactory) -> None:
         _expect(first not in ids, "a rolled back account was stored")
         _expect(second in ids, "an account committed before more work was lost")
         _expect(third not in ids, "work after a commit was stored without a second commit")
+
+
+def check_aggregates_after_commit(make_uow: UowFactory) -> None:
+    """The aggregates handed out before a commit stay the unit of work's own after it.
+
+    A change made to one after the commit is stored by the next commit, once (the
+    ledger's entries and the expenses are not written twice, a new aggregate is not
+    added twice), and only by it: a rollback discards it. A schedule made after a commit
+    that changed the account holds.
+    """
+    account_id, service_id = _fresh("acc"), _fresh("ser")
+    with make_uow() as uow:
+        account = Account.open(account_id, "alice")
+        uow.accounts.add(account)
+        uow.commit()
+        account.change_email("alice@example.com")
+        uow.services.add(_service(service_id, account_id))
+        uow.commit()
+    with make_uow() as uow:
+        ledger, book = uow.ledgers.get(account_id), uow.expenses.get(account_id)
+        service = uow.services.get(service_id)
+        ledger.top_up(_rub("5.00"), _AT, ref="pay-1")
+        book.add(_expense("exp-1", account_id))
+        uow.commit()
+        ledger.charge(_rub("2.00"), _AT, ref="exp-2")
+        book.add(_expense("exp-2", account_id))
+        service.set_auto_renew(enabled=True)
+        uow.commit()
+        uow.accounts.schedule(account_id, date(2024, 3, 20))
+        uow.commit()
+        uow.commit()  # nothing changed since: nothing is written, the schedule holds
+        ledger.charge(_rub("1.00"), _AT, ref="exp-3")
+        book.add(_expense("exp-3", account_id))
+        service.set_auto_renew(enabled=False)
+        uow.rollback()
+    with make_uow() as uow:
+        stored = uow.accounts.get(account_id).profile.email
+        _expect(stored == "alice@example.com", f"a change after a commit was lost: {stored!r}")
+        ledger = uow.ledgers.get(account_id)
+        balance = ledger.balance("RUB")
+        _expect(balance == _rub("3.00"), f"after commits and a rollback the balance is {balance}")
+        refs = [entry.ref for entry in ledger.entries()]
+        _expect(refs == ["pay-1", "exp-2"], f"the ledger holds the entries of {refs}")
+        expenses = [e.id for e in uow.expenses.get(account_id).expenses("RUB")]
+        _expect(expenses == ["exp-1", "exp-2"], f"the expense book holds {expenses}")
+        _expect(uow.services.get(service_id).auto_renew, "a change after a commit was lost")
+    _expect(
+        _next_due(make_uow, account_id) == date(2024, 3, 20),
+        "a schedule made after a commit that changed the account did not hold",
+    )
 
 
 def check_identity_map(make_uow: UowFactory) -> None:
@@ -711,6 +769,7 @@ CHECKS: tuple[Callable[[UowFactory], None], ...] = (
     check_exit_without_commit_rolls_back,
     check_exception_rolls_back,
     check_rollback_and_work_after_commit,
+    check_aggregates_after_commit,
     check_identity_map,
     check_add_existing_raises_conflict,
     check_get_unknown_raises_not_found,
@@ -772,6 +831,10 @@ class UnitOfWorkContract(abc.ABC):
     def test_rollback_and_work_after_commit(self) -> None:
         """See :func:`check_rollback_and_work_after_commit`."""
         check_rollback_and_work_after_commit(self.make_uow)
+
+    def test_aggregates_after_commit(self) -> None:
+        """See :func:`check_aggregates_after_commit`."""
+        check_aggregates_after_commit(self.make_uow)
 
     def test_identity_map(self) -> None:
         """See :func:`check_identity_map`."""
@@ -934,6 +997,30 @@ def check_overlapping_change_keeps_an_account_due(make_uow: UowFactory) -> None:
     _expect(_next_due(make_uow, account_id) == DUE_NOW, "a change was overwritten by a schedule")
 
 
+def check_overlapping_change_after_commit_unseen(make_uow: UowFactory) -> None:
+    """A change made to an aggregate after its unit of work committed is not seen by others.
+
+    Until the next commit of that unit of work, another one reads what was committed.
+    """
+    account_id = _fresh("acc")
+    with make_uow() as uow:
+        uow.ledgers.get(account_id).top_up(_rub("2.00"), _AT, ref="pay-1")
+        uow.commit()
+    writer, reader = make_uow(), make_uow()
+    with writer:
+        ledger = writer.ledgers.get(account_id)
+        ledger.charge(_rub("1.00"), _AT, ref="exp-1")
+        writer.commit()
+        ledger.charge(_rub("1.00"), _AT, ref="exp-2")
+        with reader:
+            balance = reader.ledgers.get(account_id).balance("RUB")
+            _expect(balance == _rub("1.00"), f"another unit of work read a balance of {balance}")
+        writer.commit()
+    with make_uow() as uow:
+        balance = uow.ledgers.get(account_id).balance("RUB")
+        _expect(balance == _rub("0.00"), f"after the second commit the balance is {balance}")
+
+
 def _record_and_commit(uow: UnitOfWork, key: str) -> None:
     uow.keys.record(key)
     uow.commit()
@@ -946,6 +1033,7 @@ OVERLAP_CHECKS: tuple[Callable[[UowFactory], None], ...] = (
     check_overlapping_reads_do_not_conflict,
     check_overlapping_adds_conflict,
     check_overlapping_change_keeps_an_account_due,
+    check_overlapping_change_after_commit_unseen,
 )
 
 
@@ -971,3 +1059,7 @@ class OverlappingUnitsOfWorkContract(abc.ABC):
     def test_overlapping_change_keeps_an_account_due(self) -> None:
         """See :func:`check_overlapping_change_keeps_an_account_due`."""
         check_overlapping_change_keeps_an_account_due(self.make_uow)
+
+    def test_overlapping_change_after_commit_unseen(self) -> None:
+        """See :func:`check_overlapping_change_after_commit_unseen`."""
+        check_overlapping_change_after_commit_unseen(self.make_uow)

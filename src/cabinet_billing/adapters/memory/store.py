@@ -2,8 +2,9 @@
 
 :class:`MemoryStore` holds committed state. A :class:`MemoryUnitOfWork` works on private
 copies of the aggregates it loads (an identity map, like a database transaction) and
-writes them back only on :meth:`~MemoryUnitOfWork.commit`; an exception or a missing
-commit leaves the store exactly as it was. One store serves one process; it is not
+writes copies of them back only on :meth:`~MemoryUnitOfWork.commit`, so a change made
+after a commit reaches the store only by the next one; an exception or a missing commit
+leaves the store exactly as it was. One store serves one process; it is not
 shared between threads.
 
 >>> from cabinet_billing import Account
@@ -502,11 +503,16 @@ class _Repository(Generic[T]):
         return [self.get(k) for k in keys]
 
     def flush(self, keys: Iterable[str]) -> None:
+        """Commit the rows ``keys`` and keep tracking them: read now at what was committed.
+
+        The caller still holds the loaded rows, so the table gets copies of its own: a
+        change made after the commit reaches the store only by the next commit.
+        """
+        table, read, base = self._table, self.read, self.base
         for key in keys:
-            self._table.put(key, self.loaded[key])
-        self.loaded = {}
-        self.read = {}
-        self.base = {}
+            row = base[key] = clone(self.loaded[key])
+            table.put(key, row)
+            read[key] = table.versions[key]
 
     def peek(self, account_id: str) -> list[T]:
         """The account's rows as this unit of work sees them, oldest first, not copied.
@@ -665,9 +671,14 @@ class _Accounts(_Repository[Account]):
         for account_id, day in self.scheduled.items():
             if index.marks.get(account_id, 0) == self._marks_read[account_id]:
                 index.set(account_id, day)
+        marks_read = self._marks_read
         for account_id in touched:
             if account_id not in self.scheduled and account_id in self._table.rows:
                 index.mark(account_id)
+                if account_id in marks_read:
+                    # This unit of work's own mark: a schedule after this commit holds.
+                    marks_read[account_id] += 1
+        self.scheduled = {}
 
 
 class _BankReviews(_Repository[BankReview]):
@@ -871,12 +882,13 @@ class MemoryUnitOfWork:
         self.committed = False
         self._opened: list[str] = []
 
-    def _begin(self) -> None:
-        """Forget the repositories opened so far: the next use opens fresh ones."""
+    def _begin(self, keep: tuple[str, ...] = ()) -> None:
+        """Forget the repositories opened so far (but ``keep``): the next use opens fresh ones."""
         state = self.__dict__
         for name in self._opened:
-            del state[name]
-        self._opened = []
+            if name not in keep:
+                del state[name]
+        self._opened = [name for name in self._opened if name in keep]
 
     def __enter__(self) -> Self:
         self.committed = False
@@ -892,7 +904,10 @@ class MemoryUnitOfWork:
         self.rollback()
 
     def commit(self) -> None:
-        """Write every changed and added aggregate back to the store, or nothing.
+        """Write copies of every changed and added aggregate to the store, or nothing.
+
+        The aggregates handed out stay this unit of work's own: a later commit writes
+        what changed since this one.
 
         Raises:
             ConflictError: when another unit of work committed a change to an aggregate
@@ -926,10 +941,11 @@ class MemoryUnitOfWork:
         if "inbox" in state:
             self.inbox.flush()
         self.committed = True
-        self._begin()
+        # The aggregates handed out stay tracked (see UnitOfWork); the rest starts anew.
+        self._begin(keep=AGGREGATE_REPOSITORIES)
 
     def rollback(self) -> None:
-        """Forget every change since the last commit."""
+        """Forget every change since the last commit, and the aggregates handed out."""
         self._begin()
 
 

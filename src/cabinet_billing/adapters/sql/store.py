@@ -130,7 +130,7 @@ from cabinet_billing.domain.customer import Account
 from cabinet_billing.domain.documents import AccountDocuments
 from cabinet_billing.domain.expense import Expense, ExpenseBook, ExpenseTotals, totals_of
 from cabinet_billing.domain.invoice import Invoice, InvoiceFilter, InvoiceStatus, invoice_order
-from cabinet_billing.domain.ledger import EntrySums, Ledger, LedgerEntry, Span
+from cabinet_billing.domain.ledger import EntrySums, Ledger, LedgerEntry, ListHistory, Span
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.service import Service
@@ -606,6 +606,8 @@ class _Repository(Generic[T]):
         """For a migration: the columns each table has at its revision (None: all)."""
         self.touched: set[str] = set()
         """The accounts whose rows of this repository a flush wrote."""
+        self.written: list[tuple[_Loaded[T], Image]] = []
+        """The aggregates a flush wrote, with what it wrote (see :meth:`committed`)."""
 
     # ------------------------------------------------------------------ reading
 
@@ -796,12 +798,27 @@ class _Repository(Generic[T]):
                 else:
                     continue
                 self.touched.add(self._shape.account_of(loaded.aggregate))
+                self.written.append((loaded, image))
             except IntegrityError as error:
                 done = "stored" if loaded.image is None else "changed"
                 raise ConflictError(
                     f"{self._kind} {key!r}",
                     f"was {done} by another unit of work at the same time; nothing was stored",
                 ) from error
+
+    def committed(self) -> None:
+        """The flushed rows are committed: each aggregate is read now at what was written.
+
+        The identity map outlives the commit (see ``UnitOfWork``), so the next commit
+        compares with, and checks the version of, what this one stored.
+        """
+        for loaded, image in self.written:
+            loaded.version = 1 if loaded.version is None else loaded.version + 1
+            loaded.image = _as_read(loaded.image, image)
+            loaded.elements = image.elements
+            loaded.created = False
+        self.written = []
+        self.touched = set()
 
     def _image(self, key: str, loaded: _Loaded[T]) -> Image:
         """The rows a commit would write for an aggregate of the identity map."""
@@ -1402,12 +1419,23 @@ class _Ledgers(_PerAccount[Ledger]):
                 if new:
                     self._write_entries(connection, ledger)
                 self.touched.add(key)
+                self.written.append((loaded, image))
             except IntegrityError as error:
                 done = "stored" if loaded.image is None else "changed"
                 raise ConflictError(
                     f"ledger {key!r}",
                     f"was {done} by another unit of work at the same time; nothing was stored",
                 ) from error
+
+    def committed(self) -> None:
+        for loaded, _ in self.written:
+            ledger = loaded.aggregate
+            history = ledger.history
+            if isinstance(history, ListHistory):
+                # A ledger new here holds every entry: its own list keeps them, unread.
+                history.append(ledger.unsaved())
+            ledger.saved()
+        super().committed()
 
     def _write_entries(self, connection: Connection, ledger: Ledger) -> None:
         spec = schema.LEDGER_ENTRIES
@@ -1420,6 +1448,16 @@ class _Ledgers(_PerAccount[Ledger]):
             for row in rows.values()
         ]
         connection.execute(self._inserting(table), values)
+
+
+def _as_read(before: Image | None, written: Image) -> Image:
+    """The rows of an aggregate as stored after ``written``: its unchanged rows as read."""
+    held = {} if before is None else before.children
+    children = {
+        table: {k: held[table][k] if is_unchanged(values) else values for k, values in rows.items()}
+        for table, rows in written.children.items()
+    }
+    return Image(row=written.row, children=children)
 
 
 _LAST_SEQ = "cb_last_seq"
@@ -1527,6 +1565,7 @@ class _Accounts(_Repository[Account]):
         self._due = store_tables.next_due
         self._marks_read: dict[str, int] = {}
         self.scheduled: dict[str, date] = {}
+        self._marked: list[str] = []
 
     def _select(self) -> Select[Any]:
         due = self._due
@@ -1612,7 +1651,7 @@ class _Accounts(_Repository[Account]):
                     for a, day in sorted(self.scheduled.items())
                 ],
             )
-        marked = sorted(touched - self.scheduled.keys())
+        marked = self._marked = sorted(touched - self.scheduled.keys())
         if not marked:
             return
         accounts = select(
@@ -1645,6 +1684,16 @@ class _Accounts(_Repository[Account]):
             insert(due).from_select(columns, accounts.where(self._table.c.account_id.not_in(held))),
             {"marked": marked},
         )
+
+    def committed(self) -> None:
+        marks_read = self._marks_read
+        for account_id in self._marked:
+            if account_id in marks_read:
+                # This unit of work's own mark: a schedule after this commit holds.
+                marks_read[account_id] += 1
+        self._marked = []
+        self.scheduled = {}
+        super().committed()
 
 
 class _Invoices(_Paged[Invoice]):
@@ -1969,12 +2018,13 @@ class SqlUnitOfWork:
         self._session = _Session(self.store)
         self._begin()
 
-    def _begin(self) -> None:
+    def _begin(self, keep: tuple[str, ...] = ()) -> None:
         # The repositories are made when first used: a unit of work that reads three of
         # them does not build twelve.
         self._built_at = self._session.opened
         for name in _MADE_ON_USE:
-            self.__dict__.pop(name, None)
+            if name not in keep:
+                self.__dict__.pop(name, None)
 
     @functools.cached_property
     def accounts(self) -> _Accounts:
@@ -2168,8 +2218,15 @@ class SqlUnitOfWork:
             raise
         try:
             self._session.commit()
-        finally:
+        except BaseException:
             self._begin()
+            raise
+        for repository in self._repositories():
+            repository.committed()
+        # The aggregates handed out stay tracked (see UnitOfWork); the rest starts anew,
+        # and a rollback forgets them.
+        self._begin(keep=AGGREGATE_REPOSITORIES)
+        self._built_at = -1
         self.committed = True
 
     def rollback(self) -> None:

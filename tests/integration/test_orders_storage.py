@@ -160,6 +160,7 @@ def test_a_services_ip_configuration_limits_and_state_are_stored(
     assert str(products) == "products: 998 of 1000 (as of 2024-03-05)"
     page = cabinet_over(opened).services.list(limit=1)
     assert ([v.id for v in page.services], page.next_after) == ([service_id], None)
+    assert [v.id for v in page] == [service_id]  # a page iterates over its services
 
 
 @pytest.mark.spec("C5", "X6")

@@ -33,7 +33,7 @@ allowed for the viewer's role in the service's current state.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -465,6 +465,10 @@ class ServicePage:
     services: tuple[ServiceView, ...]
     total: int
     next_after: str | None
+
+    def __iter__(self) -> Iterator[ServiceView]:
+        """The page's services, as iterating any other list page gives its items."""
+        return iter(self.services)
 
     def __len__(self) -> int:
         return len(self.services)

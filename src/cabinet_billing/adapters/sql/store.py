@@ -602,6 +602,8 @@ class _Repository(Generic[T]):
         self._table = store_tables.aggregates[shape.table]
         self._key = self._table.c[shape.key.name]
         self.loaded: dict[str, _Loaded[T]] = {}
+        self.listed: dict[str, list[str]] = {}
+        """The keys of each account's aggregates as read this transaction, in their order."""
         self.present: Mapping[str, set[str]] | None = None
         """For a migration: the columns each table has at its revision (None: all)."""
         self.touched: set[str] = set()
@@ -631,12 +633,26 @@ class _Repository(Generic[T]):
         return sorted(set(stored) | set(self.loaded))
 
     def for_account(self, account_id: str) -> list[T]:
-        found = self._load_by(
-            "account",
-            lambda: self._table.c.account_id == bindparam("account"),
-            {"account": account_id},
-            account_id=account_id,
-        )
+        listed = self.listed.get(account_id)
+        if listed is None:
+            found = self._load_by(
+                "account",
+                lambda: self._table.c.account_id == bindparam("account"),
+                {"account": account_id},
+                account_id=account_id,
+            )
+            self.listed[account_id] = [self._shape.key_of(x) for x in found]
+        else:
+            # Read once per transaction: the rows are in the identity map, in their order.
+            found = [self.loaded[k].aggregate for k in listed]
+            known = set(listed)
+            found += [
+                loaded.aggregate
+                for key, loaded in self.loaded.items()
+                if loaded.version is not None
+                and key not in known
+                and self._shape.account_of(loaded.aggregate) == account_id
+            ]
         found += [
             loaded.aggregate
             for loaded in self.loaded.values()
@@ -819,6 +835,7 @@ class _Repository(Generic[T]):
             loaded.created = False
         self.written = []
         self.touched = set()
+        self.listed = {}  # the next transaction reads the lists again
 
     def _image(self, key: str, loaded: _Loaded[T]) -> Image:
         """The rows a commit would write for an aggregate of the identity map."""

@@ -529,25 +529,17 @@ class _Session:
             return list(connection.execute(query, params).mappings())
 
     def commit(self) -> None:
-        if self._connection is not None:
-            try:
-                if self._savepoint is not None:
-                    self._savepoint.commit()
-                else:
-                    self._connection.commit()
-            except DBAPIError:
-                self._break()
-                raise
-            finally:
-                self.close()
+        self._end(commit=True)
 
     def rollback(self) -> None:
+        self._end(commit=False)
+
+    def _end(self, *, commit: bool) -> None:
+        """Commit or roll back the savepoint (in a batch) or the transaction, then close."""
         if self._connection is not None:
+            ending = self._savepoint if self._savepoint is not None else self._connection
             try:
-                if self._savepoint is not None:
-                    self._savepoint.rollback()
-                else:
-                    self._connection.rollback()
+                ending.commit() if commit else ending.rollback()
             except DBAPIError:
                 self._break()
                 raise

@@ -216,7 +216,8 @@ class Context:
             return
         book = uow.payers.get(account_id)
         book.get(payer_id)
-        expenses = uow.expenses.get(account_id).expenses()
+        # Only unpaid expenses can hold a payer back: a store may leave the paid ones unread.
+        expenses = uow.expenses.get(account_id).unpaid()
         for other in book:
             if other.id != payer_id:
                 ensure_payer_replaceable(expenses, other.id)

@@ -331,7 +331,7 @@ def _merge(
     main = book.get(main_id)
     book.get(joined_id)
     expenses_book = uow.expenses.get(account_id)
-    ensure_payer_replaceable(expenses_book.expenses(), joined_id)
+    ensure_payer_replaceable(expenses_book.unpaid(), joined_id)
     documents = uow.documents.get(account_id)
     contracts = [c for c in documents.contracts if c.payer_id == joined_id]
     active = tuple(c.number for c in contracts if c.status is ContractStatus.ACTIVE)

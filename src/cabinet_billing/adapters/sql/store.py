@@ -1158,6 +1158,18 @@ class _Expenses(_PerAccount[ExpenseBook]):
             query = query.where(where)
         return self._session.read(query.order_by(table.c.position))
 
+    def holds(self, account_id: str, expense_id: str) -> bool:
+        """Whether an account's ``expenses`` rows hold an expense (its statement built once)."""
+        table = self._tables.children[self._shape.children[0].table]
+        query = self._session.statement(
+            (table, "holds"),
+            lambda: select(table.c.expense_id).where(
+                table.c.account_id == bindparam("account"),
+                table.c.expense_id == bindparam("expense"),
+            ),
+        )
+        return bool(self._session.read(query, {"account": account_id, "expense": expense_id}))
+
     def stored(self, account_id: str) -> Mapping[tuple[object, ...], object]:
         """The expense rows of a loaded book read so far, by identity."""
         held = self.loaded[account_id].image
@@ -1234,8 +1246,7 @@ class _SqlShelf:
         self._parent = parent
 
     def holds(self, expense_id: str) -> bool:
-        table = self._repository._tables.children[schema.EXPENSE_BOOKS.children[0].table]  # noqa: SLF001
-        return bool(self._repository.rows(self._account_id, table.c.expense_id == expense_id))
+        return self._repository.holds(self._account_id, expense_id)
 
     def unbilled(self, until: date, loaded: Mapping[str, Expense]) -> list[Expense]:
         table = self._repository._tables.children[schema.EXPENSE_BOOKS.children[0].table]  # noqa: SLF001

@@ -48,6 +48,7 @@ from cabinet_billing.domain.invoice import Invoice, InvoiceFilter, InvoiceLine
 from cabinet_billing.domain.ledger import Ledger, LedgerEntry
 from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.numbering import document_collation_key
+from cabinet_billing.domain.service import Service, ServiceChange
 from cabinet_billing.ports.listing import InvoiceQuery, Window
 from cabinet_billing.testing.contract import check_unit_of_work
 from cabinet_billing.testing.population import Population
@@ -129,6 +130,14 @@ def legacy_ledger(ledger: Ledger, *, whole: bool) -> dict[str, Any]:
     return data
 
 
+def legacy_service(service: Service) -> dict[str, Any]:
+    """A service as the JSON-blob version kept it: with its records inline."""
+    data = encode(service, Service)
+    assert isinstance(data, dict)
+    data["history"] = [encode(r, ServiceChange) for r in service.history]
+    return data
+
+
 def write_legacy(engine: Engine, store: MemoryStore, *, whole: str) -> None:
     """Store every aggregate as the JSON-blob version did; ``whole``'s ledger in one piece."""
     legacy.create_all(engine)
@@ -149,6 +158,8 @@ def write_legacy(engine: Engine, store: MemoryStore, *, whole: str) -> None:
                     }
                 if isinstance(aggregate, Ledger):
                     values["data"] = canonical(legacy_ledger(aggregate, whole=key == whole))
+                if isinstance(aggregate, Service):
+                    values["data"] = canonical(legacy_service(aggregate))
                 if isinstance(aggregate, Ledger) and key != whole:
                     entries = [
                         {"account_id": key, "seq": n, "data": dumps(e, LedgerEntry)}
@@ -262,7 +273,10 @@ def test_a_database_of_the_json_blob_schema_upgrades_and_loses_nothing(
             for kind in KINDS:
                 repository = getattr(uow, kind)
                 for key, aggregate in getattr(memory, kind).rows.items():
-                    assert repository.get(key) == aggregate, (kind, key)
+                    stored = repository.get(key)
+                    assert stored == aggregate, (kind, key)
+                    if isinstance(aggregate, Service):
+                        assert stored.history == aggregate.history, key
                     compared += 1
             assert list(uow.keys.all()) == sorted(memory.keys)
             for name, value in memory.sequences.items():

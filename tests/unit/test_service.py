@@ -13,6 +13,7 @@ from cabinet_billing.domain.service import (
     Actor,
     ActorRole,
     BillingMode,
+    ListServiceHistory,
     Service,
     ServiceAction,
     ServiceChange,
@@ -680,15 +681,48 @@ def test_constructor_validation() -> None:
 
 def test_loading_a_stored_service_checks_processing_and_history() -> None:
     service = active()
-    fields = {a.name: getattr(service, a.name) for a in attrs.fields(Service)}
-    assert Service(**fields) == service
+    fields = {a.name: getattr(service, a.name) for a in attrs.fields(Service) if a.init}
+    records = ListServiceHistory(service.history)
+    loaded = Service(**fields).attach(records, 3)
+    assert loaded == service
+    assert loaded.history == service.history
+    assert (loaded.change_count, loaded.last_changed_at, loaded.unsaved()) == (3, at(2), ())
     with pytest.raises(ValidationError, match="needs an operation and an origin"):
         Service(**{**fields, "status": S.PROCESSING})
     with pytest.raises(
         ValidationError,
         match="the history ends in active",
     ):
-        Service(**{**fields, "status": S.EXPIRED})
+        Service(**{**fields, "status": S.EXPIRED}).attach(records, 3)
+    with pytest.raises(ConflictError, match="has records not yet stored"):
+        ordered().attach(records, 3)
+    with pytest.raises(ValidationError, match="count=-1 is invalid"):
+        Service(**fields).attach(records, -1)
+    with pytest.raises(ValidationError, match="must be ServiceChange records"):
+        ListServiceHistory(["renewed"])  # type: ignore[list-item]
+
+
+def test_a_service_reads_its_records_by_range_and_keeps_new_ones_apart() -> None:
+    service = active()
+    service.stop(ALICE, at(3))
+    stored = ListServiceHistory(service.history)
+    fields = {a.name: getattr(service, a.name) for a in attrs.fields(Service) if a.init}
+    loaded = Service(**fields).attach(stored, 4, at(3))
+    record = loaded.start(ALICE, at(4))
+    assert loaded.unsaved() == (record,)
+    assert loaded.changes(4, 5) == (service.history[3], record)
+    assert loaded.changes(2, 2) == (service.history[1],)
+    assert loaded.changes(5, 9) == (record,)
+    assert loaded.changes(6) == loaded.changes(0, 0) == ()
+    assert loaded.history == (*service.history, record)
+    assert loaded.last_change == record
+    assert loaded.change_count == 5
+    stored.append(loaded.unsaved(), after=4)
+    loaded.saved()
+    assert (loaded.unsaved(), loaded.history[-1], len(stored)) == ((), record, 5)
+    with pytest.raises(ConflictError, match="holds 5 records, not the 4"):
+        stored.append([record], after=4)
+    assert len(stored) == 5
 
 
 def test_steps_and_actors_validate() -> None:

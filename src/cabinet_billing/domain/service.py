@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Final
+from typing import Final, Protocol, Self
 
 import attrs
 import moneyed
@@ -69,10 +69,12 @@ __all__ = [
     "Actor",
     "ActorRole",
     "BillingMode",
+    "ListServiceHistory",
     "ScheduledChange",
     "Service",
     "ServiceAction",
     "ServiceChange",
+    "ServiceHistory",
     "ServiceLifecycle",
     "ServiceOperation",
     "ServiceStatus",
@@ -601,6 +603,67 @@ class ServiceChange:
         return f"{text} ({self.reason})" if self.reason else text
 
 
+class ServiceHistory(Protocol):
+    """Where a service's stored records live: read by range, never with the service.
+
+    A store hands each service it loads the history of that service, with the number of
+    its records and the time of the last one (what the lifecycle's rules read); the
+    records themselves are read only when asked for (a history page, an audit). A
+    service never asks for a record past the count it was loaded with.
+    """
+
+    def read(self, first: int, last: int) -> Sequence[ServiceChange]:
+        """The records numbered ``first`` to ``last`` (from 1, the order), oldest first."""
+        ...
+
+
+def _checked_records(records: Iterable[ServiceChange]) -> list[ServiceChange]:
+    found = list(records)
+    for record in found:
+        if not isinstance(record, ServiceChange):
+            raise ValidationError("records", record, "must be ServiceChange records")
+    return found
+
+
+@shared_copies
+class ListServiceHistory:
+    """A service's history kept in a list: a new service's, and the in-memory store's.
+
+    It is shared, not copied, by the copies of a service (a unit of work's private copy
+    reads the same list); only a store appends to it, once a commit is sure.
+
+    >>> history = ListServiceHistory()
+    >>> history.read(1, 10), len(history)
+    ((), 0)
+    """
+
+    __slots__ = ("_records",)
+
+    def __init__(self, records: Iterable[ServiceChange] = ()) -> None:
+        self._records = _checked_records(records)
+
+    def read(self, first: int, last: int) -> tuple[ServiceChange, ...]:
+        """The records numbered ``first`` to ``last`` (from 1)."""
+        return tuple(self._records[max(first, 1) - 1 : max(last, 0)])
+
+    def append(self, records: Iterable[ServiceChange], *, after: int) -> None:
+        """Add records after the ``after`` held (a store, once it committed them).
+
+        Raises:
+            ConflictError: when the list holds another number of records (someone
+                else appended to it meanwhile); nothing is added.
+        """
+        if after != len(self._records):
+            raise ConflictError(
+                "service history",
+                f"holds {len(self._records)} records, not the {after} the service was read with",
+            )
+        self._records.extend(records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
 def _initial_context(billing_mode: BillingMode) -> _Context:
     return _Context(ServiceStatus.ORDERED, billing_mode, paid=False)
 
@@ -701,10 +764,6 @@ def _check_period(_instance: object, _attribute: attrs.Attribute[Period], value:
         raise ValidationError("period", value, "must be a Period such as Period.months(1)")
 
 
-def _frozen_history(records: Iterable[ServiceChange]) -> tuple[ServiceChange, ...]:
-    return tuple(records)
-
-
 def _to_configuration(
     value: Iterable[tuple[str, object]] | Mapping[str, object],
 ) -> tuple[tuple[str, Decimal], ...]:
@@ -800,7 +859,16 @@ class Service:
     Fields cannot be assigned: every change goes through a method that checks the
     lifecycle table and appends a :class:`ServiceChange` (:meth:`set_auto_renew` and
     :meth:`extend_paid_until`, which do not change the state, are the exceptions).
-    Create new services with :meth:`order`; the constructor is for loading stored ones.
+    Create new services with :meth:`order`; the constructor is for loading stored ones,
+    which a store then gives their history (:meth:`attach`).
+
+    A service holds the number of its records and the time of the last one, not the
+    records: a stored service reads them from its :class:`ServiceHistory` by range when
+    asked (:meth:`changes`, :attr:`history`), so loading and renewing it cost the same
+    after a thousand changes as after three. What is recorded in the unit of work is
+    kept apart (:meth:`unsaved`) until the store writes it. Two services are equal when
+    their fields, their number of records and the time of the last one are; compare
+    their :attr:`history` to compare every record.
 
     Args:
         id: the order number shown to the customer.
@@ -832,7 +900,6 @@ class Service:
         status: the current state.
         operation: the operation under way while processing.
         processing_origin: the state processing began in.
-        history: every change, oldest first.
         scheduled: a change of plan or period, or the end of the service, that waits
             for its invoice or for the end of the paid period (SPEC X1, X2).
         lifecycle: the transition table (default :data:`SERVICE_LIFECYCLE`).
@@ -876,15 +943,19 @@ class Service:
         default=None,
         validator=_maybe(_is(ServiceStatus)),
     )
-    history: tuple[ServiceChange, ...] = attrs.field(
-        default=(),
-        converter=_frozen_history,
-        validator=attrs.validators.deep_iterable(_is(ServiceChange)),
-    )
     scheduled: ScheduledChange | None = attrs.field(
         default=None, validator=_maybe(_is(ScheduledChange))
     )
     lifecycle: ServiceLifecycle = attrs.field(default=SERVICE_LIFECYCLE, eq=False, repr=False)
+    _count: int = attrs.field(default=0, init=False)
+    """How many records the history holds, stored and new."""
+    _last_at: datetime | None = attrs.field(default=None, init=False)
+    """When the last record was made (None: no record)."""
+    _stored: int = attrs.field(default=0, init=False, eq=False, repr=False)
+    _new: tuple[ServiceChange, ...] = attrs.field(default=(), init=False, eq=False, repr=False)
+    _history: ServiceHistory = attrs.field(
+        factory=ListServiceHistory, init=False, eq=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         processing = self.status is ServiceStatus.PROCESSING
@@ -895,12 +966,6 @@ class Service:
                 "operation",
                 self.operation,
                 "a processing service needs an operation and an origin; others have neither",
-            )
-        if self.history and self.history[-1].to_status is not self.status:
-            raise ValidationError(
-                "status",
-                self.status,
-                f"the history ends in {self.history[-1].to_status}",
             )
 
     # ------------------------------------------------------------------ creation
@@ -941,7 +1006,7 @@ class Service:
         record = ServiceChange(
             None, ServiceStatus.ORDERED, ServiceAction.ORDER, actor, created_at, reason
         )
-        return cls(
+        service = cls(
             id=id,
             account_id=account_id,
             plan_id=plan_id,
@@ -957,9 +1022,127 @@ class Service:
             prices=PriceList(()) if prices is None else prices,
             configuration=_to_configuration(configuration or {}),
             limits=PlanLimits(()) if limits is None else limits,
-            history=(record,),
             lifecycle=lifecycle,
         )
+        service._set(_new=(record,), _count=1, _last_at=created_at)
+        return service
+
+    # ------------------------------------------------------------------ stores
+
+    def attach(self, history: ServiceHistory, count: int, last_at: datetime | None = None) -> Self:
+        """Give a service read from a store its history: ``count`` records stored there.
+
+        For stores. ``last_at`` is when the last record was made; without it the last
+        record is read from ``history`` and must end in the service's status.
+
+        Raises:
+            ConflictError: when the service has records not yet stored.
+            ValidationError: for a negative count, or a last record that does not end
+                in the service's status.
+        """
+        if self._new:
+            raise ConflictError(f"service {self.id}", "has records not yet stored")
+        if count < 0:
+            raise ValidationError("count", count, "must be a number of records, 0 or more")
+        if count and last_at is None:
+            (last,) = history.read(count, count)
+            if last.to_status is not self.status:
+                raise ValidationError(
+                    "status", self.status, f"the history ends in {last.to_status}"
+                )
+            last_at = last.at
+        self._set(_history=history, _stored=count, _count=count, _last_at=last_at)
+        return self
+
+    def restore_history(self, records: Iterable[ServiceChange]) -> Self:
+        """Give a service made by the constructor (an import) every record, oldest first.
+
+        The records are unsaved: a store writes them with the service.
+
+        Raises:
+            ConflictError: when the service has records already.
+            ValidationError: for something that is not a record, or a last record that
+                does not end in the service's status.
+        """
+        if self._count:
+            raise ConflictError(f"service {self.id}", "has its records already")
+        found = tuple(_checked_records(records))
+        if found and found[-1].to_status is not self.status:
+            raise ValidationError(
+                "status", self.status, f"the history ends in {found[-1].to_status}"
+            )
+        last_at = found[-1].at if found else None
+        self._set(_new=found, _count=len(found), _last_at=last_at)
+        return self
+
+    @property
+    def stored_history(self) -> ServiceHistory:
+        """Where the stored records are read from."""
+        return self._history
+
+    def unsaved(self) -> tuple[ServiceChange, ...]:
+        """The records made since the service was loaded (what a store has to write)."""
+        return self._new
+
+    def saved(self) -> None:
+        """The store wrote :meth:`unsaved` to the history: they are stored records now."""
+        self._set(_stored=self._count, _new=())
+
+    # ------------------------------------------------------------------ history
+
+    @property
+    def history(self) -> tuple[ServiceChange, ...]:
+        """Every change, oldest first (the first is the order), read when asked for.
+
+        A stored service reads every record from its history here: what a host that
+        shows or audits the whole history asks for, never what the billing reads. A page
+        of it is :meth:`changes`.
+        """
+        return self.changes()
+
+    def changes(self, first: int = 1, last: int | None = None) -> tuple[ServiceChange, ...]:
+        """The records numbered ``first`` to ``last`` (from 1, the order), oldest first.
+
+        Only those records are read from the store.
+
+        >>> from datetime import datetime, timezone
+        >>> from cabinet_billing import Money, Period
+        >>> at = datetime(2024, 1, 31, tzinfo=timezone.utc)
+        >>> s = Service.order(id="1", account_id="a", plan_id="p", plan_name="P", kind="vps",
+        ...     price=Money("100.00", "RUB"), period=Period.months(), created_at=at,
+        ...     actor=Actor.system())
+        >>> _ = s.mark_paid(date(2024, 2, 29), Actor.system(), at)
+        >>> _ = s.activate(Actor.system(), at)
+        >>> s.change_count, [str(c.action) for c in s.changes(2, 3)]
+        (3, ['pay', 'activate'])
+        """
+        stored = self._stored
+        top = self._count if last is None else min(last, self._count)
+        first = max(first, 1)
+        if first > top:
+            return ()
+        found: tuple[ServiceChange, ...] = ()
+        if first <= stored:
+            found = tuple(self._history.read(first, min(top, stored)))
+        if top > stored:
+            found += self._new[max(first - stored, 1) - 1 : top - stored]
+        return found
+
+    @property
+    def change_count(self) -> int:
+        """How many records the history holds (1 for a new order)."""
+        return self._count
+
+    @property
+    def last_change(self) -> ServiceChange | None:
+        """The latest record (read from the store when it is a stored one)."""
+        found = self.changes(self._count, self._count)
+        return found[0] if found else None
+
+    @property
+    def last_changed_at(self) -> datetime:
+        """When the latest record was made (the order's time for a service without one)."""
+        return self.created_at if self._last_at is None else self._last_at
 
     # ------------------------------------------------------------------ queries
 
@@ -1219,7 +1402,7 @@ class Service:
         if not isinstance(actor, Actor):
             raise ValidationError("actor", actor, "must be an Actor")
         _check_aware(None, attrs.fields(ServiceChange).at, at)
-        last = self.history[-1].at if self.history else self.created_at
+        last = self.last_changed_at
         if at < last:
             raise ValidationError("at", at, f"must not be before the last change at {last}")
         context = self._context()
@@ -1254,7 +1437,9 @@ class Service:
             paid=after.paid,
             operation=after.operation,
             processing_origin=after.origin,
-            history=(*self.history, record),
+            _new=(*self._new, record),
+            _count=self._count + 1,
+            _last_at=at,
         )
         return record
 

@@ -283,23 +283,31 @@ SERVICES = Shape(
         Col("auto_renew", Kind.BOOL),
         Col("paid", Kind.BOOL),
     ),
-    children=(
-        Children(
-            "service_history",
-            "history",
-            Form.LIST,
-            cols=(
-                Col("at", Kind.INSTANT),
-                Col("action", Kind.TEXT),
-                Col("from_status", Kind.TEXT, nullable=True),
-                Col("to_status", Kind.TEXT),
-                Col("actor_role", Kind.TEXT, "actor.role"),
-                Col("actor_name", Kind.TEXT, "actor.name"),
-                Col("reason", Kind.LONG_TEXT, nullable=True),
-            ),
-        ),
+)
+"""A service's row: what loading a service reads (with its number of records and the
+time of the last one, from ``service_history``)."""
+
+SERVICE_HISTORY = Children(
+    "service_history",
+    "_new",
+    Form.LIST,
+    cols=(
+        Col("at", Kind.INSTANT),
+        Col("action", Kind.TEXT),
+        Col("from_status", Kind.TEXT, nullable=True),
+        Col("to_status", Kind.TEXT),
+        Col("actor_role", Kind.TEXT, "actor.role"),
+        Col("actor_name", Kind.TEXT, "actor.name"),
+        Col("reason", Kind.LONG_TEXT, nullable=True),
     ),
 )
+"""A service's records: rows of their own by ``position`` (from 0, the order), written
+once (the unsaved records of a commit) and read by range, never with the service."""
+
+SERVICE_WRITES = Shape(
+    "services", Service, (_id("service_id"), _ACCOUNT), children=(SERVICE_HISTORY,)
+)
+"""The shape that turns a service's unsaved records into ``service_history`` rows."""
 
 TICKETS = Shape(
     "tickets",
@@ -820,6 +828,8 @@ class Tables:
         self.aggregates[shape.table] = table
         for children in shape.children:
             self._children(shape, table, children)
+        if shape is SERVICES:
+            self._children(shape, table, SERVICE_HISTORY)
         if shape is LEDGERS:
             self._children(shape, table, LEDGER_ENTRIES)
             entries = self.children[LEDGER_ENTRIES.table]

@@ -133,7 +133,7 @@ from cabinet_billing.domain.invoice import Invoice, InvoiceFilter, InvoiceStatus
 from cabinet_billing.domain.ledger import EntrySums, Ledger, LedgerEntry, ListHistory, Span
 from cabinet_billing.domain.payer import PayerBook
 from cabinet_billing.domain.payment import Payment
-from cabinet_billing.domain.service import Service
+from cabinet_billing.domain.service import ListServiceHistory, Service, ServiceChange
 from cabinet_billing.domain.support import Ticket
 from cabinet_billing.errors import ConflictError, NotFoundError, TransientStorageError
 from cabinet_billing.ports.listing import (
@@ -1056,9 +1056,143 @@ class _Paged(_Repository[T]):
 
 
 class _Services(_Repository[Service]):
+    """Services: the row is loaded with its number of records and the last one's time.
+
+    The records stay in ``service_history`` and are read by range when asked for
+    (:class:`_SqlServiceHistory`), so loading and renewing a service cost the same after
+    a thousand records as after three. A commit writes the row (with its version check)
+    when it changed or records were made, and inserts the new records after the stored
+    ones; it never reads or rewrites those.
+    """
+
     def view(self, account_id: str) -> list[Service]:
         """:meth:`for_account`: the services read from their rows are this unit of work's own."""
         return self.for_account(account_id)
+
+    def _select(self) -> Select[Any]:
+        # The last record's position and time, each from the history's primary key.
+        history = self._tables.children[schema.SERVICE_HISTORY.table]
+        table = self._table
+        own = (
+            history.c.account_id == table.c.account_id,
+            history.c.service_id == table.c.service_id,
+        )
+        last = select(func.max(history.c.position)).where(*own).scalar_subquery()
+        last_at = (
+            select(history.c.at).where(*own).order_by(history.c.position.desc()).limit(1)
+        ).scalar_subquery()
+        return super()._select().add_columns(last.label(_LAST_RECORD), last_at.label(_LAST_AT))
+
+    def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> Service:
+        key = str(row[self._key.name])
+        if key in self.loaded:
+            return self.loaded[key].aggregate
+        service = super()._adopt(row, children)
+        history = _SqlServiceHistory(self._session, self._tables, service.account_id, key)
+        if _LAST_RECORD in row:
+            last = row[_LAST_RECORD]
+            count = 0 if last is None else int(last) + 1
+            return service.attach(history, count, row[_LAST_AT])
+        return service.attach(history, history.count())
+
+    def flush(self, connection: Connection) -> None:
+        for key, loaded in self.loaded.items():
+            service = loaded.aggregate
+            image = self._image(key, loaded)
+            new = service.unsaved()
+            try:
+                if loaded.image is None:
+                    self._insert(connection, image)
+                    self._write_children(connection, {}, image)
+                elif new or self._changed(loaded.image, image):
+                    self._update(connection, key, loaded, image)
+                    self._write_children(connection, loaded.image.children, image)
+                else:
+                    continue
+                if new:
+                    self._write_history(connection, service)
+                self.touched.add(service.account_id)
+                self.written.append((loaded, image))
+            except IntegrityError as error:
+                done = "stored" if loaded.image is None else "changed"
+                raise ConflictError(
+                    f"service {key!r}",
+                    f"was {done} by another unit of work at the same time; nothing was stored",
+                ) from error
+
+    def committed(self) -> None:
+        for loaded, _ in self.written:
+            service = loaded.aggregate
+            new = service.unsaved()
+            history = service.stored_history
+            if new and isinstance(history, ListServiceHistory):
+                # A service new here holds every record: its own list keeps them, unread.
+                history.append(new, after=service.change_count - len(new))
+            service.saved()
+        super().committed()
+
+    def _write_history(self, connection: Connection, service: Service) -> None:
+        spec = schema.SERVICE_HISTORY
+        rows, _ = schema.SERVICE_WRITES._child_rows(spec, service, service.account_id, {})  # noqa: SLF001 - the shape's own writing
+        table = self._tables.children[spec.table]
+        first = service.change_count - len(service.unsaved())
+        parent = {"account_id": service.account_id, "service_id": service.id}
+        values = [
+            self._fit(table, {**row, **parent, "position": first + n})
+            for n, row in enumerate(rows.values())
+        ]
+        connection.execute(self._inserting(table), values)
+
+
+class _SqlServiceHistory:
+    """A service's records in ``service_history``: read by range of position."""
+
+    def __init__(
+        self, session: _Session, store_tables: Tables, account_id: str, service_id: str
+    ) -> None:
+        self._session = session
+        self._table = store_tables.children[schema.SERVICE_HISTORY.table]
+        self._params = {"account": account_id, "service": service_id}
+
+    def read(self, first: int, last: int) -> list[ServiceChange]:
+        table = self._table
+        query = self._session.statement(
+            (table, "range"),
+            lambda: (
+                select(table)
+                .where(
+                    table.c.account_id == bindparam("account"),
+                    table.c.service_id == bindparam("service"),
+                    table.c.position >= bindparam("first"),
+                    table.c.position <= bindparam("last"),
+                )
+                .order_by(table.c.position)
+            ),
+        )
+        # Positions count from 0, records from 1.
+        rows = self._session.read(query, {**self._params, "first": first - 1, "last": last - 1})
+        account = str(self._params["account"])
+        spec = schema.SERVICE_HISTORY
+        found = schema.SERVICE_WRITES._collection(spec, rows, account, bool(rows))  # noqa: SLF001 - the shape's own reading
+        return [decode(data, ServiceChange) for data in cast("list[JsonValue]", found)]
+
+    def count(self) -> int:
+        """How many records are stored (the last position plus one)."""
+        table = self._table
+        query = self._session.statement(
+            (table, "count"),
+            lambda: select(func.max(table.c.position)).where(
+                table.c.account_id == bindparam("account"),
+                table.c.service_id == bindparam("service"),
+            ),
+        )
+        (row,) = self._session.read(query, self._params)
+        found = next(iter(row.values()))
+        return 0 if found is None else int(found) + 1
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Self:
+        del memo
+        return self
 
 
 class _Payments(_Paged[Payment]):
@@ -1482,6 +1616,12 @@ def _as_read(before: Image | None, written: Image) -> Image:
 
 _LAST_SEQ = "cb_last_seq"
 """The column of a ledger's row as loaded that holds the seq of its last entry."""
+
+_LAST_RECORD = "cb_last_record"
+"""The column of a service's row as loaded that holds its last record's position."""
+
+_LAST_AT = "cb_last_at"
+"""The column of a service's row as loaded that holds when its last record was made."""
 
 _BALANCE = "cb_balance_"
 """What the columns of a balance joined to a ledger's row as loaded start with."""
@@ -2304,6 +2444,8 @@ def write_new(
     repository: _Repository[Any] = (
         _Ledgers(bound, store_tables)
         if shape is schema.LEDGERS
+        else _Services(bound, store_tables, shape, shape.table)
+        if shape is schema.SERVICES
         else _Repository(bound, store_tables, shape, shape.table)
     )
     # The database is at the migration's revision: later revisions' columns and tables
@@ -2312,6 +2454,8 @@ def write_new(
     tables = [shape.table, *(c.table for c in shape.children)]
     if shape is schema.LEDGERS:
         tables.append(schema.LEDGER_ENTRIES.table)
+    if shape is schema.SERVICES:
+        tables.append(schema.SERVICE_HISTORY.table)
     names = [store_tables.name(n) for n in tables]
     repository.present = {
         n: (

@@ -25,6 +25,7 @@ from cabinet_billing.adapters.sql.codec import decode, loads
 from cabinet_billing.adapters.sql.store import write_new
 from cabinet_billing.domain.expense import Expense, ExpenseBook
 from cabinet_billing.domain.ledger import Ledger, LedgerEntry, RoundingEntry
+from cabinet_billing.domain.service import Service, ServiceChange
 
 revision = "0002"
 down_revision = "0001"
@@ -107,6 +108,13 @@ def _book(data: dict[str, Any], items: list[tuple[str, str]]) -> ExpenseBook:
     return attrs.evolve(book, _expenses={key: loads(Expense, text) for key, text in items})
 
 
+def _service(data: dict[str, Any]) -> Service:
+    # The records were inline (``history``); they are rows of their own now.
+    records = data.pop("history", [])
+    service: Service = decode(data, Service)
+    return service.restore_history(decode(record, ServiceChange) for record in records)
+
+
 def upgrade() -> None:  # noqa: C901, PLR0912 - one step per kind of old table
     """Copy the aggregates, counters and keys of the old tables, then drop those."""
     tables: types.Tables = context.config.attributes["tables"]
@@ -141,6 +149,8 @@ def upgrade() -> None:  # noqa: C901, PLR0912 - one step per kind of old table
                 aggregates.append(_ledger(data, entries.get(row["id"], [])))
             elif name == "expenses":
                 aggregates.append(_book(data, items.get(row["id"], [])))
+            elif name == "services":
+                aggregates.append(_service(data))
             else:
                 aggregates.append(decode(data, shape.cls))
         write_new(connection, tables, shape, aggregates)

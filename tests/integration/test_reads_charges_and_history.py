@@ -36,7 +36,13 @@ from cabinet_billing.domain.autopay import CardAutopayStatus, PayWay
 from cabinet_billing.domain.notifications import Notification
 from cabinet_billing.domain.outbox import DeliveryPolicy, OutboxStatus
 from cabinet_billing.domain.payment_method import PaymentMethodPricing
-from cabinet_billing.domain.service import ServiceAction, ServiceStatus
+from cabinet_billing.domain.service import (
+    Actor,
+    ServiceAction,
+    ServiceChange,
+    ServiceOperation,
+    ServiceStatus,
+)
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.renewal import RenewalPolicy
 
@@ -53,6 +59,7 @@ class Wired:
     clock: FixedClock
     gateway: SandboxGateway
     notifier: InMemoryNotifier
+    unit_of_work: Callable[[], UnitOfWork]
 
     @property
     def owner(self) -> Cabinet:
@@ -106,7 +113,7 @@ def wire(request: pytest.FixtureRequest, store_kind: str, *, card_autopay: bool 
         account.change_name("Fairy", "Jill")
         account.change_postal_address(PostalAddress("Moscow", "100000", "Lenina 1"))
         billing.open_account(account, owner_id=owner, owner_name="Jill")
-    return Wired(billing, clock, gateway, notifier)
+    return Wired(billing, clock, gateway, notifier, unit_of_work)
 
 
 STORES = ["memory", "sqlite", "postgresql"]
@@ -292,6 +299,48 @@ def test_a_services_history_is_read_a_page_at_a_time(
         services.history(service_id, limit=501)
     with pytest.raises(NotFoundError):
         s.billing.cabinet("acc-2", "u2").services.history(service_id)
+
+
+@pytest.mark.spec("C5")
+@pytest.mark.parametrize("store_kind", STORES)
+def test_a_long_history_is_read_by_range_a_page_at_a_time(
+    request: pytest.FixtureRequest, store_kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = wire(request, store_kind)
+    service_id = s.order()
+    s.bind()
+    s.billing.services.finish(service_id)
+    with s.unit_of_work() as uow:
+        service = uow.services.get(service_id)
+        for n in range(300):
+            at = START + timedelta(minutes=n)
+            service.begin_processing(ServiceOperation.REBOOTING, Actor.admin("ops"), at)
+            service.finish_processing(Actor.system(), at, reason=f"reboot {n + 1}")
+        uow.commit()
+    made: list[ServiceChange] = []
+    init = ServiceChange.__init__
+
+    def counting(self: ServiceChange, *args: object, **kwargs: object) -> None:
+        made.append(self)
+        init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ServiceChange, "__init__", counting)
+    services = s.owner.services
+    page = services.history(service_id, limit=3)
+    assert [c.reason for c in page] == ["reboot 300", None, "reboot 299"]
+    assert (page.total, page.next_after) == (604, "602")
+    assert len(made) <= 3  # the page's records are read, and only they
+    made.clear()
+    after = services.history(service_id, limit=2, after="5")
+    assert [c.action for c in after] == [
+        ServiceAction.FINISH_PROCESSING,
+        ServiceAction.BEGIN_PROCESSING,
+    ]
+    assert after.next_after == "3"
+    oldest = services.history(service_id, newest_first=False, limit=2, after="602")
+    assert [c.reason for c in oldest] == [None, "reboot 300"]
+    assert oldest.next_after is None
+    assert len(made) <= 4
 
 
 @pytest.mark.spec("R9")

@@ -24,7 +24,7 @@ from cabinet_billing.app.context import Context
 from cabinet_billing.app.gate import Call, Gate
 from cabinet_billing.app.limits import LimitCount, limit_counts
 from cabinet_billing.app.orders import cancel_order_services
-from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, paginate
+from cabinet_billing.app.paging import DEFAULT_LIMIT, Page, window
 from cabinet_billing.app.settings import BillingSettings
 from cabinet_billing.app.upcoming import Upcoming, upcoming_invoices
 from cabinet_billing.domain.billing_profile import BillingProfile
@@ -69,6 +69,7 @@ from cabinet_billing.errors import (
     OrderRejectedError,
     ValidationError,
 )
+from cabinet_billing.ports.listing import unknown_cursor
 from cabinet_billing.rules.credit_limit import CreditAction
 from cabinet_billing.rules.proration import PlanChange, settle_rest
 
@@ -887,19 +888,24 @@ class CabinetServices:
                 this history.
         """
         with self._gate.open("services.view") as call:
-            records = _service(call, service_id).history
-        page = paginate(
-            [str(n) for n in range(1, len(records) + 1)],
-            str,
-            limit=limit,
-            after=after,
-            newest_first=newest_first,
-        )
-        return Page(
-            items=tuple(records[int(n) - 1] for n in page.items),
-            next_after=page.next_after,
-            total=page.total,
-        )
+            service = _service(call, service_id)
+            asked = window(limit, after, newest_first=newest_first)
+            total = service.change_count
+            # The cursor is a record's number (from 1, the order) as text.
+            cursor = total + 1 if newest_first else 0
+            if asked.after is not None:
+                cursor = _record_number(asked.after, total)
+            if newest_first:
+                first, last = max(1, cursor - asked.limit), cursor - 1
+                more = first > 1
+                items = service.changes(first, last)[::-1]
+                ends = first
+            else:
+                first, last = cursor + 1, min(total, cursor + asked.limit)
+                more = last < total
+                items = service.changes(first, last)
+                ends = last
+        return Page(items=items, next_after=str(ends) if more and items else None, total=total)
 
     def limits(self, service_id: str) -> tuple[LimitCount, ...]:
         """The capped metrics of a service: count, cap and room left (SPEC C7).
@@ -1020,6 +1026,14 @@ def _ensure_card_may_renew(
             f"saved card {method.id!r}",
             "card autopay is stopped: invoices are paid by bank transfer only",
         )
+
+
+def _record_number(after: str, total: int) -> int:
+    """The number of the history record a cursor names, once it is one of ``total``."""
+    number = int(after) if after.isascii() and after.isdigit() else 0
+    if str(number) != after or not 1 <= number <= total:
+        raise unknown_cursor(after)
+    return number
 
 
 def _service(call: Call, service_id: str) -> Service:

@@ -20,7 +20,7 @@ checks make their own ids, so they may share one store, even one that holds data
 >>> store = MemoryStore()
 >>> check_unit_of_work(lambda: MemoryUnitOfWork(store))
 >>> len(CHECKS)
-21
+23
 
 What the checks hold a store to:
 
@@ -35,6 +35,10 @@ What the checks hold a store to:
   start empty, and tickets round-trip;
 * ``services.view`` lists what ``for_account`` lists, and a viewed service either
   refuses a change or is the unit of work's own (committed or rolled back with it);
+* a service's history is read by range: a service with many records loads without
+  reading them (by id, with its account and in the view), pages of it come back in
+  order, a record made after a reload is stored once (also by a unit of work that goes
+  on after a commit) and a rolled back one not at all;
 * invoice numbers are unique; ``by_number``, ``for_account`` (oldest first, new ones
   included) and ``open`` (oldest first, paid and deleted ones left out) answer from the
   committed and the pending state alike;
@@ -49,8 +53,9 @@ What the checks hold a store to:
 
 :class:`OverlappingUnitsOfWorkContract` adds what a store that serves several units of
 work at once must promise (:data:`OVERLAP_CHECKS`): when two of them change the same
-aggregate, add the same id or record the same key, the second commit raises
-:class:`~cabinet_billing.errors.ConflictError` and the first one's change stays; a unit
+aggregate (a service's history too), add the same id or record the same key, the
+second commit raises :class:`~cabinet_billing.errors.ConflictError` and the first one's
+change stays; a unit
 of work that only read an aggregate another one changed commits without a conflict; an
 account changed while another unit of work scheduled it stays due; a change made to an
 aggregate after its unit of work committed is not seen by the others before the next commit.
@@ -59,10 +64,11 @@ aggregate after its unit of work committed is not seen by the others before the 
 from __future__ import annotations
 
 import abc
+import contextlib
 import re
 import uuid
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 
 import attrs
 import pytest
@@ -78,7 +84,7 @@ from cabinet_billing.domain.money import Money
 from cabinet_billing.domain.payer import Payer, PayerKind
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.periods import Period, PeriodUnit
-from cabinet_billing.domain.service import Actor, Service
+from cabinet_billing.domain.service import Actor, Service, ServiceChange, ServiceOperation
 from cabinet_billing.domain.support import Ticket
 from cabinet_billing.errors import ConflictError, NotFoundError
 from cabinet_billing.ports.repositories import DUE_NOW, UnitOfWork
@@ -127,6 +133,42 @@ def _service(service_id: str, account_id: str) -> Service:
         configuration={"ipv4": 2},
         limits=PlanLimits([Limit("products", 1000)]),
     )
+
+
+_RECORDS = 240
+"""How many records the aged service of the history checks has."""
+
+
+def _aged_service(service_id: str, account_id: str, records: int = _RECORDS) -> Service:
+    """An active service with ``records`` records: ordered, paid, opened, then reboots."""
+    service = _service(service_id, account_id)
+    system, staff = Actor.system(), Actor.admin("ops")
+    service.mark_paid(date(2024, 4, 1), system, _AT)
+    service.activate(system, _AT)
+    for n in range((records - 3) // 2):
+        at = _AT + timedelta(minutes=n + 1)
+        service.begin_processing(ServiceOperation.REBOOTING, staff, at)
+        service.finish_processing(system, at, reason=f"reboot {n + 1}")
+    if (records - 3) % 2:
+        service.change_plan("vps", "VPS", service.price, actor=system, at=_AT + timedelta(days=1))
+    return service
+
+
+@contextlib.contextmanager
+def _records_made() -> Iterator[list[int]]:
+    """Count the service records made meanwhile (a record read from a store is one)."""
+    made = [0]
+    init = ServiceChange.__init__
+
+    def counting(self: ServiceChange, *args: object, **kwargs: object) -> None:
+        made[0] += 1
+        init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    ServiceChange.__init__ = counting  # type: ignore[method-assign]
+    try:
+        yield made
+    finally:
+        ServiceChange.__init__ = init  # type: ignore[method-assign]
 
 
 def _invoice(invoice_id: str, account_id: str, number: str, on: date = _ON) -> Invoice:
@@ -625,6 +667,81 @@ def check_services_view(make_uow: UowFactory) -> None:
         _expect(viewed[0].limits.status("products").current == (7 if own else 0), "the limits")
 
 
+def check_service_history_by_range(make_uow: UowFactory) -> None:
+    """A service with many records loads without reading them and reads them by range.
+
+    Loading it by id, with its account's services and in the view makes one record at
+    most (a store may read the last one with the service); it knows its number of
+    records and the last one's time, and the records it is asked for come back in order.
+    """
+    account_id, service_id = _fresh("acc"), _fresh("ser")
+    service = _aged_service(service_id, account_id)
+    records = service.history
+    with make_uow() as uow:
+        uow.services.add(service)
+        uow.commit()
+    with make_uow() as uow:
+        with _records_made() as made:
+            stored = uow.services.get(service_id)
+            listed = uow.services.for_account(account_id)
+            viewed = uow.services.view(account_id)
+        _expect(made[0] <= 1, f"loading a service of {_RECORDS} records read {made[0]} of them")
+        _expect([s.id for s in (*listed, *viewed)] == [service_id] * 2, "the account's services")
+        for found in (stored, *viewed):
+            _expect(
+                (found.change_count, found.last_changed_at) == (_RECORDS, records[-1].at),
+                "a loaded service has another number of records or last change",
+            )
+        _expect(stored.changes(1, 10) == records[:10], "the first page of the history")
+        _expect(stored.changes(101, 160) == records[100:160], "a page in the middle")
+        _expect(stored.changes(_RECORDS - 4, _RECORDS + 9) == records[-5:], "the last page")
+        _expect(stored.changes(_RECORDS + 1) == (), "a page after the last record")
+        _expect(stored.last_change == records[-1], "the last record")
+        _expect(viewed[0].changes(2, 3) == records[1:3], "a page of the viewed service")
+        _expect(stored.history == records, "the whole history, in order")
+
+
+def check_service_history_appended_once(make_uow: UowFactory) -> None:
+    """A record made after a reload is stored once; a rolled back one is not stored.
+
+    The unit of work goes on after its commit: a record made then is stored by the next
+    commit, after the first one. A unit of work left without a commit, or rolled back,
+    leaves the history as it was.
+    """
+    account_id, service_id = _fresh("acc"), _fresh("ser")
+    service = _aged_service(service_id, account_id)
+    records = service.history
+    later = records[-1].at + timedelta(days=2)
+    client = Actor.client("owner")
+    with make_uow() as uow:
+        uow.services.add(service)
+        uow.commit()
+    with make_uow() as uow:
+        stored = uow.services.get(service_id)
+        renewed = stored.renew(stored.next_paid_until(), Actor.system(), later)
+        uow.commit()
+        stopped = stored.stop(client, later)
+        uow.commit()
+    with make_uow() as uow:
+        stored = uow.services.get(service_id)
+        _expect(stored.change_count == _RECORDS + 2, f"{stored.change_count} records stored")
+        _expect(stored.changes(_RECORDS - 1) == (*records[-2:], renewed, stopped), "new records")
+        _expect(stored.history == (*records, renewed, stopped), "the stored history changed")
+        stored.start(client, later)
+        uow.rollback()
+        _expect(uow.services.get(service_id).change_count == _RECORDS + 2, "a rollback kept it")
+    with make_uow() as uow:
+        uow.services.get(service_id).start(client, later)  # left without a commit
+    with make_uow() as uow:
+        stored = uow.services.get(service_id)
+        _expect(
+            (stored.change_count, stored.last_changed_at) == (_RECORDS + 2, later),
+            "a record of a unit of work that was not committed was stored",
+        )
+        _expect(stored.changes(_RECORDS + 1, _RECORDS + 5) == (renewed, stopped), "new records")
+        _expect(stored.status is stopped.to_status, "the service's state changed")
+
+
 def _change_viewed(service: Service) -> bool:
     """Change a viewed service; whether it let the change in (it is the unit of work's own)."""
     try:
@@ -783,6 +900,8 @@ CHECKS: tuple[Callable[[UowFactory], None], ...] = (
     check_users_and_payments_round_trip,
     check_services_change,
     check_services_view,
+    check_service_history_by_range,
+    check_service_history_appended_once,
     check_profiles_and_tickets,
     check_bank_reviews,
     check_due_index,
@@ -887,6 +1006,14 @@ class UnitOfWorkContract(abc.ABC):
     def test_services_view(self) -> None:
         """See :func:`check_services_view`."""
         check_services_view(self.make_uow)
+
+    def test_service_history_by_range(self) -> None:
+        """See :func:`check_service_history_by_range`."""
+        check_service_history_by_range(self.make_uow)
+
+    def test_service_history_appended_once(self) -> None:
+        """See :func:`check_service_history_appended_once`."""
+        check_service_history_appended_once(self.make_uow)
 
     def test_profiles_and_tickets(self) -> None:
         """See :func:`check_profiles_and_tickets`."""
@@ -1021,6 +1148,35 @@ def check_overlapping_change_after_commit_unseen(make_uow: UowFactory) -> None:
         _expect(balance == _rub("0.00"), f"after the second commit the balance is {balance}")
 
 
+def check_overlapping_records_conflict(make_uow: UowFactory) -> None:
+    """Two units of work each record a change of one service: the second commit is refused.
+
+    The history keeps the first one's record, once, and nothing of the second.
+    """
+    account_id, service_id = _fresh("acc"), _fresh("ser")
+    service = _aged_service(service_id, account_id, 9)
+    records = service.history
+    with make_uow() as uow:
+        uow.services.add(service)
+        uow.commit()
+    later = records[-1].at + timedelta(hours=1)
+    first, second = make_uow(), make_uow()
+    with first, second:
+        why = "from the first unit of work"
+        kept = first.services.get(service_id).change_plan(
+            "vps", "VPS", service.price, actor=Actor.system(), at=later, reason=why
+        )
+        second.services.get(service_id).change_plan(
+            "vps", "VPS", service.price, actor=Actor.system(), at=later, reason="second"
+        )
+        first.commit()
+        with pytest.raises(ConflictError, match="another unit of work"):
+            second.commit()
+    with make_uow() as uow:
+        stored = uow.services.get(service_id)
+        _expect(stored.history == (*records, kept), "the history after one refused record")
+
+
 def _record_and_commit(uow: UnitOfWork, key: str) -> None:
     uow.keys.record(key)
     uow.commit()
@@ -1034,6 +1190,7 @@ OVERLAP_CHECKS: tuple[Callable[[UowFactory], None], ...] = (
     check_overlapping_adds_conflict,
     check_overlapping_change_keeps_an_account_due,
     check_overlapping_change_after_commit_unseen,
+    check_overlapping_records_conflict,
 )
 
 
@@ -1063,3 +1220,7 @@ class OverlappingUnitsOfWorkContract(abc.ABC):
     def test_overlapping_change_after_commit_unseen(self) -> None:
         """See :func:`check_overlapping_change_after_commit_unseen`."""
         check_overlapping_change_after_commit_unseen(self.make_uow)
+
+    def test_overlapping_records_conflict(self) -> None:
+        """See :func:`check_overlapping_records_conflict`."""
+        check_overlapping_records_conflict(self.make_uow)

@@ -11,6 +11,11 @@ around it, without idle account-days). It prints, per renewal, the CPU time of t
 process (less sensitive than wall time to a machine shared with other work) and the wall
 time, the best and the median month after the first (the first also creates each
 account's billing profile), and the SQL statements and commits.
+
+With ``--records 3 1000`` each service first has that many history records (ordered,
+paid, activated, then reboots begun and finished), one store after the other, and the
+ratio of the largest to the smallest says how a renewal's cost grows with the age of
+the service (the target: within 1.2).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
-from cabinet_billing.domain.service import Actor
+from cabinet_billing.domain.service import Actor, ServiceOperation
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.presets import INTROSERV
 
@@ -47,10 +52,15 @@ Opened = tuple[Callable[[], UnitOfWork], Engine | None]
 
 
 def measure(
-    name: str, make_uow: Callable[[], UnitOfWork], engine: Engine | None, args: argparse.Namespace
-) -> None:
+    name: str,
+    make_uow: Callable[[], UnitOfWork],
+    engine: Engine | None,
+    args: argparse.Namespace,
+    records: int = 3,
+) -> tuple[float, float, float]:
+    """Print a store's renewal cost; (best CPU ms, median CPU ms, statements) per renewal."""
     accounts, months = args.accounts, args.months
-    due = populate(make_uow, accounts)
+    due = populate(make_uow, accounts, records)
     billing = Billing(
         Ports(
             unit_of_work=make_uow,
@@ -85,16 +95,22 @@ def measure(
         per = {k: v / accounts for k, v in counted.items()}
     later_cpu, later_wall = cpu[1:], wall[1:]
     sql = f", {per['statements']:.0f} statements, {per['commits']:.0f} commits" if engine else ""
+    aged = f" ({records} records)" if args.records else ""
     print(
-        f"{name}: a renewal costs {min(later_cpu):.2f} ms CPU (median "
+        f"{name}{aged}: a renewal costs {min(later_cpu):.2f} ms CPU (median "
         f"{statistics.median(later_cpu):.2f}), {min(later_wall):.2f} ms wall (median "
         f"{statistics.median(later_wall):.2f}){sql}; the first month {cpu[0]:.2f} ms CPU",
         flush=True,
     )
+    return min(later_cpu), statistics.median(later_cpu), per.get("statements", 0.0)
 
 
-def populate(make_uow: Callable[[], UnitOfWork], accounts: int) -> list[str]:
-    """Accounts with a balance of 1,000 EUR and one 30 EUR monthly service due on Feb 1."""
+def populate(make_uow: Callable[[], UnitOfWork], accounts: int, records: int = 3) -> list[str]:
+    """Accounts with a balance of 1,000 EUR and one 30 EUR monthly service due on Feb 1.
+
+    Each service has ``records`` history records (3 at least: ordered, paid, activated),
+    the others reboots begun and finished (and a plan change for an odd one).
+    """
     ids = [f"acc-{n:06}" for n in range(accounts)]
     with make_uow() as uow:
         for n, account_id in enumerate(ids):
@@ -114,6 +130,11 @@ def populate(make_uow: Callable[[], UnitOfWork], accounts: int) -> list[str]:
             )
             service.mark_paid(date(2024, 2, 1), Actor.system(), AT)
             service.activate(Actor.system(), AT)
+            for _ in range((records - 3) // 2):
+                service.begin_processing(ServiceOperation.REBOOTING, Actor.admin("ops"), AT)
+                service.finish_processing(Actor.system(), AT)
+            if (records - 3) % 2:
+                service.change_plan("vps", "VPS", service.price, actor=Actor.system(), at=AT)
             uow.services.add(service)
         uow.commit()
     return ids
@@ -156,14 +177,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=40)
     parser.add_argument("--months", type=int, default=6)
+    parser.add_argument(
+        "--records",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="history records of each service, e.g. 3 1000: one measure per count and the ratio",
+    )
     args = parser.parse_args(argv)
     stores: list[tuple[str, Callable[[], Any]]] = [("memory", memory), ("SQLite", sqlite)]
     dsn = os.environ.get("CABINET_BILLING_PG_DSN")
     if dsn:
         stores.append(("PostgreSQL", lambda: postgresql(dsn)))
     for name, opened in stores:
-        with opened() as (make_uow, engine):
-            measure(name, make_uow, engine, args)
+        found = []
+        for records in args.records or [3]:
+            with opened() as (make_uow, engine):
+                found.append(measure(name, make_uow, engine, args, records))
+        if len(found) > 1:
+            (best, median, statements), (aged_best, aged_median, aged_statements) = (
+                found[0],
+                found[-1],
+            )
+            print(
+                f"{name}: {args.records[-1]} / {args.records[0]} records: "
+                f"{aged_best / best:.2f}x best CPU, {aged_median / median:.2f}x median"
+                + (f", {aged_statements:.0f} / {statements:.0f} statements" if statements else ""),
+                flush=True,
+            )
     return 0
 
 

@@ -256,7 +256,7 @@ def _copier_of(cls: type) -> Callable[[Any], Any] | None:  # noqa: PLR0911 - one
     if cls is dict:
         return _copy_dict
     if cls is set:
-        return lambda value: {_copy(v) for v in value}
+        return _copy_set
     if cls is tuple:
         return _copy_tuple
     return copy.deepcopy
@@ -265,26 +265,53 @@ def _copier_of(cls: type) -> Callable[[Any], Any] | None:  # noqa: PLR0911 - one
 def _attrs_copier(cls: type, names: tuple[str, ...]) -> Callable[[Any], Any]:
     """A copier written for ``cls``'s fields, as attrs writes its own methods.
 
-    It reads each field as an attribute (no ``getattr`` call per field) and copies only
-    the values of types that can change.
+    It reads and assigns each field as an attribute (no ``getattr`` or
+    ``object.__setattr__`` call per field) and copies only the values of types that can
+    change. A class whose ``__setattr__`` checks what is assigned (attrs' validators on
+    assignment) is copied into its plain twin (:func:`_plain_twin`) and the copy then
+    made an instance of the class itself: the values copied were checked already.
     """
-    lines = ["def copier(value):", "    mine = new(cls)"]
+    target = _plain_twin(cls)
+    lines = ["def copier(value):", "    mine = new(target)"]
     for name in names:
         lines += [
             f"    part = value.{name}",
-            f"    put(mine, {name!r}, part if type(part) in shared else copy(part))",
+            f"    mine.{name} = part if type(part) in shared else copy(part)",
         ]
+    if target is not cls:
+        lines.append("    mine.__class__ = cls")
     lines.append("    return mine")
     namespace: dict[str, Any] = {
         "new": object.__new__,
         "cls": cls,
-        "put": object.__setattr__,
+        "target": target,
         "shared": _SHARED,
         "copy": _copy,
     }
     # The field names are identifiers attrs checked; nothing else enters the source.
     exec(compile("\n".join(lines), f"<clone of {cls.__qualname__}>", "exec"), namespace)  # noqa: S102
     return cast("Callable[[Any], Any]", namespace["copier"])
+
+
+_TWINS: dict[type, type] = {}
+_OBJECT_SETATTR: object = object.__setattr__
+
+
+def _plain_twin(cls: type) -> type:
+    """``cls``, or a subclass of the same layout whose attributes are assigned plainly.
+
+    An instance of the twin takes its fields without the class's own ``__setattr__``
+    (a plain assignment costs a fraction of an ``object.__setattr__`` call), and then
+    becomes an instance of ``cls`` by assigning its ``__class__``: the twin adds no
+    slot, so both have the same layout.
+    """
+    if getattr(cls, "__setattr__", None) is _OBJECT_SETATTR:
+        return cls
+    twin = _TWINS.get(cls)
+    if twin is None:
+        namespace = {"__slots__": (), "__setattr__": object.__setattr__, "__module__": __name__}
+        twin = _TWINS[cls] = type(f"Plain{cls.__name__}", (cls,), namespace)
+    return twin
 
 
 def _copy_list(value: list[object]) -> list[object]:
@@ -303,6 +330,16 @@ def _copy_dict(value: dict[object, object]) -> dict[object, object]:
         if type(v) not in shared:
             copied[k] = _copy(v)
     return copied
+
+
+def _copy_set(value: set[object]) -> set[object]:
+    # Built item by item (not value.copy()), so that the copy iterates in the order the
+    # copies always did.
+    shared = _SHARED
+    for v in value:
+        if type(v) not in shared:
+            return {_copy(v) for v in value}
+    return {v for v in value}  # noqa: C416
 
 
 def _copy_tuple(value: tuple[object, ...]) -> tuple[object, ...]:
@@ -338,8 +375,11 @@ def _read_only(value: Any) -> Any:  # noqa: ANN401, PLR0911 - any part, one retu
     cls = type(value)
     if cls in _SHARED or cls in _SEALED:
         return value
+    sealer = _SEALERS.get(cls)
+    if sealer is not None:
+        return sealer(value)
     if cls is list or cls is tuple:
-        return tuple(_read_only(v) for v in value) if value else ()
+        return _read_only_items(value)
     if cls is dict:
         # One empty mapping for all: most parts (the limits of a plan without any) are.
         return MappingProxyType({k: _read_only(v) for k, v in value.items()}) if value else _EMPTY
@@ -349,14 +389,50 @@ def _read_only(value: Any) -> Any:  # noqa: ANN401, PLR0911 - any part, one retu
         return value  # a value that never changes (a frozen attrs class, an amount)
     if not attrs.has(cls):
         return _copy(value)  # of a kind met nowhere in the domain: a private copy at least
-    sealed = _READ_ONLY_CLASSES.get(cls)
-    if sealed is None:
-        sealed = _READ_ONLY_CLASSES[cls] = _read_only_class(cls)
-        _SEALED.add(sealed)
-    mine: object = object.__new__(sealed)
+    sealer = _SEALERS[cls] = _sealer(cls)
+    return sealer(value)
+
+
+def _read_only_items(value: list[Any] | tuple[Any, ...]) -> tuple[Any, ...]:
+    if not value:
+        return ()
+    shared = _SHARED
+    for v in value:
+        if type(v) not in shared:
+            return tuple(_read_only(v) for v in value)
+    return tuple(value)  # every item never changes: a tuple is the tuple itself
+
+
+_SEALERS: dict[type, Callable[[Any], Any]] = {}
+"""How to make the read-only copy of each attrs class met by :func:`read_only`."""
+
+
+def _sealer(cls: type) -> Callable[[Any], Any]:
+    """A maker of read-only copies of the attrs class ``cls``, written for its fields.
+
+    The copy is filled in as an instance of the class's plain twin (see
+    :func:`_plain_twin`), then made an instance of the read-only subclass.
+    """
+    sealed = _read_only_class(cls)
+    _READ_ONLY_CLASSES[cls] = sealed
+    _SEALED.add(sealed)
+    lines = ["def seal(value):", "    mine = new(target)"]
     for field in attrs.fields(cls):
-        object.__setattr__(mine, field.name, _read_only(getattr(value, field.name)))
-    return mine
+        lines += [
+            f"    part = value.{field.name}",
+            f"    mine.{field.name} = part if type(part) in shared else read_only(part)",
+        ]
+    lines += ["    mine.__class__ = sealed", "    return mine"]
+    namespace: dict[str, Any] = {
+        "new": object.__new__,
+        "target": _plain_twin(cls),
+        "sealed": sealed,
+        "shared": _SHARED,
+        "read_only": _read_only,
+    }
+    # The field names are identifiers attrs checked; nothing else enters the source.
+    exec(compile("\n".join(lines), f"<read-only {cls.__qualname__}>", "exec"), namespace)  # noqa: S102
+    return cast("Callable[[Any], Any]", namespace["seal"])
 
 
 def _refuse(*_: object, **__: object) -> None:

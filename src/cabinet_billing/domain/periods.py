@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import enum
 import re
-from calendar import monthrange
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Final
@@ -46,6 +45,8 @@ __all__ = [
     "day_start",
     "days_in_month",
     "days_left",
+    "extend_paid_until",
+    "is_cycle_boundary",
     "period_end",
     "period_index",
     "periods_between",
@@ -225,6 +226,10 @@ class Period:
         return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+_MONTH_DAYS: Final = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+"""The days of each month of a common year (index 1 to 12)."""
+
+
 def _shift(day: date, period: Period, n: int) -> date:
     """``day + period.delta(n)``, without building a relativedelta (the run does this a lot).
 
@@ -235,7 +240,17 @@ def _shift(day: date, period: Period, n: int) -> date:
         return day + timedelta(days=period.count * n)
     months = day.month - 1 + period.count * n
     year, month = day.year + months // MONTHS_PER_YEAR, months % MONTHS_PER_YEAR + 1
-    return day.replace(year=year, month=month, day=min(monthrange(year, month)[1], day.day))
+    keep = day.day
+    if keep > _SHORTEST_MONTH:  # the day may be past the end of a shorter month
+        last = _MONTH_DAYS[month]
+        if month == _FEBRUARY and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+            last = 29
+        keep = min(keep, last)
+    return day.replace(year=year, month=month, day=keep)
+
+
+_SHORTEST_MONTH: Final = 28
+_FEBRUARY: Final = 2
 
 
 def _check_n(n: object) -> None:
@@ -489,8 +504,7 @@ class BillingCycle:
 
     def is_boundary(self, day: date) -> bool:
         """Whether ``day`` starts a period of this cycle."""
-        k, start = _locate(self.anchor, self.period, day)
-        return k >= 0 and start == day
+        return is_cycle_boundary(self.anchor, self.period, day)
 
     def extend(self, paid_until: date, n: int = 1) -> date:
         """The new paid-until date after renewing ``n`` periods from ``paid_until``.
@@ -507,11 +521,37 @@ class BillingCycle:
         >>> BillingCycle(date(2023, 4, 27), "month").extend(date(2023, 5, 27)).isoformat()
         '2023-06-27'
         """
-        _check_n(n)
-        k, start = _locate(self.anchor, self.period, paid_until)
-        if k >= 0 and start == paid_until:  # on the cycle: step from its boundary
-            return self.boundary(k + n)
-        return period_end(paid_until, self.period, n)
+        return extend_paid_until(self.anchor, self.period, paid_until, n)
+
+
+def is_cycle_boundary(anchor: date, period: Period, day: date) -> bool:
+    """:meth:`BillingCycle.is_boundary` of the cycle of ``anchor`` and ``period``.
+
+    >>> from datetime import date
+    >>> is_cycle_boundary(date(2023, 1, 31), Period.months(), date(2023, 2, 28))
+    True
+    """
+    k, start = _locate(anchor, period, day)
+    return k >= 0 and start == day
+
+
+def extend_paid_until(anchor: date, period: Period, paid_until: date, n: int = 1) -> date:
+    """:meth:`BillingCycle.extend` of the cycle of ``anchor`` and ``period``.
+
+    The same date, without making the cycle first (a renewal asks for it more than once).
+
+    Raises:
+        ValidationError: for a negative ``n``.
+
+    >>> from datetime import date
+    >>> extend_paid_until(date(2023, 1, 31), Period.months(), date(2023, 2, 28)).isoformat()
+    '2023-03-31'
+    """
+    _check_n(n)
+    k, start = _locate(anchor, period, paid_until)
+    if k >= 0 and start == paid_until:  # on the cycle: step from its boundary
+        return _shift(anchor, period, k + n)
+    return _shift(paid_until, period, n)
 
 
 def day_start(day: date, tz: tzinfo) -> datetime:

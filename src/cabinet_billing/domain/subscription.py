@@ -31,7 +31,12 @@ import attrs
 from cabinet_billing.domain.catalog import ProductKind
 from cabinet_billing.domain.checks import check_id, enum_member
 from cabinet_billing.domain.money import Money
-from cabinet_billing.domain.periods import BillingCycle, Period
+from cabinet_billing.domain.periods import (
+    BillingCycle,
+    Period,
+    extend_paid_until,
+    is_cycle_boundary,
+)
 from cabinet_billing.domain.service import Service, ServiceStatus
 from cabinet_billing.errors import ConflictError, InvalidTransitionError, ValidationError
 
@@ -200,7 +205,7 @@ class Subscription:
         >>> s.next_paid_until.isoformat()
         '2023-06-27'
         """
-        return self.cycle.extend(self.paid_until)
+        return extend_paid_until(self.anchor or self.paid_until, self.period, self.paid_until)
 
     def charge_dates(self, count: int) -> tuple[date, ...]:
         """The next ``count`` days charged for, starting with :attr:`paid_until`.
@@ -233,9 +238,7 @@ class Subscription:
         counted from it, never chained.
         """
         for candidate in (anchor, self.anchor):
-            if candidate is not None and BillingCycle(candidate, self.period).is_boundary(
-                paid_until
-            ):
+            if candidate is not None and is_cycle_boundary(candidate, self.period, paid_until):
                 return candidate
         return paid_until
 

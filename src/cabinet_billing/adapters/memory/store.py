@@ -276,7 +276,9 @@ def _attrs_copier(cls: type, names: tuple[str, ...]) -> Callable[[Any], Any]:
     for name in names:
         lines += [
             f"    part = value.{name}",
-            f"    mine.{name} = part if type(part) in shared else copy(part)",
+            "    if type(part) not in shared:",
+            "        part = (copiers.get(type(part)) or copy)(part)",
+            f"    mine.{name} = part",
         ]
     if target is not cls:
         lines.append("    mine.__class__ = cls")
@@ -286,6 +288,7 @@ def _attrs_copier(cls: type, names: tuple[str, ...]) -> Callable[[Any], Any]:
         "cls": cls,
         "target": target,
         "shared": _SHARED,
+        "copiers": _COPIERS,
         "copy": _copy,
     }
     # The field names are identifiers attrs checked; nothing else enters the source.
@@ -316,19 +319,19 @@ def _plain_twin(cls: type) -> type:
 
 def _copy_list(value: list[object]) -> list[object]:
     copied = value.copy()
-    shared = _SHARED
+    shared, copiers = _SHARED, _COPIERS
     for i, v in enumerate(copied):
         if type(v) not in shared:
-            copied[i] = _copy(v)
+            copied[i] = (copiers.get(type(v)) or _copy)(v)
     return copied
 
 
 def _copy_dict(value: dict[object, object]) -> dict[object, object]:
     copied = value.copy()
-    shared = _SHARED
+    shared, copiers = _SHARED, _COPIERS
     for k, v in copied.items():
         if type(v) not in shared:
-            copied[k] = _copy(v)
+            copied[k] = (copiers.get(type(v)) or _copy)(v)
     return copied
 
 

@@ -36,6 +36,7 @@ from cabinet_billing.domain.notifications import (
     DEFAULT_MANDATORY,
     MandatoryNotices,
     Notification,
+    NotificationCategory,
     NotificationChannel,
 )
 from cabinet_billing.domain.outbox import DeliveryPolicy, OutboxMessage, OutboxStatus
@@ -108,6 +109,9 @@ class Outbox:
         self._clock = clock
         self._address = address
         self._mandatory = mandatory
+        # Whether the cabinet always shows a notification depends on its category and
+        # kind alone: asked once per pair.
+        self._shown: dict[tuple[NotificationCategory, str], bool] = {}
 
     def queue(
         self, uow: UnitOfWork, notifications: Iterable[Notification | None]
@@ -118,13 +122,17 @@ class Outbox:
         before (or earlier in ``notifications``) is not queued again. The inbox entries
         are written with one ``add_many``, the messages with another.
         """
-        address = self._address
+        address, known = self._address, self._shown
         entries: list[InboxEntry] = []
         for notification in notifications:
             if notification is None:
                 continue
             addressed = notification if address is None else address(uow, notification)
-            shown = NotificationChannel.CABINET in self._mandatory.channels_for(addressed)
+            cell = (addressed.category, addressed.kind)
+            shown = known.get(cell)
+            if shown is None:
+                channels = self._mandatory.channels_for(addressed)
+                shown = known[cell] = NotificationChannel.CABINET in channels
             entries.append(InboxEntry(addressed, shown))
         uow.inbox.add_many(entries)
         if self._notifier is None:

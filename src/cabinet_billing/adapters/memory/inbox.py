@@ -39,10 +39,11 @@ class InboxTable:
 
     def put(self, entry: InboxEntry) -> None:
         """Store a new entry, committed (an entry already there is kept)."""
-        if entry.id in self.entries:
+        key = entry.id
+        if key in self.entries:
             return
-        self.entries[entry.id] = entry
-        self.order.setdefault(entry.account_id, []).append(entry.id)
+        self.entries[key] = entry
+        self.order.setdefault(entry.notification.account_id, []).append(key)
 
 
 class InboxRepository:
@@ -62,8 +63,21 @@ class InboxRepository:
         return True
 
     def add_many(self, entries: Iterable[InboxEntry]) -> list[str]:
-        """Keep several notifications at once; the ids of those kept (see the port)."""
-        return [e.id for e in entries if self.add(e.notification, always_shown=e.always_shown)]
+        """Keep several notifications at once; the ids of those kept (see the port).
+
+        An unread entry is kept as it is given (entries never change); the others are
+        kept unread, as :meth:`add` keeps a notification.
+        """
+        kept: list[str] = []
+        added, committed = self.added, self._table.entries
+        for entry in entries:
+            key = entry.id
+            if key in added or key in committed:
+                continue
+            unread = entry.read_at is None and type(entry) is InboxEntry
+            added[key] = entry if unread else InboxEntry(entry.notification, entry.always_shown)
+            kept.append(key)
+        return kept
 
     def page(self, query: InboxQuery, limit: int, after: str | None = None) -> list[InboxEntry]:
         """Up to ``limit`` entries matching ``query``, newest first (see the port)."""

@@ -10,7 +10,15 @@ On commit each new aggregate is inserted with version 1, and each changed one is
 with ``UPDATE ... WHERE id = :id AND version = :read`` that also raises the version: when
 another unit of work changed the row since it was read, no row matches, the whole
 transaction is rolled back and :class:`~cabinet_billing.errors.ConflictError` names the
-aggregate. Aggregates that were only read are not written.
+aggregate. Aggregates that were only read are not written. The writes of a commit are
+sent together at its end: on PostgreSQL with psycopg 3 in one pipeline (one round trip),
+and whichever write fails its version check or breaks a constraint names its own
+aggregate in the error.
+
+The statements of loads and commits are compiled once per dialect and run on the driver's
+cursor of the unit of work's connection (:mod:`cabinet_billing.adapters.sql.execution`),
+with the same type processors and the engine's cursor events; DDL, migrations and rare
+queries go through SQLAlchemy's ``Connection.execute``.
 
 An aggregate's row is read with a flag per child table (``EXISTS``) telling whether the
 table holds any of its rows, and only the child tables that do are queried: a billing
@@ -73,7 +81,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, cast
@@ -109,13 +117,14 @@ from sqlalchemy import Sequence as DbSequence
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import NestedTransaction
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.schema import CreateSequence, DropSequence
 from sqlalchemy.sql import Select
 
 from cabinet_billing.adapters.sql import schema
 from cabinet_billing.adapters.sql.codec import JsonValue, decode
 from cabinet_billing.adapters.sql.errors import SchemaOutOfDateError, StoredDataError
+from cabinet_billing.adapters.sql.execution import Prepared, Write, run, send
 from cabinet_billing.adapters.sql.inbox import SqlInbox
 from cabinet_billing.adapters.sql.mapping import Children, Form, Image, Shape, is_unchanged
 from cabinet_billing.adapters.sql.outbox import SqlOutbox
@@ -212,6 +221,8 @@ class SqlStore:
         """How many document numbers each counter reserves at once (PostgreSQL)."""
         self.statements: dict[tuple[object, ...], Any] = {}
         """The statements the units of work run, each built once (with bound parameters)."""
+        self.prepared: dict[tuple[object, ...], Prepared] = {}
+        """The statements the units of work run on the driver, each compiled once."""
         self._threads = threading.local()
         if engine.dialect.name == "sqlite" and not event.contains(
             engine, "connect", _sqlite_pragmas
@@ -246,6 +257,7 @@ class SqlStore:
         self._checked = False
         self._sequences = {}
         self.statements.clear()
+        self.prepared.clear()
 
     def revision(self) -> str | None:
         """The schema revision the database is at (None: none recorded)."""
@@ -294,12 +306,16 @@ class SqlStore:
         """
         query = self.statements.get(("next value", name))
         if query is None:
-            sequence = self._sequences.get(name)
-            if sequence is None:
-                sequence = self._sequence(name)
-            query = self.statements["next value", name] = select(sequence.next_value())
+            query = self.statements["next value", name] = self.next_value_query(name)
         value: int = connection.execute(query).scalar_one()
         return value
+
+    def next_value_query(self, name: str) -> Select[Any]:
+        """The query of the next value of an id counter's sequence (made on first use)."""
+        sequence = self._sequences.get(name)
+        if sequence is None:
+            sequence = self._sequence(name)
+        return select(sequence.next_value())
 
     def _sequence(self, name: str) -> DbSequence:
         slug = re.sub(r"[^a-z0-9]+", "_", name.lower())[:24]
@@ -465,6 +481,26 @@ class SqlBatch:
                 connection.close()
 
 
+Row = Mapping[Any, Any]
+"""A row as read: its values by column name."""
+
+
+def _first(rows: Sequence[Row]) -> Any:  # noqa: ANN401
+    """The first value of the first row (None: no row)."""
+    return next(iter(rows[0].values())) if rows else None
+
+
+def _pipelines(engine: Engine) -> bool:
+    """Whether an engine's connections send a commit's writes in one pipeline (psycopg 3)."""
+    if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
+        return False
+    try:
+        import psycopg  # noqa: PLC0415 - only for PostgreSQL
+    except ImportError:  # pragma: no cover - the sql extra installs it
+        return False
+    return bool(psycopg.Pipeline.is_supported())
+
+
 def _failed(connection: Connection) -> bool:
     """Whether the driver says the transaction failed (a statement in it was refused)."""
     info = getattr(connection.connection.driver_connection, "info", None)
@@ -485,6 +521,12 @@ class _Session:
         self._batch: SqlBatch | None = None
         self._savepoint: NestedTransaction | None = None
         self._statements = store.statements
+        self._prepared = store.prepared
+        self._engine_dialect = store.engine.dialect
+        self.pipelined = _pipelines(store.engine)
+        """Whether the writes of a commit are sent in one pipeline (psycopg 3)."""
+        self._pending: list[Write] = []
+        self._deferring = False
         self.opened = 0
         """How many transactions this session opened (a repository reads only in one)."""
         self.read_ahead: dict[tuple[str, str], object] = {}
@@ -498,11 +540,120 @@ class _Session:
             found = self._statements[key] = make()
         return cast("T", found)
 
+    def prepared(
+        self,
+        key: tuple[object, ...],
+        make: Callable[[], Any],
+        columns: tuple[str, ...] | None = None,
+    ) -> Prepared:
+        """The statement under a key compiled for the database (see :mod:`.execution`).
+
+        ``columns``: for an insert or update without values of its own, the columns its
+        parameters give.
+        """
+        full = key if columns is None else (*key, columns)
+        found = self._prepared.get(full)
+        if found is None:
+            statement = self.statement(key, make)
+            found = self._prepared[full] = Prepared(statement, self._engine_dialect, columns)
+        return found
+
+    def rows(
+        self,
+        key: tuple[object, ...],
+        make: Callable[[], Any],
+        params: Mapping[str, object] | None = None,
+        *,
+        columns: tuple[str, ...] | None = None,
+    ) -> list[Row]:
+        """The rows of the statement under a key, in the transaction (opened if need be)."""
+        found = run(self.connection(), self.prepared(key, make, columns), params).rows
+        return [] if found is None else found
+
+    def scalar(
+        self,
+        key: tuple[object, ...],
+        make: Callable[[], Any],
+        params: Mapping[str, object] | None = None,
+        *,
+        columns: tuple[str, ...] | None = None,
+    ) -> Any:  # noqa: ANN401
+        """The first column of the first row of a statement (None: no row)."""
+        return _first(self.rows(key, make, params, columns=columns))
+
+    def look(
+        self,
+        key: tuple[object, ...],
+        make: Callable[[], Any],
+        params: Mapping[str, object] | None = None,
+    ) -> list[Row]:
+        """As :meth:`read`, the statement under a key: no transaction is opened for it."""
+        prepared = self.prepared(key, make)
+        if self._connection is not None:
+            return self.rows(key, make, params)
+        batch = self._store.joined_batch()
+        if batch is not None:
+            return run(batch.connection(), prepared, params).rows or []
+        with self._store.engine.connect() as connection:
+            return run(connection, prepared, params).rows or []
+
+    def write(
+        self,
+        key: tuple[object, ...],
+        make: Callable[[], Any],
+        params: list[Mapping[str, object]],
+        *,
+        columns: tuple[str, ...] | None = None,
+        what: str | None = None,
+        done: str = "changed",
+        version: int | None = None,
+    ) -> None:
+        """Write with the statement under a key, once per parameter set.
+
+        In :meth:`deferred` (a commit), the write waits to be sent with the others;
+        ``what``, ``done`` and ``version`` say which aggregate a conflict in it is about
+        (see :class:`~cabinet_billing.adapters.sql.execution.Write`).
+        """
+        self._open()
+        prepared = self.prepared(key, make, columns)
+        self._pending.append(Write(prepared, params, what, done, version))
+        if not self._deferring:
+            self.send()
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Keep the writes made in the block, and send them together at its end.
+
+        A statement run meanwhile sends the writes made before it first. An exception
+        in the block drops them (the transaction is rolled back).
+        """
+        self._deferring = True
+        try:
+            yield
+            self.send()
+        finally:
+            self._deferring = False
+            self._pending.clear()
+
+    def send(self) -> None:
+        """Send the writes waiting, in their order (in one pipeline on psycopg 3)."""
+        writes, self._pending = self._pending, []
+        if writes:
+            connection = self._connection
+            assert connection is not None  # noqa: S101 - a write opens the transaction
+            send(connection, writes, pipeline=self.pipelined)
+
     @property
     def dialect(self) -> str:
         return self._store.engine.dialect.name
 
     def connection(self) -> Connection:
+        """The transaction's connection (opened at the first use), the writes waiting sent."""
+        if self._pending:
+            self.send()
+        return self._open()
+
+    def _open(self) -> Connection:
         if self._connection is None:
             batch = self._store.joined_batch()
             if batch is not None:
@@ -521,7 +672,7 @@ class _Session:
     def read(self, query: Any, params: Mapping[str, object] | None = None) -> list[RowMapping]:  # noqa: ANN401
         """The rows of a query: in the open transaction (or batch), or on a connection of its own."""
         if self._connection is not None:
-            return list(self._connection.execute(query, params).mappings())
+            return list(self.connection().execute(query, params).mappings())
         batch = self._store.joined_batch()
         if batch is not None:
             return list(batch.connection().execute(query, params).mappings())
@@ -553,6 +704,7 @@ class _Session:
 
     def close(self) -> None:
         self.read_ahead.clear()
+        self._pending.clear()
         connection, self._connection = self._connection, None
         batch, self._batch, self._savepoint = self._batch, None, None
         if batch is not None:
@@ -653,13 +805,14 @@ class _Repository(Generic[T]):
         return found
 
     def _exists(self, key: str) -> bool:
-        query = self._session.statement(
+        found = self._session.scalar(
             (self._table, "exists"),
             lambda: (
                 select(func.count()).select_from(self._table).where(self._key == bindparam("key"))
             ),
+            {"key": key},
         )
-        return bool(self._session.connection().execute(query, {"key": key}).scalar_one())
+        return bool(found)
 
     def _by_key(self) -> Any:  # noqa: ANN401
         """The query of one aggregate's row by its key (``:key``)."""
@@ -667,10 +820,8 @@ class _Repository(Generic[T]):
 
     def _load_key(self, key: str, *, account_id: str | None = None) -> list[T]:
         """The aggregate of a key, with its children (none when it is not stored)."""
-        query = self._session.statement((self._table, "by key"), self._by_key)
-        connection = self._session.connection()
-        rows = connection.execute(query, {"key": key}).mappings().all()
-        return self._adopt_rows(connection, rows, account_id)
+        rows = self._session.rows((self._table, "by key"), self._by_key, {"key": key})
+        return self._adopt_rows(rows, account_id)
 
     def _select(self) -> Select[Any]:
         """The query of this repository's rows (before its condition)."""
@@ -686,7 +837,9 @@ class _Repository(Generic[T]):
 
     def _load(self, where: Any, *, account_id: str | None = None) -> list[T]:  # noqa: ANN401
         """The aggregates whose rows match, with their children, oldest first."""
-        return self._run_load(self._ordered(where), None, account_id)
+        connection = self._session.connection()
+        rows = connection.execute(self._ordered(where)).mappings().all()
+        return self._adopt_rows(rows, account_id)
 
     def _load_by(
         self,
@@ -697,8 +850,10 @@ class _Repository(Generic[T]):
         account_id: str | None = None,
     ) -> list[T]:
         """As :meth:`_load`, by a condition with bound parameters, its statement built once."""
-        query = self._session.statement((self._table, "load", name), lambda: self._ordered(where()))
-        return self._run_load(query, params, account_id)
+        rows = self._session.rows(
+            (self._table, "load", name), lambda: self._ordered(where()), params
+        )
+        return self._adopt_rows(rows, account_id)
 
     def _ordered(self, where: Any) -> Select[Any]:  # noqa: ANN401
         table = self._table
@@ -707,36 +862,20 @@ class _Repository(Generic[T]):
             query = query.order_by(table.c.row_order, self._key)
         return query
 
-    def _run_load(
-        self,
-        query: Any,  # noqa: ANN401
-        params: Mapping[str, object] | None,
-        account_id: str | None,
-    ) -> list[T]:
-        connection = self._session.connection()
-        rows = connection.execute(query, params).mappings().all()
-        return self._adopt_rows(connection, rows, account_id)
-
-    def _adopt_rows(
-        self, connection: Connection, rows: Sequence[RowMapping], account_id: str | None
-    ) -> list[T]:
+    def _adopt_rows(self, rows: Sequence[Row], account_id: str | None) -> list[T]:
         if not rows:
             return []
         keys = [str(row[self._key.name]) for row in rows]
-        children = self._children(connection, rows, keys, account_id)
+        children = self._children(rows, keys, account_id)
         return [
             self._adopt(row, children.get(key, {})) for row, key in zip(rows, keys, strict=True)
         ]
 
     def _children(
-        self,
-        connection: Connection,
-        rows: Sequence[RowMapping],
-        keys: list[str],
-        account_id: str | None,
-    ) -> dict[str, dict[str, list[RowMapping]]]:
+        self, rows: Sequence[Row], keys: list[str], account_id: str | None
+    ) -> dict[str, dict[str, list[Row]]]:
         shape = self._shape
-        found: dict[str, dict[str, list[RowMapping]]] = {}
+        found: dict[str, dict[str, list[Row]]] = {}
         params: dict[str, object]
         if account_id is not None:
             by, params = "account", {"account": account_id}
@@ -750,10 +889,12 @@ class _Repository(Generic[T]):
             flag = _flag(spec)
             if not any(row.get(flag, True) for row in rows):
                 continue  # empty for every row read
-            query = self._session.statement(
-                (self._table, spec.table, by), functools.partial(self._child_query, spec, by)
+            read = self._session.rows(
+                (self._table, spec.table, by),
+                functools.partial(self._child_query, spec, by),
+                params,
             )
-            for row in connection.execute(query, params).mappings():
+            for row in read:
                 found.setdefault(str(row[owned_by]), {}).setdefault(spec.table, []).append(row)
         return found
 
@@ -774,7 +915,7 @@ class _Repository(Generic[T]):
             order = [child.c[spec.identity]]
         return select(child).where(where, *_loaded_only(spec, child)).order_by(*order)
 
-    def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> T:
+    def _adopt(self, row: Row, children: Mapping[str, list[Row]]) -> T:
         key = str(row[self._key.name])
         found = self.loaded.get(key)
         if found is not None:
@@ -791,28 +932,28 @@ class _Repository(Generic[T]):
 
     # ------------------------------------------------------------------ writing
 
-    def flush(self, connection: Connection) -> None:
+    def flush(self) -> None:
+        """Write the new and changed aggregates (:meth:`_Session.write`).
+
+        In a commit the writes are sent together at its end; a write that breaks a
+        constraint, or whose version check fails, raises the ConflictError of its
+        aggregate then.
+        """
         for key, loaded in self.loaded.items():
             image = self._image(key, loaded)
-            try:
-                if loaded.image is None:
-                    if self._untouched(key, loaded, image):
-                        continue
-                    self._insert(connection, image)
-                    self._write_children(connection, {}, image)
-                elif self._changed(loaded.image, image):
-                    self._update(connection, key, loaded, image)
-                    self._write_children(connection, loaded.image.children, image)
-                else:
+            what = f"{self._kind} {key!r}"
+            if loaded.image is None:
+                if self._untouched(key, loaded, image):
                     continue
-                self.touched.add(self._shape.account_of(loaded.aggregate))
-                self.written.append((loaded, image))
-            except IntegrityError as error:
-                done = "stored" if loaded.image is None else "changed"
-                raise ConflictError(
-                    f"{self._kind} {key!r}",
-                    f"was {done} by another unit of work at the same time; nothing was stored",
-                ) from error
+                self._insert(image, what)
+                self._write_children({}, image, what, "stored")
+            elif self._changed(loaded.image, image):
+                self._update(key, loaded, image)
+                self._write_children(loaded.image.children, image, what, "changed")
+            else:
+                continue
+            self.touched.add(self._shape.account_of(loaded.aggregate))
+            self.written.append((loaded, image))
 
     def committed(self) -> None:
         """The flushed rows are committed: each aggregate is read now at what was written.
@@ -851,14 +992,24 @@ class _Repository(Generic[T]):
                 return True
         return False
 
-    def _insert(self, connection: Connection, image: Image) -> None:
+    def _insert(self, image: Image, what: str) -> None:
         values = {**image.row, "version": 1}
         if "row_order" in self._table.c:
             values["row_order"] = _row_order()
-        connection.execute(self._inserting(self._table), [self._fit(self._table, values)])
+        self._insert_rows(self._table, [self._fit(self._table, values)], what, "stored")
 
-    def _inserting(self, table: Table) -> Any:  # noqa: ANN401
-        return self._session.statement((table, "insert"), lambda: insert(table))
+    def _insert_rows(
+        self, table: Table, rows: list[dict[str, object]], what: str, done: str
+    ) -> None:
+        """Insert rows of a table (all with the same columns) for an aggregate."""
+        self._session.write(
+            (table, "insert"),
+            lambda: insert(table),
+            cast("list[Mapping[str, object]]", rows),
+            columns=tuple(rows[0]),
+            what=what,
+            done=done,
+        )
 
     def _fit(self, table: Table, values: Mapping[str, object]) -> dict[str, object]:
         """The values a table has columns for at a migration's revision.
@@ -886,11 +1037,14 @@ class _Repository(Generic[T]):
             raise StoredDataError(table.name, f"has no column for {missing} at this revision")
         return {c: v for c, v in values.items() if c in present}
 
-    def _update(self, connection: Connection, key: str, loaded: _Loaded[T], image: Image) -> None:
+    def _update(self, key: str, loaded: _Loaded[T], image: Image) -> None:
+        """Write an aggregate's row where its version is still the one read (its check)."""
         version = cast("int", loaded.version)
         columns = tuple(image.row)
         table = self._table
-        statement = self._session.statement(
+        params: dict[str, object] = {f"v_{c}": v for c, v in image.row.items()}
+        params.update(b_key=key, b_version=version, v_version=version + 1)
+        self._session.write(
             (table, "update", columns),
             lambda: (
                 update(table)
@@ -899,22 +1053,17 @@ class _Repository(Generic[T]):
                     {"version": bindparam("v_version"), **{c: bindparam(f"v_{c}") for c in columns}}
                 )
             ),
+            [params],
+            what=f"{self._kind} {key!r}",
+            version=version,
         )
-        params = {f"v_{c}": v for c, v in image.row.items()}
-        params.update(b_key=key, b_version=version, v_version=version + 1)
-        result = connection.execute(statement, params)
-        if result.rowcount != 1:
-            raise ConflictError(
-                f"{self._kind} {key!r}",
-                f"was changed by another unit of work after version {version} "
-                "was read; nothing was stored, load it again and retry",
-            )
 
     def _write_children(
         self,
-        connection: Connection,
         before: Mapping[str, Mapping[tuple[object, ...], Mapping[str, object]]],
         image: Image,
+        what: str,
+        done: str,
     ) -> None:
         shape = self._shape
         for spec in shape.children:
@@ -931,26 +1080,40 @@ class _Repository(Generic[T]):
                 keys = (*keys, spec.identity)
             if gone:
                 parent = {f"b_{c}": image.row[c] for c in shape.parent_columns()}
-                connection.execute(
-                    self._child_statement(table, keys, None),
+                self._write_child_rows(
+                    table,
+                    keys,
+                    None,
                     [{**parent, **({f"b_{spec.identity}": k[0]} if k else {})} for k in gone],
+                    what,
+                    done,
                 )
             if changed:
                 columns = tuple(c for c in changed[0] if c not in keys)
-                connection.execute(
-                    self._child_statement(table, keys, columns),
+                self._write_child_rows(
+                    table,
+                    keys,
+                    columns,
                     [
                         {**{f"b_{c}": row[c] for c in keys}, **{f"v_{c}": row[c] for c in columns}}
                         for row in changed
                     ],
+                    what,
+                    done,
                 )
             if new:
-                connection.execute(self._inserting(table), [self._fit(table, row) for row in new])
+                self._insert_rows(table, [self._fit(table, row) for row in new], what, done)
 
-    def _child_statement(
-        self, table: Table, keys: tuple[str, ...], columns: tuple[str, ...] | None
-    ) -> Any:  # noqa: ANN401
-        """The delete (no columns) or the update of child rows by their keys (``:b_<key>``)."""
+    def _write_child_rows(  # noqa: PLR0917 - the statement's parts, then whose rows
+        self,
+        table: Table,
+        keys: tuple[str, ...],
+        columns: tuple[str, ...] | None,
+        params: list[Mapping[str, object]],
+        what: str,
+        done: str,
+    ) -> None:
+        """Delete (no columns) or update child rows by their keys (``:b_<key>``)."""
 
         def make() -> Any:  # noqa: ANN401
             where = [table.c[c] == bindparam(f"b_{c}") for c in keys]
@@ -958,7 +1121,7 @@ class _Repository(Generic[T]):
                 return delete(table).where(*where)
             return update(table).where(*where).values({c: bindparam(f"v_{c}") for c in columns})
 
-        return self._session.statement((table, "children", keys, columns), make)
+        self._session.write((table, "children", keys, columns), make, params, what=what, done=done)
 
 
 class _PerAccount(_Repository[T]):
@@ -991,19 +1154,17 @@ class _PerAccount(_Repository[T]):
         if shape not in _READ_TOGETHER:
             return super()._load_key(key, account_id=account_id)
         found = session.read_ahead.pop((shape.table, key), _NOT_READ)
-        connection = session.connection()
         if found is _NOT_READ:
-            query = session.statement(
-                (_READ_TOGETHER, "rows"), lambda: _rows_together(self._tables)
+            rows = session.rows(
+                (_READ_TOGETHER, "rows"), lambda: _rows_together(self._tables), {"key": key}
             )
-            rows = connection.execute(query, {"key": key}).mappings().all()
             held = {str(row[_SHAPE]): row for row in rows}
             for other in _READ_TOGETHER:
                 if other is not shape:
                     session.read_ahead[other.table, key] = held.get(other.table)
             found = held.get(shape.table)
-        rows = [] if found is None else [cast("RowMapping", found)]
-        return self._adopt_rows(connection, rows, account_id)
+        rows = [] if found is None else [cast("Row", found)]
+        return self._adopt_rows(rows, account_id)
 
     def _untouched(self, key: str, loaded: _Loaded[T], image: Image) -> bool:
         # Not stored: the next unit of work makes the same empty one.
@@ -1083,7 +1244,7 @@ class _Services(_Repository[Service]):
         ).scalar_subquery()
         return super()._select().add_columns(last.label(_LAST_RECORD), last_at.label(_LAST_AT))
 
-    def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> Service:
+    def _adopt(self, row: Row, children: Mapping[str, list[Row]]) -> Service:
         key = str(row[self._key.name])
         if key in self.loaded:
             return self.loaded[key].aggregate
@@ -1095,30 +1256,25 @@ class _Services(_Repository[Service]):
             return service.attach(history, count, row[_LAST_AT])
         return service.attach(history, history.count())
 
-    def flush(self, connection: Connection) -> None:
+    def flush(self) -> None:
         for key, loaded in self.loaded.items():
             service = loaded.aggregate
             image = self._image(key, loaded)
             new = service.unsaved()
-            try:
-                if loaded.image is None:
-                    self._insert(connection, image)
-                    self._write_children(connection, {}, image)
-                elif new or self._changed(loaded.image, image):
-                    self._update(connection, key, loaded, image)
-                    self._write_children(connection, loaded.image.children, image)
-                else:
-                    continue
-                if new:
-                    self._write_history(connection, service)
-                self.touched.add(service.account_id)
-                self.written.append((loaded, image))
-            except IntegrityError as error:
-                done = "stored" if loaded.image is None else "changed"
-                raise ConflictError(
-                    f"service {key!r}",
-                    f"was {done} by another unit of work at the same time; nothing was stored",
-                ) from error
+            what = f"{self._kind} {key!r}"
+            done = "stored" if loaded.image is None else "changed"
+            if loaded.image is None:
+                self._insert(image, what)
+                self._write_children({}, image, what, done)
+            elif new or self._changed(loaded.image, image):
+                self._update(key, loaded, image)
+                self._write_children(loaded.image.children, image, what, done)
+            else:
+                continue
+            if new:
+                self._write_history(service, what, done)
+            self.touched.add(service.account_id)
+            self.written.append((loaded, image))
 
     def committed(self) -> None:
         for loaded, _ in self.written:
@@ -1131,7 +1287,7 @@ class _Services(_Repository[Service]):
             service.saved()
         super().committed()
 
-    def _write_history(self, connection: Connection, service: Service) -> None:
+    def _write_history(self, service: Service, what: str, done: str) -> None:
         spec = schema.SERVICE_HISTORY
         rows, _ = schema.SERVICE_WRITES._child_rows(spec, service, service.account_id, {})  # noqa: SLF001 - the shape's own writing
         table = self._tables.children[spec.table]
@@ -1141,7 +1297,8 @@ class _Services(_Repository[Service]):
             self._fit(table, {**row, **parent, "position": first + n})
             for n, row in enumerate(rows.values())
         ]
-        connection.execute(self._inserting(table), values)
+        if values:
+            self._insert_rows(table, values, what, done)
 
 
 class _SqlServiceHistory:
@@ -1156,7 +1313,8 @@ class _SqlServiceHistory:
 
     def read(self, first: int, last: int) -> list[ServiceChange]:
         table = self._table
-        query = self._session.statement(
+        # Positions count from 0, records from 1.
+        rows = self._session.look(
             (table, "range"),
             lambda: (
                 select(table)
@@ -1168,9 +1326,8 @@ class _SqlServiceHistory:
                 )
                 .order_by(table.c.position)
             ),
+            {**self._params, "first": first - 1, "last": last - 1},
         )
-        # Positions count from 0, records from 1.
-        rows = self._session.read(query, {**self._params, "first": first - 1, "last": last - 1})
         account = str(self._params["account"])
         spec = schema.SERVICE_HISTORY
         found = schema.SERVICE_WRITES._collection(spec, rows, account, bool(rows))  # noqa: SLF001 - the shape's own reading
@@ -1179,15 +1336,15 @@ class _SqlServiceHistory:
     def count(self) -> int:
         """How many records are stored (the last position plus one)."""
         table = self._table
-        query = self._session.statement(
+        rows = self._session.look(
             (table, "count"),
             lambda: select(func.max(table.c.position)).where(
                 table.c.account_id == bindparam("account"),
                 table.c.service_id == bindparam("service"),
             ),
+            self._params,
         )
-        (row,) = self._session.read(query, self._params)
-        found = next(iter(row.values()))
+        found = _first(rows)
         return 0 if found is None else int(found) + 1
 
     def __deepcopy__(self, memo: dict[int, object]) -> Self:
@@ -1241,7 +1398,7 @@ class _Expenses(_PerAccount[ExpenseBook]):
         self._last: dict[str, int] = {}
         """The position of each loaded book's last stored expense, when read with it."""
 
-    def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> ExpenseBook:
+    def _adopt(self, row: Row, children: Mapping[str, list[Row]]) -> ExpenseBook:
         key = str(row[self._key.name])
         if key in self.loaded:
             return self.loaded[key].aggregate
@@ -1295,23 +1452,22 @@ class _Expenses(_PerAccount[ExpenseBook]):
     def holds(self, account_id: str, expense_id: str) -> bool:
         """Whether an account's ``expenses`` rows hold an expense (its statement built once)."""
         table = self._tables.children[self._shape.children[0].table]
-        query = self._session.statement(
+        found = self._session.look(
             (table, "holds"),
             lambda: select(table.c.expense_id).where(
                 table.c.account_id == bindparam("account"),
                 table.c.expense_id == bindparam("expense"),
             ),
+            {"account": account_id, "expense": expense_id},
         )
-        return bool(self._session.read(query, {"account": account_id, "expense": expense_id}))
+        return bool(found)
 
     def stored(self, account_id: str) -> Mapping[tuple[object, ...], object]:
         """The expense rows of a loaded book read so far, by identity."""
         held = self.loaded[account_id].image
         return {} if held is None else held.children.get(self._shape.children[0].table, {})
 
-    def read_more(
-        self, account_id: str, parent: RowMapping, rows: list[RowMapping]
-    ) -> dict[str, Expense]:
+    def read_more(self, account_id: str, parent: Row, rows: list[RowMapping]) -> dict[str, Expense]:
         """Decode expense rows read after the book, and remember them as read."""
         spec = self._shape.children[0]
         read = self._shape.read_image(parent, {spec.table: rows}).children[spec.table]
@@ -1374,7 +1530,7 @@ class _Expenses(_PerAccount[ExpenseBook]):
 class _SqlShelf:
     """The paid expenses of a book loaded without them, read from ``expenses`` when asked."""
 
-    def __init__(self, repository: _Expenses, account_id: str, parent: RowMapping) -> None:
+    def __init__(self, repository: _Expenses, account_id: str, parent: Row) -> None:
         self._repository = repository
         self._account_id = account_id
         self._parent = parent
@@ -1430,7 +1586,7 @@ class _SqlHistory:
 
     def with_key(self, key: str) -> list[LedgerEntry]:
         table = self._table
-        query = self._session.statement(
+        rows = self._session.look(
             (table, "with key"),
             lambda: (
                 select(table)
@@ -1440,8 +1596,9 @@ class _SqlHistory:
                 )
                 .order_by(table.c.seq)
             ),
+            {"account": self._account_id, "key": key},
         )
-        return self._entries(query, {"account": self._account_id, "key": key})
+        return self._decoded(rows)
 
     def sums(self, span: Span) -> EntrySums:
         table = self._table
@@ -1483,16 +1640,17 @@ class _SqlHistory:
 
     def count(self) -> int:
         table = self._table
-        query = self._session.statement(
+        rows = self._session.look(
             (table, "count"),
             lambda: select(func.max(table.c.seq)).where(table.c.account_id == bindparam("account")),
+            {"account": self._account_id},
         )
-        (row,) = self._session.read(query, {"account": self._account_id})
-        found = next(iter(row.values()))
-        return int(found or 0)
+        return int(_first(rows) or 0)
 
     def _entries(self, query: Any, params: Mapping[str, object] | None = None) -> list[LedgerEntry]:  # noqa: ANN401
-        rows = self._session.read(query, params)
+        return self._decoded(self._session.read(query, params))
+
+    def _decoded(self, rows: Sequence[Row]) -> list[LedgerEntry]:
         spec = schema.LEDGER_ENTRIES
         found = schema.LEDGER_WRITES._collection(spec, rows, self._account_id, bool(rows))  # noqa: SLF001 - the shape's own reading
         return [decode(data, LedgerEntry) for data in cast("list[JsonValue]", found)]
@@ -1534,8 +1692,7 @@ class _Ledgers(_PerAccount[Ledger]):
 
     def _load_key(self, key: str, *, account_id: str | None = None) -> list[Ledger]:
         del account_id
-        query = self._session.statement((self._table, "by key"), self._by_key)
-        rows = self._session.connection().execute(query, {"key": key}).mappings().all()
+        rows = self._session.rows((self._table, "by key"), self._by_key, {"key": key})
         if not rows:
             return []
         spec = self._shape.children[0]
@@ -1545,9 +1702,9 @@ class _Ledgers(_PerAccount[Ledger]):
             for row in rows
             if row[f"{_BALANCE}{spec.identity}"] is not None
         ]
-        return [self._adopt(rows[0], {spec.table: cast("list[RowMapping]", held)})]
+        return [self._adopt(rows[0], {spec.table: cast("list[Row]", held)})]
 
-    def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> Ledger:
+    def _adopt(self, row: Row, children: Mapping[str, list[Row]]) -> Ledger:
         key = str(row[self._key.name])
         if key in self.loaded:
             return self.loaded[key].aggregate
@@ -1556,30 +1713,25 @@ class _Ledgers(_PerAccount[Ledger]):
         count = int(row[_LAST_SEQ] or 0) if _LAST_SEQ in row else history.count()
         return ledger.attach(history, count)
 
-    def flush(self, connection: Connection) -> None:
+    def flush(self) -> None:
         for key, loaded in self.loaded.items():
             ledger = loaded.aggregate
             image = self._shape.image(ledger, loaded.elements)
             new = ledger.unsaved()
-            try:
-                if loaded.image is None:
-                    self._insert(connection, image)
-                    self._write_children(connection, {}, image)
-                elif new or self._changed(loaded.image, image):
-                    self._update(connection, key, loaded, image)
-                    self._write_children(connection, loaded.image.children, image)
-                else:
-                    continue
-                if new:
-                    self._write_entries(connection, ledger)
-                self.touched.add(key)
-                self.written.append((loaded, image))
-            except IntegrityError as error:
-                done = "stored" if loaded.image is None else "changed"
-                raise ConflictError(
-                    f"ledger {key!r}",
-                    f"was {done} by another unit of work at the same time; nothing was stored",
-                ) from error
+            what = f"{self._kind} {key!r}"
+            done = "stored" if loaded.image is None else "changed"
+            if loaded.image is None:
+                self._insert(image, what)
+                self._write_children({}, image, what, done)
+            elif new or self._changed(loaded.image, image):
+                self._update(key, loaded, image)
+                self._write_children(loaded.image.children, image, what, done)
+            else:
+                continue
+            if new:
+                self._write_entries(ledger, what, done)
+            self.touched.add(key)
+            self.written.append((loaded, image))
 
     def committed(self) -> None:
         for loaded, _ in self.written:
@@ -1591,7 +1743,7 @@ class _Ledgers(_PerAccount[Ledger]):
             ledger.saved()
         super().committed()
 
-    def _write_entries(self, connection: Connection, ledger: Ledger) -> None:
+    def _write_entries(self, ledger: Ledger, what: str, done: str) -> None:
         spec = schema.LEDGER_ENTRIES
         shape = schema.LEDGER_WRITES
         account = ledger.account_id
@@ -1601,7 +1753,8 @@ class _Ledgers(_PerAccount[Ledger]):
             self._fit(table, {**row, "account_id": account, "position": int(str(row["seq"])) - 1})
             for row in rows.values()
         ]
-        connection.execute(self._inserting(table), values)
+        if values:
+            self._insert_rows(table, values, what, done)
 
 
 def _as_read(before: Image | None, written: Image) -> Image:
@@ -1732,7 +1885,7 @@ class _Accounts(_Repository[Account]):
         joined = self._table.outerjoin(due, due.c.account_id == self._table.c.account_id)
         return select(self._table, due.c.due_marks, *self._flags()).select_from(joined)
 
-    def _adopt(self, row: RowMapping, children: Mapping[str, list[RowMapping]]) -> Account:
+    def _adopt(self, row: Row, children: Mapping[str, list[Row]]) -> Account:
         key = str(row["account_id"])
         if key not in self._marks_read:
             # Read with the account's row (see _select), or on its own when not.
@@ -1756,9 +1909,9 @@ class _Accounts(_Repository[Account]):
             query = query.order_by(due.c.account_id)
             return query if limit is None else query.limit(bindparam("limit", type_=Integer))
 
-        query = self._session.statement((due, "due", after is None, limit is None), make)
         params = {"day": day, "after": after, "limit": limit}
-        return list(self._session.connection().execute(query, params).scalars())
+        rows = self._session.rows((due, "due", after is None, limit is None), make, params)
+        return [str(row["account_id"]) for row in rows]
 
     def count(self, *, due_by: date | None = None) -> int:
         due = self._due
@@ -1768,8 +1921,7 @@ class _Accounts(_Repository[Account]):
                 return select(func.count()).select_from(self._table)
             return select(func.count()).select_from(due).where(due.c.next_due <= bindparam("day"))
 
-        query = self._session.statement((due, "count", due_by is None), make)
-        found = self._session.connection().execute(query, {"day": due_by}).scalar_one()
+        found = self._session.scalar((due, "count", due_by is None), make, {"day": due_by})
         return int(found)
 
     def next_due(self, account_id: str) -> date:
@@ -1788,12 +1940,12 @@ class _Accounts(_Repository[Account]):
             self._marks_read[account_id] = marks
         self.scheduled[account_id] = day
 
-    def flush_due(self, connection: Connection, touched: set[str]) -> None:
+    def flush_due(self, touched: set[str]) -> None:
         """Write the schedules nobody overtook, and make the other changed accounts due."""
         due = self._due
-        statement = self._session.statement
+        session = self._session
         if self.scheduled:
-            schedule = statement(
+            session.write(
                 (due, "schedule"),
                 lambda: (
                     update(due)
@@ -1803,9 +1955,6 @@ class _Accounts(_Repository[Account]):
                     )
                     .values(next_due=bindparam("v_day"))
                 ),
-            )
-            connection.execute(
-                schedule,
                 [
                     {"b_account": a, "b_marks": self._marks_read[a], "v_day": day}
                     for a, day in sorted(self.scheduled.items())
@@ -1814,26 +1963,30 @@ class _Accounts(_Repository[Account]):
         marked = self._marked = sorted(touched - self.scheduled.keys())
         if not marked:
             return
-        accounts = select(
-            self._table.c.account_id, literal(DUE_NOW, Date), literal(1, Integer)
-        ).where(self._table.c.account_id.in_(bindparam("marked", expanding=True)))
         columns = ["account_id", "next_due", "due_marks"]
-        dialect = self._session.dialect
+
+        def accounts() -> Select[Any]:
+            return select(
+                self._table.c.account_id, literal(DUE_NOW, Date), literal(1, Integer)
+            ).where(self._table.c.account_id.in_(bindparam("marked", expanding=True)))
+
+        dialect = session.dialect
         if dialect in {"postgresql", "sqlite"}:
             module = postgresql if dialect == "postgresql" else sqlite
-            mark = statement(
+            session.write(
                 (due, "mark"),
                 lambda: (
                     module.insert(due)
-                    .from_select(columns, accounts)
+                    .from_select(columns, accounts())
                     .on_conflict_do_update(
                         index_elements=[due.c.account_id],
                         set_={"next_due": DUE_NOW, "due_marks": due.c.due_marks + 1},
                     )
                 ),
+                [{"marked": marked}],
             )
-            connection.execute(mark, {"marked": marked})
             return
+        connection = session.connection()
         connection.execute(
             update(due)
             .where(due.c.account_id.in_(marked))
@@ -1841,7 +1994,9 @@ class _Accounts(_Repository[Account]):
         )
         held = select(due.c.account_id)
         connection.execute(
-            insert(due).from_select(columns, accounts.where(self._table.c.account_id.not_in(held))),
+            insert(due).from_select(
+                columns, accounts().where(self._table.c.account_id.not_in(held))
+            ),
             {"marked": marked},
         )
 
@@ -1862,15 +2017,14 @@ class _Invoices(_Paged[Invoice]):
             raise ConflictError(f"invoice number {row.number!r}", "already used")
         # One statement finds a stored invoice of the same number or the same id.
         table = self._table
-        query = self._session.statement(
+        stored = self._session.rows(
             (table, "number or id"),
             lambda: select(self._key, table.c.number).where(
                 or_(table.c.number == bindparam("number"), self._key == bindparam("key"))
             ),
+            {"number": row.number, "key": row.id},
         )
-        found = self._session.connection().execute(query, {"number": row.number, "key": row.id})
-        stored = found.all()
-        if any(number == row.number for _, number in stored):
+        if any(found["number"] == row.number for found in stored):
             raise ConflictError(f"invoice number {row.number!r}", "already used")
         if row.id in self.loaded or stored:
             raise ConflictError(f"invoice {row.id!r}", "already exists")
@@ -1881,13 +2035,12 @@ class _Invoices(_Paged[Invoice]):
             if loaded.aggregate.number == number:
                 return key
         table = self._table
-        query = self._session.statement(
+        found = self._session.scalar(
             (table, "by number"),
             lambda: select(self._key).where(table.c.number == bindparam("number")),
+            {"number": number},
         )
-        connection = self._session.connection()
-        found: str | None = connection.execute(query, {"number": number}).scalar_one_or_none()
-        return found
+        return None if found is None else str(found)
 
     def by_number(self, number: str) -> Invoice:
         key = self._number_owner(number)
@@ -1995,15 +2148,19 @@ class _Sequences:
         if self._session.dialect == "postgresql":
             if is_gapless(name):
                 return self._claim(name)
-            return self._store.next_in_sequence(self._session.connection(), name)
-        return self._row(self._session.connection(), name)
+            store = self._store
+            return int(
+                self._session.scalar(("next value", name), lambda: store.next_value_query(name))
+            )
+        return self._row(name)
 
-    def _row(self, connection: Connection, name: str) -> int:
+    def _row(self, name: str) -> int:
         table = self._table
         dialect = self._session.dialect
         if dialect in {"postgresql", "sqlite"}:
             module = postgresql if dialect == "postgresql" else sqlite
-            statement = self._session.statement(
+            params = {"account_id": "", "name": name, "value": 1}
+            value = self._session.scalar(
                 (table, "next"),
                 lambda: (
                     module.insert(table)
@@ -2013,10 +2170,11 @@ class _Sequences:
                     )
                     .returning(table.c.value)
                 ),
+                params,
+                columns=tuple(params),
             )
-            params = {"account_id": "", "name": name, "value": 1}
-            value: int = connection.execute(statement, params).scalar_one()
-            return value
+            return int(value)
+        connection = self._session.connection()
         mine = and_(table.c.account_id == "", table.c.name == name)
         query = select(table.c.value).where(mine).with_for_update()
         current: int | None = connection.execute(query).scalar_one_or_none()
@@ -2028,10 +2186,10 @@ class _Sequences:
 
     def _claim(self, name: str) -> int:
         claims = self._store.tables.number_claims
-        connection = self._session.connection()
-        reuse = self._session.statement((claims, "reuse"), lambda: self._reuse_statement(claims))
         while True:
-            taken = connection.execute(reuse, {"claim": name}).scalar_one_or_none()
+            taken = self._session.scalar(
+                (claims, "reuse"), lambda: self._reuse_statement(claims), {"claim": name}
+            )
             if taken is not None:
                 return int(taken)
             # None is free: reserve the next block (others may take from it before this
@@ -2128,28 +2286,31 @@ class _Keys:
 
     def seen(self, key: str) -> bool:
         table = self._table
-        query = self._session.statement(
+        found = self._session.scalar(
             (table, "seen"),
             lambda: select(func.count()).select_from(table).where(table.c.key == bindparam("key")),
+            {"key": key},
         )
-        return bool(self._session.connection().execute(query, {"key": key}).scalar_one())
+        return bool(found)
 
     def record(self, key: str, fingerprint: str = "") -> None:
         table = self._table
-        connection = self._session.connection()
         dialect = self._session.dialect
         values = {"key": key, "fingerprint": fingerprint}
         if dialect in {"postgresql", "sqlite"}:
             module = postgresql if dialect == "postgresql" else sqlite
-            statement = self._session.statement(
-                (table, "record"),
-                lambda: module.insert(table).on_conflict_do_nothing().returning(table.c.key),
+            inserted = bool(
+                self._session.rows(
+                    (table, "record"),
+                    lambda: module.insert(table).on_conflict_do_nothing().returning(table.c.key),
+                    values,
+                    columns=tuple(values),
+                )
             )
-            inserted = connection.execute(statement, values).first() is not None
         else:
             inserted = not self.seen(key)
             if inserted:
-                connection.execute(insert(table).values(values))
+                self._session.connection().execute(insert(table).values(values))
         if not inserted:
             raise ConflictError(f"key {key!r}", "already recorded")
 
@@ -2367,12 +2528,15 @@ class SqlUnitOfWork:
                 work meanwhile; the whole transaction is rolled back.
         """
         try:
-            connection = self._session.connection()
+            session = self._session
+            session.connection()
             repositories = self._repositories()
-            for repository in repositories:
-                repository.flush(connection)
-            # Every account whose aggregates were written is due at once (see _Accounts).
-            self.accounts.flush_due(connection, set().union(*(r.touched for r in repositories)))
+            # The writes go together at the end of the block (one round trip on psycopg 3).
+            with session.deferred():
+                for repository in repositories:
+                    repository.flush()
+                # Every account whose aggregates were written is due at once (see _Accounts).
+                self.accounts.flush_due(set().union(*(r.touched for r in repositories)))
         except BaseException:
             self.rollback()
             raise
@@ -2402,8 +2566,13 @@ class _BoundSession(_Session):
     """A session on a connection someone else holds (a migration's)."""
 
     def __init__(self, connection: Connection) -> None:
-        self._bound = connection
+        self._bound = self._connection = connection
         self._statements = {}
+        self._prepared = {}
+        self._engine_dialect = connection.dialect
+        self.pipelined = False
+        self._pending = []
+        self._deferring = False
         self.opened = 1
         self.read_ahead = {}
 
@@ -2411,7 +2580,7 @@ class _BoundSession(_Session):
     def dialect(self) -> str:
         return self._bound.dialect.name
 
-    def connection(self) -> Connection:
+    def _open(self) -> Connection:
         return self._bound
 
     def read(self, query: Any, params: Mapping[str, object] | None = None) -> list[RowMapping]:  # noqa: ANN401
@@ -2467,7 +2636,7 @@ def write_new(
     }
     for aggregate in aggregates:
         repository.loaded[shape.key_of(aggregate)] = _Loaded(aggregate)
-    repository.flush(connection)
+    repository.flush()
 
 
 def _invoice_id(invoice: Invoice) -> str:

@@ -942,18 +942,31 @@ class _Repository(Generic[T]):
         for key, loaded in self.loaded.items():
             image = self._image(key, loaded)
             what = f"{self._kind} {key!r}"
+            done = "stored" if loaded.image is None else "changed"
+            appended = self._appended(loaded.aggregate)
             if loaded.image is None:
-                if self._untouched(key, loaded, image):
+                if not appended and self._untouched(key, loaded, image):
                     continue
                 self._insert(image, what)
-                self._write_children({}, image, what, "stored")
-            elif self._changed(loaded.image, image):
+                self._write_children({}, image, what, done)
+            elif appended or self._changed(loaded.image, image):
                 self._update(key, loaded, image)
-                self._write_children(loaded.image.children, image, what, "changed")
+                self._write_children(loaded.image.children, image, what, done)
             else:
                 continue
+            if appended:
+                self._write_appended(loaded.aggregate, what, done)
             self.touched.add(self._shape.account_of(loaded.aggregate))
             self.written.append((loaded, image))
+
+    def _appended(self, aggregate: T) -> bool:
+        """Whether the aggregate holds records kept apart from its rows, new since read."""
+        del aggregate
+        return False
+
+    def _write_appended(self, aggregate: T, what: str, done: str) -> None:
+        """Insert the records :meth:`_appended` found (a ledger's entries, a service's history)."""
+        del aggregate, what, done
 
     def committed(self) -> None:
         """The flushed rows are committed: each aggregate is read now at what was written.
@@ -1256,25 +1269,8 @@ class _Services(_Repository[Service]):
             return service.attach(history, count, row[_LAST_AT])
         return service.attach(history, history.count())
 
-    def flush(self) -> None:
-        for key, loaded in self.loaded.items():
-            service = loaded.aggregate
-            image = self._image(key, loaded)
-            new = service.unsaved()
-            what = f"{self._kind} {key!r}"
-            done = "stored" if loaded.image is None else "changed"
-            if loaded.image is None:
-                self._insert(image, what)
-                self._write_children({}, image, what, done)
-            elif new or self._changed(loaded.image, image):
-                self._update(key, loaded, image)
-                self._write_children(loaded.image.children, image, what, done)
-            else:
-                continue
-            if new:
-                self._write_history(service, what, done)
-            self.touched.add(service.account_id)
-            self.written.append((loaded, image))
+    def _appended(self, aggregate: Service) -> bool:
+        return bool(aggregate.unsaved())
 
     def committed(self) -> None:
         for loaded, _ in self.written:
@@ -1287,7 +1283,7 @@ class _Services(_Repository[Service]):
             service.saved()
         super().committed()
 
-    def _write_history(self, service: Service, what: str, done: str) -> None:
+    def _write_appended(self, service: Service, what: str, done: str) -> None:
         spec = schema.SERVICE_HISTORY
         rows, _ = schema.SERVICE_WRITES._child_rows(spec, service, service.account_id, {})  # noqa: SLF001 - the shape's own writing
         table = self._tables.children[spec.table]
@@ -1713,25 +1709,12 @@ class _Ledgers(_PerAccount[Ledger]):
         count = int(row[_LAST_SEQ] or 0) if _LAST_SEQ in row else history.count()
         return ledger.attach(history, count)
 
-    def flush(self) -> None:
-        for key, loaded in self.loaded.items():
-            ledger = loaded.aggregate
-            image = self._shape.image(ledger, loaded.elements)
-            new = ledger.unsaved()
-            what = f"{self._kind} {key!r}"
-            done = "stored" if loaded.image is None else "changed"
-            if loaded.image is None:
-                self._insert(image, what)
-                self._write_children({}, image, what, done)
-            elif new or self._changed(loaded.image, image):
-                self._update(key, loaded, image)
-                self._write_children(loaded.image.children, image, what, done)
-            else:
-                continue
-            if new:
-                self._write_entries(ledger, what, done)
-            self.touched.add(key)
-            self.written.append((loaded, image))
+    def _appended(self, aggregate: Ledger) -> bool:
+        return bool(aggregate.unsaved())
+
+    def _untouched(self, key: str, loaded: _Loaded[Ledger], image: Image) -> bool:
+        del key, loaded, image
+        return False  # a ledger made in a unit of work is stored, entries or not
 
     def committed(self) -> None:
         for loaded, _ in self.written:
@@ -1743,7 +1726,7 @@ class _Ledgers(_PerAccount[Ledger]):
             ledger.saved()
         super().committed()
 
-    def _write_entries(self, ledger: Ledger, what: str, done: str) -> None:
+    def _write_appended(self, ledger: Ledger, what: str, done: str) -> None:
         spec = schema.LEDGER_ENTRIES
         shape = schema.LEDGER_WRITES
         account = ledger.account_id

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import re
+from calendar import isleap
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Final
@@ -242,15 +243,19 @@ def _shift(day: date, period: Period, n: int) -> date:
     year, month = day.year + months // MONTHS_PER_YEAR, months % MONTHS_PER_YEAR + 1
     keep = day.day
     if keep > _SHORTEST_MONTH:  # the day may be past the end of a shorter month
-        last = _MONTH_DAYS[month]
-        if month == _FEBRUARY and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
-            last = 29
-        keep = min(keep, last)
+        keep = min(keep, _month_length(year, month))
     return day.replace(year=year, month=month, day=keep)
 
 
 _SHORTEST_MONTH: Final = 28
 _FEBRUARY: Final = 2
+
+
+def _month_length(year: int, month: int) -> int:
+    """The days of a calendar month (``calendar.monthrange`` without the weekday)."""
+    if month == _FEBRUARY and isleap(year):
+        return 29
+    return _MONTH_DAYS[month]
 
 
 def _check_n(n: object) -> None:
@@ -383,8 +388,7 @@ def days_in_month(day: date) -> int:
     >>> days_in_month(date(2024, 2, 10)), days_in_month(date(2023, 5, 2))
     (29, 31)
     """
-    first_of_next = date(day.year, day.month, 1) + relativedelta(months=1)
-    return (first_of_next - timedelta(days=1)).day
+    return _month_length(day.year, day.month)
 
 
 def _to_period(value: str | Period) -> Period:

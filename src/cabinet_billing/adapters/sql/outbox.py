@@ -36,6 +36,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -47,6 +48,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cabinet_billing.adapters.sql.codec import JsonValue, canonical
 from cabinet_billing.adapters.sql.errors import StoredDataError
+from cabinet_billing.adapters.sql.execution import Prepared, run
 from cabinet_billing.domain.notifications import (
     DeliveryReason,
     Notification,
@@ -59,6 +61,7 @@ from cabinet_billing.errors import ConflictError, NotFoundError
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, RowMapping
+    from sqlalchemy.engine import Dialect
 
 __all__ = ["SqlOutbox", "insert_new", "outbox_table"]
 
@@ -75,19 +78,46 @@ def new_rows_only(dialect: ModuleType, table: Table) -> Any:  # noqa: ANN401
     return dialect.insert(table).on_conflict_do_nothing().returning(table.c.key)
 
 
+PREPARED_ROWS = 16
+"""The most rows of a multi-row insert run as a statement prepared for its row count."""
+
+
+@functools.lru_cache(maxsize=256)
+def _new_rows_prepared(dialect: Dialect, table: Table, count: int) -> Prepared:
+    """``INSERT ... VALUES (...) x count ON CONFLICT DO NOTHING RETURNING key``, compiled once.
+
+    The parameter of column ``c`` of row ``i`` is ``c__i``.
+    """
+    module = postgresql if dialect.name == "postgresql" else sqlite
+    values = [
+        {c.name: bindparam(f"{c.name}__{i}", type_=c.type) for c in table.c} for i in range(count)
+    ]
+    statement = module.insert(table).values(values).on_conflict_do_nothing()
+    return Prepared(statement.returning(table.c.key), dialect)
+
+
 def insert_new(
     connection: Connection, dialect: str, table: Table, rows: Sequence[dict[str, object]]
 ) -> set[str]:
     """Insert the rows whose ``(account_id, key)`` is not in the table yet; their keys.
 
     One ``INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING key`` on
-    PostgreSQL and SQLite (the cached statement of :func:`new_rows_only`, its rows sent
-    as one multi-row insert); elsewhere one query for the keys there already and one
-    insert of the others. The rows' keys must differ from each other.
+    PostgreSQL and SQLite: up to :data:`PREPARED_ROWS` rows a statement compiled once per
+    row count and run on the driver's cursor (:mod:`~cabinet_billing.adapters.sql.execution`),
+    more the cached statement of :func:`new_rows_only` sent as one multi-row insert;
+    elsewhere one query for the keys there already and one insert of the others. The
+    rows' keys must differ from each other, and every row gives every column.
     """
     if not rows:
         return set()
     if dialect in {"postgresql", "sqlite"}:
+        if len(rows) <= PREPARED_ROWS:
+            prepared = _new_rows_prepared(connection.dialect, table, len(rows))
+            params = {
+                f"{name}__{i}": value for i, row in enumerate(rows) for name, value in row.items()
+            }
+            ran = run(connection, prepared, params)
+            return {str(row["key"]) for row in ran.rows or ()}
         module = postgresql if dialect == "postgresql" else sqlite
         return set(connection.execute(new_rows_only(module, table), list(rows)).scalars())
     probe = select(table.c.account_id, table.c.key).where(

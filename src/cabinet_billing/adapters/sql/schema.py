@@ -45,7 +45,7 @@ in a schema of their own: ``Tables(prefix="billing_", schema="finance")``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
@@ -112,26 +112,43 @@ DEFAULT_PREFIX = "cb_"
 class Amount(TypeDecorator[Decimal]):
     """``NUMERIC(38, 4)``: exact on PostgreSQL; on SQLite a number (SQLite has no decimal type).
 
-    SQLite keeps a ``NUMERIC`` value as an integer or a double, exact up to 15 significant
-    digits (amounts below 100 billion at 4 places); values are bound as text so that no
-    Python float ever takes part, and read back as :class:`~decimal.Decimal`.
+    No Python float takes part either way: the value is bound as a
+    :class:`~decimal.Decimal` on PostgreSQL and as its text on SQLite, and read back as
+    the driver's Decimal, or on SQLite as the Decimal of the number SQLite returns.
+    (``Numeric``'s own processors would go through a float: its bind processor on
+    SQLite, its result processor without ``asdecimal``.) SQLite keeps text that reads
+    as a number in a ``NUMERIC`` column as an integer or a double, so there an amount is
+    exact up to 15 significant digits, every amount below 100 billion at 4 places, which
+    the store's sums also add up exactly; SQLite rounds one with more digits to 15.
     """
 
     impl = Numeric(38, AMOUNT_PLACES, asdecimal=False)
     cache_ok = True
 
-    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:  # noqa: ANN401
-        """The value as sent to the database."""
-        if value is None:
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """The value as sent to the database: the Decimal, or on SQLite its text."""
+        if dialect.name == "postgresql":
             return None
-        return value if dialect.name == "postgresql" else str(value)
+        return _as_text
 
-    def process_result_value(self, value: object, dialect: Dialect) -> Decimal | None:
-        """The value as read from the database."""
-        del dialect
-        if value is None:
-            return None
-        return value if isinstance(value, Decimal) else Decimal(str(value))
+    def result_processor(
+        self,
+        dialect: Dialect,
+        coltype: object,
+    ) -> Callable[[Any], Any] | None:
+        """The value as read from the database, a Decimal."""
+        del dialect, coltype
+        return _as_decimal
+
+
+def _as_text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _as_decimal(value: object) -> Decimal | None:
+    if value is None or isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))
 
 
 class Instant(TypeDecorator[datetime]):

@@ -73,9 +73,20 @@ class _Plan(NamedTuple):
     """Per parameter: where its value comes from (0: the parameter of that name; 1: an
     element of an expanding one; 2: a value fixed in the statement), the name or value,
     the element's index and the bind processor."""
+    named: tuple[tuple[str, _Processor], ...] | None
+    """When every value is a parameter of its name (most statements): the names and
+    bind processors, in order; None otherwise."""
 
 
 _FROM_PARAM, _FROM_LIST, _FIXED = 0, 1, 2
+
+
+class _Reader(NamedTuple):
+    """How to read a statement's rows: the columns' names and their result processors."""
+
+    names: tuple[str, ...]
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]
+    """The columns that have a result processor (by position), with it."""
 
 
 class Ran(NamedTuple):
@@ -108,6 +119,7 @@ class Prepared:
         "_processors",
         "_readers",
         "_types",
+        "_untyped",
         "positional",
         "statement",
         "through_sqlalchemy",
@@ -142,7 +154,9 @@ class Prepared:
         }
         self._types = [c.type for c in getattr(statement, "exported_columns", ())]
         self._plans: dict[tuple[int, ...], _Plan] = {}
-        self._readers: dict[tuple[object, ...], tuple[tuple[str, ...], tuple[_Processor, ...]]] = {}
+        self._readers: dict[object, _Reader] = {}
+        # pysqlite gives no type codes: a statement's columns are known by their number.
+        self._untyped = dialect.name == "sqlite"
 
     def plan(self, params: Params) -> _Plan:
         """The text and parameter slots for parameters like these (the sizes of their lists)."""
@@ -175,10 +189,21 @@ class Prepared:
                 processor = processors.get(name)
                 fixed = value if processor is None else processor(value)
                 slots.append((_FIXED, fixed, 0, None))
-        return _Plan(state.statement, names, tuple(slots))
+        named = None
+        if all(source == _FROM_PARAM for source, *_ in slots):
+            named = tuple((name, processor) for _, name, _, processor in slots)
+        return _Plan(state.statement, names, tuple(slots), named)
 
     def bind(self, plan: _Plan, params: Params) -> tuple[Any, ...] | dict[str, Any]:
         """The parameters as the driver takes them: processed, in order or by name."""
+        if plan.named is not None:
+            values = [
+                params[name] if processor is None else processor(params[name])
+                for name, processor in plan.named
+            ]
+            if self.positional:
+                return tuple(values)
+            return dict(zip(plan.names, values, strict=True))
         values = []
         for source, name, index, processor in plan.slots:
             if source == _FROM_PARAM:
@@ -193,13 +218,12 @@ class Prepared:
             return tuple(values)
         return dict(zip(plan.names, values, strict=True))
 
-    def reader(
-        self, description: Sequence[Sequence[Any]]
-    ) -> tuple[tuple[str, ...], tuple[_Processor, ...]]:
+    def reader(self, description: Sequence[Sequence[Any]]) -> _Reader:
         """The names of the result's columns and their result processors (by column type)."""
-        codes = tuple(column[1] for column in description)
-        found = self._readers.get(codes)
+        key: object = len(description) if self._untyped else tuple([c[1] for c in description])
+        found = self._readers.get(key)
         if found is None:
+            codes = tuple(column[1] for column in description)
             names = tuple(str(column[0]) for column in description)
             types = self._types
             dialect = self._dialect
@@ -210,7 +234,8 @@ class Prepared:
                 )
             else:
                 processors = (None,) * len(names)
-            found = self._readers[codes] = (names, processors)
+            processed = tuple((i, p) for i, p in enumerate(processors) if p is not None)
+            found = self._readers[key] = _Reader(names, processed)
         return found
 
 
@@ -242,20 +267,16 @@ def run(
         description: Sequence[Sequence[Any]] | None = cursor.description
         if description is None:
             return Ran(None, cursor.rowcount)
-        names, processors = prepared.reader(description)
+        names, processed = prepared.reader(description)
         fetched = cursor.fetchall()
         rows: list[Mapping[Any, Any]]
-        if any(p is not None for p in processors):
-            rows = [
-                dict(
-                    zip(
-                        names,
-                        [v if p is None else p(v) for p, v in zip(processors, row, strict=True)],
-                        strict=True,
-                    )
-                )
-                for row in fetched
-            ]
+        if processed:
+            rows = []
+            for row in fetched:
+                values = list(row)
+                for index, processor in processed:
+                    values[index] = processor(values[index])
+                rows.append(dict(zip(names, values, strict=True)))
         else:
             rows = [dict(zip(names, row, strict=True)) for row in fetched]
         return Ran(rows, cursor.rowcount)

@@ -1051,11 +1051,16 @@ class _Repository(Generic[T]):
         return {c: v for c, v in values.items() if c in present}
 
     def _update(self, key: str, loaded: _Loaded[T], image: Image) -> None:
-        """Write an aggregate's row where its version is still the one read (its check)."""
+        """Write an aggregate's row where its version is still the one read (its check).
+
+        Only the columns whose values changed are set (the version check makes the rest
+        what was read); the key columns never change, so they are never set.
+        """
         version = cast("int", loaded.version)
-        columns = tuple(image.row)
+        read = cast("Image", loaded.image).row
+        columns = tuple(c for c, v in image.row.items() if read.get(c, _ABSENT) != v)
         table = self._table
-        params: dict[str, object] = {f"v_{c}": v for c, v in image.row.items()}
+        params: dict[str, object] = {f"v_{c}": image.row[c] for c in columns}
         params.update(b_key=key, b_version=version, v_version=version + 1)
         self._session.write(
             (table, "update", columns),
@@ -1086,7 +1091,9 @@ class _Repository(Generic[T]):
             gone = [k for k in read if k not in now]
             new = [now[k] for k in now if k not in read and not is_unchanged(now[k])]
             changed = [
-                now[k] for k in now if k in read and not is_unchanged(now[k]) and now[k] != read[k]
+                (now[k], read[k])
+                for k in now
+                if k in read and not is_unchanged(now[k]) and now[k] != read[k]
             ]
             keys = (*shape.parent_columns(),)
             if spec.form is not Form.OPTIONAL:
@@ -1101,19 +1108,18 @@ class _Repository(Generic[T]):
                     what,
                     done,
                 )
-            if changed:
-                columns = tuple(c for c in changed[0] if c not in keys)
-                self._write_child_rows(
-                    table,
-                    keys,
-                    columns,
-                    [
-                        {**{f"b_{c}": row[c] for c in keys}, **{f"v_{c}": row[c] for c in columns}}
-                        for row in changed
-                    ],
-                    what,
-                    done,
+            # A changed row sets only the columns that changed: rows that changed the
+            # same columns are written by one statement.
+            by_columns: dict[tuple[str, ...], list[Mapping[str, object]]] = {}
+            for row, was in changed:
+                columns = tuple(
+                    c for c, v in row.items() if c not in keys and was.get(c, _ABSENT) != v
                 )
+                by_columns.setdefault(columns, []).append(
+                    {**{f"b_{c}": row[c] for c in keys}, **{f"v_{c}": row[c] for c in columns}}
+                )
+            for columns, params in by_columns.items():
+                self._write_child_rows(table, keys, columns, params, what, done)
             if new:
                 self._insert_rows(table, [self._fit(table, row) for row in new], what, done)
 
@@ -1749,6 +1755,9 @@ def _as_read(before: Image | None, written: Image) -> Image:
     }
     return Image(row=written.row, children=children)
 
+
+_ABSENT = object()
+"""A column a row as read has no value for."""
 
 _LAST_SEQ = "cb_last_seq"
 """The column of a ledger's row as loaded that holds the seq of its last entry."""

@@ -57,6 +57,14 @@ def march_expenses() -> list[Expense]:
     return [expense(f"e{i}", date(2024, 3, i), a) for i, a in enumerate(AC_AMOUNTS, start=1)]
 
 
+def book_of(expenses: list[Expense]) -> ExpenseBook:
+    """A book of ``acc-1`` holding these very expenses (its changes show in them)."""
+    book = ExpenseBook("acc-1")
+    for e in expenses:
+        book.add(e)
+    return book
+
+
 def march_act(expenses: list[Expense], act_id: str = "act-1") -> Act:
     act = build_act(
         act_id,
@@ -176,18 +184,18 @@ def test_building_an_act_changes_no_expense() -> None:
 @pytest.mark.spec("L8")
 def test_assign_marks_the_expenses_of_the_act_only() -> None:
     expenses = [*march_expenses(), expense("april", date(2024, 4, 2), "10")]
-    act = march_act(expenses)
-    assert assign_expenses_to_act(act, expenses) == ("e1", "e2", "e3", "e4")
+    act, book = march_act(expenses), book_of(expenses)
+    assert assign_expenses_to_act(act, book) == ("e1", "e2", "e3", "e4")
     assert [e.act_id for e in expenses] == ["act-1"] * 4 + [None]
     # Marking again with the same act is harmless; rebuilding the same act is allowed.
-    assert assign_expenses_to_act(act, expenses) == ("e1", "e2", "e3", "e4")
+    assert assign_expenses_to_act(act, book) == ("e1", "e2", "e3", "e4")
     assert march_act(expenses).expense_ids == act.expense_ids
 
 
 @pytest.mark.spec("L8")
 def test_an_expense_already_in_an_act_cannot_go_into_another() -> None:
     expenses = march_expenses()
-    assign_expenses_to_act(march_act(expenses), expenses)
+    assign_expenses_to_act(march_act(expenses), book_of(expenses))
     with pytest.raises(ConflictError) as info:
         march_act(expenses, act_id="act-2")
     message = str(info.value)
@@ -203,7 +211,7 @@ def test_assign_is_all_or_nothing() -> None:
     act = march_act(expenses, act_id="act-2")
     expenses[2].act_id = "act-1"
     with pytest.raises(ConflictError, match=r"e3 \(act act-1\)"):
-        assign_expenses_to_act(act, expenses)
+        assign_expenses_to_act(act, book_of(expenses))
     assert [e.act_id for e in expenses] == [None, None, "act-1", None]
 
 
@@ -212,9 +220,9 @@ def test_assign_needs_every_expense_of_the_act() -> None:
     expenses = march_expenses()
     act = march_act(expenses)
     with pytest.raises(ValidationError) as info:
-        assign_expenses_to_act(act, expenses[:2])
+        assign_expenses_to_act(act, book_of(expenses[:2]))
     assert info.value.value == ["e3", "e4"]
-    assert "A-1" in str(info.value)
+    assert "act 'act-1'" in str(info.value)
     assert all(e.act_id is None for e in expenses)
 
 
@@ -222,10 +230,11 @@ def test_assign_needs_every_expense_of_the_act() -> None:
 def test_release_frees_the_expenses_for_a_new_act() -> None:
     expenses = march_expenses()
     act = march_act(expenses)
-    assign_expenses_to_act(act, expenses)
     other = expense("other", date(2024, 3, 9), "1")
     other.act_id = "act-7"
-    assert release_act(act, [*expenses, other]) == ("e1", "e2", "e3", "e4")
+    book = book_of([*expenses, other])
+    assign_expenses_to_act(act, book)
+    assert release_act(act, book) == ("e1", "e2", "e3", "e4")
     assert all(e.act_id is None for e in expenses)
     assert other.act_id == "act-7"
     assert march_act(expenses, act_id="act-2").expense_ids == ("e1", "e2", "e3", "e4")
@@ -282,7 +291,7 @@ def test_billing_month_is_the_first_day() -> None:
 def test_payer_with_unpaid_expenses_in_an_act_cannot_be_replaced() -> None:
     expenses = march_expenses()
     act = march_act(expenses)
-    assign_expenses_to_act(act, expenses)
+    assign_expenses_to_act(act, book_of(expenses))
     with pytest.raises(PayerNotReplaceableError) as info:
         ensure_payer_replaceable(expenses, "p-1")
     error = info.value
@@ -303,7 +312,7 @@ def test_payer_is_replaceable_once_the_expenses_in_acts_are_paid() -> None:
     expenses = march_expenses()
     for e in expenses:
         book.add(e)
-    assign_expenses_to_act(march_act(expenses), expenses)
+    assign_expenses_to_act(march_act(expenses), book)
     book.fund("pay-1", rub("60.00"))
     with pytest.raises(PayerNotReplaceableError) as info:
         ensure_payer_replaceable(expenses, "p-1")
@@ -316,10 +325,10 @@ def test_payer_is_replaceable_once_the_expenses_in_acts_are_paid() -> None:
 def test_payer_is_replaceable_when_unpaid_expenses_are_not_in_an_act() -> None:
     expenses = march_expenses()
     ensure_payer_replaceable(expenses, "p-1")
-    act = march_act(expenses)
-    assign_expenses_to_act(act, expenses)
+    act, book = march_act(expenses), book_of(expenses)
+    assign_expenses_to_act(act, book)
     ensure_payer_replaceable(expenses, "p-2")
-    release_act(act, expenses)
+    release_act(act, book)
     ensure_payer_replaceable(expenses, "p-1")
 
 

@@ -39,7 +39,7 @@ from cabinet_billing.domain.documents import (
     ensure_can_issue_acts,
 )
 from cabinet_billing.domain.events import BillingEvent, DeletionConfirmed
-from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.expense import Expense, ExpenseBook
 from cabinet_billing.domain.invoice import Invoice, InvoiceKind
 from cabinet_billing.domain.ledger import LedgerEntry
 from cabinet_billing.domain.money import Money
@@ -516,7 +516,8 @@ class Staff:
             account = uow.accounts.get(account_id)
             key = _acts_key(account_id, first)
             closed = uow.keys.seen(key)
-            expenses = uow.expenses.get(account_id).unbilled(first + relativedelta(months=1))
+            book = uow.expenses.get(account_id)
+            expenses = book.unbilled(first + relativedelta(months=1))
             loose: dict[date, list[Expense]] = {}
             for e in expenses:
                 loose.setdefault(billing_month(e.charged_on), []).append(e)
@@ -526,7 +527,9 @@ class Staff:
                 late = closed if start == first else uow.keys.seen(_acts_key(account_id, start))
                 if start != first and not late:
                     continue  # a month never closed gets its acts when it is closed
-                made += _month_acts(ctx, uow, documents, start, found, rate=rate, late=late)
+                made += _month_acts(
+                    ctx, uow, documents, start, found, book=book, rate=rate, late=late
+                )
             exchange = documents.exchange
             if ctx.exchange is not None and exchange is not None and exchange.is_on:
                 requisites = exchange.requisites
@@ -743,6 +746,7 @@ def _month_acts(
     month: date,
     expenses: list[Expense],
     *,
+    book: ExpenseBook,
     rate: TaxRate,
     late: bool,
 ) -> list[Act]:
@@ -772,6 +776,6 @@ def _month_acts(
         if act is None:
             continue
         documents.add_act(act)
-        assign_expenses_to_act(act, expenses)
+        assign_expenses_to_act(act, book)
         made.append(act)
     return made

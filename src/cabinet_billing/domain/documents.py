@@ -31,7 +31,7 @@ An act for a month's expenses, with 20% VAT included (Astra Cloud's example):
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 
@@ -41,7 +41,12 @@ from dateutil.relativedelta import relativedelta
 from cabinet_billing.domain.allocation import allocate
 from cabinet_billing.domain.checks import shared_copies
 from cabinet_billing.domain.customer import PostalAddress, check_email, check_phone
-from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.expense import (
+    Expense,
+    ExpenseBook,
+    in_other_acts,
+    in_other_acts_error,
+)
 from cabinet_billing.domain.invoice import Invoice, IssuedLine
 from cabinet_billing.domain.ledger import EntryKind, LedgerEntry
 from cabinet_billing.domain.money import HALF_UP, Money, Rounding, in_money_context, sum_money
@@ -239,19 +244,6 @@ class Act:
         return tuple(line.expense_id for line in self.lines)
 
 
-def _already_in_acts(expenses: Iterable[Expense], act_id: str) -> list[Expense]:
-    return [e for e in expenses if e.act_id is not None and e.act_id != act_id]
-
-
-def _in_other_acts_error(taken: Sequence[Expense]) -> ConflictError:
-    listing = ", ".join(f"{e.id} (act {e.act_id})" for e in taken)
-    return ConflictError(
-        f"expense(s) {listing}",
-        "already in another act; an expense can be in one act only "
-        "(release that act first to make it out again)",
-    )
-
-
 def build_act(
     act_id: str,
     number: str,
@@ -320,9 +312,9 @@ def build_act(
             codes[0],
             f"an expense of {start:%Y-%m} (an act has one currency: pass currency=)",
         )
-    taken = _already_in_acts(chosen, act_id)
+    taken = in_other_acts(chosen, act_id)
     if taken:
-        raise _in_other_acts_error(taken)
+        raise in_other_acts_error(taken)
     ordered = sorted(chosen, key=lambda e: e.charged_on)
     breakdown = tax_breakdown([e.amount for e in ordered], rate, mode, rounding)
     lines = tuple(
@@ -343,57 +335,44 @@ def build_act(
     )
 
 
-def _act_expenses(act: Act, expenses: Iterable[Expense]) -> list[Expense]:
-    by_id = {e.id: e for e in expenses}
-    missing = [i for i in act.expense_ids if i not in by_id]
-    if missing:
-        raise ValidationError(
-            "expenses", missing, f"act {act.number} lists expenses that were not given"
-        )
-    return [by_id[i] for i in act.expense_ids]
-
-
-def assign_expenses_to_act(act: Act, expenses: Iterable[Expense]) -> tuple[str, ...]:
+def assign_expenses_to_act(act: Act, book: ExpenseBook) -> tuple[str, ...]:
     """Mark the act's expenses as contained in it: sets ``Expense.act_id`` to ``act.id``.
 
-    This is the only place the documents module changes an expense. Either every
-    expense of the act is marked, or (on an error) none is.
+    This is the only place the documents module changes an expense, and it does so
+    through the account's book (:meth:`ExpenseBook.assign_act`): the expenses of the act
+    are the book's own, paid ones too, so the change is stored with the book. Either
+    every expense of the act is marked, or (on an error) none is.
 
     Args:
         act: the stored act.
-        expenses: the expenses (at least those of the act; others are left alone).
+        book: the expense book of the act's account.
 
     Returns:
         The ids of the expenses marked.
 
     Raises:
-        ValidationError: when an expense of the act is not among ``expenses``.
+        ValidationError: when an expense of the act is not in the book.
         ConflictError: when one of them is already in another act.
     """
-    chosen = _act_expenses(act, expenses)
-    taken = _already_in_acts(chosen, act.id)
-    if taken:
-        raise _in_other_acts_error(taken)
-    for expense in chosen:
-        expense.act_id = act.id
+    if book.account_id != act.account_id:
+        raise ValidationError(
+            "book", book.account_id, f"act {act.number} is of account {act.account_id!r}"
+        )
+    book.assign_act(act.id, act.expense_ids)
     return act.expense_ids
 
 
-def release_act(act: Act, expenses: Iterable[Expense]) -> tuple[str, ...]:
+def release_act(act: Act, book: ExpenseBook) -> tuple[str, ...]:
     """Take the act's expenses out of it (when the act is deleted): clears ``Expense.act_id``.
 
     Astra Cloud's way to move unpaid expenses to another payer: delete the act, then make
-    it out again to the right payer. Expenses that are not in this act are left alone.
+    it out again to the right payer. Only the expenses the act lists are read
+    (:meth:`ExpenseBook.release_act`); those no longer in it are left alone.
 
     Returns:
         The ids of the expenses released.
     """
-    released = []
-    for expense in expenses:
-        if expense.act_id == act.id:
-            expense.act_id = None
-            released.append(expense.id)
-    return tuple(released)
+    return book.release_act(act.id, act.expense_ids)
 
 
 def ensure_payer_replaceable(expenses: Iterable[Expense], payer_id: str) -> None:

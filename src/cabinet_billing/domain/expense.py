@@ -27,7 +27,7 @@ the balance is the unspent funds less the unpaid expenses and debts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Protocol
 
@@ -44,7 +44,16 @@ from cabinet_billing.errors import (
     ValidationError,
 )
 
-__all__ = ["Allocation", "Expense", "ExpenseBook", "ExpenseShelf", "ExpenseTotals", "totals_of"]
+__all__ = [
+    "Allocation",
+    "Expense",
+    "ExpenseBook",
+    "ExpenseShelf",
+    "ExpenseTotals",
+    "in_other_acts",
+    "in_other_acts_error",
+    "totals_of",
+]
 
 
 def _accrual_positive(_instance: object, attribute: attrs.Attribute[Money], value: Money) -> None:
@@ -188,11 +197,18 @@ class ExpenseShelf(Protocol):
     Funding an expense or a payment needs only the unpaid expenses (they are paid oldest
     first), so a store may load a book with only those and attach a shelf for the rest
     (:meth:`ExpenseBook.attach`); the book reads the rest the first time a question needs
-    every expense (a history, totals, a refund, a payer's expenses).
+    every expense (a history, totals, a refund, a payer's expenses), and the few it is
+    asked for by id (:meth:`ExpenseBook.get`, putting expenses in an act) when it needs
+    only those. Whatever the shelf hands out is the book's own from then on: a store
+    tracks and writes back its changes like those of the expenses it loaded.
     """
 
     def holds(self, expense_id: str) -> bool:
         """Whether a stored expense of the book has this id."""
+        ...
+
+    def find(self, expense_ids: Collection[str]) -> dict[str, Expense]:
+        """The stored expenses of the book with these ids, by id (the ids it has)."""
         ...
 
     def unbilled(self, until: date, loaded: Mapping[str, Expense]) -> list[Expense]:
@@ -263,6 +279,15 @@ class ExpenseBook:
         if expense_id in self._expenses:
             return True
         return self._shelf is not None and self._shelf.holds(expense_id)
+
+    def _find(self, expense_ids: Sequence[str]) -> dict[str, Expense]:
+        """The expenses with these ids that the book has, read from its shelf if need be."""
+        held = self._expenses
+        missing = [i for i in expense_ids if i not in held]
+        if missing and self._shelf is not None:
+            for expense_id, expense in self._shelf.find(missing).items():
+                held.setdefault(expense_id, expense)
+        return {i: held[i] for i in expense_ids if i in held}
 
     def add(self, expense: Expense) -> tuple[Allocation, ...]:
         """Record an expense and pay what the available funds can, oldest fund first.
@@ -446,6 +471,64 @@ class ExpenseBook:
             expense.payer_id = to
         return tuple(e.id for e in moved)
 
+    def assign_act(self, act_id: str, expense_ids: Iterable[str]) -> tuple[Expense, ...]:
+        """Put expenses in an act: each one's ``act_id`` becomes ``act_id``, all or none.
+
+        Only the expenses asked for are read (paid ones too, from the store's shelf of a
+        book loaded without them), and they are the book's own: the store writes the
+        change back with the book. Putting an expense in the act it is in is harmless.
+
+        Returns:
+            The expenses, in the order asked.
+
+        Raises:
+            ValidationError: when the book has no expense with one of the ids.
+            ConflictError: when one of them is in another act.
+
+        >>> book = ExpenseBook("acc-1")
+        >>> _ = book.add(Expense("e1", "acc-1", "VPS", date(2024, 3, 1), Money("10", "RUB")))
+        >>> [e.act_id for e in book.assign_act("act-1", ["e1"])]
+        ['act-1']
+        """
+        ids = tuple(expense_ids)
+        found = self._find(ids)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise ValidationError(
+                "expense_ids",
+                missing,
+                f"act {act_id!r} lists expenses the book of account {self.account_id!r} lacks",
+            )
+        chosen = [found[i] for i in ids]
+        taken = in_other_acts(chosen, act_id)
+        if taken:
+            raise in_other_acts_error(taken)
+        for expense in chosen:
+            expense.act_id = act_id
+        return tuple(chosen)
+
+    def release_act(self, act_id: str, expense_ids: Iterable[str]) -> tuple[str, ...]:
+        """Take expenses out of an act (it is deleted): their ``act_id`` is cleared.
+
+        Of the expenses asked for, those in the act ``act_id`` are released; the others,
+        and ids the book lacks, are left alone.
+
+        Returns:
+            The ids of the expenses released, in the order asked.
+
+        >>> book = ExpenseBook("acc-1")
+        >>> _ = book.add(Expense("e1", "acc-1", "VPS", date(2024, 3, 1), Money("10", "RUB")))
+        >>> _ = book.assign_act("act-1", ["e1"])
+        >>> book.release_act("act-1", ["e1"]), book.get("e1").act_id
+        (('e1',), None)
+        """
+        ids = tuple(expense_ids)
+        found = self._find(ids)
+        released = [found[i] for i in ids if i in found and found[i].act_id == act_id]
+        for expense in released:
+            expense.act_id = None
+        return tuple(e.id for e in released)
+
     # ------------------------------------------------------------------ queries
 
     def get(self, expense_id: str) -> Expense:
@@ -454,12 +537,10 @@ class ExpenseBook:
         Raises:
             NotFoundError: when there is none.
         """
-        if expense_id not in self._expenses:
-            self._complete()
-        try:
-            return self._expenses[expense_id]
-        except KeyError:
-            raise NotFoundError("expense", expense_id) from None
+        found = self._find((expense_id,))
+        if not found:
+            raise NotFoundError("expense", expense_id)
+        return found[expense_id]
 
     def expenses(
         self,
@@ -542,6 +623,21 @@ class ExpenseBook:
         """Total, unpaid and tax of the expenses in a currency, optionally in a date range."""
         chosen = self.expenses(currency, since=since, until=until)
         return totals_of(chosen, currency.upper())
+
+
+def in_other_acts(expenses: Iterable[Expense], act_id: str) -> list[Expense]:
+    """The expenses that are in an act other than ``act_id``."""
+    return [e for e in expenses if e.act_id is not None and e.act_id != act_id]
+
+
+def in_other_acts_error(taken: Sequence[Expense]) -> ConflictError:
+    """The error that refuses to put expenses already in other acts in one more."""
+    listing = ", ".join(f"{e.id} (act {e.act_id})" for e in taken)
+    return ConflictError(
+        f"expense(s) {listing}",
+        "already in another act; an expense can be in one act only "
+        "(release that act first to make it out again)",
+    )
 
 
 def totals_of(expenses: Iterable[Expense], code: str) -> ExpenseTotals:

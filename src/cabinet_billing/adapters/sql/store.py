@@ -81,7 +81,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, cast
@@ -1539,6 +1539,13 @@ class _SqlShelf:
 
     def holds(self, expense_id: str) -> bool:
         return self._repository.holds(self._account_id, expense_id)
+
+    def find(self, expense_ids: Collection[str]) -> dict[str, Expense]:
+        table = self._repository._tables.children[schema.EXPENSE_BOOKS.children[0].table]  # noqa: SLF001
+        if not expense_ids:
+            return {}
+        where = table.c.expense_id.in_(list(expense_ids))
+        return self._read(self._repository.rows(self._account_id, where), {})
 
     def unbilled(self, until: date, loaded: Mapping[str, Expense]) -> list[Expense]:
         table = self._repository._tables.children[schema.EXPENSE_BOOKS.children[0].table]  # noqa: SLF001

@@ -70,6 +70,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    literal_column,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
@@ -504,6 +505,9 @@ LEDGER_WRITES = Shape("ledgers", Ledger, (_ACCOUNT,), children=(LEDGER_ENTRIES,)
 LEDGER_KEY_INDEX = "ledger_entries_key_idx"
 """The index of ledger entries by ``(account_id, idempotency_key)`` (schema revision 0005)."""
 
+UNPAID_EXPENSES_INDEX = "expenses_unpaid_idx"
+"""The partial index of an account's unpaid expenses (``unpaid != 0``, revision 0012)."""
+
 EXPENSE_BOOKS = Shape(
     "expense_books",
     ExpenseBook,
@@ -847,6 +851,17 @@ class Tables:
             self._children(shape, table, children)
         if shape is SERVICES:
             self._children(shape, table, SERVICE_HISTORY)
+        if shape is EXPENSE_BOOKS:
+            # An expense book is loaded with its unpaid expenses only: found by this
+            # index without reading the account's paid ones.
+            expenses = self.children[EXPENSE_BOOKS.children[0].table]
+            unpaid = expenses.c.unpaid != literal_column("0")
+            Index(
+                self.name(UNPAID_EXPENSES_INDEX),
+                expenses.c.account_id,
+                postgresql_where=unpaid,
+                sqlite_where=unpaid,
+            )
         if shape is LEDGERS:
             self._children(shape, table, LEDGER_ENTRIES)
             entries = self.children[LEDGER_ENTRIES.table]

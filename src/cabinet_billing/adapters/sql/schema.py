@@ -113,9 +113,10 @@ DEFAULT_PREFIX = "cb_"
 class Amount(TypeDecorator[Decimal]):
     """``NUMERIC(38, 4)``: exact on PostgreSQL; on SQLite a number (SQLite has no decimal type).
 
-    No Python float takes part either way: the value is bound as a
-    :class:`~decimal.Decimal` on PostgreSQL and as its text on SQLite, and read back as
-    the driver's Decimal, or on SQLite as the Decimal of the number SQLite returns.
+    No float is made from an amount: the value is bound as a :class:`~decimal.Decimal`
+    on PostgreSQL and as its text on SQLite, and read back as the driver's Decimal on
+    PostgreSQL; on SQLite, whose driver gives the stored integer or double, as the
+    Decimal of that number's shortest text (which is the amount, within the limit below).
     (``Numeric``'s own processors would go through a float: its bind processor on
     SQLite, its result processor without ``asdecimal``.) SQLite keeps text that reads
     as a number in a ``NUMERIC`` column as an integer or a double, so there an amount is

@@ -20,7 +20,7 @@ checks make their own ids, so they may share one store, even one that holds data
 >>> store = MemoryStore()
 >>> check_unit_of_work(lambda: MemoryUnitOfWork(store))
 >>> len(CHECKS)
-23
+24
 
 What the checks hold a store to:
 
@@ -39,6 +39,12 @@ What the checks hold a store to:
   reading them (by id, with its account and in the view), pages of it come back in
   order, a record made after a reload is stored once (also by a unit of work that goes
   on after a commit) and a rolled back one not at all;
+* an expense book of 300 expenses, most of them paid, behaves as if it were loaded whole
+  (a store may load only the unpaid ones and read the rest from a shelf): putting old
+  paid expenses in an act and releasing it, a refund that makes paid ones unpaid, the
+  payment that pays them off and a charge booked late are stored exactly and change
+  nothing else, and the expense list, page by page, in either order, by range or
+  filter, lists the expenses with their amounts and totals as they were recorded;
 * invoice numbers are unique; ``by_number``, ``for_account`` (oldest first, new ones
   included) and ``open`` (oldest first, paid and deleted ones left out) answer from the
   committed and the pending state alike;
@@ -69,24 +75,29 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
 
 import attrs
 import pytest
+from dateutil.relativedelta import relativedelta
 
 from cabinet_billing.domain.access import AccountUsers
 from cabinet_billing.domain.bank_review import BankReview
 from cabinet_billing.domain.catalog import ProductKind
 from cabinet_billing.domain.customer import Account
-from cabinet_billing.domain.expense import Expense
+from cabinet_billing.domain.documents import Act, assign_expenses_to_act, build_act, release_act
+from cabinet_billing.domain.expense import Expense, ExpenseBook, ExpenseTotals
 from cabinet_billing.domain.invoice import Invoice, InvoiceLine
 from cabinet_billing.domain.limits import Limit, PlanLimits
-from cabinet_billing.domain.money import Money
+from cabinet_billing.domain.money import Money, sum_money
 from cabinet_billing.domain.payer import Payer, PayerKind
 from cabinet_billing.domain.payment import Payment
 from cabinet_billing.domain.periods import Period, PeriodUnit
 from cabinet_billing.domain.service import Actor, Service, ServiceChange, ServiceOperation
 from cabinet_billing.domain.support import Ticket
-from cabinet_billing.errors import ConflictError, NotFoundError
+from cabinet_billing.domain.tax import TaxRate
+from cabinet_billing.errors import ConflictError, NotFoundError, ValidationError
+from cabinet_billing.ports.listing import ExpenseQuery, Window
 from cabinet_billing.ports.repositories import DUE_NOW, UnitOfWork
 
 __all__ = [
@@ -881,6 +892,352 @@ def check_due_index(make_uow: UowFactory) -> None:
         _next_due(make_uow, _fresh("acc"))
 
 
+# ----------------------------------------------------------------------------- a large book
+
+_BOOK = 300
+"""How many expenses the large book of :func:`check_large_expense_book` has."""
+
+_PAID_BY_FIRST = 150
+"""How many of the book's RUB expenses (oldest first) its first payment pays."""
+
+
+@attrs.frozen
+class _Kept:
+    """What one expense of the large book must be, kept apart from every store."""
+
+    id: str
+    service_name: str
+    charged_on: date
+    amount: Money
+    tax: Money
+    service_id: str
+    unpaid: Money
+    act_id: str | None = None
+
+    @classmethod
+    def of(cls, expense: Expense) -> _Kept:
+        """What a store's expense is, to compare."""
+        return cls(
+            expense.id,
+            expense.service_name,
+            expense.charged_on,
+            expense.amount,
+            expense.tax,
+            expense.service_id or "",
+            expense.unpaid,
+            expense.act_id,
+        )
+
+    def chosen_by(self, query: ExpenseQuery) -> bool:
+        """Whether the expense list of ``query`` shows this expense."""
+        return (
+            (query.since is None or self.charged_on >= query.since)
+            and (query.until is None or self.charged_on < query.until)
+            and (query.service_id is None or self.service_id == query.service_id)
+            and (not query.unpaid_only or self.unpaid.amount != 0)
+        )
+
+    def expense(self, account_id: str) -> Expense:
+        """A new expense as this one was recorded (nothing paid, in no act)."""
+        return Expense(
+            self.id,
+            account_id,
+            self.service_name,
+            self.charged_on,
+            self.amount,
+            tax=self.tax,
+            service_id=self.service_id,
+        )
+
+
+def _large_book(prefix: str) -> dict[str, _Kept]:
+    """The expenses of the large book in the order they are recorded, nothing paid yet.
+
+    Fifty a month from January to June 2024, not in charge order within a month, with
+    exact amounts at 4 places; three are in USD (no USD payment ever pays them).
+    """
+    kept: dict[str, _Kept] = {}
+    for n in range(_BOOK):
+        code = "USD" if n % 97 == 13 else "RUB"  # noqa: PLR2004 - three USD expenses
+        amount = Money(Decimal(f"{1 + n % 23}.{n * 7919 % 10000:04d}"), code)
+        tax = Money((amount.amount / 6).quantize(Decimal("0.0001"), ROUND_DOWN), code)
+        expense_id = f"{prefix}-{n:03d}"
+        kept[expense_id] = _Kept(
+            expense_id,
+            f"VPS-{n % 3}, 1 day",
+            date(2024, 1 + n // 50, 1 + n * 11 % 28),
+            amount,
+            tax,
+            f"{prefix}-ser-{n % 3}",
+            amount,
+        )
+    return kept
+
+
+def _listing(
+    kept: dict[str, _Kept],
+    code: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[_Kept]:
+    """The expected listing: oldest first by charge day, then in the order recorded."""
+    chosen = [
+        k
+        for k in kept.values()
+        if (code is None or k.amount.code == code)
+        and (since is None or k.charged_on >= since)
+        and (until is None or k.charged_on < until)
+    ]
+    return sorted(chosen, key=lambda k: k.charged_on)
+
+
+def _kept_totals(chosen: list[_Kept], code: str) -> ExpenseTotals:
+    return ExpenseTotals(
+        total=sum_money((k.amount for k in chosen), code),
+        unpaid=sum_money((k.unpaid for k in chosen), code),
+        tax=sum_money((k.tax for k in chosen), code),
+        count=len(chosen),
+    )
+
+
+def _pay(kept: dict[str, _Kept], expense_ids: list[str], unpaid: Money | None = None) -> None:
+    """Mark expenses as paid (or as having ``unpaid`` left) in the expected state."""
+    for expense_id in expense_ids:
+        was = kept[expense_id]
+        left = Money.zero(was.amount.code) if unpaid is None else unpaid
+        kept[expense_id] = attrs.evolve(was, unpaid=left)
+
+
+def _put_in_act(kept: dict[str, _Kept], expense_ids: tuple[str, ...], act_id: str | None) -> None:
+    for expense_id in expense_ids:
+        kept[expense_id] = attrs.evolve(kept[expense_id], act_id=act_id)
+
+
+def _walk(
+    make_uow: UowFactory, account_id: str, query: ExpenseQuery, *, load: bool, newest_first: bool
+) -> tuple[list[_Kept], set[ExpenseTotals], set[int]]:
+    """Every page of a listing, 37 expenses a page: the expenses, the totals and counts."""
+    found: list[_Kept] = []
+    totals: set[ExpenseTotals] = set()
+    counts: set[int] = set()
+    with make_uow() as uow:
+        if load:
+            uow.expenses.get(account_id)
+        after: str | None = None
+        for _ in range(_BOOK):
+            window = Window(37, after=after, newest_first=newest_first)
+            page, sums = uow.expenses.page(account_id, query, window)
+            found += [_Kept.of(e) for e in page.items]
+            totals.add(sums)
+            counts.add(page.total)
+            if not page.more or not page.items:
+                return found, totals, counts
+            after = page.items[-1].id
+    raise AssertionError(f"the pages of {query} never end")
+
+
+def _check_large_book(
+    make_uow: UowFactory,
+    account_id: str,
+    kept: dict[str, _Kept],
+    reference: ExpenseBook,
+    *,
+    acts: tuple[Act, ...],
+    when: str,
+) -> None:
+    """A fresh unit of work finds the large book as ``kept`` and ``reference`` say.
+
+    First through the questions a book loaded with its unpaid expenses only answers from
+    its shelf (by id, the unbilled ones, the unpaid ones), then the whole book; then the
+    expense list, page by page, with and without the book loaded.
+    """
+    listed = _listing(kept)
+    old = [k for k in listed if k.unpaid.amount == 0][::40]
+    with make_uow() as uow:
+        book = uow.expenses.get(account_id)
+        for sample in old:
+            one = _Kept.of(book.get(sample.id))
+            _expect(one == sample, f"{when}: expense {sample.id} is {one}")
+        for code in ("RUB", "USD"):
+            owing = [k for k in _listing(kept, code) if k.unpaid.amount]
+            unpaid = [_Kept.of(e) for e in book.unpaid(code)]
+            _expect(unpaid == owing, f"{when}: the unpaid {code} expenses are {unpaid}")
+            owed = sum_money((k.unpaid for k in owing), code)
+            _expect(book.owed(code) == owed, f"{when}: {book.owed(code)} owed, not {owed}")
+            _expect(book.available(code) == Money.zero(code), f"{when}: unspent {code} funds")
+        until = date(2024, 3, 1)
+        unbilled = [_Kept.of(e) for e in book.unbilled(until)]
+        expected_unbilled = [k for k in _listing(kept, until=until) if k.act_id is None]
+        _expect(unbilled == expected_unbilled, f"{when}: unbilled() lists {len(unbilled)}")
+        whole = [_Kept.of(e) for e in book.expenses()]
+        _expect(whole == listed, f"{when}: the book holds another {len(whole)} expenses")
+        _expect(book == reference, f"{when}: the book differs from the book kept whole")
+        spring = [
+            _Kept.of(e)
+            for e in book.expenses("RUB", since=date(2024, 3, 1), until=date(2024, 5, 1))
+        ]
+        _expect(spring == _listing(kept, "RUB", date(2024, 3, 1), date(2024, 5, 1)), "a range")
+        for code in ("RUB", "USD"):
+            sums = book.totals(code)
+            _expect(sums == _kept_totals(_listing(kept, code), code), f"{when}: {code} totals")
+        stored_acts = uow.documents.get(account_id).acts
+        _expect(stored_acts == acts, f"{when}: the account's acts are {stored_acts}")
+    queries = (
+        ExpenseQuery("RUB"),
+        ExpenseQuery("USD"),
+        ExpenseQuery("RUB", since=date(2024, 2, 10), until=date(2024, 4, 20)),
+        ExpenseQuery("RUB", service_id=listed[0].service_id),
+        ExpenseQuery("RUB", unpaid_only=True),
+    )
+    for query in queries:
+        expected = [k for k in _listing(kept, query.currency) if k.chosen_by(query)]
+        sums = _kept_totals(expected, query.currency)
+        for load, newest_first in ((False, False), (False, True), (True, False)):
+            found, totals, counts = _walk(
+                make_uow, account_id, query, load=load, newest_first=newest_first
+            )
+            order = expected[::-1] if newest_first else expected
+            how = f"{when}: {query} {'loaded' if load else 'unloaded'}, newest first {newest_first}"
+            _expect(found == order, f"{how}: the pages list {len(found)} expenses")
+            _expect(totals == {sums}, f"{how}: the totals are {totals}, not {sums}")
+            _expect(counts == {len(expected)}, f"{how}: the pages count {counts}")
+
+
+def check_large_expense_book(make_uow: UowFactory) -> None:  # noqa: PLR0915 - one story
+    """A book of 300 expenses, most of them paid, behaves as if it were loaded whole.
+
+    A store may load a book with its unpaid expenses only and a shelf over the rest
+    (:class:`~cabinet_billing.domain.expense.ExpenseShelf`). Putting old paid expenses
+    in an act (found by the book as the month's closing finds them, or by id), taking
+    them out again, a refund that makes paid expenses unpaid and the payment that pays
+    them off, and a charge booked late for an old month are stored exactly, and nothing
+    else changes: every expense, the funds and the acts are what a book kept whole in
+    memory says (another account's book stays as it was), and the expense list, page by
+    page, range or filter, lists the same expenses in the same order with the same
+    amounts and totals, with the book loaded or not.
+    """
+    account_id, neighbour_id = _fresh("acc"), _fresh("acc")
+    kept = _large_book(_fresh("exp"))
+    reference = ExpenseBook(account_id)
+    rub = _listing(kept, "RUB")
+    partial, owing = rub[-4], rub[-3:]
+    march = _listing(kept, "RUB", date(2024, 3, 1), date(2024, 4, 1))
+    first = sum_money((k.amount for k in rub[:_PAID_BY_FIRST]), "RUB")
+    half = Money("0.5000", "RUB")
+    second = sum_money((k.amount for k in rub[_PAID_BY_FIRST:-4]), "RUB") + partial.amount - half
+    theirs = [
+        Expense(_fresh("exp"), neighbour_id, "VPS", date(2024, month, 3), _rub("7.0000"))
+        for month in (1, 1, 2, 2, 3)
+    ]
+    with make_uow() as uow:
+        book = uow.expenses.get(account_id)
+        for k in kept.values():
+            book.add(k.expense(account_id))
+            reference.add(k.expense(account_id))
+        for payment_id, amount in (("pay-1", first), ("pay-2", second)):
+            book.fund(payment_id, amount)
+            reference.fund(payment_id, amount)
+        other = uow.expenses.get(neighbour_id)
+        for expense in theirs:
+            other.add(expense)
+        other.fund("pay-n", _rub("35.00"))
+        uow.commit()
+    _pay(kept, [k.id for k in rub[:-4]])
+    _pay(kept, [partial.id], half)
+    _check_large_book(make_uow, account_id, kept, reference, acts=(), when="once committed")
+
+    # January as the month's closing makes its act (the unbilled expenses charged before
+    # February), and February from the expected expenses: the book reads those by id.
+    january, february = date(2024, 1, 1), date(2024, 2, 1)
+    copies = [k.expense(account_id) for k in kept.values()]
+    with make_uow() as uow:
+        book, documents = uow.expenses.get(account_id), uow.documents.get(account_id)
+        with pytest.raises(ConflictError, match="already recorded"):
+            book.add(march[0].expense(account_id))  # a paid one of March, not read yet
+        unbilled = book.unbilled(february)
+        expected = _listing(kept, until=february)
+        _expect([_Kept.of(e) for e in unbilled] == expected, "the expenses of January")
+        made = [
+            build_act(
+                _fresh("act"),
+                _fresh("A"),
+                account_id=account_id,
+                month=month,
+                expenses=chosen,
+                rate=TaxRate("20"),
+                currency="RUB",
+            )
+            for month, chosen in ((january, unbilled), (february, copies))
+        ]
+        acts = tuple(a for a in made if a is not None)
+        _expect(len(acts) == 2, "no act of January or February")  # noqa: PLR2004
+        for act, month in zip(acts, (january, february), strict=True):
+            lines = [k.id for k in _listing(kept, "RUB", month, month + relativedelta(months=1))]
+            _expect(
+                list(act.expense_ids) == lines, f"the act of {month:%Y-%m} lists {act.expense_ids}"
+            )
+        jan_act, feb_act = acts
+        with pytest.raises(ValidationError):
+            book.assign_act(feb_act.id, (*feb_act.expense_ids, theirs[2].id))
+        refused = [book.get(i).act_id for i in feb_act.expense_ids]
+        _expect(refused == [None] * len(refused), "an act refused put expenses in it")
+        for act in acts:
+            documents.add_act(act)
+            marked = assign_expenses_to_act(act, book)
+            _expect(marked == act.expense_ids, f"the act marked {marked}")
+            reference.assign_act(act.id, act.expense_ids)
+            _put_in_act(kept, act.expense_ids, act.id)
+        uow.commit()
+    _check_large_book(make_uow, account_id, kept, reference, acts=acts, when="in acts")
+
+    # The act of February is deleted: its expenses are released, January's stay.
+    with make_uow() as uow:
+        book = uow.expenses.get(account_id)
+        none = book.release_act(jan_act.id, feb_act.expense_ids)
+        _expect(none == (), f"releasing the act of January released {none}")
+        released = release_act(feb_act, book)
+        _expect(released == feb_act.expense_ids, f"releasing the act released {released}")
+        reference.release_act(feb_act.id, feb_act.expense_ids)
+        _put_in_act(kept, feb_act.expense_ids, None)
+        uow.commit()
+    _check_large_book(make_uow, account_id, kept, reference, acts=acts, when="released")
+
+    # A refund of the second payment takes back what it paid last: the part of the
+    # partly paid expense and the two paid before it are unpaid again.
+    refunded = rub[-6:-4]
+    taken = partial.amount - half + sum_money((k.amount for k in refunded), "RUB")
+    with make_uow() as uow:
+        owed = uow.expenses.get(account_id).refund("pay-2", taken)
+        _expect(owed == taken, f"the refund made {owed} owed, not {taken}")
+        reference.refund("pay-2", taken)
+        uow.commit()
+    for k in (*refunded, partial):
+        kept[k.id] = attrs.evolve(kept[k.id], unpaid=k.amount)
+    _check_large_book(make_uow, account_id, kept, reference, acts=acts, when="refunded")
+    # A charge booked late for March is recorded last and listed after March's of its day;
+    # the next payment pays it first, then what the refund left unpaid.
+    late = attrs.evolve(
+        march[0], id=_fresh("exp"), charged_on=date(2024, 3, 15), unpaid=march[0].amount
+    )
+    kept[late.id] = late
+    due = [late, *refunded, partial, *owing]
+    with make_uow() as uow:
+        book = uow.expenses.get(account_id)
+        _expect(book.add(late.expense(account_id)) == (), "a late charge found unspent funds")
+        reference.add(late.expense(account_id))
+        amount = sum_money((k.amount for k in due), "RUB")
+        applied = [(a.expense_id, a.amount) for a in book.fund("pay-3", amount)]
+        reference.fund("pay-3", amount)
+        _expect(applied == [(k.id, k.amount) for k in due], f"a payment paid {applied}")
+        uow.commit()
+    _pay(kept, [k.id for k in due])
+    _check_large_book(make_uow, account_id, kept, reference, acts=acts, when="paid off")
+    with make_uow() as uow:
+        stored = [(e.id, e.act_id, e.unpaid) for e in uow.expenses.get(neighbour_id).expenses()]
+        expected_theirs = [(e.id, None, _rub("0")) for e in theirs]
+        _expect(stored == expected_theirs, f"another account's book changed: {stored}")
+
+
 CHECKS: tuple[Callable[[UowFactory], None], ...] = (
     check_commit_persists,
     check_exit_without_commit_rolls_back,
@@ -905,6 +1262,7 @@ CHECKS: tuple[Callable[[UowFactory], None], ...] = (
     check_profiles_and_tickets,
     check_bank_reviews,
     check_due_index,
+    check_large_expense_book,
 )
 """Every check, in the order :func:`check_unit_of_work` runs them."""
 
@@ -1026,6 +1384,10 @@ class UnitOfWorkContract(abc.ABC):
     def test_due_index(self) -> None:
         """See :func:`check_due_index`."""
         check_due_index(self.make_uow)
+
+    def test_large_expense_book(self) -> None:
+        """See :func:`check_large_expense_book`."""
+        check_large_expense_book(self.make_uow)
 
     def test_every_check_runs_in_one_store(self) -> None:
         """Every check again, one after the other, in the same store."""

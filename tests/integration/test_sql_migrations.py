@@ -250,6 +250,7 @@ def test_the_head_is_the_last_revision() -> None:
         "0010",
         "0011",
         "0012",
+        "0013",
     ]
     assert history()[-1][0] == HEAD
 

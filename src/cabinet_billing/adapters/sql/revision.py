@@ -9,5 +9,5 @@ from __future__ import annotations
 
 __all__ = ["HEAD"]
 
-HEAD = "0012"
+HEAD = "0013"
 """The head revision: the relational schema of :mod:`cabinet_billing.adapters.sql.schema`."""

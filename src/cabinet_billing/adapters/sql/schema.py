@@ -507,7 +507,13 @@ LEDGER_KEY_INDEX = "ledger_entries_key_idx"
 """The index of ledger entries by ``(account_id, idempotency_key)`` (schema revision 0005)."""
 
 UNPAID_EXPENSES_INDEX = "expenses_unpaid_idx"
-"""The partial index of an account's unpaid expenses (``unpaid != 0``, revision 0012)."""
+"""The partial index of an account's unpaid expenses by ``(account_id, position)``
+(``unpaid != 0``; revision 0012 on ``account_id`` alone, 0013 with the position)."""
+
+PAID_EXPENSES_INDEX = "expenses_paid_idx"
+"""The partial index of an account's paid expenses by ``(account_id, position)``
+(``unpaid = 0``, revision 0013): with :data:`UNPAID_EXPENSES_INDEX`, a book's last
+position in two index seeks, and each index the only one that fits its question."""
 
 EXPENSE_BOOKS = Shape(
     "expense_books",
@@ -853,16 +859,7 @@ class Tables:
         if shape is SERVICES:
             self._children(shape, table, SERVICE_HISTORY)
         if shape is EXPENSE_BOOKS:
-            # An expense book is loaded with its unpaid expenses only: found by this
-            # index without reading the account's paid ones.
-            expenses = self.children[EXPENSE_BOOKS.children[0].table]
-            unpaid = expenses.c.unpaid != literal_column("0")
-            Index(
-                self.name(UNPAID_EXPENSES_INDEX),
-                expenses.c.account_id,
-                postgresql_where=unpaid,
-                sqlite_where=unpaid,
-            )
+            self._expense_indexes()
         if shape is LEDGERS:
             self._children(shape, table, LEDGER_ENTRIES)
             entries = self.children[LEDGER_ENTRIES.table]
@@ -870,6 +867,28 @@ class Tables:
                 self.name(LEDGER_KEY_INDEX),
                 entries.c.account_id,
                 entries.c.idempotency_key,
+            )
+
+    def _expense_indexes(self) -> None:
+        """The partial indexes of an account's unpaid and paid expenses by position.
+
+        An expense book is loaded with its unpaid expenses only, found in their order by
+        the first without reading the account's paid ones; where a commit puts its new
+        expenses (after the last position of either) is found by both. Two partial
+        indexes rather than one on all the rows: without statistics SQLite would pick
+        either for the unpaid ones.
+        """
+        c = self.children[EXPENSE_BOOKS.children[0].table].c
+        for name, only in (
+            (UNPAID_EXPENSES_INDEX, c.unpaid != literal_column("0")),
+            (PAID_EXPENSES_INDEX, c.unpaid == literal_column("0")),
+        ):
+            Index(
+                self.name(name),
+                c.account_id,
+                c.position,
+                postgresql_where=only,
+                sqlite_where=only,
             )
 
     def _children(self, shape: Shape, parent: Table, spec: Children) -> None:

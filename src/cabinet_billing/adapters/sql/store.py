@@ -97,6 +97,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     event,
     exists,
@@ -1843,12 +1844,19 @@ def _rows_together(store_tables: Tables) -> Any:  # noqa: ANN401
         last: Any = sql_cast(null(), Integer)
         if shape is schema.EXPENSE_BOOKS:
             # Where a commit puts the book's new expenses: after the last stored one.
+            # The greater of the unpaid and the paid ones' last position, each found by
+            # its partial index (see schema.UNPAID_EXPENSES_INDEX).
             expenses = store_tables.children[shape.children[0].table]
-            last = (
+            unpaid, paid = (
                 select(func.coalesce(func.max(expenses.c.position), -1))
-                .where(expenses.c.account_id == table.c.account_id)
+                .where(expenses.c.account_id == table.c.account_id, only)
                 .scalar_subquery()
+                for only in (
+                    expenses.c.unpaid != literal_column("0"),
+                    expenses.c.unpaid == literal_column("0"),
+                )
             )
+            last = case((unpaid > paid, unpaid), else_=paid)
         parts.append(
             select(
                 literal(shape.table, String(200)).label(_SHAPE),

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from history import sql_store
 
-from cabinet_billing import Account, BillingSettings, Money, Period, Service
+from cabinet_billing import BillingSettings, Money
 from cabinet_billing.adapters.clock import FixedClock
 from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
@@ -33,9 +33,9 @@ from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
 from cabinet_billing.domain.expense import Expense
-from cabinet_billing.domain.service import Actor
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.presets import INTROSERV
+from cabinet_billing.testing.subscribers import add_subscriber
 
 AT = datetime(2024, 1, 1, 9, tzinfo=UTC)
 SIZES = (10, 10_000)
@@ -47,28 +47,20 @@ def populate(make_uow: UowFactory) -> None:
     for size in SIZES:
         account_id = f"acc-{size}"
         with make_uow() as uow:
-            uow.accounts.add(Account.open(account_id, f"user{size}", currency="EUR"))
-            uow.ledgers.get(account_id).top_up(Money("1000.00", "EUR"), AT)
+            add_subscriber(
+                uow,
+                account_id,
+                f"user{size}",
+                service_id=f"ser-{size}",
+                paid_until=date(2024, 2, 1),
+                at=AT,
+                balance=Money("1000.00", "EUR"),
+            )
             book = uow.expenses.get(account_id)
             book.fund(f"pay-{size}", Money(size, "EUR"))
             for n in range(size):
                 charged = date(2023, 1, 1) + timedelta(days=n % 365)
                 book.add(Expense(f"old-{n}", account_id, "VPS", charged, Money("1", "EUR")))
-            service = Service.order(
-                id=f"ser-{size}",
-                account_id=account_id,
-                plan_id="vps",
-                plan_name="VPS",
-                kind="vps",
-                price=Money("30.00", "EUR"),
-                period=Period.months(),
-                created_at=AT,
-                actor=Actor.system(),
-                auto_renew=True,
-            )
-            service.mark_paid(date(2024, 2, 1), Actor.system(), AT)
-            service.activate(Actor.system(), AT)
-            uow.services.add(service)
             uow.commit()
 
 

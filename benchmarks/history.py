@@ -30,16 +30,16 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from cabinet_billing import Account, BillingSettings, Money, Period, Service
+from cabinet_billing import Account, BillingSettings, Money
 from cabinet_billing.adapters.clock import FixedClock
 from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
-from cabinet_billing.domain.service import Actor
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.presets import INTROSERV
+from cabinet_billing.testing.subscribers import monthly_service
 
 AT = datetime(2024, 1, 1, 9, tzinfo=UTC)
 START = date(2024, 1, 2)
@@ -71,21 +71,11 @@ def populate(billing: Billing, make_uow: UowFactory, sizes: tuple[int, ...] = SI
             owner_name="Owner",
         )
         with make_uow() as uow:
-            service = Service.order(
-                id=f"ser-{size}",
-                account_id=account_id,
-                plan_id="vps",
-                plan_name="VPS",
-                kind="vps",
-                price=Money("9.90", "EUR"),
-                period=Period.months(),
-                created_at=AT,
-                actor=Actor.system(),
-                auto_renew=True,
+            paid_until = START + timedelta(days=400)
+            price = Money("9.90", "EUR")
+            uow.services.add(
+                monthly_service(account_id, f"ser-{size}", paid_until, AT, price=price)
             )
-            service.mark_paid(START + timedelta(days=400), Actor.system(), AT)
-            service.activate(Actor.system(), AT)
-            uow.services.add(service)
             ledger = uow.ledgers.get(account_id)
             for n in range(size):
                 ledger.top_up(Money("1.00", "EUR"), AT, ref=f"pay-{n}", key=f"top-up:{n}")

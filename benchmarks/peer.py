@@ -33,16 +33,16 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
 
-from cabinet_billing import Account, BillingSettings, Money, Period, Service
+from cabinet_billing import BillingSettings
 from cabinet_billing.adapters.clock import FixedClock
 from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
-from cabinet_billing.domain.service import Actor
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.presets import INTROSERV
+from cabinet_billing.testing.subscribers import add_subscriber
 
 HERE = Path(__file__).resolve().parent
 PEER_PYTHON = HERE.parent / ".bench" / "bin" / "python"
@@ -81,24 +81,14 @@ def populate(make_uow: Callable[[], UnitOfWork], subscriptions: int) -> None:
     for first in range(0, subscriptions, chunk):
         with make_uow() as uow:
             for n in range(first, min(first + chunk, subscriptions)):
-                account_id = f"acc-{n:06}"
-                uow.accounts.add(Account.open(account_id, f"user{n}", currency="EUR"))
-                uow.ledgers.get(account_id).top_up(Money("100.00", "EUR"), AT)
-                service = Service.order(
-                    id=f"ser-{n:06}",
-                    account_id=account_id,
-                    plan_id="vps",
-                    plan_name="VPS",
-                    kind="vps",
-                    price=Money("30.00", "EUR"),
-                    period=Period.months(),
-                    created_at=AT,
-                    actor=Actor.system(),
-                    auto_renew=True,
+                add_subscriber(
+                    uow,
+                    f"acc-{n:06}",
+                    f"user{n}",
+                    service_id=f"ser-{n:06}",
+                    paid_until=MONTH + timedelta(days=n % 28),
+                    at=AT,
                 )
-                service.mark_paid(MONTH + timedelta(days=n % 28), Actor.system(), AT)
-                service.activate(Actor.system(), AT)
-                uow.services.add(service)
             uow.commit()
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
 
-from cabinet_billing import Account, BillingSettings, Money, Period, Service
+from cabinet_billing import BillingSettings, Money
 from cabinet_billing.adapters.clock import FixedClock
 from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
@@ -46,6 +46,7 @@ from cabinet_billing.app.context import Ports
 from cabinet_billing.domain.service import Actor, ServiceOperation
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.presets import INTROSERV
+from cabinet_billing.testing.subscribers import add_subscriber
 
 AT = datetime(2024, 1, 1, 9, tzinfo=UTC)
 Opened = tuple[Callable[[], UnitOfWork], Engine | None]
@@ -114,28 +115,20 @@ def populate(make_uow: Callable[[], UnitOfWork], accounts: int, records: int = 3
     ids = [f"acc-{n:06}" for n in range(accounts)]
     with make_uow() as uow:
         for n, account_id in enumerate(ids):
-            uow.accounts.add(Account.open(account_id, f"user{n}", currency="EUR"))
-            uow.ledgers.get(account_id).top_up(Money("1000.00", "EUR"), AT)
-            service = Service.order(
-                id=f"ser-{n:06}",
-                account_id=account_id,
-                plan_id="vps",
-                plan_name="VPS",
-                kind="vps",
-                price=Money("30.00", "EUR"),
-                period=Period.months(),
-                created_at=AT,
-                actor=Actor.system(),
-                auto_renew=True,
+            service = add_subscriber(
+                uow,
+                account_id,
+                f"user{n}",
+                service_id=f"ser-{n:06}",
+                paid_until=date(2024, 2, 1),
+                at=AT,
+                balance=Money("1000.00", "EUR"),
             )
-            service.mark_paid(date(2024, 2, 1), Actor.system(), AT)
-            service.activate(Actor.system(), AT)
             for _ in range((records - 3) // 2):
                 service.begin_processing(ServiceOperation.REBOOTING, Actor.admin("ops"), AT)
                 service.finish_processing(Actor.system(), AT)
             if (records - 3) % 2:
                 service.change_plan("vps", "VPS", service.price, actor=Actor.system(), at=AT)
-            uow.services.add(service)
         uow.commit()
     return ids
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
-from cabinet_billing import Account, BillingSettings, Money, Period, Service
+from cabinet_billing import BillingSettings, Money
 from cabinet_billing.adapters.clock import FixedClock
 from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.memory import MemoryStore, MemoryUnitOfWork
@@ -29,9 +29,9 @@ from cabinet_billing.adapters.sql import SqlStore
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
 from cabinet_billing.domain.invoice import Invoice, InvoiceLine
-from cabinet_billing.domain.service import Actor
 from cabinet_billing.ports.repositories import UnitOfWork
 from cabinet_billing.rules.presets import INTROSERV
+from cabinet_billing.testing.subscribers import add_subscriber
 
 AT = datetime(2024, 1, 1, 9, tzinfo=UTC)
 DUE = date(2024, 2, 1)
@@ -43,23 +43,15 @@ def populate(make_uow: Callable[[], UnitOfWork], invoices: int) -> None:
     for a in range(ACCOUNTS):
         account_id, service_id = f"acc-{a}", f"ser-{a}"
         with make_uow() as uow:
-            uow.accounts.add(Account.open(account_id, f"u{a}", currency="EUR"))
-            uow.ledgers.get(account_id).top_up(Money("1000.00", "EUR"), AT)
-            service = Service.order(
-                id=service_id,
-                account_id=account_id,
-                plan_id="vps",
-                plan_name="VPS",
-                kind="vps",
-                price=EUR30,
-                period=Period.months(),
-                created_at=AT,
-                actor=Actor.system(),
-                auto_renew=True,
+            add_subscriber(
+                uow,
+                account_id,
+                f"u{a}",
+                service_id=service_id,
+                paid_until=DUE,
+                at=AT,
+                balance=Money("1000.00", "EUR"),
             )
-            service.mark_paid(DUE, Actor.system(), AT)
-            service.activate(Actor.system(), AT)
-            uow.services.add(service)
             for n in range(invoices):
                 old = Invoice.issue(
                     f"old-{a}-{n}",

@@ -37,15 +37,15 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, func, make_url, select, text
 
-from cabinet_billing import Account, BillingSettings, Money, Period, Service
+from cabinet_billing import BillingSettings
 from cabinet_billing.adapters.clock import FixedClock
 from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.sandbox import SandboxGateway
 from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
-from cabinet_billing.domain.service import Actor
 from cabinet_billing.rules.presets import INTROSERV
+from cabinet_billing.testing.subscribers import add_subscriber
 
 AT = datetime(2024, 1, 10, 9, tzinfo=UTC)
 DUE = date(2024, 2, 10)
@@ -71,24 +71,9 @@ def populate(store: SqlStore, accounts: int) -> None:
     for first in range(0, accounts, chunk):
         with SqlUnitOfWork(store) as uow:
             for n in range(first, min(first + chunk, accounts)):
-                account_id = f"acc-{n:06}"
-                uow.accounts.add(Account.open(account_id, f"user{n}", currency="EUR"))
-                uow.ledgers.get(account_id).top_up(Money("100.00", "EUR"), AT)
-                service = Service.order(
-                    id=f"ser-{n:06}",
-                    account_id=account_id,
-                    plan_id="vps",
-                    plan_name="VPS",
-                    kind="vps",
-                    price=Money("30.00", "EUR"),
-                    period=Period.months(),
-                    created_at=AT,
-                    actor=Actor.system(),
-                    auto_renew=True,
+                add_subscriber(
+                    uow, f"acc-{n:06}", f"user{n}", service_id=f"ser-{n:06}", paid_until=DUE, at=AT
                 )
-                service.mark_paid(DUE, Actor.system(), AT)
-                service.activate(Actor.system(), AT)
-                uow.services.add(service)
             uow.commit()
 
 

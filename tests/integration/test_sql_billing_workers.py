@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from cabinet_billing import Account, BillingSettings, Money, Period, Service
+from cabinet_billing import BillingSettings, Money
 from cabinet_billing.adapters.clock import FixedClock
 from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.sandbox import SandboxGateway
@@ -17,8 +17,8 @@ from cabinet_billing.adapters.sql import SqlStore, SqlUnitOfWork
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
 from cabinet_billing.domain.events import ServiceRenewed
-from cabinet_billing.domain.service import Actor
 from cabinet_billing.rules.presets import INTROSERV
+from cabinet_billing.testing.subscribers import add_subscriber
 
 pytestmark = pytest.mark.spec("P", "R4")
 
@@ -41,24 +41,14 @@ def billing(store: SqlStore, clock: FixedClock) -> Billing:
 def populate(store: SqlStore) -> None:
     with SqlUnitOfWork(store) as uow:
         for n in range(ACCOUNTS):
-            account_id = f"acc-{n:03}"
-            uow.accounts.add(Account.open(account_id, f"user{n}", currency="EUR"))
-            uow.ledgers.get(account_id).top_up(Money("100.00", "EUR"), AT)
-            service = Service.order(
-                id=f"ser-{n:03}",
-                account_id=account_id,
-                plan_id="vps",
-                plan_name="VPS",
-                kind="vps",
-                price=Money("30.00", "EUR"),
-                period=Period.months(),
-                created_at=AT,
-                actor=Actor.system(),
-                auto_renew=True,
+            add_subscriber(
+                uow,
+                f"acc-{n:03}",
+                f"user{n}",
+                service_id=f"ser-{n:03}",
+                paid_until=date(2024, 2, 10),
+                at=AT,
             )
-            service.mark_paid(date(2024, 2, 10), Actor.system(), AT)
-            service.activate(Actor.system(), AT)
-            uow.services.add(service)
         uow.commit()
 
 

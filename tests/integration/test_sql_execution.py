@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from cabinet_billing import Account, BillingSettings, Money, Period, Service
+from cabinet_billing import BillingSettings, Money
 from cabinet_billing.adapters.clock import FixedClock
 from cabinet_billing.adapters.fx import FixedRates
 from cabinet_billing.adapters.sandbox import SandboxGateway
@@ -36,8 +36,8 @@ from cabinet_billing.adapters.sql.execution import Prepared, run
 from cabinet_billing.adapters.sql.schema import Amount, Instant, Payload
 from cabinet_billing.app.billing import Billing
 from cabinet_billing.app.context import Ports
-from cabinet_billing.domain.service import Actor
 from cabinet_billing.rules.presets import INTROSERV
+from cabinet_billing.testing.subscribers import add_subscriber
 
 pytestmark = pytest.mark.spec("P")
 
@@ -56,24 +56,15 @@ def renewed(store: SqlStore) -> None:
     """Two accounts with a balance, a monthly service each, renewed twice."""
     with SqlUnitOfWork(store) as uow:
         for n in range(2):
-            account_id = f"acc-{n}"
-            uow.accounts.add(Account.open(account_id, f"user{n}", currency="EUR"))
-            uow.ledgers.get(account_id).top_up(Money("1000.00", "EUR"), AT)
-            service = Service.order(
-                id=f"ser-{n}",
-                account_id=account_id,
-                plan_id="vps",
-                plan_name="VPS",
-                kind="vps",
-                price=Money("30.00", "EUR"),
-                period=Period.months(),
-                created_at=AT,
-                actor=Actor.system(),
-                auto_renew=True,
+            add_subscriber(
+                uow,
+                f"acc-{n}",
+                f"user{n}",
+                service_id=f"ser-{n}",
+                paid_until=date(2024, 2, 1),
+                at=AT,
+                balance=Money("1000.00", "EUR"),
             )
-            service.mark_paid(date(2024, 2, 1), Actor.system(), AT)
-            service.activate(Actor.system(), AT)
-            uow.services.add(service)
         uow.commit()
     billing = Billing(
         Ports(

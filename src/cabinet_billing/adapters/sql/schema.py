@@ -56,6 +56,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    ColumnElement,
     Date,
     DateTime,
     Dialect,
@@ -515,6 +516,17 @@ PAID_EXPENSES_INDEX = "expenses_paid_idx"
 (``unpaid = 0``, revision 0013): with :data:`UNPAID_EXPENSES_INDEX`, a book's last
 position in two index seeks, and each index the only one that fits its question."""
 
+
+def unpaid_expenses(expenses: Table) -> ColumnElement[bool]:
+    """The condition of :data:`UNPAID_EXPENSES_INDEX`: a query with it can use the index."""
+    return expenses.c.unpaid != literal_column("0")
+
+
+def paid_expenses(expenses: Table) -> ColumnElement[bool]:
+    """The condition of :data:`PAID_EXPENSES_INDEX`: a query with it can use the index."""
+    return expenses.c.unpaid == literal_column("0")
+
+
 EXPENSE_BOOKS = Shape(
     "expense_books",
     ExpenseBook,
@@ -878,15 +890,15 @@ class Tables:
         indexes rather than one on all the rows: without statistics SQLite would pick
         either for the unpaid ones.
         """
-        c = self.children[EXPENSE_BOOKS.children[0].table].c
+        expenses = self.children[EXPENSE_BOOKS.children[0].table]
         for name, only in (
-            (UNPAID_EXPENSES_INDEX, c.unpaid != literal_column("0")),
-            (PAID_EXPENSES_INDEX, c.unpaid == literal_column("0")),
+            (UNPAID_EXPENSES_INDEX, unpaid_expenses(expenses)),
+            (PAID_EXPENSES_INDEX, paid_expenses(expenses)),
         ):
             Index(
                 self.name(name),
-                c.account_id,
-                c.position,
+                expenses.c.account_id,
+                expenses.c.position,
                 postgresql_where=only,
                 sqlite_where=only,
             )

@@ -1501,7 +1501,7 @@ class _Expenses(_PerAccount[ExpenseBook]):
         if query.service_id is not None:
             chosen.append(table.c.service_id == query.service_id)
         if query.unpaid_only:
-            chosen.append(table.c.unpaid != literal_column("0"))
+            chosen.append(schema.unpaid_expenses(table))
         sums = select(
             func.count(),
             *exact_sum(table.c.amount, dialect),
@@ -1791,7 +1791,7 @@ def _loaded_only(spec: Children, child: Table) -> list[Any]:
     An expense book is loaded with its unpaid expenses only (see :class:`_Expenses`).
     """
     if spec is schema.EXPENSE_BOOKS.children[0]:
-        return [child.c.unpaid != literal_column("0")]
+        return [schema.unpaid_expenses(child)]
     return []
 
 
@@ -1851,10 +1851,7 @@ def _rows_together(store_tables: Tables) -> Any:  # noqa: ANN401
                 select(func.coalesce(func.max(expenses.c.position), -1))
                 .where(expenses.c.account_id == table.c.account_id, only)
                 .scalar_subquery()
-                for only in (
-                    expenses.c.unpaid != literal_column("0"),
-                    expenses.c.unpaid == literal_column("0"),
-                )
+                for only in (schema.unpaid_expenses(expenses), schema.paid_expenses(expenses))
             )
             last = case((unpaid > paid, unpaid), else_=paid)
         parts.append(

@@ -13,7 +13,7 @@ check its implementation with the contract tests shipped in :mod:`cabinet_billin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
@@ -54,6 +54,7 @@ __all__ = [
     "PayerRepository",
     "PaymentRepository",
     "ProfileRepository",
+    "ReadsAhead",
     "SequenceRepository",
     "ServiceRepository",
     "TicketRepository",
@@ -703,4 +704,20 @@ class Batching(Protocol):
 
     def batch(self) -> Batch | None:
         """A batch over this unit of work's store, not yet open; None: none now."""
+        ...
+
+
+@runtime_checkable
+class ReadsAhead(Protocol):
+    """A unit of work that can read an account's rows before they are asked for (optional).
+
+    The billing run says which account a unit of work is about to bill (and which keys it
+    looks up first); a store that can send several queries in one round trip reads what
+    the billing of an account reads first, together, and serves each query's rows when
+    the repository asks for them, in the same transaction. What it returns is exactly
+    what the repositories would have read; a store that cannot gain from it reads nothing.
+    """
+
+    def read_ahead(self, account_id: str, keys: Sequence[str] = ()) -> None:
+        """Read ahead what billing ``account_id`` reads first, and the records of ``keys``."""
         ...

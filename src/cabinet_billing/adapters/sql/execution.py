@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
     from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["Prepared", "Ran", "Write", "run", "send"]
+__all__ = ["Prepared", "Ran", "Write", "run", "run_together", "send"]
 
 Params = Mapping[str, Any]
 _Processor = Callable[[Any], Any] | None
@@ -264,24 +264,69 @@ def run(
     cursor = connection.connection.cursor()
     try:
         _execute(connection, cursor, plan.text, bound if many else bound[0], many=many)
-        description: Sequence[Sequence[Any]] | None = cursor.description
-        if description is None:
-            return Ran(None, cursor.rowcount)
-        names, processed = prepared.reader(description)
-        fetched = cursor.fetchall()
-        rows: list[Mapping[Any, Any]]
-        if processed:
-            rows = []
-            for row in fetched:
-                values = list(row)
-                for index, processor in processed:
-                    values[index] = processor(values[index])
-                rows.append(dict(zip(names, values, strict=True)))
-        else:
-            rows = [dict(zip(names, row, strict=True)) for row in fetched]
-        return Ran(rows, cursor.rowcount)
+        return _ran(prepared, cursor)
     finally:
         cursor.close()
+
+
+def _ran(prepared: Prepared, cursor: Any) -> Ran:  # noqa: ANN401 - the DBAPI cursor
+    """What a statement's execution on a cursor gave: its processed rows, its row count."""
+    description: Sequence[Sequence[Any]] | None = cursor.description
+    if description is None:
+        return Ran(None, cursor.rowcount)
+    names, processed = prepared.reader(description)
+    fetched = cursor.fetchall()
+    rows: list[Mapping[Any, Any]]
+    if processed:
+        rows = []
+        for row in fetched:
+            values = list(row)
+            for index, processor in processed:
+                values[index] = processor(values[index])
+            rows.append(dict(zip(names, values, strict=True)))
+    else:
+        rows = [dict(zip(names, row, strict=True)) for row in fetched]
+    return Ran(rows, cursor.rowcount)
+
+
+def run_together(
+    connection: Connection, reads: Sequence[tuple[Prepared, Params]]
+) -> list[list[Mapping[Any, Any]]]:
+    """Run queries in one psycopg 3 pipeline: sent together, their rows read at one sync.
+
+    Each query runs as :func:`run` would run it, in the connection's transaction, in
+    order; the rows of each come back in that order.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: the driver's error of the first query that failed,
+            as :func:`run` raises it.
+    """
+    driver = connection.connection.driver_connection
+    bound = []
+    for prepared, params in reads:
+        plan = prepared.plan(params)
+        bound.append((prepared, plan.text, [prepared.bind(plan, params)]))
+    sent: list[tuple[Prepared, str, list[Any]]] = []
+    refused = connection.dialect.loaded_dbapi.Error
+    try:
+        try:
+            with driver.pipeline():  # type: ignore[union-attr]
+                for prepared, text, values in bound:
+                    cursors: list[Any] = []
+                    sent.append((prepared, text, cursors))
+                    _pipeline_execute(connection, driver, text, values, cursors)
+        except refused as error:
+            failed = next((t for _, t, c in sent if not c or c[0].pgresult is None), None)
+            _as_sqlalchemy(connection, error, failed)
+        found = []
+        for prepared, _, cursors in sent:
+            rows = _ran(prepared, cursors[0]).rows
+            found.append([] if rows is None else rows)
+        return found
+    finally:
+        for _, _, cursors in sent:
+            for cursor in cursors:
+                cursor.close()
 
 
 def _execute(

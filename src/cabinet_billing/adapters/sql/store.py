@@ -84,7 +84,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar, cast
+from typing import Any, Generic, NamedTuple, Self, TypeVar, cast
 
 import attrs
 from sqlalchemy import (
@@ -125,7 +125,7 @@ from sqlalchemy.sql import Select
 from cabinet_billing.adapters.sql import schema
 from cabinet_billing.adapters.sql.codec import JsonValue, decode
 from cabinet_billing.adapters.sql.errors import SchemaOutOfDateError, StoredDataError
-from cabinet_billing.adapters.sql.execution import Prepared, Write, run, send
+from cabinet_billing.adapters.sql.execution import Prepared, Write, run, run_together, send
 from cabinet_billing.adapters.sql.inbox import SqlInbox
 from cabinet_billing.adapters.sql.mapping import Children, Form, Image, Shape, is_unchanged
 from cabinet_billing.adapters.sql.outbox import SqlOutbox
@@ -509,6 +509,24 @@ def _failed(connection: Connection) -> bool:
     return getattr(status, "name", "") == "INERROR"
 
 
+_READ_AHEAD_CHILDREN = frozenset({"subscriptions", "done_keys"})
+"""The child tables of a billing profile :meth:`SqlUnitOfWork.read_ahead` reads: those
+of every account a billing run bills (its subscriptions, the keys of what was done)."""
+
+
+class _Read(NamedTuple):
+    """A query a repository runs: its statement's key and maker, and its parameters."""
+
+    key: tuple[object, ...]
+    make: Callable[[], Any]
+    params: Mapping[str, object]
+
+
+def _frozen(params: Mapping[str, object]) -> tuple[tuple[str, object], ...]:
+    """Parameters as a dictionary key (a list, of an ``IN``, as a tuple)."""
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
+
+
 class _Session:
     """The connection and transaction of one unit of work, opened at the first statement.
 
@@ -533,6 +551,9 @@ class _Session:
         self.read_ahead: dict[tuple[str, str], object] = {}
         """Rows read before they were asked for, by table and key (None: not stored);
         forgotten when the transaction ends."""
+        self._ahead: dict[tuple[object, ...], list[Row]] = {}
+        """The rows of queries sent together before they were run (:meth:`read_together`),
+        by statement key and parameters: each served once, all forgotten at a write."""
 
     def statement(self, key: tuple[object, ...], make: Callable[[], T]) -> T:
         """The statement under a key, built by ``make`` the first time."""
@@ -568,8 +589,42 @@ class _Session:
         columns: tuple[str, ...] | None = None,
     ) -> list[Row]:
         """The rows of the statement under a key, in the transaction (opened if need be)."""
-        found = run(self.connection(), self.prepared(key, make, columns), params).rows
+        prepared = self.prepared(key, make, columns)
+        if self._ahead:
+            if self._forgets_ahead(prepared):
+                self._ahead.clear()
+            elif columns is None:
+                ahead = self._ahead.pop((key, _frozen(params or {})), None)
+                if ahead is not None:
+                    return ahead
+        found = run(self.connection(), prepared, params).rows
         return [] if found is None else found
+
+    def _forgets_ahead(self, prepared: Prepared) -> bool:
+        """Whether a statement writes rows that a query read ahead may have read.
+
+        Taking a number (a counter, a free number) changes nothing the queries read ahead.
+        """
+        statement = prepared.statement
+        if not getattr(statement, "is_dml", False):
+            return False
+        tables = self._store.tables
+        return statement.table not in {tables.counters, tables.number_claims}
+
+    def read_together(self, reads: Sequence[_Read]) -> None:
+        """Run queries now, in one round trip, and keep their rows for when they are run.
+
+        Only where the writes are pipelined (psycopg 3): elsewhere each query costs as
+        much now as later, and nothing is read. A query run later with the same statement
+        and parameters gets the rows read here, once; a write (other than taking a
+        number) forgets them all, and so does the end of the transaction.
+        """
+        if not self.pipelined or not reads:
+            return
+        connection = self.connection()
+        found = run_together(connection, [(self.prepared(r.key, r.make), r.params) for r in reads])
+        for read, rows in zip(reads, found, strict=True):
+            self._ahead[read.key, _frozen(read.params)] = rows
 
     def scalar(
         self,
@@ -616,6 +671,7 @@ class _Session:
         (see :class:`~cabinet_billing.adapters.sql.execution.Write`).
         """
         self._open()
+        self._ahead.clear()
         prepared = self.prepared(key, make, columns)
         self._pending.append(Write(prepared, params, what, done, version))
         if not self._deferring:
@@ -705,6 +761,7 @@ class _Session:
 
     def close(self) -> None:
         self.read_ahead.clear()
+        self._ahead.clear()
         self._pending.clear()
         connection, self._connection = self._connection, None
         batch, self._batch, self._savepoint = self._batch, None, None
@@ -780,12 +837,8 @@ class _Repository(Generic[T]):
     def for_account(self, account_id: str) -> list[T]:
         listed = self.listed.get(account_id)
         if listed is None:
-            found = self._load_by(
-                "account",
-                lambda: self._table.c.account_id == bindparam("account"),
-                {"account": account_id},
-                account_id=account_id,
-            )
+            rows = self._session.rows(*self._account_read(account_id))
+            found = self._adopt_rows(rows, account_id)
             self.listed[account_id] = [self._shape.key_of(x) for x in found]
         else:
             # Read once per transaction: the rows are in the identity map, in their order.
@@ -821,8 +874,25 @@ class _Repository(Generic[T]):
 
     def _load_key(self, key: str, *, account_id: str | None = None) -> list[T]:
         """The aggregate of a key, with its children (none when it is not stored)."""
-        rows = self._session.rows((self._table, "by key"), self._by_key, {"key": key})
-        return self._adopt_rows(rows, account_id)
+        return self._adopt_rows(self._session.rows(*self._key_read(key)), account_id)
+
+    def _key_read(self, key: str) -> _Read:
+        """The query of an aggregate's row by its key."""
+        return _Read((self._table, "by key"), self._by_key, {"key": key})
+
+    def _account_read(self, account_id: str) -> _Read:
+        """The query of an account's rows (:meth:`for_account`), oldest first."""
+        return _Read(
+            (self._table, "load", "account"),
+            lambda: self._ordered(self._table.c.account_id == bindparam("account")),
+            {"account": account_id},
+        )
+
+    def _child_read(self, spec: Children, by: str, params: Mapping[str, object]) -> _Read:
+        """The query of a child table's rows of one account, of accounts, or of keys."""
+        return _Read(
+            (self._table, spec.table, by), functools.partial(self._child_query, spec, by), params
+        )
 
     def _select(self) -> Select[Any]:
         """The query of this repository's rows (before its condition)."""
@@ -890,11 +960,7 @@ class _Repository(Generic[T]):
             flag = _flag(spec)
             if not any(row.get(flag, True) for row in rows):
                 continue  # empty for every row read
-            read = self._session.rows(
-                (self._table, spec.table, by),
-                functools.partial(self._child_query, spec, by),
-                params,
-            )
+            read = self._session.rows(*self._child_read(spec, by, params))
             for row in read:
                 found.setdefault(str(row[owned_by]), {}).setdefault(spec.table, []).append(row)
         return found
@@ -1175,9 +1241,7 @@ class _PerAccount(_Repository[T]):
             return super()._load_key(key, account_id=account_id)
         found = session.read_ahead.pop((shape.table, key), _NOT_READ)
         if found is _NOT_READ:
-            rows = session.rows(
-                (_READ_TOGETHER, "rows"), lambda: _rows_together(self._tables), {"key": key}
-            )
+            rows = session.rows(*self._together_read(key))
             held = {str(row[_SHAPE]): row for row in rows}
             for other in _READ_TOGETHER:
                 if other is not shape:
@@ -1185,6 +1249,10 @@ class _PerAccount(_Repository[T]):
             found = held.get(shape.table)
         rows = [] if found is None else [cast("Row", found)]
         return self._adopt_rows(rows, account_id)
+
+    def _together_read(self, key: str) -> _Read:
+        """The query of an account's rows of every shape read together (_READ_TOGETHER)."""
+        return _Read((_READ_TOGETHER, "rows"), lambda: _rows_together(self._tables), {"key": key})
 
     def _untouched(self, key: str, loaded: _Loaded[T], image: Image) -> bool:
         # Not stored: the next unit of work makes the same empty one.
@@ -1702,7 +1770,7 @@ class _Ledgers(_PerAccount[Ledger]):
 
     def _load_key(self, key: str, *, account_id: str | None = None) -> list[Ledger]:
         del account_id
-        rows = self._session.rows((self._table, "by key"), self._by_key, {"key": key})
+        rows = self._session.rows(*self._key_read(key))
         if not rows:
             return []
         spec = self._shape.children[0]
@@ -2289,13 +2357,16 @@ class _Keys:
         self._table = store_tables.keys
 
     def seen(self, key: str) -> bool:
+        return bool(self._session.scalar(*self.seen_read(key)))
+
+    def seen_read(self, key: str) -> _Read:
+        """The query :meth:`seen` runs."""
         table = self._table
-        found = self._session.scalar(
+        return _Read(
             (table, "seen"),
             lambda: select(func.count()).select_from(table).where(table.c.key == bindparam("key")),
             {"key": key},
         )
-        return bool(found)
 
     def record(self, key: str, fingerprint: str = "") -> None:
         table = self._table
@@ -2493,6 +2564,43 @@ class SqlUnitOfWork:
             # again (the billing run does, a few times).
             raise failed from exc
 
+    def read_ahead(self, account_id: str, keys: Sequence[str] = ()) -> None:
+        """Read what a day's billing of an account reads first, in one round trip.
+
+        The :class:`~cabinet_billing.ports.repositories.ReadsAhead` of the ports: on
+        PostgreSQL with psycopg 3 the account, the keys' records (``keys.seen``), its
+        billing profile with the aggregates read together with it, the profile's
+        subscriptions and done keys, its services, its ledger and its expense book's
+        unpaid expenses are queried in one pipeline; each query's rows are served to the
+        repository that runs it next, once, in this transaction. What this unit of work
+        loaded already is not read again. Elsewhere nothing is read (a query costs as
+        much now as later).
+        """
+        if not self._session.pipelined:
+            return
+        profiles, expenses = self.profiles, self.expenses
+        reads: list[_Read] = []
+        if account_id not in self.accounts.loaded:
+            reads.append(self.accounts._key_read(account_id))  # noqa: SLF001
+        reads += [self.keys.seen_read(key) for key in keys]
+        if account_id not in profiles.loaded:
+            reads.append(profiles._together_read(account_id))  # noqa: SLF001
+            reads += [
+                profiles._child_read(spec, "account", {"account": account_id})  # noqa: SLF001
+                for spec in schema.BILLING_PROFILES.children
+                if spec.table in _READ_AHEAD_CHILDREN
+            ]
+        if account_id not in self.services.listed:
+            reads.append(self.services._account_read(account_id))  # noqa: SLF001
+        if account_id not in self.ledgers.loaded:
+            reads.append(self.ledgers._key_read(account_id))  # noqa: SLF001
+        if account_id not in expenses.loaded:
+            reads += [
+                expenses._child_read(spec, "account", {"account": account_id})  # noqa: SLF001
+                for spec in schema.EXPENSE_BOOKS.children
+            ]
+        self._session.read_together(reads)
+
     def claim_accounts(
         self, limit: int, after: str | None = None, *, due_by: date | None = None
     ) -> list[str]:
@@ -2579,6 +2687,7 @@ class _BoundSession(_Session):
         self._deferring = False
         self.opened = 1
         self.read_ahead = {}
+        self._ahead = {}
 
     @property
     def dialect(self) -> str:

@@ -173,3 +173,38 @@ def take_and_lose_the_connection(store: SqlStore, dying: SqlUnitOfWork) -> None:
         with store.engine.connect() as admin:
             admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         connection.execute(text("SELECT 1"))
+
+
+def test_ids_taken_in_a_row_come_a_block_at_a_time_and_never_repeat_across_stores(
+    billing_pg_store: SqlStore,
+) -> None:
+    store = billing_pg_store
+    # Another process's store on the same database (its own blocks).
+    other = SqlStore(store.engine, prefix=store.tables.prefix, schema=store.tables.schema)
+    taken: list[str] = []
+
+    def note(*args: object) -> None:
+        if "nextval" in str(args[2]):
+            taken.append(str(args[2]))
+
+    event.listen(store.engine, "before_cursor_execute", note)
+    try:
+        mine, theirs = [], []
+        for _ in range(40):
+            for owner, ids in ((store, mine), (other, theirs)):
+                with SqlUnitOfWork(owner) as uow:
+                    ids.append(uow.sequences.next("payment"))
+                    uow.commit()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", note)
+    # Each store hands its ids out in order; no id is given twice.
+    assert mine == sorted(mine)
+    assert theirs == sorted(theirs)
+    assert len(set(mine) | set(theirs)) == 80  # 40 each
+    # Blocks of 1, 2, 4, 8, 16, then 32: 6 statements a store for 40 ids, not 40.
+    assert len(taken) == 12
+    # A store that starts again skips what the last one did not hand out, and goes on.
+    with SqlUnitOfWork(
+        SqlStore(store.engine, prefix=store.tables.prefix, schema=store.tables.schema)
+    ) as uow:
+        assert uow.sequences.next("payment") > max(mine + theirs)

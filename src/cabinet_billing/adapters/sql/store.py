@@ -75,6 +75,7 @@ with :meth:`SqlUnitOfWork.claim_accounts` (``FOR UPDATE SKIP LOCKED``).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import hashlib
@@ -220,6 +221,8 @@ class SqlStore:
         self._sequences: dict[str, DbSequence] = {}
         self.number_blocks = _NumberBlocks()
         """How many document numbers each counter reserves at once (PostgreSQL)."""
+        self.id_blocks = _IdBlocks()
+        """The ids this store took from each id counter's sequence and did not hand out yet."""
         self.statements: dict[tuple[object, ...], Any] = {}
         """The statements the units of work run, each built once (with bound parameters)."""
         self.prepared: dict[tuple[object, ...], Prepared] = {}
@@ -317,6 +320,15 @@ class SqlStore:
         if sequence is None:
             sequence = self._sequence(name)
         return select(sequence.next_value())
+
+    def next_values_query(self, name: str) -> Select[Any]:
+        """The query of the next ``:size`` values of an id counter's sequence."""
+        sequence = self._sequences.get(name)
+        if sequence is None:
+            sequence = self._sequence(name)
+        # The values come in no particular order: the caller sorts them.
+        taken = func.generate_series(1, bindparam("size", type_=Integer))
+        return select(sequence.next_value().label("value")).select_from(taken)
 
     def _sequence(self, name: str) -> DbSequence:
         slug = re.sub(r"[^a-z0-9]+", "_", name.lower())[:24]
@@ -2220,11 +2232,16 @@ class _Sequences:
         if self._session.dialect == "postgresql":
             if is_gapless(name):
                 return self._claim(name)
-            store = self._store
-            return int(
-                self._session.scalar(("next value", name), lambda: store.next_value_query(name))
-            )
+            return self._store.id_blocks.next(name, self._take)
         return self._row(name)
+
+    def _take(self, name: str, size: int) -> list[int]:
+        """The next ``size`` values of an id counter's PostgreSQL sequence."""
+        store = self._store
+        rows = self._session.rows(
+            ("next values", name), lambda: store.next_values_query(name), {"size": size}
+        )
+        return sorted(int(row["value"]) for row in rows)
 
     def _row(self, name: str) -> int:
         table = self._table
@@ -2349,6 +2366,34 @@ class _NumberBlocks:
             self._last = {n: (s, t) for n, (s, t) in self._last.items() if now - t < self.hot}
         self._last[name] = (size, now)
         return size
+
+
+class _IdBlocks:
+    """Ids taken from PostgreSQL sequences a block at a time, handed out one by one.
+
+    An id counter's sequence gives one value per ``nextval``, a round trip each; a
+    counter taken again within seconds (one id per renewal in a billing run) takes the
+    next values in blocks, of twice the last one's size up to 32 (:class:`_NumberBlocks`),
+    and the store hands them out in order. An id is unique all the same (every value
+    comes from the sequence once); what a process did not hand out when it stops is
+    skipped, as a value a rolled-back transaction took always was. Threads of a process
+    share the blocks (taking from and adding to a deque are atomic).
+    """
+
+    def __init__(self) -> None:
+        self._sizes = _NumberBlocks()
+        self._free: dict[str, collections.deque[int]] = {}
+
+    def next(self, name: str, take: Callable[[str, int], list[int]]) -> int:
+        """The next id of a counter; ``take(name, size)`` takes the next block when none is left."""
+        free = self._free.get(name)
+        if free is None:
+            free = self._free.setdefault(name, collections.deque())
+        while True:
+            try:
+                return free.popleft()
+            except IndexError:
+                free.extend(take(name, self._sizes.size(name)))
 
 
 class _Keys:

@@ -189,7 +189,8 @@ def test_ids_taken_in_a_row_come_a_block_at_a_time_and_never_repeat_across_store
 
     event.listen(store.engine, "before_cursor_execute", note)
     try:
-        mine, theirs = [], []
+        mine: list[int] = []
+        theirs: list[int] = []
         for _ in range(40):
             for owner, ids in ((store, mine), (other, theirs)):
                 with SqlUnitOfWork(owner) as uow:

@@ -187,3 +187,33 @@ def test_the_billing_run_reads_each_account_ahead_once(store: SqlStore) -> None:
         reads = [s for s in ran if s.lstrip().startswith("SELECT") and f"FROM {table}" in s]
         assert len(reads) == len(ids), table
     assert snapshot(store, ids[0])[3] == Money("940.00", "EUR")
+
+
+def test_in_a_batch_a_savepoint_begins_and_the_last_one_is_released_with_the_first_reads(
+    billing_pg_store: SqlStore,
+) -> None:
+    store = billing_pg_store
+    ids = subscribers(store, 3)
+    batch = SqlUnitOfWork(store).batch()
+    assert batch is not None
+    with batch, statements(store) as ran:
+        for n, account_id in enumerate(ids):
+            with SqlUnitOfWork(store) as uow:
+                uow.read_ahead(account_id)
+                uow.ledgers.get(account_id).top_up(Money("1.00", "EUR"), AT, memo=f"top-up {n}")
+                if n == 1:
+                    uow.rollback()  # this one alone is undone
+                else:
+                    uow.commit()
+        batch.commit()
+    savepoints = [s for s in ran if "SAVEPOINT" in s]
+    assert savepoints == [
+        "SAVEPOINT cb_sp_1",
+        "RELEASE SAVEPOINT cb_sp_1",
+        "SAVEPOINT cb_sp_2",
+        "ROLLBACK TO SAVEPOINT cb_sp_2",
+        "RELEASE SAVEPOINT cb_sp_2",
+        "SAVEPOINT cb_sp_3",
+    ]
+    balances = [snapshot(store, account_id)[3] for account_id in ids]
+    assert balances == [Money("1001.00", "EUR"), Money("1000.00", "EUR"), Money("1001.00", "EUR")]

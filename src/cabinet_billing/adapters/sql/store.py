@@ -391,6 +391,15 @@ class SqlBatch:
         """How many units of work are in a savepoint of the batch now."""
         self.broken = False
         """Whether a savepoint could not be released or rolled back: the commit fails."""
+        self.released: str | None = None
+        """The savepoint of a unit of work that committed, released with the next statement
+        a unit of work of the batch sends (pipelined batches, see _Session)."""
+        self._savepoints = 0
+
+    def savepoint_name(self) -> str:
+        """A name for the savepoint of a unit of work that joins the batch."""
+        self._savepoints += 1
+        return f"cb_sp_{self._savepoints % 64}"
 
     def __enter__(self) -> Self:
         threads = self._store._threads  # noqa: SLF001 - the store's own batch register
@@ -442,6 +451,7 @@ class SqlBatch:
         connection = self._connection
         assert connection is not None  # noqa: S101 - begun on a connection
         self._begun = False
+        self.released = None  # the commit releases every savepoint
         if self.broken or connection.invalidated or _failed(connection):
             self._abandon()
             raise TransientStorageError(
@@ -464,6 +474,7 @@ class SqlBatch:
         if not self._begun:
             return
         self._begun = False
+        self.released = None
         connection = self._connection
         assert connection is not None  # noqa: S101 - begun on a connection
         try:
@@ -488,6 +499,7 @@ class SqlBatch:
     def _close(self) -> None:
         self._begun = False
         self.broken = False
+        self.released = None
         connection, self._connection = self._connection, None
         if connection is not None:
             with contextlib.suppress(DBAPIError):  # lost already: the pool forgets it
@@ -551,6 +563,9 @@ class _Session:
         self._connection: Connection | None = None
         self._batch: SqlBatch | None = None
         self._savepoint: NestedTransaction | None = None
+        self._own: str | None = None
+        """The name of this unit of work's savepoint in a pipelined batch (see _opening)."""
+        self._own_begun = False
         self._statements = store.statements
         self._prepared = store.prepared
         self._engine_dialect = store.engine.dialect
@@ -633,9 +648,14 @@ class _Session:
         """
         if not self.pipelined or not reads:
             return
-        connection = self.connection()
-        found = run_together(connection, [(self.prepared(r.key, r.make), r.params) for r in reads])
-        for read, rows in zip(reads, found, strict=True):
+        if self._pending:
+            self.send()
+        connection = self._open()
+        first: list[tuple[Prepared, Mapping[str, object]]] = [(p, {}) for p in self._opening()]
+        found = run_together(
+            connection, [*first, *((self.prepared(r.key, r.make), r.params) for r in reads)]
+        )
+        for read, rows in zip(reads, found[len(first) :], strict=True):
             self._ahead[read.key, _frozen(read.params)] = rows
 
     def scalar(
@@ -710,7 +730,8 @@ class _Session:
         if writes:
             connection = self._connection
             assert connection is not None  # noqa: S101 - a write opens the transaction
-            send(connection, writes, pipeline=self.pipelined)
+            first = [Write(p, [{}]) for p in self._opening()]
+            send(connection, [*first, *writes], pipeline=self.pipelined)
 
     @property
     def dialect(self) -> str:
@@ -720,14 +741,45 @@ class _Session:
         """The transaction's connection (opened at the first use), the writes waiting sent."""
         if self._pending:
             self.send()
-        return self._open()
+        connection = self._open()
+        if self._own is not None and not self._own_begun:
+            run_together(connection, [(p, {}) for p in self._opening()])
+        return connection
+
+    def _opening(self) -> list[Prepared]:
+        """The statements that begin this unit of work's savepoint, to send first.
+
+        In a batch whose statements are pipelined (psycopg 3), a unit of work's
+        ``SAVEPOINT`` goes in the same round trip as its first statements, and the
+        ``RELEASE SAVEPOINT`` of the unit of work that committed before it goes with
+        them: a commit in a batch sends nothing of its own (its writes went in its
+        pipeline), and the batch's ``COMMIT`` releases the last one.
+        """
+        if self._own is None or self._own_begun:
+            return []
+        self._own_begun = True
+        batch = self._batch
+        assert batch is not None  # noqa: S101 - a savepoint of its own is in a batch
+        first = []
+        if batch.released is not None:
+            first.append(self._savepoint_statement("RELEASE SAVEPOINT", batch.released))
+            batch.released = None
+        first.append(self._savepoint_statement("SAVEPOINT", self._own))
+        return first
+
+    def _savepoint_statement(self, verb: str, name: str) -> Prepared:
+        return self.prepared(("savepoint", verb, name), lambda: text(f"{verb} {name}"))
 
     def _open(self) -> Connection:
         if self._connection is None:
             batch = self._store.joined_batch()
             if batch is not None:
                 connection = batch.connection()
-                self._savepoint = connection.begin_nested()
+                if self.pipelined:
+                    # Begun with the first statements it sends (_opening).
+                    self._own, self._own_begun = batch.savepoint_name(), False
+                else:
+                    self._savepoint = connection.begin_nested()
                 self._batch = batch
                 batch.joined += 1
             else:
@@ -757,14 +809,40 @@ class _Session:
     def _end(self, *, commit: bool) -> None:
         """Commit or roll back the savepoint (in a batch) or the transaction, then close."""
         if self._connection is not None:
-            ending = self._savepoint if self._savepoint is not None else self._connection
             try:
-                ending.commit() if commit else ending.rollback()
+                if self._own is not None:
+                    self._end_own(self._connection, commit=commit)
+                else:
+                    ending = self._savepoint if self._savepoint is not None else self._connection
+                    ending.commit() if commit else ending.rollback()
             except DBAPIError:
                 self._break()
                 raise
             finally:
                 self.close()
+
+    def _end_own(self, connection: Connection, *, commit: bool) -> None:
+        """End this unit of work's savepoint of a pipelined batch (see :meth:`_opening`).
+
+        A commit leaves it to be released with the batch's next statement; a rollback
+        rolls back to it at once (releasing first a savepoint left to release, which
+        is inside it), and leaves it to be released the same way.
+        """
+        batch = self._batch
+        assert batch is not None  # noqa: S101 - a savepoint of its own is in a batch
+        if not self._own_begun or connection.invalidated:
+            # Nothing was sent, or the connection is lost with the batch's transaction.
+            return
+        own = self._own
+        assert own is not None  # noqa: S101 - begun
+        if not commit:
+            ending = []
+            if batch.released is not None:
+                ending.append(self._savepoint_statement("RELEASE SAVEPOINT", batch.released))
+            ending.append(self._savepoint_statement("ROLLBACK TO SAVEPOINT", own))
+            batch.released = None
+            run_together(connection, [(p, {}) for p in ending])
+        batch.released = own
 
     def _break(self) -> None:
         """A savepoint that failed to end leaves its batch's transaction unusable."""
@@ -777,6 +855,7 @@ class _Session:
         self._pending.clear()
         connection, self._connection = self._connection, None
         batch, self._batch, self._savepoint = self._batch, None, None
+        self._own, self._own_begun = None, False
         if batch is not None:
             batch.joined -= 1  # the batch keeps its connection
         elif connection is not None:
@@ -2733,6 +2812,7 @@ class _BoundSession(_Session):
         self.opened = 1
         self.read_ahead = {}
         self._ahead = {}
+        self._own, self._own_begun = None, False
 
     @property
     def dialect(self) -> str:
